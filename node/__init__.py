@@ -1,0 +1,1 @@
+"""The coledger node. Deliberately imports nothing, so pure layers stay light."""

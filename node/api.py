@@ -1,0 +1,164 @@
+"""The node's public facade: a home on disk, its agent, its chain.
+
+`init_home` makes a home; `open_agent` opens it for commands that run without the
+network (the key is decrypted only when something must be signed).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from node.core.chain import ChainHead, verify_chain
+from node.core.cid import Cid
+from node.core.clock import now_us
+from node.core.dna import DnaDef, ZomeRef
+from node.core.errors import LocalError, NotFound
+from node.core.identity import AgentId, AgentKey
+from node.core.records import Entry, Record
+from node.core.scratch import Scratch
+from node.store.keyfile import KeyFileInfo, read_key_file, read_key_info, write_key_file
+from node.store.sqlite import Store, open_store
+
+T = TypeVar("T")
+PassphraseSource = Callable[[], str]
+
+KEY_FILE = "agent.key"
+DB_FILE = "coledger.db"
+NETWORK_FILE = "network.json"
+
+
+def default_home() -> Path:
+    """`$COLEDGER_HOME`, else `~/.coledger`."""
+    env = os.environ.get("COLEDGER_HOME")
+    return Path(env) if env else Path.home() / ".coledger"
+
+
+@dataclass(frozen=True, slots=True)
+class HomePaths:
+    root: Path
+
+    @property
+    def key(self) -> Path:
+        return self.root / KEY_FILE
+
+    @property
+    def db(self) -> Path:
+        return self.root / DB_FILE
+
+    @property
+    def network(self) -> Path:
+        return self.root / NETWORK_FILE
+
+
+def libp2p_peer_id(key: AgentKey) -> str:
+    """The key's peer id as py-libp2p computes it (imports libp2p: for `init` only)."""
+    from libp2p.crypto.ed25519 import Ed25519PrivateKey
+    from libp2p.peer.id import ID
+
+    return ID.from_pubkey(Ed25519PrivateKey.from_bytes(key.seed).get_public_key()).to_base58()
+
+
+def init_home(home: Path, passphrase: str, name: str | None, *, force: bool = False) -> AgentId:
+    """Create a new agent key (and empty database) in `home`; refuse to overwrite."""
+    paths = HomePaths(Path(home))
+    if paths.key.exists() and not force:
+        raise LocalError(f"{paths.root} already holds agent; use --force to replace it")
+    key = AgentKey.generate()
+    peer_id = libp2p_peer_id(key)
+    if peer_id != str(key.agent_id):  # our pure encoding must be libp2p's, byte for byte
+        raise AssertionError(f"peer id mismatch: {peer_id} != {key.agent_id}")
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if force:
+        for stale in (paths.db, paths.network):
+            stale.unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):
+                Path(str(stale) + suffix).unlink(missing_ok=True)
+    write_key_file(paths.key, key, passphrase, name)
+    with open_store(paths.db, create=True):
+        pass
+    return key.agent_id
+
+
+class Agent:
+    """An opened home: the agent's identity, its store and (lazily) its key."""
+
+    def __init__(
+        self,
+        paths: HomePaths,
+        store: Store,
+        info: KeyFileInfo,
+        passphrase: PassphraseSource,
+        clock: Callable[[], int] = now_us,
+    ) -> None:
+        self.paths = paths
+        self.store = store
+        self.info = info
+        self._passphrase = passphrase
+        self._key: AgentKey | None = None
+        self.clock = clock
+
+    @property
+    def agent_id(self) -> AgentId:
+        return self.info.agent_id
+
+    def key(self) -> AgentKey:
+        """Decrypt the key once, on first need."""
+        if self._key is None:
+            self._key = read_key_file(self.paths.key, self._passphrase())
+        return self._key
+
+    def head(self) -> ChainHead | None:
+        return self.store.head()
+
+    def commit(self, build: Callable[[Scratch], T], check: Callable[[Scratch], None] | None = None) -> T:
+        """Run `build` on a scratch at the current head, `check` it, flush atomically.
+
+        Any exception from `build` or `check` leaves the chain untouched; a concurrent
+        writer makes the flush raise HeadMoved, also writing nothing.
+        """
+        scratch = Scratch(self.store.head(), self.key(), self.clock)
+        result = build(scratch)
+        if check is not None:
+            check(scratch)
+        self.store.flush(scratch.base, scratch.records)
+        return result
+
+    def verify(self) -> ChainHead | None:
+        """Verify every stored link and signature; ChainError names the first bad seq."""
+        return verify_chain(self.store.rows())
+
+    def get(self, address: Cid) -> Record | Entry:
+        """A record by action address, or an entry by entry address, from the local store."""
+        record = self.store.get_record(address)
+        if record is not None:
+            return record
+        entry = self.store.get_entry(address)
+        if entry is not None:
+            return entry
+        raise NotFound(f"nothing stored at {address}")
+
+
+@contextmanager
+def open_agent(home: Path, passphrase: PassphraseSource) -> Iterator[Agent]:
+    """Open an initialised home; NotFound if `init` was never run there."""
+    paths = HomePaths(Path(home))
+    info = read_key_info(paths.key)
+    with open_store(paths.db) as store:
+        yield Agent(paths, store, info, passphrase)
+
+
+def new_dna(name: str, progenitor: AgentId, zomes: tuple[ZomeRef, ...], properties: dict[str, str]) -> DnaDef:
+    """A fresh network definition with a random seed."""
+    return DnaDef(
+        name=name,
+        zomes=zomes,
+        properties=properties,
+        progenitor=str(progenitor),
+        network_seed=secrets.token_hex(16),
+    )

@@ -1,0 +1,148 @@
+"""Source-chain actions (Holochain's action types) as frozen models, with their encoding.
+
+An action's canonical DAG-CBOR bytes are what its author signs and what its address
+hashes. `to_obj` / `action_from_obj` are the only bridge between models and bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from node.core.cid import Cid
+from node.core.errors import DecodeError
+from node.core.identity import AgentId
+
+EntryKind = Literal["app", "agent", "membrane"]
+
+MAX_ENTRY_TYPE_LEN: Final = 128
+MAX_TAG_LEN: Final = 1024
+
+
+class ActionBase(BaseModel):
+    """Fields every action has. `prev_action` is None only on Dna (seq 0)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, arbitrary_types_allowed=True)
+    TYPE: ClassVar[str] = ""
+    HAS_ENTRY: ClassVar[bool] = False
+
+    author: AgentId
+    timestamp: int = Field(ge=0, lt=2**63)
+    seq: int = Field(ge=0, lt=2**63)
+    prev_action: Cid | None = None
+
+    def to_obj(self) -> dict[str, Any]:
+        """The plain value that is encoded: every set field, plus "type"."""
+        obj: dict[str, Any] = {"type": self.TYPE}
+        for name, value in self:
+            if value is None:
+                continue
+            obj[name] = value.to_bytes() if isinstance(value, AgentId) else value
+        return obj
+
+    @property
+    def entry_address(self) -> Cid | None:
+        return None
+
+
+class Dna(ActionBase):
+    """seq 0: names the network (DNA) this chain belongs to."""
+
+    TYPE: ClassVar[str] = "Dna"
+    dna_hash: Cid
+
+
+class AgentValidationPkg(ActionBase):
+    """seq 1: carries the membrane proof that lets this agent join the network."""
+
+    TYPE: ClassVar[str] = "AgentValidationPkg"
+    membrane_proof: bytes | None = None
+
+
+class _EntryAction(ActionBase):
+    HAS_ENTRY: ClassVar[bool] = True
+    entry_type: str = Field(min_length=1, max_length=MAX_ENTRY_TYPE_LEN)
+    entry_hash: Cid
+
+    @property
+    def entry_address(self) -> Cid | None:
+        return self.entry_hash
+
+
+class Create(_EntryAction):
+    """Creates an entry; the action's address becomes the thing's lasting name."""
+
+    TYPE: ClassVar[str] = "Create"
+
+
+class Update(_EntryAction):
+    """Replaces an earlier entry; the original action's address stays the name."""
+
+    TYPE: ClassVar[str] = "Update"
+    original_action: Cid
+    original_entry: Cid
+
+
+class Delete(ActionBase):
+    """Marks an earlier entry-creating action as deleted."""
+
+    TYPE: ClassVar[str] = "Delete"
+    deletes_action: Cid
+    deletes_entry: Cid
+
+
+class CreateLink(ActionBase):
+    """A typed, tagged link from a base address to a target address."""
+
+    TYPE: ClassVar[str] = "CreateLink"
+    base: Cid
+    target: Cid
+    zome: str = Field(min_length=1, max_length=64)
+    link_type: str = Field(min_length=1, max_length=64)
+    tag: bytes = Field(default=b"", max_length=MAX_TAG_LEN)
+
+
+class DeleteLink(ActionBase):
+    """Removes a link made by an earlier CreateLink."""
+
+    TYPE: ClassVar[str] = "DeleteLink"
+    link_add: Cid
+    base: Cid
+
+
+class CloseChain(ActionBase):
+    """Ends the chain; nothing may follow it. May name the DNA the agent moves to."""
+
+    TYPE: ClassVar[str] = "CloseChain"
+    new_dna: Cid | None = None
+
+
+Action = Dna | AgentValidationPkg | Create | Update | Delete | CreateLink | DeleteLink | CloseChain
+
+ACTION_TYPES: Final[dict[str, type[ActionBase]]] = {
+    cls.TYPE: cls
+    for cls in (Dna, AgentValidationPkg, Create, Update, Delete, CreateLink, DeleteLink, CloseChain)
+}
+
+
+def action_from_obj(obj: Any) -> ActionBase:
+    """Build an action from its decoded value; DecodeError if the shape is wrong."""
+    if not isinstance(obj, dict):
+        raise DecodeError("an action must be a map")
+    fields = dict(obj)
+    cls = ACTION_TYPES.get(fields.pop("type", None))  # type: ignore[arg-type]
+    if cls is None:
+        raise DecodeError(f"unknown action type {obj.get('type')!r}")
+    author = fields.get("author")
+    if not isinstance(author, bytes):
+        raise DecodeError("action author must be agent id bytes")
+    try:
+        fields["author"] = AgentId(author)
+        return cls.model_validate(fields)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DecodeError(f"bad {cls.TYPE} action: {where}: {first['msg']}") from None
+    except Exception as e:
+        raise DecodeError(f"bad {cls.TYPE} action: {e}") from None

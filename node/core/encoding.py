@@ -1,0 +1,99 @@
+"""Deterministic DAG-CBOR: the one byte form of every entry, action and message.
+
+Rules (a strict subset of DAG-CBOR): map keys are text, sorted length-first then
+bytewise; integers and lengths take their shortest form; no indefinite lengths; no
+floats at all (quantities are decimal strings); the only tag is 42, a CID link.
+`decode` accepts exactly the bytes `encode` would produce and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import cbor2
+
+from node.core.cid import Cid
+from node.core.errors import DecodeError, NonCanonicalError
+
+CID_TAG = 42
+MAX_DEPTH = 64
+
+# What may be encoded: plain data plus Cid links.
+Value: TypeAlias = (
+    None | bool | int | str | bytes | Cid | list["Value"] | tuple["Value", ...] | dict[str, "Value"]
+)
+
+
+def _default(encoder: Any, value: Any) -> None:
+    if isinstance(value, Cid):
+        encoder.encode(cbor2.CBORTag(CID_TAG, b"\x00" + value.to_bytes()))
+        return
+    raise TypeError(f"cannot encode {type(value).__name__} as DAG-CBOR")
+
+
+def _check_encodable(value: Any, depth: int = 0) -> None:
+    """Reject what DAG-CBOR or our rules forbid before cbor2 would accept it."""
+    if depth > MAX_DEPTH:
+        raise TypeError("value nested too deeply")
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed: use a decimal string")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError("map keys must be text")
+            _check_encodable(v, depth + 1)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check_encodable(v, depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**64) <= value < 2**64:
+            raise TypeError("integer out of the 64-bit range")
+    elif not isinstance(value, str | bytes | bool | Cid) and value is not None:
+        raise TypeError(f"cannot encode {type(value).__name__} as DAG-CBOR")
+
+
+def encode(value: Value) -> bytes:
+    """Encode a value to its canonical DAG-CBOR bytes (TypeError on forbidden values)."""
+    _check_encodable(value)
+    return cbor2.dumps(value, canonical=True, default=_default)
+
+
+def encode_trusted(value: Value) -> bytes:
+    """`encode` without the pre-check, for values our own code built from typed models."""
+    return cbor2.dumps(value, canonical=True, default=_default)
+
+
+def _tag_hook(tag: cbor2.CBORTag, immutable: bool) -> Cid:
+    if tag.tag != CID_TAG:
+        raise DecodeError(f"CBOR tag {tag.tag} is not allowed (only 42, a link)")
+    raw = tag.value
+    if not isinstance(raw, bytes) or not raw.startswith(b"\x00"):
+        raise DecodeError("a link (tag 42) must hold 0x00 + CID bytes")
+    try:
+        return Cid(raw[1:])
+    except Exception as e:
+        raise DecodeError(str(e)) from e
+
+
+def decode(data: bytes) -> Value:
+    """Decode canonical DAG-CBOR; DecodeError / NonCanonicalError on anything else."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError("expected bytes")
+    data = bytes(data)
+    try:
+        value = cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)
+        _check_encodable(value)
+        again = encode_trusted(value)
+    except DecodeError:
+        raise
+    except Exception as e:  # cbor2 raises many types on garbage; all mean "not ours"
+        raise DecodeError(f"not DAG-CBOR: {e}") from e
+    if again != data:
+        raise NonCanonicalError("bytes are not in canonical DAG-CBOR form")
+    return value
+
+
+def address_of(value: Value) -> tuple[Cid, bytes]:
+    """Encode a value and return (its address, its bytes)."""
+    data = encode(value)
+    return Cid.of(data), data

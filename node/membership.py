@@ -1,0 +1,110 @@
+"""Networks an agent belongs to: creating a DNA, the network file, and genesis.
+
+A home belongs to one network: its chain starts with that DNA's address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from node.api import Agent, new_dna
+from node.core.dna import DnaDef, ZomeRef
+from node.core.errors import LocalError, NotFound
+from node.core.scratch import Scratch
+from zomes.api import IntegrityZome, Zome
+from zomes.registry import installed_zomes
+
+NETWORK_FORMAT = "coledger-network/1"
+
+
+def code_hash(zome: IntegrityZome) -> str:
+    """blake2b-256 over the source of the zome's integrity modules, in order."""
+    h = hashlib.blake2b(digest_size=32)
+    for module in zome.modules:
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise LookupError(f"integrity module {module} has no source")
+        h.update(module.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def zome_refs(zomes: tuple[Zome, ...]) -> tuple[ZomeRef, ...]:
+    return tuple(
+        ZomeRef(name=z.integrity.name, version=z.integrity.version, code_hash=code_hash(z.integrity))
+        for z in zomes
+    )
+
+
+def network_doc(dna: DnaDef, bootstrap: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "format": NETWORK_FORMAT,
+        "network_id": str(dna.address),
+        "dna": dna.to_obj(),
+        "bootstrap": bootstrap or [],
+    }
+
+
+def write_network_file(path: Path, dna: DnaDef, bootstrap: list[str] | None = None) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(network_doc(dna, bootstrap), indent=2) + "\n")
+    tmp.replace(path)
+
+
+def read_network_file(path: Path) -> tuple[DnaDef, list[str]]:
+    """Load and check a network file: the DNA must hash to the stated network id."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise NotFound(f"no network file at {path}") from None
+    except (OSError, ValueError) as e:
+        raise LocalError(f"cannot read network file {path}: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != NETWORK_FORMAT:
+        raise LocalError(f"{path} is not a coledger network file ({NETWORK_FORMAT})")
+    try:
+        dna = DnaDef.model_validate(doc["dna"])
+    except Exception as e:
+        raise LocalError(f"network file {path} has a bad DNA: {e}") from None
+    if str(dna.address) != doc.get("network_id"):
+        raise LocalError(f"network file {path}: the DNA does not hash to its network id")
+    bootstrap = [b for b in doc.get("bootstrap", []) if isinstance(b, str)]
+    return dna, bootstrap
+
+
+def agent_entry(agent: Agent) -> dict[str, Any]:
+    entry: dict[str, Any] = {"agent": agent.agent_id.to_bytes()}
+    if agent.info.name:
+        entry["name"] = agent.info.name
+    return entry
+
+
+def genesis(agent: Agent, dna: DnaDef, membrane_proof: bytes | None) -> None:
+    """Write Dna, AgentValidationPkg and the agent entry, and remember the DNA."""
+    if agent.head() is not None:
+        raise LocalError(f"{agent.paths.root} already belongs to a network; use a new home")
+
+    def build(s: Scratch) -> None:
+        s.genesis(dna.address, membrane_proof, agent_entry(agent))
+
+    agent.commit(build)
+    write_network_file(agent.paths.network, dna)
+
+
+def create_network(agent: Agent, name: str, properties: dict[str, str], target: Path) -> DnaDef:
+    """A new network with this agent as progenitor; genesis; the shareable network file."""
+    dna = new_dna(name, agent.agent_id, zome_refs(installed_zomes()), properties)
+    if target.exists():
+        raise LocalError(f"{target} exists; choose another --out")
+    genesis(agent, dna, None)
+    write_network_file(target, dna)
+    return dna
+
+
+def current_dna(agent: Agent) -> DnaDef:
+    """The DNA of the network this home belongs to."""
+    if not agent.paths.network.exists():
+        raise LocalError("this agent has not joined a network: run `coledger network create` or `coledger join`")
+    return read_network_file(agent.paths.network)[0]

@@ -1,0 +1,1 @@
+"""SQLite storage: the only package that imports sqlite3; its errors stay inside."""

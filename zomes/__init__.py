@@ -1,0 +1,1 @@
+"""Application zomes. Imports nothing so that pure modules stay light."""

@@ -1,0 +1,11 @@
+"""The zomes this build of coledger installs, in DNA order."""
+
+from __future__ import annotations
+
+from zomes.api import Zome
+
+
+def installed_zomes() -> tuple[Zome, ...]:
+    from zomes.valueflows.zome import ZOME as VALUEFLOWS
+
+    return (VALUEFLOWS,)
