@@ -6,6 +6,7 @@ network (the key is decrypted only when something must be signed).
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -31,6 +32,19 @@ PassphraseSource = Callable[[], str]
 KEY_FILE = "agent.key"
 DB_FILE = "coledger.db"
 NETWORK_FILE = "network.json"
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a batch is built: the many new, live objects of a
+    large commit otherwise trigger collections that cost a quarter of its time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def default_home() -> Path:
@@ -122,11 +136,13 @@ class Agent:
         Any exception from `build` or `check` leaves the chain untouched; a concurrent
         writer makes the flush raise HeadMoved, also writing nothing.
         """
-        scratch = Scratch(self.store.head(), self.key(), self.clock)
-        result = build(scratch)
-        if check is not None:
-            check(scratch)
-        self.store.flush(scratch.base, scratch.records)
+        key = self.key()
+        with gc_paused():
+            scratch = Scratch(self.store.head(), key, self.clock)
+            result = build(scratch)
+            if check is not None:
+                check(scratch)
+            self.store.flush(scratch.base, scratch.records)
         return result
 
     def verify(self) -> ChainHead | None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from node.core.cid import Cid
+from node.core.encoding import link_tag
 from node.core.errors import DecodeError
 from node.core.identity import AgentId
 
@@ -35,10 +36,29 @@ class ActionBase(BaseModel):
     def to_obj(self) -> dict[str, Any]:
         """The plain value that is encoded: every set field, plus "type"."""
         obj: dict[str, Any] = {"type": self.TYPE}
-        for name, value in self:
+        for name, value in self.__dict__.items():
+            if value is not None:
+                obj[name] = value
+        obj["author"] = self.author.to_bytes()
+        return obj
+
+    def to_encodable(self) -> dict[str, Any]:
+        """`to_obj` with links in tag form and keys already in canonical order.
+
+        cbor2 then needs no canonical sort (half the encoding time); a property test
+        checks the bytes equal `encode(to_obj())`.
+        """
+        values = self.__dict__
+        obj: dict[str, Any] = {}
+        for name in _canonical_order(type(self)):
+            value = self.TYPE if name == "type" else values[name]
             if value is None:
                 continue
-            obj[name] = value.to_bytes() if isinstance(value, AgentId) else value
+            if name == "author":
+                value = value.to_bytes()
+            elif type(value) is Cid:
+                value = link_tag(value)
+            obj[name] = value
         return obj
 
     @property
@@ -116,6 +136,18 @@ class CloseChain(ActionBase):
 
     TYPE: ClassVar[str] = "CloseChain"
     new_dna: Cid | None = None
+
+
+_ORDER: dict[type[ActionBase], tuple[str, ...]] = {}
+
+
+def _canonical_order(cls: type[ActionBase]) -> tuple[str, ...]:
+    """Field names plus "type", sorted as DAG-CBOR sorts map keys (length, then bytes)."""
+    order = _ORDER.get(cls)
+    if order is None:
+        names = ["type", *cls.model_fields]
+        order = _ORDER[cls] = tuple(sorted(names, key=lambda n: (len(n.encode()), n.encode())))
+    return order
 
 
 Action = Dna | AgentValidationPkg | Create | Update | Delete | CreateLink | DeleteLink | CloseChain

@@ -38,12 +38,13 @@ PREFIX: Final = _varint(CID_VERSION) + _varint(DAG_CBOR) + _varint(BLAKE2B_256) 
 class Cid:
     """An immutable, hashable CIDv1 (dag-cbor, blake2b-256)."""
 
-    __slots__ = ("_bytes",)
+    __slots__ = ("_bytes", "_tag")
 
     def __init__(self, raw: bytes) -> None:
         if len(raw) != len(PREFIX) + DIGEST_SIZE or not raw.startswith(PREFIX):
             raise AddressError("not a coledger address (CIDv1 dag-cbor blake2b-256)")
         self._bytes = bytes(raw)
+        self._tag: object = None
 
     @classmethod
     def of(cls, data: bytes) -> Cid:
@@ -51,6 +52,7 @@ class Cid:
         digest = hashlib.blake2b(data, digest_size=DIGEST_SIZE).digest()
         cid = object.__new__(cls)
         cid._bytes = PREFIX + digest
+        cid._tag = None
         return cid
 
     @classmethod

@@ -24,32 +24,48 @@ Value: TypeAlias = (
 )
 
 
+def link_tag(cid: Cid) -> cbor2.CBORTag:
+    """The tag-42 form of a link, made once per Cid object."""
+    tag = cid._tag
+    if tag is None:
+        tag = cid._tag = cbor2.CBORTag(CID_TAG, b"\x00" + cid.to_bytes())
+    return tag  # type: ignore[return-value]
+
+
 def _default(encoder: Any, value: Any) -> None:
     if isinstance(value, Cid):
-        encoder.encode(cbor2.CBORTag(CID_TAG, b"\x00" + value.to_bytes()))
+        encoder.encode(link_tag(value))
         return
     raise TypeError(f"cannot encode {type(value).__name__} as DAG-CBOR")
 
 
+_LEAVES = frozenset({str, bytes, bool, type(None), Cid})
+_INT_MIN, _INT_MAX = -(2**64), 2**64
+
+
 def _check_encodable(value: Any, depth: int = 0) -> None:
     """Reject what DAG-CBOR or our rules forbid before cbor2 would accept it."""
-    if depth > MAX_DEPTH:
+    t = type(value)
+    if t in _LEAVES:
+        return
+    if t is int:
+        if not _INT_MIN <= value < _INT_MAX:
+            raise TypeError("integer out of the 64-bit range")
+        return
+    if depth >= MAX_DEPTH:
         raise TypeError("value nested too deeply")
-    if isinstance(value, float):
-        raise TypeError("floats are not allowed: use a decimal string")
-    if isinstance(value, dict):
+    if t is dict:
         for k, v in value.items():
-            if not isinstance(k, str):
+            if type(k) is not str:
                 raise TypeError("map keys must be text")
             _check_encodable(v, depth + 1)
-    elif isinstance(value, list | tuple):
+    elif t is list or t is tuple:
         for v in value:
             _check_encodable(v, depth + 1)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        if not -(2**64) <= value < 2**64:
-            raise TypeError("integer out of the 64-bit range")
-    elif not isinstance(value, str | bytes | bool | Cid) and value is not None:
-        raise TypeError(f"cannot encode {type(value).__name__} as DAG-CBOR")
+    elif t is float:
+        raise TypeError("floats are not allowed: use a decimal string")
+    else:
+        raise TypeError(f"cannot encode {t.__name__} as DAG-CBOR")
 
 
 def encode(value: Value) -> bytes:
@@ -61,6 +77,11 @@ def encode(value: Value) -> bytes:
 def encode_trusted(value: Value) -> bytes:
     """`encode` without the pre-check, for values our own code built from typed models."""
     return cbor2.dumps(value, canonical=True, default=_default)
+
+
+def encode_presorted(value: dict[str, Any]) -> bytes:
+    """Encode a flat map whose keys are already in canonical order (no nested maps)."""
+    return cbor2.dumps(value)
 
 
 def _tag_hook(tag: cbor2.CBORTag, immutable: bool) -> Cid:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 import base58
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
@@ -80,10 +81,11 @@ class AgentId:
 class AgentKey:
     """The private half: signs actions. Never encoded, never logged."""
 
-    __slots__ = ("_signing_key", "agent_id")
+    __slots__ = ("_signing_key", "_secret", "agent_id")
 
     def __init__(self, seed: bytes) -> None:
         self._signing_key = nacl.signing.SigningKey(seed)
+        self._secret = self._signing_key._signing_key  # libsodium's 64-byte secret key
         self.agent_id = AgentId.from_public_key(bytes(self._signing_key.verify_key))
 
     @classmethod
@@ -95,7 +97,8 @@ class AgentKey:
         return bytes(self._signing_key)
 
     def sign(self, message: bytes) -> bytes:
-        return self._signing_key.sign(message).signature
+        # The binding directly: PyNaCl's wrapper objects cost a third of the signing time.
+        return nacl.bindings.crypto_sign(message, self._secret)[:SIGNATURE_SIZE]
 
     def __repr__(self) -> str:
         return f"AgentKey({self.agent_id})"

@@ -7,7 +7,7 @@ from typing import Any
 
 from node.core.actions import ActionBase, action_from_obj
 from node.core.cid import Cid
-from node.core.encoding import Value, decode, encode, encode_trusted
+from node.core.encoding import Value, decode, encode, encode_presorted
 from node.core.errors import DecodeError, SignatureError
 from node.core.identity import SIGNATURE_SIZE, AgentKey
 
@@ -51,7 +51,7 @@ class SignedAction:
     def sign(cls, action: ActionBase, key: AgentKey) -> SignedAction:
         if action.author != key.agent_id:
             raise ValueError("an action must be signed by its own author")
-        data = encode_trusted(action.to_obj())  # type: ignore[arg-type]
+        data = encode_presorted(action.to_encodable())
         return cls(action, data, Cid.of(data), key.sign(data))
 
     @classmethod

@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS chain (
     entry_address BLOB
 );
 CREATE INDEX IF NOT EXISTS chain_by_entry_type ON chain(entry_type);
-CREATE INDEX IF NOT EXISTS chain_by_entry ON chain(entry_address);
 CREATE TABLE IF NOT EXISTS entries (
     address BLOB PRIMARY KEY,
     entry   BLOB NOT NULL

@@ -137,3 +137,16 @@ def test_records_round_trip_through_bytes():
         again = SignedAction.from_bytes(r.signed.data, r.signed.signature)
         assert again == r.signed
         assert Record(again, r.entry).address == r.address
+
+
+@given(st.integers(0, 2**40), st.binary(max_size=40))
+def test_fast_action_encoding_is_canonical(timestamp, tag):
+    from node.core.actions import CreateLink
+
+    k = AgentKey.generate()
+    for action in (
+        Create(author=k.agent_id, timestamp=timestamp, seq=3, prev_action=Cid.of(tag), entry_type="a.B", entry_hash=Cid.of(b"e")),
+        CreateLink(author=k.agent_id, timestamp=timestamp, seq=4, prev_action=Cid.of(b"p"), base=Cid.of(tag), target=Cid.of(b"t"), zome="z", link_type="l", tag=tag),
+        Dna(author=k.agent_id, timestamp=timestamp, seq=0, dna_hash=Cid.of(tag)),
+    ):
+        assert SignedAction.sign(action, k).data == encode(action.to_obj())
