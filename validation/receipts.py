@@ -1,0 +1,124 @@
+"""Validation receipts: an authority's signed word that it validated an op.
+
+An authority that integrates (or rejects) an op returns a receipt; the author
+republishes until it holds enough receipts from distinct validators. The validator
+signs the canonical encoding of everything but the signature, tagged with its type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from node.core.cid import Cid
+from node.core.encoding import decode, encode_trusted
+from node.core.errors import CoreError, DecodeError, SignatureError
+from node.core.identity import SIGNATURE_SIZE, AgentId, AgentKey
+
+ReceiptOutcome = Literal["valid", "rejected"]
+RECEIPT_TYPE: Final = "ValidationReceipt"
+MAX_RECEIPT_SIZE: Final = 512
+
+
+class ValidationReceipt(BaseModel):
+    """`validator` judged the op at `op_address` `outcome` at `time_us`, and signed it."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, arbitrary_types_allowed=True
+    )
+    op_address: Cid
+    outcome: ReceiptOutcome
+    validator: AgentId
+    time_us: int = Field(ge=0, lt=2**63)
+    signature: bytes = Field(min_length=SIGNATURE_SIZE, max_length=SIGNATURE_SIZE)
+
+    def signed_bytes(self) -> bytes:
+        """What the validator signs: the canonical encoding without the signature."""
+        return encode_trusted(
+            _signed_obj(self.op_address, self.outcome, self.validator, self.time_us)
+        )
+
+    def to_obj(self) -> dict[str, Any]:
+        obj = _signed_obj(self.op_address, self.outcome, self.validator, self.time_us)
+        obj["signature"] = self.signature
+        return obj
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> ValidationReceipt:
+        """Build from a decoded value; DecodeError if the shape is wrong (signature unchecked)."""
+        if not isinstance(obj, dict) or obj.get("type") != RECEIPT_TYPE:
+            raise DecodeError("not a validation receipt")
+        if set(obj) != {"type", "op", "outcome", "validator", "time_us", "signature"}:
+            raise DecodeError("a validation receipt has exactly its six fields")
+        validator = obj["validator"]
+        if not isinstance(validator, bytes):
+            raise DecodeError("a receipt's validator must be agent id bytes")
+        try:
+            return cls(
+                op_address=obj["op"],
+                outcome=obj["outcome"],
+                validator=AgentId(validator),
+                time_us=obj["time_us"],
+                signature=obj["signature"],
+            )
+        except ValidationError as e:
+            raise DecodeError(f"bad validation receipt: {e.errors()[0]['msg']}") from None
+        except CoreError as e:
+            raise DecodeError(f"bad validation receipt: {e}") from None
+
+    def to_bytes(self) -> bytes:
+        return encode_trusted(self.to_obj())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ValidationReceipt:
+        """Decode wire bytes; DecodeError on anything but a canonical receipt."""
+        if not isinstance(data, bytes) or len(data) > MAX_RECEIPT_SIZE:
+            raise DecodeError(f"a validation receipt is at most {MAX_RECEIPT_SIZE} bytes")
+        return cls.from_obj(decode(data))
+
+
+def _signed_obj(op: Cid, outcome: str, validator: AgentId, time_us: int) -> dict[str, Any]:
+    return {
+        "type": RECEIPT_TYPE,
+        "op": op,
+        "outcome": outcome,
+        "validator": validator.to_bytes(),
+        "time_us": time_us,
+    }
+
+
+def sign_receipt(
+    key: AgentKey, op_address: Cid, outcome: ReceiptOutcome, time_us: int
+) -> ValidationReceipt:
+    """A receipt for `op_address`, signed by `key` as the validator."""
+    signature = key.sign(encode_trusted(_signed_obj(op_address, outcome, key.agent_id, time_us)))
+    return ValidationReceipt(
+        op_address=op_address,
+        outcome=outcome,
+        validator=key.agent_id,
+        time_us=time_us,
+        signature=signature,
+    )
+
+
+def verify_receipt(receipt: ValidationReceipt) -> None:
+    """Raise SignatureError unless the named validator signed this receipt."""
+    receipt.validator.verify(receipt.signed_bytes(), receipt.signature)
+
+
+def confirming_validators(
+    op_address: Cid, receipts: Iterable[ValidationReceipt]
+) -> frozenset[AgentId]:
+    """The distinct validators whose verified receipts say the op at `op_address` is valid."""
+    out: set[AgentId] = set()
+    for receipt in receipts:
+        if receipt.op_address != op_address or receipt.outcome != "valid":
+            continue
+        try:
+            verify_receipt(receipt)
+        except SignatureError:
+            continue
+        out.add(receipt.validator)
+    return frozenset(out)

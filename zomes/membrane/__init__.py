@@ -1,0 +1,1 @@
+"""The membrane: invitations and the membrane proofs that let an agent join a network."""
