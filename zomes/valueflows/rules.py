@@ -1,0 +1,444 @@
+"""The accounting rules of the valueflows zome: one small function per rule.
+
+Each rule takes (event, author, ctx) and returns None when the event keeps it, or a message
+saying what is wrong. `check_dependencies` instead returns `Missing(addresses)`: a missing
+dependency is not proof of anything, so the caller reports Unresolved and retries.
+`ctx.states` must be folded from the author's own prior events (its whole chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from typing import Final, NamedTuple
+
+from zomes.valueflows.actions import ACTIONS, NA
+from zomes.valueflows.entries import (
+    EconomicEvent,
+    EconomicResource,
+    Process,
+    ProcessSpecification,
+    ResourceSpecification,
+)
+from zomes.valueflows.resources import (
+    FROM_SIGN,
+    TO_SIGN,
+    ResourceError,
+    ResourceState,
+    apply_event,
+    fold,
+)
+from zomes.valueflows.units import Measure, UnitError, compatible, convert, decimal_string
+
+RULES: Final[tuple[str, ...]] = (
+    "check_dependencies",  # referenced resources, processes and specifications are known
+    "check_quantity_kind",  # resourceQuantity / effortQuantity as the action's eventQuantity says
+    "check_quantity_present",  # actions that change quantities say by how much
+    "check_quantity_sign",  # quantities >= 0; a correction's <= 0
+    "check_unit_dimension",  # quantities convert exactly to the resource's unit
+    "check_process_link",  # inputs need inputOf, outputs outputOf, the rest no process
+    "check_process_open",  # no event into a finished process
+    "check_time_order",  # hasBeginning <= hasEnd
+    "check_author_is_party",  # the author is the provider or the receiver
+    "check_author_is_provider",  # only the provider records what decrements a resource
+    "check_conforms_to",  # resourceConformsTo agrees with the resource's conformsTo
+    "check_resource_exists",  # a resource is created before other events change it
+    "check_pairing",  # dropoff follows a pickup, modify an accept, in the same process
+    "check_countersigning",  # changes to another agent's resources need their signature
+    "check_correction_target",  # a correction names an earlier own event, same action/links
+    "check_correction_amount",  # a correction takes back no more than was recorded
+    "check_balance",  # quantities stay >= 0 unless the specification allows negative
+)
+
+
+class Violation(NamedTuple):
+    """A broken rule: its name and a one-line message."""
+
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Dependencies not available yet: the event can be neither accepted nor rejected."""
+
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What the rules may read: entries by address and the author's prior events, in chain
+    order, with the resource states folded from them."""
+
+    resources: Mapping[str, EconomicResource] = field(default_factory=dict)
+    processes: Mapping[str, Process] = field(default_factory=dict)
+    resource_specs: Mapping[str, ResourceSpecification] = field(default_factory=dict)
+    process_specs: Mapping[str, ProcessSpecification] = field(default_factory=dict)
+    events: Mapping[str, EconomicEvent] = field(default_factory=dict)
+    states: Mapping[str, ResourceState] = field(default_factory=dict)
+
+    @classmethod
+    def from_chain(
+        cls,
+        events: Iterable[tuple[str, EconomicEvent]],
+        *,
+        resources: Mapping[str, EconomicResource],
+        processes: Mapping[str, Process],
+        resource_specs: Mapping[str, ResourceSpecification],
+        process_specs: Mapping[str, ProcessSpecification],
+    ) -> RuleContext:
+        """A context whose states are folded from the author's prior (address, event)s."""
+        prior = dict(events)
+        states = fold(prior.items(), resources=resources, processes=processes)
+        return cls(resources, processes, resource_specs, process_specs, prior, states)
+
+    @cached_property
+    def corrections(self) -> dict[str, list[EconomicEvent]]:
+        """Prior corrections, by the address of the event each one corrects."""
+        index: dict[str, list[EconomicEvent]] = {}
+        for event in self.events.values():
+            if event.corrects is not None:
+                index.setdefault(event.corrects, []).append(event)
+        return index
+
+
+RuleResult = str | Missing | None
+Rule = Callable[[EconomicEvent, str, RuleContext], RuleResult]
+
+
+def check_event(event: EconomicEvent, author: str, ctx: RuleContext) -> list[Violation] | Missing:
+    """All the rules `event` breaks ([] when valid), or Missing when it cannot be judged."""
+    missing = check_dependencies(event, author, ctx)
+    if missing is not None:
+        return missing
+    return [
+        Violation(name, message)
+        for name, rule in _CHECKS[1:]
+        if isinstance(message := rule(event, author, ctx), str)
+    ]
+
+
+def check_dependencies(event: EconomicEvent, author: str, ctx: RuleContext) -> Missing | None:
+    """Referenced resources, processes and specifications are in the context."""
+    wanted: list[tuple[str | None, Mapping[str, object]]] = [
+        (event.resource_inventoried_as, ctx.resources),
+        (event.to_resource_inventoried_as, ctx.resources),
+        (event.input_of, ctx.processes),
+        (event.output_of, ctx.processes),
+        (event.resource_conforms_to, ctx.resource_specs),
+        (event.stage, ctx.process_specs),
+    ]
+    for resource in _resources(event, ctx):
+        wanted.append((resource.conforms_to, ctx.resource_specs))
+    missing = sorted({address for address, known in wanted if address and address not in known})
+    return Missing(tuple(missing)) if missing else None
+
+
+def check_quantity_kind(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """resourceQuantity and effortQuantity appear only where the eventQuantity allows."""
+    kind = ACTIONS[event.action].event_quantity
+    if kind == "resource" and event.effort_quantity is not None:
+        return f"{event.action} takes a resourceQuantity, not an effortQuantity"
+    if kind == "effort" and event.resource_quantity is not None:
+        return f"{event.action} takes an effortQuantity, not a resourceQuantity"
+    return None
+
+
+def check_quantity_present(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Work says how much effort; actions that change quantities say how much resource."""
+    effects = ACTIONS[event.action]
+    if effects.event_quantity == "effort" and event.effort_quantity is None:
+        return f"{event.action} needs an effortQuantity (e.g. '3 hour')"
+    changes = effects.accounting_effect != NA or effects.onhand_effect != NA
+    if changes and event.resource_quantity is None:
+        return f"{event.action} changes resource quantities: it needs a resourceQuantity"
+    return None
+
+
+def check_quantity_sign(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Quantities are not negative, except in corrections, whose quantities are not positive."""
+    for name, measure in _quantities(event):
+        if event.corrects is None and measure.value < 0:
+            return f"{name} {measure} is negative; only a correction (corrects) takes back"
+        if event.corrects is not None and measure.value > 0:
+            return f"a correction takes back: its {name} must be negative, not {measure}"
+    return None
+
+
+def check_unit_dimension(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Resource quantities convert exactly to the resources' units; efforts have the
+    dimension of the resource's (or specification's) unit of effort."""
+    for name, measure, unit in _unit_expectations(event, ctx):
+        try:
+            if name == "resourceQuantity" or not compatible(measure.has_unit, unit):
+                convert(measure.value, measure.has_unit, unit)
+        except UnitError as error:
+            return f"{name}: {error}"
+    return None
+
+
+_PROCESS_LINKS: Final[dict[str, tuple[bool | None, bool | None]]] = {
+    # inputOutput: (needs inputOf, needs outputOf); None means either way
+    "input": (True, False),
+    "output": (False, True),
+    "outputInput": (None, None),
+    NA: (False, False),
+}
+
+
+def check_process_link(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Inputs are inputOf a process, outputs outputOf one, other actions of none."""
+    role = ACTIONS[event.action].input_output
+    for prop, present, needed in zip(
+        ("inputOf", "outputOf"),
+        (event.input_of is not None, event.output_of is not None),
+        _PROCESS_LINKS[role],
+        strict=True,
+    ):
+        if needed is not None and present != needed:
+            kind = {"input": "a process input", "output": "a process output"}.get(role)
+            what = kind or "not a process flow"
+            return f"{event.action} is {what}: it {'needs' if needed else 'cannot have'} {prop}"
+    return None
+
+
+def check_process_open(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Events do not go into or out of a finished process."""
+    for process in (event.input_of, event.output_of):
+        if process is not None and ctx.processes[process].finished:
+            return f"process {process} is finished: it takes no more events"
+    return None
+
+
+def check_time_order(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """An event does not end before it begins."""
+    begin, end = event.has_beginning, event.has_end
+    if begin is not None and end is not None and begin > end:
+        return f"hasBeginning {begin} is after hasEnd {end}"
+    return None
+
+
+def check_author_is_party(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Agents record only the events they take part in."""
+    if author not in (event.provider, event.receiver):
+        return f"the author {author} is neither the provider nor the receiver"
+    return None
+
+
+def check_author_is_provider(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Only the provider records an event that decrements the provider's resource."""
+    if _decrements_source(event) and author != event.provider:
+        return f"{event.action} decrements the provider's resource: only the provider records it"
+    return None
+
+
+def check_conforms_to(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """An event's resourceConformsTo is the specification its resource conforms to."""
+    spec, resource = event.resource_conforms_to, event.resource_inventoried_as
+    if spec is None or resource is None:
+        return None
+    actual = ctx.resources[resource].conforms_to
+    if actual is not None and actual != spec:
+        return f"resourceConformsTo {spec} but resource {resource} conforms to {actual}"
+    return None
+
+
+def check_resource_exists(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """A resource is created (by produce, raise...) before events change its quantities."""
+    effects, resource = ACTIONS[event.action], event.resource_inventoried_as
+    changes = any(
+        FROM_SIGN.get(effect) for effect in (effects.accounting_effect, effects.onhand_effect)
+    )
+    creates = effects.create_resource == "optional" and event.corrects is None
+    if resource is None or not changes or creates or resource in ctx.states:
+        return None
+    return (
+        f"{event.action} changes resource {resource}, which none of your earlier events "
+        "created (record it first with produce or raise)"
+    )
+
+
+def check_pairing(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """A dropoff follows a pickup, a modify an accept, of that resource in that process."""
+    effects = ACTIONS[event.action]
+    if effects.pairs_with == NA or effects.input_output != "output" or event.corrects:
+        return None
+    resource, process = event.resource_inventoried_as, event.output_of
+    if resource is None:
+        return f"{event.action} needs the resource it concerns (resourceInventoriedAs)"
+    paired = any(
+        prior.action == effects.pairs_with
+        and prior.resource_inventoried_as == resource
+        and prior.input_of == process
+        for prior in ctx.events.values()
+    )
+    if not paired:
+        return (
+            f"{event.action} of resource {resource} needs an earlier {effects.pairs_with} "
+            f"of it into process {process}"
+        )
+    return None
+
+
+def check_countersigning(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """An event that changes another agent's resources needs both agents' signatures."""
+    target = event.to_resource_inventoried_as
+    other = event.receiver if event.receiver != author else event.provider
+    if event.provider != event.receiver and _gives_to_receiver(event):
+        owner = f"the receiver {event.receiver}"
+    elif target is not None and target in ctx.states:
+        accountable = ctx.states[target].primary_accountable
+        if accountable in (None, author):
+            return None
+        owner = f"{accountable}, accountable for resource {target}"
+    else:
+        return None
+    return (
+        f"{event.action} changes resources of {owner}: an event between two agents must be "
+        f"countersigned by both ({author} and {other}), which is not supported yet"
+    )
+
+
+def check_correction_target(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """A correction names an earlier event of its author, with the same action and links."""
+    if event.corrects is None:
+        return None
+    corrected = ctx.events.get(event.corrects)
+    if corrected is None:
+        return f"corrects {event.corrects}, which is not an earlier event of {author}"
+    if corrected.corrects is not None:
+        return f"corrects {event.corrects}, which is itself a correction"
+    if corrected.action != event.action:
+        return f"a {event.action} event cannot correct a {corrected.action} event"
+    differing = [
+        name for name in _CORRECTION_LINKS if getattr(event, name) != getattr(corrected, name)
+    ]
+    if differing:
+        return f"a correction keeps the corrected event's {', '.join(differing)}"
+    return None
+
+
+_CORRECTION_LINKS: Final = (
+    "provider",
+    "receiver",
+    "resource_inventoried_as",
+    "to_resource_inventoried_as",
+    "input_of",
+    "output_of",
+)
+
+
+def check_correction_amount(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Corrections of an event take back at most what that event recorded."""
+    corrected = ctx.events.get(event.corrects or "")
+    if corrected is None:
+        return None
+    earlier = ctx.corrections.get(event.corrects or "", [])
+    for name, measure in _quantities(event):
+        recorded = getattr(corrected, _FIELD[name])
+        if recorded is None:
+            return f"corrects a {name} that the corrected event does not have"
+        taken = [getattr(prior, _FIELD[name]) for prior in earlier] + [measure]
+        try:
+            remaining = recorded.value + sum(
+                (convert(m.value, m.has_unit, recorded.has_unit) for m in taken if m), Decimal(0)
+            )
+        except UnitError as error:
+            return f"{name}: {error}"
+        if remaining < 0:
+            return (
+                f"takes back more {name} than recorded: the corrected event has {recorded}, "
+                f"corrections would leave {decimal_string(remaining)} {recorded.has_unit}"
+            )
+    return None
+
+
+def check_balance(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """Resource quantities stay >= 0 unless their specification allows negative."""
+    try:
+        after = apply_event(ctx.states, "", event, resources=ctx.resources, processes=ctx.processes)
+    except ResourceError as error:
+        return f"cannot apply the event: {error}"
+    for address in (event.resource_inventoried_as, event.to_resource_inventoried_as):
+        if address is None or address not in after or _may_go_negative(address, ctx):
+            continue
+        before, now = ctx.states.get(address), after[address]
+        for name in ("accounting", "onhand"):
+            value = getattr(now, name)
+            if value < 0 and (before is None or value < getattr(before, name)):
+                return (
+                    f"{event.action} would leave resource {address} at {name} quantity "
+                    f"{decimal_string(value)} {now.unit}; its specification does not allow "
+                    "negative quantities"
+                )
+    return None
+
+
+# helpers
+
+_FIELD: Final = {"resourceQuantity": "resource_quantity", "effortQuantity": "effort_quantity"}
+
+
+def _quantities(event: EconomicEvent) -> list[tuple[str, Measure]]:
+    """The event's quantities, by VF property name."""
+    pairs = (
+        ("resourceQuantity", event.resource_quantity),
+        ("effortQuantity", event.effort_quantity),
+    )
+    return [(name, measure) for name, measure in pairs if measure is not None]
+
+
+def _resources(event: EconomicEvent, ctx: RuleContext) -> list[EconomicResource]:
+    """The resource entries the event names that the context has."""
+    addresses = (event.resource_inventoried_as, event.to_resource_inventoried_as)
+    return [ctx.resources[a] for a in addresses if a is not None and a in ctx.resources]
+
+
+def _unit_expectations(event: EconomicEvent, ctx: RuleContext) -> list[tuple[str, Measure, str]]:
+    """(property, measure, unit it must convert to) for each quantity with a known unit."""
+    spec = ctx.resource_specs.get(event.resource_conforms_to or "")
+    resources = _resources(event, ctx)
+    expected: list[tuple[str, Measure, str]] = []
+    if event.resource_quantity is not None:
+        units = [r.unit_of_resource for r in resources]
+        if not units and spec is not None and spec.default_unit_of_resource:
+            units = [spec.default_unit_of_resource]
+        expected += [("resourceQuantity", event.resource_quantity, unit) for unit in units]
+    if event.effort_quantity is not None:
+        units = [r.unit_of_effort for r in resources if r.unit_of_effort]
+        if not units and spec is not None and spec.default_unit_of_effort:
+            units = [spec.default_unit_of_effort]
+        expected += [("effortQuantity", event.effort_quantity, unit) for unit in units]
+    return expected
+
+
+def _decrements_source(event: EconomicEvent) -> bool:
+    effects = ACTIONS[event.action]
+    return event.resource_inventoried_as is not None and any(
+        FROM_SIGN.get(effect, 0) < 0
+        for effect in (effects.accounting_effect, effects.onhand_effect)
+    )
+
+
+def _gives_to_receiver(event: EconomicEvent) -> bool:
+    """Whether the event adds to, creates or hands rights over a resource for the receiver."""
+    effects = ACTIONS[event.action]
+    quantity_effects = (effects.accounting_effect, effects.onhand_effect)
+    to_target = event.to_resource_inventoried_as is not None and (
+        any(TO_SIGN.get(effect) for effect in quantity_effects)
+        or "updateTo" in (effects.location_effect, effects.state_effect)
+    )
+    to_source = event.resource_inventoried_as is not None and any(
+        FROM_SIGN.get(effect, 0) > 0 for effect in quantity_effects
+    )
+    return to_target or to_source or effects.accountable_effect in ("new", "updateTo")
+
+
+def _may_go_negative(address: str, ctx: RuleContext) -> bool:
+    spec = ctx.resource_specs.get(ctx.resources[address].conforms_to or "")
+    return spec is not None and spec.allow_negative
+
+
+_CHECKS: Final[tuple[tuple[str, Rule], ...]] = tuple((name, globals()[name]) for name in RULES)
