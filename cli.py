@@ -1,32 +1,26 @@
-"""The `coledger` command: parses arguments and calls node.api; prints text or --json.
+"""The `coledger` command: parses arguments, calls node.api / node.ledger, prints text or --json.
 
 Errors are one line on stderr and a non-zero exit (a traceback only with --debug).
-Heavy imports (libp2p, pint, rich) happen inside the commands that need them.
+argparse (not typer) keeps a one-event command near 100 ms; heavy imports (libp2p,
+pint) happen only inside the commands that need them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, NoReturn
 
-import typer
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # skips an entry-point scan
 
-from node.core.errors import CoreError, LocalError
+from node.core.errors import CoreError, LocalError  # noqa: E402
 
-app = typer.Typer(
-    help="coledger: an agent-centric ledger of ValueFlows economic events for cooperatives.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-chain_app = typer.Typer(help="This agent's source chain.", no_args_is_help=True)
-network_app = typer.Typer(help="Networks (DNAs) this agent creates or joins.", no_args_is_help=True)
-app.add_typer(chain_app, name="chain")
-app.add_typer(network_app, name="network")
+Handler = Callable[[argparse.Namespace], None]
 
 
 @dataclass
@@ -37,31 +31,30 @@ class Options:
 
 
 OPTS = Options(home=Path("."), json=False, debug=False)
+_COMMANDS: list[tuple[str, Handler, list[tuple[tuple[str, ...], dict[str, Any]]]]] = []
 
 
-@app.callback()
-def _global(
-    home: Annotated[
-        Path | None,
-        typer.Option(help="Agent home directory [default: $COLEDGER_HOME or ~/.coledger]"),
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
-) -> None:
-    from node.api import default_home
+def arg(*flags: str, **kw: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    return flags, kw
 
-    OPTS.home = home if home is not None else default_home()
-    OPTS.json = json_out
-    OPTS.debug = debug
+
+def command(path: str, *args: tuple[tuple[str, ...], dict[str, Any]]) -> Callable[[Handler], Handler]:
+    """Register `fn` as the command `path` (e.g. "chain show"); its docstring is the help."""
+
+    def register(fn: Handler) -> Handler:
+        _COMMANDS.append((path, fn, list(args)))
+        return fn
+
+    return register
 
 
 # -- helpers -------------------------------------------------------------------
 
 
 def emit(data: Any, text: str | None = None) -> None:
-    """Print `data` as JSON under --json, else `text` (or the JSON if no text)."""
+    """Print `data` as JSON under --json, else `text` (or the JSON if there is no text)."""
     if OPTS.json or text is None:
-        print(json.dumps(data, indent=2, sort_keys=False))
+        print(json.dumps(data, indent=2))
     else:
         print(text)
 
@@ -98,38 +91,34 @@ def agent():  # type: ignore[no-untyped-def]
     return open_agent(OPTS.home, passphrase)
 
 
-def parse_address(text: str):  # type: ignore[no-untyped-def]
-    from node.core.cid import Cid
+def ledger():  # type: ignore[no-untyped-def]
+    from node.ledger import open_ledger
 
-    return Cid.parse(text)
-
-
-# -- commands --------------------------------------------------------------------
+    return open_ledger(OPTS.home, passphrase)
 
 
-@app.command()
-def init(
-    name: Annotated[str | None, typer.Option(help="A name for this agent (a cooperative, a person).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing agent in this home (destroys it).")] = False,
-) -> None:
+# -- identity, chain, records ------------------------------------------------------
+
+
+@command("init", arg("--name", help="a name for this agent (a cooperative, a person)"),
+         arg("--force", action="store_true", help="replace an existing agent in this home (destroys it)"))
+def cmd_init(a: argparse.Namespace) -> None:
     """Create this agent's key and home; print its agent id."""
     from node.api import init_home
 
-    agent_id = init_home(OPTS.home, new_passphrase(), name, force=force)
-    emit({"agent_id": str(agent_id), "home": str(OPTS.home), "name": name}, str(agent_id))
+    agent_id = init_home(OPTS.home, new_passphrase(), a.name, force=a.force)
+    emit({"agent_id": str(agent_id), "home": str(OPTS.home), "name": a.name}, str(agent_id))
 
 
-@chain_app.command("show")
-def chain_show(
-    limit: Annotated[int | None, typer.Option(help="Show only the last N actions.")] = None,
-) -> None:
+@command("chain show", arg("--limit", type=int, help="show only the last N actions"))
+def cmd_chain_show(a: argparse.Namespace) -> None:
     """List the actions of this agent's chain."""
     from node.core.jsonview import record_json
 
-    with agent() as a:
-        head = a.head()
-        start = 0 if head is None or limit is None else max(0, head.seq - limit + 1)
-        records = [record_json(r) for r in a.store.records(start=start)]
+    with agent() as ag:
+        head = ag.head()
+        start = 0 if head is None or a.limit is None else max(0, head.seq - a.limit + 1)
+        records = [record_json(r) for r in ag.store.records(start=start)]
     lines = [
         f"{r['action']['seq']:>6}  {r['action']['type']:<18} {r['address']}"
         + (f"  {r['action']['entry_type']}" if "entry_type" in r["action"] else "")
@@ -138,37 +127,37 @@ def chain_show(
     emit(records, "\n".join(lines) if lines else "(empty chain)")
 
 
-@chain_app.command("verify")
-def chain_verify() -> None:
-    """Verify every link and signature of this agent's chain."""
-    with agent() as a:
-        head = a.verify()
-    data = {"ok": True, "length": 0 if head is None else head.seq + 1, "head": head and str(head.address)}
-    emit(data, f"ok: {data['length']} actions verified" + (f", head {head.address}" if head else ""))
+@command("chain verify")
+def cmd_chain_verify(a: argparse.Namespace) -> None:
+    """Verify every link and signature of this agent's chain; name the first bad seq."""
+    with agent() as ag:
+        head = ag.verify()
+    length = 0 if head is None else head.seq + 1
+    data = {"ok": True, "length": length, "head": str(head.address) if head else None}
+    emit(data, f"ok: {length} actions verified" + (f", head {head.address}" if head else ""))
 
 
-@app.command()
-def get(
-    address: Annotated[str, typer.Argument(help="An action or entry address (bafy...).")],
-    format: Annotated[str, typer.Option("--format", help="text, json or cbor (raw stored bytes).")] = "text",
-) -> None:
+@command("get", arg("address", help="an action or entry address (bafy...)"),
+         arg("--format", dest="fmt", choices=("text", "json", "cbor"), default="text",
+             help="text, json, or cbor: the exact stored DAG-CBOR bytes"))
+def cmd_get(a: argparse.Namespace) -> None:
     """Show a record (by action address) or an entry (by entry address)."""
+    from node.core.cid import Cid
     from node.core.jsonview import jsonable, record_json
     from node.core.records import Record
 
-    if format not in ("text", "json", "cbor"):
-        raise LocalError(f"unknown --format {format!r}: use text, json or cbor")
-    cid = parse_address(address)
-    with agent() as a:
-        found = a.get(cid)
-    if format == "cbor":
-        data = found.signed.data if isinstance(found, Record) else found.data
-        sys.stdout.buffer.write(data)
+    cid = Cid.parse(a.address)
+    with agent() as ag:
+        found = ag.get(cid)
+    if a.fmt == "cbor":
+        sys.stdout.buffer.write(found.signed.data if isinstance(found, Record) else found.data)
         sys.stdout.buffer.flush()
         return
-    view = record_json(found) if isinstance(found, Record) else {"entry_address": str(found.address), "entry": jsonable(found.value)}
-    if format == "json":
-        OPTS.json = True
+    if isinstance(found, Record):
+        view = record_json(found)
+    else:
+        view = {"entry_address": str(found.address), "entry": jsonable(found.value)}
+    OPTS.json = OPTS.json or a.fmt == "json"
     emit(view, _render_record(view))
 
 
@@ -176,12 +165,14 @@ def _render_record(view: dict[str, Any]) -> str:
     lines = []
     if "address" in view:
         lines.append(f"action {view['address']}")
-        for k, v in view["action"].items():
-            lines.append(f"  {k}: {v}")
+        lines.extend(f"  {k}: {v}" for k, v in view["action"].items())
     if "entry" in view:
         lines.append(f"entry {view['entry_address']}")
         lines.append("  " + json.dumps(view["entry"], indent=2).replace("\n", "\n  "))
     return "\n".join(lines)
+
+
+# -- networks and membership ------------------------------------------------------------
 
 
 def _parse_properties(pairs: list[str]) -> dict[str, str]:
@@ -194,36 +185,265 @@ def _parse_properties(pairs: list[str]) -> dict[str, str]:
     return props
 
 
-@network_app.command("create")
-def network_create(
-    name: Annotated[str, typer.Argument(help="The network's name; writes NAME.network.json.")],
-    property: Annotated[list[str], typer.Option("--property", help="A network property KEY=VALUE (repeatable).")] = [],  # noqa: B006
-    out: Annotated[Path | None, typer.Option(help="Where to write the network file [default: ./NAME.network.json].")] = None,
-) -> None:
+@command("network create", arg("name", help="the network's name; writes NAME.network.json"),
+         arg("--property", action="append", default=[], metavar="KEY=VALUE",
+             help="a network property, e.g. redundancy=5 (repeatable)"),
+         arg("--out", type=Path, help="where to write the network file [./NAME.network.json]"))
+def cmd_network_create(a: argparse.Namespace) -> None:
     """Create a network with this agent as progenitor, and join it (genesis)."""
     from node.membership import create_network
 
-    props = _parse_properties(property)
-    target = out if out is not None else Path(f"{name}.network.json")
-    with agent() as a:
-        dna = create_network(a, name, props, target)
-    emit(
-        {"network_id": str(dna.address), "name": name, "file": str(target), "progenitor": dna.progenitor},
-        f"network {dna.address}\nwritten to {target}",
+    target = a.out if a.out is not None else Path(f"{a.name}.network.json")
+    with agent() as ag:
+        dna = create_network(ag, a.name, _parse_properties(a.property), target)
+    emit({"network_id": str(dna.address), "name": a.name, "file": str(target), "progenitor": dna.progenitor},
+         f"network {dna.address}\nwritten to {target}")
+
+
+@command("invite", arg("agent_id", help="the invitee's agent id (12D3KooW...), from its `coledger init`"),
+         arg("--days", type=float, default=7.0, help="days until the invitation expires [7]"))
+def cmd_invite(a: argparse.Namespace) -> None:
+    """Print an invitation (membrane proof) for AGENT_ID to join this network."""
+    from node.membership import invite
+
+    with agent() as ag:
+        token = invite(ag, a.agent_id, a.days)
+    emit({"invitee": a.agent_id, "token": token, "expires_in_days": a.days}, token)
+
+
+@command("join", arg("network_file", type=Path, help="the NAME.network.json the members share"),
+         arg("--invite", required=True, metavar="TOKEN", help="the invitation token a member gave you"))
+def cmd_join(a: argparse.Namespace) -> None:
+    """Join a network: genesis with the invitation as membrane proof."""
+    from node.membership import join
+
+    with agent() as ag:
+        dna = join(ag, a.network_file, a.invite.strip())
+    emit({"network_id": str(dna.address), "name": dna.name}, f"joined network {dna.name} ({dna.address})")
+
+
+# -- ValueFlows ------------------------------------------------------------------------
+
+
+@command("actions")
+def cmd_actions(a: argparse.Namespace) -> None:
+    """The 19 ValueFlows actions and their effects (the VF 1.0 action table)."""
+    from zomes.valueflows.actions import actions_as_json
+
+    table = actions_as_json()
+    lines = [f"{'action':<18} {'inputOutput':<14} {'accounting':<20} {'onhand':<20} createResource"]
+    lines.extend(
+        f"{r['action']:<18} {r['inputOutput']:<14} {r['accountingEffect']:<20}"
+        f" {r['onhandEffect']:<20} {r['createResource']}"
+        for r in table
     )
+    emit(table, "\n".join(lines))
 
 
-def main() -> None:
+@command("spec create", arg("name", help="the specification's name, e.g. wheat"),
+         arg("--unit", help="default unit of resources of this kind (kg, l, kWh, h, each...)"),
+         arg("--allow-negative", action="store_true", help="resources of this kind may go below zero"),
+         arg("--process", action="store_true", help="create a process specification instead"),
+         arg("--note", help="a note"))
+def cmd_spec_create(a: argparse.Namespace) -> None:
+    """Create a resource specification (or, with --process, a process specification)."""
+    if a.process and (a.unit or a.allow_negative):
+        raise LocalError("a process specification takes no --unit or --allow-negative")
+    if not a.process and a.unit is None:
+        raise LocalError("a resource specification needs --unit")
+    with ledger() as led:
+        if a.process:
+            address = led.create_process_spec(a.name, a.note)
+        else:
+            address = led.create_spec(a.name, a.unit, a.allow_negative, a.note)
+    kind = "ProcessSpecification" if a.process else "ResourceSpecification"
+    emit({"address": str(address), "name": a.name, "kind": kind}, str(address))
+
+
+@command("process create", arg("name", help="the process's name, e.g. 'milling week 48'"),
+         arg("--based-on", help="the process specification it follows (address)"),
+         arg("--note", help="a note"))
+def cmd_process_create(a: argparse.Namespace) -> None:
+    """Start a process; record its inputs with --input-of and outputs with --output-of."""
+    with ledger() as led:
+        address = led.create_process(a.name, a.based_on, a.note)
+    emit({"address": str(address), "name": a.name}, str(address))
+
+
+@command("process finish", arg("process", help="the process's address"))
+def cmd_process_finish(a: argparse.Namespace) -> None:
+    """Mark a process finished: no more events may name it."""
+    with ledger() as led:
+        address = led.finish_process(a.process)
+    emit({"address": a.process, "update": str(address), "finished": True}, f"finished {a.process}")
+
+
+def _parse_time(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
     try:
-        app()
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise LocalError(f"--at {text!r} is not an ISO time (e.g. 2026-11-26T14:00:00+00:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+@command("record", arg("action", help="a ValueFlows action: produce, consume, use, work, cite... "
+                                       "(`coledger actions` lists them)"),
+         arg("--resource", help="the resource (address), or new:NAME to create one"),
+         arg("--to-resource", help="the receiving resource (address or new:NAME)"),
+         arg("--conforms-to", help="the resource specification (address)"),
+         arg("--quantity", help='resource quantity, e.g. "40 kg"'),
+         arg("--effort", help='effort quantity, e.g. "3 h"'),
+         arg("--provider", help="providing agent [you]"),
+         arg("--receiver", help="receiving agent [you]"),
+         arg("--input-of", help="the process this is an input of"),
+         arg("--output-of", help="the process this is an output of"),
+         arg("--at", help="when it happened, ISO 8601 [now]"),
+         arg("--location", help="where it happened"),
+         arg("--to-location", help="where the resource goes (move, transfer)"),
+         arg("--state", help="the resource's state after the event (e.g. pass, fail)"),
+         arg("--note", help="a note"),
+         arg("--corrects", help="the event this one corrects (with negative quantities)"))
+def cmd_record(a: argparse.Namespace) -> None:
+    """Sign and commit one ValueFlows economic event; print its address."""
+    from zomes.valueflows.coordinator import EventRequest
+
+    req = EventRequest(
+        action=a.action, resource=a.resource, to_resource=a.to_resource, conforms_to=a.conforms_to,
+        quantity=a.quantity, effort=a.effort, provider=a.provider, receiver=a.receiver,
+        input_of=a.input_of, output_of=a.output_of, at_us=_parse_time(a.at), location=a.location,
+        to_location=a.to_location, state=a.state, note=a.note, corrects=a.corrects,
+    )
+    with ledger() as led:
+        done = led.record(req)
+        if not OPTS.json:
+            print(done.event)
+            return
+        view = led.view()
+    event = view.events[str(done.event)]
+    touched = [r for r in (event.resource_inventoried_as, event.to_resource_inventoried_as) if r]
+    states = [
+        dict(view.states[r].to_content(), name=view.resources[r].name if r in view.resources else None)
+        for r in touched if r in view.states
+    ]
+    emit({
+        "address": str(done.event),
+        "event": event.to_content(),
+        "created_resources": {k: str(v) for k, v in done.created_resources.items()},
+        "resources": states,
+    })
+
+
+@command("inventory", arg("--agent", dest="agent_id", help="another agent's inventory (needs the network)"))
+def cmd_inventory(a: argparse.Namespace) -> None:
+    """Resources with their accounting and onhand quantities."""
+    if a.agent_id is not None:
+        raise LocalError("--agent needs a running node on the network (`coledger run`)")
+    with ledger() as led:
+        rows = led.inventory()
+    lines = [f"{'resource':<24} {'accounting':>14} {'onhand':>14}  {'unit':<11} address"]
+    for r in rows:
+        acc, onh = r["accountingQuantity"], r["onhandQuantity"]
+        lines.append(
+            f"{(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14} {onh['hasNumericalValue']:>14}"
+            f"  {acc['hasUnit']:<11} {r['address']}"
+        )
+    emit(rows, "\n".join(lines) if rows else "(no resources)")
+
+
+def _flow_text(nodes: list[dict[str, Any]]) -> str:
+    lines = []
+    for n in nodes:
+        label = n.get("name") or n.get("action") or ""
+        qty = n.get("quantity") or n.get("effort")
+        if qty:
+            label += f" {qty['hasNumericalValue']} {qty['hasUnit']}"
+        lines.append(f"{'  ' * n['distance']}{n['kind']:<16} {label:<30} {n['address']}")
+    return "\n".join(lines)
+
+
+@command("trace", arg("address", help="a resource, event or process address"))
+def cmd_trace(a: argparse.Namespace) -> None:
+    """Where it came from: the ValueFlows trace (backwards), with distances."""
+    with ledger() as led:
+        nodes = led.flows(a.address, backwards=True)
+    emit(nodes, _flow_text(nodes))
+
+
+@command("track", arg("address", help="a resource, event or process address"))
+def cmd_track(a: argparse.Namespace) -> None:
+    """Where it went: the ValueFlows track (forwards), with distances."""
+    with ledger() as led:
+        nodes = led.flows(a.address, backwards=False)
+    emit(nodes, _flow_text(nodes))
+
+
+# -- the parser --------------------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), as every coledger error is one line."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="coledger",
+        description="coledger: an agent-centric ledger of ValueFlows economic events for cooperatives.",
+    )
+    parser.add_argument("--home", type=Path,
+                        help="agent home directory [$COLEDGER_HOME or ~/.coledger]")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    subparsers: dict[str, Any] = {"": parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)}
+    groups = {"chain": "this agent's source chain", "network": "networks this agent creates",
+              "spec": "resource and process specifications", "process": "processes that turn inputs into outputs"}
+    for path, fn, args in _COMMANDS:
+        *parents, name = path.split()
+        prefix = ""
+        for part in parents:
+            key = f"{prefix} {part}".strip()
+            if key not in subparsers:
+                group = subparsers[prefix].add_parser(part, help=groups.get(part), description=groups.get(part))
+                subparsers[key] = group.add_subparsers(dest=f"{key}_command", metavar="COMMAND", required=True,
+                                                       parser_class=Parser)
+            prefix = key
+        doc = (fn.__doc__ or "").strip()
+        sub = subparsers[prefix].add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc)
+        for flags, kw in args:
+            sub.add_argument(*flags, **kw)
+        sub.set_defaults(handler=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        raise SystemExit(2)
+    from node.api import default_home
+
+    OPTS.home = args.home if args.home is not None else default_home()
+    OPTS.json, OPTS.debug = args.json, args.debug
+    try:
+        args.handler(args)
     except CoreError as e:
         if OPTS.debug:
             raise
         print(f"coledger: error: {e}", file=sys.stderr)
-        sys.exit(1)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         print("coledger: interrupted", file=sys.stderr)
-        sys.exit(130)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -27,17 +27,27 @@ from node.core.cid import Cid  # noqa: E402
 
 
 def entry(i: int) -> dict[str, object]:
-    return {"action": "produce", "resourceQuantity": {"hasNumericalValue": str(i), "hasUnit": "kilogram"}, "note": f"lot {i}"}
+    return {
+        "action": "produce",
+        "resourceQuantity": {"hasNumericalValue": str(i), "hasUnit": "kilogram"},
+        "note": f"lot {i}",
+    }
 
 
 def real_path(n: int, batch: int, root: Path) -> float:
     init_home(root / "home", "bench", "bench")
     with open_agent(root / "home", lambda: "bench") as agent:
-        agent.commit(lambda s: s.genesis(Cid.of(b"bench dna"), None, {"agent": agent.agent_id.to_bytes()}))
+        agent.commit(
+            lambda s: s.genesis(Cid.of(b"bench dna"), None, {"agent": agent.agent_id.to_bytes()})
+        )
         agent.key()
         start = time.perf_counter()
         for lo in range(0, n, batch):
-            agent.commit(lambda s, lo=lo: [s.create("bench.Event", entry(i)) for i in range(lo, min(n, lo + batch))])
+            agent.commit(
+                lambda s, lo=lo: [
+                    s.create("bench.Event", entry(i)) for i in range(lo, min(n, lo + batch))
+                ]
+            )
         elapsed = time.perf_counter() - start
         assert agent.head().seq == n + 2
     return n / elapsed
@@ -70,7 +80,15 @@ def main() -> None:
         base = floor(args.n, Path(tmp))
         ours = real_path(args.n, args.batch, Path(tmp))
     print(f"commit path: {ours:,.0f} entries/s; raw floor: {base:,.0f} entries/s")
-    print(json.dumps({"events_per_s": round(ours), "baseline_per_s": round(base), "ratio": round(ours / base, 3)}))
+    print(
+        json.dumps(
+            {
+                "events_per_s": round(ours),
+                "baseline_per_s": round(base),
+                "ratio": round(ours / base, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,14 +8,23 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
 from node.api import Agent, new_dna
+from node.core.actions import AgentValidationPkg
 from node.core.dna import DnaDef, ZomeRef
-from node.core.errors import LocalError, NotFound
+from node.core.errors import CoreError, LocalError, NotFound
+from node.core.identity import AgentId
 from node.core.scratch import Scratch
 from zomes.api import IntegrityZome, Zome
+from zomes.membrane.invitations import (
+    check_membrane_proof,
+    issue_invitation,
+    proof_of_token,
+    token_of,
+)
 from zomes.registry import installed_zomes
 
 NETWORK_FORMAT = "coledger-network/1"
@@ -108,3 +117,52 @@ def current_dna(agent: Agent) -> DnaDef:
     if not agent.paths.network.exists():
         raise LocalError("this agent has not joined a network: run `coledger network create` or `coledger join`")
     return read_network_file(agent.paths.network)[0]
+
+
+DEFAULT_INVITE_DAYS = 7
+
+
+def own_membrane_proof(agent: Agent) -> bytes | None:
+    """The proof this agent joined with (None for the progenitor)."""
+    record = agent.store.get_record_at(1)
+    if record is None or not isinstance(record.action, AgentValidationPkg):
+        raise LocalError("this agent has not joined a network yet")
+    return record.action.membrane_proof
+
+
+def invite(agent: Agent, invitee: str, days: float = DEFAULT_INVITE_DAYS) -> str:
+    """A token inviting `invitee` (an agent id) into this agent's network."""
+    dna = current_dna(agent)
+    try:
+        invitee_id = AgentId.parse(invitee)
+    except CoreError:
+        raise LocalError(f"{invitee!r} is not an agent id (12D3KooW...)") from None
+    if invitee_id == agent.agent_id:
+        raise LocalError("an agent cannot invite itself")
+    if days <= 0:
+        raise LocalError("an invitation must expire in the future (--days > 0)")
+    expires = agent.clock() + int(days * 86_400 * 1_000_000)
+    proof = issue_invitation(
+        agent.key(), own_membrane_proof(agent), dna.address, invitee_id, expires, secrets.token_bytes(16)
+    )
+    return token_of(proof)
+
+
+def join(agent: Agent, network_file: Path, token: str) -> DnaDef:
+    """Genesis on the network of `network_file`, with the invitation as membrane proof.
+
+    The proof is checked first (as validators will), so a bad token writes nothing."""
+    dna, bootstrap = read_network_file(network_file)
+    ours = tuple(r.model_dump() for r in zome_refs(installed_zomes()))
+    if tuple(r.model_dump() for r in dna.zomes) != ours:
+        raise LocalError("this network runs other integrity rules than this coledger version")
+    proof = proof_of_token(token)
+    problem = check_membrane_proof(
+        proof, author=agent.agent_id, network_id=dna.address, progenitor=dna.progenitor_id,
+        at_us=agent.clock(),
+    )
+    if problem is not None:
+        raise LocalError(f"invitation refused: {problem}")
+    genesis(agent, dna, proof)
+    write_network_file(agent.paths.network, dna, bootstrap)
+    return dna

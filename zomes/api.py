@@ -8,9 +8,9 @@ A test can define a throwaway zome inline:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from node.core.cid import Cid
 from node.core.identity import AgentId
@@ -20,7 +20,13 @@ from node.core.records import Entry, Record
 
 
 class Deps(Protocol):
-    """Must-get style reads available to validation; each raises MissingDependency."""
+    """Must-get style reads available to validation; each raises MissingDependency.
+
+    `cache` memoizes values derived from content-addressed data (so it can never be
+    stale): e.g. the state folded from a chain up to an action address.
+    """
+
+    cache: MutableMapping[Any, Any]
 
     def must_get_record(self, address: Cid) -> Record: ...
 
@@ -29,6 +35,44 @@ class Deps(Protocol):
     def must_get_agent_activity(self, author: AgentId, chain_top: Cid) -> Sequence[Record]:
         """The author's chain from seq 0 up to and including `chain_top`, verified."""
         ...
+
+
+S = TypeVar("S")
+
+
+def fold_chain(
+    deps: Deps, top: Cid | None, key: str, new_state: Callable[[], S], step: Callable[[S, Record], S]
+) -> S:
+    """The state after `step` has seen every record of a chain from seq 0 to `top`.
+
+    Walks back by prev_action to the nearest memoized state (or genesis), then folds
+    forward, so validating a chain in order costs one step per action. `step` may
+    update the state in place and return it: a memoized state is moved out of the
+    cache when it is extended, never shared. The state returned for `top` stays
+    memoized: the caller must only read it.
+    """
+    pending: list[Record] = []
+    address = top
+    cached: S | None = None
+    while address is not None:
+        cached = deps.cache.get((key, address))
+        if cached is not None:
+            break
+        record = deps.must_get_record(address)
+        pending.append(record)
+        address = record.action.prev_action
+    if not pending and cached is not None:
+        return cached
+    if cached is not None:
+        deps.cache.pop((key, address), None)
+        state = cached
+    else:
+        state = new_state()
+    for record in reversed(pending):
+        state = step(state, record)
+    if top is not None:
+        deps.cache[(key, top)] = state
+    return state
 
 
 EntryParser = Callable[[Any], Any]

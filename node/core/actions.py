@@ -24,7 +24,9 @@ MAX_TAG_LEN: Final = 1024
 class ActionBase(BaseModel):
     """Fields every action has. `prev_action` is None only on Dna (seq 0)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, arbitrary_types_allowed=True, defer_build=True
+    )
     TYPE: ClassVar[str] = ""
     HAS_ENTRY: ClassVar[bool] = False
 

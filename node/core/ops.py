@@ -8,7 +8,7 @@ record always yields the same ops and an op is integrated at most once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 from node.core.actions import ActionBase, CreateLink, Delete, DeleteLink, Update
@@ -17,7 +17,7 @@ from node.core.encoding import encode_trusted
 from node.core.records import Entry, Record, SignedAction
 
 
-class OpType(str, Enum):
+class OpType(StrEnum):
     STORE_RECORD = "StoreRecord"
     STORE_ENTRY = "StoreEntry"
     REGISTER_AGENT_ACTIVITY = "RegisterAgentActivity"
@@ -29,8 +29,17 @@ class OpType(str, Enum):
     REGISTER_REMOVE_LINK = "RegisterRemoveLink"
 
 
-# Which ops carry the entry along with the action.
-CARRIES_ENTRY: Final = frozenset({OpType.STORE_RECORD, OpType.STORE_ENTRY, OpType.REGISTER_UPDATED_CONTENT, OpType.REGISTER_UPDATED_RECORD})
+# Which ops carry the entry along with the action. Unlike Holochain, agent activity
+# carries it too: its authorities replay the author's chain to check balances.
+CARRIES_ENTRY: Final = frozenset(
+    {
+        OpType.STORE_RECORD,
+        OpType.STORE_ENTRY,
+        OpType.REGISTER_AGENT_ACTIVITY,
+        OpType.REGISTER_UPDATED_CONTENT,
+        OpType.REGISTER_UPDATED_RECORD,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,16 @@ class Store:
             ).fetchone()
         return None if row is None else _record(*row)
 
+    def get_record_at(self, seq: int) -> Record | None:
+        """Our own record at `seq`."""
+        with _mapped("reading a record"):
+            row = self._conn.execute(
+                "SELECT c.action, c.signature, e.entry FROM chain c "
+                "LEFT JOIN entries e ON e.address = c.entry_address WHERE c.seq = ?",
+                (seq,),
+            ).fetchone()
+        return None if row is None else _record(*row)
+
     def get_entry(self, address: Cid) -> Entry | None:
         with _mapped("reading an entry"):
             row = self._conn.execute(

@@ -47,8 +47,13 @@ Timestamp = Annotated[int, Strict(), Field(ge=0)]  # microseconds since the epoc
 class VfEntry(BaseModel):
     """Base of every entry type: frozen, unknown fields rejected, VF camelCase when encoded."""
 
+    # defer_build: a model's validator is built on first use, not at import (CLI latency).
     model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        defer_build=True,
     )
 
     def to_content(self) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The node's workflows (validation, publish, gossip) and the trio conductor."""

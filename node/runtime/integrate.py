@@ -1,0 +1,154 @@
+"""The validation workflow: move queued ops through sys and app validation to
+integration, issuing receipts, warrants and blocks. Synchronous and store-level;
+the conductor runs it whenever ops arrive (and on a timer for retries).
+
+    pending --sys Valid--> sys_valid --app Valid--> app_valid --integrate--> integrated
+       \\__________ Invalid (either stage) _________________________________> rejected
+    Unresolved: the op stays where it is, retried when a missing dependency arrives
+    or after a backoff (doubling, capped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from node.core.cid import Cid
+from node.core.identity import AgentId, AgentKey
+from node.core.ops import Op, OpType
+from node.core.outcome import Invalid, Outcome, Unresolved, Valid
+from node.store.deps import StoreDeps
+from node.store.dht import APP_VALID, INTEGRATED, NEXT_STATE, PENDING, REJECTED, SYS_VALID, DhtStore
+from validation.pipeline import Validator
+from validation.receipts import sign_receipt
+from validation.warrants import (
+    TIME_DEPENDENT_RULES,
+    ForkEvidence,
+    InvalidOpEvidence,
+    IssuerFalse,
+    Warrant,
+    WarranteeGuilty,
+    issue_warrant,
+    judge_warrant,
+)
+
+RETRY_BASE_US = 500_000
+RETRY_MAX_US = 300_000_000
+
+
+@dataclass
+class WorkflowReport:
+    """What one run of the workflow did."""
+
+    integrated: int = 0
+    rejected: int = 0
+    deferred: int = 0
+    receipts: list[bytes] = field(default_factory=list)
+    warrants: list[Warrant] = field(default_factory=list)
+
+    @property
+    def progressed(self) -> bool:
+        return bool(self.integrated or self.rejected)
+
+
+def retry_delay_us(attempts: int) -> int:
+    return int(min(RETRY_MAX_US, RETRY_BASE_US * 2 ** min(attempts, 30)))
+
+
+class ValidationWorkflow:
+    """Runs the op queue of one DhtStore with one Validator, as agent `key`."""
+
+    def __init__(self, dht: DhtStore, deps: StoreDeps, validator: Validator, key: AgentKey) -> None:
+        self.dht = dht
+        self.deps = deps
+        self.validator = validator
+        self.key = key
+
+    def _stages(self) -> dict[str, Callable[[Op, int], Outcome]]:
+        v, deps = self.validator, self.deps
+        return {
+            PENDING: lambda op, now: v.sys(op, deps, now),
+            SYS_VALID: lambda op, now: v.app(op, deps),
+            APP_VALID: lambda op, now: Valid(),
+        }
+
+    def run(self, now_us: int, limit: int = 2000) -> WorkflowReport:
+        """Process up to `limit` due ops (repeating while ops keep integrating)."""
+        report = WorkflowReport()
+        stages = self._stages()
+        while True:
+            due = self.dht.due(now_us, limit)
+            before = report.integrated + report.rejected
+            with self.dht.transaction():
+                for queued in due:
+                    self._advance(queued.op, queued.state, queued.attempts, stages, now_us, report)
+            if len(due) < limit or report.integrated + report.rejected == before:
+                return report
+
+    def _advance(self, op: Op, state: str, attempts: int,
+                 stages: dict[str, Callable[[Op, int], Outcome]], now_us: int,
+                 report: WorkflowReport) -> None:
+        address = op.address
+        while state in stages:
+            outcome = stages[state](op, now_us)
+            if isinstance(outcome, Unresolved):
+                self.dht.defer(address, outcome.missing, now_us + retry_delay_us(attempts))
+                report.deferred += 1
+                return
+            if isinstance(outcome, Invalid):
+                self._reject(op, outcome, now_us, report)
+                return
+            state = NEXT_STATE[state]
+            self.dht.set_state(address, state, now_us)
+        if state == INTEGRATED:
+            self._integrate(op, now_us, report)
+
+    def _integrate(self, op: Op, now_us: int, report: WorkflowReport) -> None:
+        report.integrated += 1
+        receipt = sign_receipt(self.key, op.address, "valid", now_us).to_bytes()
+        self.dht.add_receipt(op.address, self.key.agent_id, receipt)
+        report.receipts.append(receipt)
+        if op.type is OpType.REGISTER_AGENT_ACTIVITY:
+            for sibling in self.dht.siblings(op.signed):
+                self._warrant(ForkEvidence.of(op.signed, sibling), now_us, report)
+
+    def _reject(self, op: Op, outcome: Invalid, now_us: int, report: WorkflowReport) -> None:
+        report.rejected += 1
+        self.dht.set_state(op.address, REJECTED, now_us, outcome.rule, outcome.reason)
+        receipt = sign_receipt(self.key, op.address, "rejected", now_us).to_bytes()
+        self.dht.add_receipt(op.address, self.key.agent_id, receipt)
+        report.receipts.append(receipt)
+        if outcome.rule not in TIME_DEPENDENT_RULES and op.action.author != self.key.agent_id:
+            self._warrant(InvalidOpEvidence.of(op, outcome), now_us, report)
+
+    def _warrant(self, evidence: InvalidOpEvidence | ForkEvidence, now_us: int,
+                 report: WorkflowReport) -> None:
+        warrant = issue_warrant(self.key, evidence, now_us)
+        self.accept_warrant(warrant, now_us, report, judged=True)
+
+    def accept_warrant(self, warrant: Warrant, now_us: int, report: WorkflowReport | None = None,
+                       *, judged: bool = False) -> str:
+        """Judge a warrant (ours are judged already) and block whoever it convicts.
+
+        Returns the verdict's name; an undecided warrant is not stored."""
+        verdict = WarranteeGuilty() if judged else judge_warrant(warrant, self._revalidate(now_us))
+        if isinstance(verdict, WarranteeGuilty):
+            data = warrant.to_bytes()
+            if self.dht.add_warrant(Cid.of(data), warrant.warrantee, warrant.issuer, data, now_us):
+                if report is not None:
+                    report.warrants.append(warrant)
+            self.block(warrant.warrantee, f"warranted by {warrant.issuer}", now_us, data)
+        elif isinstance(verdict, IssuerFalse):
+            self.block(warrant.issuer, "issued a false warrant", now_us, warrant.to_bytes())
+        return type(verdict).__name__
+
+    def block(self, agent: AgentId, reason: str, now_us: int, warrant: bytes | None) -> None:
+        """Refuse `agent` from now on and reject everything it wrote (never ourselves)."""
+        if agent == self.key.agent_id:
+            return
+        self.dht.block(agent, reason, now_us, warrant)
+        self.dht.reject_author(agent, now_us, reason)
+
+    def _revalidate(self, now_us: int) -> Callable[[Op], Outcome]:
+        return lambda op: self.validator.validate(op, self.deps, now_us)
+

@@ -1,0 +1,97 @@
+"""Validation dependencies served from the local database (the network adds a cascade later).
+
+`StoreDeps` answers must_get_* from the DHT op store, then from the agent's own
+chain, then from records staged in a scratch (author-side validation). A miss
+raises MissingDependency, which validation turns into Unresolved.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from node.core.cid import Cid
+from node.core.identity import AgentId
+from node.core.outcome import MissingDependency
+from node.core.records import Entry, Record
+from node.store.dht import DhtStore
+from node.store.sqlite import Store
+
+
+class BoundedCache(OrderedDict[Any, Any]):
+    """An LRU dict: memoized derivations of content-addressed data, never stale, bounded."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class StoreDeps:
+    """must_get_* over local data: staged records, our chain, then DHT ops held."""
+
+    def __init__(
+        self,
+        dht: DhtStore | None = None,
+        own: Store | None = None,
+        staged: Iterable[Record] = (),
+        cache: BoundedCache | None = None,
+    ) -> None:
+        self._dht = dht
+        self._own = own
+        self._staged = {r.address: r for r in staged}
+        self.cache = cache if cache is not None else BoundedCache()
+
+    def stage(self, records: Iterable[Record]) -> None:
+        for r in records:
+            self._staged[r.address] = r
+
+    def find_record(self, address: Cid) -> Record | None:
+        record = self._staged.get(address)
+        if record is None and self._own is not None:
+            record = self._own.get_record(address)
+        if record is None and self._dht is not None:
+            record = self._dht.get_record(address)
+        return record
+
+    def must_get_record(self, address: Cid) -> Record:
+        record = self.find_record(address)
+        if record is None:
+            raise MissingDependency(address)
+        return record
+
+    def must_get_entry(self, address: Cid) -> Entry:
+        for r in self._staged.values():
+            if r.entry is not None and r.entry.address == address:
+                return r.entry
+        for source in (self._own, self._dht):
+            entry = source.get_entry(address) if source is not None else None
+            if entry is not None:
+                return entry
+        raise MissingDependency(address)
+
+    def must_get_agent_activity(self, author: AgentId, chain_top: Cid) -> Sequence[Record]:
+        records: list[Record] = []
+        address: Cid | None = chain_top
+        while address is not None:
+            record = self.must_get_record(address)
+            if record.action.author != author:
+                raise ValueError("the chain holds an action of another author")
+            records.append(record)
+            address = record.action.prev_action
+        records.reverse()
+        return records

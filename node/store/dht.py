@@ -1,0 +1,364 @@
+"""The DHT side of the database: ops received as an authority, their validation
+state, receipts, warrants and blocked agents. Lives in the home's SQLite file.
+
+Op states (a table, not if-chains): pending -> sys_valid -> app_valid -> integrated,
+or -> rejected from any of the first three. An op is stored once (its address is
+the primary key), so it is integrated at most once. Actions and entries are kept
+once each, shared by the ops that carry them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Final
+
+from node.core.cid import Cid
+from node.core.identity import AgentId
+from node.core.ops import Op, OpType
+from node.core.records import Entry, Record, SignedAction
+from node.store.sqlite import Store, _mapped
+
+PENDING: Final = "pending"
+SYS_VALID: Final = "sys_valid"
+APP_VALID: Final = "app_valid"
+INTEGRATED: Final = "integrated"
+REJECTED: Final = "rejected"
+
+# state -> the state a Valid outcome moves it to; rejected and integrated are final.
+NEXT_STATE: Final[dict[str, str]] = {PENDING: SYS_VALID, SYS_VALID: APP_VALID, APP_VALID: INTEGRATED}
+FINAL_STATES: Final = frozenset({INTEGRATED, REJECTED})
+STATES: Final = (PENDING, SYS_VALID, APP_VALID, INTEGRATED, REJECTED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dht_actions (
+    address   BLOB PRIMARY KEY,
+    author    BLOB NOT NULL,
+    seq       INTEGER NOT NULL,
+    prev      BLOB,
+    action    BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    entry_address BLOB
+);
+CREATE INDEX IF NOT EXISTS dht_actions_by_author ON dht_actions(author, seq);
+CREATE INDEX IF NOT EXISTS dht_actions_by_prev ON dht_actions(author, prev);
+CREATE TABLE IF NOT EXISTS dht_entries (
+    address BLOB PRIMARY KEY,
+    entry   BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops (
+    address     BLOB PRIMARY KEY,
+    op_type     TEXT NOT NULL,
+    basis       BLOB NOT NULL,
+    action      BLOB NOT NULL REFERENCES dht_actions(address),
+    author      BLOB NOT NULL,
+    state       TEXT NOT NULL,
+    rule        TEXT,
+    reason      TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_us INTEGER NOT NULL DEFAULT 0,
+    received_us INTEGER NOT NULL,
+    changed_us  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ops_by_state ON ops(state, next_try_us);
+CREATE INDEX IF NOT EXISTS ops_by_action ON ops(action);
+CREATE INDEX IF NOT EXISTS ops_by_author ON ops(author);
+CREATE INDEX IF NOT EXISTS ops_by_basis ON ops(basis);
+CREATE TABLE IF NOT EXISTS op_waits (
+    dep BLOB NOT NULL,
+    op  BLOB NOT NULL,
+    PRIMARY KEY (dep, op)
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    op        BLOB NOT NULL,
+    validator BLOB NOT NULL,
+    receipt   BLOB NOT NULL,
+    PRIMARY KEY (op, validator)
+);
+CREATE TABLE IF NOT EXISTS warrants (
+    address   BLOB PRIMARY KEY,
+    warrantee BLOB NOT NULL,
+    issuer    BLOB NOT NULL,
+    warrant   BLOB NOT NULL,
+    received_us INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocked (
+    agent    BLOB PRIMARY KEY,
+    reason   TEXT NOT NULL,
+    since_us INTEGER NOT NULL,
+    warrant  BLOB
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedOp:
+    """An op waiting for its next validation stage."""
+
+    op: Op
+    state: str
+    attempts: int
+
+
+class DhtStore:
+    """Ops this node holds as an authority, and their validation queue."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._conn: sqlite3.Connection = store._conn
+        self._depth = 0
+        with _mapped("creating the DHT tables"):
+            self._conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around everything inside; nested uses join the outer one."""
+        if self._depth == 0:
+            self._conn.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self._conn.execute("COMMIT")
+
+    # -- receiving ---------------------------------------------------------------
+
+    def add_ops(self, ops: Iterable[Op], now_us: int) -> list[Cid]:
+        """Store new ops as pending (ignoring ones already held); return the new ones'
+        addresses. Ops whose dependencies were waiting on them wake those up."""
+        conn = self._conn
+        added: list[Cid] = []
+        with _mapped("storing ops"), self.transaction():
+            for op in ops:
+                signed = op.signed
+                action = signed.action
+                address = op.address
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO ops(address, op_type, basis, action, author, state,"
+                    " received_us, changed_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (address.to_bytes(), op.type.value, op.basis, signed.address.to_bytes(),
+                     action.author.to_bytes(), PENDING, now_us, now_us),
+                )
+                if cur.rowcount == 0:
+                    continue
+                added.append(address)
+                entry_address = action.entry_address
+                conn.execute(
+                    "INSERT OR IGNORE INTO dht_actions(address, author, seq, prev, action, signature,"
+                    " entry_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (signed.address.to_bytes(), action.author.to_bytes(), action.seq,
+                     action.prev_action.to_bytes() if action.prev_action else None,
+                     signed.data, signed.signature,
+                     entry_address.to_bytes() if entry_address else None),
+                )
+                if op.entry is not None:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO dht_entries(address, entry) VALUES (?, ?)",
+                        (op.entry.address.to_bytes(), op.entry.data),
+                    )
+                self._wake(signed.address.to_bytes(), now_us)
+                if op.entry is not None:
+                    self._wake(op.entry.address.to_bytes(), now_us)
+        return added
+
+    def _wake(self, dep: bytes, now_us: int) -> None:
+        self._conn.execute(
+            "UPDATE ops SET next_try_us = ? WHERE address IN (SELECT op FROM op_waits WHERE dep = ?)"
+            " AND state NOT IN ('integrated', 'rejected')",
+            (now_us, dep),
+        )
+        self._conn.execute("DELETE FROM op_waits WHERE dep = ?", (dep,))
+
+    # -- the queue ---------------------------------------------------------------
+
+    def due(self, now_us: int, limit: int = 1000) -> list[QueuedOp]:
+        """Ops not yet final whose retry time has come, oldest first."""
+        with _mapped("reading the validation queue"):
+            rows = self._conn.execute(
+                "SELECT o.op_type, a.action, a.signature, e.entry, o.state, o.attempts"
+                " FROM ops o JOIN dht_actions a ON a.address = o.action"
+                " LEFT JOIN dht_entries e ON e.address = a.entry_address"
+                " WHERE o.state IN ('pending', 'sys_valid', 'app_valid') AND o.next_try_us <= ?"
+                " ORDER BY o.next_try_us, o.received_us LIMIT ?",
+                (now_us, limit),
+            ).fetchall()
+        out = []
+        for op_type, action, signature, entry, state, attempts in rows:
+            op = _op(op_type, action, signature, entry)
+            out.append(QueuedOp(op, state, attempts))
+        return out
+
+    def set_state(self, op_address: Cid, state: str, now_us: int, rule: str | None = None,
+                  reason: str | None = None) -> None:
+        with _mapped("updating an op"), self.transaction():
+            self._conn.execute(
+                "UPDATE ops SET state = ?, rule = ?, reason = ?, changed_us = ? WHERE address = ?",
+                (state, rule, reason, now_us, op_address.to_bytes()),
+            )
+
+    def defer(self, op_address: Cid, missing: Sequence[Cid | bytes], retry_at_us: int) -> None:
+        """An Unresolved op: wait for `missing` (or the retry time, whichever first)."""
+        with _mapped("deferring an op"), self.transaction():
+            self._conn.execute(
+                "UPDATE ops SET attempts = attempts + 1, next_try_us = ? WHERE address = ?",
+                (retry_at_us, op_address.to_bytes()),
+            )
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO op_waits(dep, op) VALUES (?, ?)",
+                [(_raw(m), op_address.to_bytes()) for m in missing],
+            )
+
+    def state_of(self, op_address: Cid) -> tuple[str, str | None, str | None] | None:
+        with _mapped("reading an op"):
+            row = self._conn.execute(
+                "SELECT state, rule, reason FROM ops WHERE address = ?", (op_address.to_bytes(),)
+            ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def counts(self) -> dict[str, int]:
+        """Ops by state (every state present, zero where none)."""
+        with _mapped("counting ops"):
+            rows = self._conn.execute("SELECT state, count(*) FROM ops GROUP BY state").fetchall()
+        counts = dict.fromkeys(STATES, 0)
+        counts.update(dict(rows))
+        return counts
+
+    def reject_author(self, author: AgentId, now_us: int, reason: str) -> int:
+        """Mark every op of `author` rejected (a blocked agent's data is invalid)."""
+        with _mapped("rejecting an author's ops"), self.transaction():
+            cur = self._conn.execute(
+                "UPDATE ops SET state = 'rejected', rule = 'blocked', reason = ?, changed_us = ?"
+                " WHERE author = ? AND state != 'rejected'",
+                (reason, now_us, author.to_bytes()),
+            )
+        return cur.rowcount
+
+    # -- reads for validation (must_get) -------------------------------------------
+
+    def get_signed_action(self, address: Cid) -> SignedAction | None:
+        with _mapped("reading an action"):
+            row = self._conn.execute(
+                "SELECT action, signature FROM dht_actions WHERE address = ?", (address.to_bytes(),)
+            ).fetchone()
+        return None if row is None else SignedAction.from_bytes(row[0], row[1])
+
+    def get_entry(self, address: Cid) -> Entry | None:
+        with _mapped("reading an entry"):
+            row = self._conn.execute(
+                "SELECT entry FROM dht_entries WHERE address = ?", (address.to_bytes(),)
+            ).fetchone()
+        return None if row is None else Entry(row[0], address)
+
+    def get_record(self, address: Cid) -> Record | None:
+        signed = self.get_signed_action(address)
+        if signed is None:
+            return None
+        entry_address = signed.action.entry_address
+        entry = self.get_entry(entry_address) if entry_address else None
+        return Record(signed, entry)
+
+    def action_at(self, author: AgentId, seq: int) -> SignedAction | None:
+        with _mapped("reading agent activity"):
+            row = self._conn.execute(
+                "SELECT action, signature FROM dht_actions WHERE author = ? AND seq = ? LIMIT 1",
+                (author.to_bytes(), seq),
+            ).fetchone()
+        return None if row is None else SignedAction.from_bytes(row[0], row[1])
+
+    def siblings(self, signed: SignedAction) -> list[SignedAction]:
+        """Other actions of the same author with the same prev_action: fork evidence."""
+        action = signed.action
+        if action.prev_action is None:
+            return []
+        with _mapped("looking for forks"):
+            rows = self._conn.execute(
+                "SELECT action, signature FROM dht_actions WHERE author = ? AND prev = ? AND address != ?",
+                (action.author.to_bytes(), action.prev_action.to_bytes(), signed.address.to_bytes()),
+            ).fetchall()
+        return [SignedAction.from_bytes(a, s) for a, s in rows]
+
+    def integrated_ops(self, basis: bytes | None = None) -> Iterator[Op]:
+        """Integrated ops (optionally at one basis), for serving gets and gossip."""
+        sql = (
+            "SELECT o.op_type, a.action, a.signature, e.entry FROM ops o"
+            " JOIN dht_actions a ON a.address = o.action"
+            " LEFT JOIN dht_entries e ON e.address = a.entry_address WHERE o.state = 'integrated'"
+        )
+        args: tuple[object, ...] = ()
+        if basis is not None:
+            sql += " AND o.basis = ?"
+            args = (basis,)
+        with _mapped("reading integrated ops"):
+            for op_type, action, signature, entry in self._conn.execute(sql, args).fetchall():
+                yield _op(op_type, action, signature, entry)
+
+    # -- receipts, warrants, blocks ------------------------------------------------------
+
+    def add_receipt(self, op_address: Cid, validator: AgentId, receipt: bytes) -> None:
+        with _mapped("storing a receipt"), self.transaction():
+            self._conn.execute(
+                "INSERT OR IGNORE INTO receipts(op, validator, receipt) VALUES (?, ?, ?)",
+                (op_address.to_bytes(), validator.to_bytes(), receipt),
+            )
+
+    def receipts_for(self, op_address: Cid) -> list[bytes]:
+        with _mapped("reading receipts"):
+            rows = self._conn.execute(
+                "SELECT receipt FROM receipts WHERE op = ?", (op_address.to_bytes(),)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def add_warrant(self, address: Cid, warrantee: AgentId, issuer: AgentId, data: bytes,
+                    now_us: int) -> bool:
+        with _mapped("storing a warrant"), self.transaction():
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO warrants(address, warrantee, issuer, warrant, received_us)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (address.to_bytes(), warrantee.to_bytes(), issuer.to_bytes(), data, now_us),
+            )
+        return cur.rowcount > 0
+
+    def warrants(self) -> list[bytes]:
+        with _mapped("reading warrants"):
+            return [r[0] for r in self._conn.execute("SELECT warrant FROM warrants ORDER BY received_us")]
+
+    def block(self, agent: AgentId, reason: str, now_us: int, warrant: bytes | None) -> None:
+        with _mapped("blocking an agent"), self.transaction():
+            self._conn.execute(
+                "INSERT OR IGNORE INTO blocked(agent, reason, since_us, warrant) VALUES (?, ?, ?, ?)",
+                (agent.to_bytes(), reason, now_us, warrant),
+            )
+
+    def is_blocked(self, agent: AgentId) -> bool:
+        with _mapped("checking blocks"):
+            row = self._conn.execute(
+                "SELECT 1 FROM blocked WHERE agent = ?", (agent.to_bytes(),)
+            ).fetchone()
+        return row is not None
+
+    def blocked(self) -> dict[AgentId, str]:
+        with _mapped("reading blocks"):
+            rows = self._conn.execute("SELECT agent, reason FROM blocked").fetchall()
+        return {AgentId(a): r for a, r in rows}
+
+
+def _raw(address: Cid | bytes) -> bytes:
+    return address.to_bytes() if isinstance(address, Cid) else bytes(address)
+
+
+def _op(op_type: str, action: bytes, signature: bytes, entry: bytes | None) -> Op:
+    signed = SignedAction.from_bytes(action, signature)
+    entry_address = signed.action.entry_address
+    t = OpType(op_type)
+    from node.core.ops import CARRIES_ENTRY
+
+    carried = Entry(entry, entry_address) if entry is not None and entry_address and t in CARRIES_ENTRY else None
+    return Op(t, signed, carried)

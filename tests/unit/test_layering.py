@@ -1,0 +1,92 @@
+"""The dependency direction of DESIGN.md, checked on the source (AST), not by convention.
+
+1 node.core  2 validation, zomes.api, dht pure parts  3 zomes.<app>
+4 node.store, dht backends  5 node.runtime  6 node.api (and node/*.py)  7 cli.py
+Pure layers (1-3) import no trio, sqlite3 or libp2p; only dht backends import libp2p;
+only node.store imports sqlite3.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DHT_PURE = {"dht.wire", "dht.authority", "dht.gossip", "dht.transport"}
+IMPURE = {"trio", "sqlite3", "libp2p", "multiaddr"}
+
+
+def layer(module: str) -> int:
+    """The layer a module of ours belongs to (lower may not import higher)."""
+    if module.startswith("node.core"):
+        return 1
+    if module.startswith("validation") or module == "zomes.api" or module in DHT_PURE:
+        return 2
+    if module.startswith("zomes"):
+        return 3
+    if module.startswith("node.store") or module.startswith("dht"):
+        return 4
+    if module.startswith("node.runtime"):
+        return 5
+    if module == "cli":
+        return 7
+    return 6  # node.api, node.membership, node.testing ...
+
+
+def modules() -> list[tuple[str, Path]]:
+    out = []
+    for top in ("node", "validation", "zomes", "dht"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            name = ".".join(p for p in rel.parts if p != "__init__")
+            out.append((name, path))
+    out.append(("cli", ROOT / "cli.py"))
+    return out
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+OURS = ("node", "validation", "zomes", "dht", "cli")
+
+
+@pytest.mark.parametrize("name, path", modules(), ids=lambda v: str(v) if isinstance(v, str) else "")
+def test_imports_point_down_the_layers(name, path):
+    mine = layer(name)
+    for imported in imports(path):
+        top = imported.split(".")[0]
+        if top in OURS:
+            assert layer(imported) <= mine, f"{name} (layer {mine}) imports {imported} (layer {layer(imported)})"
+        if top in IMPURE and mine <= 3:
+            pytest.fail(f"pure module {name} imports {imported}")
+        if top == "libp2p" or top == "multiaddr":
+            assert name.startswith("dht.") and name not in DHT_PURE or name == "node.api", (
+                f"{name} imports libp2p: only dht backends may"
+            )
+        if top == "sqlite3":
+            assert name.startswith("node.store"), f"{name} imports sqlite3: only node.store may"
+
+
+def test_package_inits_import_nothing():
+    for pkg in ("node", "zomes", "validation", "dht"):
+        init = ROOT / pkg / "__init__.py"
+        if init.exists():
+            assert not imports(init), f"{init} imports {imports(init)}"
+
+
+def test_light_commands_do_not_import_libp2p():
+    import subprocess
+    import sys
+
+    code = "import cli, node.api, node.membership, sys; print(any(m.startswith('libp2p') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr

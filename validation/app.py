@@ -1,0 +1,85 @@
+"""App validation: dispatch each op to the integrity zome that owns it.
+
+Also the membership gate: an op whose author's AgentValidationPkg is invalid is
+invalid itself. A zome signals a missing dependency by raising MissingDependency
+(from a deps.must_get_* call): that becomes Unresolved, never Invalid. Malformed
+content (the zome raising ValueError, TypeError, KeyError or DecodeError) is
+Invalid; any other exception is a bug in our code and propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from node.core.actions import ActionBase, AgentValidationPkg, CreateLink, Delete, DeleteLink, Dna
+from node.core.chain import AGENT_ENTRY_TYPE
+from node.core.errors import DecodeError
+from node.core.ops import Op, OpType
+from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved
+from node.core.records import Record, SignedAction
+from zomes.api import Deps, IntegrityZome, fold_chain, split_entry_type
+
+GenesisCheck = Callable[[Op], Outcome]
+
+APP_RULES = ("check_author_membership", "check_zome_exists", "zome validate (per zome)")
+
+_MALFORMED = (ValueError, TypeError, KeyError, DecodeError)
+
+
+def _avp_step(found: SignedAction | None, record: Record) -> SignedAction | None:
+    return record.signed if isinstance(record.action, AgentValidationPkg) else found
+
+
+def check_author_membership(op: Op, deps: Deps, validate_genesis: GenesisCheck) -> Outcome:
+    """The author's AgentValidationPkg (seq 1 of this chain) carries a valid membrane proof."""
+    action = op.action
+    if isinstance(action, AgentValidationPkg):
+        return validate_genesis(op)
+    if isinstance(action, Dna):
+        return VALID
+    avp = fold_chain(deps, action.prev_action, "avp", lambda: None, _avp_step)
+    if avp is None:
+        return Invalid("check_author_membership", "the author's chain has no AgentValidationPkg")
+    key = ("avp-verdict", avp.address)
+    verdict = deps.cache.get(key)
+    if verdict is None:
+        verdict = deps.cache[key] = validate_genesis(Op(OpType.STORE_RECORD, avp))
+    if isinstance(verdict, Invalid):
+        return Invalid("check_author_membership", f"the author is not a member: {verdict.reason}")
+    return verdict
+
+
+def _owning_zome(action: ActionBase, deps: Deps) -> str | None:
+    """The zome whose rules apply to this action (None for system actions)."""
+    if isinstance(action, CreateLink):
+        return action.zome
+    if isinstance(action, DeleteLink):
+        link = deps.must_get_record(action.link_add).action
+        return link.zome if isinstance(link, CreateLink) else None
+    if isinstance(action, Delete):
+        return _owning_zome(deps.must_get_record(action.deletes_action).action, deps)
+    entry_type = getattr(action, "entry_type", None)
+    if entry_type is None or entry_type == AGENT_ENTRY_TYPE:
+        return None
+    return split_entry_type(entry_type)[0]
+
+
+def app_validate(
+    op: Op, deps: Deps, zomes: Mapping[str, IntegrityZome], validate_genesis: GenesisCheck
+) -> Outcome:
+    """Membership gate, then the owning zome's validate; never raises for bad data."""
+    try:
+        member = check_author_membership(op, deps, validate_genesis)
+        if not isinstance(member, type(VALID)):
+            return member
+        zome_name = _owning_zome(op.action, deps)
+        if zome_name is None:
+            return VALID
+        zome = zomes.get(zome_name)
+        if zome is None:
+            return Invalid("check_zome_exists", f"zome {zome_name!r} is not part of this network")
+        return zome.validate(op, deps)
+    except MissingDependency as e:
+        return Unresolved(tuple(e.addresses))
+    except _MALFORMED as e:
+        return Invalid("app_validation", f"malformed data: {e}")

@@ -1,0 +1,190 @@
+"""The valueflows zome's coordinator: what the CLI and API ask of it.
+
+Writes go through a `Scratch` (pure: it chains and signs in memory); reads use the
+author's `ChainView`. Nothing here touches a disk or a network: node/ledger.py
+opens the home, runs these, validates the result and flushes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from node.core.cid import Cid
+from node.core.errors import LocalError
+from node.core.scratch import Scratch
+from zomes.valueflows.actions import ACTIONS
+from zomes.valueflows.entries import (
+    EconomicEvent,
+    EconomicResource,
+    Process,
+    ProcessSpecification,
+    ResourceSpecification,
+)
+from zomes.valueflows.trace import FlowIndex
+from zomes.valueflows.units import Measure, UnitError, canonical_unit, parse_quantity
+from zomes.valueflows.zome import ChainView, describe_error, entry_type
+
+NEW_PREFIX = "new:"
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    """One `coledger record ACTION ...` as given on the command line (text, unparsed)."""
+
+    action: str
+    resource: str | None = None
+    to_resource: str | None = None
+    conforms_to: str | None = None
+    quantity: str | None = None
+    effort: str | None = None
+    provider: str | None = None
+    receiver: str | None = None
+    input_of: str | None = None
+    output_of: str | None = None
+    at_us: int | None = None
+    location: str | None = None
+    to_location: str | None = None
+    state: str | None = None
+    note: str | None = None
+    corrects: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: Cid
+    created_resources: dict[str, Cid]
+
+
+def _address(text: str | None, what: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        return str(Cid.parse(text))
+    except Exception:
+        raise LocalError(f"--{what} {text!r} is not an address (bafy...)") from None
+
+
+def _measure(text: str | None, what: str) -> Measure | None:
+    if text is None:
+        return None
+    try:
+        return parse_quantity(text)
+    except UnitError as e:
+        raise LocalError(f"--{what}: {e}") from None
+
+
+def _new_resource(
+    scratch: Scratch, view: ChainView, name: str, quantity: Measure | None, spec: str | None,
+    location: str | None,
+) -> Cid:
+    """An EconomicResource entry for `new:NAME`; its unit is the spec's default or the event's."""
+    unit = None
+    if spec is not None and spec in view.resource_specs:
+        unit = view.resource_specs[spec].default_unit_of_resource
+    if unit is None and quantity is not None:
+        unit = quantity.has_unit
+    if unit is None:
+        raise LocalError(f"new resource {name!r} needs a unit: give --quantity or --conforms-to a spec")
+    resource = EconomicResource(name=name, unit_of_resource=unit, conforms_to=spec, current_location=location)
+    return scratch.create(entry_type(EconomicResource), resource.to_content())
+
+
+def record_event(scratch: Scratch, view: ChainView, author: str, req: EventRequest, now_us: int) -> Recorded:
+    """Write one EconomicEvent (and the resources it names as `new:NAME`) to `scratch`."""
+    if req.action not in ACTIONS:
+        raise LocalError(f"unknown action {req.action!r}; `coledger actions` lists the 19 VF actions")
+    quantity = _measure(req.quantity, "quantity")
+    effort = _measure(req.effort, "effort")
+    spec = _address(req.conforms_to, "conforms-to")
+    created: dict[str, Cid] = {}
+    resolved: dict[str, str | None] = {}
+    for option, text, location in (
+        ("resource", req.resource, req.location),
+        ("to-resource", req.to_resource, req.to_location or req.location),
+    ):
+        if text is not None and text.startswith(NEW_PREFIX):
+            name = text[len(NEW_PREFIX):].strip()
+            if not name:
+                raise LocalError(f"--{option} new:NAME needs a name")
+            address = _new_resource(scratch, view, name, quantity, spec, location)
+            created[name] = address
+            resolved[option] = str(address)
+        else:
+            resolved[option] = _address(text, option)
+    try:
+        event = EconomicEvent(
+            action=req.action,
+            provider=req.provider or author,
+            receiver=req.receiver or author,
+            resource_inventoried_as=resolved["resource"],
+            to_resource_inventoried_as=resolved["to-resource"],
+            resource_conforms_to=spec if resolved["resource"] is None else None,
+            resource_quantity=quantity,
+            effort_quantity=effort,
+            input_of=_address(req.input_of, "input-of"),
+            output_of=_address(req.output_of, "output-of"),
+            has_point_in_time=req.at_us if req.at_us is not None else now_us,
+            at_location=req.location,
+            to_location=req.to_location,
+            state=req.state,
+            note=req.note,
+            corrects=_address(req.corrects, "corrects"),
+        )
+    except ValueError as e:
+        raise LocalError(f"bad event: {describe_error(e)}") from None
+    return Recorded(scratch.create(entry_type(EconomicEvent), event.to_content()), created)
+
+
+def create_spec(scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None) -> Cid:
+    try:
+        spec = ResourceSpecification(
+            name=name, default_unit_of_resource=canonical_unit(unit), allow_negative=allow_negative, note=note
+        )
+    except ValueError as e:
+        raise LocalError(f"bad resource specification: {describe_error(e)}") from None
+    return scratch.create(entry_type(ResourceSpecification), spec.to_content())
+
+
+def create_process_spec(scratch: Scratch, name: str, note: str | None) -> Cid:
+    spec = ProcessSpecification(name=name, note=note)
+    return scratch.create(entry_type(ProcessSpecification), spec.to_content())
+
+
+def create_process(scratch: Scratch, name: str, based_on: str | None, note: str | None, now_us: int) -> Cid:
+    try:
+        process = Process(name=name, based_on=_address(based_on, "based-on"), has_beginning=now_us, note=note)
+    except ValueError as e:
+        raise LocalError(f"bad process: {describe_error(e)}") from None
+    return scratch.create(entry_type(Process), process.to_content())
+
+
+def finish_process(
+    scratch: Scratch, view: ChainView, process: str, original_entry: Cid, now_us: int
+) -> Cid:
+    """Update the process entry with finished = true and an end time."""
+    current = view.processes.get(process)
+    if current is None:
+        raise LocalError(f"{process} is not a process of yours")
+    if current.finished:
+        raise LocalError(f"process {current.name!r} is already finished")
+    finished = current.model_copy(update={"finished": True, "has_end": now_us})
+    return scratch.update(Cid.parse(process), original_entry, entry_type(Process), finished.to_content())
+
+
+def inventory(view: ChainView) -> list[dict[str, Any]]:
+    """Every resource with both quantities, its unit and what the events say of it."""
+    rows = []
+    for address, state in view.states.items():
+        resource = view.resources.get(address)
+        row = state.to_content()
+        row["name"] = resource.name if resource else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r["name"] or "", r["address"]))
+    return rows
+
+
+def flow_index(view: ChainView) -> FlowIndex:
+    return FlowIndex(
+        ((a, view.events[a]) for a in view.order), processes=view.processes, resources=view.resources
+    )

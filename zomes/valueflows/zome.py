@@ -1,0 +1,216 @@
+"""The valueflows zome's integrity: entry types, and `validate` for ops from any agent.
+
+The accounting rules (rules.py) judge an event against the author's own chain up to
+the action before it: its resources, processes, specifications, prior events and
+the resource states folded from them. `ChainView` is that fold, built once per
+chain and extended one action at a time (zomes.api.fold_chain memoizes it).
+Entries another agent created (a shared specification, a process) are fetched as
+dependencies; until they arrive the op is Unresolved, never Invalid.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from node.core.actions import ActionBase, Create, Update
+from node.core.cid import Cid
+from node.core.ops import Op, OpType
+from node.core.outcome import VALID, Invalid, Outcome, Unresolved
+from node.core.records import Record
+from zomes.api import Deps, IntegrityZome, Zome, fold_chain
+from zomes.valueflows import resources
+from zomes.valueflows.entries import (
+    ENTRY_TYPES,
+    EconomicEvent,
+    EconomicResource,
+    Process,
+    ProcessSpecification,
+    ResourceSpecification,
+    VfEntry,
+)
+from zomes.valueflows.rules import Missing, RuleContext, check_event
+
+NAME: Final = "valueflows"
+VERSION: Final = "1"
+PREFIX: Final = NAME + "."
+
+# Ops whose authorities judge an event against the author's chain.
+CHAIN_CHECKED: Final = frozenset({OpType.STORE_RECORD, OpType.REGISTER_AGENT_ACTIVITY})
+# Entry types that may be updated (by their author), e.g. a process being finished.
+UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent"})
+
+
+def entry_type(cls: type[VfEntry]) -> str:
+    return PREFIX + cls.__name__
+
+
+def parse(entry_type_name: str, content: Any) -> VfEntry:
+    """The typed entry; ValueError (pydantic's ValidationError is one) if malformed."""
+    local = entry_type_name.removeprefix(PREFIX)
+    cls = ENTRY_TYPES.get(local)
+    if cls is None or not entry_type_name.startswith(PREFIX):
+        raise ValueError(f"unknown entry type {entry_type_name}")
+    if not isinstance(content, dict):
+        raise ValueError(f"a {local} entry must be a map")
+    return cls.from_content(content)
+
+
+def thing_address(action: ActionBase, address: Cid) -> str:
+    """A thing is named by the action that first created it; updates keep the name."""
+    return str(action.original_action if isinstance(action, Update) else address)
+
+
+class ChainView:
+    """One author's ValueFlows data as of some action (mutable while it is being folded)."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, EconomicResource] = {}
+        self.processes: dict[str, Process] = {}
+        self.resource_specs: dict[str, ResourceSpecification] = {}
+        self.process_specs: dict[str, ProcessSpecification] = {}
+        self.events: dict[str, EconomicEvent] = {}
+        self.states: dict[str, resources.ResourceState] = {}
+        self.order: list[str] = []  # event addresses in chain order
+
+    def copy(self) -> ChainView:
+        """An independent view (entries and states are immutable, so dicts are copied)."""
+        other = ChainView()
+        for name, value in vars(self).items():
+            setattr(other, name, value.copy())
+        return other
+
+    def step(self, record: Record) -> ChainView:
+        """Fold one more record of the chain into this view (in place)."""
+        action = record.action
+        name = getattr(action, "entry_type", None)
+        if name is None or not name.startswith(PREFIX) or record.entry is None:
+            return self
+        self.add(thing_address(action, record.address), parse(name, record.entry.value))
+        return self
+
+    def add(self, address: str, entry: VfEntry) -> None:
+        if isinstance(entry, EconomicEvent):
+            resources.apply_in_place(self.states, address, entry, self.resources, self.processes)
+            self.events[address] = entry
+            self.order.append(address)
+        elif isinstance(entry, EconomicResource):
+            self.resources[address] = entry
+        elif isinstance(entry, Process):
+            self.processes[address] = entry
+        elif isinstance(entry, ResourceSpecification):
+            self.resource_specs[address] = entry
+        elif isinstance(entry, ProcessSpecification):
+            self.process_specs[address] = entry
+
+    def context(self, extra: dict[str, VfEntry] | None = None) -> RuleContext:
+        """The rules' view; `extra` adds entries of other agents fetched as dependencies."""
+        maps: dict[type, dict[str, Any]] = {
+            EconomicResource: self.resources,
+            Process: self.processes,
+            ResourceSpecification: self.resource_specs,
+            ProcessSpecification: self.process_specs,
+        }
+        if extra:
+            maps = {cls: dict(m) for cls, m in maps.items()}
+            for address, entry in extra.items():
+                target = maps.get(type(entry))
+                if target is not None:
+                    target.setdefault(address, entry)
+        return RuleContext(
+            resources=maps[EconomicResource],
+            processes=maps[Process],
+            resource_specs=maps[ResourceSpecification],
+            process_specs=maps[ProcessSpecification],
+            events=self.events,
+            states=self.states,
+        )
+
+
+def chain_view(deps: Deps, top: Cid | None) -> ChainView:
+    """The author's view up to and including `top` (memoized; read it, don't change it)."""
+    return fold_chain(deps, top, "valueflows", ChainView, ChainView.step)
+
+
+def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
+    """Entries named by the event but not on the author's chain (MissingDependency if absent)."""
+    found: dict[str, VfEntry] = {}
+    for text in missing.addresses:
+        record = deps.must_get_record(Cid.parse(text))
+        name = getattr(record.action, "entry_type", None)
+        if record.entry is None or name is None or not name.startswith(PREFIX):
+            continue  # not a VF entry: the rules will name what is wrong with it
+        found[text] = parse(name, record.entry.value)
+    return found
+
+
+def judge_event(event: EconomicEvent, author: str, view: ChainView, deps: Deps) -> Outcome:
+    """Apply every accounting rule; fetch other agents' entries the event names."""
+    result = check_event(event, author, view.context())
+    if isinstance(result, Missing):
+        result = check_event(event, author, view.context(_fetch_foreign(deps, result)))
+        if isinstance(result, Missing):
+            return Unresolved(tuple(Cid.parse(a) for a in result.addresses))
+    if result:
+        first = result[0]
+        return Invalid(first.rule, first.message)
+    return VALID
+
+
+def _check_update(action: Update, local: str, deps: Deps) -> Outcome:
+    if local not in UPDATABLE:
+        return Invalid("check_update_allowed", f"a {local} cannot be updated")
+    original = deps.must_get_record(action.original_action).action
+    if original.author != action.author:
+        return Invalid("check_update_allowed", "only the author of an entry may update it")
+    if getattr(original, "entry_type", None) != action.entry_type:
+        return Invalid("check_update_allowed", "an update must keep the entry type")
+    return VALID
+
+
+def validate(op: Op, deps: Deps) -> Outcome:
+    """The valueflows integrity rules for one op (deterministic; reads only deps)."""
+    action = op.action
+    if not isinstance(action, Create | Update):
+        return VALID  # links and deletes carry no accounting meaning here
+    if op.entry is None:
+        return VALID  # ops that carry no entry: nothing of ours to check
+    try:
+        entry = parse(action.entry_type, op.entry.value)
+    except ValueError as e:
+        return Invalid("check_entry_shape", describe_error(e))
+    local = action.entry_type.removeprefix(PREFIX)
+    if isinstance(action, Update):
+        return _check_update(action, local, deps)
+    if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
+        return VALID
+    view = chain_view(deps, action.prev_action)
+    return judge_event(entry, str(action.author), view, deps)
+
+
+def describe_error(error: Exception) -> str:
+    """One line for a person: pydantic's first error as `field: message`."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+INTEGRITY = IntegrityZome(
+    name=NAME,
+    version=VERSION,
+    entry_types={name: cls.from_content for name, cls in ENTRY_TYPES.items()},
+    validate=validate,
+    modules=(
+        "zomes.valueflows.zome",
+        "zomes.valueflows.actions",
+        "zomes.valueflows.entries",
+        "zomes.valueflows.units",
+        "zomes.valueflows.resources",
+        "zomes.valueflows.rules",
+    ),
+)
+
+ZOME = Zome(INTEGRITY)
