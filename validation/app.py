@@ -21,7 +21,7 @@ from zomes.api import Deps, IntegrityZome, fold_chain, split_entry_type
 
 GenesisCheck = Callable[[Op], Outcome]
 
-APP_RULES = ("check_author_membership", "check_zome_exists", "zome validate (per zome)")
+APP_RULES = ("check_author_membership", "check_zome_exists", "app_validation")
 
 _MALFORMED = (ValueError, TypeError, KeyError, DecodeError)
 
