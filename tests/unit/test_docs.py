@@ -16,3 +16,11 @@ def test_every_rule_is_documented():
     names += list(APP_RULES)
     missing = [n for n in names if f"`{n}`" not in DOC]
     assert not missing, f"docs/validation-rules.md lacks {missing}"
+
+
+def test_every_command_is_in_the_cli_reference():
+    import cli
+
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    missing = [path for path, _, _ in cli._COMMANDS if f"## coledger {path}\n" not in reference]
+    assert not missing, f"docs/cli.md lacks {missing}"
