@@ -1,0 +1,551 @@
+"""The py-libp2p backend of `dht.transport.Transport`: TCP + Noise + Yamux, Kademlia.
+
+The agent key is the libp2p identity, so a peer id is an agent id and Noise verifies
+it (`stream.muxed_conn.peer_id`). One request is one stream: open, write a frame,
+half-close, read a frame, close. Kademlia (`libp2p.kad_dht`) is the routing table;
+we add peers to it on every connection (py-libp2p does not) and sort with its
+`sort_peer_ids_by_distance`, counting the local node in.
+
+Importing this module imports libp2p (about a second): import it lazily, inside the
+code that runs the network. libp2p's exceptions stop here (`_map_errors`).
+Traps handled are listed in LIBP2P-NOTES.md; those met while writing this are noted
+where they are handled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+
+import multiaddr  # type: ignore[import-untyped]
+import trio
+from libp2p import create_yamux_muxer_option, new_host
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.crypto.ed25519 import Ed25519PrivateKey
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.exceptions import BaseLibp2pError
+from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
+from libp2p.kad_dht.utils import sort_peer_ids_by_distance
+from libp2p.network.config import ConnectionConfig
+from libp2p.network.exceptions import SwarmException
+from libp2p.network.stream.exceptions import StreamEOF, StreamError, StreamReset
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.exceptions import MuxedConnError, MuxedStreamError
+from libp2p.tools.anyio_service import background_trio_service
+
+from dht.endpoint import Busy, Endpoint
+from dht.transport import (
+    FrameError,
+    Handler,
+    Limits,
+    MessageTooLarge,
+    PeerFilter,
+    PeerUnreachable,
+    RequestFailed,
+    RequestTimeout,
+    TransportStatistics,
+    check_name,
+    encode_frame,
+    parse_response,
+    protocol_id,
+    read_frame,
+)
+from node.core.cid import Cid
+from node.core.errors import CoreError
+from node.core.identity import AgentId, AgentKey
+
+log = logging.getLogger("coledger.dht")
+
+BOOTSTRAP_ATTEMPTS = 5
+BOOTSTRAP_FIRST_DELAY = 0.25  # seconds, doubled after each failed attempt
+CONNECT_TIMEOUT = 10.0
+_LIBP2P_ERRORS = (BaseLibp2pError, OSError, EOFError, ValueError)
+
+# `import libp2p` makes its logger stop propagating; we want its warnings in our logs.
+logging.getLogger("libp2p").propagate = True
+
+
+class _Quiet(logging.Filter):
+    """Drops libp2p log records that describe normal events (a stream ending, a peer
+    not speaking a protocol we asked for), which it logs at WARNING/ERROR."""
+
+    NOISE = (
+        "Failed to open stream to peer",
+        "Failed to open TCP stream",  # a dead peer: we raise PeerUnreachable
+        "MultiselectClient handshake",  # a connection that died under a new stream
+        "ClosedResourceError",  # Yamux's reader when its connection closes at shutdown
+        "Stream closed",
+        "stream reset",
+        "EOF",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.CRITICAL:
+            return True
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
+
+
+# A logger's filters see only its own records, so each noisy module is named.
+for _name in (
+    "libp2p.host.basic_host",
+    "libp2p.stream_muxer.yamux.yamux",
+    "libp2p.network.swarm",
+    "libp2p.transport.tcp.tcp",
+    "libp2p.protocol_muxer.multiselect_client",
+):
+    logging.getLogger(_name).addFilter(_Quiet())
+
+
+def agent_of(peer_id: ID) -> AgentId | None:
+    """The agent behind a libp2p peer id, or None for a non-Ed25519 peer."""
+    try:
+        return AgentId(peer_id.to_bytes())
+    except CoreError:
+        return None
+
+
+def _peer_id(agent: AgentId) -> ID:
+    return ID(agent.to_bytes())
+
+
+def key_pair_of(key: AgentKey) -> KeyPair:
+    """The libp2p key pair of an agent key: the same Ed25519 seed."""
+    private = Ed25519PrivateKey.from_bytes(key.seed)
+    return KeyPair(private, private.get_public_key())
+
+
+@contextmanager
+def _map_errors(peer: AgentId, name: str) -> Iterator[None]:
+    """libp2p's exceptions, as ours (httpcore's map_exceptions)."""
+    try:
+        yield
+    except FrameError as e:
+        raise RequestFailed(f"malformed response from {peer}: {e}") from None
+    except (StreamReset, MuxedStreamError) as e:
+        raise RequestFailed(f"{name} stream reset by {peer}") from e
+    except StreamEOF as e:
+        raise RequestFailed(f"{peer} closed the {name} stream without answering") from e
+    except SwarmException as e:
+        raise PeerUnreachable(f"cannot reach {peer}: {e}") from e
+    except MuxedConnError as e:
+        raise PeerUnreachable(f"connection to {peer} lost: {e}") from e
+    except StreamError as e:
+        raise RequestFailed(f"{name} stream to {peer} failed: {e}") from e
+    except _LIBP2P_ERRORS as e:
+        raise RequestFailed(f"{name} request to {peer} failed: {type(e).__name__}: {e}") from e
+
+
+class _ConnectionWatch(INotifee):
+    """Hands connection events to the transport without blocking the swarm."""
+
+    def __init__(self, transport: Libp2pTransport) -> None:
+        self._transport = transport
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self._transport._on_connected(conn.muxed_conn.peer_id)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        pass
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        pass
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        pass
+
+
+class Libp2pTransport:
+    """One agent's libp2p host, as a `dht.transport.Transport`."""
+
+    def __init__(
+        self, host: IHost, dht: KadDHT, network_id: Cid, agent: AgentId, limits: Limits
+    ) -> None:
+        self._host = host
+        self._dht = dht
+        self._network_id = network_id
+        self._endpoint = Endpoint(agent, limits)
+        self._nursery: trio.Nursery | None = None
+        self._closed = False
+        self.bootstrapped = trio.Event()
+        """Set once every bootstrap address was connected to or given up on."""
+
+    # --- Transport ---------------------------------------------------------------
+
+    @property
+    def local_id(self) -> AgentId:
+        return self._endpoint.local_id
+
+    def listen_addrs(self) -> list[str]:
+        return [str(a) for a in self._host.get_addrs()]
+
+    def set_handler(self, name: str, handler: Handler) -> None:
+        check_name(name)
+        self._endpoint.set_handler(name, handler)
+        pid = TProtocol(protocol_id(self._network_id, name))
+
+        async def on_stream(stream: INetStream) -> None:
+            await self._serve(stream, name)
+
+        self._host.set_stream_handler(pid, on_stream)
+
+    def set_peer_filter(self, accept: PeerFilter) -> None:
+        self._endpoint.set_peer_filter(accept)
+        for peer_id in self._host.get_connected_peers():
+            agent = agent_of(peer_id)
+            if agent is None or not self._endpoint.accepts(agent):
+                self._refuse(peer_id)
+
+    async def request(self, peer: AgentId, name: str, payload: bytes, *, timeout: float) -> bytes:
+        check_name(name)
+        ep = self._endpoint
+        try:
+            frame = encode_frame(payload, ep.limits.max_message)
+        except FrameError as e:
+            ep.requests_failed += 1
+            raise MessageTooLarge(str(e)) from None
+        ep.requests_sent += 1
+        try:
+            with trio.fail_after(timeout):
+                async with ep.outbound_slot(peer):
+                    return await self._exchange(peer, name, frame)
+        except trio.TooSlowError:
+            ep.requests_failed += 1
+            raise RequestTimeout(f"{name} request to {peer} timed out after {timeout} s") from None
+        except PeerUnreachable:
+            ep.requests_failed += 1
+            self._dht.routing_table.remove_peer(_peer_id(peer))  # dead peers are not evicted
+            raise
+        except RequestFailed:
+            ep.requests_failed += 1
+            raise
+
+    async def send_raw(self, peer: AgentId, name: str, data: bytes, *, timeout: float) -> bytes:
+        try:
+            with trio.fail_after(timeout):
+                stream = await self._open(peer, name)
+                with _map_errors(peer, name):
+                    try:
+                        if data:
+                            await stream.write(data)
+                        await _half_close(stream)
+                        chunks = []
+                        while chunk := await _read_or_eof(stream, 1 << 16):
+                            chunks.append(chunk)
+                        if not chunks:  # Yamux may report a reset as a plain end
+                            raise RequestFailed(f"{peer} closed the stream without answering")
+                        return b"".join(chunks)
+                    finally:
+                        await _close_quietly(stream)
+        except trio.TooSlowError:
+            raise RequestTimeout("raw request timed out") from None
+
+    async def connect(self, address: str) -> AgentId:
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(address))
+        except Exception as e:  # multiaddr raises many types on bad input
+            raise PeerUnreachable(f"not a multiaddr ending in /p2p/<id>: {address!r}") from e
+        agent = agent_of(info.peer_id)
+        if agent is None:
+            raise PeerUnreachable(f"{info.peer_id} is not an Ed25519 agent")
+        if agent == self.local_id:
+            raise PeerUnreachable("cannot connect to ourselves")
+        if not self._endpoint.accepts(agent):
+            raise PeerUnreachable(f"{agent} is refused by our peer filter")
+        network = self._host.get_network()
+        # A failed dial blocks the peer for 60 s (the swarm's negative cache), even
+        # for a retry that the caller asks for explicitly: clear it.
+        if hasattr(network, "unblock_peer"):
+            network.unblock_peer(info.peer_id)
+        try:
+            with trio.fail_after(CONNECT_TIMEOUT), _map_errors(agent, "connect"):
+                await self._host.connect(info)
+        except trio.TooSlowError:
+            raise PeerUnreachable(f"connecting to {agent} timed out") from None
+        except RequestFailed as e:
+            raise PeerUnreachable(str(e)) from e
+        await self._remember(info.peer_id)
+        return agent
+
+    def connected_peers(self) -> list[AgentId]:
+        out = []
+        for peer_id in self._host.get_connected_peers():
+            agent = agent_of(peer_id)
+            if agent is not None and self._endpoint.accepts(agent):
+                out.append(agent)
+        return out
+
+    async def disconnect(self, peer: AgentId) -> None:
+        try:
+            await self._host.disconnect(_peer_id(peer))
+        except _LIBP2P_ERRORS as e:
+            log.debug("disconnecting %s: %s", peer, e)
+
+    def known_peers(self) -> list[AgentId]:
+        ids = set(self._dht.routing_table.get_peer_ids())
+        ids.update(self._host.get_connected_peers())
+        out = []
+        for peer_id in ids:
+            agent = agent_of(peer_id)
+            if agent is not None and agent != self.local_id and self._endpoint.accepts(agent):
+                out.append(agent)
+        return out
+
+    def closest_peers(self, key: bytes, count: int) -> list[AgentId]:
+        if count <= 0:
+            return []
+        ids = [_peer_id(a) for a in self.known_peers()]
+        ids.append(self._host.get_id())
+        return [AgentId(p.to_bytes()) for p in sort_peer_ids_by_distance(key, ids)[:count]]
+
+    def statistics(self) -> TransportStatistics:
+        return self._endpoint.statistics(len(self.connected_peers()))
+
+    # --- internals ---------------------------------------------------------------
+
+    async def _open(self, peer: AgentId, name: str) -> INetStream:
+        if self._closed:
+            raise PeerUnreachable("this transport is closed")
+        if peer == self.local_id:
+            raise PeerUnreachable("requests to ourselves are not carried by the network")
+        if not self._endpoint.accepts(peer):
+            raise PeerUnreachable(f"{peer} is refused by our peer filter")
+        peer_id = _peer_id(peer)
+        pid = TProtocol(protocol_id(self._network_id, name))
+        network = self._host.get_network()
+        for attempt in (1, 2):
+            conns = network.get_connections(peer_id)
+            if conns and all(c.is_closed for c in conns):
+                # A closed connection left in the swarm's table makes new_stream fail
+                # with "No valid connections" instead of dialing again: purge it.
+                await self._purge(peer_id)
+                conns = []
+            try:
+                with _map_errors(peer, name):
+                    stream = await self._host.new_stream(peer_id, [pid])
+            except RequestFailed as e:
+                if _not_supported(e):
+                    raise RequestFailed(f"{peer} does not serve {name!r}") from e
+                # The handshake broke: a connection that died under us (the peer
+                # restarted or refused us). Drop it and dial once more.
+                await self._purge(peer_id)
+                if attempt == 2 or not conns:
+                    raise PeerUnreachable(f"cannot reach {peer}: {e}") from e
+                continue
+            if not conns:
+                await self._remember(peer_id)
+            return stream
+        raise AssertionError("unreachable")
+
+    async def _purge(self, peer_id: ID) -> None:
+        with trio.CancelScope(shield=True):
+            try:
+                await self._host.get_network().close_peer(peer_id)
+            except _LIBP2P_ERRORS as e:
+                log.debug("purging connection to %s: %s", peer_id, e)
+
+    async def _exchange(self, peer: AgentId, name: str, frame: bytes) -> bytes:
+        ep = self._endpoint
+        stream = await self._open(peer, name)
+        with _map_errors(peer, name):
+            try:
+                await stream.write(frame)
+                ep.bytes_sent += len(frame)
+                await _half_close(stream)
+                body = await read_frame(
+                    lambda n: _read_or_eof(stream, n), ep.limits.max_message + 1
+                )
+                ep.bytes_received += len(body)
+            finally:
+                await _close_quietly(stream)
+        return parse_response(body)
+
+    async def _serve(self, stream: INetStream, name: str) -> None:
+        """Answer one inbound stream; never raises into libp2p."""
+        ep = self._endpoint
+        agent = agent_of(stream.muxed_conn.peer_id)  # verified by Noise
+        if agent is None or not ep.accepts(agent):
+            ep.inbound_failed += 1
+            await _reset_quietly(stream)
+            self._refuse(stream.muxed_conn.peer_id)
+            return
+        try:
+            async with ep.inbound_slot(agent):
+                with trio.fail_after(ep.limits.read_timeout):
+                    payload = await read_frame(
+                        lambda n: _read_or_eof(stream, n), ep.limits.max_message
+                    )
+                response = await ep.answer(agent, name, payload)
+                await stream.write(response)
+                await stream.close()
+        except (FrameError, Busy, trio.TooSlowError) as e:
+            ep.inbound_failed += 1
+            log.warning("reset a %s stream from %s: %s", name, agent, e or type(e).__name__)
+            await _reset_quietly(stream)
+        except _LIBP2P_ERRORS as e:
+            log.debug("%s stream from %s broke: %s", name, agent, e)
+            await _reset_quietly(stream)
+
+    def _on_connected(self, peer_id: ID) -> None:
+        if self._nursery is None or self._closed:
+            return
+        agent = agent_of(peer_id)
+        if agent is None or not self._endpoint.accepts(agent):
+            self._refuse(peer_id)
+        else:
+            self._nursery.start_soon(self._remember, peer_id)
+
+    async def _remember(self, peer_id: ID) -> None:
+        """Put a connected peer in the Kademlia routing table."""
+        try:
+            addrs = self._host.get_peerstore().addrs(peer_id)
+        except Exception:  # PeerStoreError (a KeyError) when identify has not run yet
+            addrs = []
+        try:
+            await self._dht.routing_table.add_peer(
+                PeerInfo(peer_id, addrs), skip_server_mode_check=True
+            )
+        except _LIBP2P_ERRORS as e:
+            log.debug("routing table refused %s: %s", peer_id, e)
+
+    def _refuse(self, peer_id: ID) -> None:
+        """Forget a refused peer and close its connection (in the background)."""
+        self._dht.routing_table.remove_peer(peer_id)
+        if self._nursery is not None and not self._closed:
+            self._nursery.start_soon(self._close_peer, peer_id)
+
+    async def _close_peer(self, peer_id: ID) -> None:
+        try:
+            await self._host.disconnect(peer_id)
+        except _LIBP2P_ERRORS as e:
+            log.debug("closing refused peer %s: %s", peer_id, e)
+
+    async def _bootstrap(self, addresses: Sequence[str], attempts: int) -> None:
+        async def one(address: str) -> None:
+            delay = BOOTSTRAP_FIRST_DELAY
+            for attempt in range(1, attempts + 1):
+                try:
+                    await self.connect(address)
+                    return
+                except PeerUnreachable as e:
+                    if attempt == attempts:
+                        log.warning("bootstrap %s failed %d times: %s", address, attempt, e)
+                        return
+                await trio.sleep(delay)  # backoff before retrying, not synchronisation
+                delay *= 2
+
+        async with trio.open_nursery() as nursery:
+            for address in addresses:
+                nursery.start_soon(one, address)
+
+
+def _not_supported(error: BaseException) -> bool:
+    """Whether a failed stream open means "the peer does not speak that protocol"."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if "not supported" in str(cause):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+async def _half_close(stream: INetStream) -> None:
+    """Close our writing side: the peer reads an end of stream, we can still read."""
+    close_write = getattr(stream, "close_write", None)  # NetStream has it, INetStream not
+    await (close_write() if close_write is not None else stream.close())
+
+
+async def _read_or_eof(stream: INetStream, n: int) -> bytes:
+    try:
+        return await stream.read(n)
+    except StreamEOF:
+        return b""
+
+
+async def _close_quietly(stream: INetStream) -> None:
+    with trio.CancelScope(shield=True), suppress(*_LIBP2P_ERRORS):
+        await stream.close()
+
+
+async def _reset_quietly(stream: INetStream) -> None:
+    with trio.CancelScope(shield=True), suppress(*_LIBP2P_ERRORS):
+        await stream.reset()
+
+
+@asynccontextmanager
+async def open_libp2p_transport(
+    key: AgentKey,
+    network_id: Cid,
+    listen: str = "/ip4/127.0.0.1/tcp/0",
+    bootstrap: Sequence[str] = (),
+    *,
+    limits: Limits | None = None,
+    bootstrap_attempts: int = BOOTSTRAP_ATTEMPTS,
+) -> AsyncIterator[Libp2pTransport]:
+    """Run a libp2p host for `key` on `network_id` until the block exits.
+
+    Bootstrap connections are made in the background, `bootstrap_attempts` tries
+    each with doubling delays from 0.25 s; the transport's `bootstrapped` event is
+    set when all succeeded or were given up."""
+    key_pair = key_pair_of(key)
+    host = new_host(
+        key_pair=key_pair,
+        # Noise only: the default also offers TLS, SECIO and *plaintext*.
+        sec_opt={
+            NOISE_PROTOCOL_ID: NoiseTransport(
+                key_pair, noise_privkey=create_new_x25519_key_pair().private_key
+            )
+        },
+        muxer_opt=create_yamux_muxer_option(),
+        listen_addrs=[multiaddr.Multiaddr(listen)],
+        enable_mDNS=False,
+        enable_quic=False,
+        enable_upnp=False,
+        # One connection per peer: without it a connect waits ~250 ms (happy eyeballs).
+        # No auto-connector floor: the node decides whom to dial (see below).
+        connection_config=ConnectionConfig(
+            max_connections_per_peer=1, min_connections=0, low_watermark=0
+        ),
+    )
+    if host.get_id().to_bytes() != key.agent_id.to_bytes():
+        raise AssertionError("libp2p derived a peer id other than the agent id")
+    dht = KadDHT(host, DHTMode.SERVER, enable_random_walk=False)
+    transport = Libp2pTransport(host, dht, network_id, key.agent_id, limits or Limits())
+    try:
+        async with host.run([multiaddr.Multiaddr(listen)]):
+            network = host.get_network()
+            # The swarm's auto-connector dials every peer in the peerstore while below
+            # its watermarks, refused and disconnected peers included: stop it.
+            auto_connector = getattr(network, "auto_connector", None)
+            if auto_connector is not None:
+                await auto_connector.stop()
+            network.register_notifee(_ConnectionWatch(transport))
+            async with background_trio_service(dht), trio.open_nursery() as nursery:
+                transport._nursery = nursery
+
+                async def bootstrap_then_signal() -> None:
+                    await transport._bootstrap(bootstrap, bootstrap_attempts)
+                    transport.bootstrapped.set()
+
+                nursery.start_soon(bootstrap_then_signal)
+                try:
+                    yield transport
+                finally:
+                    transport._closed = True
+                    nursery.cancel_scope.cancel()
+    finally:
+        # Leaving host.run() leaves the listener open and two tasks behind.
+        with trio.CancelScope(shield=True):
+            await host.close()

@@ -1,0 +1,470 @@
+"""Wire messages of the coledger protocols, as canonical DAG-CBOR.
+
+Every message is a map with a type tag `t`; ops and records travel as raw parts
+(op type, action bytes, signature, entry bytes or null) that validation decodes and
+judges, so a peer's bad op is a validation outcome, not a wire error. Decoding is
+defensive: `decode_message` returns the typed message or raises `WireError` on
+anything else (wrong types, unknown or missing fields, lists over their bounds,
+oversized fields). Messages are frozen slotted dataclasses rather than pydantic
+models: a publish batch holds hundreds of ops and is decoded on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Literal, TypeVar, cast, get_args, overload
+
+from dht.gossip import Bucket, Fingerprint
+from dht.transport import MAX_MESSAGE
+from node.core.cid import Cid
+from node.core.encoding import decode, encode_trusted
+from node.core.errors import CoreError, DecodeError
+from node.core.identity import AGENT_ID_SIZE, AgentId
+from node.core.records import MAX_ACTION_SIZE, MAX_ENTRY_SIZE
+
+MAX_OPS: Final = 2_000
+"""Ops in one publish or fetch message (the 8 MiB frame limit binds first for big ones)."""
+MAX_ADDRESSES: Final = 20_000
+MAX_RECORDS: Final = 5_000
+MAX_BUCKETS: Final = 4_096
+MAX_PEERS: Final = 4_096
+MAX_WARRANTS: Final = 64
+MAX_SIGNATURE: Final = 128
+MAX_OP_TYPE: Final = 64
+MAX_RECEIPT: Final = 512
+MAX_WARRANT: Final = MAX_ENTRY_SIZE + 2 * MAX_ACTION_SIZE + 4096
+MAX_REASON: Final = 256
+
+OpStatus = Literal["integrated", "pending", "rejected", "not_authority"]
+OP_STATUSES: Final = frozenset(get_args(OpStatus))
+GetKind = Literal["record", "entry", "agent_activity"]
+GET_KINDS: Final = frozenset(get_args(GetKind))
+
+
+class WireError(DecodeError):
+    """Bytes from a peer are not a well-formed message of the expected kind."""
+
+
+# --- checking helpers: each raises WireError with the field's name -------------------
+
+
+def _map(obj: Any, tag: str, fields: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise WireError(f"{tag}: a message must be a map")
+    if obj.get("t") != tag:
+        raise WireError(f"expected a {tag} message, got type {obj.get('t')!r}")
+    if obj.keys() != fields:
+        raise WireError(f"{tag}: fields must be exactly {sorted(fields)}")
+    return obj
+
+
+def _list(value: Any, name: str, bound: int) -> list[Any]:
+    if not isinstance(value, list):
+        raise WireError(f"{name} must be a list")
+    if len(value) > bound:
+        raise WireError(f"{name} has {len(value)} items, more than {bound}")
+    return value
+
+
+def _bytes(value: Any, name: str, bound: int) -> bytes:
+    if not isinstance(value, bytes):
+        raise WireError(f"{name} must be bytes")
+    if len(value) > bound:
+        raise WireError(f"{name} of {len(value)} bytes exceeds {bound}")
+    return value
+
+
+def _text(value: Any, name: str, bound: int) -> str:
+    if not isinstance(value, str):
+        raise WireError(f"{name} must be text")
+    if len(value) > bound:
+        raise WireError(f"{name} longer than {bound}")
+    return value
+
+
+def _uint(value: Any, name: str) -> int:
+    if type(value) is not int or not 0 <= value < 2**63:
+        raise WireError(f"{name} must be an integer in [0, 2^63)")
+    return value
+
+
+def _cid(value: Any, name: str) -> Cid:
+    if not isinstance(value, Cid):
+        raise WireError(f"{name} must be a link (CID)")
+    return value
+
+
+def _agent(value: Any, name: str) -> AgentId:
+    if not isinstance(value, bytes) or len(value) != AGENT_ID_SIZE:
+        raise WireError(f"{name} must be agent id bytes")
+    try:
+        return AgentId(value)
+    except CoreError as e:
+        raise WireError(f"{name}: {e}") from None
+
+
+# --- parts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RawOp:
+    """An op as its raw parts; `validation.sys.decode_op` turns it into an Op."""
+
+    op_type: str
+    action: bytes
+    signature: bytes
+    entry: bytes | None = None
+
+    def to_obj(self) -> list[Any]:
+        return [self.op_type, self.action, self.signature, self.entry]
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> RawOp:
+        if not isinstance(obj, list) or len(obj) != 4:
+            raise WireError("an op is a list [op_type, action, signature, entry]")
+        op_type, action, signature, entry = obj
+        return cls(
+            _text(op_type, "op type", MAX_OP_TYPE),
+            _bytes(action, "action", MAX_ACTION_SIZE),
+            _bytes(signature, "signature", MAX_SIGNATURE),
+            None if entry is None else _bytes(entry, "entry", MAX_ENTRY_SIZE),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record as its raw parts: action bytes, signature, entry bytes or None."""
+
+    action: bytes
+    signature: bytes
+    entry: bytes | None = None
+
+    def to_obj(self) -> list[Any]:
+        return [self.action, self.signature, self.entry]
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> RawRecord:
+        if not isinstance(obj, list) or len(obj) != 3:
+            raise WireError("a record is a list [action, signature, entry]")
+        action, signature, entry = obj
+        return cls(
+            _bytes(action, "action", MAX_ACTION_SIZE),
+            _bytes(signature, "signature", MAX_SIGNATURE),
+            None if entry is None else _bytes(entry, "entry", MAX_ENTRY_SIZE),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpResult:
+    """What an authority did with one published op."""
+
+    op_address: Cid
+    status: OpStatus
+    reason: str | None = None
+
+    def to_obj(self) -> list[Any]:
+        return [self.op_address, self.status, self.reason]
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> OpResult:
+        if not isinstance(obj, list) or len(obj) != 3:
+            raise WireError("an op result is a list [op, status, reason]")
+        address, status, reason = obj
+        if status not in OP_STATUSES:
+            raise WireError(f"unknown op status {status!r}")
+        return cls(
+            _cid(address, "op address"),
+            cast(OpStatus, status),
+            None if reason is None else _text(reason, "reason", MAX_REASON),
+        )
+
+
+def _bucket_fp_obj(bucket: Bucket, fp: Fingerprint) -> list[Any]:
+    return [bucket.start_us, bucket.span_us, fp.count, fp.to_bytes()]
+
+
+def _bucket_fp(obj: Any) -> tuple[Bucket, Fingerprint]:
+    if not isinstance(obj, list) or len(obj) != 4:
+        raise WireError("a fingerprint is a list [start_us, span_us, count, xor]")
+    start, span, count, xor = obj
+    if not isinstance(xor, bytes) or len(xor) != 32:
+        raise WireError("a fingerprint's xor is 32 bytes")
+    bucket = Bucket(_uint(start, "bucket start"), _uint(span, "bucket span"))
+    return bucket, Fingerprint(_uint(count, "count"), int.from_bytes(xor, "big"))
+
+
+def _bucket(obj: Any) -> Bucket:
+    if not isinstance(obj, list) or len(obj) != 2:
+        raise WireError("a bucket is a list [start_us, span_us]")
+    return Bucket(_uint(obj[0], "bucket start"), _uint(obj[1], "bucket span"))
+
+
+# --- messages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRequest:
+    """An author (or a gossiping peer) pushes ops to an authority."""
+
+    KIND: ClassVar[str] = "publish_req"
+    ops: tuple[RawOp, ...]
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"t": self.KIND, "ops": [op.to_obj() for op in self.ops]}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> PublishRequest:
+        m = _map(obj, cls.KIND, frozenset({"t", "ops"}))
+        return cls(tuple(RawOp.from_obj(o) for o in _list(m["ops"], "ops", MAX_OPS)))
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResponse:
+    """Per-op outcomes, and signed validation receipts (ValidationReceipt bytes)."""
+
+    KIND: ClassVar[str] = "publish_resp"
+    results: tuple[OpResult, ...]
+    receipts: tuple[bytes, ...] = ()
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "t": self.KIND,
+            "results": [r.to_obj() for r in self.results],
+            "receipts": list(self.receipts),
+        }
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> PublishResponse:
+        m = _map(obj, cls.KIND, frozenset({"t", "results", "receipts"}))
+        results = tuple(OpResult.from_obj(r) for r in _list(m["results"], "results", MAX_OPS))
+        receipts = tuple(
+            _bytes(r, "receipt", MAX_RECEIPT) for r in _list(m["receipts"], "receipts", MAX_OPS)
+        )
+        return cls(results, receipts)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """Ask a peer for ops by address (after gossip found them missing)."""
+
+    KIND: ClassVar[str] = "fetch_req"
+    addresses: tuple[Cid, ...]
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"t": self.KIND, "addresses": list(self.addresses)}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> FetchRequest:
+        m = _map(obj, cls.KIND, frozenset({"t", "addresses"}))
+        items = _list(m["addresses"], "addresses", MAX_ADDRESSES)
+        return cls(tuple(_cid(a, "address") for a in items))
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResponse:
+    """The ops a peer holds of those asked for (missing ones are left out)."""
+
+    KIND: ClassVar[str] = "fetch_resp"
+    ops: tuple[RawOp, ...]
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"t": self.KIND, "ops": [op.to_obj() for op in self.ops]}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> FetchResponse:
+        m = _map(obj, cls.KIND, frozenset({"t", "ops"}))
+        return cls(tuple(RawOp.from_obj(o) for o in _list(m["ops"], "ops", MAX_OPS)))
+
+
+@dataclass(frozen=True, slots=True)
+class GetRequest:
+    """Ask an authority for a record, an entry, or an agent's activity (its chain)."""
+
+    KIND: ClassVar[str] = "get_req"
+    target: Cid | AgentId
+    kind: GetKind
+
+    def __post_init__(self) -> None:
+        want = AgentId if self.kind == "agent_activity" else Cid
+        if self.kind not in GET_KINDS or not isinstance(self.target, want):
+            raise ValueError(f"a {self.kind!r} get needs a {want.__name__} target")
+
+    def to_obj(self) -> dict[str, Any]:
+        target = self.target.to_bytes() if isinstance(self.target, AgentId) else self.target
+        return {"t": self.KIND, "target": target, "kind": self.kind}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> GetRequest:
+        m = _map(obj, cls.KIND, frozenset({"t", "target", "kind"}))
+        kind = m["kind"]
+        if kind not in GET_KINDS:
+            raise WireError(f"unknown get kind {kind!r}")
+        target: Cid | AgentId
+        if kind == "agent_activity":
+            target = _agent(m["target"], "target")
+        else:
+            target = _cid(m["target"], "target")
+        return cls(target, cast(GetKind, kind))
+
+
+@dataclass(frozen=True, slots=True)
+class GetResponse:
+    """Records found (for agent_activity: the chain in seq order), or not found."""
+
+    KIND: ClassVar[str] = "get_resp"
+    found: bool
+    records: tuple[RawRecord, ...] = ()
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"t": self.KIND, "found": self.found, "records": [r.to_obj() for r in self.records]}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> GetResponse:
+        m = _map(obj, cls.KIND, frozenset({"t", "found", "records"}))
+        if not isinstance(m["found"], bool):
+            raise WireError("found must be a boolean")
+        items = _list(m["records"], "records", MAX_RECORDS)
+        return cls(m["found"], tuple(RawRecord.from_obj(r) for r in items))
+
+
+@dataclass(frozen=True, slots=True)
+class GossipRequest:
+    """One gossip stage. Scope: ops whose basis has both peers among its `redundancy`
+    authorities given `peers` (see `dht.gossip.shared_scope`); buckets cut at `now_us`.
+    Stage 1 sends `fingerprints`; stage 2 sends `addresses` held in differing buckets."""
+
+    KIND: ClassVar[str] = "gossip_req"
+    now_us: int
+    redundancy: int
+    peers: tuple[AgentId, ...]
+    fingerprints: tuple[tuple[Bucket, Fingerprint], ...] = ()
+    addresses: tuple[Cid, ...] = ()
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "t": self.KIND,
+            "now_us": self.now_us,
+            "redundancy": self.redundancy,
+            "peers": [p.to_bytes() for p in self.peers],
+            "fingerprints": [_bucket_fp_obj(b, f) for b, f in self.fingerprints],
+            "addresses": list(self.addresses),
+        }
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> GossipRequest:
+        fields = frozenset({"t", "now_us", "redundancy", "peers", "fingerprints", "addresses"})
+        m = _map(obj, cls.KIND, fields)
+        redundancy = _uint(m["redundancy"], "redundancy")
+        if not 1 <= redundancy <= 64:
+            raise WireError("redundancy must be in 1..64")
+        return cls(
+            _uint(m["now_us"], "now_us"),
+            redundancy,
+            tuple(_agent(p, "peer") for p in _list(m["peers"], "peers", MAX_PEERS)),
+            tuple(_bucket_fp(f) for f in _list(m["fingerprints"], "fingerprints", MAX_BUCKETS)),
+            tuple(_cid(a, "address") for a in _list(m["addresses"], "addresses", MAX_ADDRESSES)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GossipResponse:
+    """The buckets whose fingerprints differ and the responder's addresses in them."""
+
+    KIND: ClassVar[str] = "gossip_resp"
+    differing: tuple[Bucket, ...]
+    addresses: tuple[Cid, ...] = ()
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "t": self.KIND,
+            "differing": [[b.start_us, b.span_us] for b in self.differing],
+            "addresses": list(self.addresses),
+        }
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> GossipResponse:
+        m = _map(obj, cls.KIND, frozenset({"t", "differing", "addresses"}))
+        return cls(
+            tuple(_bucket(b) for b in _list(m["differing"], "differing", MAX_BUCKETS)),
+            tuple(_cid(a, "address") for a in _list(m["addresses"], "addresses", MAX_ADDRESSES)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WarrantMessage:
+    """Warrants (validation.warrants.Warrant bytes) sent to the warrantee's authorities."""
+
+    KIND: ClassVar[str] = "warrant"
+    warrants: tuple[bytes, ...]
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"t": self.KIND, "warrants": list(self.warrants)}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> WarrantMessage:
+        m = _map(obj, cls.KIND, frozenset({"t", "warrants"}))
+        items = _list(m["warrants"], "warrants", MAX_WARRANTS)
+        return cls(tuple(_bytes(w, "warrant", MAX_WARRANT) for w in items))
+
+
+Message = (
+    PublishRequest
+    | PublishResponse
+    | FetchRequest
+    | FetchResponse
+    | GetRequest
+    | GetResponse
+    | GossipRequest
+    | GossipResponse
+    | WarrantMessage
+)
+MESSAGE_TYPES: Final[dict[str, Any]] = {
+    cls.KIND: cls
+    for cls in (
+        PublishRequest,
+        PublishResponse,
+        FetchRequest,
+        FetchResponse,
+        GetRequest,
+        GetResponse,
+        GossipRequest,
+        GossipResponse,
+        WarrantMessage,
+    )
+}
+M = TypeVar("M", bound=Message)
+
+
+def encode_message(message: Message) -> bytes:
+    """The canonical DAG-CBOR bytes of a message (built by our own code: no pre-check)."""
+    data = encode_trusted(message.to_obj())
+    if len(data) > MAX_MESSAGE:
+        raise ValueError(f"{message.KIND} message of {len(data)} bytes exceeds {MAX_MESSAGE}")
+    return data
+
+
+@overload
+def decode_message(kind: type[M], data: bytes) -> M: ...
+@overload
+def decode_message(kind: str, data: bytes) -> Message: ...
+def decode_message(kind: type[M] | str, data: bytes) -> M | Message:
+    """The message of type `kind` (a class or its KIND) in `data`; WireError otherwise."""
+    cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else kind
+    if cls is None:
+        raise ValueError(f"unknown message kind {kind!r}")
+    from_obj = cast(Callable[[Any], Message], cls.from_obj)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise WireError("expected bytes")
+    if len(data) > MAX_MESSAGE:
+        raise WireError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE}")
+    try:
+        obj = decode(bytes(data))
+    except CoreError as e:
+        raise WireError(f"{cls.KIND}: {e}") from None
+    try:
+        return from_obj(obj)
+    except WireError:
+        raise
+    except (CoreError, ValueError, TypeError) as e:  # belt and braces: never anything else
+        raise WireError(f"{cls.KIND}: {e}") from None

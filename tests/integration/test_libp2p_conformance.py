@@ -1,0 +1,152 @@
+"""The libp2p backend against the transport conformance suite: real hosts on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+
+from dht.transport import PeerUnreachable, Transport
+from node.core.cid import Cid
+from node.core.identity import AgentKey
+from tests.conformance.transport_suite import ALL_CHECKS, Factory
+
+NETWORK = Cid.of(b"\xa0")  # any CID will do for a network id here
+
+
+class Libp2pHarness:
+    """Each host runs in its own task, so any one can be killed in any order."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self.transports: list[Transport] = []
+        self._stops: list[trio.Event] = []
+        self._stopped: list[trio.Event] = []
+
+    async def add(self, key: AgentKey, **options: Any) -> Transport:
+        from dht.libp2p_backend import open_libp2p_transport
+
+        stop, stopped = trio.Event(), trio.Event()
+
+        async def run(task_status: trio.TaskStatus[Transport]) -> None:
+            try:
+                async with open_libp2p_transport(key, NETWORK, **options) as transport:
+                    task_status.started(transport)
+                    await stop.wait()
+            finally:
+                stopped.set()
+
+        transport = await self._nursery.start(run)
+        self.transports.append(transport)
+        self._stops.append(stop)
+        self._stopped.append(stopped)
+        return transport
+
+    async def kill(self, index: int) -> None:
+        self._stops[index].set()
+        await self._stopped[index].wait()
+
+    async def close(self) -> None:
+        for i in range(len(self.transports)):
+            await self.kill(i)
+
+
+@asynccontextmanager
+async def libp2p_harness(n: int) -> AsyncIterator[Libp2pHarness]:
+    async with trio.open_nursery() as nursery:
+        harness = Libp2pHarness(nursery)
+        try:
+            for _ in range(n):
+                await harness.add(AgentKey.generate())
+            for t in harness.transports[1:]:
+                await harness.transports[0].connect(t.listen_addrs()[0])
+            yield harness
+        finally:
+            await harness.close()
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+async def test_libp2p_conformance(check: Callable[[Factory], Awaitable[None]]) -> None:
+    await check(libp2p_harness)
+
+
+async def test_identity_is_the_agent_key() -> None:
+    from libp2p.peer.id import ID
+
+    key = AgentKey.generate()
+    with trio.fail_after(10):
+        async with libp2p_harness(0) as h:
+            t = await h.add(key)
+            assert t.local_id == key.agent_id
+            assert ID.from_base58(str(key.agent_id)).to_bytes() == key.agent_id.to_bytes()
+            assert all(a.startswith("/ip4/127.0.0.1/tcp/") for a in t.listen_addrs())
+
+
+async def test_bootstrap_with_retries() -> None:
+    """A host bootstraps from a list that includes a dead address."""
+    with trio.fail_after(20):
+        async with libp2p_harness(1) as h:
+            seed = h.transports[0]
+            dead = f"/ip4/127.0.0.1/tcp/1/p2p/{AgentKey.generate().agent_id}"
+            t = await h.add(
+                AgentKey.generate(), bootstrap=[seed.listen_addrs()[0], dead], bootstrap_attempts=2
+            )
+            await t.bootstrapped.wait()  # type: ignore[attr-defined]
+            assert t.connected_peers() == [seed.local_id]
+            assert seed.local_id in t.known_peers()
+            # The seed learnt of the newcomer from its inbound connection.
+            with trio.fail_after(5):
+                while t.local_id not in seed.known_peers():
+                    await trio.sleep(0.01)  # bounded poll: the routing table has no event
+
+
+async def test_inbound_peer_filter_closes_connection() -> None:
+    with trio.fail_after(20):
+        async with libp2p_harness(2) as h:
+            a, b = h.transports
+
+            async def echo(peer: object, data: bytes) -> bytes:
+                return data
+
+            b.set_handler("echo", echo)
+            b.set_peer_filter(lambda p: p != a.local_id)
+            for _ in range(2):
+                with pytest.raises(Exception) as info:
+                    await a.request(b.local_id, "echo", os.urandom(8), timeout=5)
+                assert type(info.value).__name__ in {"PeerUnreachable", "RequestFailed"}
+
+
+async def test_connect_retries_a_peer_that_failed_before() -> None:
+    """A dial that failed does not block an explicit connect once the peer is up."""
+    import socket
+
+    with socket.socket() as s:  # a free port to start the late peer on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    late = AgentKey.generate()
+    address = f"/ip4/127.0.0.1/tcp/{port}/p2p/{late.agent_id}"
+    with trio.fail_after(20):
+        async with libp2p_harness(1) as h:
+            a = h.transports[0]
+            with pytest.raises(PeerUnreachable):
+                await a.connect(address)
+            await h.add(late, listen=f"/ip4/127.0.0.1/tcp/{port}")
+            assert await a.connect(address) == late.agent_id
+
+
+async def test_exit_closes_the_listener() -> None:
+    """Leaving the context closes the port (host.run alone leaves it open)."""
+    import socket
+
+    from dht.libp2p_backend import open_libp2p_transport
+
+    with trio.fail_after(10):
+        async with open_libp2p_transport(AgentKey.generate(), NETWORK) as t:
+            address = t.listen_addrs()[0]
+        port = int(address.split("/tcp/")[1].split("/")[0])
+        with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+            s.connect(("127.0.0.1", port))

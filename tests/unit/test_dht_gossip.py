@@ -1,0 +1,98 @@
+"""Gossip math: buckets, fingerprints, and convergence after one round."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dht.authority import authorities
+from dht.gossip import (
+    DAY_US,
+    EPOCH_US,
+    HOUR_US,
+    Bucket,
+    addresses_in,
+    bucket_of,
+    differing_buckets,
+    fingerprints,
+    missing,
+    shared_scope,
+)
+from node.core.cid import Cid
+from node.core.identity import AgentId
+
+NOW = 1_780_000_000 * 1_000_000  # a fixed "now" in 2026
+YEAR_US = 365 * DAY_US
+# An op's address fixes its time (the time is its action's), so: address -> time.
+universe = st.dictionaries(
+    st.binary(min_size=1, max_size=8).map(Cid.of),
+    st.integers(min_value=0, max_value=NOW + DAY_US),
+    max_size=120,
+)
+
+
+def reconcile(
+    a: list[tuple[Cid, int]], b: list[tuple[Cid, int]]
+) -> tuple[list[Cid], list[Cid]]:
+    """One round as the wire messages carry it: (what A fetches, what B fetches)."""
+    fa, fb = fingerprints(a, NOW), fingerprints(b, NOW)
+    differ = differing_buckets(fa, fb)  # computed by B from A's fingerprints
+    b_list = addresses_in(b, differ, NOW)  # B's answer
+    a_list = addresses_in(a, differ, NOW)  # A's second message
+    return missing([x for x, _ in a], b_list), missing([x for x, _ in b], a_list)
+
+
+@given(universe, st.randoms(use_true_random=False))
+def test_one_round_converges(times: dict[Cid, int], rng: object) -> None:
+    """Each op is held by A, by B, or by both; one round gives both the union."""
+    where = {x: rng.choice("ab=") for x in times}  # type: ignore[attr-defined]
+    a = [(x, t) for x, t in times.items() if where[x] in "a="]
+    b = [(x, t) for x, t in times.items() if where[x] in "b="]
+    a_fetches, b_fetches = reconcile(a, b)
+    a2 = a + [(x, times[x]) for x in a_fetches]
+    b2 = b + [(x, times[x]) for x in b_fetches]
+    assert {x for x, _ in a2} == {x for x, _ in b2} == set(times)
+    assert fingerprints(a2, NOW) == fingerprints(b2, NOW)
+    assert differing_buckets(fingerprints(a2, NOW), fingerprints(b2, NOW)) == []
+
+
+@given(universe)
+def test_equal_sets_do_not_differ(times: dict[Cid, int]) -> None:
+    a = list(times.items())
+    shuffled = list(reversed(a)) + a[:3]  # order and duplicates do not matter
+    assert differing_buckets(fingerprints(a, NOW), fingerprints(shuffled, NOW)) == []
+
+
+def test_bucket_tiers() -> None:
+    assert bucket_of(NOW, NOW).span_us == HOUR_US
+    assert bucket_of(NOW + 5 * DAY_US, NOW).span_us == HOUR_US  # the future: fine grain
+    assert bucket_of(NOW - 30 * HOUR_US, NOW).span_us == HOUR_US
+    assert bucket_of(NOW - 3 * DAY_US, NOW).span_us == DAY_US
+    assert bucket_of(NOW - 2 * YEAR_US, NOW).span_us == EPOCH_US
+    # Buckets contain their times and are aligned to their span.
+    for t in range(0, NOW, NOW // 997):
+        b = bucket_of(t, NOW)
+        assert b.start_us <= t < b.start_us + b.span_us and b.start_us % b.span_us == 0
+    # A year of history needs few fingerprints.
+    year = {bucket_of(t, NOW) for t in range(NOW - YEAR_US, NOW, HOUR_US)}
+    assert len(year) < 120
+
+
+def test_only_differing_buckets_are_listed() -> None:
+    old = [(Cid.of(bytes([i])), NOW - YEAR_US + i) for i in range(50)]
+    new = (Cid.of(b"new"), NOW - 10)
+    differ = differing_buckets(fingerprints(old + [new], NOW), fingerprints(old, NOW))
+    assert differ == [Bucket(new[1] // HOUR_US * HOUR_US, HOUR_US)]
+    assert addresses_in(old + [new], differ, NOW) == [new[0]]
+
+
+def test_shared_scope_agrees_with_authorities() -> None:
+    peers = [AgentId.from_public_key(hashlib.sha256(bytes([i])).digest()) for i in range(12)]
+    me, them = peers[0], peers[1]
+    accepts = shared_scope(me, them, peers[2:], 4)
+    for i in range(300):
+        basis = Cid.of(i.to_bytes(2, "big")).to_bytes()
+        auth = authorities(basis, peers, 4)
+        assert accepts(basis) == (me in auth and them in auth)
