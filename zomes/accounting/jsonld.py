@@ -1,0 +1,484 @@
+"""ValueFlows 1.0 as JSON-LD: export events, processes, resources, specifications and
+agents; import events back (for `coledger import`).
+
+Nodes are named `urn:coledger:<address>`, agents `urn:coledger:agent:<agent id>`. Every
+property is the VF 1.0 one (vf:), units are OM2 IRIs (om2:), except for what VF 1.0 has no
+term for, which is kept under `coledger:` so that nothing is lost: an event's atLocation
+(VF 1.0 only has toLocation), a resource's unitOfResource, a specification's allowNegative.
+Locations are vf:SpatialThing nodes named by their label.
+
+The importer expands JSON-LD itself for the forms such a document takes (inline contexts
+with prefixes, terms, type coercion and @vocab; compact or full IRIs; @graph or nested
+nodes): it never fetches a remote context, so it stays pure and refuses documents that
+need one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Final, get_args
+
+from pydantic import ValidationError
+
+from zomes.accounting.common import AccountingError, iso_time, parse_iso_time
+from zomes.valueflows.actions import ActionName
+from zomes.valueflows.entries import (
+    Agent,
+    EconomicEvent,
+    EconomicResource,
+    Process,
+    ResourceSpecification,
+)
+from zomes.valueflows.units import OM2, UnitError, canonical_unit, decimal_string, to_decimal
+
+VF: Final = "https://w3id.org/valueflows/ont/vf#"
+COLEDGER: Final = "urn:coledger:"
+AGENT_PREFIX: Final = "urn:coledger:agent:"
+XSD: Final = "http://www.w3.org/2001/XMLSchema#"
+EXTENSIONS: Final = "https://coledger.org/ns#"
+
+# Event properties by kind of value (VF names; atLocation is the one extension).
+REFERENCES: Final = (
+    "resourceInventoriedAs", "toResourceInventoriedAs", "resourceConformsTo", "inputOf",
+    "outputOf", "stage", "corrects", "realizationOf", "reciprocalRealizationOf", "fulfills",
+    "satisfies", "settles",
+)  # fmt: skip
+AGENTS: Final = ("provider", "receiver")
+MEASURES: Final = ("resourceQuantity", "effortQuantity")
+TIMES: Final = ("hasBeginning", "hasEnd", "hasPointInTime")
+STRINGS: Final = ("state", "image", "note")
+LOCATIONS: Final = ("toLocation", "atLocation")
+
+_TERMS: Final[dict[str, Any]] = {
+    **{name: {"@id": f"vf:{name}", "@type": "@id"} for name in (*REFERENCES, *AGENTS)},
+    **{name: f"vf:{name}" for name in (*MEASURES, *STRINGS)},
+    **{name: {"@id": f"vf:{name}", "@type": "xsd:dateTimeStamp"} for name in TIMES},
+    "action": {"@id": "vf:action", "@type": "@id"},
+    "toLocation": "vf:toLocation",
+    "atLocation": "coledger:atLocation",
+    "resourceClassifiedAs": {"@id": "vf:resourceClassifiedAs", "@container": "@set"},
+    "classifiedAs": {"@id": "vf:classifiedAs", "@container": "@set"},
+    "hasNumericalValue": {"@id": "vf:hasNumericalValue", "@type": "xsd:decimal"},
+    "hasUnit": {"@id": "vf:hasUnit", "@type": "@id"},
+    "name": "vf:name",
+    "basedOn": {"@id": "vf:basedOn", "@type": "@id"},
+    "plannedWithin": {"@id": "vf:plannedWithin", "@type": "@id"},
+    "inScopeOf": {"@id": "vf:inScopeOf", "@type": "@id", "@container": "@set"},
+    "finished": {"@id": "vf:finished", "@type": "xsd:boolean"},
+    "conformsTo": {"@id": "vf:conformsTo", "@type": "@id"},
+    "trackingIdentifier": "vf:trackingIdentifier",
+    "currentLocation": "vf:currentLocation",
+    "primaryLocation": "vf:primaryLocation",
+    "defaultUnitOfResource": {"@id": "vf:defaultUnitOfResource", "@type": "@id"},
+    "defaultUnitOfEffort": {"@id": "vf:defaultUnitOfEffort", "@type": "@id"},
+    "unitOfEffort": {"@id": "vf:unitOfEffort", "@type": "@id"},
+    "substitutable": {"@id": "vf:substitutable", "@type": "xsd:boolean"},
+    "mediumOfExchange": {"@id": "vf:mediumOfExchange", "@type": "xsd:boolean"},
+    "unitOfResource": {"@id": "coledger:unitOfResource", "@type": "@id"},
+    "allowNegative": {"@id": "coledger:allowNegative", "@type": "xsd:boolean"},
+}
+CONTEXT: Final[dict[str, Any]] = {
+    "vf": VF,
+    "om2": OM2,
+    "xsd": XSD,
+    "coledger": EXTENSIONS,
+    "id": "@id",
+    "type": "@type",
+    **_TERMS,
+}
+
+
+class MalformedDocument(AccountingError):
+    """A JSON-LD document that cannot be imported as ValueFlows events."""
+
+
+def node_id(address: str) -> str:
+    return COLEDGER + address
+
+
+def agent_iri(agent: str) -> str:
+    return AGENT_PREFIX + agent
+
+
+def _unit(unit: str) -> str:
+    return f"om2:{unit}"
+
+
+def _measure(content: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "type": "vf:Measure",
+        "hasNumericalValue": content["hasNumericalValue"],
+        "hasUnit": _unit(content["hasUnit"]),
+    }
+
+
+def _place(label: str) -> dict[str, Any]:
+    return {"type": "vf:SpatialThing", "name": label}
+
+
+def _event_node(address: str, event: EconomicEvent) -> dict[str, Any]:
+    content = event.to_content()
+    node: dict[str, Any] = {"id": node_id(address), "type": "vf:EconomicEvent"}
+    for key, value in content.items():
+        if key == "action":
+            node[key] = f"vf:{value}"
+        elif key in AGENTS:
+            node[key] = agent_iri(value)
+        elif key in REFERENCES:
+            node[key] = node_id(value)
+        elif key in MEASURES:
+            node[key] = _measure(value)
+        elif key in TIMES:
+            node[key] = iso_time(value)
+        elif key in LOCATIONS:
+            node[key] = _place(value)
+        else:  # resourceClassifiedAs, state, image, note
+            node[key] = value
+    return node
+
+
+def _process_node(address: str, process: Process) -> dict[str, Any]:
+    node: dict[str, Any] = {"id": node_id(address), "type": "vf:Process", "name": process.name}
+    if process.based_on:
+        node["basedOn"] = node_id(process.based_on)
+    if process.planned_within:
+        node["plannedWithin"] = node_id(process.planned_within)
+    for key, time in (("hasBeginning", process.has_beginning), ("hasEnd", process.has_end)):
+        if time is not None:
+            node[key] = iso_time(time)
+    node["finished"] = process.finished
+    if process.classified_as:
+        node["classifiedAs"] = list(process.classified_as)
+    if process.in_scope_of:
+        node["inScopeOf"] = [agent_iri(agent) for agent in process.in_scope_of]
+    if process.note:
+        node["note"] = process.note
+    return node
+
+
+def _resource_node(address: str, resource: EconomicResource) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "id": node_id(address),
+        "type": "vf:EconomicResource",
+        "name": resource.name,
+        "unitOfResource": _unit(resource.unit_of_resource),
+    }
+    if resource.unit_of_effort:
+        node["unitOfEffort"] = _unit(resource.unit_of_effort)
+    if resource.conforms_to:
+        node["conformsTo"] = node_id(resource.conforms_to)
+    if resource.tracking_identifier:
+        node["trackingIdentifier"] = resource.tracking_identifier
+    if resource.current_location:
+        node["currentLocation"] = _place(resource.current_location)
+    if resource.classified_as:
+        node["classifiedAs"] = list(resource.classified_as)
+    for key in ("image", "note"):
+        if getattr(resource, key):
+            node[key] = getattr(resource, key)
+    return node
+
+
+def _spec_node(address: str, spec: ResourceSpecification) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "id": node_id(address),
+        "type": "vf:ResourceSpecification",
+        "name": spec.name,
+        "substitutable": spec.substitutable,
+        "mediumOfExchange": spec.medium_of_exchange,
+    }
+    if spec.default_unit_of_resource:
+        node["defaultUnitOfResource"] = _unit(spec.default_unit_of_resource)
+    if spec.default_unit_of_effort:
+        node["defaultUnitOfEffort"] = _unit(spec.default_unit_of_effort)
+    if spec.resource_classified_as:
+        node["resourceClassifiedAs"] = list(spec.resource_classified_as)
+    if spec.allow_negative:
+        node["allowNegative"] = True
+    for key in ("image", "note"):
+        if getattr(spec, key):
+            node[key] = getattr(spec, key)
+    return node
+
+
+def _agent_node(agent_id: str, agent: Agent) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "id": agent_iri(agent_id),
+        "type": f"vf:{agent.agent_type}",
+        "name": agent.name,
+    }
+    if agent.primary_location:
+        node["primaryLocation"] = _place(agent.primary_location)
+    if agent.classified_as:
+        node["classifiedAs"] = list(agent.classified_as)
+    for key in ("image", "note"):
+        if getattr(agent, key):
+            node[key] = getattr(agent, key)
+    return node
+
+
+def to_vf_jsonld(
+    events: Iterable[tuple[str, EconomicEvent]],
+    processes: Mapping[str, Process],
+    resources: Mapping[str, EconomicResource],
+    specs: Mapping[str, ResourceSpecification],
+    agents: Mapping[str, Agent],
+) -> dict[str, Any]:
+    """A VF 1.0 JSON-LD document: agents, specifications, resources, processes, then the
+    events in the order given; each group but the events sorted by id."""
+    graph: list[dict[str, Any]] = []
+    graph += [_agent_node(a, agents[a]) for a in sorted(agents)]
+    graph += [_spec_node(a, specs[a]) for a in sorted(specs)]
+    graph += [_resource_node(a, resources[a]) for a in sorted(resources)]
+    graph += [_process_node(a, processes[a]) for a in sorted(processes)]
+    graph += [_event_node(address, event) for address, event in events]
+    return {"@context": CONTEXT, "@graph": graph}
+
+
+# Import: a small JSON-LD expansion, then VF nodes to entry contents.
+
+
+class _Context:
+    """An active context: term definitions, prefixes and @vocab of inline contexts."""
+
+    def __init__(self) -> None:
+        self.terms: dict[str, dict[str, Any]] = {}
+        self.vocab: str | None = None
+
+    def extended(self, local: Any) -> _Context:
+        context = _Context()
+        context.terms, context.vocab = dict(self.terms), self.vocab
+        for item in local if isinstance(local, list) else [local]:
+            if item is None:
+                context.terms, context.vocab = {}, None
+            elif isinstance(item, str):
+                raise MalformedDocument(
+                    f"remote @context {item!r} is not fetched: inline the context in the document"
+                )
+            elif isinstance(item, dict):
+                context._define(item)
+            else:
+                raise MalformedDocument(f"@context entries are objects, not {item!r}")
+        return context
+
+    def _define(self, definitions: dict[str, Any]) -> None:
+        if "@vocab" in definitions:
+            self.vocab = definitions["@vocab"]
+        for term, definition in definitions.items():
+            if term.startswith("@"):
+                continue
+            if isinstance(definition, str):
+                self.terms[term] = {"@id": definition}
+            elif isinstance(definition, dict):
+                self.terms[term] = dict(definition)
+            elif definition is None:
+                self.terms.pop(term, None)
+            else:
+                raise MalformedDocument(f"@context term {term!r} has a bad definition")
+        for term in list(self.terms):  # resolve compact IRIs now that prefixes are known
+            definition = self.terms[term]
+            if "@id" in definition and not definition["@id"].startswith("@"):
+                definition["@id"] = self.iri(definition["@id"], vocab=True, resolving=term)
+            if "@type" in definition and not definition["@type"].startswith("@"):
+                definition["@type"] = self.iri(definition["@type"], vocab=True, resolving=term)
+
+    def iri(self, value: str, *, vocab: bool, resolving: str | None = None) -> str:
+        """Expand a term, a compact IRI (prefix:suffix) or an absolute IRI."""
+        if value.startswith("@"):
+            return value
+        if vocab and value in self.terms and value != resolving:
+            return str(self.terms[value].get("@id", value))
+        prefix, colon, suffix = value.partition(":")
+        if colon and not suffix.startswith("//"):
+            definition = self.terms.get(prefix)
+            if definition is not None and prefix != resolving:
+                return str(definition.get("@id", "")) + suffix
+        if colon:
+            return value  # an absolute IRI (urn:..., https://...)
+        if vocab and self.vocab:
+            return self.vocab + value
+        return value
+
+
+def _expand(element: Any, context: _Context, key_definition: dict[str, Any] | None) -> Any:
+    """The JSON-LD expansion of an element, enough for VF documents."""
+    if isinstance(element, list):
+        return [_expand(item, context, key_definition) for item in element]
+    if not isinstance(element, dict):
+        return _expand_value(element, context, key_definition or {})
+    if "@context" in element:
+        context = context.extended(element["@context"])
+    node: dict[str, Any] = {}
+    for key, value in element.items():
+        if key == "@context":
+            continue
+        expanded_key = context.iri(key, vocab=True)
+        if expanded_key == "@type":
+            types = value if isinstance(value, list) else [value]
+            node["@type"] = [context.iri(t, vocab=True) for t in types]
+        elif expanded_key == "@id":
+            node["@id"] = context.iri(value, vocab=False)
+        elif expanded_key in ("@value", "@language"):
+            node[expanded_key] = value
+        elif expanded_key == "@graph":
+            node["@graph"] = _as_list(_expand(value, context, None))
+        elif ":" in expanded_key:
+            definition = context.terms.get(key, {})
+            node[expanded_key] = _as_list(_expand(value, context, definition))
+        # keys that map to no IRI are dropped, as JSON-LD does
+    return node
+
+
+def _expand_value(value: Any, context: _Context, definition: dict[str, Any]) -> dict[str, Any]:
+    kind = definition.get("@type")
+    if kind == "@id" and isinstance(value, str):
+        return {"@id": context.iri(value, vocab=False)}
+    if kind == "@vocab" and isinstance(value, str):
+        return {"@id": context.iri(value, vocab=True)}
+    if kind is not None and not str(kind).startswith("@"):
+        return {"@value": value, "@type": kind}
+    return {"@value": value}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _nodes(expanded: Any) -> list[dict[str, Any]]:
+    """Every node object, nested ones included, in document order."""
+    found: list[dict[str, Any]] = []
+    stack = list(reversed(_as_list(expanded)))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "@value" not in item:
+                found.append(item)
+            children = [v for k, v in item.items() if not k.startswith("@") or k == "@graph"]
+            for child in reversed(children):
+                stack.extend(reversed(_as_list(child)))
+    return found
+
+
+def from_vf_jsonld(document: Any) -> list[dict[str, Any]]:
+    """The contents of the vf:EconomicEvent nodes of a VF JSON-LD document, in document
+    order, each validated as an EconomicEvent; raises MalformedDocument (one line)."""
+    if not isinstance(document, dict | list):
+        raise MalformedDocument("a JSON-LD document is an object or an array")
+    expanded = _expand(document, _Context(), None)
+    nodes = _nodes(expanded)
+    by_id = {node["@id"]: node for node in nodes if "@id" in node and len(node) > 1}
+    contents = []
+    for node in nodes:
+        if VF + "EconomicEvent" in node.get("@type", []):
+            contents.append(_event_content(node, by_id))
+    if not contents:
+        raise MalformedDocument("the document has no vf:EconomicEvent")
+    return contents
+
+
+_VF_KEYS: Final = {
+    VF + name: name
+    for name in (*REFERENCES, *AGENTS, *MEASURES, *TIMES, *STRINGS, "action", "toLocation",
+                 "resourceClassifiedAs")
+}  # fmt: skip
+_VF_KEYS[EXTENSIONS + "atLocation"] = "atLocation"
+
+
+def _event_content(node: dict[str, Any], by_id: Mapping[str, Any]) -> dict[str, Any]:
+    name = node.get("@id", "(an event without @id)")
+    content: dict[str, Any] = {}
+    for key, values in node.items():
+        if key.startswith("@"):
+            continue
+        field = _VF_KEYS.get(key)
+        if field is None:
+            raise MalformedDocument(f"event {name}: property {key} is not supported")
+        if field in MEASURES or field in LOCATIONS:  # flattened documents refer to nodes
+            values = [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+        try:
+            content[field] = _field(field, values)
+        except (AccountingError, UnitError) as error:
+            raise MalformedDocument(f"event {name}: {field}: {error}") from None
+    try:
+        return EconomicEvent.from_content(content).to_content()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "event"
+        raise MalformedDocument(f"event {name}: {where}: {first['msg']}") from None
+
+
+def _single(values: list[Any]) -> Any:
+    if len(values) != 1:
+        raise MalformedDocument(f"expected one value, found {len(values)}")
+    return values[0]
+
+
+def _iri(value: Any) -> str:
+    if not isinstance(value, dict) or not isinstance(value.get("@id"), str):
+        raise MalformedDocument(f"expected an IRI, found {value!r}")
+    return str(value["@id"])
+
+
+def _literal(value: Any) -> Any:
+    if not isinstance(value, dict) or "@value" not in value:
+        raise MalformedDocument(f"expected a literal, found {value!r}")
+    return value["@value"]
+
+
+def _field(field: str, values: list[Any]) -> Any:
+    if field == "resourceClassifiedAs":
+        return [_literal(v) for v in values]
+    value = _single(values)
+    if field == "action":
+        action = _iri(value).removeprefix(VF)
+        if action not in get_args(ActionName):
+            raise MalformedDocument(f"{_iri(value)} is not a ValueFlows action")
+        return action
+    if field in AGENTS:
+        iri = _iri(value)
+        if not iri.startswith(AGENT_PREFIX):
+            raise MalformedDocument(f"agent {iri} is not an {AGENT_PREFIX}<agent id> IRI")
+        return iri.removeprefix(AGENT_PREFIX)
+    if field in REFERENCES:
+        iri = _iri(value)
+        if not iri.startswith(COLEDGER) or iri.startswith(AGENT_PREFIX):
+            raise MalformedDocument(f"{iri} is not a {COLEDGER}<address> IRI")
+        return iri.removeprefix(COLEDGER)
+    if field in MEASURES:
+        return _measure_content(value)
+    if field in TIMES:
+        time = _literal(value)
+        if not isinstance(time, str):
+            raise MalformedDocument(f"expected an ISO 8601 date-time, found {time!r}")
+        return parse_iso_time(time)
+    if field in LOCATIONS:
+        return _location(value)
+    return _literal(value)
+
+
+def _measure_content(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise MalformedDocument(f"expected a vf:Measure, found {value!r}")
+    number = _literal(_single(value.get(VF + "hasNumericalValue", [])))
+    unit = _iri(_single(value.get(VF + "hasUnit", [])))
+    if isinstance(number, float):
+        raise MalformedDocument(
+            f"hasNumericalValue {number!r} is a float: write it as a decimal string "
+            "(or load the JSON with parse_float=Decimal)"
+        )
+    if not isinstance(number, str | int | Decimal) or isinstance(number, bool):
+        raise MalformedDocument(f"hasNumericalValue must be a decimal string, not {number!r}")
+    return {
+        "hasNumericalValue": decimal_string(to_decimal(number)),
+        "hasUnit": canonical_unit(unit),
+    }
+
+
+def _location(value: Any) -> str:
+    if isinstance(value, dict) and "@value" in value:
+        return str(value["@value"])
+    names = value.get(VF + "name") if isinstance(value, dict) else None
+    if not names:
+        raise MalformedDocument("a location is a vf:SpatialThing with a vf:name")
+    return str(_literal(_single(names)))

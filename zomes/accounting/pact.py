@@ -1,0 +1,178 @@
+"""A footprint report as a PACT 3.0 ProductFootprint (WBCSD PACT Technical Specifications).
+
+The document is checked against the ProductFootprint JSON schema transcribed from the PACT
+3.0 OpenAPI file (schemas/pact-3.0.0-product-footprint.schema.json) before it is returned.
+What coledger knows is the emissions of the resource per unit (kgCO2e), all taken as fossil:
+pcfExcludingBiogenicUptake = pcfIncludingBiogenicUptake = fossilGhgEmissions; biogenic
+uptake is left out (blank means unknown in PACT). PACT 3.0 dropped `version` (every change
+is a new id) and replaced productCategoryCpc with productClassifications URNs: a CPC code is
+given as `urn:pact:productclassification:un-cpc:<code>`. The id is a UUID derived from the
+resource, the time and the declared unit, so the same report always gets the same id.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from zomes.accounting.common import AccountingError, iso_time, text
+from zomes.accounting.footprint import FootprintReport
+from zomes.valueflows.units import UNITS
+
+SPEC_VERSION: Final = "3.0.0"
+SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "pact-3.0.0-product-footprint.schema.json"
+CPC_URN: Final = "urn:pact:productclassification:un-cpc:"
+ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:coledger:pact")
+
+# PACT declared units and the coledger unit each is measured in.
+DECLARED_UNITS: Final[dict[str, str]] = {
+    "kilogram": "kilogram",
+    "liter": "litre",
+    "cubic meter": "cubicMetre",
+    "kilowatt hour": "kilowattHour",
+    "megajoule": "megajoule",
+    "ton kilometer": "tonneKilometre",
+    "square meter": "squareMetre",
+    "piece": "one",
+    "hour": "hour",
+}
+_BY_DIMENSION: Final[dict[str, str]] = {
+    "mass": "kilogram", "volume": "liter", "energy": "megajoule", "mass × length": "ton kilometer",
+    "area": "square meter", "dimensionless": "piece", "time": "hour",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PactProduct:
+    """The product as PACT names it: ids and classifications are URNs."""
+
+    name: str
+    description: str
+    ids: tuple[str, ...]
+    cpc: str | None = None
+    classifications: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PactCompany:
+    name: str
+    ids: tuple[str, ...]
+
+
+def declared_unit_for(unit: str) -> str:
+    """The PACT declared unit for a resource measured in a coledger unit."""
+    for declared, ours in DECLARED_UNITS.items():
+        if ours == unit:
+            return declared
+    by_dimension = _BY_DIMENSION.get(UNITS[unit].dimension)
+    if by_dimension is None:
+        raise AccountingError(f"PACT has no declared unit for resources measured in {unit}")
+    return by_dimension
+
+
+def to_pact(
+    report: FootprintReport,
+    *,
+    product: PactProduct,
+    company: PactCompany,
+    created_us: int,
+    declared_unit_amount: Decimal = Decimal(1),
+    product_mass_per_declared_unit: Decimal | None = None,
+    reference_period: tuple[int, int] | None = None,
+    fossil_carbon_content: Decimal = Decimal(0),
+    exempted_emissions_percent: Decimal = Decimal(0),
+    ipcc_characterization_factors: tuple[str, ...] = ("AR6",),
+    cross_sectoral_standards: tuple[str, ...] = ("GHGP-Product", "PACT-3.0"),
+    geography_country: str | None = None,
+    packaging_emissions_included: bool = False,
+    comment: str | None = None,
+    status: str = "Active",
+) -> dict[str, Any]:
+    """A validated PACT ProductFootprint for the resource of `report`, per
+    `declared_unit_amount` of its declared unit. The reference period defaults to the span
+    of the events the report rolled up."""
+    declared = declared_unit_for(report.unit)
+    amount_in_unit = _in_resource_unit(declared_unit_amount, declared, report.unit)
+    emissions = report.per_unit.get("emissions", Fraction(0)) * amount_in_unit
+    if emissions < 0:
+        raise AccountingError("net negative emissions cannot be declared as fossilGhgEmissions")
+    period = reference_period or report.period
+    if period is None:
+        raise AccountingError("no event times to take a reference period from: give one")
+    if product_mass_per_declared_unit is None:
+        mass = declared_unit_amount if declared == "kilogram" else Decimal(0)
+    else:
+        mass = product_mass_per_declared_unit
+    classifications = list(product.classifications)
+    if product.cpc is not None:
+        classifications.append(CPC_URN + product.cpc)
+    identity = f"{report.resource}|{created_us}|{declared_unit_amount}|{declared}"
+    document: dict[str, Any] = {
+        "id": str(uuid.uuid5(ID_NAMESPACE, identity)),
+        "specVersion": SPEC_VERSION,
+        "created": iso_time(created_us),
+        "status": status,
+        "companyName": company.name,
+        "companyIds": list(company.ids),
+        "productDescription": product.description,
+        "productIds": list(product.ids),
+        "productNameCompany": product.name,
+        "pcf": {
+            "declaredUnitOfMeasurement": declared,
+            "declaredUnitAmount": text(declared_unit_amount),
+            "productMassPerDeclaredUnit": text(mass),
+            "referencePeriodStart": iso_time(period[0]),
+            "referencePeriodEnd": iso_time(period[1]),
+            "pcfExcludingBiogenicUptake": text(emissions),
+            "pcfIncludingBiogenicUptake": text(emissions),
+            "fossilGhgEmissions": text(emissions),
+            "fossilCarbonContent": text(fossil_carbon_content),
+            "packagingEmissionsIncluded": packaging_emissions_included,
+            "ipccCharacterizationFactors": list(ipcc_characterization_factors),
+            "crossSectoralStandards": list(cross_sectoral_standards),
+            "exemptedEmissionsPercent": text(exempted_emissions_percent),
+            "allocationRulesDescription": (
+                "Process footprints allocated to outputs by mass, or by declared fractions "
+                "where the process has an Allocation"
+            ),
+        },
+    }
+    if classifications:
+        document["productClassifications"] = classifications
+    if geography_country is not None:
+        document["pcf"]["geographyCountry"] = geography_country
+    if comment is not None:
+        document["comment"] = comment
+    validate_pact(document)
+    return document
+
+
+def _in_resource_unit(amount: Decimal, declared: str, unit: str) -> Fraction:
+    declared_unit = DECLARED_UNITS[declared]
+    return Fraction(amount) * Fraction(UNITS[declared_unit].factor) / Fraction(UNITS[unit].factor)
+
+
+@cache
+def pact_schema() -> dict[str, Any]:
+    """The PACT 3.0 ProductFootprint JSON schema shipped with this zome."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+def validate_pact(document: dict[str, Any]) -> None:
+    """Raise AccountingError (one line) unless `document` is a valid PACT ProductFootprint."""
+    import jsonschema  # type: ignore[import-untyped]
+
+    validator = jsonschema.Draft202012Validator(
+        pact_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(document)"
+        raise AccountingError(f"not a valid PACT ProductFootprint: {where}: {error.message}")
