@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,10 @@ from typing import Any
 from node.api import Agent, new_dna
 from node.core.actions import AgentValidationPkg
 from node.core.dna import DnaDef, ZomeRef
-from node.core.errors import CoreError, LocalError, NotFound
+from node.core.errors import CoreError, LocalError
 from node.core.identity import AgentId
 from node.core.scratch import Scratch
+from node.store.network_file import current_dna, read_network_file, write_network_file
 from zomes.api import IntegrityZome, Zome
 from zomes.membrane.invitations import (
     check_membrane_proof,
@@ -26,8 +26,6 @@ from zomes.membrane.invitations import (
     token_of,
 )
 from zomes.registry import installed_zomes
-
-NETWORK_FORMAT = "coledger-network/1"
 
 
 def code_hash(zome: IntegrityZome) -> str:
@@ -46,41 +44,6 @@ def zome_refs(zomes: tuple[Zome, ...]) -> tuple[ZomeRef, ...]:
         ZomeRef(name=z.integrity.name, version=z.integrity.version, code_hash=code_hash(z.integrity))
         for z in zomes
     )
-
-
-def network_doc(dna: DnaDef, bootstrap: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "format": NETWORK_FORMAT,
-        "network_id": str(dna.address),
-        "dna": dna.to_obj(),
-        "bootstrap": bootstrap or [],
-    }
-
-
-def write_network_file(path: Path, dna: DnaDef, bootstrap: list[str] | None = None) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(network_doc(dna, bootstrap), indent=2) + "\n")
-    tmp.replace(path)
-
-
-def read_network_file(path: Path) -> tuple[DnaDef, list[str]]:
-    """Load and check a network file: the DNA must hash to the stated network id."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise NotFound(f"no network file at {path}") from None
-    except (OSError, ValueError) as e:
-        raise LocalError(f"cannot read network file {path}: {e}") from None
-    if not isinstance(doc, dict) or doc.get("format") != NETWORK_FORMAT:
-        raise LocalError(f"{path} is not a coledger network file ({NETWORK_FORMAT})")
-    try:
-        dna = DnaDef.model_validate(doc["dna"])
-    except Exception as e:
-        raise LocalError(f"network file {path} has a bad DNA: {e}") from None
-    if str(dna.address) != doc.get("network_id"):
-        raise LocalError(f"network file {path}: the DNA does not hash to its network id")
-    bootstrap = [b for b in doc.get("bootstrap", []) if isinstance(b, str)]
-    return dna, bootstrap
 
 
 def agent_entry(agent: Agent) -> dict[str, Any]:
@@ -112,11 +75,6 @@ def create_network(agent: Agent, name: str, properties: dict[str, str], target: 
     return dna
 
 
-def current_dna(agent: Agent) -> DnaDef:
-    """The DNA of the network this home belongs to."""
-    if not agent.paths.network.exists():
-        raise LocalError("this agent has not joined a network: run `coledger network create` or `coledger join`")
-    return read_network_file(agent.paths.network)[0]
 
 
 DEFAULT_INVITE_DAYS = 7

@@ -17,8 +17,18 @@ from node.core.cid import Cid
 from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
+from node.core.records import Record
 from node.store.deps import StoreDeps
-from node.store.dht import APP_VALID, INTEGRATED, NEXT_STATE, PENDING, REJECTED, SYS_VALID, DhtStore
+from node.store.dht import (
+    APP_VALID,
+    INTEGRATED,
+    NEXT_STATE,
+    PENDING,
+    REJECTED,
+    SYS_VALID,
+    DhtStore,
+    QueuedOp,
+)
 from validation.pipeline import Validator
 from validation.receipts import sign_receipt
 from validation.warrants import (
@@ -63,6 +73,7 @@ class ValidationWorkflow:
         self.deps = deps
         self.validator = validator
         self.key = key
+        self._blocked: set[AgentId] = set()
 
     def _stages(self) -> dict[str, Callable[[Op, int], Outcome]]:
         v, deps = self.validator, self.deps
@@ -76,62 +87,83 @@ class ValidationWorkflow:
         """Process up to `limit` due ops (repeating while ops keep integrating)."""
         report = WorkflowReport()
         stages = self._stages()
+        self._blocked = set(self.dht.blocked())
         while True:
             due = self.dht.due(now_us, limit)
             before = report.integrated + report.rejected
             with self.dht.transaction():
                 for queued in due:
-                    self._advance(queued.op, queued.state, queued.attempts, stages, now_us, report)
+                    if queued.op.action.author in self._blocked:
+                        # blocked while this batch ran, or its ops arrived after the block
+                        self.dht.set_state(queued.op.address, REJECTED, now_us, "blocked",
+                                           "the author is blocked")
+                        report.rejected += 1
+                        continue
+                    self._advance(queued, stages, now_us, report)
             if len(due) < limit or report.integrated + report.rejected == before:
                 return report
 
-    def _advance(self, op: Op, state: str, attempts: int,
-                 stages: dict[str, Callable[[Op, int], Outcome]], now_us: int,
-                 report: WorkflowReport) -> None:
-        address = op.address
+    def _advance(self, queued: QueuedOp, stages: dict[str, Callable[[Op, int], Outcome]],
+                 now_us: int, report: WorkflowReport) -> None:
+        op, state, attempts = queued.op, queued.state, queued.attempts
+        address = queued.address or op.address
+        if op.entry is not None or not op.action.HAS_ENTRY:
+            # the next action's ops will need this one (its prev) for chain checks
+            self.deps.hold(Record(op.signed, op.entry))
+        start = state
         while state in stages:
             outcome = stages[state](op, now_us)
             if isinstance(outcome, Unresolved):
+                # the stage reached is kept: a retry resumes there (one write, not one a stage)
+                if state != start:
+                    self.dht.set_state(address, state, now_us)
                 self.dht.defer(address, outcome.missing, now_us + retry_delay_us(attempts))
                 report.deferred += 1
                 return
             if isinstance(outcome, Invalid):
-                self._reject(op, outcome, now_us, report)
+                self._reject(op, address, outcome, now_us, report)
                 return
             state = NEXT_STATE[state]
-            self.dht.set_state(address, state, now_us)
+        self.dht.set_state(address, state, now_us)
         if state == INTEGRATED:
-            self._integrate(op, now_us, report)
+            self._integrate(op, address, now_us, report)
 
-    def _integrate(self, op: Op, now_us: int, report: WorkflowReport) -> None:
+    def _integrate(self, op: Op, address: Cid, now_us: int, report: WorkflowReport) -> None:
         report.integrated += 1
-        receipt = sign_receipt(self.key, op.address, "valid", now_us).to_bytes()
-        self.dht.add_receipt(op.address, self.key.agent_id, receipt)
+        receipt = sign_receipt(self.key, address, "valid", now_us).to_bytes()
+        self.dht.add_receipt(address, self.key.agent_id, receipt)
         report.receipts.append(receipt)
         if op.type is OpType.REGISTER_AGENT_ACTIVITY:
             for sibling in self.dht.siblings(op.signed):
                 self._warrant(ForkEvidence.of(op.signed, sibling), now_us, report)
 
-    def _reject(self, op: Op, outcome: Invalid, now_us: int, report: WorkflowReport) -> None:
+    def _reject(self, op: Op, address: Cid, outcome: Invalid, now_us: int,
+                report: WorkflowReport) -> None:
         report.rejected += 1
-        self.dht.set_state(op.address, REJECTED, now_us, outcome.rule, outcome.reason)
-        receipt = sign_receipt(self.key, op.address, "rejected", now_us).to_bytes()
-        self.dht.add_receipt(op.address, self.key.agent_id, receipt)
+        self.dht.set_state(address, REJECTED, now_us, outcome.rule, outcome.reason)
+        receipt = sign_receipt(self.key, address, "rejected", now_us).to_bytes()
+        self.dht.add_receipt(address, self.key.agent_id, receipt)
         report.receipts.append(receipt)
         if outcome.rule not in TIME_DEPENDENT_RULES and op.action.author != self.key.agent_id:
             self._warrant(InvalidOpEvidence.of(op, outcome), now_us, report)
 
     def _warrant(self, evidence: InvalidOpEvidence | ForkEvidence, now_us: int,
                  report: WorkflowReport) -> None:
+        """Warrant only on evidence that convicts as every judge will see it: an op the
+        author did not sign (forged signature, swapped entry) is rejected, not warranted."""
         warrant = issue_warrant(self.key, evidence, now_us)
-        self.accept_warrant(warrant, now_us, report, judged=True)
+        if isinstance(judge_warrant(warrant, self._revalidate(now_us)), WarranteeGuilty):
+            self.accept_warrant(warrant, now_us, report, judged=True)
 
     def accept_warrant(self, warrant: Warrant, now_us: int, report: WorkflowReport | None = None,
                        *, judged: bool = False) -> str:
         """Judge a warrant (ours are judged already) and block whoever it convicts.
 
         Returns the verdict's name; an undecided warrant is not stored."""
-        verdict = WarranteeGuilty() if judged else judge_warrant(warrant, self._revalidate(now_us))
+        verdict = (
+            WarranteeGuilty(warrant.warrantee, "", "") if judged
+            else judge_warrant(warrant, self._revalidate(now_us))
+        )
         if isinstance(verdict, WarranteeGuilty):
             data = warrant.to_bytes()
             if self.dht.add_warrant(Cid.of(data), warrant.warrantee, warrant.issuer, data, now_us):
@@ -146,6 +178,7 @@ class ValidationWorkflow:
         """Refuse `agent` from now on and reject everything it wrote (never ourselves)."""
         if agent == self.key.agent_id:
             return
+        self._blocked.add(agent)
         self.dht.block(agent, reason, now_us, warrant)
         self.dht.reject_author(agent, now_us, reason)
 

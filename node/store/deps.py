@@ -60,18 +60,35 @@ class StoreDeps:
         for r in records:
             self._staged[r.address] = r
 
+    def hold(self, record: Record) -> None:
+        """Remember a complete record just read from the DHT store (say, an op's), so
+        that validating the ops after it does not read it back."""
+        if record.entry is not None or record.action.entry_address is None:
+            self.cache[("record", record.address)] = record
+
     def find_record(self, address: Cid) -> Record | None:
         record = self._staged.get(address)
         if record is None and self._own is not None:
             record = self._own.get_record(address)
         if record is None and self._dht is not None:
-            record = self._dht.get_record(address)
+            key = ("record", address)
+            record = self.cache.get(key)
+            if record is None:
+                record = self._dht.get_record(address)
+                # content-addressed, so never stale once complete (an entry may come later)
+                if record is not None and (record.entry or not record.action.entry_address):
+                    self.cache[key] = record
         return record
 
     def must_get_record(self, address: Cid) -> Record:
+        """The record with its entry: an action held without its entry is not enough
+        (folding a chain over it would silently skip the entry), so it waits for it."""
         record = self.find_record(address)
         if record is None:
             raise MissingDependency(address)
+        entry_address = record.action.entry_address
+        if entry_address is not None and record.entry is None:
+            raise MissingDependency(entry_address)
         return record
 
     def must_get_entry(self, address: Cid) -> Entry:

@@ -10,11 +10,12 @@ once each, shared by the ops that carry them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
+from node.core.chain import check_entry_address
 from node.core.cid import Cid
 from node.core.identity import AgentId
 from node.core.ops import Op, OpType
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS ops (
     basis       BLOB NOT NULL,
     action      BLOB NOT NULL REFERENCES dht_actions(address),
     author      BLOB NOT NULL,
+    time_us     INTEGER NOT NULL,
     state       TEXT NOT NULL,
     rule        TEXT,
     reason      TEXT,
@@ -100,6 +102,7 @@ class QueuedOp:
     op: Op
     state: str
     attempts: int
+    address: Cid | None = None  # the op's address as stored (saves hashing it again)
 
 
 class DhtStore:
@@ -136,37 +139,54 @@ class DhtStore:
         addresses. Ops whose dependencies were waiting on them wake those up."""
         conn = self._conn
         added: list[Cid] = []
+        stored: set[Cid] = set()  # actions and entries written by this call: once each
         with _mapped("storing ops"), self.transaction():
             for op in ops:
                 signed = op.signed
                 action = signed.action
                 address = op.address
+                entry = op.entry
+                # The queue keeps actions and entries by address, not the op's own entry:
+                # one that is not the entry its action names is judged now (and not kept).
+                mismatch = None
+                if entry is not None:
+                    entry = Entry(entry.data, Cid.of(entry.data))
+                    mismatch = check_entry_address(action, entry)
+                    if mismatch is not None:
+                        entry = None
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO ops(address, op_type, basis, action, author, state,"
-                    " received_us, changed_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO ops(address, op_type, basis, action, author, time_us,"
+                    " state, rule, reason, received_us, changed_us)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (address.to_bytes(), op.type.value, op.basis, signed.address.to_bytes(),
-                     action.author.to_bytes(), PENDING, now_us, now_us),
+                     action.author.to_bytes(), action.timestamp,
+                     PENDING if mismatch is None else REJECTED,
+                     None if mismatch is None else "check_entry_address", mismatch,
+                     now_us, now_us),
                 )
                 if cur.rowcount == 0:
                     continue
                 added.append(address)
                 entry_address = action.entry_address
-                conn.execute(
-                    "INSERT OR IGNORE INTO dht_actions(address, author, seq, prev, action, signature,"
-                    " entry_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (signed.address.to_bytes(), action.author.to_bytes(), action.seq,
-                     action.prev_action.to_bytes() if action.prev_action else None,
-                     signed.data, signed.signature,
-                     entry_address.to_bytes() if entry_address else None),
-                )
-                if op.entry is not None:
+                if signed.address not in stored:
+                    stored.add(signed.address)
+                    conn.execute(
+                        "INSERT OR IGNORE INTO dht_actions(address, author, seq, prev, action,"
+                        " signature, entry_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (signed.address.to_bytes(), action.author.to_bytes(), action.seq,
+                         action.prev_action.to_bytes() if action.prev_action else None,
+                         signed.data, signed.signature,
+                         entry_address.to_bytes() if entry_address else None),
+                    )
+                if entry is not None and entry.address not in stored:
+                    stored.add(entry.address)
                     conn.execute(
                         "INSERT OR IGNORE INTO dht_entries(address, entry) VALUES (?, ?)",
-                        (op.entry.address.to_bytes(), op.entry.data),
+                        (entry.address.to_bytes(), entry.data),
                     )
-                self._wake(signed.address.to_bytes(), now_us)
-                if op.entry is not None:
-                    self._wake(op.entry.address.to_bytes(), now_us)
+            if stored and conn.execute("SELECT 1 FROM op_waits LIMIT 1").fetchone():
+                for dep in stored:
+                    self._wake(dep.to_bytes(), now_us)
         return added
 
     def _wake(self, dep: bytes, now_us: int) -> None:
@@ -183,7 +203,7 @@ class DhtStore:
         """Ops not yet final whose retry time has come, oldest first."""
         with _mapped("reading the validation queue"):
             rows = self._conn.execute(
-                "SELECT o.op_type, a.action, a.signature, e.entry, o.state, o.attempts"
+                "SELECT o.op_type, a.action, a.signature, e.entry, o.state, o.attempts, o.address"
                 " FROM ops o JOIN dht_actions a ON a.address = o.action"
                 " LEFT JOIN dht_entries e ON e.address = a.entry_address"
                 " WHERE o.state IN ('pending', 'sys_valid', 'app_valid') AND o.next_try_us <= ?"
@@ -191,9 +211,10 @@ class DhtStore:
                 (now_us, limit),
             ).fetchall()
         out = []
-        for op_type, action, signature, entry, state, attempts in rows:
-            op = _op(op_type, action, signature, entry)
-            out.append(QueuedOp(op, state, attempts))
+        decoded: dict[bytes, SignedAction] = {}  # the ops of one action share its decoding
+        for op_type, action, signature, entry, state, attempts, address in rows:
+            op = _op(op_type, action, signature, entry, decoded)
+            out.append(QueuedOp(op, state, attempts, Cid(address)))
         return out
 
     def set_state(self, op_address: Cid, state: str, now_us: int, rule: str | None = None,
@@ -215,6 +236,16 @@ class DhtStore:
                 "INSERT OR IGNORE INTO op_waits(dep, op) VALUES (?, ?)",
                 [(_raw(m), op_address.to_bytes()) for m in missing],
             )
+
+    def waiting(self, limit: int = 64) -> list[tuple[AgentId, bytes]]:
+        """(author of a waiting op, the dependency it waits for), for fetching them."""
+        with _mapped("reading dependencies"):
+            rows = self._conn.execute(
+                "SELECT DISTINCT o.author, w.dep FROM op_waits w JOIN ops o ON o.address = w.op"
+                " WHERE o.state NOT IN ('integrated', 'rejected') LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(AgentId(a), bytes(d)) for a, d in rows]
 
     def state_of(self, op_address: Cid) -> tuple[str, str | None, str | None] | None:
         with _mapped("reading an op"):
@@ -300,6 +331,44 @@ class DhtStore:
             for op_type, action, signature, entry in self._conn.execute(sql, args).fetchall():
                 yield _op(op_type, action, signature, entry)
 
+    def get_op(self, op_address: Cid, state: str = INTEGRATED) -> Op | None:
+        """An op we hold in `state` (integrated by default: what we vouch for)."""
+        with _mapped("reading an op"):
+            row = self._conn.execute(
+                "SELECT o.op_type, a.action, a.signature, e.entry FROM ops o"
+                " JOIN dht_actions a ON a.address = o.action"
+                " LEFT JOIN dht_entries e ON e.address = a.entry_address"
+                " WHERE o.address = ? AND o.state = ?",
+                (op_address.to_bytes(), state),
+            ).fetchone()
+        return None if row is None else _op(*row)
+
+    def held_ops(self, scope: Callable[[bytes], bool]) -> list[tuple[Cid, int]]:
+        """(address, action time) of integrated ops whose basis `scope` accepts (gossip)."""
+        with _mapped("listing held ops"):
+            rows = self._conn.execute(
+                "SELECT address, basis, time_us FROM ops WHERE state = 'integrated'"
+            ).fetchall()
+        return [(Cid(a), t) for a, b, t in rows if scope(b)]
+
+    def activity(self, author: AgentId) -> list[Record]:
+        """The author's actions we hold through integrated agent-activity ops, by seq."""
+        with _mapped("reading agent activity"):
+            rows = self._conn.execute(
+                "SELECT a.action, a.signature, e.entry FROM ops o"
+                " JOIN dht_actions a ON a.address = o.action"
+                " LEFT JOIN dht_entries e ON e.address = a.entry_address"
+                " WHERE o.author = ? AND o.op_type = 'RegisterAgentActivity'"
+                " AND o.state = 'integrated' ORDER BY a.seq",
+                (author.to_bytes(),),
+            ).fetchall()
+        out = []
+        for action, signature, entry in rows:
+            signed = SignedAction.from_bytes(action, signature)
+            address = signed.action.entry_address
+            out.append(Record(signed, Entry(entry, address) if entry is not None and address else None))
+        return out
+
     # -- receipts, warrants, blocks ------------------------------------------------------
 
     def add_receipt(self, op_address: Cid, validator: AgentId, receipt: bytes) -> None:
@@ -354,8 +423,12 @@ def _raw(address: Cid | bytes) -> bytes:
     return address.to_bytes() if isinstance(address, Cid) else bytes(address)
 
 
-def _op(op_type: str, action: bytes, signature: bytes, entry: bytes | None) -> Op:
-    signed = SignedAction.from_bytes(action, signature)
+def _op(op_type: str, action: bytes, signature: bytes, entry: bytes | None,
+        decoded: dict[bytes, SignedAction] | None = None) -> Op:
+    if decoded is None:
+        signed = SignedAction.from_bytes(action, signature)
+    elif (signed := decoded.get(action)) is None or signed.signature != signature:
+        signed = decoded[action] = SignedAction.from_bytes(action, signature)
     entry_address = signed.action.entry_address
     t = OpType(op_type)
     from node.core.ops import CARRIES_ENTRY

@@ -1,0 +1,64 @@
+"""Start and stop a node: open the home, the transport, the node's loops, the RPC socket.
+
+`open_node` is the one way to run a node, in a test (in-memory network) or for real
+(`coledger run`, libp2p). Leaving it cancels the loops, closes the transport (the
+libp2p backend closes its listener) and then the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from node.core.clock import now_us
+from node.runtime.ledger import open_ledger
+from node.runtime.node import Node
+from node.store.home import PassphraseSource
+from node.store.network_file import read_network_file
+
+
+@asynccontextmanager
+async def open_node(
+    home: Path,
+    passphrase: PassphraseSource,
+    *,
+    memory_network: Any = None,
+    listen: str = "/ip4/0.0.0.0/tcp/0",
+    bootstrap: Sequence[str] = (),
+    clock: Callable[[], int] = now_us,
+    gossip_interval: float = 2.0,
+    rpc: bool = True,
+) -> AsyncIterator[Node]:
+    """Run this home's node until the block exits. With `memory_network` (a
+    dht.memory.MemoryNetwork) it joins that simulated network instead of libp2p."""
+    async with AsyncExitStack() as stack:
+        ledger = stack.enter_context(open_ledger(home, passphrase))
+        key = ledger.agent.key()
+        _, file_bootstrap = read_network_file(ledger.agent.paths.network)
+        peers = [*bootstrap, *file_bootstrap]
+        if memory_network is not None:
+            transport = await stack.enter_async_context(memory_network.open_transport(key))
+        else:
+            from dht.libp2p_backend import open_libp2p_transport
+
+            transport = await stack.enter_async_context(
+                open_libp2p_transport(key, ledger.dna.address, listen, ())
+            )
+        node = Node(ledger, key, transport, clock, gossip_interval=gossip_interval)
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        if rpc:
+            from node.runtime.rpc import serve_rpc
+
+            await nursery.start(serve_rpc, node, ledger.agent.paths.root)
+        node.enqueue_new_records()
+        for address in peers:
+            await node.connect(address)
+        await nursery.start(node.run)
+        try:
+            yield node
+        finally:
+            nursery.cancel_scope.cancel()

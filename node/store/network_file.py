@@ -1,0 +1,59 @@
+"""The network file: a DNA and bootstrap addresses, shared by a network's members.
+
+`NAME.network.json` as written by `coledger network create`, and the copy each home
+keeps of the network it belongs to. Its DNA must hash to the stated network id.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from node.core.dna import DnaDef
+from node.core.errors import LocalError, NotFound
+from node.store.home import Agent
+
+NETWORK_FORMAT = "coledger-network/1"
+
+
+def network_doc(dna: DnaDef, bootstrap: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "format": NETWORK_FORMAT,
+        "network_id": str(dna.address),
+        "dna": dna.to_obj(),
+        "bootstrap": bootstrap or [],
+    }
+
+
+def write_network_file(path: Path, dna: DnaDef, bootstrap: list[str] | None = None) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(network_doc(dna, bootstrap), indent=2) + "\n")
+    tmp.replace(path)
+
+
+def read_network_file(path: Path) -> tuple[DnaDef, list[str]]:
+    """Load and check a network file: the DNA must hash to the stated network id."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise NotFound(f"no network file at {path}") from None
+    except (OSError, ValueError) as e:
+        raise LocalError(f"cannot read network file {path}: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != NETWORK_FORMAT:
+        raise LocalError(f"{path} is not a coledger network file ({NETWORK_FORMAT})")
+    try:
+        dna = DnaDef.model_validate(doc["dna"])
+    except Exception as e:
+        raise LocalError(f"network file {path} has a bad DNA: {e}") from None
+    if str(dna.address) != doc.get("network_id"):
+        raise LocalError(f"network file {path}: the DNA does not hash to its network id")
+    bootstrap = [b for b in doc.get("bootstrap", []) if isinstance(b, str)]
+    return dna, bootstrap
+
+
+def current_dna(agent: Agent) -> DnaDef:
+    """The DNA of the network this home belongs to."""
+    if not agent.paths.network.exists():
+        raise LocalError("this agent has not joined a network: run `coledger network create` or `coledger join`")
+    return read_network_file(agent.paths.network)[0]

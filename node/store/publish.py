@@ -1,0 +1,93 @@
+"""The author's publish queue: own ops waiting for enough validation receipts.
+
+Survives restarts (it is a table in the home's database). An op leaves the queue
+when distinct validators' receipts reach the target; until then it is retried
+with a doubling backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from node.core.cid import Cid
+from node.core.ops import Op
+from node.store.dht import DhtStore, _op
+from node.store.sqlite import Store, _mapped
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS publish_queue (
+    op          BLOB PRIMARY KEY,
+    op_type     TEXT NOT NULL,
+    action      BLOB NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_us INTEGER NOT NULL,
+    added_us    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS publish_due ON publish_queue(next_try_us);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    op: Op
+    attempts: int
+
+
+class PublishQueue:
+    """Own ops to publish, in the same database as the chain they come from."""
+
+    def __init__(self, store: Store, dht: DhtStore) -> None:
+        self._store = store
+        self._dht = dht
+        self._conn = store._conn
+        with _mapped("creating the publish queue"):
+            self._conn.executescript(_SCHEMA)
+
+    def enqueue(self, ops: Iterable[Op], now_us: int) -> int:
+        rows = [
+            (op.address.to_bytes(), op.type.value, op.signed.address.to_bytes(), now_us, now_us)
+            for op in ops
+        ]
+        with _mapped("queueing ops to publish"), self._dht.transaction():
+            before = self._conn.total_changes
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO publish_queue(op, op_type, action, next_try_us, added_us)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            return self._conn.total_changes - before
+
+    def due(self, now_us: int, limit: int = 2000) -> list[Outgoing]:
+        """Queued ops whose retry time has come; their records come from our own chain."""
+        with _mapped("reading the publish queue"):
+            rows = self._conn.execute(
+                "SELECT q.op_type, c.action, c.signature, e.entry, q.attempts FROM publish_queue q"
+                " JOIN chain c ON c.address = q.action"
+                " LEFT JOIN entries e ON e.address = c.entry_address"
+                " WHERE q.next_try_us <= ? ORDER BY q.next_try_us LIMIT ?",
+                (now_us, limit),
+            ).fetchall()
+        return [Outgoing(_op(t, a, s, e), n) for t, a, s, e, n in rows]
+
+    def defer(self, op_address: Cid, retry_at_us: int) -> None:
+        with _mapped("deferring a publish"), self._dht.transaction():
+            self._conn.execute(
+                "UPDATE publish_queue SET attempts = attempts + 1, next_try_us = ? WHERE op = ?",
+                (retry_at_us, op_address.to_bytes()),
+            )
+
+    def done(self, op_address: Cid) -> None:
+        with _mapped("finishing a publish"), self._dht.transaction():
+            self._conn.execute("DELETE FROM publish_queue WHERE op = ?", (op_address.to_bytes(),))
+
+    def pending(self) -> int:
+        with _mapped("counting the publish queue"):
+            return int(self._conn.execute("SELECT count(*) FROM publish_queue").fetchone()[0])
+
+    def receipt_count(self, op_address: Cid) -> int:
+        with _mapped("counting receipts"):
+            row = self._conn.execute(
+                "SELECT count(DISTINCT validator) FROM receipts WHERE op = ?", (op_address.to_bytes(),)
+            ).fetchone()
+        return int(row[0])

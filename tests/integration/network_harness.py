@@ -1,0 +1,32 @@
+"""Helpers to build a network of real homes (SQLite files) for node tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from node.api import init_home, open_agent
+from node.membership import create_network, invite, join
+
+PASS = "network test"
+
+
+def passphrase() -> str:
+    return PASS
+
+
+def make_homes(root: Path, names: list[str], redundancy: int = 3) -> tuple[list[Path], Path]:
+    """Init one home per name; the first creates the network, the others join by invitation."""
+    homes = [root / name for name in names]
+    network_file = root / "net.network.json"
+    for home, name in zip(homes, names, strict=True):
+        init_home(home, PASS, name)
+    with open_agent(homes[0], passphrase) as progenitor:
+        create_network(progenitor, "testnet", {"redundancy": str(redundancy)}, network_file)
+    for home in homes[1:]:
+        with open_agent(home, passphrase) as newcomer:
+            agent_id = str(newcomer.agent_id)
+        with open_agent(homes[0], passphrase) as progenitor:
+            token = invite(progenitor, agent_id)
+        with open_agent(home, passphrase) as newcomer:
+            join(newcomer, network_file, token)
+    return homes, network_file

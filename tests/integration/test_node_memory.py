@@ -1,0 +1,101 @@
+"""Nodes with real homes (SQLite) on the in-memory network: publish, receipts, get,
+agent activity, gossip catch-up, and a non-member refused."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import pytest
+import trio
+
+from dht.memory import MemoryNetwork
+from node.core.cid import Cid
+from node.ledger import open_ledger
+from node.runtime.conductor import open_node
+from node.store.dht import INTEGRATED
+from tests.integration.network_harness import make_homes, passphrase
+from zomes.valueflows.coordinator import EventRequest
+
+
+def record_some(home, n: int = 3) -> list[Cid]:
+    with open_ledger(home, passphrase) as led:
+        spec = led.create_spec("wheat", "kg", False, None)
+        proc = led.create_process("growing", None, None)
+        done = led.record(EventRequest("produce", resource="new:wheat", conforms_to=str(spec),
+                                       quantity="100 kg", output_of=str(proc)))
+        out = [spec, proc, done.event]
+        for i in range(n):
+            out.append(led.record(EventRequest("work", effort=f"{i + 1} h", input_of=str(proc))).event)
+    return out
+
+
+async def wait_for(predicate, timeout: float = 15.0, what: str = "condition") -> None:
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(0.05)
+
+
+async def test_publish_get_and_activity_across_nodes(tmp_path):
+    homes, _ = make_homes(tmp_path, ["farm", "mill", "bakery", "energy"], redundancy=3)
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        nodes = []
+        for home in homes:
+            node = await stack.enter_async_context(
+                open_node(home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False))
+            nodes.append(node)
+        first = nodes[0].transport.listen_addrs()[0]
+        for node in nodes[1:]:
+            assert await node.connect(first) is not None
+        await wait_for(lambda: all(len(n.peers()) == 4 for n in nodes), what="full mesh")
+        addresses = record_some(homes[0])
+        assert nodes[0].enqueue_new_records() > 0  # (the loop would within 0.25 s)
+        await wait_for(lambda: nodes[0].queue.pending() == 0, what="published")
+        # every op reached R=3 authorities that integrated it and sent receipts
+        mill = nodes[1]
+        for address in addresses:
+            record = await mill.get(address)
+            assert record is not None and record.address == address
+        chain = await mill.agent_activity(nodes[0].me)
+        assert [r.action.seq for r in chain] == list(range(len(chain)))
+        assert chain[-1].address == addresses[-1]
+        counts = [n.dht.counts() for n in nodes]
+        assert all(c["rejected"] == 0 for c in counts)
+        assert sum(c[INTEGRATED] for c in counts) > 0
+
+
+async def test_gossip_brings_a_late_node_up_to_date(tmp_path):
+    homes, _ = make_homes(tmp_path, ["a", "b", "c"], redundancy=3)
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(homes[0], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        b = await stack.enter_async_context(open_node(homes[1], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        await b.connect(a.transport.listen_addrs()[0])
+        record_some(homes[0], n=5)
+        a.enqueue_new_records()
+        await wait_for(lambda: a.queue.pending() == 0 and b.dht.counts()[INTEGRATED] > 0)
+        # c was offline: it joins now and catches up by gossip, without any republish
+        c = await stack.enter_async_context(open_node(homes[2], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        await c.connect(a.transport.listen_addrs()[0])
+        target = a.dht.counts()[INTEGRATED]
+        await wait_for(lambda: c.dht.counts()[INTEGRATED] >= target, timeout=20)
+        assert c.stats.fetched_by_gossip > 0
+
+
+async def test_a_non_member_is_refused(tmp_path):
+    from node.api import init_home
+    from node.membership import create_network
+    from node.api import open_agent
+
+    homes, _ = make_homes(tmp_path, ["a", "b"])
+    outsider = tmp_path / "outsider"
+    init_home(outsider, "network test", "outsider")
+    with open_agent(outsider, passphrase) as o:  # a network of its own: not a member of ours
+        create_network(o, "other", {}, tmp_path / "other.network.json")
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(homes[0], passphrase, memory_network=net, rpc=False))
+        o = await stack.enter_async_context(open_node(outsider, passphrase, memory_network=net, rpc=False))
+        assert await o.connect(a.transport.listen_addrs()[0]) is None
+        assert o.me not in a.members
+        assert o.me in a.stats.refused_peers
