@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # skips an entry-point scan
 
-from node.core.errors import CoreError, LocalError  # noqa: E402
+from node.core.errors import CoreError, LocalError, NotFound  # noqa: E402
 
 Handler = Callable[[argparse.Namespace], None]
 
@@ -148,7 +148,20 @@ def cmd_get(a: argparse.Namespace) -> None:
 
     cid = Cid.parse(a.address)
     with agent() as ag:
-        found = ag.get(cid)
+        try:
+            found = ag.get(cid)
+        except NotFound:
+            found = None
+    if found is None:
+        from node.runtime.rpc import node_running
+
+        if not node_running(OPTS.home):
+            raise NotFound(f"nothing stored at {cid} here (start `coledger run` to look on the network)")
+        view = _rpc("get", address=str(cid))
+        if a.fmt == "cbor":
+            raise LocalError("--format cbor needs the record stored locally")
+        emit(view, _render_record(view))
+        return
     if a.fmt == "cbor":
         sys.stdout.buffer.write(found.signed.data if isinstance(found, Record) else found.data)
         sys.stdout.buffer.flush()
@@ -343,9 +356,10 @@ def cmd_record(a: argparse.Namespace) -> None:
 def cmd_inventory(a: argparse.Namespace) -> None:
     """Resources with their accounting and onhand quantities."""
     if a.agent_id is not None:
-        raise LocalError("--agent needs a running node on the network (`coledger run`)")
-    with ledger() as led:
-        rows = led.inventory()
+        rows = _rpc("inventory", agent=a.agent_id)
+    else:
+        with ledger() as led:
+            rows = led.inventory()
     lines = [f"{'resource':<24} {'accounting':>14} {'onhand':>14}  {'unit':<11} address"]
     for r in rows:
         acc, onh = r["accountingQuantity"], r["onhandQuantity"]
@@ -367,20 +381,104 @@ def _flow_text(nodes: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _flows(address: str, backwards: bool) -> list[dict[str, Any]]:
+    """Across the network when a node runs (following other agents' chains), else local."""
+    from node.runtime.rpc import node_running
+
+    if node_running(OPTS.home):
+        return _rpc("flows", address=address, backwards=backwards)  # type: ignore[no-any-return]
+    with ledger() as led:
+        return led.flows(address, backwards=backwards)
+
+
 @command("trace", arg("address", help="a resource, event or process address"))
 def cmd_trace(a: argparse.Namespace) -> None:
     """Where it came from: the ValueFlows trace (backwards), with distances."""
-    with ledger() as led:
-        nodes = led.flows(a.address, backwards=True)
+    nodes = _flows(a.address, backwards=True)
     emit(nodes, _flow_text(nodes))
 
 
 @command("track", arg("address", help="a resource, event or process address"))
 def cmd_track(a: argparse.Namespace) -> None:
     """Where it went: the ValueFlows track (forwards), with distances."""
-    with ledger() as led:
-        nodes = led.flows(a.address, backwards=False)
+    nodes = _flows(a.address, backwards=False)
     emit(nodes, _flow_text(nodes))
+
+
+# -- the running node ---------------------------------------------------------------------
+
+
+@command("run", arg("--listen", default="/ip4/0.0.0.0/tcp/0", metavar="MULTIADDR",
+                    help="where to listen [/ip4/0.0.0.0/tcp/0]"),
+         arg("--bootstrap", action="append", default=[], metavar="MULTIADDR",
+             help="a member's address to join through (repeatable; the network file's are added)"),
+         arg("--gossip-interval", type=float, default=2.0, help="seconds between gossip rounds [2]"))
+def cmd_run(a: argparse.Namespace) -> None:
+    """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs."""
+    import logging
+    import signal
+
+    import trio
+
+    from node.runtime.conductor import open_node
+
+    level = logging.DEBUG if OPTS.debug else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("libp2p").setLevel(level)
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with open_node(OPTS.home, passphrase, listen=a.listen, bootstrap=a.bootstrap,
+                                 gossip_interval=a.gossip_interval) as node:
+                addrs = node.transport.listen_addrs()
+                emit({"agent_id": str(node.me), "listen": addrs, "network_id": str(node.network_id)},
+                     "\n".join(addrs))
+                sys.stdout.flush()
+                async for _ in signals:
+                    break
+        print("coledger: node stopped", file=sys.stderr)
+
+    trio.run(main)
+
+
+def _rpc(method: str, **params: Any) -> Any:
+    from node.runtime.rpc import call
+
+    return call(OPTS.home, method, **params)
+
+
+@command("status")
+def cmd_status(a: argparse.Namespace) -> None:
+    """What the running node is doing: addresses, peers, ops by state, pending publishes."""
+    s = _rpc("status")
+    ops = ", ".join(f"{k} {v}" for k, v in s["ops"].items())
+    emit(s, f"agent {s['agent_id']}\nnetwork {s['network_id']}\n"
+            + "".join(f"listening {x}\n" for x in s["listen"])
+            + f"peers {s['peers']}, blocked {len(s['blocked'])}\nops: {ops}\n"
+            + f"waiting to publish: {s['publish_pending']}")
+
+
+@command("peers")
+def cmd_peers(a: argparse.Namespace) -> None:
+    """The member peers the running node is connected to."""
+    peers = _rpc("peers")
+    emit(peers, "\n".join(f"{p['agent_id']}  {' '.join(p['addresses'])}" for p in peers) or "(no peers)")
+
+
+@command("sync", arg("--timeout", type=float, default=30.0, help="seconds to wait at most [30]"))
+def cmd_sync(a: argparse.Namespace) -> None:
+    """Publish what this chain holds now and wait until its authorities hold it."""
+    import time
+
+    deadline = time.monotonic() + a.timeout
+    while True:
+        result = _rpc("sync")
+        if result["pending"] == 0 or time.monotonic() > deadline:
+            break
+        if not OPTS.json:
+            print(f"waiting for receipts: {result['pending']} ops", file=sys.stderr)
+        time.sleep(0.5)
+    emit(result, "synced" if result["pending"] == 0 else f"{result['pending']} ops still unconfirmed")
 
 
 # -- the parser --------------------------------------------------------------------------

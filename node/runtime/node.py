@@ -359,6 +359,37 @@ class Node:
                 best = verified
         return best
 
+    async def flows(self, address: str, backwards: bool, max_agents: int = 64) -> list[dict[str, object]]:
+        """Trace or track across chains: start from our own, fetch the chains of the
+        agents our events name (and theirs, breadth first), walk the joined flows."""
+        from zomes.valueflows.coordinator import flow_index, merged_view
+        from node.runtime.ledger import describe_node
+        from zomes.valueflows.trace import NotInIndex
+
+        views = {self.me: self.ledger.view()}
+        frontier = list(views)
+        while frontier and len(views) < max_agents:
+            agent = frontier.pop(0)
+            for other in views[agent].agents():
+                if other not in views and len(views) < max_agents:
+                    try:
+                        other_id = AgentId.parse(other)
+                    except CoreError:
+                        continue
+                    records = await self.agent_activity(other_id)
+                    if records:
+                        from node.runtime.rpc import chain_view_of
+
+                        views[other_id] = chain_view_of(records)
+                        frontier.append(other_id)
+        view = merged_view(list(views.values()))
+        index = flow_index(view)
+        try:
+            nodes = index.trace(address) if backwards else index.track(address)
+        except NotInIndex:
+            raise CoreError(f"{address} is not a resource, event or process known here or to the chains it names") from None
+        return [describe_node(n, view) for n in nodes]
+
     async def _ask(self, peer: AgentId, request: wire.GetRequest) -> tuple[wire.RawRecord, ...]:
         try:
             data = await self.transport.request(peer, "get", wire.encode_message(request), timeout=REQUEST_TIMEOUT)

@@ -99,12 +99,33 @@ def _methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
         records = await node.agent_activity(AgentId.parse(agent))
         return [record_json(r) for r in records]
 
+    async def inventory(agent: str) -> Any:
+        from zomes.valueflows import coordinator
+
+        records = await node.agent_activity(AgentId.parse(agent))
+        if not records:
+            raise LocalError(f"no chain found for {agent} on the network")
+        return coordinator.inventory(chain_view_of(records))
+
+    async def flows(address: str, backwards: bool) -> Any:
+        return await node.flows(address, backwards)
+
     async def sync() -> Any:
         node.enqueue_new_records()
         done = await node.publish_once()
         return {"published": done, "pending": node.queue.pending()}
 
-    return {"status": status, "peers": peers, "get": get, "activity": activity, "sync": sync}
+    return {"status": status, "peers": peers, "get": get, "activity": activity, "sync": sync,
+            "inventory": inventory, "flows": flows}
+
+
+def chain_view_of(records: list[Any]) -> Any:
+    from zomes.valueflows.zome import ChainView
+
+    view = ChainView()
+    for record in records:
+        view.step(record)
+    return view
 
 
 def call(home: Path, method: str, timeout: float = 60.0, **params: Any) -> Any:

@@ -184,6 +184,20 @@ def inventory(view: ChainView) -> list[dict[str, Any]]:
     return rows
 
 
+def merged_view(views: list[ChainView]) -> ChainView:
+    """Several agents' views as one, events ordered by time then address (deterministic)."""
+    merged = ChainView()
+    for view in views:
+        for name in ("resources", "processes", "resource_specs", "process_specs", "events", "states"):
+            getattr(merged, name).update(getattr(view, name))
+    merged.order = sorted(merged.events, key=lambda a: (_event_time(merged.events[a]), a))
+    return merged
+
+
+def _event_time(event: EconomicEvent) -> int:
+    return event.has_point_in_time or event.has_end or event.has_beginning or 0
+
+
 def flow_index(view: ChainView) -> FlowIndex:
     return FlowIndex(
         ((a, view.events[a]) for a in view.order), processes=view.processes, resources=view.resources

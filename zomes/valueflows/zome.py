@@ -72,6 +72,10 @@ class ChainView:
         self.states: dict[str, resources.ResourceState] = {}
         self.order: list[str] = []  # event addresses in chain order
 
+    def agents(self) -> set[str]:
+        """The agents this chain's events name as provider or receiver."""
+        return {a for e in self.events.values() for a in (e.provider, e.receiver)}
+
     def copy(self) -> ChainView:
         """An independent view (entries and states are immutable, so dicts are copied)."""
         other = ChainView()
