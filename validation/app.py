@@ -3,7 +3,7 @@
 Also the membership gate: an op whose author's AgentValidationPkg is invalid is
 invalid itself. A zome signals a missing dependency by raising MissingDependency
 (from a deps.must_get_* call): that becomes Unresolved, never Invalid. Malformed
-content (the zome raising ValueError, TypeError, KeyError or DecodeError) is
+content (the zome raising ValueError, TypeError, KeyError or a RemoteError) is
 Invalid; any other exception is a bug in our code and propagates.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 from node.core.actions import ActionBase, AgentValidationPkg, CreateLink, Delete, DeleteLink, Dna
 from node.core.chain import AGENT_ENTRY_TYPE
-from node.core.errors import DecodeError
+from node.core.errors import RemoteError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved
 from node.core.records import Record, SignedAction
@@ -23,7 +23,9 @@ GenesisCheck = Callable[[Op], Outcome]
 
 APP_RULES = ("check_author_membership", "check_zome_exists", "app_validation")
 
-_MALFORMED = (ValueError, TypeError, KeyError, DecodeError)
+# RemoteError, not only DecodeError: e.g. an event naming an address-shaped string that
+# is no CID makes Cid.parse raise AddressError, which must be a rejection, not a crash.
+_MALFORMED = (ValueError, TypeError, KeyError, RemoteError)
 
 
 def _avp_step(found: SignedAction | None, record: Record) -> SignedAction | None:

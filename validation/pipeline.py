@@ -7,14 +7,28 @@ Pure: it holds the network's identity and integrity zomes; the genesis check
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from node.core.chain import AGENT_ENTRY_TYPE
 from node.core.cid import Cid
 from node.core.ops import Op
-from node.core.outcome import Outcome, Valid
+from node.core.outcome import Invalid, Outcome, Valid
+from node.core.records import SignedAction
 from validation.app import GenesisCheck, app_validate
-from validation.sys import sys_validate
+from validation.sys import SYS_RULES, sys_validate
 from zomes.api import Deps, IntegrityZome
+
+# The sys rules checked before or at the signature: any other outcome means it verified.
+_UP_TO_SIGNATURE: Final = frozenset(SYS_RULES[: SYS_RULES.index("check_signature") + 1])
+
+
+class _Verified(SignedAction):
+    """A signed action whose signature this validator has verified already."""
+
+    __slots__ = ()
+
+    def verify_signature(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -32,10 +46,20 @@ class Validator:
         object.__setattr__(self, "known_entry_types", frozenset(types))
 
     def sys(self, op: Op, deps: Deps, now_us: int) -> Outcome:
-        return sys_validate(
+        """sys_validate, verifying each action's signature once for all the ops that
+        carry it (the memo in deps.cache is keyed by the action's address and signature)."""
+        signed = op.signed
+        key = ("signature verified", signed.address, signed.signature)
+        if key in deps.cache:
+            op = Op(op.type, _Verified(signed.action, signed.data, signed.address,
+                                       signed.signature), op.entry)
+        outcome = sys_validate(
             op, network_id=self.network_id, known_entry_types=self.known_entry_types,
             now_us=now_us, deps=deps,
         )
+        if not isinstance(outcome, Invalid) or outcome.rule not in _UP_TO_SIGNATURE:
+            deps.cache[key] = True
+        return outcome
 
     def app(self, op: Op, deps: Deps) -> Outcome:
         return app_validate(op, deps, self.by_name, self.validate_genesis)
