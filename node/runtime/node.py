@@ -40,6 +40,8 @@ log = logging.getLogger("coledger.node")
 BATCH = 400
 _CHAIN_OPS = frozenset({OpType.STORE_RECORD, OpType.REGISTER_AGENT_ACTIVITY})
 REQUEST_TIMEOUT = 20.0
+GET_TIMEOUT = 8.0
+DIAL_INTERVAL_US = 15_000_000
 PUBLISHED_META = "published_upto_seq"
 
 
@@ -90,6 +92,7 @@ class Node:
         self._wake_validate = trio.Event()
         self._hello = Hello(self._own_avp())
         self._fetched_at: dict[AgentId, int] = {}
+        self._dialed_at: dict[AgentId, int] = {}
         self._warrants_out: list[Warrant] = []
         for name, handler in (("hello", self._on_hello), ("publish", self._on_publish),
                               ("fetch", self._on_fetch), ("get", self._on_get),
@@ -156,14 +159,25 @@ class Node:
             raise
 
     async def discover(self) -> None:
-        """Connect to member peers others told us about (bounded)."""
+        """Connect to member peers others told us about: those not connected, each
+        tried at most every DIAL_INTERVAL seconds (a dead peer costs little)."""
         connected = set(self.transport.connected_peers())
+        now = self.clock()
         todo = [(p, a) for p, a in self.addresses.items()
-                if p not in connected and p not in self.blocked and p != self.me][:32]
+                if p not in connected and p not in self.blocked and p != self.me
+                and now - self._dialed_at.get(p, 0) > DIAL_INTERVAL_US][:16]
         for peer, addrs in todo:
+            self._dialed_at[peer] = now
             for addr in addrs:
                 if await self.connect(addr) is not None:
                     break
+        for peer in connected - self.members - self.blocked:
+            if now - self._dialed_at.get(peer, 0) > DIAL_INTERVAL_US:
+                self._dialed_at[peer] = now
+                try:
+                    await self.greet(peer)  # connected to us but never said hello
+                except (TransportError, CoreError, NotAMember) as e:
+                    log.info("hello to %s failed: %s", peer, e)
 
     def _member(self, peer: AgentId) -> None:
         if peer not in self.members:
@@ -366,8 +380,19 @@ class Node:
         from node.runtime.ledger import describe_node
         from zomes.valueflows.trace import NotInIndex
 
+        from node.runtime.rpc import chain_view_of
+
         views = {self.me: self.ledger.view()}
         frontier = list(views)
+        if address not in views[self.me].events and address not in views[self.me].resources \
+                and address not in views[self.me].processes:
+            start = await self.get(Cid.parse(address))  # whose chain is it on?
+            author = start.action.author if start is not None else None
+            if author is not None and author != self.me:
+                records = await self.agent_activity(author)
+                if records:
+                    views[author] = chain_view_of(records)
+                    frontier.append(author)
         while frontier and len(views) < max_agents:
             agent = frontier.pop(0)
             for other in views[agent].agents():
@@ -378,8 +403,6 @@ class Node:
                         continue
                     records = await self.agent_activity(other_id)
                     if records:
-                        from node.runtime.rpc import chain_view_of
-
                         views[other_id] = chain_view_of(records)
                         frontier.append(other_id)
         view = merged_view(list(views.values()))
@@ -392,7 +415,7 @@ class Node:
 
     async def _ask(self, peer: AgentId, request: wire.GetRequest) -> tuple[wire.RawRecord, ...]:
         try:
-            data = await self.transport.request(peer, "get", wire.encode_message(request), timeout=REQUEST_TIMEOUT)
+            data = await self.transport.request(peer, "get", wire.encode_message(request), timeout=GET_TIMEOUT)
             response = wire.decode_message(wire.GetResponse, data)
         except (TransportError, CoreError) as e:
             log.info("get from %s failed: %s", peer, e)

@@ -1,0 +1,98 @@
+"""Real `coledger run` processes on 127.0.0.1 for multi-node tests (public test helper)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PASS = "process test"
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ, COLEDGER_PASSPHRASE=PASS, PYTHONUNBUFFERED="1")
+    e.pop("COLEDGER_HOME", None)
+    return e
+
+
+def cli(home: Path, *args: str, check: bool = True, timeout: float = 120) -> Any:
+    """Run one command with --json; its parsed output (or the process when check=False)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", *args],
+                          capture_output=True, text=True, env=env(), timeout=timeout, cwd=home.parent)
+    if not check:
+        return proc
+    if proc.returncode != 0:
+        raise AssertionError(f"coledger {' '.join(args)}: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+class NodeProcess:
+    """A `coledger run` child process; `address` is its first listen multiaddr."""
+
+    def __init__(self, home: Path, bootstrap: list[str] = (), gossip: float = 0.5) -> None:
+        self.home = home
+        args = [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", "run",
+                "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip-interval", str(gossip)]
+        for b in bootstrap:
+            args += ["--bootstrap", b]
+        self.log = open(home.parent / f"{home.name}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env())
+        assert self.proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            try:
+                info = json.loads("".join(lines))
+                break
+            except ValueError:
+                continue
+        else:
+            raise AssertionError(f"{home.name} did not start")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{home.name} exited: {(home.parent / f'{home.name}.log').read_text()}")
+        self.info = info
+        self.address = info["listen"][0]
+        self.agent_id = info["agent_id"]
+
+    def status(self) -> Any:
+        return cli(self.home, "status")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.log.close()
+        (self.home / "node.sock").unlink(missing_ok=True)
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as e:  # a node restarting: try again until the deadline
+            last = e
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}" + (f" ({last})" if last else ""))
