@@ -93,12 +93,15 @@ class Node:
         self._hello = Hello(self._own_avp())
         self._fetched_at: dict[AgentId, int] = {}
         self._dialed_at: dict[AgentId, int] = {}
+        self._to_drop: set[AgentId] = set()
         self._warrants_out: list[Warrant] = []
         for name, handler in (("hello", self._on_hello), ("publish", self._on_publish),
                               ("fetch", self._on_fetch), ("get", self._on_get),
                               ("gossip", self._on_gossip), ("warrant", self._on_warrant)):
             transport.set_handler(name, handler)
-        transport.set_peer_filter(lambda peer: peer not in self.blocked)
+        transport.set_peer_filter(
+            lambda peer: peer not in self.blocked and peer not in self.stats.refused_peers
+        )
 
     def _own_avp(self):  # type: ignore[no-untyped-def]
         record = self.ledger.agent.store.get_record_at(1)
@@ -137,7 +140,14 @@ class Node:
         return self._hello_bytes()
 
     def _disconnect_soon(self, peer: AgentId) -> None:
-        self.blocked.add(peer) if peer in self.stats.refused_peers else None
+        """Refused in a handler: the discovery loop closes the connection."""
+        self._to_drop.add(peer)
+
+    async def _refuse(self, peer: AgentId, why: str) -> None:
+        log.info("refusing %s: %s", peer, why)
+        self.stats.refused_peers.add(peer)
+        self._to_drop.discard(peer)
+        await self.transport.disconnect(peer)
 
     async def connect(self, multiaddr: str) -> AgentId | None:
         """Connect and shake hands; None (and a log line) if it fails or is no member."""
@@ -171,13 +181,16 @@ class Node:
             for addr in addrs:
                 if await self.connect(addr) is not None:
                     break
-        for peer in connected - self.members - self.blocked:
+        for peer in list(self._to_drop):
+            await self._refuse(peer, "no valid membrane proof")
+        for peer in connected - self.members - self.blocked - self.stats.refused_peers:
             if now - self._dialed_at.get(peer, 0) > DIAL_INTERVAL_US:
                 self._dialed_at[peer] = now
                 try:
                     await self.greet(peer)  # connected to us but never said hello
                 except (TransportError, CoreError, NotAMember) as e:
-                    log.info("hello to %s failed: %s", peer, e)
+                    # it speaks none of this network's protocols, or has no valid proof
+                    await self._refuse(peer, str(e))
 
     def _member(self, peer: AgentId) -> None:
         if peer not in self.members:
@@ -384,6 +397,7 @@ class Node:
 
         views = {self.me: self.ledger.view()}
         frontier = list(views)
+        tried: set[AgentId] = set(views)
         if address not in views[self.me].events and address not in views[self.me].resources \
                 and address not in views[self.me].processes:
             start = await self.get(Cid.parse(address))  # whose chain is it on?
@@ -395,16 +409,18 @@ class Node:
                     frontier.append(author)
         while frontier and len(views) < max_agents:
             agent = frontier.pop(0)
-            for other in views[agent].agents():
-                if other not in views and len(views) < max_agents:
-                    try:
-                        other_id = AgentId.parse(other)
-                    except CoreError:
-                        continue
-                    records = await self.agent_activity(other_id)
-                    if records:
-                        views[other_id] = chain_view_of(records)
-                        frontier.append(other_id)
+            for other in sorted(views[agent].agents()):
+                try:
+                    other_id = AgentId.parse(other)
+                except CoreError:
+                    continue
+                if other_id in views or other_id in tried or len(views) >= max_agents:
+                    continue
+                tried.add(other_id)
+                records = await self.agent_activity(other_id)
+                if records:
+                    views[other_id] = chain_view_of(records)
+                    frontier.append(other_id)
         view = merged_view(list(views.values()))
         index = flow_index(view)
         try:
