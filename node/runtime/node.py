@@ -60,6 +60,7 @@ class NodeStats:
     receipts: int = 0
     gossip_rounds: int = 0
     fetched_by_gossip: int = 0
+    pushed_by_gossip: int = 0
     warrants_sent: int = 0
     refused_peers: set[AgentId] = field(default_factory=set)
 
@@ -545,6 +546,7 @@ class Node:
             for i in range(0, len(ops), BATCH):
                 push = wire.PublishRequest(tuple(_raw_op(op) for op in ops[i:i + BATCH]))
                 await self.transport.request(peer, "publish", wire.encode_message(push), timeout=REQUEST_TIMEOUT)
+            self.stats.pushed_by_gossip += len(ops)
         self.stats.fetched_by_gossip += fetched
         if fetched:
             self.validate_now()
@@ -564,8 +566,8 @@ class Node:
             with trio.move_on_after(1.0):
                 await self._wake_validate.wait()
             self._wake_validate = trio.Event()
-            report = self.validate_now()
-            if report.deferred and await self.resolve_missing():
+            self.validate_now()
+            if self.dht.waiting(limit=1) and await self.resolve_missing():
                 self.validate_now()
             if self._warrants_out:
                 await self.send_warrants()

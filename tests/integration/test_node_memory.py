@@ -50,7 +50,7 @@ async def test_publish_get_and_activity_across_nodes(tmp_path):
         await wait_for(lambda: all(len(n.peers()) == 4 for n in nodes), what="full mesh")
         addresses = record_some(homes[0])
         assert nodes[0].enqueue_new_records() > 0  # (the loop would within 0.25 s)
-        await wait_for(lambda: nodes[0].queue.pending() == 0, what="published")
+        await wait_for(lambda: nodes[0].queue.pending() == 0, timeout=40, what="published")
         # every op reached R=3 authorities that integrated it and sent receipts
         mill = nodes[1]
         for address in addresses:
@@ -77,9 +77,11 @@ async def test_gossip_brings_a_late_node_up_to_date(tmp_path):
         # c was offline: it joins now and catches up by gossip, without any republish
         c = await stack.enter_async_context(open_node(homes[2], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
         await c.connect(a.transport.listen_addrs()[0])
+        published = a.stats.published_ops
         target = a.dht.counts()[INTEGRATED]
-        await wait_for(lambda: c.dht.counts()[INTEGRATED] >= target, timeout=20)
-        assert c.stats.fetched_by_gossip > 0
+        await wait_for(lambda: c.dht.counts()[INTEGRATED] >= target, timeout=30)
+        assert a.queue.pending() == 0 and a.stats.published_ops == published  # no republish
+        assert sum(n.stats.fetched_by_gossip + n.stats.pushed_by_gossip for n in (a, b, c)) > 0
 
 
 async def test_a_non_member_is_refused(tmp_path):
