@@ -17,7 +17,7 @@ from node.core import chain
 from node.core.actions import ActionBase, Create, Dna
 from node.core.chain import AGENT_ENTRY_TYPE
 from node.core.cid import Cid
-from node.core.encoding import decode, encode_trusted
+from node.core.encoding import decode, encode_presorted
 from node.core.errors import CoreError
 from node.core.ops import CARRIES_ENTRY, Op, OpType, produce_ops
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved
@@ -87,7 +87,7 @@ def check_action_size(op: Op, ctx: SysContext) -> str | None:
 def check_action_canonical(op: Op, ctx: SysContext) -> str | None:
     """The action bytes are the canonical encoding of the action and hash to its address."""
     signed = op.signed
-    if encode_trusted(signed.action.to_obj()) != signed.data:
+    if encode_presorted(signed.action.to_encodable()) != signed.data:
         return "the action bytes are not the canonical encoding of the action"
     if Cid.of(signed.data) != signed.address:
         return "the action address is not the hash of its bytes"

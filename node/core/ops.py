@@ -8,6 +8,7 @@ record always yields the same ops and an op is integrated at most once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 from typing import Final
 
@@ -64,7 +65,9 @@ class Op:
         return op_basis(self.type, self.signed)
 
 
+@lru_cache(maxsize=1 << 16)
 def op_address(op_type: OpType, action_address: Cid) -> Cid:
+    """The op's address (memoized: the workflow asks for it at every stage)."""
     return Cid.of(encode_trusted({"op": op_type.value, "action": action_address}))
 
 

@@ -19,6 +19,7 @@ from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
 from node.core.records import Record
 from node.store.deps import StoreDeps
+from node.store.home import gc_paused
 from node.store.dht import (
     APP_VALID,
     INTEGRATED,
@@ -91,7 +92,7 @@ class ValidationWorkflow:
         while True:
             due = self.dht.due(now_us, limit)
             before = report.integrated + report.rejected
-            with self.dht.transaction():
+            with gc_paused(), self.dht.transaction():
                 for queued in due:
                     if queued.op.action.author in self._blocked:
                         # blocked while this batch ran, or its ops arrived after the block

@@ -187,8 +187,15 @@ def validate(op: Op, deps: Deps) -> Outcome:
         return _check_update(action, local, deps)
     if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
         return VALID
-    view = chain_view(deps, action.prev_action)
-    return judge_event(entry, str(action.author), view, deps)
+    # StoreRecord and agent-activity ops of one action get the same verdict: judge once.
+    key = ("valueflows-verdict", op.signed.address)
+    verdict = deps.cache.get(key)
+    if verdict is None:
+        view = chain_view(deps, action.prev_action)
+        verdict = judge_event(entry, str(action.author), view, deps)
+        if not isinstance(verdict, Unresolved):
+            deps.cache[key] = verdict
+    return verdict
 
 
 def describe_error(error: Exception) -> str:
