@@ -103,6 +103,13 @@ def sign_receipt(
     )
 
 
+def receipt_bytes(key: AgentKey, op_address: Cid, outcome: ReceiptOutcome, time_us: int) -> bytes:
+    """`sign_receipt(...).to_bytes()` without building the model (the validator's hot path)."""
+    obj = _signed_obj(op_address, outcome, key.agent_id, time_us)
+    obj["signature"] = key.sign(encode_trusted(obj))
+    return encode_trusted(obj)
+
+
 def verify_receipt(receipt: ValidationReceipt) -> None:
     """Raise SignatureError unless the named validator signed this receipt."""
     receipt.validator.verify(receipt.signed_bytes(), receipt.signature)

@@ -31,7 +31,7 @@ from node.store.dht import (
     QueuedOp,
 )
 from validation.pipeline import Validator
-from validation.receipts import sign_receipt
+from validation.receipts import receipt_bytes, sign_receipt
 from validation.warrants import (
     TIME_DEPENDENT_RULES,
     ForkEvidence,
@@ -74,6 +74,7 @@ class ValidationWorkflow:
         self.deps = deps
         self.validator = validator
         self.key = key
+        self._finished: list[tuple[Cid, str, str | None, str | None, bytes]] = []
         self._blocked: set[AgentId] = set()
 
     def _stages(self) -> dict[str, Callable[[Op, int], Outcome]]:
@@ -93,6 +94,7 @@ class ValidationWorkflow:
             due = self.dht.due(now_us, limit)
             before = report.integrated + report.rejected
             with gc_paused(), self.dht.transaction():
+                self._finished = []
                 for queued in due:
                     if queued.op.action.author in self._blocked:
                         # blocked while this batch ran, or its ops arrived after the block
@@ -101,6 +103,7 @@ class ValidationWorkflow:
                         report.rejected += 1
                         continue
                     self._advance(queued, stages, now_us, report)
+                self._flush(now_us)
             if len(due) < limit or report.integrated + report.rejected == before:
                 return report
 
@@ -125,22 +128,30 @@ class ValidationWorkflow:
                 self._reject(op, address, outcome, now_us, report)
                 return
             state = NEXT_STATE[state]
-        self.dht.set_state(address, state, now_us)
         if state == INTEGRATED:
             self._integrate(op, address, now_us, report)
+        else:
+            self.dht.set_state(address, state, now_us)
 
     def _integrate(self, op: Op, address: Cid, now_us: int, report: WorkflowReport) -> None:
         report.integrated += 1
-        receipt = sign_receipt(self.key, address, "valid", now_us).to_bytes()
-        self.dht.add_receipt(address, self.key.agent_id, receipt)
+        receipt = receipt_bytes(self.key, address, "valid", now_us)
+        self._finished.append((address, INTEGRATED, None, None, receipt))
         report.receipts.append(receipt)
         if op.type is OpType.REGISTER_AGENT_ACTIVITY:
             for sibling in self.dht.siblings(op.signed):
+                self._flush(now_us)
                 self._warrant(ForkEvidence.of(op.signed, sibling), now_us, report)
+
+    def _flush(self, now_us: int) -> None:
+        """Write the buffered final states and receipts (before anything reads them)."""
+        self.dht.finish_many(self._finished, self.key.agent_id, now_us)
+        self._finished = []
 
     def _reject(self, op: Op, address: Cid, outcome: Invalid, now_us: int,
                 report: WorkflowReport) -> None:
         report.rejected += 1
+        self._flush(now_us)
         self.dht.set_state(address, REJECTED, now_us, outcome.rule, outcome.reason)
         receipt = sign_receipt(self.key, address, "rejected", now_us).to_bytes()
         self.dht.add_receipt(address, self.key.agent_id, receipt)

@@ -225,6 +225,23 @@ class DhtStore:
                 (state, rule, reason, now_us, op_address.to_bytes()),
             )
 
+    def finish_many(self, rows: Sequence[tuple[Cid, str, str | None, str | None, bytes]],
+                    validator: AgentId, now_us: int) -> None:
+        """Final states and our receipts for many ops at once: (address, state, rule,
+        reason, receipt bytes)."""
+        if not rows:
+            return
+        v = validator.to_bytes()
+        with _mapped("finishing ops"), self.transaction():
+            self._conn.executemany(
+                "UPDATE ops SET state = ?, rule = ?, reason = ?, changed_us = ? WHERE address = ?",
+                [(state, rule, reason, now_us, a.to_bytes()) for a, state, rule, reason, _ in rows],
+            )
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO receipts(op, validator, receipt) VALUES (?, ?, ?)",
+                [(a.to_bytes(), v, receipt) for a, _, _, _, receipt in rows],
+            )
+
     def defer(self, op_address: Cid, missing: Sequence[Cid | bytes], retry_at_us: int) -> None:
         """An Unresolved op: wait for `missing` (or the retry time, whichever first)."""
         with _mapped("deferring an op"), self.transaction():
