@@ -66,3 +66,49 @@ class MemoryAgent:
             yield StoredRow(
                 r.signed.action.seq, r.signed.data, r.signed.signature, r.entry.data if r.entry else None
             )
+
+
+# -- homes for simulations ------------------------------------------------------------------
+
+SIM_PASSPHRASE = "simulation"
+
+
+def fast_home(root, name: str, key: AgentKey | None = None):  # type: ignore[no-untyped-def]
+    """A home whose key file uses argon2id's minimum cost: for simulations of many
+    nodes only (a real home uses node.api.init_home)."""
+    import nacl.pwhash
+
+    from node.store.home import HomePaths
+    from node.store.keyfile import write_key_file
+    from node.store.sqlite import open_store
+
+    key = key or AgentKey.generate()
+    paths = HomePaths(root / name)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    write_key_file(paths.key, key, SIM_PASSPHRASE, name,
+                   opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN, memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN)
+    with open_store(paths.db, create=True):
+        pass
+    return paths.root, key
+
+
+def simulated_network(root, n: int, redundancy: int = 5):  # type: ignore[no-untyped-def]
+    """`n` fast homes in one network: the first is the progenitor and invites the rest."""
+    from node.membership import create_network, join
+    from node.store.home import open_agent
+    from zomes.membrane.invitations import issue_invitation, token_of
+
+    homes, keys = [], []
+    for i in range(n):
+        home, key = fast_home(root, f"n{i:04d}")
+        homes.append(home)
+        keys.append(key)
+    network_file = root / "sim.network.json"
+    with open_agent(homes[0], lambda: SIM_PASSPHRASE) as progenitor:
+        dna = create_network(progenitor, "simulation", {"redundancy": str(redundancy)}, network_file)
+    far = 2**62
+    for home, key in zip(homes[1:], keys[1:], strict=True):
+        proof = issue_invitation(keys[0], None, dna.address, key.agent_id, far, key.agent_id.to_bytes()[-16:])
+        with open_agent(home, lambda: SIM_PASSPHRASE) as agent:
+            join(agent, network_file, token_of(proof))
+    return homes, keys, dna

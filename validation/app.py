@@ -33,11 +33,15 @@ def _avp_step(found: SignedAction | None, record: Record) -> SignedAction | None
 
 
 def check_author_membership(op: Op, deps: Deps, validate_genesis: GenesisCheck) -> Outcome:
-    """The author's AgentValidationPkg (seq 1 of this chain) carries a valid membrane proof."""
+    """The author's AgentValidationPkg (seq 1 of this chain) carries a valid membrane proof.
+
+    Judged where the chain is held: by the agent-activity authorities (who warrant a
+    non-member, so every peer blocks it) and for the AgentValidationPkg itself. Other
+    authorities would otherwise need the author's whole chain for every op."""
     action = op.action
     if isinstance(action, AgentValidationPkg):
         return validate_genesis(op)
-    if isinstance(action, Dna):
+    if isinstance(action, Dna) or op.type is not OpType.REGISTER_AGENT_ACTIVITY:
         return VALID
     avp = fold_chain(deps, action.prev_action, "avp", lambda: None, _avp_step)
     if avp is None:

@@ -38,7 +38,7 @@ from validation.warrants import Warrant
 log = logging.getLogger("coledger.node")
 
 BATCH = 400
-_CHAIN_OPS = frozenset({OpType.STORE_RECORD, OpType.REGISTER_AGENT_ACTIVITY})
+_CHAIN_OPS = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 REQUEST_TIMEOUT = 20.0
 GET_TIMEOUT = 8.0
 DIAL_INTERVAL_US = 15_000_000
@@ -95,6 +95,9 @@ class Node:
         self._fetched_at: dict[AgentId, int] = {}
         self._dialed_at: dict[AgentId, int] = {}
         self._to_drop: set[AgentId] = set()
+        self._handed_off: set[Cid] = set()
+        self._index_of: tuple[AgentId, ...] = ()
+        self._index = ClosestIndex()
         self._warrants_out: list[Warrant] = []
         for name, handler in (("hello", self._on_hello), ("publish", self._on_publish),
                               ("fetch", self._on_fetch), ("get", self._on_get),
@@ -201,13 +204,16 @@ class Node:
 
     def peers(self) -> list[AgentId]:
         """Member peers we can reach, and ourselves: the population authorities come from."""
-        reachable = set(self.transport.connected_peers()) | {self.me}
+        reachable = set(self.transport.connected_peers()) | set(self.transport.known_peers())
+        reachable.add(self.me)
         return sorted((p for p in reachable if p in self.members and p not in self.blocked),
                       key=lambda p: p.to_bytes())
 
     def authorities(self, basis: bytes, peers: list[AgentId] | None = None) -> list[AgentId]:
-        population = peers if peers is not None else self.peers()
-        return ClosestIndex(population).closest(basis, self.redundancy)
+        population = tuple(peers if peers is not None else self.peers())
+        if self._index_of != population:  # rebuilt only when the population changes
+            self._index_of, self._index = population, ClosestIndex(population)
+        return self._index.closest(basis, self.redundancy)
 
     def receipts_needed(self, peers: list[AgentId]) -> int:
         return min(self.redundancy, len(peers))
@@ -357,7 +363,8 @@ class Node:
             for raw in records:
                 record = _checked_record(raw)
                 if record is not None and record.address == address:
-                    self.take_ops(produce_ops(record))
+                    # cached as the one op it is the answer to, validated like any other
+                    self.take_ops(op for op in produce_ops(record) if op.type is OpType.STORE_RECORD)
                     return record
         return None
 
@@ -587,14 +594,60 @@ class Node:
         while True:
             await trio.sleep(self.gossip_interval * (0.5 + rng.random()))
             await self.discover()
-            candidates = [p for p in self.peers() if p != self.me]
-            if not candidates:
+            peer = self.gossip_partner(rng)
+            if peer is None:
                 continue
-            peer = rng.choice(candidates)
             try:
+                await self.hand_off()
                 await self.gossip_with(peer)
             except (TransportError, CoreError) as e:
                 log.info("gossip with %s failed: %s", peer, e)
+
+    def gossip_partner(self, rng: random.Random) -> AgentId | None:
+        """Mostly a fellow authority of something we hold (they share most of our data);
+        sometimes anyone, so that separate neighbourhoods still meet."""
+        peers = self.peers()
+        candidates = [p for p in peers if p != self.me]
+        if not candidates:
+            return None
+        held = self.dht.held_ops(lambda basis: True)
+        if held and rng.random() < 0.75:
+            op = self.dht.get_op(rng.choice(held)[0])
+            if op is not None:
+                fellows = [p for p in self.authorities(op.basis, peers) if p != self.me]
+                if fellows:
+                    return rng.choice(fellows)
+        return rng.choice(candidates)
+
+    async def hand_off(self, limit: int = BATCH) -> int:
+        """Push integrated ops we hold but are no longer an authority for (the network
+        grew or a partition healed) to their authorities, once each."""
+        peers = self.peers()
+        by_peer: dict[AgentId, list[Op]] = {}
+        moved = 0
+        for address, _ in self.dht.held_ops(lambda basis: True):
+            if moved >= limit:
+                break
+            if address in self._handed_off:
+                continue
+            op = self.dht.get_op(address)
+            if op is None or op.action.author == self.me:
+                continue
+            authorities = self.authorities(op.basis, peers)
+            if self.me in authorities:
+                continue
+            self._handed_off.add(address)
+            moved += 1
+            for peer in authorities:
+                by_peer.setdefault(peer, []).append(op)
+        for peer, ops in by_peer.items():
+            request = wire.PublishRequest(tuple(_raw_op(op) for op in ops))
+            try:
+                await self.transport.request(peer, "publish", wire.encode_message(request),
+                                             timeout=REQUEST_TIMEOUT)
+            except TransportError as e:
+                log.info("hand-off to %s failed: %s", peer, e)
+        return moved
 
     def status(self) -> dict[str, object]:
         return {

@@ -43,17 +43,22 @@ def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes
     )
 
 
-def write_key_file(path: Path, key: AgentKey, passphrase: str, name: str | None) -> None:
-    """Encrypt `key` under `passphrase` and write it atomically with mode 0600."""
+def write_key_file(
+    path: Path, key: AgentKey, passphrase: str, name: str | None,
+    *, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT,
+) -> None:
+    """Encrypt `key` under `passphrase` and write it atomically with mode 0600.
+
+    The KDF cost is stored in the file; only simulations lower it (node.testing)."""
     if not passphrase:
         raise LocalError("the passphrase must not be empty")
     salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
-    box = nacl.secret.SecretBox(_derive(passphrase, salt, OPSLIMIT, MEMLIMIT))
+    box = nacl.secret.SecretBox(_derive(passphrase, salt, opslimit, memlimit))
     doc = {
         "version": FORMAT_VERSION,
         "agent_id": str(key.agent_id),
         "name": name,
-        "kdf": {"alg": "argon2id13", "opslimit": OPSLIMIT, "memlimit": MEMLIMIT, "salt": salt.hex()},
+        "kdf": {"alg": "argon2id13", "opslimit": opslimit, "memlimit": memlimit, "salt": salt.hex()},
         "secretbox": bytes(box.encrypt(key.seed)).hex(),
     }
     tmp = path.with_name(path.name + ".tmp")

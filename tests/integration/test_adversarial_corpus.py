@@ -198,7 +198,7 @@ def joining(proof: bytes | None, rule: str, *, later_op_first: bool = False) -> 
     d.commit(lambda s, v: coordinator.create_spec(s, "oats", "kg", False, None))
     ops = activity_first(d.agent.records[1:2]) + d.ops(0)
     if later_op_first:  # a later op is judged first: the membership gate names it
-        ops = [op for op in d.ops(3) if op.type is OpType.STORE_RECORD] + ops
+        ops = [op for op in d.ops(3) if op.type is OpType.REGISTER_AGENT_ACTIVITY] + ops
     return Case(d, [], ops, rule, True)
 
 

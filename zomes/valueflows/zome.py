@@ -34,8 +34,10 @@ NAME: Final = "valueflows"
 VERSION: Final = "1"
 PREFIX: Final = NAME + "."
 
-# Ops whose authorities judge an event against the author's chain.
-CHAIN_CHECKED: Final = frozenset({OpType.STORE_RECORD, OpType.REGISTER_AGENT_ACTIVITY})
+# Ops whose authorities judge an event against the author's chain: the agent-activity
+# authorities, who hold that chain (others check the entry's shape only; a cheat is
+# warranted by the former and then blocked by everyone).
+CHAIN_CHECKED: Final = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 # Entry types that may be updated (by their author), e.g. a process being finished.
 UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent"})
 
