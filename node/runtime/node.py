@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -96,6 +97,7 @@ class Node:
         self._dialed_at: dict[AgentId, int] = {}
         self._to_drop: set[AgentId] = set()
         self._handed_off: set[Cid] = set()
+        self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
         self._index_of: tuple[AgentId, ...] = ()
         self._index = ClosestIndex()
         self._warrants_out: list[Warrant] = []
@@ -486,7 +488,9 @@ class Node:
         with self.dht.transaction():
             for out in due:
                 if self.queue.receipt_count(out.op.address) >= needed:
-                    self.queue.done(out.op.address)
+                    added = self.queue.done(out.op.address)
+                    if added is not None:
+                        self.lags_us.append(self.clock() - added)
                     done += 1
                 else:
                     self.queue.defer(out.op.address, now + publish_delay_us(out.attempts))

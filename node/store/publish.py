@@ -77,9 +77,13 @@ class PublishQueue:
                 (retry_at_us, op_address.to_bytes()),
             )
 
-    def done(self, op_address: Cid) -> None:
+    def done(self, op_address: Cid) -> int | None:
+        """Remove a confirmed op; returns when it was queued (µs), for lag figures."""
         with _mapped("finishing a publish"), self._dht.transaction():
-            self._conn.execute("DELETE FROM publish_queue WHERE op = ?", (op_address.to_bytes(),))
+            row = self._conn.execute(
+                "DELETE FROM publish_queue WHERE op = ? RETURNING added_us", (op_address.to_bytes(),)
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     def pending(self) -> int:
         with _mapped("counting the publish queue"):
