@@ -6,15 +6,17 @@ so tests and benchmarks can make valid chains (and then break them on purpose).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from node.core.chain import ChainHead, StoredRow
 from node.core.cid import Cid
+from node.core.countersign import SESSION_ID_SIZE, Envelope, Session, approve, next_party
 from node.core.encoding import Value
 from node.core.identity import AgentKey
-from node.core.records import Record
+from node.core.records import Entry, Record
 from node.core.scratch import Scratch
 
 
@@ -60,6 +62,23 @@ class MemoryAgent:
 
     def create(self, entry_type: str, content: Value) -> Cid:
         return self.commit(lambda s: s.create(entry_type, content))  # type: ignore[no-any-return]
+
+    def countersign_with(
+        self, others: list[MemoryAgent], entry_type: str, inner: Value, window_us: int = 60_000_000
+    ) -> Entry:
+        """Write one countersigned envelope of `inner` on this chain and the others'."""
+        agents = [self, *others]
+        parties = []
+        for a in agents:
+            assert a.head is not None, "genesis first"
+            parties.append(next_party(a.agent_id, a.head, a.clock()))
+        start = min(p.timestamp for p in parties)
+        session = Session(os.urandom(SESSION_ID_SIZE), start, start + window_us, tuple(parties))
+        approvals = tuple(approve(a.key, entry_type, session, inner) for a in agents)
+        envelope = Envelope(session, inner, approvals).entry()
+        for a, party in zip(agents, parties, strict=True):
+            a.commit(lambda s, party=party: s.countersigned(entry_type, envelope, party))
+        return envelope
 
     def rows(self) -> Iterator[StoredRow]:
         for r in self.records:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from node.core import chain
+from node.core import chain, countersign
 from node.core.actions import ActionBase, Create, Dna
 from node.core.chain import AGENT_ENTRY_TYPE
 from node.core.cid import Cid
@@ -36,6 +36,7 @@ SYS_RULES: Final = (
     "check_genesis_shape",
     "check_agent_entry",
     "check_entry_type",
+    "check_countersignatures",
     "check_dna_hash",
     "check_not_in_future",
     # RegisterAgentActivity ops with seq > 0, against the previous action (node.core.chain):
@@ -155,6 +156,18 @@ def check_entry_type(op: Op, ctx: SysContext) -> str | None:
     return f"entry type {entry_type!r} is not defined by this network's zomes"
 
 
+def check_countersignatures(op: Op, ctx: SysContext) -> str | None:
+    """A countersigned entry is signed by every party and written where its session says."""
+    entry_type = getattr(op.action, "entry_type", None)
+    if not countersign.is_countersigned(entry_type) or op.entry is None:
+        return None
+    try:
+        envelope = countersign.Envelope.from_value(op.entry.value)
+    except CoreError as e:
+        return f"not a countersigned entry: {e}"
+    return countersign.check_envelope(op.action, entry_type, envelope)
+
+
 def check_dna_hash(op: Op, ctx: SysContext) -> str | None:
     """The Dna action names this network."""
     action = op.action
@@ -189,6 +202,7 @@ OP_CHECKS: Final[tuple[OpCheck, ...]] = (
     check_genesis_shape,
     check_agent_entry,
     check_entry_type,
+    check_countersignatures,
     check_dna_hash,
     check_not_in_future,
 )

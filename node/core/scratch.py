@@ -22,6 +22,7 @@ from node.core.actions import (
 )
 from node.core.chain import AGENT_ENTRY_TYPE, ChainHead
 from node.core.cid import Cid
+from node.core.countersign import Party, party_action
 from node.core.encoding import Value
 from node.core.errors import LocalError
 from node.core.identity import AgentKey
@@ -102,6 +103,20 @@ class Scratch:
 
     def delete_link(self, link_add: Cid, base: Cid) -> Cid:
         return self._append(DeleteLink, link_add=link_add, base=base)
+
+    def countersigned(self, entry_type: str, envelope: Entry, party: Party) -> Cid:
+        """Write a countersigned envelope exactly where its session places this agent."""
+        head = self._head
+        if party.agent != self._key.agent_id:
+            raise LocalError("this session places another agent, not this one")
+        if head is None or (party.seq, party.prev_action) != (head.seq + 1, head.address) \
+                or party.timestamp <= head.timestamp:
+            raise LocalError(
+                "the chain moved since the countersigning session began: nothing written")
+        signed = SignedAction.sign(party_action(envelope, entry_type, party), self._key)
+        self.records.append(Record(signed, envelope))
+        self._head = ChainHead(party.seq, signed.address, party.timestamp)
+        return signed.address
 
     def close_chain(self, new_dna: Cid | None = None) -> Cid:
         return self._append(CloseChain, new_dna=new_dna)

@@ -3,7 +3,8 @@ test that breaks it (valid chains from MemoryAgent, then forged or mutated):
 
 check_op_type, check_action_size, check_action_canonical, check_signature,
 check_entry_size, check_entry_canonical, check_entry_present, check_entry_address,
-check_genesis_shape, check_agent_entry, check_entry_type, check_dna_hash,
+check_genesis_shape, check_agent_entry, check_entry_type, check_countersignatures,
+check_dna_hash,
 check_not_in_future, check_prev_address, check_prev_seq, check_prev_author,
 check_prev_timestamp, check_not_after_close.
 """
@@ -39,7 +40,7 @@ from validation.sys import (
 )
 
 NETWORK = Cid.of(b"test dna")  # MemoryAgent's default DNA
-KNOWN = frozenset({"test.Note", "test.Tag"})
+KNOWN = frozenset({"test.Note", "test.Tag", "test.CountersignedNote"})
 
 
 class DictDeps:
@@ -287,6 +288,66 @@ def test_agent_entry_names_its_author():
     a.commit(lambda s: s.genesis(NETWORK, None, {"agent": stranger}))
     assert rule_of(check(op_of(a.records[2], OpType.STORE_ENTRY), a)) == "check_agent_entry"
     assert rule_of(check(activity(a.records[2]), a)) == "check_agent_entry"
+
+
+def _countersigned_pair() -> tuple[MemoryAgent, MemoryAgent, Entry]:
+    a, b = chain_of(1), chain_of(2)
+    envelope = a.countersign_with([b], "test.CountersignedNote", {"n": 7})
+    return a, b, envelope
+
+
+def _with_envelope(agent: MemoryAgent, value: Any, **changes: Any) -> Op:
+    """The agent's last record carrying another envelope (re-signed: only that is wrong)."""
+    entry = Entry.of(value)
+    action = agent.records[-1].signed.action.model_copy(update={"entry_hash": entry.address, "entry_type": "test.CountersignedNote", **changes})
+    return activity(Record(signed_by(action, agent.key), entry))
+
+
+def test_countersigned_records_of_both_parties_are_valid():
+    a, b, envelope = _countersigned_pair()
+    for agent in (a, b):
+        record = agent.records[-1]
+        assert record.entry == envelope
+        for op in produce_ops(record):
+            assert check(op, agent) == VALID
+
+
+def test_countersignatures_forged_replayed_moved_or_missing():
+    from node.core.countersign import Envelope, Session, approve
+
+    a, b, envelope = _countersigned_pair()
+    env = Envelope.from_value(envelope.value)
+    mallory = AgentKey.generate()
+    forged = Envelope(env.session, env.inner, (env.approvals[0], mallory.sign(b"x" * 40)))
+    assert rule_of(check(_with_envelope(a, forged.to_value()), a)) == "check_countersignatures"
+    # b's real signature over another event: it does not verify
+    other = Envelope(env.session, {"n": 8}, env.approvals)
+    assert rule_of(check(_with_envelope(a, other.to_value()), a)) == "check_countersignatures"
+    # a whole old envelope replayed at a later place on a's chain
+    a.create("test.Note", {"n": 99})
+    replay = a.commit(lambda s: s.create("test.CountersignedNote", envelope.value))
+    out = check(activity(a.records[-1]), a)
+    assert rule_of(out) == "check_countersignatures" and "replayed" in out.reason, (replay, out)
+    # one signature only
+    one = Envelope(env.session, env.inner, env.approvals[:1])
+    assert "signatures" in check(_with_envelope(b, one.to_value()), b).reason
+    # a session that does not name the author
+    c = chain_of(1)
+    stranger = Session(env.session.id, env.session.start_us, env.session.end_us,
+                       (env.session.parties[0], env.session.parties[0]))
+    bad = Envelope(stranger, env.inner, env.approvals)
+    assert "twice" in check(_with_envelope(c, bad.to_value()), c).reason
+    outsider = Session(env.session.id, env.session.start_us, env.session.end_us, env.session.parties)
+    out = check(_with_envelope(c, Envelope(outsider, env.inner, env.approvals).to_value()), c)
+    assert rule_of(out) == "check_countersignatures" and "not a party" in out.reason
+    # a window longer than an hour, even if everyone signed it
+    long = Session(env.session.id, env.session.start_us, env.session.start_us + 2 * 3600 * 10**6,
+                   env.session.parties)
+    keys = (a.key, b.key)
+    signed_long = Envelope(long, env.inner, tuple(approve(k, "test.CountersignedNote", long, env.inner) for k in keys))
+    assert "hour" in check(_with_envelope(b, signed_long.to_value()), b).reason
+    # not an envelope at all
+    assert "not a countersigned entry" in check(_with_envelope(b, {"n": 1}), b).reason
 
 
 def test_dna_of_another_network():

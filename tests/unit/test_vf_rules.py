@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -286,7 +287,55 @@ def test_messages_say_what_to_do() -> None:
     transfer, _ = BROKEN["transfer to another agent"]
     [violation] = check_event(transfer, ALICE, CTX)  # type: ignore[misc]
     assert violation == Violation("check_countersigning", violation.message)
-    assert "countersigned" in violation.message and "not supported yet" in violation.message
+    assert "must be countersigned by both" in violation.message and f"--to {BOB}" in violation.message
+
+
+# Countersigned events: each party's chain is judged on its own side of the event.
+
+TRANSFER = event("transfer", "40 kg", resource_inventoried_as=WHEAT,
+                 to_resource_inventoried_as=WHEAT_2, receiver=BOB)  # fmt: skip
+BOTH = frozenset({ALICE, BOB})
+
+
+def cosigned(ctx: RuleContext, cosigners: frozenset[str] = BOTH) -> RuleContext:
+    return RuleContext(ctx.resources, ctx.processes, ctx.resource_specs, ctx.process_specs,
+                       ctx.events, ctx.states, cosigners)
+
+
+def test_a_countersigned_transfer_is_valid_on_both_sides() -> None:
+    assert check_event(TRANSFER, ALICE, cosigned(CTX)) == []
+    bob = cosigned(RuleContext.from_chain([], resources=RESOURCES, processes=PROCESSES,
+                                          resource_specs=SPECS, process_specs={}))
+    assert check_event(TRANSFER, BOB, bob) == []
+
+
+def test_each_side_folds_only_its_own_resource() -> None:
+    from zomes.valueflows.resources import apply_event
+
+    alice = apply_event(CTX.states, "t", TRANSFER, resources=RESOURCES, processes=PROCESSES,
+                        side=ALICE)
+    assert alice[WHEAT].accounting == CTX.states[WHEAT].accounting - 40
+    assert WHEAT_2 not in alice  # the receiver's resource is on the receiver's chain
+    bob = apply_event({}, "t", TRANSFER, resources=RESOURCES, processes=PROCESSES, side=BOB)
+    assert set(bob) == {WHEAT_2} and bob[WHEAT_2].accounting == 40
+    assert bob[WHEAT_2].primary_accountable == BOB
+    grams = TRANSFER.model_copy(update={"resource_quantity": Measure.of(2500, "g")})
+    again = apply_event(bob, "u", grams, resources=RESOURCES, processes=PROCESSES, side=BOB)
+    assert again[WHEAT_2].accounting == Decimal("42.5")  # credited in its own unit
+
+
+def test_the_provider_side_still_cannot_overdraw() -> None:
+    too_much = TRANSFER.model_copy(update={"resource_quantity": Measure.of(500, "kg")})
+    assert [v.rule for v in check_event(too_much, ALICE, cosigned(CTX))] == ["check_balance"]
+
+
+def test_a_countersigned_event_is_signed_by_exactly_its_two_parties() -> None:
+    carol = "12D3KooW" + "C" * 44
+    wrong = check_event(TRANSFER, ALICE, cosigned(CTX, frozenset({ALICE, carol})))
+    assert [v.rule for v in wrong] == ["check_countersigning"]  # type: ignore[union-attr]
+    to_self = event("transfer", "1 kg", resource_inventoried_as=WHEAT,
+                    to_resource_inventoried_as=WHEAT_2)  # fmt: skip
+    assert [v.rule for v in check_event(to_self, ALICE, cosigned(CTX))] == ["check_countersigning"]
 
 
 @given(

@@ -89,10 +89,11 @@ def apply_event(
     *,
     resources: Mapping[str, EconomicResource],
     processes: Mapping[str, Process],
+    side: str | None = None,
 ) -> dict[str, ResourceState]:
     """The resource states after `event`; `states` is left as it was."""
     new_states = dict(states)
-    apply_in_place(new_states, event_address, event, resources, processes)
+    apply_in_place(new_states, event_address, event, resources, processes, side)
     return new_states
 
 
@@ -115,13 +116,21 @@ def apply_in_place(
     event: EconomicEvent,
     resources: Mapping[str, EconomicResource],
     processes: Mapping[str, Process],
+    side: str | None = None,
 ) -> None:
-    """Apply one event to `states` in place (for incremental folds that own `states`)."""
+    """Apply one event to `states` in place (for incremental folds that own `states`).
+
+    `side` is set for a countersigned event folded into one party's chain: only that
+    party's resources change there (the provider's source, the receiver's target);
+    the other party's chain folds the other side of the same event.
+    """
     effects = ACTIONS[event.action]
     source, target = event.resource_inventoried_as, event.to_resource_inventoried_as
-    if event.corrects is None:
+    if event.corrects is None and (side is None or _first_accountable(states, event, effects) == side):
         _create(states, resources, event, effects)
-    _shift_quantities(states, address, event, effects)
+    if side is not None and not (source in states or target in states):
+        return  # neither resource is this party's: nothing changes on its chain
+    _shift_quantities(states, address, event, effects, side is not None)
     if event.corrects is None:
         _update_source(states, event, effects, processes)
         _update_target(states, event, effects)
@@ -170,7 +179,11 @@ def _first_accountable(
 
 
 def _shift_quantities(
-    states: dict[str, ResourceState], address: str, event: EconomicEvent, effects: ActionEffects
+    states: dict[str, ResourceState],
+    address: str,
+    event: EconomicEvent,
+    effects: ActionEffects,
+    own_only: bool = False,
 ) -> None:
     """Add or subtract the event's resource quantity as the accounting/onhand effects say."""
     quantity_effects = (
@@ -182,7 +195,7 @@ def _shift_quantities(
             (event.resource_inventoried_as, FROM_SIGN.get(effect)),
             (event.to_resource_inventoried_as, TO_SIGN.get(effect)),
         ):
-            if resource is None or sign is None:
+            if resource is None or sign is None or (own_only and resource not in states):
                 continue
             state = _existing(states, resource, address, event)
             delta = sign * _quantity_in(event, state.unit, address)

@@ -46,7 +46,7 @@ RULES: Final[tuple[str, ...]] = (
     "check_conforms_to",  # resourceConformsTo agrees with the resource's conformsTo
     "check_resource_exists",  # a resource is created before other events change it
     "check_pairing",  # dropoff follows a pickup, modify an accept, in the same process
-    "check_countersigning",  # changes to another agent's resources need their signature
+    "check_countersigning",  # events changing two agents' resources are signed by both
     "check_correction_target",  # a correction names an earlier own event, same action/links
     "check_correction_amount",  # a correction takes back no more than was recorded
     "check_balance",  # quantities stay >= 0 unless the specification allows negative
@@ -78,6 +78,9 @@ class RuleContext:
     process_specs: Mapping[str, ProcessSpecification] = field(default_factory=dict)
     events: Mapping[str, EconomicEvent] = field(default_factory=dict)
     states: Mapping[str, ResourceState] = field(default_factory=dict)
+    # the parties who countersigned the event being judged (empty: the author alone);
+    # the author's chain then holds only the author's side of the event
+    cosigners: frozenset[str] = frozenset()
 
     @classmethod
     def from_chain(
@@ -228,8 +231,9 @@ def check_author_is_party(event: EconomicEvent, author: str, ctx: RuleContext) -
 
 
 def check_author_is_provider(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
-    """Only the provider records an event that decrements the provider's resource."""
-    if _decrements_source(event) and author != event.provider:
+    """Only the provider records an event that decrements the provider's resource (or
+    the receiver, when the provider countersigned it)."""
+    if _decrements_source(event) and author != event.provider and not ctx.cosigners:
         return f"{event.action} decrements the provider's resource: only the provider records it"
     return None
 
@@ -254,6 +258,8 @@ def check_resource_exists(event: EconomicEvent, author: str, ctx: RuleContext) -
     creates = effects.create_resource == "optional" and event.corrects is None
     if resource is None or not changes or creates or resource in ctx.states:
         return None
+    if ctx.cosigners and author != event.provider:
+        return None  # the provider's resource: its own chain's authorities check it
     return (
         f"{event.action} changes resource {resource}, which none of your earlier events "
         "created (record it first with produce or raise)"
@@ -283,7 +289,17 @@ def check_pairing(event: EconomicEvent, author: str, ctx: RuleContext) -> str | 
 
 
 def check_countersigning(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
-    """An event that changes another agent's resources needs both agents' signatures."""
+    """An event that changes another agent's resources is countersigned by its provider
+    and receiver, who are two different agents; a countersigned event is signed by
+    exactly those two."""
+    if ctx.cosigners:
+        parties = {event.provider, event.receiver}
+        if event.provider == event.receiver or ctx.cosigners != parties:
+            return (
+                "a countersigned event is signed by exactly its provider and its receiver, "
+                "two different agents"
+            )
+        return None
     target = event.to_resource_inventoried_as
     other = event.receiver if event.receiver != author else event.provider
     if event.provider != event.receiver and _gives_to_receiver(event):
@@ -292,12 +308,13 @@ def check_countersigning(event: EconomicEvent, author: str, ctx: RuleContext) ->
         accountable = ctx.states[target].primary_accountable
         if accountable in (None, author):
             return None
-        owner = f"{accountable}, accountable for resource {target}"
+        owner, other = f"{accountable}, accountable for resource {target}", accountable
     else:
         return None
     return (
-        f"{event.action} changes resources of {owner}: an event between two agents must be "
-        f"countersigned by both ({author} and {other}), which is not supported yet"
+        f"{event.action} changes resources of {owner}: it must be countersigned by both "
+        f"{author} and {other} (`coledger record {event.action} ... --to {other}` while "
+        "both nodes run)"
     )
 
 
@@ -358,7 +375,10 @@ def check_correction_amount(event: EconomicEvent, author: str, ctx: RuleContext)
 def check_balance(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
     """Resource quantities stay >= 0 unless their specification allows negative."""
     try:
-        after = apply_event(ctx.states, "", event, resources=ctx.resources, processes=ctx.processes)
+        after = apply_event(
+            ctx.states, "", event, resources=ctx.resources, processes=ctx.processes,
+            side=author if ctx.cosigners else None,
+        )
     except ResourceError as error:
         return f"cannot apply the event: {error}"
     for address in (event.resource_inventoried_as, event.to_resource_inventoried_as):

@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from node.core.actions import ActionBase, Create, Update
 from node.core.cid import Cid
+from node.core.countersign import Envelope
+from node.core.errors import CoreError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, Outcome, Unresolved
 from node.core.records import Record
@@ -40,6 +42,10 @@ PREFIX: Final = NAME + "."
 CHAIN_CHECKED: Final = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 # Entry types that may be updated (by their author), e.g. a process being finished.
 UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent"})
+# An EconomicEvent signed by its provider and receiver and written on both chains
+# (node.core.countersign): the envelope holds the event, the session and both signatures.
+COUNTERSIGNED_EVENT: Final = "CountersignedEvent"
+COUNTERSIGNED_TYPE: Final = PREFIX + COUNTERSIGNED_EVENT
 
 
 def entry_type(cls: type[VfEntry]) -> str:
@@ -47,8 +53,26 @@ def entry_type(cls: type[VfEntry]) -> str:
 
 
 def parse(entry_type_name: str, content: Any) -> VfEntry:
-    """The typed entry; ValueError (pydantic's ValidationError is one) if malformed."""
+    """The typed entry; ValueError (pydantic's ValidationError is one) if malformed.
+    A countersigned event parses to its inner EconomicEvent."""
+    return parse_signed(entry_type_name, content)[0]
+
+
+def parse_signed(entry_type_name: str, content: Any) -> tuple[VfEntry, Envelope | None]:
+    """The typed entry and, for a countersigned event, its envelope."""
     local = entry_type_name.removeprefix(PREFIX)
+    if local == COUNTERSIGNED_EVENT and entry_type_name.startswith(PREFIX):
+        try:
+            envelope = Envelope.from_value(content)
+        except CoreError as e:
+            raise ValueError(str(e)) from None
+        if not isinstance(envelope.inner, dict):
+            raise ValueError("a countersigned event's entry must be a map")
+        return EconomicEvent.from_content(envelope.inner), envelope
+    return _parse_plain(entry_type_name, local, content), None
+
+
+def _parse_plain(entry_type_name: str, local: str, content: Any) -> VfEntry:
     cls = ENTRY_TYPES.get(local)
     if cls is None or not entry_type_name.startswith(PREFIX):
         raise ValueError(f"unknown entry type {entry_type_name}")
@@ -58,7 +82,10 @@ def parse(entry_type_name: str, content: Any) -> VfEntry:
 
 
 def thing_address(action: ActionBase, address: Cid) -> str:
-    """A thing is named by the action that first created it; updates keep the name."""
+    """A thing is named by the action that first created it; updates keep the name.
+    A countersigned event is named by its entry: the same on every party's chain."""
+    if getattr(action, "entry_type", None) == COUNTERSIGNED_TYPE:
+        return str(action.entry_address)
     return str(action.original_action if isinstance(action, Update) else address)
 
 
@@ -91,12 +118,14 @@ class ChainView:
         name = getattr(action, "entry_type", None)
         if name is None or not name.startswith(PREFIX) or record.entry is None:
             return self
-        self.add(thing_address(action, record.address), parse(name, record.entry.value))
+        side = str(action.author) if name == COUNTERSIGNED_TYPE else None
+        self.add(thing_address(action, record.address), parse(name, record.entry.value), side)
         return self
 
-    def add(self, address: str, entry: VfEntry) -> None:
+    def add(self, address: str, entry: VfEntry, side: str | None = None) -> None:
+        """Fold one entry; `side` is the party whose chain folds a countersigned event."""
         if isinstance(entry, EconomicEvent):
-            resources.apply_in_place(self.states, address, entry, self.resources, self.processes)
+            resources.apply_in_place(self.states, address, entry, self.resources, self.processes, side)
             self.events[address] = entry
             self.order.append(address)
         elif isinstance(entry, EconomicResource):
@@ -108,8 +137,11 @@ class ChainView:
         elif isinstance(entry, ProcessSpecification):
             self.process_specs[address] = entry
 
-    def context(self, extra: dict[str, VfEntry] | None = None) -> RuleContext:
-        """The rules' view; `extra` adds entries of other agents fetched as dependencies."""
+    def context(
+        self, extra: dict[str, VfEntry] | None = None, cosigners: frozenset[str] = frozenset()
+    ) -> RuleContext:
+        """The rules' view; `extra` adds entries of other agents fetched as dependencies;
+        `cosigners` are the parties of a countersigned event (empty for one author's)."""
         maps: dict[type, dict[str, Any]] = {
             EconomicResource: self.resources,
             Process: self.processes,
@@ -129,6 +161,7 @@ class ChainView:
             process_specs=maps[ProcessSpecification],
             events=self.events,
             states=self.states,
+            cosigners=cosigners,
         )
 
 
@@ -149,11 +182,15 @@ def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
     return found
 
 
-def judge_event(event: EconomicEvent, author: str, view: ChainView, deps: Deps) -> Outcome:
+def judge_event(
+    event: EconomicEvent, author: str, view: ChainView, deps: Deps,
+    cosigners: frozenset[str] = frozenset(),
+) -> Outcome:
     """Apply every accounting rule; fetch other agents' entries the event names."""
-    result = check_event(event, author, view.context())
+    result = check_event(event, author, view.context(cosigners=cosigners))
     if isinstance(result, Missing):
-        result = check_event(event, author, view.context(_fetch_foreign(deps, result)))
+        foreign = _fetch_foreign(deps, result)
+        result = check_event(event, author, view.context(foreign, cosigners))
         if isinstance(result, Missing):
             return Unresolved(tuple(Cid.parse(a) for a in result.addresses))
     if result:
@@ -181,7 +218,7 @@ def validate(op: Op, deps: Deps) -> Outcome:
     if op.entry is None:
         return VALID  # ops that carry no entry: nothing of ours to check
     try:
-        entry = parse(action.entry_type, op.entry.value)
+        entry, envelope = parse_signed(action.entry_type, op.entry.value)
     except ValueError as e:
         return Invalid("check_entry_shape", describe_error(e))
     local = action.entry_type.removeprefix(PREFIX)
@@ -194,7 +231,9 @@ def validate(op: Op, deps: Deps) -> Outcome:
     verdict = deps.cache.get(key)
     if verdict is None:
         view = chain_view(deps, action.prev_action)
-        verdict = judge_event(entry, str(action.author), view, deps)
+        cosigners = frozenset(
+            str(p.agent) for p in envelope.session.parties) if envelope else frozenset()
+        verdict = judge_event(entry, str(action.author), view, deps, cosigners)
         if not isinstance(verdict, Unresolved):
             deps.cache[key] = verdict
     return verdict
@@ -214,7 +253,10 @@ def describe_error(error: Exception) -> str:
 INTEGRITY = IntegrityZome(
     name=NAME,
     version=VERSION,
-    entry_types={name: cls.from_content for name, cls in ENTRY_TYPES.items()},
+    entry_types={
+        **{name: cls.from_content for name, cls in ENTRY_TYPES.items()},
+        COUNTERSIGNED_EVENT: lambda content: parse(COUNTERSIGNED_TYPE, content),
+    },
     validate=validate,
     modules=(
         "zomes.valueflows.zome",
