@@ -321,11 +321,17 @@ def _parse_time(text: str | None) -> int | None:
          arg("--to-location", help="where the resource goes (move, transfer)"),
          arg("--state", help="the resource's state after the event (e.g. pass, fail)"),
          arg("--note", help="a note"),
-         arg("--corrects", help="the event this one corrects (with negative quantities)"))
+         arg("--corrects", help="the event this one corrects (with negative quantities)"),
+         arg("--to", metavar="AGENT", help="the receiving agent: a countersigned event, signed by "
+             "both of you and written on both chains (needs the running node)"),
+         arg("--wait", type=float, default=60.0, metavar="SECONDS",
+             help="with --to: how long the counterparty has to accept [60]"))
 def cmd_record(a: argparse.Namespace) -> None:
     """Sign and commit one ValueFlows economic event; print its address."""
     from zomes.valueflows.coordinator import EventRequest
 
+    if a.to is not None:
+        return _record_countersigned(a)
     req = EventRequest(
         action=a.action, resource=a.resource, to_resource=a.to_resource, conforms_to=a.conforms_to,
         quantity=a.quantity, effort=a.effort, provider=a.provider, receiver=a.receiver,
@@ -350,6 +356,73 @@ def cmd_record(a: argparse.Namespace) -> None:
         "created_resources": {k: str(v) for k, v in done.created_resources.items()},
         "resources": states,
     })
+
+
+def _record_countersigned(a: argparse.Namespace) -> None:
+    """`record ACTION --to AGENT`: propose a session, show progress until it ends."""
+    import time
+
+    if a.provider is not None or a.receiver is not None:
+        raise LocalError("with --to you are the provider and AGENT the receiver: drop --provider/--receiver")
+    event = {
+        "action": a.action, "resource": a.resource, "to_resource": a.to_resource,
+        "conforms_to": a.conforms_to, "quantity": a.quantity, "effort": a.effort,
+        "input_of": a.input_of, "output_of": a.output_of, "at_us": _parse_time(a.at),
+        "location": a.location, "to_location": a.to_location, "state": a.state, "note": a.note,
+        "corrects": a.corrects,
+    }
+    session = _rpc("cs_start", event=event, to=a.to, wait_s=a.wait)
+    started = time.monotonic()
+    tty = sys.stderr.isatty() and not OPTS.json
+    while session["state"] == "proposed" and time.monotonic() - started < a.wait + 5:
+        if tty:
+            left = max(0.0, a.wait - (time.monotonic() - started))
+            print(f"\rwaiting for {a.to[:16]}… to accept session {session['id'][:12]} "
+                  f"({left:.0f} s left)  ", end="", file=sys.stderr, flush=True)
+        time.sleep(0.2)
+        session = _rpc("cs_session", id=session["id"])
+    if tty:
+        print(file=sys.stderr)
+    if session["state"] != "committed":
+        raise LocalError(f"session {session['id'][:12]} {session['state']}: {session['reason'] or 'no answer in time'}"
+                         "; nothing was written")
+    emit(session, session["event"])
+
+
+def _session_line(s: dict[str, Any]) -> str:
+    event = s.get("event_draft") or {}
+    quantity = event.get("resourceQuantity") or event.get("effortQuantity") or {}
+    amount = f"{quantity.get('hasNumericalValue', '')} {quantity.get('hasUnit', '')}".strip()
+    return (f"{s['id'][:12]}  {s['role']:<12} {s['state']:<9} {event.get('action', '?')} {amount} "
+            f"{'from' if s['role'] == 'counterparty' else 'to'} {s['peer']}"
+            + (f"  ({s['reason']})" if s.get("reason") else ""))
+
+
+@command("pending", arg("--all", action="store_true", help="include ended sessions"))
+def cmd_pending(a: argparse.Namespace) -> None:
+    """Countersigning sessions waiting for you (or for the other party) on the running node."""
+    sessions = _rpc("cs_list", everything=a.all)
+    emit(sessions, "\n".join(_session_line(s) for s in sessions) or "(no open sessions)")
+
+
+@command("accept", arg("id", help="the session id (or a unique prefix) from `coledger pending`"))
+def cmd_accept(a: argparse.Namespace) -> None:
+    """Accept a proposed countersigned event: sign it and write it on your chain too."""
+    session = _rpc("cs_accept", id=a.id)
+    if session["state"] == "committed":
+        emit(session, session["event"])
+    elif session["state"] == "signed":
+        emit(session, f"signed; waiting for the initiator's word (the node keeps asking): {session['id'][:12]}")
+    else:
+        raise LocalError(f"session {session['id'][:12]} {session['state']}: {session['reason']}")
+
+
+@command("decline", arg("id", help="the session id (or a unique prefix)"),
+         arg("--reason", help="a reason for the other party"))
+def cmd_decline(a: argparse.Namespace) -> None:
+    """Decline a proposed countersigned event: nothing is written on either chain."""
+    session = _rpc("cs_decline", id=a.id, reason=a.reason)
+    emit(session, f"declined {session['id'][:12]}")
 
 
 @command("inventory", arg("--agent", dest="agent_id", help="another agent's inventory (needs the network)"))
@@ -405,6 +478,268 @@ def cmd_track(a: argparse.Namespace) -> None:
     emit(nodes, _flow_text(nodes))
 
 
+# -- accounting: reports, exports, imports and the entries they read -------------------------
+
+
+def _date_us(text: str | None, option: str, *, end: bool = False) -> int | None:
+    """An ISO date or date-time (UTC unless it says otherwise) in µs; a bare date given as
+    an end (`--to 2026-12-31`) means the end of that day."""
+    if text is None:
+        return None
+    from datetime import UTC, date, datetime, timedelta
+
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise LocalError(f"{option} {text!r} is not an ISO date (2026-11-26) or time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _accounting(fn: Callable[[], Any]) -> Any:
+    """Run pure accounting code; its AccountingError becomes our one-line error."""
+    from zomes.accounting.common import AccountingError
+
+    try:
+        return fn()
+    except AccountingError as e:
+        raise LocalError(str(e)) from None
+
+
+def _gathered(max_agents: int, everyone: bool = True):  # type: ignore[no-untyped-def]
+    """(dataset, my agent id): through the running node when there is one, else local."""
+    from node.runtime.reports import gather
+
+    return gather(OPTS.home, passphrase, everyone=everyone, max_agents=max_agents)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a temporary file renamed over the target."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise LocalError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+MAX_AGENTS_ARG = arg("--max-agents", type=int, default=256, metavar="N",
+                     help="gather at most N agents' chains [256]")
+
+
+@command("report flows", arg("--from", dest="since", metavar="DATE", help="from this date (ISO, UTC)"),
+         arg("--to", dest="until", metavar="DATE", help="up to and including this date"),
+         arg("--spec", help="only flows of this resource specification (address)"),
+         arg("--format", dest="fmt", choices=("text", "svg", "html"), default="text",
+             help="a table, or a Sankey diagram as SVG or as an HTML page [text]"),
+         arg("--output", type=Path, metavar="FILE", help="write to FILE instead of printing"),
+         MAX_AGENTS_ARG)
+def cmd_report_flows(a: argparse.Namespace) -> None:
+    """Who provided how much of what to whom, across the chains gathered; --json: the matrix."""
+    from zomes.accounting import reports
+
+    since, until = _date_us(a.since, "--from"), _date_us(a.until, "--to", end=True)
+    ds, _ = _gathered(a.max_agents)
+    matrix = _accounting(lambda: reports.flow_report(ds, since_us=since, until_us=until, spec=a.spec))
+    text = reports.flow_text(matrix, ds) if a.fmt == "text" else reports.flow_diagram(matrix, ds, a.fmt)
+    if a.output is not None:
+        _write(a.output, text if text.endswith("\n") else text + "\n")
+    if OPTS.json:
+        emit(dict(reports.flow_json(matrix, ds), file=str(a.output) if a.output else None))
+    elif a.output is not None:
+        print(f"{len(matrix.rows)} flows written to {a.output}")
+    else:
+        print(text)
+
+
+@command("report contributions",
+         arg("--output", dest="resource", required=True, metavar="RESOURCE",
+             help="the output resource whose income is shared (address)"),
+         arg("--income", required=True, help='the income to share, e.g. "1000 EUR"'),
+         arg("--equation", required=True, metavar="EQ", help="the value equation (address or name)"),
+         MAX_AGENTS_ARG)
+def cmd_report_contributions(a: argparse.Namespace) -> None:
+    """Share an output's income among its contributors by a value equation (to the cent)."""
+    from zomes.accounting import reports
+
+    ds, _ = _gathered(a.max_agents)
+    report = _accounting(lambda: reports.contribution_report(
+        ds, output=a.resource, income=a.income, equation=a.equation))
+    emit(report, reports.contribution_text(report, ds))
+
+
+@command("report footprint", arg("resource", help="the resource (address)"),
+         arg("--quantity", help='the footprint of this much of it, e.g. "1 kg" [all of it]'),
+         arg("--period", choices=("year", "quarter", "month"), default="year",
+             help="periods for the perma-circularity check [year]"),
+         MAX_AGENTS_ARG)
+def cmd_report_footprint(a: argparse.Namespace) -> None:
+    """Energy, materials, water and emissions behind a resource, rolled up along its trace.
+
+    Also the budgets that apply (sustainability quotient: actual / allocated, above 1 is
+    over) and perma-circularity: growth of material and energy drawn per period above 1 %."""
+    from zomes.accounting import reports
+
+    ds, _ = _gathered(a.max_agents)
+    report = _accounting(lambda: reports.footprint_report(
+        ds, a.resource, quantity=a.quantity, period=a.period))
+    emit(report, reports.footprint_text(report, ds))
+
+
+@command("export", arg("--format", dest="fmt", required=True,
+                       choices=("vf-jsonld", "pact", "epcis", "csv"),
+                       help="ValueFlows JSON-LD, a PACT v3 product footprint, GS1 EPCIS 2.0, CSV"),
+         arg("--output", type=Path, metavar="FILE", help="write to FILE instead of printing"),
+         arg("--network", action="store_true",
+             help="every gathered chain's events, not only this agent's"),
+         arg("--resource", help="the product a PACT footprint is of (address)"),
+         MAX_AGENTS_ARG)
+def cmd_export(a: argparse.Namespace) -> None:
+    """This agent's events (or, with --network, everyone's gathered) in the ecosystem's formats."""
+    from node.core.clock import now_us
+    from zomes.accounting import reports
+
+    everyone = a.network or a.fmt == "pact"
+    ds, me = _gathered(a.max_agents, everyone=everyone)
+    document = _accounting(lambda: reports.export(
+        ds, a.fmt, me=me, now_us=now_us(), everyone=a.network, resource=a.resource))
+    if a.output is None:
+        sys.stdout.write(document)
+        return
+    _write(a.output, document)
+    count = len(ds.ordered_events(None if a.network else me))
+    emit({"format": a.fmt, "file": str(a.output), "events": count},
+         f"{a.fmt} written to {a.output}")
+
+
+def _agent_map(pairs: list[str], me: str) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise LocalError(f"--agent takes OLD=NEW (NEW may be `me`), got {pair!r}")
+        mapping[old.strip()] = me if new.strip() == "me" else new.strip()
+    return mapping
+
+
+@command("import", arg("file", type=Path, help="the document to import"),
+         arg("--format", dest="fmt", required=True, choices=("vf-jsonld",),
+             help="the document's format (ValueFlows JSON-LD)"),
+         arg("--agent", action="append", default=[], metavar="OLD=NEW",
+             help="record OLD's part in the events as NEW's (`me`: this agent); repeatable"))
+def cmd_import(a: argparse.Namespace) -> None:
+    """Record a document's events on this chain, signed by you, checked by the rules.
+
+    All or nothing: one refused event and nothing is written. Resources and processes the
+    events name are copied from the document onto this chain (new addresses)."""
+    from decimal import Decimal
+
+    from node.runtime.imports import import_vf_jsonld
+
+    try:
+        document = json.loads(a.file.read_text(encoding="utf-8"), parse_float=Decimal)
+    except OSError as e:
+        raise LocalError(f"cannot read {a.file}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise LocalError(f"{a.file} is not JSON: {e}") from None
+    with ledger() as led:
+        result = import_vf_jsonld(led, document, _agent_map(a.agent, str(led.agent.agent_id)))
+    made = result["created"]
+    emit(result, f"imported {result['imported']} events ({result['skipped']} already here); "
+                 f"copied {made['resources']} resources, {made['processes']} processes, "
+                 f"{made['specs']} specifications")
+
+
+@command("equation create", arg("file", help="the equation as JSON (name, buckets); - for stdin"))
+def cmd_equation_create(a: argparse.Namespace) -> None:
+    """Create a value equation (an entry): how an output's income is shared.
+
+    Ordered buckets, each with a percentage, a behaviour (straight: of the income;
+    remaining: of what is left) and a recipient or rules per action (work, use, cite,
+    consume, deliverService: a rate per unit, optionally per skill or specification)."""
+    from zomes.accounting.coordinator import create_equation
+
+    try:
+        text = sys.stdin.read() if a.file == "-" else Path(a.file).read_text(encoding="utf-8")
+        document = json.loads(text)
+    except OSError as e:
+        raise LocalError(f"cannot read {a.file}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise LocalError(f"{a.file} is not JSON: {e}") from None
+    with ledger() as led:
+        address, equation = led.commit(lambda s, v: create_equation(s, document))
+    emit({"address": str(address), "name": equation.name, "equation": equation.to_content()},
+         str(address))
+
+
+@command("equation list", MAX_AGENTS_ARG)
+def cmd_equation_list(a: argparse.Namespace) -> None:
+    """The value equations on the chains gathered."""
+    ds, _ = _gathered(a.max_agents)
+    rows = [{"address": address, "name": eq.name, "author": ds.authors[address],
+             "buckets": [b.name for b in eq.buckets]}
+            for address, eq in sorted(ds.equations.items(), key=lambda i: (i[1].name, i[0]))]
+    emit(rows, "\n".join(f"{r['name']:<24} {r['address']}  ({', '.join(r['buckets'])})"
+                         for r in rows) or "(no value equations)")
+
+
+@command("footprint declare", arg("spec", help="the resource specification (address)"),
+         arg("--per", required=True, metavar="UNIT", help="the unit the factors are per, e.g. kWh"),
+         arg("--factor", action="append", default=[], metavar="KIND=QUANTITY",
+             help="energy=3.6MJ, emissions=0.25kgCO2e, water=1m3 or material:NAME=0.8kg (repeatable)"),
+         arg("--note", help="where the figures come from"))
+def cmd_footprint_declare(a: argparse.Namespace) -> None:
+    """Declare the footprint per unit of a specification's resources (the latest counts)."""
+    from zomes.accounting.coordinator import declare_footprint
+
+    with ledger() as led:
+        address = led.commit(lambda s, v: declare_footprint(s, a.spec, a.per, a.factor, a.note))
+    emit({"address": str(address), "specification": a.spec}, str(address))
+
+
+@command("footprint allocate", arg("process", help="your process (address)"),
+         arg("--share", action="append", default=[], required=True, metavar="RESOURCE=FRACTION",
+             help="an output resource and its fraction of the footprint (repeatable; sum 1)"),
+         arg("--note", help="why this split"))
+def cmd_footprint_allocate(a: argparse.Namespace) -> None:
+    """Allocate a process's footprint to its outputs by declared fractions (instead of by mass)."""
+    from zomes.accounting.coordinator import allocate
+
+    with ledger() as led:
+        address = led.commit(lambda s, v: allocate(s, a.process, a.share, a.note))
+    emit({"address": str(address), "process": a.process}, str(address))
+
+
+@command("budget set", arg("kind", choices=("energy", "material", "water", "emissions"),
+                           help="what is budgeted"),
+         arg("--allocated", required=True, metavar="QUANTITY", help='e.g. "12 tCO2e"'),
+         arg("--from", dest="since", required=True, metavar="DATE", help="the period's first day"),
+         arg("--to", dest="until", required=True, metavar="DATE", help="the period's last day"),
+         arg("--material", help="for a material budget: which material [all]"),
+         arg("--for", dest="holder", default="me", metavar="AGENT",
+             help="`me`, `network` (the progenitor only) or an agent id [me]"),
+         arg("--name", help="a name, e.g. 'carbon 2026'"))
+def cmd_budget_set(a: argparse.Namespace) -> None:
+    """Declare an allocation for a period (e.g. a carbon budget) for this agent or the network."""
+    from zomes.accounting.coordinator import set_budget
+
+    start, end = _date_us(a.since, "--from"), _date_us(a.until, "--to", end=True)
+    assert start is not None and end is not None
+    with ledger() as led:
+        me = str(led.agent.agent_id)
+        holder = None if a.holder == "network" else me if a.holder == "me" else a.holder
+        address = led.commit(lambda s, v: set_budget(
+            s, kind=a.kind, allocated=a.allocated, start_us=start, end_us=end,
+            material=a.material, agent=holder, name=a.name))
+    emit({"address": str(address), "kind": a.kind, "agent": holder}, str(address))
+
+
 # -- the running node ---------------------------------------------------------------------
 
 
@@ -412,7 +747,9 @@ def cmd_track(a: argparse.Namespace) -> None:
                     help="where to listen [/ip4/0.0.0.0/tcp/0]"),
          arg("--bootstrap", action="append", default=[], metavar="MULTIADDR",
              help="a member's address to join through (repeatable; the network file's are added)"),
-         arg("--gossip-interval", type=float, default=2.0, help="seconds between gossip rounds [2]"))
+         arg("--gossip-interval", type=float, default=2.0, help="seconds between gossip rounds [2]"),
+         arg("--auto-accept-from", action="append", default=[], metavar="AGENT",
+             help="accept countersigning proposals from this agent without asking (repeatable)"))
 def cmd_run(a: argparse.Namespace) -> None:
     """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs."""
     import logging
@@ -429,7 +766,8 @@ def cmd_run(a: argparse.Namespace) -> None:
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with open_node(OPTS.home, passphrase, listen=a.listen, bootstrap=a.bootstrap,
-                                 gossip_interval=a.gossip_interval) as node:
+                                 gossip_interval=a.gossip_interval,
+                                 auto_accept_from=a.auto_accept_from) as node:
                 addrs = node.transport.listen_addrs()
                 emit({"agent_id": str(node.me), "listen": addrs, "network_id": str(node.network_id)},
                      "\n".join(addrs))
@@ -503,7 +841,11 @@ def build_parser() -> Parser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     subparsers: dict[str, Any] = {"": parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)}
     groups = {"chain": "this agent's source chain", "network": "networks this agent creates",
-              "spec": "resource and process specifications", "process": "processes that turn inputs into outputs"}
+              "spec": "resource and process specifications", "process": "processes that turn inputs into outputs",
+              "report": "flow, contributive and thermodynamic accounting",
+              "equation": "value equations: how income is shared by contribution",
+              "footprint": "footprints declared on specifications; allocations to outputs",
+              "budget": "allocations per period (e.g. a carbon budget)"}
     for path, fn, args in _COMMANDS:
         *parents, name = path.split()
         prefix = ""

@@ -17,6 +17,7 @@ import trio
 from node.core.clock import now_us
 from node.runtime.ledger import open_ledger
 from node.runtime.node import Node
+from node.core.identity import AgentId
 from node.store.home import PassphraseSource
 from node.store.network_file import read_network_file
 
@@ -32,6 +33,7 @@ async def open_node(
     clock: Callable[[], int] = now_us,
     gossip_interval: float = 2.0,
     rpc: bool = True,
+    auto_accept_from: Sequence[str] = (),
 ) -> AsyncIterator[Node]:
     """Run this home's node until the block exits. With `memory_network` (a
     dht.memory.MemoryNetwork) it joins that simulated network instead of libp2p."""
@@ -48,7 +50,8 @@ async def open_node(
             transport = await stack.enter_async_context(
                 open_libp2p_transport(key, ledger.dna.address, listen, ())
             )
-        node = Node(ledger, key, transport, clock, gossip_interval=gossip_interval)
+        node = Node(ledger, key, transport, clock, gossip_interval=gossip_interval,
+                    auto_accept_from=[AgentId.parse(a) for a in auto_accept_from])
         nursery = await stack.enter_async_context(trio.open_nursery())
         if rpc:
             from node.runtime.rpc import serve_rpc

@@ -7,7 +7,7 @@ rule's message and nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from node.core.scratch import Scratch
 from node.store.deps import StoreDeps
 from node.store.dht import DhtStore
 from node.store.home import Agent, PassphraseSource, open_agent
+from node.store.sessions import SessionCommit
 from node.store.network_file import current_dna
 from validation.pipeline import Validator
 from zomes.membrane.invitations import validate_agent_validation_pkg
@@ -69,23 +70,31 @@ class Ledger:
 
     # -- writing -----------------------------------------------------------------
 
-    def commit(self, build: Callable[[Scratch, ChainView], T]) -> T:
+    def commit(
+        self,
+        build: Callable[[Scratch, ChainView], T],
+        *,
+        session: SessionCommit | None = None,
+        staged: Sequence[Record] = (),
+    ) -> T:
         """Build with a view of the chain, check every new record as a validator would,
-        flush atomically; RuleBroken (nothing written) when a rule says no."""
+        flush atomically; RuleBroken (nothing written) when a rule says no. `staged`
+        are other agents' records the check may read (sent along in a countersigning
+        session); `session` is the countersigning session this write completes."""
         view = self.view()
         head = self.agent.head()
         if head is None:
             raise LocalError("this agent has not joined a network: run `coledger network create` or `coledger join`")
 
         def check(scratch: Scratch) -> None:
-            deps = self.deps(scratch.records)
+            deps = self.deps([*staged, *scratch.records])
             deps.cache[("valueflows", head.address)] = view.copy()
             now = self.agent.clock()
             for record in scratch.records:
                 op = Op(OpType.REGISTER_AGENT_ACTIVITY, record.signed, record.entry)
                 self._raise_unless_valid(self.validator.validate(op, deps, now), record)
 
-        return self.agent.commit(lambda s: build(s, view), check)
+        return self.agent.commit(lambda s: build(s, view), check, session=session)
 
     @staticmethod
     def _raise_unless_valid(outcome: Outcome, record: Record) -> None:

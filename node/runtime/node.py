@@ -71,7 +71,7 @@ class Node:
 
     def __init__(self, ledger: Ledger, key: AgentKey, transport: Transport,
                  clock: Callable[[], int] = now_us, *, gossip_interval: float = 2.0,
-                 publish_interval: float = 0.25) -> None:
+                 publish_interval: float = 0.25, auto_accept_from: Iterable[AgentId] = ()) -> None:
         self.ledger = ledger
         self.key = key
         self.me = key.agent_id
@@ -108,6 +108,9 @@ class Node:
         transport.set_peer_filter(
             lambda peer: peer not in self.blocked and peer not in self.stats.refused_peers
         )
+        from node.runtime.countersign import Countersigner
+
+        self.countersigner = Countersigner(self, tuple(auto_accept_from))
 
     def _own_avp(self):  # type: ignore[no-untyped-def]
         record = self.ledger.agent.store.get_record_at(1)
@@ -570,6 +573,7 @@ class Node:
             nursery.start_soon(self._validation_loop)
             nursery.start_soon(self._publish_loop)
             nursery.start_soon(self._gossip_loop)
+            nursery.start_soon(self.countersigner.run)
             task_status.started()
 
     async def _validation_loop(self) -> None:

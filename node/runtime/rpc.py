@@ -2,8 +2,9 @@
 
 One JSON request per connection: {"method": ..., "params": {...}} -> {"result": ...}
 or {"error": "one line"}. Commands that need the network (status, peers, get from
-others, another agent's inventory, cross-agent trace) use it; local writes go to the
-store directly and the node publishes them within a fraction of a second.
+others, another agent's inventory, cross-agent trace, the chains reports gather) use it;
+local writes go to the store directly and the node publishes them within a fraction of a
+second.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNOR
     os.chmod(path, 0o600)
     sock.listen(16)
     listener = trio.SocketListener(sock)
-    methods = _methods(node)
+    methods = _methods(node) | session_methods(node)
     task_status.started()
     try:
         async with trio.open_nursery() as nursery:
@@ -115,8 +116,41 @@ def _methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
         done = await node.publish_once()
         return {"published": done, "pending": node.queue.pending()}
 
+    async def chains(agents: list[str] | None = None) -> Any:
+        from node.runtime.reports import fetch_chains  # reports gather chains through this
+
+        return await fetch_chains(node, agents)
+
     return {"status": status, "peers": peers, "get": get, "activity": activity, "sync": sync,
-            "inventory": inventory, "flows": flows}
+            "inventory": inventory, "flows": flows, "chains": chains}
+
+
+def session_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
+    """Countersigning: start (initiator), list, show, accept and decline sessions."""
+    from node.runtime.countersign import TransferRequest, session_json
+    from zomes.valueflows.coordinator import EventRequest
+
+    signer = node.countersigner
+
+    async def cs_start(event: dict[str, Any], to: str, wait_s: float) -> Any:
+        row = await signer.start(TransferRequest(EventRequest(**event), to, wait_s))
+        return session_json(row)
+
+    async def cs_session(id: str) -> Any:  # noqa: A002 - the JSON name
+        return session_json(signer.find(id))
+
+    async def cs_list(everything: bool = False) -> Any:
+        rows = signer.sessions.all(None if everything else frozenset({"pending", "signed", "proposed"}))
+        return [session_json(r) for r in rows]
+
+    async def cs_accept(id: str) -> Any:  # noqa: A002
+        return session_json(await signer.accept(signer.find(id).id))
+
+    async def cs_decline(id: str, reason: str | None = None) -> Any:  # noqa: A002
+        return session_json(await signer.decline(signer.find(id).id, reason))
+
+    return {"cs_start": cs_start, "cs_session": cs_session, "cs_list": cs_list,
+            "cs_accept": cs_accept, "cs_decline": cs_decline}
 
 
 def chain_view_of(records: list[Any]) -> Any:

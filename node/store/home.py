@@ -22,6 +22,7 @@ from node.core.identity import AgentId, AgentKey
 from node.core.records import Entry, Record
 from node.core.scratch import Scratch
 from node.store.keyfile import KeyFileInfo, read_key_file, read_key_info
+from node.store.sessions import SessionCommit
 from node.store.sqlite import Store, open_store
 
 T = TypeVar("T")
@@ -99,7 +100,13 @@ class Agent:
     def head(self) -> ChainHead | None:
         return self.store.head()
 
-    def commit(self, build: Callable[[Scratch], T], check: Callable[[Scratch], None] | None = None) -> T:
+    def commit(
+        self,
+        build: Callable[[Scratch], T],
+        check: Callable[[Scratch], None] | None = None,
+        *,
+        session: SessionCommit | None = None,
+    ) -> T:
         """Run `build` on a scratch at the current head, `check` it, flush atomically.
 
         Any exception from `build` or `check` leaves the chain untouched; a concurrent
@@ -111,7 +118,7 @@ class Agent:
             result = build(scratch)
             if check is not None:
                 check(scratch)
-            self.store.flush(scratch.base, scratch.records)
+            self.store.flush(scratch.base, scratch.records, now_us=self.clock(), session=session)
         return result
 
     def verify(self) -> ChainHead | None:

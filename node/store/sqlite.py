@@ -8,6 +8,7 @@ sqlite3 errors are mapped to coledger errors here and never leave this package.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from node.core.chain import ChainHead, StoredRow
 from node.core.cid import Cid
 from node.core.errors import HeadMoved, LocalError, NotFound
 from node.core.records import Entry, Record, SignedAction
+from node.store import sessions
+from node.store.sessions import SessionCommit
 
 SCHEMA_VERSION = 1
 
@@ -140,9 +143,19 @@ class Store:
                 (key, value),
             )
 
-    def flush(self, expected_head: ChainHead | None, records: Sequence[Record]) -> None:
-        """Append records in one transaction, or raise HeadMoved and write nothing."""
+    def flush(
+        self,
+        expected_head: ChainHead | None,
+        records: Sequence[Record],
+        *,
+        now_us: int | None = None,
+        session: SessionCommit | None = None,
+    ) -> None:
+        """Append records in one transaction, or raise and write nothing: HeadMoved if
+        the head moved, ChainLocked if a countersigning session holds the chain (other
+        than `session`, whose commit this is and which is marked committed with it)."""
         conn = self._conn
+        now = time.time_ns() // 1000 if now_us is None else now_us
         with _mapped("writing the chain"):
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -152,6 +165,11 @@ class Store:
                         "the chain head moved during this commit (another command wrote first);"
                         " nothing was written, try again"
                     )
+                lock = sessions.active_lock(conn, now)
+                if lock is not None and (session is None or lock.id != session.id):
+                    raise sessions.ChainLocked(sessions.locked_message(lock))
+                if session is not None:
+                    sessions.apply_commit(conn, session, now)
                 conn.executemany(
                     "INSERT INTO chain(seq, address, action, signature, timestamp, action_type,"
                     " entry_type, entry_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -165,6 +183,11 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    @property
+    def sessions(self) -> sessions.SessionStore:
+        """This agent's countersigning sessions (same database: they commit with the chain)."""
+        return sessions.SessionStore(self._conn)
 
     def close(self) -> None:
         with _mapped("closing the database"):
@@ -204,6 +227,7 @@ def open_store(path: Path, *, create: bool = False) -> Iterator[Store]:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
+        conn.executescript(sessions.SCHEMA)
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION).encode(),),

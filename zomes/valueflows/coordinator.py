@@ -7,6 +7,7 @@ opens the home, runs these, validates the result and flushes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,14 +91,41 @@ def _new_resource(
     return scratch.create(entry_type(EconomicResource), resource.to_content())
 
 
+def create_resource(
+    scratch: Scratch, view: ChainView, name: str, unit: str, spec: str | None
+) -> Cid:
+    """An EconomicResource of ours named `name`, counted in `unit`."""
+    resource = EconomicResource(name=name, unit_of_resource=canonical_unit(unit), conforms_to=spec)
+    return scratch.create(entry_type(EconomicResource), resource.to_content())
+
+
 def record_event(scratch: Scratch, view: ChainView, author: str, req: EventRequest, now_us: int) -> Recorded:
     """Write one EconomicEvent (and the resources it names as `new:NAME`) to `scratch`."""
+    created: dict[str, Cid] = {}
+
+    def new_resource(option: str, name: str, quantity: Measure | None, spec: str | None,
+                     location: str | None) -> str:
+        address = _new_resource(scratch, view, name, quantity, spec, location)
+        created[name] = address
+        return str(address)
+
+    event = build_event(view, author, req, now_us, new_resource)
+    return Recorded(scratch.create(entry_type(EconomicEvent), event.to_content()), created)
+
+
+NewResource = Callable[[str, str, "Measure | None", "str | None", "str | None"], "str | None"]
+
+
+def build_event(
+    view: ChainView, author: str, req: EventRequest, now_us: int, new_resource: NewResource
+) -> EconomicEvent:
+    """The EconomicEvent a request describes; `new_resource(option, name, quantity, spec,
+    location)` gives the address for a `new:NAME` resource (or None to leave it out)."""
     if req.action not in ACTIONS:
         raise LocalError(f"unknown action {req.action!r}; `coledger actions` lists the 19 VF actions")
     quantity = _measure(req.quantity, "quantity")
     effort = _measure(req.effort, "effort")
     spec = _address(req.conforms_to, "conforms-to")
-    created: dict[str, Cid] = {}
     resolved: dict[str, str | None] = {}
     for option, text, location in (
         ("resource", req.resource, req.location),
@@ -107,13 +135,11 @@ def record_event(scratch: Scratch, view: ChainView, author: str, req: EventReque
             name = text[len(NEW_PREFIX):].strip()
             if not name:
                 raise LocalError(f"--{option} new:NAME needs a name")
-            address = _new_resource(scratch, view, name, quantity, spec, location)
-            created[name] = address
-            resolved[option] = str(address)
+            resolved[option] = new_resource(option, name, quantity, spec, location)
         else:
             resolved[option] = _address(text, option)
     try:
-        event = EconomicEvent(
+        return EconomicEvent(
             action=req.action,
             provider=req.provider or author,
             receiver=req.receiver or author,
@@ -133,7 +159,6 @@ def record_event(scratch: Scratch, view: ChainView, author: str, req: EventReque
         )
     except ValueError as e:
         raise LocalError(f"bad event: {describe_error(e)}") from None
-    return Recorded(scratch.create(entry_type(EconomicEvent), event.to_content()), created)
 
 
 def create_spec(scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None) -> Cid:
