@@ -87,6 +87,17 @@ RESOLVE_INTERVAL_US: Final = 2_000_000
 TO_RESOURCE: Final = "toResourceInventoriedAs"
 
 
+FAILPOINT_ENV: Final = "COLEDGER_FAILPOINT"
+
+
+def failpoint(name: str) -> None:
+    """Crash here, at once and uncleanly, when the tests ask for it (COLEDGER_FAILPOINT):
+    how the crash-recovery tests stop a node at an exact step of a session."""
+    if os.environ.get(FAILPOINT_ENV) == name:
+        log.warning("failpoint %s: exiting", name)
+        os._exit(75)
+
+
 class SessionRefused(LocalError):
     """A countersigning request that this node will not take part in."""
 
@@ -188,6 +199,7 @@ class Countersigner:
         if row.state != "proposed":
             return Decision("abandoned", reason=row.reason or row.state)
         detail = row.detail
+        failpoint("initiator-before-commit")
         try:
             envelope, party, staged = self._seal_as_initiator(row, msg)
             entry = envelope.entry()
@@ -200,6 +212,7 @@ class Countersigner:
             reason = str(e).splitlines()[0][:250]
             closed = self._close(row.id, "expired" if "expired" in reason else "declined", reason)
             return Decision("abandoned", reason=closed.reason)
+        failpoint("initiator-after-commit")
         self.node.enqueue_new_records()
         log.info("session %s committed: event %s", row.hex_id, entry.address)
         return Decision("committed", approval=envelope.approvals[0])
@@ -323,6 +336,7 @@ class Countersigner:
         detail.update(final=final, party=party.to_obj(), approval=approval)
         row = self.sessions.move(sid, frozenset({"pending"}), "signed", now_us=now, locks=True,
                                  detail=detail, expect_head=head.address.to_bytes())
+        failpoint("counterparty-after-sign")
         message = Accept(sid, final, party, approval, tuple(_raw(r) for r in own))
         try:
             data = await self.node.transport.request(row.peer, "countersign", encode_session(message),
@@ -331,6 +345,7 @@ class Countersigner:
         except (TransportError, CoreError) as e:
             log.info("session %s: no decision yet (%s); resolving later", row.hex_id, e)
             return self._mine(sid, COUNTERPARTY)
+        failpoint("counterparty-before-write")
         return self._settle(row, decision)  # type: ignore[arg-type]
 
     def _create_receiving_resource(self, name: str, final: dict[str, Any], staged: list[Record]) -> Cid:

@@ -121,6 +121,16 @@ class Store:
             ).fetchone()
         return None if row is None else _record(*row)
 
+    def record_by_entry(self, entry_address: Cid) -> Record | None:
+        """Our record whose entry is at `entry_address` (a countersigned event's name)."""
+        with _mapped("reading the chain"):
+            row = self._conn.execute(
+                "SELECT c.action, c.signature, e.entry FROM chain c LEFT JOIN entries e"
+                " ON e.address = c.entry_address WHERE c.entry_address = ? ORDER BY c.seq LIMIT 1",
+                (entry_address.to_bytes(),),
+            ).fetchone()
+        return None if row is None else _record(*row)
+
     def get_entry(self, address: Cid) -> Entry | None:
         with _mapped("reading an entry"):
             row = self._conn.execute(

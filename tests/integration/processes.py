@@ -35,14 +35,17 @@ def cli(home: Path, *args: str, check: bool = True, timeout: float = 120) -> Any
 class NodeProcess:
     """A `coledger run` child process; `address` is its first listen multiaddr."""
 
-    def __init__(self, home: Path, bootstrap: list[str] = (), gossip: float = 0.5) -> None:
+    def __init__(self, home: Path, bootstrap: list[str] = (), gossip: float = 0.5,
+                 extra: list[str] = (), environment: dict[str, str] | None = None) -> None:
         self.home = home
         args = [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", "run",
                 "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip-interval", str(gossip)]
         for b in bootstrap:
             args += ["--bootstrap", b]
+        args += list(extra)
         self.log = open(home.parent / f"{home.name}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env())
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env={**env(), **(environment or {})})
         assert self.proc.stdout is not None
         lines = []
         deadline = time.monotonic() + 60
@@ -78,11 +81,25 @@ class NodeProcess:
         self.log.close()
         return self.proc.returncode
 
+    def wait_exit(self, timeout: float = 30) -> int:
+        """Wait for the process to end by itself (e.g. at a failpoint); its exit code."""
+        code = self.proc.wait(timeout=timeout)
+        self.log.close()
+        (self.home / "node.sock").unlink(missing_ok=True)
+        return code
+
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait(timeout=10)
         self.log.close()
         (self.home / "node.sock").unlink(missing_ok=True)
+
+
+def cli_background(home: Path, *args: str) -> subprocess.Popen[str]:
+    """Start one command with --json and return at once (for commands that wait)."""
+    return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+                            cwd=home.parent)
 
 
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
