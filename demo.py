@@ -24,8 +24,9 @@ ENV = dict(os.environ, COLEDGER_PASSPHRASE="demo passphrase", PYTHONUNBUFFERED="
 ENV.pop("COLEDGER_HOME", None)
 
 
-def coledger(home: Path, *args: str, show: bool = True, check: bool = True) -> str:
-    print(f"\n[{home.name}]$ coledger {shlex.join(args)}", flush=True)
+def coledger(home: Path, *args: str, show: bool = True, check: bool = True, echo: bool = True) -> str:
+    if echo:
+        print(f"\n[{home.name}]$ coledger {shlex.join(args)}", flush=True)
     proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--home", str(home), *args],
                           env=ENV, cwd=home.parent, capture_output=True, text=True, timeout=180)
     if proc.returncode != 0:
@@ -51,13 +52,14 @@ def created(home: Path, *args: str) -> str:
     return str(address)
 
 
-def start_node(home: Path, bootstrap: str | None) -> tuple[subprocess.Popen[str], str]:
+def start_node(home: Path, bootstrap: str | None, *extra: str) -> tuple[subprocess.Popen[str], str]:
     args = [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", "run",
-            "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip-interval", "1"]
+            "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip-interval", "1", *extra]
     if bootstrap:
         args += ["--bootstrap", bootstrap]
     print(f"\n[{home.name}]$ coledger run --listen /ip4/127.0.0.1/tcp/0"
-          + (f" --bootstrap {bootstrap}" if bootstrap else "") + "   (in the background)", flush=True)
+          + (f" --bootstrap {bootstrap}" if bootstrap else "") + "".join(f" {x}" for x in extra)
+          + "   (in the background)", flush=True)
     log = open(home.parent / f"{home.name}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True, env=ENV)
     assert proc.stdout is not None
@@ -77,6 +79,33 @@ def start_node(home: Path, bootstrap: str | None) -> tuple[subprocess.Popen[str]
     raise SystemExit(f"{home.name}'s node did not start in time")
 
 
+def in_background(home: Path, *args: str) -> subprocess.Popen[str]:
+    print(f"\n[{home.name}]$ coledger {shlex.join(args)}   (waits for the other party)", flush=True)
+    return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--home", str(home), *args],
+                            env=ENV, cwd=home.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def session_waiting(home: Path) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sessions = json.loads(coledger(home, "--json", "pending", show=False, echo=False))
+        waiting = [s for s in sessions if s["state"] == "pending"]
+        if waiting:
+            coledger(home, "pending")
+            return str(waiting[0]["id"])
+        time.sleep(0.3)
+    raise SystemExit("the proposal did not arrive")
+
+
+def finished(proc: subprocess.Popen[str]) -> str:
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        raise SystemExit(f"demo step failed: {err.strip()}")
+    print(out.strip())
+    return out.strip()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coledger-demo-") as tmp:
         root = Path(tmp)
@@ -89,32 +118,45 @@ def main() -> None:
             token = value(farm, "invite", ids[home], key="token")
             coledger(home, "join", str(root / "valley-food.network.json"), "--invite", token)
 
-        print("\n== Each runs its node")
+        print("\n== Each runs its node (the bakery accepts the mill's deliveries without asking)")
         nodes = []
         try:
             proc, first = start_node(farm, None)
             nodes.append(proc)
-            for home in (mill, bakery):
-                nodes.append(start_node(home, first)[0])
+            nodes.append(start_node(mill, first)[0])
+            nodes.append(start_node(bakery, first, "--auto-accept-from", ids[mill])[0])
             time.sleep(2)
 
-            print("\n== Each records its own work")
+            print("\n== The farm grows wheat")
             wheat_spec = value(farm, "spec", "create", "wheat", "--unit", "kg")
             growing = value(farm, "process", "create", "growing wheat 2026")
             wheat = created(farm, "record", "produce", "--resource", "new:wheat lot 7",
                             "--conforms-to", wheat_spec, "--quantity", "1000 kg", "--output-of", growing)
             coledger(farm, "record", "work", "--effort", "120 h", "--input-of", growing)
+
+            print("\n== The farm delivers 400 kg to the mill: one event, signed by both, on both chains")
+            delivery = in_background(farm, "record", "transfer", "--resource", wheat, "--quantity", "400 kg",
+                                     "--to", ids[mill], "--to-resource", "new:grain in store", "--wait", "60")
+            session = session_waiting(mill)
+            coledger(mill, "accept", session)
+            finished(delivery)
+            grain = next(r["address"] for r in json.loads(coledger(mill, "--json", "inventory", show=False))
+                         if r["name"] == "grain in store")
+
+            print("\n== The mill mills it, and delivers flour to the bakery (which accepts on its own)")
             milling = value(mill, "process", "create", "milling")
-            grain = created(mill, "record", "raise", "--resource", "new:grain in store",
-                            "--conforms-to", wheat_spec, "--quantity", "400 kg")
             coledger(mill, "record", "consume", "--resource", grain, "--quantity", "400 kg",
                      "--input-of", milling)
             coledger(mill, "record", "work", "--effort", "3 h", "--input-of", milling)
-            created(mill, "record", "produce", "--resource", "new:flour", "--quantity", "300 kg",
-                    "--output-of", milling)
+            flour = created(mill, "record", "produce", "--resource", "new:flour", "--quantity", "300 kg",
+                            "--output-of", milling)
+            coledger(mill, "record", "transfer", "--resource", flour, "--quantity", "250 kg",
+                     "--to", ids[bakery], "--to-resource", "new:flour in store", "--wait", "60")
+            dough = next(r["address"] for r in json.loads(coledger(bakery, "--json", "inventory", show=False))
+                         if r["name"] == "flour in store")
+
+            print("\n== The bakery bakes")
             baking = value(bakery, "process", "create", "baking")
-            dough = created(bakery, "record", "raise", "--resource", "new:flour in store",
-                            "--quantity", "250 kg")
             coledger(bakery, "record", "consume", "--resource", dough, "--quantity", "250 kg",
                      "--input-of", baking)
             bread = created(bakery, "record", "produce", "--resource", "new:bread",
@@ -130,12 +172,13 @@ def main() -> None:
             coledger(bakery, "status")
             coledger(bakery, "peers")
             coledger(bakery, "inventory", "--agent", ids[farm])
+            coledger(farm, "inventory", "--agent", ids[mill])
             coledger(mill, "get", wheat)
-            coledger(bakery, "trace", wheat)
+
+            print("\n== A loaf of bread, traced back to the wheat across three chains (from the farm's node)")
             coledger(farm, "trace", bread)
+            coledger(bakery, "track", wheat)
             coledger(mill, "chain", "verify")
-            print("\n(The grain the mill raised and the flour the bakery raised would be transfers from"
-                  " the farm and the mill: countersigned transfers are the next step.)")
         finally:
             for proc in nodes:
                 proc.send_signal(signal.SIGTERM)

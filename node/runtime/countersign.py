@@ -61,7 +61,7 @@ from node.core.countersign import (
 )
 from node.core.errors import CoreError, LocalError
 from node.core.identity import AgentId
-from node.core.outcome import Invalid, Unresolved
+from node.core.outcome import Invalid, MissingDependency, Unresolved
 from node.core.records import Record
 from node.store.sessions import (
     COUNTERPARTY,
@@ -150,7 +150,8 @@ class Countersigner:
         start, end = party.timestamp, party.timestamp + int(req.wait_s * 1e6)
         session = Session(os.urandom(SESSION_ID_SIZE), start, end, (party,))
         records = self._context_records(draft)
-        problem = self._precheck(draft, me, other, records, placeholder=to_new is not None)
+        # the receiving resource is the counterparty's: checked when its records come back
+        problem = self._precheck(draft, me, other, records, placeholder=True)
         if problem:
             raise LocalError(f"the event would be rejected: {problem}")
         detail = {"entry_type": COUNTERSIGNED_TYPE, "event": draft.to_content(),
@@ -490,12 +491,15 @@ class Countersigner:
 
     def _precheck(self, event: EconomicEvent, me: AgentId, other: AgentId, staged: Sequence[Record],
                   *, placeholder: bool) -> str | None:
-        """Our side of the event under the network's rules (the receiving resource may
-        not exist yet on the initiator's side: `placeholder`)."""
+        """Our side of the event under the network's rules; with `placeholder`, records
+        we do not hold (the other party's) are not yet a reason to refuse."""
         view = self.ledger.view()
         deps = self.ledger.deps(list(staged))
         cosigners = frozenset({str(me), str(other)})
-        outcome = judge_event(event, str(me), view, deps, cosigners)
+        try:
+            outcome = judge_event(event, str(me), view, deps, cosigners)
+        except MissingDependency as e:
+            outcome = Unresolved(tuple(e.addresses))
         if isinstance(outcome, Invalid):
             return f"{outcome.rule}: {outcome.reason}"
         if isinstance(outcome, Unresolved) and not placeholder:

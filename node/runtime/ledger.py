@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,15 +55,29 @@ class Ledger:
     dna: DnaDef
     validator: Validator
     dht: DhtStore
+    _folded: tuple[int, Cid, ChainView] | None = field(default=None, init=False, repr=False)
 
     # -- reading -----------------------------------------------------------------
 
     def view(self) -> ChainView:
-        """This agent's ValueFlows data, folded from its chain in one pass."""
-        view = ChainView()
-        for record in self.agent.store.records(entry_type_prefix=PREFIX):
+        """This agent's ValueFlows data, folded from its chain: in full once, then only the
+        records written since (a long-running node asks for it at every step). Each call
+        returns a view of its own."""
+        head = self.agent.head()
+        folded = self._folded
+        if head is None:
+            return ChainView()
+        if folded is not None and (folded[0], folded[1]) == (head.seq, head.address):
+            return folded[2].copy()
+        start, view = 0, ChainView()
+        if folded is not None and folded[0] < head.seq:
+            record = self.agent.store.get_record_at(folded[0])
+            if record is not None and record.address == folded[1]:  # still our chain's prefix
+                start, view = folded[0] + 1, folded[2].copy()
+        for record in self.agent.store.records(entry_type_prefix=PREFIX, start=start):
             view.step(record)
-        return view
+        self._folded = (head.seq, head.address, view)
+        return view.copy()
 
     def deps(self, staged: list[Record] | None = None) -> StoreDeps:
         return StoreDeps(dht=self.dht, own=self.agent.store, staged=staged or ())
