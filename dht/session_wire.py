@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
+from dht.transport import MAX_MESSAGE
 from dht.wire import (
     MAX_REASON,
     MAX_SIGNATURE,
@@ -26,7 +27,6 @@ from dht.wire import (
     _text,
     _uint,
 )
-from dht.transport import MAX_MESSAGE
 from node.core.countersign import SESSION_ID_SIZE, Party
 from node.core.encoding import decode, encode_trusted
 from node.core.errors import CoreError

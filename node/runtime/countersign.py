@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import suppress
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
