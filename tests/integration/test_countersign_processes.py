@@ -153,6 +153,38 @@ def test_initiator_killed_mid_session(coops, failpoint, written):
     assert len(farm_events) == before + written
 
 
+def test_concurrent_sessions_on_one_agent_do_not_interleave(coops):
+    homes, ids, nodes, wheat = coops
+    flour = cli(homes["bakery"], "record", "raise", "--resource", "new:flour",
+                "--quantity", "50 kg")["created_resources"]["flour"]
+    first = start_transfer(coops, "5 kg")
+    # while the farm's session is open its chain is locked: a second one is refused at once
+    wait_until(lambda: any(s["state"] == "proposed" for s in cli(homes["farm"], "pending")),
+               timeout=30, what="the farm's proposal")
+    again = cli(homes["farm"], "record", "transfer", "--resource", wheat, "--quantity", "1 kg",
+                "--to", ids["bakery"], "--wait", "5", check=False)
+    assert again.returncode == 1 and "locked by countersigning session" in again.stderr
+    second = cli_background(homes["bakery"], "record", "transfer", "--resource", flour, "--quantity",
+                            "5 kg", "--to", ids["mill"], "--wait", "30")
+    wait_until(lambda: len([s for s in cli(homes["mill"], "pending") if s["state"] == "pending"]) == 2,
+               timeout=30, what="both proposals at the mill")
+    sessions = [s["id"] for s in cli(homes["mill"], "pending")]
+    accepts = [cli_background(homes["mill"], "accept", sid) for sid in sessions]  # at the same time
+    for proc in accepts:
+        code, _, err = finished(proc)
+        if code != 0:  # the other session held the mill's chain: accepted again once it is free
+            assert "locked by countersigning session" in err, err
+            sid = next(s["id"] for s in cli(homes["mill"], "pending") if s["state"] == "pending")
+            cli(homes["mill"], "accept", sid)
+    assert finished(first)[0] == 0 and finished(second)[0] == 0
+    mill = countersigned(homes["mill"])
+    seqs = [r["action"]["seq"] for r in mill]
+    assert len(seqs) == len(set(seqs))
+    others = {r["action"]["entry_hash"] for n in ("farm", "bakery") for r in countersigned(homes[n])}
+    assert {r["action"]["entry_hash"] for r in mill} <= others
+    assert cli(homes["mill"], "chain", "verify")["ok"]
+
+
 def test_forged_and_replayed_countersignatures_are_rejected_and_warranted(coops):
     homes, ids, nodes, wheat = coops
     # the shop forges the mill's countersignature on a transfer of the mill's wheat to itself
