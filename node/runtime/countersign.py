@@ -120,6 +120,7 @@ class Countersigner:
         self.store = node.ledger.agent.store
         self.auto_accept_from = set(auto_accept_from)
         self._resolve_at: dict[bytes, int] = {}
+        self._maybe_open = True  # until a sweep finds none; set again by every new session
         self._nursery: trio.Nursery | None = None
         node.transport.set_handler("countersign", self._on_request)
 
@@ -156,6 +157,7 @@ class Countersigner:
             raise LocalError(f"the event would be rejected: {problem}")
         detail = {"entry_type": COUNTERSIGNED_TYPE, "event": draft.to_content(),
                   "party": party.to_obj(), "start": start, "end": end, "to_new": to_new}
+        self._maybe_open = True
         self.sessions.add(session.id, INITIATOR, "proposed", other, locks=True, created_us=now,
                           expires_us=end, detail=detail, now_us=now, expect_head=head.address.to_bytes())
         message = Propose(session.id, COUNTERSIGNED_TYPE, draft.to_content(), party, start, end,
@@ -293,6 +295,7 @@ class Countersigner:
         detail = {"entry_type": msg.entry_type, "event": msg.event, "initiator": msg.party.to_obj(),
                   "start": msg.start_us, "end": msg.end_us, "to_new": msg.to_new,
                   "records": [r.to_obj() for r in msg.records]}
+        self._maybe_open = True
         self.sessions.add(msg.id, COUNTERPARTY, "pending", peer, locks=False, created_us=now,
                           expires_us=msg.end_us, detail=detail, now_us=now)
         log.info("session %s proposed by %s", msg.id.hex(), peer)
@@ -468,25 +471,33 @@ class Countersigner:
             raise LocalError(f"no session {text!r} (see `coledger pending`)")
         return row
 
-    def sweep(self) -> None:
-        """Expire what ran out of time and holds nothing: proposals and pending offers."""
+    def sweep(self) -> list[SessionRow]:
+        """Expire what ran out of time and holds nothing (proposals, pending offers);
+        the sessions still open."""
         now = self.node.clock()
-        for row in self.sessions.all(frozenset({"proposed", "pending"})):
-            if row.expires_us <= now:
+        still_open = []
+        for row in self.sessions.all(OPEN_STATES):
+            if row.state != "signed" and row.expires_us <= now:
                 self._close(row.id, "expired", "the session expired")
+            else:
+                still_open.append(row)
+        return still_open
 
     async def run(self) -> None:
-        """Sweep expired sessions; resolve signed ones whose decision we missed."""
+        """Sweep expired sessions; resolve signed ones whose decision we missed. Reads the
+        table only while some session may be open (a node mostly has none)."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             while True:
-                self.sweep()
-                now = self.node.clock()
-                for row in self.sessions.all(frozenset({"signed"})):
-                    if self._resolve_at.get(row.id, 0) <= now:
-                        self._resolve_at[row.id] = now + RESOLVE_INTERVAL_US
-                        with trio.move_on_after(2 * REQUEST_TIMEOUT):
-                            await self.resolve(row)
+                if self._maybe_open:
+                    still_open = self.sweep()
+                    self._maybe_open = bool(still_open)
+                    now = self.node.clock()
+                    for row in still_open:
+                        if row.state == "signed" and self._resolve_at.get(row.id, 0) <= now:
+                            self._resolve_at[row.id] = now + RESOLVE_INTERVAL_US
+                            with trio.move_on_after(2 * REQUEST_TIMEOUT):
+                                await self.resolve(row)
                 await trio.sleep(0.5)
 
     def _precheck(self, event: EconomicEvent, me: AgentId, other: AgentId, staged: Sequence[Record],
