@@ -502,20 +502,22 @@ def _date_us(text: str | None, option: str, *, end: bool = False) -> int | None:
 
 
 def _accounting(fn: Callable[[], Any]) -> Any:
-    """Run pure accounting code; its AccountingError becomes our one-line error."""
+    """Run pure accounting code; its errors (bad input, not bugs) become one-line errors."""
     from zomes.accounting.common import AccountingError
+    from zomes.valueflows.units import UnitError
 
     try:
         return fn()
-    except AccountingError as e:
+    except (AccountingError, UnitError) as e:
         raise LocalError(str(e)) from None
 
 
-def _gathered(max_agents: int, everyone: bool = True):  # type: ignore[no-untyped-def]
-    """(dataset, my agent id): through the running node when there is one, else local."""
+def _gathered(max_agents: int, network: bool = True):  # type: ignore[no-untyped-def]
+    """(dataset, my agent id): through the running node when there is one (and `network`),
+    else from this home's chain and DHT store."""
     from node.runtime.reports import gather
 
-    return gather(OPTS.home, passphrase, everyone=everyone, max_agents=max_agents)
+    return gather(OPTS.home, passphrase, network=network, max_agents=max_agents)
 
 
 def _write(path: Path, text: str) -> None:
@@ -533,7 +535,8 @@ MAX_AGENTS_ARG = arg("--max-agents", type=int, default=256, metavar="N",
                      help="gather at most N agents' chains [256]")
 
 
-@command("report flows", arg("--from", dest="since", metavar="DATE", help="from this date (ISO, UTC)"),
+@command("report flows",
+         arg("--from", dest="since", metavar="DATE", help="from this date (ISO, UTC)"),
          arg("--to", dest="until", metavar="DATE", help="up to and including this date"),
          arg("--spec", help="only flows of this resource specification (address)"),
          arg("--format", dest="fmt", choices=("text", "svg", "html"), default="text",
@@ -546,8 +549,12 @@ def cmd_report_flows(a: argparse.Namespace) -> None:
 
     since, until = _date_us(a.since, "--from"), _date_us(a.until, "--to", end=True)
     ds, _ = _gathered(a.max_agents)
-    matrix = _accounting(lambda: reports.flow_report(ds, since_us=since, until_us=until, spec=a.spec))
-    text = reports.flow_text(matrix, ds) if a.fmt == "text" else reports.flow_diagram(matrix, ds, a.fmt)
+    matrix = _accounting(
+        lambda: reports.flow_report(ds, since_us=since, until_us=until, spec=a.spec))
+    if a.fmt == "text":
+        text = reports.flow_text(matrix, ds)
+    else:
+        text = reports.flow_diagram(matrix, ds, a.fmt)
     if a.output is not None:
         _write(a.output, text if text.endswith("\n") else text + "\n")
     if OPTS.json:
@@ -562,7 +569,8 @@ def cmd_report_flows(a: argparse.Namespace) -> None:
          arg("--output", dest="resource", required=True, metavar="RESOURCE",
              help="the output resource whose income is shared (address)"),
          arg("--income", required=True, help='the income to share, e.g. "1000 EUR"'),
-         arg("--equation", required=True, metavar="EQ", help="the value equation (address or name)"),
+         arg("--equation", required=True, metavar="EQ",
+             help="the value equation (address or name)"),
          MAX_AGENTS_ARG)
 def cmd_report_contributions(a: argparse.Namespace) -> None:
     """Share an output's income among its contributors by a value equation (to the cent)."""
@@ -605,12 +613,14 @@ def cmd_export(a: argparse.Namespace) -> None:
     from node.core.clock import now_us
     from zomes.accounting import reports
 
-    everyone = a.network or a.fmt == "pact"
-    ds, me = _gathered(a.max_agents, everyone=everyone)
+    ds, me = _gathered(a.max_agents, network=a.network or a.fmt == "pact")
     document = _accounting(lambda: reports.export(
         ds, a.fmt, me=me, now_us=now_us(), everyone=a.network, resource=a.resource))
     if a.output is None:
-        sys.stdout.write(document)
+        if OPTS.json and a.fmt == "csv":  # the other formats are JSON documents already
+            emit({"format": "csv", "csv": document})
+        else:
+            sys.stdout.write(document)
         return
     _write(a.output, document)
     count = len(ds.ordered_events(None if a.network else me))
@@ -692,7 +702,8 @@ def cmd_equation_list(a: argparse.Namespace) -> None:
 @command("footprint declare", arg("spec", help="the resource specification (address)"),
          arg("--per", required=True, metavar="UNIT", help="the unit the factors are per, e.g. kWh"),
          arg("--factor", action="append", default=[], metavar="KIND=QUANTITY",
-             help="energy=3.6MJ, emissions=0.25kgCO2e, water=1m3 or material:NAME=0.8kg (repeatable)"),
+             help="energy=3.6MJ, emissions=0.25kgCO2e, water=1m3 or material:NAME=0.8kg "
+                  "(repeatable)"),
          arg("--note", help="where the figures come from"))
 def cmd_footprint_declare(a: argparse.Namespace) -> None:
     """Declare the footprint per unit of a specification's resources (the latest counts)."""

@@ -6,6 +6,7 @@ from zomes.api import Zome
 
 
 def installed_zomes() -> tuple[Zome, ...]:
+    from zomes.accounting.zome import ZOME as ACCOUNTING
     from zomes.valueflows.zome import ZOME as VALUEFLOWS
 
-    return (VALUEFLOWS,)
+    return (VALUEFLOWS, ACCOUNTING)

@@ -61,6 +61,20 @@ def test_published_data_can_be_got_from_every_node(network):
     assert made["process"] in [n["address"] for n in trace]
 
 
+def test_a_report_gathers_the_chains_of_other_nodes(network):
+    _, homes, ids, nodes = network
+    record_chain(homes["farm"])
+    cli(homes["farm"], "sync", "--timeout", "60")
+    # the bakery recorded nothing: its node fetches the others' chains for the report
+    matrix = cli(homes["bakery"], "report", "flows")
+    providers = {row["provider"] for row in matrix["rows"]}
+    assert {ids["farm"], ids["mill"]} <= providers
+    assert matrix["agents"][ids["farm"]] == "farm"
+    exported = cli(homes["bakery"], "export", "--format", "csv", "--network", "--output",
+                   str(homes["bakery"].parent / "network.csv"))
+    assert exported["events"] >= 2
+
+
 def test_a_restarted_node_catches_up_by_gossip(network):
     root, homes, ids, nodes = network
     nodes["energy"].kill()

@@ -18,9 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final, Literal, Self
-
-from pydantic import Field, model_validator
+from typing import Any, Final
 
 from zomes.accounting.common import (
     AccountingError,
@@ -32,103 +30,15 @@ from zomes.accounting.common import (
     text,
     to_base,
 )
+from zomes.accounting.entries import Bucket as Bucket  # the entry types, re-exported
+from zomes.accounting.entries import Rate as Rate
+from zomes.accounting.entries import Rule, ValueEquation
+from zomes.accounting.entries import ScoredAction as ScoredAction
 from zomes.accounting.flows import event_spec
-from zomes.valueflows.entries import (
-    Address,
-    AgentId,
-    DecimalText,
-    EconomicEvent,
-    EconomicResource,
-    Label,
-    Name,
-    Process,
-    Text,
-    UnitId,
-    VfEntry,
-)
+from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
 from zomes.valueflows.trace import FlowIndex
 
 CENT: Final = Decimal("0.01")
-ScoredAction = Literal["work", "use", "cite", "consume", "deliverService"]
-
-
-class Rate(VfEntry):
-    """A rate for the flows of one skill or kind (resourceClassifiedAs) or specification,
-    per its own unit or else per the rule's."""
-
-    rate: DecimalText
-    classified_as: Label | None = None
-    conforms_to: Address | None = None
-    per: UnitId | None = None
-
-    @model_validator(mode="after")
-    def _one_match(self) -> Self:
-        if (self.classified_as is None) == (self.conforms_to is None):
-            raise ValueError("a rate names exactly one of classifiedAs and conformsTo")
-        return self
-
-
-class Rule(VfEntry):
-    """How one action scores: quantity (converted to `per`) × rate; for `cite`, `rate`
-    points per citation. `rates` override the default rate by skill or specification."""
-
-    action: ScoredAction
-    rate: DecimalText = "0"
-    per: UnitId | None = None
-    rates: tuple[Rate, ...] = ()
-
-    @model_validator(mode="after")
-    def _unit(self) -> Self:
-        if self.action == "cite" and (self.per or any(r.per for r in self.rates)):
-            raise ValueError("cite scores points per citation: it takes no `per` unit")
-        if self.action != "cite" and self.per is None:
-            raise ValueError(f"a {self.action} rule needs `per`, the unit its rate is per")
-        return self
-
-    def rate_for(self, event: EconomicEvent, spec: str | None) -> tuple[Fraction, str | None]:
-        """(rate, unit it is per) for one event: the first matching rate, else the rule's."""
-        for rate in self.rates:
-            if rate.classified_as in event.resource_classified_as or (
-                rate.conforms_to is not None and rate.conforms_to == spec
-            ):
-                return Fraction(Decimal(rate.rate)), rate.per or self.per
-        return Fraction(Decimal(self.rate)), self.per
-
-
-class Bucket(VfEntry):
-    """A share of the income, paid to a fixed recipient or by the bucket's rules."""
-
-    name: Name
-    percentage: DecimalText
-    behaviour: Literal["straight", "remaining"] = "straight"
-    recipient: AgentId | None = None
-    rules: tuple[Rule, ...] = ()
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if not Decimal(0) <= Decimal(self.percentage) <= Decimal(100):
-            raise ValueError(f"bucket {self.name!r}: percentage must be within 0 and 100")
-        if (self.recipient is None) == (not self.rules):
-            raise ValueError(f"bucket {self.name!r}: give either a recipient or rules")
-        actions = [rule.action for rule in self.rules]
-        if len(set(actions)) != len(actions):
-            raise ValueError(f"bucket {self.name!r}: one rule per action")
-        return self
-
-
-class ValueEquation(VfEntry):
-    """An ordered list of buckets whose percentages add up to at most 100."""
-
-    name: Name
-    buckets: tuple[Bucket, ...] = Field(min_length=1)
-    note: Text | None = None
-
-    @model_validator(mode="after")
-    def _at_most_everything(self) -> Self:
-        total = sum((Decimal(b.percentage) for b in self.buckets), Decimal(0))
-        if total > 100:
-            raise ValueError(f"bucket percentages add up to {total}, more than 100")
-        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final, Literal, Self
-
-from pydantic import Field, model_validator
+from typing import Any, Final, Literal
 
 from zomes.accounting.common import (
     AccountingError,
@@ -38,137 +36,27 @@ from zomes.accounting.common import (
     text,
     to_base,
 )
-from zomes.valueflows.entries import (
-    Address,
-    AgentId,
-    DecimalText,
-    EconomicEvent,
-    EconomicResource,
-    Label,
-    Name,
-    Process,
-    Timestamp,
-    UnitId,
-    VfEntry,
+from zomes.accounting.entries import (  # the entry types, re-exported
+    KIND_UNITS as KIND_UNITS,
 )
+from zomes.accounting.entries import (
+    Allocation,
+    Budget,
+    SpecFootprint,
+    Vector,
+    key_unit,
+    vector_key,
+)
+from zomes.accounting.entries import AllocationShare as AllocationShare
+from zomes.accounting.entries import Factor as Factor
+from zomes.accounting.entries import FootprintKind as FootprintKind
+from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
 from zomes.valueflows.trace import FlowIndex
 from zomes.valueflows.units import Measure
 
-FootprintKind = Literal["energy", "material", "water", "emissions"]
-KIND_UNITS: Final[dict[str, str]] = {
-    "energy": "megajoule",
-    "material": "kilogram",
-    "water": "cubicMetre",
-    "emissions": "kilogramCO2e",
-}
 PRODUCING: Final = frozenset({"produce", "separate"})  # outputs that bring new quantity
 PASSING: Final = frozenset({"dropoff", "modify"})  # outputs that return a resource
 TRANSFERS: Final = frozenset({"transfer", "transferAllRights", "transferCustody", "move"})
-
-Vector = dict[str, Fraction]  # "energy" | "water" | "emissions" | "material:<kind>" -> amount
-
-
-def vector_key(kind: str, material: str | None = None) -> str:
-    return f"material:{material}" if kind == "material" else kind
-
-
-def key_unit(key: str) -> str:
-    """The unit a footprint vector's component is measured in."""
-    return KIND_UNITS[key.split(":", 1)[0]]
-
-
-class Factor(VfEntry):
-    """One component of a footprint per unit of a resource, e.g. 2.68 kilogramCO2e."""
-
-    kind: FootprintKind
-    quantity: Measure
-    material: Label | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if (self.kind == "material") != (self.material is not None):
-            raise ValueError("a material factor names its material; other kinds do not")
-        expected = KIND_UNITS[self.kind]
-        if dimension(self.quantity.has_unit) != dimension(expected):
-            raise ValueError(
-                f"a {self.kind} factor is measured like {expected}, not {self.quantity.has_unit}"
-            )
-        return self
-
-
-class SpecFootprint(VfEntry):
-    """The footprint per `per` unit of any resource conforming to `specification`."""
-
-    specification: Address
-    per: UnitId
-    factors: tuple[Factor, ...] = Field(min_length=1)
-    note: str | None = None
-
-    def per_unit(self, unit: str) -> Vector:
-        """The footprint per one `unit` of the resource (same dimension as `per`)."""
-        if dimension(unit) != dimension(self.per):
-            raise AccountingError(
-                f"footprint of {self.specification} is per {self.per}, not convertible from {unit}"
-            )
-        units_per = from_base(to_base(Measure.of(1, unit)), self.per)
-        vector: Vector = {}
-        for factor in self.factors:
-            key = vector_key(factor.kind, factor.material)
-            amount = from_base(to_base(factor.quantity), key_unit(key)) * units_per
-            vector[key] = vector.get(key, Fraction(0)) + amount
-        return vector
-
-
-class AllocationShare(VfEntry):
-    resource: Address
-    fraction: DecimalText
-
-
-class Allocation(VfEntry):
-    """How a process's footprint is split among its output resources (fractions sum to 1)."""
-
-    process: Address
-    shares: tuple[AllocationShare, ...] = Field(min_length=1)
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _whole(self) -> Self:
-        fractions = [Decimal(share.fraction) for share in self.shares]
-        if any(f < 0 for f in fractions) or sum(fractions, Decimal(0)) != 1:
-            raise ValueError("allocation fractions must be at least 0 and add up to 1")
-        if len({share.resource for share in self.shares}) != len(self.shares):
-            raise ValueError("an allocation names each output resource once")
-        return self
-
-    def fraction(self, resource: str) -> Fraction:
-        for share in self.shares:
-            if share.resource == resource:
-                return Fraction(Decimal(share.fraction))
-        return Fraction(0)
-
-
-class Budget(VfEntry):
-    """An allocated quantity of one footprint kind for a period, for the network (no agent)
-    or for one agent."""
-
-    kind: FootprintKind
-    period_start: Timestamp
-    period_end: Timestamp
-    allocated: Measure
-    material: Label | None = None
-    agent: AgentId | None = None
-    name: Name | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.period_end <= self.period_start:
-            raise ValueError("a budget's period ends after it starts")
-        if dimension(self.allocated.has_unit) != dimension(KIND_UNITS[self.kind]):
-            raise ValueError(f"a {self.kind} budget is not measured in {self.allocated.has_unit}")
-        if self.allocated.value <= 0:
-            raise ValueError("a budget allocates more than zero")
-        return self
-
 
 @dataclass(frozen=True, slots=True)
 class FootprintPart:

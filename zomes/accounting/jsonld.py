@@ -482,3 +482,113 @@ def _location(value: Any) -> str:
     if not names:
         raise MalformedDocument("a location is a vf:SpatialThing with a vf:name")
     return str(_literal(_single(names)))
+
+
+# Import of the things events refer to: resources, processes, resource specifications.
+
+_THING_FIELDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
+    # VF class: {property IRI: (entry field, kind of value)}
+    "EconomicResource": {
+        VF + "name": ("name", "literal"), EXTENSIONS + "unitOfResource": ("unitOfResource", "unit"),
+        VF + "unitOfEffort": ("unitOfEffort", "unit"), VF + "conformsTo": ("conformsTo", "ref"),
+        VF + "trackingIdentifier": ("trackingIdentifier", "literal"),
+        VF + "currentLocation": ("currentLocation", "place"),
+        VF + "classifiedAs": ("classifiedAs", "labels"), VF + "image": ("image", "literal"),
+        VF + "note": ("note", "literal"),
+    },
+    "Process": {
+        VF + "name": ("name", "literal"), VF + "basedOn": ("basedOn", "ref"),
+        VF + "plannedWithin": ("plannedWithin", "ref"),
+        VF + "hasBeginning": ("hasBeginning", "time"),
+        VF + "hasEnd": ("hasEnd", "time"), VF + "finished": ("finished", "literal"),
+        VF + "classifiedAs": ("classifiedAs", "labels"), VF + "inScopeOf": ("inScopeOf", "agents"),
+        VF + "note": ("note", "literal"),
+    },
+    "ResourceSpecification": {
+        VF + "name": ("name", "literal"), VF + "substitutable": ("substitutable", "literal"),
+        VF + "mediumOfExchange": ("mediumOfExchange", "literal"),
+        VF + "defaultUnitOfResource": ("defaultUnitOfResource", "unit"),
+        VF + "defaultUnitOfEffort": ("defaultUnitOfEffort", "unit"),
+        VF + "resourceClassifiedAs": ("resourceClassifiedAs", "labels"),
+        EXTENSIONS + "allowNegative": ("allowNegative", "literal"),
+        VF + "image": ("image", "literal"),
+        VF + "note": ("note", "literal"),
+    },
+}  # fmt: skip
+_THING_CLASSES: Final[dict[str, type[Any]]] = {
+    "EconomicResource": EconomicResource, "Process": Process,
+    "ResourceSpecification": ResourceSpecification,
+}  # fmt: skip
+
+
+def _address_of(iri: str) -> str:
+    if not iri.startswith(COLEDGER) or iri.startswith(AGENT_PREFIX):
+        raise MalformedDocument(f"{iri} is not a {COLEDGER}<address> IRI")
+    return iri.removeprefix(COLEDGER)
+
+
+def _thing_value(kind: str, values: list[Any]) -> Any:
+    if kind == "labels":
+        return [_literal(v) for v in values]
+    if kind == "agents":
+        return [_field("provider", [v]) for v in values]
+    value = _single(values)
+    if kind == "unit":
+        return canonical_unit(_iri(value))
+    if kind == "ref":
+        return _address_of(_iri(value))
+    if kind == "time":
+        return _field("hasPointInTime", [value])
+    if kind == "place":
+        return _location(value)
+    return _literal(value)
+
+
+def _thing_content(vf_class: str, node: dict[str, Any], by_id: Mapping[str, Any]) -> dict[str, Any]:
+    name = node.get("@id", f"(a {vf_class} without @id)")
+    fields = _THING_FIELDS[vf_class]
+    content: dict[str, Any] = {}
+    for key, values in node.items():
+        if key.startswith("@"):
+            continue
+        if key not in fields:
+            raise MalformedDocument(f"{vf_class} {name}: property {key} is not supported")
+        field, kind = fields[key]
+        if kind == "place":
+            values = [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+        try:
+            content[field] = _thing_value(kind, values)
+        except (AccountingError, UnitError) as error:
+            raise MalformedDocument(f"{vf_class} {name}: {field}: {error}") from None
+    try:
+        return dict(_THING_CLASSES[vf_class].from_content(content).to_content())
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or vf_class
+        raise MalformedDocument(f"{vf_class} {name}: {where}: {first['msg']}") from None
+
+
+def read_vf_graph(document: Any) -> dict[str, Any]:
+    """Everything `coledger import` needs from a VF JSON-LD document: the events in document
+    order as (address or None, content), and the resources, processes and resource
+    specifications by address (contents, validated); raises MalformedDocument."""
+    events = from_vf_jsonld(document)
+    nodes = _nodes(_expand(document, _Context(), None))
+    by_id = {node["@id"]: node for node in nodes if "@id" in node and len(node) > 1}
+    event_ids: list[str | None] = []
+    things: dict[str, dict[str, Any]] = {name: {} for name in _THING_FIELDS}
+    for node in nodes:
+        types = node.get("@type", [])
+        if VF + "EconomicEvent" in types:
+            iri = node.get("@id")
+            event_ids.append(_address_of(iri) if isinstance(iri, str) else None)
+            continue
+        for vf_class in _THING_FIELDS:
+            if VF + vf_class in types and "@id" in node:
+                things[vf_class][_address_of(node["@id"])] = _thing_content(vf_class, node, by_id)
+    return {
+        "events": list(zip(event_ids, events, strict=True)),
+        "resources": things["EconomicResource"],
+        "processes": things["Process"],
+        "specs": things["ResourceSpecification"],
+    }

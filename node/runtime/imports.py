@@ -1,0 +1,190 @@
+"""`coledger import`: a ValueFlows JSON-LD document's events recorded on this agent's chain.
+
+Each event is signed by this agent and judged by the same rules as `coledger record`; the
+whole import is one commit, so one refused event leaves the chain as it was. What the events
+refer to is resolved in this order:
+
+- resources: this chain's own (same address), else a copy of the file's resource, made on
+  this chain (the rules let an agent change only resources its own chain created);
+- processes: this chain's, else a copy of the file's, else one held here (another agent's
+  process, as `record --input-of` may name);
+- specifications: this chain's or one held here (shared knowledge is not duplicated), else
+  a copy of the file's.
+
+Copies get new addresses, and the events are rewritten to name them. An event already on
+this chain (same address) is skipped, so importing one's own export again adds nothing.
+Agents are kept as the file names them unless mapped (`--agent OLD=NEW`, NEW may be `me`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from node.core.cid import Cid
+from node.core.errors import LocalError
+from node.core.ops import Op, OpType
+from node.core.outcome import Invalid, Unresolved
+from node.core.scratch import Scratch
+from node.runtime.ledger import Ledger, RuleBroken
+from zomes.accounting.jsonld import MalformedDocument, node_id, read_vf_graph
+from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process, ResourceSpecification
+from zomes.valueflows.zome import describe_error, entry_type
+
+_RESOURCE_KEYS = ("resourceInventoriedAs", "toResourceInventoriedAs")
+_PROCESS_KEYS = ("inputOf", "outputOf")
+
+
+class _Import:
+    """One import being built in a scratch: what was copied, what each record stands for."""
+
+    def __init__(self, ledger: Ledger, graph: dict[str, Any], agents: Mapping[str, str]) -> None:
+        self.ledger, self.graph, self.agents = ledger, graph, agents
+        self.view = ledger.view()
+        self.deps = ledger.deps()
+        self.copies: dict[str, str] = {}  # address in the file -> address of our copy
+        self.counts = {"resources": 0, "processes": 0, "specs": 0}
+        self.finish: list[tuple[Cid, Cid, dict[str, Any]]] = []
+        self.labels: dict[Cid, str] = {}
+        self.events: dict[str, str] = {}  # event in the file -> the event recorded
+        self.skipped = 0
+        self.imported = 0
+        self.scratch: Scratch | None = None
+        self.label = "the import"
+
+    def held(self, address: str) -> bool:
+        try:
+            return self.deps.find_record(Cid.parse(address)) is not None
+        except Exception:
+            return False
+
+    def _create(self, address: str, cls: type[Any], content: dict[str, Any], kind: str) -> str:
+        assert self.scratch is not None
+        try:
+            entry = cls.from_content(content)
+        except ValueError as e:
+            raise LocalError(f"{self.label}: {node_id(address)}: {describe_error(e)}") from None
+        new = self.scratch.create(entry_type(cls), entry.to_content())
+        self.labels[new] = f"{self.label}: the copy of {node_id(address)}"
+        self.copies[address] = str(new)
+        self.counts[kind] += 1
+        return str(new)
+
+    def _missing(self, what: str, address: str) -> LocalError:
+        return LocalError(
+            f"{self.label} names {what} {node_id(address)}, which is neither known here nor in "
+            "the file"
+        )
+
+    def spec(self, address: str) -> str:
+        if address in self.copies:
+            return self.copies[address]
+        if address in self.view.resource_specs or self.held(address):
+            return address
+        if address in self.graph["specs"]:
+            content = dict(self.graph["specs"][address])
+            return self._create(address, ResourceSpecification, content, "specs")
+        raise self._missing("the specification", address)
+
+    def resource(self, address: str) -> str:
+        if address in self.view.resources:
+            return address
+        if address in self.copies:
+            return self.copies[address]
+        if address in self.graph["resources"]:
+            content = dict(self.graph["resources"][address])
+            if "conformsTo" in content:
+                content["conformsTo"] = self.spec(content["conformsTo"])
+            return self._create(address, EconomicResource, content, "resources")
+        raise self._missing("the resource", address)
+
+    def process(self, address: str) -> str:
+        if address in self.view.processes:
+            return address
+        if address in self.copies:
+            return self.copies[address]
+        if address in self.graph["processes"]:
+            content = dict(self.graph["processes"][address])
+            content["inScopeOf"] = [self.agent(a) for a in content.get("inScopeOf", [])]
+            finished = content.pop("finished", False)
+            new = self._create(address, Process, content, "processes")
+            if finished:  # finished after its events are in
+                assert self.scratch is not None
+                entry = self.scratch.records[-1].entry
+                assert entry is not None
+                self.finish.append((Cid.parse(new), entry.address, {**content, "finished": True}))
+            return new
+        if self.held(address):
+            return address
+        raise self._missing("the process", address)
+
+    def agent(self, agent: str) -> str:
+        return self.agents.get(agent, agent)
+
+    def build(self, scratch: Scratch) -> None:
+        self.scratch = scratch
+        for n, (address, content) in enumerate(self.graph["events"], 1):
+            self.label = f"event {n} ({node_id(address)})" if address else f"event {n}"
+            if address is not None and address in self.view.events:
+                self.skipped += 1
+                continue
+            event = dict(content)
+            for key in ("provider", "receiver"):
+                event[key] = self.agent(event[key])
+            for key in _RESOURCE_KEYS:
+                if key in event:
+                    event[key] = self.resource(event[key])
+            for key in _PROCESS_KEYS:
+                if key in event:
+                    event[key] = self.process(event[key])
+            if "resourceConformsTo" in event:
+                event["resourceConformsTo"] = self.spec(event["resourceConformsTo"])
+            if "corrects" in event:
+                event["corrects"] = self.events.get(event["corrects"], event["corrects"])
+            try:
+                parsed = EconomicEvent.from_content(event)
+            except ValueError as e:
+                raise LocalError(f"{self.label}: {describe_error(e)}") from None
+            new = scratch.create(entry_type(EconomicEvent), parsed.to_content())
+            self.labels[new] = self.label
+            self.imported += 1
+            if address is not None:
+                self.events[address] = str(new)
+        self.label = "the import"
+        for original, entry_address, content in self.finish:
+            update = scratch.update(original, entry_address, entry_type(Process),
+                                    Process.from_content(content).to_content())
+            self.labels[update] = f"finishing {node_id(str(original))}"
+
+    def check(self, scratch: Scratch) -> None:
+        """Every new record judged as a validator would, in order; the first refusal names
+        the event of the file it comes from."""
+        deps = self.ledger.deps(scratch.records)
+        now = self.ledger.agent.clock()
+        for record in scratch.records:
+            op = Op(OpType.REGISTER_AGENT_ACTIVITY, record.signed, record.entry)
+            outcome = self.ledger.validator.validate(op, deps, now)
+            where = self.labels.get(record.address, "the import")
+            if isinstance(outcome, Invalid):
+                raise RuleBroken(f"{where}: rejected by {outcome.rule}: {outcome.reason}")
+            if isinstance(outcome, Unresolved):
+                missing = ", ".join(str(m) for m in outcome.missing[:3])
+                raise RuleBroken(f"{where}: cannot be checked: missing {missing} (not held here)")
+
+
+def import_vf_jsonld(ledger: Ledger, document: Any, agents: Mapping[str, str]) -> dict[str, Any]:
+    """Record the document's events on this chain, all or nothing; a summary of what was."""
+    try:
+        graph = read_vf_graph(document)
+    except MalformedDocument as e:
+        raise LocalError(f"not a ValueFlows document coledger can import: {e}") from None
+    if ledger.agent.head() is None:
+        raise LocalError("this agent has not joined a network: create or join one first")
+    job = _Import(ledger, graph, agents)
+    ledger.agent.commit(job.build, job.check)
+    return {
+        "imported": job.imported,
+        "skipped": job.skipped,
+        "created": job.counts,
+        "events": job.events,
+    }

@@ -1,0 +1,147 @@
+"""Gathering what reports read: the chains of every agent reachable, into one Dataset.
+
+With a running node (`coledger run`), the command line asks it, over the RPC socket, for
+chains in batches (`chains`): first its own, its peers' and those its DHT store holds,
+then, breadth first, the chains of the agents those chains' events name, up to
+`max_agents`. The node gets each from the agent's activity authorities
+(`Node.agent_activity`, verified). Without a node, the home's own chain and the chains
+its DHT store holds (as an authority) are read directly.
+
+The reports themselves are pure (zomes/accounting/reports.py).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any, Final
+
+from node.core.errors import CoreError
+from node.core.identity import AgentId
+from node.core.records import Entry, Record, SignedAction
+from node.runtime.progress import Progress
+from node.store.home import PassphraseSource, gc_paused, open_agent
+from zomes.accounting.dataset import Dataset
+
+MAX_AGENTS: Final = 256  # chains a report gathers at most
+BATCH: Final = 16  # chains per RPC call: one progress step, one bounded reply
+CONCURRENCY: Final = 8  # chains the node fetches at once
+
+
+def pack(record: Record) -> list[str | None]:
+    """A record as JSON-safe text: [action, signature, entry] in base64."""
+    entry = record.entry
+    return [
+        base64.b64encode(record.signed.data).decode("ascii"),
+        base64.b64encode(record.signed.signature).decode("ascii"),
+        base64.b64encode(entry.data).decode("ascii") if entry is not None else None,
+    ]
+
+
+def unpack(packed: list[str | None]) -> Record:
+    action, signature, entry = packed
+    data, sig = base64.b64decode(action or ""), base64.b64decode(signature or "")
+    signed = SignedAction.from_bytes(data, sig)
+    address = signed.action.entry_address
+    if entry is None or address is None:
+        return Record(signed, None)
+    return Record(signed, Entry(base64.b64decode(entry), address))
+
+
+# -- in the node (the RPC method) --------------------------------------------------------
+
+
+async def fetch_chains(node: Any, agents: list[str] | None = None) -> dict[str, Any]:
+    """The chains of `agents`, each from its authorities, fetched a few at a time. Without
+    `agents`: where to start, this node's own agent, its peers and the authors its store
+    holds (`start`), and no chains yet."""
+    import trio
+
+    if agents is None:
+        start = [node.me, *node.peers(), *node.dht.activity_authors()]
+        return {"me": str(node.me), "start": [str(a) for a in dict.fromkeys(start)], "chains": {}}
+    wanted = []
+    for text in agents:
+        try:
+            wanted.append(AgentId.parse(text))
+        except CoreError:
+            continue
+    chains: dict[str, list[list[str | None]]] = {}
+    limiter = trio.CapacityLimiter(CONCURRENCY)
+
+    async def one(agent: AgentId) -> None:
+        async with limiter:
+            records = await node.agent_activity(agent)
+        chains[str(agent)] = [pack(r) for r in records]
+
+    async with trio.open_nursery() as nursery:
+        for agent in dict.fromkeys(wanted):  # once each, in order
+            nursery.start_soon(one, agent)
+    return {"me": str(node.me), "chains": chains}
+
+
+# -- on the command line -----------------------------------------------------------------
+
+
+def _add_chains(ds: Dataset, chains: dict[str, list[list[str | None]]]) -> None:
+    for packed in chains.values():
+        ds.add_records(unpack(p) for p in packed)
+
+
+def gather_from_node(
+    home: Path, *, max_agents: int = MAX_AGENTS, progress: Progress | None = None
+) -> tuple[Dataset, str]:
+    """(dataset, this agent's id), breadth first through the running node."""
+    from node.runtime.rpc import call
+
+    progress = progress or Progress("gathering chains")
+    ds = Dataset()
+    first = call(home, "chains")
+    queue = list(dict.fromkeys(first["start"]))  # then breadth first: the agents named
+    tried: set[str] = set()
+    while len(tried) < max_agents:
+        queue = [a for a in queue if a not in tried]
+        if not queue:
+            queue = sorted(ds.agents_named() - tried)
+            if not queue:
+                break
+        batch = queue[: min(BATCH, max_agents - len(tried))]
+        tried.update(batch)
+        _add_chains(ds, call(home, "chains", timeout=180.0, agents=batch)["chains"])
+        progress.update(len(tried), min(max_agents, len(tried) + len(queue) - len(batch)), "chains")
+    progress.close()
+    return ds, str(first["me"])
+
+
+def gather_local(
+    home: Path, passphrase: PassphraseSource, *, progress: Progress | None = None
+) -> tuple[Dataset, str]:
+    """(dataset, this agent's id) from the home alone: its chain and the chains its DHT
+    store holds."""
+    from node.store.dht import DhtStore
+
+    progress = progress or Progress("reading chains")
+    ds = Dataset()
+    with open_agent(home, passphrase) as agent, gc_paused():
+        ds.add_records(agent.store.records())
+        dht = DhtStore(agent.store)
+        authors = [a for a in dht.activity_authors() if a != agent.agent_id]
+        for done, author in enumerate(authors, 1):
+            ds.add_records(dht.activity(author))
+            progress.update(done, len(authors), "chains")
+        me = str(agent.agent_id)
+    progress.close()
+    return ds, me
+
+
+def gather(
+    home: Path, passphrase: PassphraseSource, *, network: bool = True,
+    max_agents: int = MAX_AGENTS,
+) -> tuple[Dataset, str]:  # fmt: skip
+    """Through the running node when there is one (and `network` is wanted), else from
+    the home alone."""
+    from node.runtime.rpc import node_running
+
+    if network and node_running(home):
+        return gather_from_node(home, max_agents=max_agents)
+    return gather_local(home, passphrase)
