@@ -31,6 +31,13 @@ class _Verified(SignedAction):
         return None
 
 
+class _Checked(_Verified):
+    """...and that is the very object whose bytes, address and model matched then."""
+
+    __slots__ = ()
+    CANONICAL_CHECKED = True
+
+
 @dataclass(frozen=True)
 class Validator:
     network_id: Cid
@@ -47,18 +54,26 @@ class Validator:
 
     def sys(self, op: Op, deps: Deps, now_us: int) -> Outcome:
         """sys_validate, verifying each action's signature once for all the ops that
-        carry it (the memo in deps.cache is keyed by the action's address and signature)."""
+        carry it (the memo in deps.cache is keyed by the action's address and signature).
+
+        The memo keeps the object that passed: the ops of one action usually share it
+        (DhtStore.due decodes an action once), and for that same object the canonical
+        encoding need not be checked again either."""
         signed = op.signed
         key = ("signature verified", signed.address, signed.signature)
-        if key in deps.cache:
-            op = Op(op.type, _Verified(signed.action, signed.data, signed.address,
-                                       signed.signature), op.entry)
+        seen = deps.cache.get(key)  # (the object that passed, its _Checked twin)
+        if seen is not None:
+            twin = seen[1] if seen[0] is signed else _Verified(
+                signed.action, signed.data, signed.address, signed.signature)
+            op = Op(op.type, twin, op.entry)
         outcome = sys_validate(
             op, network_id=self.network_id, known_entry_types=self.known_entry_types,
             now_us=now_us, deps=deps,
         )
-        if not isinstance(outcome, Invalid) or outcome.rule not in _UP_TO_SIGNATURE:
-            deps.cache[key] = True
+        if seen is None and (not isinstance(outcome, Invalid)
+                             or outcome.rule not in _UP_TO_SIGNATURE):
+            deps.cache[key] = (signed, _Checked(signed.action, signed.data, signed.address,
+                                                signed.signature))
         return outcome
 
     def app(self, op: Op, deps: Deps) -> Outcome:

@@ -19,7 +19,7 @@ from node.core.chain import AGENT_ENTRY_TYPE
 from node.core.cid import Cid
 from node.core.encoding import decode, encode_presorted
 from node.core.errors import CoreError
-from node.core.ops import CARRIES_ENTRY, Op, OpType, produce_ops
+from node.core.ops import CARRIES_ENTRY, Op, OpType, op_types, produce_ops
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved
 from node.core.records import MAX_ACTION_SIZE, MAX_ENTRY_SIZE, Entry, Record, SignedAction
 from zomes.api import Deps
@@ -75,7 +75,8 @@ def _probe(action: ActionBase) -> SignedAction:
 
 def check_op_type(op: Op, ctx: SysContext) -> str | None:
     """The op type is one that this action's record is split into."""
-    if not isinstance(op.type, OpType) or op.type not in op_types_of(op.action):
+    # op_types(TYPE) is op_types_of(action), memoized per action type
+    if not isinstance(op.type, OpType) or op.type not in op_types(op.action.TYPE):
         return f"a {op.action.TYPE} action gives no {getattr(op.type, 'value', op.type)} op"
     return None
 
@@ -88,6 +89,8 @@ def check_action_size(op: Op, ctx: SysContext) -> str | None:
 def check_action_canonical(op: Op, ctx: SysContext) -> str | None:
     """The action bytes are the canonical encoding of the action and hash to its address."""
     signed = op.signed
+    if signed.CANONICAL_CHECKED:  # this very object passed this rule before
+        return None
     if encode_presorted(signed.action.to_encodable()) != signed.data:
         return "the action bytes are not the canonical encoding of the action"
     if Cid.of(signed.data) != signed.address:
@@ -159,7 +162,9 @@ def check_entry_type(op: Op, ctx: SysContext) -> str | None:
 def check_countersignatures(op: Op, ctx: SysContext) -> str | None:
     """A countersigned entry is signed by every party and written where its session says."""
     entry_type = getattr(op.action, "entry_type", None)
-    if not countersign.is_countersigned(entry_type) or op.entry is None:
+    if not isinstance(entry_type, str) or not countersign.is_countersigned(entry_type):
+        return None
+    if op.entry is None:
         return None
     try:
         envelope = countersign.Envelope.from_value(op.entry.value)

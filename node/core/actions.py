@@ -160,6 +160,22 @@ ACTION_TYPES: Final[dict[str, type[ActionBase]]] = {
 }
 
 
+# Authors decoded lately, shared: an AgentId keeps its verify key and printed form, which
+# each of an author's actions would otherwise build again. Bounded; cleared when full.
+_AUTHORS: dict[bytes, AgentId] = {}
+_AUTHORS_LIMIT: Final = 1024
+
+
+def _author(raw: bytes) -> AgentId:
+    agent = _AUTHORS.get(raw)
+    if agent is None:
+        agent = AgentId(raw)
+        if len(_AUTHORS) >= _AUTHORS_LIMIT:
+            _AUTHORS.clear()
+        _AUTHORS[agent.to_bytes()] = agent
+    return agent
+
+
 def action_from_obj(obj: Any) -> ActionBase:
     """Build an action from its decoded value; DecodeError if the shape is wrong."""
     if not isinstance(obj, dict):
@@ -172,7 +188,7 @@ def action_from_obj(obj: Any) -> ActionBase:
     if not isinstance(author, bytes):
         raise DecodeError("action author must be agent id bytes")
     try:
-        fields["author"] = AgentId(author)
+        fields["author"] = _author(author)
         return cls.model_validate(fields)
     except ValidationError as e:
         first = e.errors()[0]

@@ -38,13 +38,14 @@ PREFIX: Final = _varint(CID_VERSION) + _varint(DAG_CBOR) + _varint(BLAKE2B_256) 
 class Cid:
     """An immutable, hashable CIDv1 (dag-cbor, blake2b-256)."""
 
-    __slots__ = ("_bytes", "_tag")
+    __slots__ = ("_bytes", "_tag", "_text")
 
     def __init__(self, raw: bytes) -> None:
         if len(raw) != len(PREFIX) + DIGEST_SIZE or not raw.startswith(PREFIX):
             raise AddressError("not a coledger address (CIDv1 dag-cbor blake2b-256)")
         self._bytes = bytes(raw)
         self._tag: object = None
+        self._text: str | None = None  # the printed form, made once
 
     @classmethod
     def of(cls, data: bytes) -> Cid:
@@ -53,6 +54,7 @@ class Cid:
         cid = object.__new__(cls)
         cid._bytes = PREFIX + digest
         cid._tag = None
+        cid._text = None
         return cid
 
     @classmethod
@@ -75,7 +77,11 @@ class Cid:
         return self._bytes
 
     def __str__(self) -> str:
-        return "b" + base64.b32encode(self._bytes).decode("ascii").lower().rstrip("=")
+        text = self._text
+        if text is None:
+            body = base64.b32encode(self._bytes).decode("ascii").lower().rstrip("=")
+            text = self._text = "b" + body
+        return text
 
     def __repr__(self) -> str:
         return f"Cid({str(self)!r})"

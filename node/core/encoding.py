@@ -96,11 +96,22 @@ def _tag_hook(tag: cbor2.CBORTag, immutable: bool) -> Cid:
         raise DecodeError(str(e)) from e
 
 
+# Bytes that `decode` has found canonical already: decoding them again needs no re-encoding
+# (half of the cost; validators decode the same entry for each op that carries it). Small
+# values only, a bounded number, cleared when full: a memo of a pure function, never stale.
+_KNOWN_CANONICAL: dict[bytes, None] = {}
+_KNOWN_CANONICAL_LIMIT = 2048
+_KNOWN_CANONICAL_MAX_SIZE = 4 * 1024
+
+
 def decode(data: bytes) -> Value:
     """Decode canonical DAG-CBOR; DecodeError / NonCanonicalError on anything else."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError("expected bytes")
     data = bytes(data)
+    if data in _KNOWN_CANONICAL:
+        # decoded and checked before: the same bytes decode the same way (a fresh value)
+        return cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)  # type: ignore[no-any-return]
     try:
         value = cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)
         _check_encodable(value)
@@ -111,7 +122,17 @@ def decode(data: bytes) -> Value:
         raise DecodeError(f"not DAG-CBOR: {e}") from e
     if again != data:
         raise NonCanonicalError("bytes are not in canonical DAG-CBOR form")
+    if len(data) <= _KNOWN_CANONICAL_MAX_SIZE:
+        if len(_KNOWN_CANONICAL) >= _KNOWN_CANONICAL_LIMIT:
+            _KNOWN_CANONICAL.clear()
+        _KNOWN_CANONICAL[data] = None
     return value
+
+
+def decode_unchecked(data: bytes) -> Any:
+    """cbor2's reading of `data` with our tag rules but no canonical-form check: only for
+    callers that then check the value encodes back to exactly `data`. Raises anything."""
+    return cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)
 
 
 def address_of(value: Value) -> tuple[Cid, bytes]:

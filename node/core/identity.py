@@ -25,13 +25,14 @@ SIGNATURE_SIZE: Final = 64
 class AgentId:
     """An agent's public identity: its libp2p peer id bytes (38 bytes)."""
 
-    __slots__ = ("_bytes", "_verify_key")
+    __slots__ = ("_bytes", "_verify_key", "_text")
 
     def __init__(self, raw: bytes) -> None:
         if len(raw) != AGENT_ID_SIZE or not raw.startswith(_PEER_ID_PREFIX):
             raise AddressError("not an Ed25519 agent id (libp2p peer id)")
         self._bytes = bytes(raw)
         self._verify_key: nacl.signing.VerifyKey | None = None
+        self._text: str | None = None  # the printed form, made once (base58 is slow)
 
     @classmethod
     def from_public_key(cls, public_key: bytes) -> AgentId:
@@ -66,7 +67,10 @@ class AgentId:
             raise SignatureError("signature does not verify for this author") from e
 
     def __str__(self) -> str:
-        return base58.b58encode(self._bytes).decode("ascii")
+        text = self._text
+        if text is None:
+            text = self._text = base58.b58encode(self._bytes).decode("ascii")
+        return text
 
     def __repr__(self) -> str:
         return f"AgentId({str(self)!r})"

@@ -65,10 +65,19 @@ class Op:
         return op_basis(self.type, self.signed)
 
 
+# The canonical encoding of {"op": <type>, "action": <link>} up to the link's CID bytes
+# ("op" sorts first: shorter key); every CID has the same length, so the head is fixed.
+_OP_HEADS: Final[dict[OpType, bytes]] = {
+    t: encode_trusted({"op": t.value, "action": Cid.of(b"")})[: -len(Cid.of(b"").to_bytes())]
+    for t in OpType
+}
+
+
 @lru_cache(maxsize=1 << 16)
 def op_address(op_type: OpType, action_address: Cid) -> Cid:
-    """The op's address (memoized: the workflow asks for it at every stage)."""
-    return Cid.of(encode_trusted({"op": op_type.value, "action": action_address}))
+    """The op's address: the hash of `encode({"op": type, "action": action address})`,
+    spelled out from a fixed head (memoized: the workflow asks for it at every stage)."""
+    return Cid.of(_OP_HEADS[op_type] + action_address.to_bytes())
 
 
 def op_basis(op_type: OpType, signed: SignedAction) -> bytes:
@@ -109,6 +118,13 @@ _EXTRA_OPS: Final[dict[str, tuple[OpType, ...]]] = {
     "CreateLink": (OpType.REGISTER_ADD_LINK,),
     "DeleteLink": (OpType.REGISTER_REMOVE_LINK,),
 }
+
+
+@lru_cache(maxsize=64)
+def op_types(action_type: str) -> frozenset[OpType]:
+    """The op types a record whose action has this TYPE is split into (see produce_ops)."""
+    return frozenset((OpType.STORE_RECORD, OpType.REGISTER_AGENT_ACTIVITY)
+                     + _EXTRA_OPS.get(action_type, ()))
 
 
 def produce_ops(record: Record) -> list[Op]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from node.core.actions import ActionBase, action_from_obj
 from node.core.cid import Cid
-from node.core.encoding import Value, decode, encode, encode_presorted
+from node.core.encoding import Value, decode, decode_unchecked, encode, encode_presorted
 from node.core.errors import DecodeError, SignatureError
 from node.core.identity import SIGNATURE_SIZE, AgentKey
 
@@ -42,6 +42,10 @@ class Entry:
 class SignedAction:
     """An action with its canonical bytes, address and the author's signature."""
 
+    # True only on a validator's private subclass for an object whose bytes, address and
+    # model it has checked already (validation.pipeline): sys rules need not re-encode it.
+    CANONICAL_CHECKED: ClassVar[bool] = False
+
     action: ActionBase
     data: bytes
     address: Cid
@@ -59,7 +63,12 @@ class SignedAction:
         """Decode stored or received bytes; DecodeError if malformed (signature unchecked)."""
         if len(data) > MAX_ACTION_SIZE:
             raise DecodeError(f"action of {len(data)} bytes exceeds {MAX_ACTION_SIZE}")
-        action = action_from_obj(decode(data))
+        action = None
+        if isinstance(data, bytes | bytearray | memoryview):
+            data = bytes(data)
+            action = _action_if_canonical(data)
+        if action is None:  # the strict path, for its errors (or a model that differs)
+            action = action_from_obj(decode(data))
         return cls(action, bytes(data), Cid.of(data), bytes(signature))
 
     def verify_signature(self) -> None:
@@ -67,6 +76,19 @@ class SignedAction:
         if len(self.signature) != SIGNATURE_SIZE:
             raise SignatureError("signature must be 64 bytes")
         self.action.author.verify(self.data, self.signature)
+
+
+def _action_if_canonical(data: bytes) -> ActionBase | None:
+    """The action in `data` if its model encodes back to exactly `data`, else None.
+
+    Then the bytes are canonical (the presorted encoding is), so `decode` would accept
+    them and give the same value: the strict path's result, without its re-encoding."""
+    try:
+        action = action_from_obj(decode_unchecked(data))
+        same = encode_presorted(action.to_encodable()) == data
+    except Exception:
+        return None
+    return action if same else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,8 @@ class ValidationWorkflow:
         self.key = key
         self._finished: list[tuple[Cid, str, str | None, str | None, bytes]] = []
         self._blocked: set[AgentId] = set()
+        # (author, prev) where the store holds a fork, for the batch being run (None: ask)
+        self._forks: set[tuple[bytes, bytes]] | None = None
 
     def _stages(self) -> dict[str, Callable[[Op, int], Outcome]]:
         v, deps = self.validator, self.deps
@@ -91,10 +93,15 @@ class ValidationWorkflow:
         stages = self._stages()
         self._blocked = set(self.dht.blocked())
         while True:
-            due = self.dht.due(now_us, limit)
             before = report.integrated + report.rejected
             with gc_paused(), self.dht.transaction():
+                # read inside the pause too: decoding a batch makes many long-lived objects
+                due = self.dht.due(now_us, limit)
                 self._finished = []
+                # one query for the batch: nothing run() does adds actions to the store
+                self._forks = self.dht.fork_points(
+                    q.op.signed for q in due if q.op.type is OpType.REGISTER_AGENT_ACTIVITY
+                )
                 for queued in due:
                     if queued.op.action.author in self._blocked:
                         # blocked while this batch ran, or its ops arrived after the block
@@ -104,6 +111,7 @@ class ValidationWorkflow:
                         continue
                     self._advance(queued, stages, now_us, report)
                 self._flush(now_us)
+                self._forks = None
             if len(due) < limit or report.integrated + report.rejected == before:
                 return report
 
@@ -138,10 +146,17 @@ class ValidationWorkflow:
         receipt = receipt_bytes(self.key, address, "valid", now_us)
         self._finished.append((address, INTEGRATED, None, None, receipt))
         report.receipts.append(receipt)
-        if op.type is OpType.REGISTER_AGENT_ACTIVITY:
+        if op.type is OpType.REGISTER_AGENT_ACTIVITY and self._may_fork(op):
             for sibling in self.dht.siblings(op.signed):
                 self._flush(now_us)
                 self._warrant(ForkEvidence.of(op.signed, sibling), now_us, report)
+
+    def _may_fork(self, op: Op) -> bool:
+        """Whether `dht.siblings` could find anything for this op's action."""
+        action = op.action
+        if self._forks is None or action.prev_action is None:
+            return True
+        return (action.author.to_bytes(), action.prev_action.to_bytes()) in self._forks
 
     def _flush(self, now_us: int) -> None:
         """Write the buffered final states and receipts (before anything reads them)."""

@@ -18,6 +18,8 @@ from node.core.records import Entry, Record
 from node.store.dht import DhtStore
 from node.store.sqlite import Store
 
+_MISSING: Any = object()
+
 
 class BoundedCache(OrderedDict[Any, Any]):
     """An LRU dict: memoized derivations of content-addressed data, never stale, bounded."""
@@ -32,11 +34,17 @@ class BoundedCache(OrderedDict[Any, Any]):
         return value
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self else default
+        # one lookup and no Python-level __getitem__: validation asks this for every op
+        value = OrderedDict.get(self, key, _MISSING)
+        if value is _MISSING:
+            return default
+        self.move_to_end(key)
+        return value
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
+        if key in self:
+            self.move_to_end(key)
+        super().__setitem__(key, value)  # a new key goes to the end anyway
         if len(self) > self.limit:
             self.popitem(last=False)
 

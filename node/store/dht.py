@@ -18,8 +18,9 @@ from typing import Final
 from node.core.chain import check_entry_address
 from node.core.cid import Cid
 from node.core.identity import AgentId
-from node.core.ops import Op, OpType
+from node.core.ops import CARRIES_ENTRY, Op, OpType
 from node.core.records import Entry, Record, SignedAction
+from node.store.home import gc_paused
 from node.store.sqlite import Store, _mapped
 
 PENDING: Final = "pending"
@@ -32,6 +33,7 @@ REJECTED: Final = "rejected"
 NEXT_STATE: Final[dict[str, str]] = {PENDING: SYS_VALID, SYS_VALID: APP_VALID, APP_VALID: INTEGRATED}
 FINAL_STATES: Final = frozenset({INTEGRATED, REJECTED})
 STATES: Final = (PENDING, SYS_VALID, APP_VALID, INTEGRATED, REJECTED)
+_CHUNK: Final = 500  # bound parameters per `IN (...)` query, well under SQLite's limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dht_actions (
@@ -136,15 +138,26 @@ class DhtStore:
 
     def add_ops(self, ops: Iterable[Op], now_us: int) -> list[Cid]:
         """Store new ops as pending (ignoring ones already held); return the new ones'
-        addresses. Ops whose dependencies were waiting on them wake those up."""
+        addresses. Ops whose dependencies were waiting on them wake those up.
+
+        One statement per table for the whole call (executemany), not one per op."""
         conn = self._conn
-        added: list[Cid] = []
-        stored: set[Cid] = set()  # actions and entries written by this call: once each
-        with _mapped("storing ops"), self.transaction():
-            for op in ops:
+        ops = list(ops)
+        addresses = [op.address for op in ops]
+        with _mapped("storing ops"), gc_paused(), self.transaction():
+            held = self._held_ops(addresses)
+            added: list[Cid] = []
+            op_rows: list[tuple[object, ...]] = []
+            action_rows: list[tuple[object, ...]] = []
+            entry_rows: list[tuple[bytes, bytes]] = []
+            actions: set[Cid] = set()  # actions and entries written by this call: once each
+            entries: set[Cid] = set()
+            for op, address in zip(ops, addresses, strict=True):
+                if address in held:
+                    continue
+                held.add(address)
                 signed = op.signed
                 action = signed.action
-                address = op.address
                 entry = op.entry
                 # The queue keeps actions and entries by address, not the op's own entry:
                 # one that is not the entry its action names is judged now (and not kept).
@@ -154,40 +167,57 @@ class DhtStore:
                     mismatch = check_entry_address(action, entry)
                     if mismatch is not None:
                         entry = None
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO ops(address, op_type, basis, action, author, time_us,"
-                    " state, rule, reason, received_us, changed_us)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                op_rows.append(
                     (address.to_bytes(), op.type.value, op.basis, signed.address.to_bytes(),
                      action.author.to_bytes(), action.timestamp,
                      PENDING if mismatch is None else REJECTED,
                      None if mismatch is None else "check_entry_address", mismatch,
-                     now_us, now_us),
+                     now_us, now_us)
                 )
-                if cur.rowcount == 0:
-                    continue
                 added.append(address)
-                entry_address = action.entry_address
-                if signed.address not in stored:
-                    stored.add(signed.address)
-                    conn.execute(
-                        "INSERT OR IGNORE INTO dht_actions(address, author, seq, prev, action,"
-                        " signature, entry_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                if signed.address not in actions:
+                    actions.add(signed.address)
+                    entry_address = action.entry_address
+                    action_rows.append(
                         (signed.address.to_bytes(), action.author.to_bytes(), action.seq,
                          action.prev_action.to_bytes() if action.prev_action else None,
                          signed.data, signed.signature,
-                         entry_address.to_bytes() if entry_address else None),
+                         entry_address.to_bytes() if entry_address else None)
                     )
-                if entry is not None and entry.address not in stored:
-                    stored.add(entry.address)
-                    conn.execute(
-                        "INSERT OR IGNORE INTO dht_entries(address, entry) VALUES (?, ?)",
-                        (entry.address.to_bytes(), entry.data),
-                    )
+                if entry is not None and entry.address not in entries:
+                    entries.add(entry.address)
+                    entry_rows.append((entry.address.to_bytes(), entry.data))
+            conn.executemany(
+                "INSERT OR IGNORE INTO ops(address, op_type, basis, action, author, time_us,"
+                " state, rule, reason, received_us, changed_us)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                op_rows,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO dht_actions(address, author, seq, prev, action,"
+                " signature, entry_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                action_rows,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO dht_entries(address, entry) VALUES (?, ?)", entry_rows
+            )
+            stored = actions | entries
             if stored and conn.execute("SELECT 1 FROM op_waits LIMIT 1").fetchone():
                 for dep in stored:
                     self._wake(dep.to_bytes(), now_us)
         return added
+
+    def _held_ops(self, addresses: Sequence[Cid]) -> set[Cid]:
+        """Which of these op addresses are stored already (one query per chunk)."""
+        held: set[Cid] = set()
+        for i in range(0, len(addresses), _CHUNK):
+            chunk = addresses[i : i + _CHUNK]
+            rows = self._conn.execute(
+                f"SELECT address FROM ops WHERE address IN ({','.join('?' * len(chunk))})",
+                [a.to_bytes() for a in chunk],
+            ).fetchall()
+            held.update(Cid(r[0]) for r in rows)
+        return held
 
     def _wake(self, dep: bytes, now_us: int) -> None:
         self._conn.execute(
@@ -212,8 +242,9 @@ class DhtStore:
             ).fetchall()
         out = []
         decoded: dict[bytes, SignedAction] = {}  # the ops of one action share its decoding
+        entries: dict[tuple[bytes, Cid], Entry] = {}  # ...and its entry
         for op_type, action, signature, entry, state, attempts, address in rows:
-            op = _op(op_type, action, signature, entry, decoded)
+            op = _op(op_type, action, signature, entry, decoded, entries)
             out.append(QueuedOp(op, state, attempts, Cid(address)))
         return out
 
@@ -313,6 +344,15 @@ class DhtStore:
         entry = self.get_entry(entry_address) if entry_address else None
         return Record(signed, entry)
 
+    def record_by_entry(self, entry_address: Cid) -> Record | None:
+        """A record whose entry is at `entry_address` (from a StoreEntry op held here)."""
+        with _mapped("reading an entry's record"):
+            row = self._conn.execute(
+                "SELECT action FROM ops WHERE basis = ? AND op_type = 'StoreEntry' LIMIT 1",
+                (entry_address.to_bytes(),),
+            ).fetchone()
+        return None if row is None else self.get_record(Cid(row[0]))
+
     def action_at(self, author: AgentId, seq: int) -> SignedAction | None:
         with _mapped("reading agent activity"):
             row = self._conn.execute(
@@ -332,6 +372,28 @@ class DhtStore:
                 (action.author.to_bytes(), action.prev_action.to_bytes(), signed.address.to_bytes()),
             ).fetchall()
         return [SignedAction.from_bytes(a, s) for a, s in rows]
+
+    def fork_points(self, signed: Iterable[SignedAction]) -> set[tuple[bytes, bytes]]:
+        """(author, prev_action) bytes of these actions where we hold more than one action
+        of that author on that prev: the ones whose `siblings` are not empty. One query
+        per chunk, instead of one `siblings` query per action."""
+        pairs = sorted({(s.action.author.to_bytes(), s.action.prev_action.to_bytes())
+                        for s in signed if s.action.prev_action is not None})
+        found: set[tuple[bytes, bytes]] = set()
+        with _mapped("looking for forks"):
+            for i in range(0, len(pairs), _CHUNK):
+                chunk = pairs[i : i + _CHUNK]
+                authors = sorted({a for a, _ in chunk})
+                prevs = [p for _, p in chunk]
+                rows = self._conn.execute(
+                    "SELECT author, prev FROM dht_actions"
+                    f" WHERE author IN ({','.join('?' * len(authors))})"
+                    f" AND prev IN ({','.join('?' * len(prevs))})"
+                    " GROUP BY author, prev HAVING count(*) > 1",
+                    [*authors, *prevs],
+                ).fetchall()
+                found.update((bytes(a), bytes(p)) for a, p in rows)
+        return found
 
     def integrated_ops(self, basis: bytes | None = None) -> Iterator[Op]:
         """Integrated ops (optionally at one basis), for serving gets and gossip."""
@@ -368,6 +430,14 @@ class DhtStore:
             ).fetchall()
         return [(Cid(a), t) for a, b, t in rows if scope(b)]
 
+    def held_bases(self) -> list[tuple[Cid, bytes, bytes]]:
+        """(address, basis, author bytes) of every integrated op, not decoded (hand-off)."""
+        with _mapped("listing held ops"):
+            rows = self._conn.execute(
+                "SELECT address, basis, author FROM ops WHERE state = 'integrated'"
+            ).fetchall()
+        return [(Cid(a), bytes(b), bytes(w)) for a, b, w in rows]
+
     def activity(self, author: AgentId) -> list[Record]:
         """The author's actions we hold through integrated agent-activity ops, by seq."""
         with _mapped("reading agent activity"):
@@ -385,6 +455,15 @@ class DhtStore:
             address = signed.action.entry_address
             out.append(Record(signed, Entry(entry, address) if entry is not None and address else None))
         return out
+
+    def activity_authors(self) -> list[AgentId]:
+        """The authors of whom we hold integrated agent-activity ops (reports gather them)."""
+        with _mapped("listing authors held"):
+            rows = self._conn.execute(
+                "SELECT DISTINCT author FROM ops WHERE op_type = 'RegisterAgentActivity'"
+                " AND state = 'integrated'"
+            ).fetchall()
+        return sorted((AgentId(r[0]) for r in rows), key=str)
 
     # -- receipts, warrants, blocks ------------------------------------------------------
 
@@ -440,15 +519,26 @@ def _raw(address: Cid | bytes) -> bytes:
     return address.to_bytes() if isinstance(address, Cid) else bytes(address)
 
 
+_OP_TYPES: Final[dict[str, OpType]] = {t.value: t for t in OpType}
+
+
 def _op(op_type: str, action: bytes, signature: bytes, entry: bytes | None,
-        decoded: dict[bytes, SignedAction] | None = None) -> Op:
+        decoded: dict[bytes, SignedAction] | None = None,
+        entries: dict[tuple[bytes, Cid], Entry] | None = None) -> Op:
+    """An op from its stored parts; `decoded` and `entries` let the ops of one action
+    share its decoding and its entry."""
     if decoded is None:
         signed = SignedAction.from_bytes(action, signature)
     elif (signed := decoded.get(action)) is None or signed.signature != signature:
         signed = decoded[action] = SignedAction.from_bytes(action, signature)
+    t = _OP_TYPES.get(op_type) or OpType(op_type)
     entry_address = signed.action.entry_address
-    t = OpType(op_type)
-    from node.core.ops import CARRIES_ENTRY
-
-    carried = Entry(entry, entry_address) if entry is not None and entry_address and t in CARRIES_ENTRY else None
+    if entry is None or entry_address is None or t not in CARRIES_ENTRY:
+        return Op(t, signed, None)
+    if entries is None:
+        return Op(t, signed, Entry(entry, entry_address))
+    key = (entry, entry_address)
+    carried = entries.get(key)
+    if carried is None:
+        carried = entries[key] = Entry(entry, entry_address)
     return Op(t, signed, carried)
