@@ -1,0 +1,157 @@
+"""The accounting scenario across real nodes: a farm, a mill, a bakery and an energy
+cooperative, each its own `coledger run` process on 127.0.0.1. Wheat and electricity go
+to the mill and flour to the bakery as countersigned transfers; then, from the bakery's
+command line: bread traced to the wheat across three chains, the bakery's income shared
+by a value equation, a footprint holding the mill's electricity and the farm's diesel,
+and exports that validate."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import rdflib
+
+from tests.integration.processes import NodeProcess, cli, wait_until
+
+pytestmark = pytest.mark.slow
+NAMES = ["farm", "mill", "bakery", "energy"]
+
+
+def made(result: dict, name: str) -> str:
+    return str(result["created_resources"][name])
+
+
+def own_resource(home: Path, name: str) -> str:
+    return next(r["address"] for r in cli(home, "inventory") if r["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def valley(tmp_path_factory):
+    root: Path = tmp_path_factory.mktemp("valley")
+    homes = {name: root / name for name in NAMES}
+    ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
+    cli(homes["farm"], "network", "create", "valley", "--property", "redundancy=3",
+        "--out", str(root / "valley.network.json"))
+    for name in NAMES[1:]:
+        token = cli(homes["farm"], "invite", ids[name])["token"]
+        cli(homes[name], "join", str(root / "valley.network.json"), "--invite", token)
+    accept = {"mill": ["farm", "energy"], "bakery": ["mill"]}
+    nodes = {}
+    for name in NAMES:
+        extra = [x for other in accept.get(name, []) for x in ("--auto-accept-from", ids[other])]
+        bootstrap = [nodes["farm"].address] if nodes else []
+        nodes[name] = NodeProcess(homes[name], bootstrap=bootstrap, extra=extra)
+    wait_until(lambda: all(n.status()["peers"] == len(NAMES) - 1 for n in nodes.values()),
+               timeout=60, what="a full mesh")
+    x = produce_bread(homes, ids)
+    for home in homes.values():
+        cli(home, "sync", "--timeout", "60")
+    yield homes, ids, x
+    for node in nodes.values():
+        node.stop()
+
+
+def produce_bread(homes: dict[str, Path], ids: dict[str, str]) -> dict[str, str]:
+    farm, mill, bakery, energy = (homes[n] for n in NAMES)
+    x: dict[str, str] = {}
+    x["wheat_spec"] = cli(farm, "spec", "create", "wheat", "--unit", "kg")["address"]
+    x["diesel_spec"] = cli(farm, "spec", "create", "diesel", "--unit", "l")["address"]
+    cli(farm, "footprint", "declare", x["diesel_spec"], "--per", "l", "--factor", "energy=38.6MJ",
+        "--factor", "emissions=2.68kgCO2e", "--factor", "material:diesel=0.832kg")
+    growing = cli(farm, "process", "create", "growing")["address"]
+    diesel = made(cli(farm, "record", "raise", "--resource", "new:diesel", "--conforms-to", x["diesel_spec"],
+                      "--quantity", "100 l"), "diesel")
+    cli(farm, "record", "consume", "--resource", diesel, "--quantity", "12 l", "--input-of", growing)
+    cli(farm, "record", "work", "--effort", "10 h", "--input-of", growing)
+    x["wheat"] = made(cli(farm, "record", "produce", "--resource", "new:wheat", "--conforms-to",
+                          x["wheat_spec"], "--quantity", "1000 kg", "--output-of", growing), "wheat")
+    x["power_spec"] = cli(energy, "spec", "create", "electricity", "--unit", "kWh")["address"]
+    cli(energy, "footprint", "declare", x["power_spec"], "--per", "kWh", "--factor", "energy=3.6MJ",
+        "--factor", "emissions=0.25kgCO2e")
+    grid = made(cli(energy, "record", "raise", "--resource", "new:grid", "--conforms-to", x["power_spec"],
+                    "--quantity", "1000 kWh"), "grid")
+    # deliveries: one event each, signed by both, written on both chains
+    cli(farm, "record", "transfer", "--resource", x["wheat"], "--quantity", "400 kg", "--to", ids["mill"],
+        "--to-resource", "new:grain", "--wait", "30")
+    cli(energy, "record", "transfer", "--resource", grid, "--quantity", "200 kWh", "--to", ids["mill"],
+        "--to-resource", "new:power", "--wait", "30")
+    milling = cli(mill, "process", "create", "milling")["address"]
+    cli(mill, "record", "consume", "--resource", own_resource(mill, "grain"), "--quantity", "400 kg",
+        "--input-of", milling)
+    cli(mill, "record", "consume", "--resource", own_resource(mill, "power"), "--quantity", "40 kWh",
+        "--input-of", milling)
+    cli(mill, "record", "work", "--effort", "3 h", "--input-of", milling)
+    flour = made(cli(mill, "record", "produce", "--resource", "new:flour", "--quantity", "300 kg",
+                     "--output-of", milling), "flour")
+    cli(mill, "record", "transfer", "--resource", flour, "--quantity", "250 kg", "--to", ids["bakery"],
+        "--to-resource", "new:flour", "--wait", "30")
+    baking = cli(bakery, "process", "create", "baking")["address"]
+    cli(bakery, "record", "consume", "--resource", own_resource(bakery, "flour"), "--quantity", "250 kg",
+        "--input-of", baking)
+    cli(bakery, "record", "work", "--effort", "7 h", "--input-of", baking)
+    x["bread"] = made(cli(bakery, "record", "produce", "--resource", "new:bread", "--quantity", "400 one",
+                          "--output-of", baking), "bread")
+    return x
+
+
+def test_bread_is_traced_to_the_wheat_across_three_chains(valley):
+    homes, ids, x = valley
+    trace = cli(homes["bakery"], "trace", x["bread"])
+    addresses = [n["address"] for n in trace]
+    assert x["wheat"] in addresses  # the farm's resource, on the farm's chain
+    transfers = [n for n in trace if n.get("action") == "transfer"]
+    assert {(t["provider"], t["receiver"]) for t in transfers} >= {(ids["farm"], ids["mill"]),
+                                                                   (ids["mill"], ids["bakery"])}
+
+
+def test_the_bakerys_income_is_shared_by_contribution(valley, tmp_path):
+    homes, ids, x = valley
+    equation = {"name": "bread 2026", "buckets": [
+        {"name": "labour", "percentage": 60, "rules": [{"action": "work", "rate": "25", "per": "h"}]},
+        {"name": "materials", "percentage": 40, "rules": [
+            {"action": "consume", "rate": "0", "per": "kg", "rates": [
+                {"conformsTo": x["wheat_spec"], "rate": "0.4", "per": "kg"},
+                {"conformsTo": x["diesel_spec"], "rate": "1.6", "per": "l"},
+                {"conformsTo": x["power_spec"], "rate": "0.2", "per": "kWh"}]}]}]}
+    path = tmp_path / "equation.json"
+    path.write_text(json.dumps(equation))
+    cli(homes["bakery"], "equation", "create", str(path))
+    report = cli(homes["bakery"], "report", "contributions", "--output", x["bread"], "--income", "1000 EUR",
+                 "--equation", "bread 2026")
+    shares = {s["agent"]: Decimal(s["share"]) for s in report["agents"]}
+    assert sum(shares.values()) == Decimal("1000.00")
+    assert {ids["farm"], ids["mill"], ids["bakery"]} <= set(shares) and all(v > 0 for v in shares.values())
+    assert all(v == v.quantize(Decimal("0.01")) for v in shares.values())
+
+
+def test_the_footprint_holds_the_mills_electricity_and_the_farms_diesel(valley):
+    homes, ids, x = valley
+    report = cli(homes["bakery"], "report", "footprint", x["bread"])
+    assert {p["spec"] for p in report["parts"]} == {x["diesel_spec"], x["power_spec"]}
+    # by mass: 400 of the farm's 1000 kg wheat carry 4.8 l of diesel; 250 of the mill's 300 kg
+    # flour carry 5/6 of that and of the 40 kWh
+    expected = (Decimal("4.8") * Decimal("2.68") + 40 * Decimal("0.25")) * 250 / 300
+    emissions = Decimal(report["totals"]["emissions"]["hasNumericalValue"])
+    assert abs(emissions - expected) < Decimal("0.001"), (emissions, expected)
+
+
+def test_the_exports_validate(valley):
+    from zomes.accounting.pact import validate_pact
+
+    homes, ids, x = valley
+    bakery = homes["bakery"]
+    document = bakery.parent / "valley.jsonld"
+    cli(bakery, "export", "--format", "vf-jsonld", "--network", "--output", str(document))
+    graph = rdflib.Graph().parse(document, format="json-ld")
+    vf_event = rdflib.URIRef("https://w3id.org/valueflows/ont/vf#EconomicEvent")
+    assert len(set(graph.subjects(rdflib.RDF.type, vf_event))) >= 14
+    epcis_file = bakery.parent / "valley.epcis.json"
+    cli(bakery, "export", "--format", "epcis", "--network", "--output", str(epcis_file))
+    kinds = [e["type"] for e in json.loads(epcis_file.read_text())["epcisBody"]["eventList"]]
+    assert kinds.count("TransactionEvent") >= 3 and "TransformationEvent" in kinds
+    pact_file = bakery.parent / "bread.pact.json"
+    cli(bakery, "export", "--format", "pact", "--resource", x["bread"], "--output", str(pact_file))
+    validate_pact(json.loads(pact_file.read_text()))
