@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -371,22 +372,31 @@ def _record_countersigned(a: argparse.Namespace) -> None:
         "location": a.location, "to_location": a.to_location, "state": a.state, "note": a.note,
         "corrects": a.corrects,
     }
-    session = _rpc("cs_start", event=event, to=a.to, wait_s=a.wait)
+    session = _countersign(event, a.to, a.wait)
+    if session["state"] != "committed":
+        raise LocalError(f"session {session['id'][:12]} {session['state']}: {session['reason'] or 'no answer in time'}"
+                         "; nothing was written")
+    emit(session, session["event"])
+
+
+def _countersign(event: dict[str, Any], to: str, wait: float) -> dict[str, Any]:
+    """Propose a countersigned event through the running node; wait (with a countdown on
+    a terminal) until it is committed, declined or expired; the session as it ended."""
+    import time
+
+    session = _rpc("cs_start", event=event, to=to, wait_s=wait)
     started = time.monotonic()
     tty = sys.stderr.isatty() and not OPTS.json
-    while session["state"] == "proposed" and time.monotonic() - started < a.wait + 5:
+    while session["state"] == "proposed" and time.monotonic() - started < wait + 5:
         if tty:
-            left = max(0.0, a.wait - (time.monotonic() - started))
-            print(f"\rwaiting for {a.to[:16]}… to accept session {session['id'][:12]} "
+            left = max(0.0, wait - (time.monotonic() - started))
+            print(f"\rwaiting for {to[:16]}… to accept session {session['id'][:12]} "
                   f"({left:.0f} s left)  ", end="", file=sys.stderr, flush=True)
         time.sleep(0.2)
         session = _rpc("cs_session", id=session["id"])
     if tty:
         print(file=sys.stderr)
-    if session["state"] != "committed":
-        raise LocalError(f"session {session['id'][:12]} {session['state']}: {session['reason'] or 'no answer in time'}"
-                         "; nothing was written")
-    emit(session, session["event"])
+    return session  # type: ignore[no-any-return]
 
 
 def _session_line(s: dict[str, Any]) -> str:
@@ -571,6 +581,11 @@ def cmd_report_flows(a: argparse.Namespace) -> None:
          arg("--income", required=True, help='the income to share, e.g. "1000 EUR"'),
          arg("--equation", required=True, metavar="EQ",
              help="the value equation (address or name)"),
+         arg("--pay-from", metavar="RESOURCE",
+             help="record the distribution: transfer each other contributor's share from this "
+                  "money resource of yours, countersigned by each (needs the running node)"),
+         arg("--wait", type=float, default=60.0, metavar="SECONDS",
+             help="with --pay-from: how long each contributor has to accept [60]"),
          MAX_AGENTS_ARG)
 def cmd_report_contributions(a: argparse.Namespace) -> None:
     """Share an output's income among its contributors by a value equation (to the cent)."""
@@ -579,7 +594,39 @@ def cmd_report_contributions(a: argparse.Namespace) -> None:
     ds, _ = _gathered(a.max_agents)
     report = _accounting(lambda: reports.contribution_report(
         ds, output=a.resource, income=a.income, equation=a.equation))
-    emit(report, reports.contribution_text(report, ds))
+    text = reports.contribution_text(report, ds)
+    if a.pay_from is not None:
+        report["distribution"] = _distribute(report, a.pay_from, a.wait)
+        text += "\n\n" + "\n".join(
+            f"paid {d['share']} {report['currency']} to {d['agent']}: "
+            + (d["event"] if d.get("event") else f"not paid ({d['error']})")
+            for d in report["distribution"])
+    emit(report, text)
+    if any(d.get("error") for d in report.get("distribution", [])):
+        raise SystemExit(1)
+
+
+def _distribute(report: dict[str, Any], money: str, wait: float) -> list[dict[str, Any]]:
+    """One countersigned transfer per other contributor with a share above zero, in turn
+    (a chain holds one session at a time); a refusal is reported, the rest go on."""
+    me = _rpc("status")["agent_id"]
+    done = []
+    for share in report["agents"]:
+        if share["agent"] == me or Decimal(share["share"]) <= 0:
+            continue
+        event = {"action": "transfer", "resource": money, "quantity": f"{share['share']} {report['currency']}",
+                 "note": f"share of {report['outputName']} by {report['equation']['name']!r}"}
+        try:
+            session = _countersign(event, share["agent"], wait)
+        except LocalError as e:
+            done.append({"agent": share["agent"], "share": share["share"], "error": str(e)})
+            continue
+        if session["state"] == "committed":
+            done.append({"agent": share["agent"], "share": share["share"], "event": session["event"]})
+        else:
+            done.append({"agent": share["agent"], "share": share["share"],
+                         "error": f"{session['state']}: {session['reason'] or 'no answer in time'}"})
+    return done
 
 
 @command("report footprint", arg("resource", help="the resource (address)"),

@@ -38,7 +38,7 @@ def valley(tmp_path_factory):
     for name in NAMES[1:]:
         token = cli(homes["farm"], "invite", ids[name])["token"]
         cli(homes[name], "join", str(root / "valley.network.json"), "--invite", token)
-    accept = {"mill": ["farm", "energy"], "bakery": ["mill"]}
+    accept = {"mill": ["farm", "energy", "bakery"], "bakery": ["mill"], "farm": ["bakery"]}
     nodes = {}
     for name in NAMES:
         extra = [x for other in accept.get(name, []) for x in ("--auto-accept-from", ids[other])]
@@ -125,6 +125,18 @@ def test_the_bakerys_income_is_shared_by_contribution(valley, tmp_path):
     assert sum(shares.values()) == Decimal("1000.00")
     assert {ids["farm"], ids["mill"], ids["bakery"]} <= set(shares) and all(v > 0 for v in shares.values())
     assert all(v == v.quantize(Decimal("0.01")) for v in shares.values())
+    # the distribution recorded as transfers, each countersigned by its contributor
+    till = made(cli(homes["bakery"], "record", "raise", "--resource", "new:till", "--quantity", "1000 EUR"),
+                "till")
+    paid = cli(homes["bakery"], "report", "contributions", "--output", x["bread"], "--income", "1000 EUR",
+               "--equation", "bread 2026", "--pay-from", till, "--wait", "30")
+    assert {d["agent"] for d in paid["distribution"]} == set(shares) - {ids["bakery"]}
+    assert all(d.get("event") for d in paid["distribution"]), paid["distribution"]
+    for name in ("farm", "mill"):
+        received = [r for r in cli(homes[name], "inventory") if r["name"] == "till"]
+        assert Decimal(received[0]["accountingQuantity"]["hasNumericalValue"]) == shares[ids[name]]
+    left = [r for r in cli(homes["bakery"], "inventory") if r["name"] == "till"][0]
+    assert Decimal(left["accountingQuantity"]["hasNumericalValue"]) == shares[ids["bakery"]]
 
 
 def test_the_footprint_holds_the_mills_electricity_and_the_farms_diesel(valley):

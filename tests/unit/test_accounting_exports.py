@@ -31,7 +31,7 @@ from zomes.accounting.exports import (
 from zomes.accounting.footprint import footprint
 from zomes.accounting.jsonld import EXTENSIONS, VF
 from zomes.accounting.testing import START, Chain, agent_id, bread_chain, bread_footprints
-from zomes.valueflows.units import OM2
+from zomes.valueflows.units import OM2, Measure
 
 TTL = Path("/work/shared/vocab/valueflows-1.0.ttl")
 if not TTL.exists():  # CI lays shared/ beside the clone
@@ -206,6 +206,18 @@ def test_epcis_transformations_and_transactions() -> None:
         dumps_json(document, indent=None), parse_float=Decimal
     )
     assert '"quantity": 1000' in text
+
+
+def test_epcis_leaves_payments_out() -> None:
+    chain = bread_chain()
+    goods = [(a, e) for a, e in chain.events if e.action == "transfer"]
+    address, sale = goods[0]
+    paid = sale.model_copy(update={"resource_quantity": Measure.of(12, "EUR"), "provider": sale.receiver,
+                                   "receiver": sale.provider})
+    document = to_epcis([*chain.events, ("payment", paid)], processes=chain.processes,
+                        resources=chain.resources, created_us=START)
+    kinds = [e["type"] for e in document["epcisBody"]["eventList"]]
+    assert kinds.count("TransactionEvent") == 2  # the goods, not the money
 
 
 def test_csv_has_one_row_per_event_with_vf_columns() -> None:

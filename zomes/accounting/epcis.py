@@ -4,7 +4,8 @@ A process becomes one TransformationEvent: what it consumed is its inputQuantity
 it produced its outputQuantityList, at the time of its latest event. A transfer (of rights,
 custody or both) becomes a TransactionEvent between the owning / possessing parties, a move
 a TransactionEvent with bizStep transporting. Other events (work, use, cite, raise ...)
-have no EPCIS counterpart and are left out. Quantities carry UN/CEFACT Recommendation 20
+have no EPCIS counterpart and are left out, as are payments (transfers of money: EPCIS
+tracks goods, not money). Quantities carry UN/CEFACT Recommendation 20
 unit codes; they are Decimals (EPCIS quantities are JSON numbers): write the document with
 `common.dumps_json`, which keeps them exact. CBV values are written as web URIs.
 """
@@ -18,6 +19,7 @@ from typing import Any, Final
 from zomes.accounting.common import AccountingError, event_time, iso_time
 from zomes.accounting.jsonld import agent_iri, node_id
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
+from zomes.valueflows.units import UNITS
 
 EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 CBV: Final = "https://ref.gs1.org/cbv/"
@@ -62,6 +64,12 @@ def _quantity_element(
     return {"epcClass": node_id(thing), "quantity": quantity.value, "uom": uom(quantity.has_unit)}
 
 
+def _is_payment(event: EconomicEvent) -> bool:
+    quantity = event.resource_quantity
+    unit = UNITS.get(quantity.has_unit) if quantity is not None else None
+    return unit is not None and unit.dimension.startswith("currency")
+
+
 def _times(moment: int, offset: str) -> dict[str, str]:
     return {"eventTime": iso_time(moment), "eventTimeZoneOffset": offset}
 
@@ -84,7 +92,7 @@ def to_epcis(
         process = event.output_of if event.action in OUTPUTS else process
         if process is not None:
             by_process.setdefault(process, []).append((address, event))
-        elif event.action in TRANSACTIONS:
+        elif event.action in TRANSACTIONS and not _is_payment(event):
             moment, epcis_event = _transaction(address, event, resources, time_zone_offset)
             body.append((moment, len(body), epcis_event))
     for process, flows in by_process.items():
