@@ -179,6 +179,18 @@ def main() -> None:
             coledger(farm, "trace", bread)
             coledger(bakery, "track", wheat)
             coledger(mill, "chain", "verify")
+
+            print("\n== Accounting across the network: who gave what to whom, and who shares the bread's income")
+            coledger(bakery, "report", "flows")
+            equation = root / "bread-2026.json"
+            equation.write_text(json.dumps({"name": "bread 2026", "buckets": [
+                {"name": "labour", "percentage": 60, "rules": [{"action": "work", "rate": "25", "per": "h"}]},
+                {"name": "grain and flour", "percentage": 40, "rules": [
+                    {"action": "consume", "rate": "0.5", "per": "kg"}]}]}))
+            print(f"\n(the value equation, in {equation.name}: {equation.read_text()})")
+            coledger(bakery, "equation", "create", str(equation))
+            coledger(bakery, "report", "contributions", "--output", bread, "--income", "1000 EUR",
+                     "--equation", "bread 2026")
         finally:
             for proc in nodes:
                 proc.send_signal(signal.SIGTERM)

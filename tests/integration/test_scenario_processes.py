@@ -7,6 +7,8 @@ and exports that validate."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -107,6 +109,16 @@ def test_bread_is_traced_to_the_wheat_across_three_chains(valley):
                                                                    (ids["mill"], ids["bakery"])}
 
 
+def test_flows_count_each_countersigned_transfer_once(valley):
+    homes, ids, x = valley
+    matrix = cli(homes["bakery"], "report", "flows")
+    transfers = {(r["provider"], r["receiver"]): r["quantity"]["hasNumericalValue"]
+                 for r in matrix["rows"] if r["action"] == "transfer"}
+    assert transfers[(ids["farm"], ids["mill"])] == "400"  # on both chains, one event
+    assert transfers[(ids["energy"], ids["mill"])] == "200"
+    assert transfers[(ids["mill"], ids["bakery"])] == "250"
+
+
 def test_the_bakerys_income_is_shared_by_contribution(valley, tmp_path):
     homes, ids, x = valley
     equation = {"name": "bread 2026", "buckets": [
@@ -164,6 +176,10 @@ def test_the_exports_validate(valley):
     cli(bakery, "export", "--format", "epcis", "--network", "--output", str(epcis_file))
     kinds = [e["type"] for e in json.loads(epcis_file.read_text())["epcisBody"]["eventList"]]
     assert kinds.count("TransactionEvent") >= 3 and "TransformationEvent" in kinds
+    # the mill's own events include the transfers it countersigned, given and received
+    rows = list(csv.DictReader(io.StringIO(cli(homes["mill"], "export", "--format", "csv")["csv"])))
+    transfers = {(r["provider"], r["receiver"]) for r in rows if r["action"] == "transfer"}
+    assert {(ids["farm"], ids["mill"]), (ids["energy"], ids["mill"]), (ids["mill"], ids["bakery"])} <= transfers
     pact_file = bakery.parent / "bread.pact.json"
     cli(bakery, "export", "--format", "pact", "--resource", x["bread"], "--output", str(pact_file))
     validate_pact(json.loads(pact_file.read_text()))

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.core.actions import Update
 from node.core.chain import AGENT_ENTRY_TYPE
 from node.core.records import Record
 from zomes.accounting.entries import Allocation, Budget, SpecFootprint, ValueEquation
@@ -29,6 +28,7 @@ from zomes.valueflows.entries import (
     ResourceSpecification,
 )
 from zomes.valueflows.trace import FlowIndex
+from zomes.valueflows.zome import COUNTERSIGNED_TYPE, thing_address
 from zomes.valueflows.zome import PREFIX as VF_PREFIX
 from zomes.valueflows.zome import parse as parse_vf
 
@@ -57,6 +57,7 @@ class Dataset:
     malformed: int = 0  # entries left out because they do not parse
     _versions: dict[str, int] = field(default_factory=dict)  # thing -> timestamp of its entry
     _seen: set[bytes] = field(default_factory=set)
+    cosigned: set[str] = field(default_factory=set)
     _ordered: list[tuple[str, EconomicEvent]] | None = None
     _index: FlowIndex | None = None
 
@@ -103,7 +104,9 @@ class Dataset:
         except ValueError:  # not validated yet (fetched, not held): leave it out, say so
             self.malformed += 1
             return
-        thing = str(action.original_action if isinstance(action, Update) else record.address)
+        thing = thing_address(action, record.address)  # a countersigned event: once, by its entry
+        if name == COUNTERSIGNED_TYPE:
+            self.cosigned.add(thing)  # on both parties' chains: each counts it as its own
         if self._versions.get(thing, -1) > action.timestamp:
             return  # an older version of something we hold a later update of
         self._versions[thing] = action.timestamp
@@ -138,7 +141,8 @@ class Dataset:
             self._ordered = pairs
         if author is None:
             return list(self._ordered)
-        return [(a, e) for a, e in self._ordered if self.authors[a] == author]
+        return [(a, e) for a, e in self._ordered if self.authors[a] == author
+                or (a in self.cosigned and author in (e.provider, e.receiver))]
 
     def flow_index(self) -> FlowIndex:
         """The flow graph of every event (built once; read-only)."""
