@@ -151,7 +151,7 @@ def test_rounding_gives_the_remainder_to_the_largest_share() -> None:
 
 
 def test_equations_check_themselves_and_round_trip() -> None:
-    with pytest.raises(ValidationError, match="more than 100"):
+    with pytest.raises(ValidationError, match="take 101 % of the income, more than all"):
         ValueEquation(
             name="x",
             buckets=(
@@ -159,6 +159,15 @@ def test_equations_check_themselves_and_round_trip() -> None:
                 Bucket(name="b", percentage="41", recipient=agent_id("b")),
             ),
         )
+    # `remaining` buckets take a share of what is left: 30 % + 100 % of the rest is all of it
+    everything = ValueEquation(name="y", buckets=(
+        Bucket(name="a", percentage="30", recipient=agent_id("a")),
+        Bucket(name="b", percentage="100", behaviour="remaining", recipient=agent_id("b")),
+    ))
+    assert len(everything.buckets) == 2
+    with pytest.raises(ValidationError, match="more than all"):  # a straight bucket after it
+        ValueEquation(name="z", buckets=(*everything.buckets,
+                                         Bucket(name="c", percentage="1", recipient=agent_id("c"))))
     with pytest.raises(ValidationError, match="either a recipient or rules"):
         Bucket(name="a", percentage="10")
     with pytest.raises(ValidationError, match="needs `per`"):

@@ -99,7 +99,9 @@ class Bucket(VfEntry):
 
 
 class ValueEquation(VfEntry):
-    """An ordered list of buckets whose percentages add up to at most 100."""
+    """An ordered list of buckets that together take at most the whole income: a
+    `straight` bucket takes its percentage of the income, a `remaining` one its percentage
+    of what the buckets before it left (so [30 straight, 100 remaining] takes it all)."""
 
     name: Name
     buckets: tuple[Bucket, ...] = Field(min_length=1)
@@ -107,9 +109,14 @@ class ValueEquation(VfEntry):
 
     @model_validator(mode="after")
     def _at_most_everything(self) -> Self:
-        total = sum((Decimal(b.percentage) for b in self.buckets), Decimal(0))
-        if total > 100:
-            raise ValueError(f"bucket percentages add up to {total}, more than 100")
+        taken = Decimal(0)  # percent of the income the buckets so far take
+        for bucket in self.buckets:
+            share = Decimal(bucket.percentage)
+            taken += share if bucket.behaviour == "straight" else (100 - taken) * share / 100
+            if taken > 100:
+                raise ValueError(
+                    f"the buckets up to {bucket.name!r} take {taken.normalize()} % of the income, "
+                    "more than all of it")
         return self
 
 
