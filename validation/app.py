@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from node.core.actions import ActionBase, AgentValidationPkg, CreateLink, Delete, DeleteLink, Dna
 from node.core.chain import AGENT_ENTRY_TYPE
+from node.core.cid import Cid
 from node.core.errors import RemoteError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved
@@ -46,6 +47,10 @@ def check_author_membership(op: Op, deps: Deps, validate_genesis: GenesisCheck) 
     avp = fold_chain(deps, action.prev_action, "avp", lambda: None, _avp_step)
     if avp is None:
         return Invalid("check_author_membership", "the author's chain has no AgentValidationPkg")
+    # ...and so does the chain up to this action (it is no AgentValidationPkg): the fold
+    # state for it, memoized now, saves the next action's fold a step back (it is
+    # immutable, so sharing it between the two keys is safe)
+    deps.cache[("avp", op.signed.address)] = avp
     key = ("avp-verdict", avp.address)
     verdict = deps.cache.get(key)
     if verdict is None:
@@ -53,6 +58,13 @@ def check_author_membership(op: Op, deps: Deps, validate_genesis: GenesisCheck) 
     if isinstance(verdict, Invalid):
         return Invalid("check_author_membership", f"the author is not a member: {verdict.reason}")
     return verdict
+
+
+def seed_membership(deps: Deps, top: Cid, avp: SignedAction) -> None:
+    """Tell `check_author_membership` that the chain up to `top` has this
+    AgentValidationPkg: an author checking its own commit knows it, and would otherwise
+    walk its whole chain back to genesis on every commit (O(chain) per commit)."""
+    deps.cache[("avp", top)] = avp
 
 
 def _owning_zome(action: ActionBase, deps: Deps) -> str | None:

@@ -15,11 +15,13 @@ from node.core.ops import Op
 from node.core.outcome import Invalid, Outcome, Valid
 from node.core.records import SignedAction
 from validation.app import GenesisCheck, app_validate
-from validation.sys import SYS_RULES, sys_validate
+from validation.sys import OP_CHECKS, SYS_RULES, sys_validate
 from zomes.api import Deps, IntegrityZome
 
 # The sys rules checked before or at the signature: any other outcome means it verified.
 _UP_TO_SIGNATURE: Final = frozenset(SYS_RULES[: SYS_RULES.index("check_signature") + 1])
+# The rules every op is checked against (the prev-action rules follow them).
+_OP_RULES: Final = frozenset(check.__name__ for check in OP_CHECKS)
 
 
 class _Verified(SignedAction):
@@ -58,23 +60,44 @@ class Validator:
 
         The memo keeps the object that passed: the ops of one action usually share it
         (DhtStore.due decodes an action once), and for that same object the canonical
-        encoding need not be checked again either."""
+        encoding need not be checked again either; nor, when it carries the same entry at
+        the same time, any rule that does not read the op's type."""
         signed = op.signed
         key = ("signature verified", signed.address, signed.signature)
-        seen = deps.cache.get(key)  # (the object that passed, its _Checked twin)
+        # (the object that passed, its _Checked twin[, (entry, now_us)]): with the third
+        # item, that object carrying that entry at that time passed every rule that does
+        # not read the op's type (sys_validate's action_checked)
+        seen = deps.cache.get(key)
+        checked = False
         if seen is not None:
-            twin = seen[1] if seen[0] is signed else _Verified(
+            same = seen[0] is signed
+            twin = seen[1] if same else _Verified(
                 signed.action, signed.data, signed.address, signed.signature)
             op = Op(op.type, twin, op.entry)
+            checked = same and len(seen) > 2 and seen[2] == (op.entry, now_us)
         outcome = sys_validate(
             op, network_id=self.network_id, known_entry_types=self.known_entry_types,
-            now_us=now_us, deps=deps,
+            now_us=now_us, deps=deps, action_checked=checked,
         )
-        if seen is None and (not isinstance(outcome, Invalid)
-                             or outcome.rule not in _UP_TO_SIGNATURE):
+        if checked or (seen is not None and seen[0] is not signed):
+            return outcome
+        invalid = outcome.rule if isinstance(outcome, Invalid) else None
+        if invalid not in _OP_RULES:  # every op rule passed
+            twin = seen[1] if seen is not None else _Checked(
+                signed.action, signed.data, signed.address, signed.signature)
+            deps.cache[key] = (signed, twin, (op.entry, now_us))
+        elif seen is None and invalid not in _UP_TO_SIGNATURE:
             deps.cache[key] = (signed, _Checked(signed.action, signed.data, signed.address,
                                                 signed.signature))
         return outcome
+
+    def note_verified(self, signed: SignedAction, deps: Deps) -> None:
+        """Remember that this action's signature verified (checked on arrival), so that
+        validating its ops does not verify it again."""
+        key = ("signature verified", signed.address, signed.signature)
+        if key not in deps.cache:
+            deps.cache[key] = (signed, _Verified(signed.action, signed.data, signed.address,
+                                                 signed.signature))
 
     def app(self, op: Op, deps: Deps) -> Outcome:
         return app_validate(op, deps, self.by_name, self.validate_genesis)

@@ -21,6 +21,8 @@ from node.core.identity import SIGNATURE_SIZE, AgentId, AgentKey
 ReceiptOutcome = Literal["valid", "rejected"]
 RECEIPT_TYPE: Final = "ValidationReceipt"
 MAX_RECEIPT_SIZE: Final = 512
+# The CBOR head of a signature: a byte string of SIGNATURE_SIZE bytes (every one has it).
+_SIGNATURE_HEAD: Final = encode_trusted(bytes(SIGNATURE_SIZE))[:-SIGNATURE_SIZE]
 
 
 class ValidationReceipt(BaseModel):
@@ -115,7 +117,7 @@ def receipt_bytes(key: AgentKey, op_address: Cid, outcome: ReceiptOutcome, time_
     )
     op = op_address.to_bytes()
     signature = key.sign(head + op + signed_tail)
-    return full_head + op + full_mid + encode_trusted(signature) + full_tail
+    return full_head + op + full_mid + _SIGNATURE_HEAD + signature + full_tail
 
 
 @lru_cache(maxsize=16)

@@ -17,11 +17,18 @@ from node.core import chain, countersign
 from node.core.actions import ActionBase, Create, Dna
 from node.core.chain import AGENT_ENTRY_TYPE
 from node.core.cid import Cid
-from node.core.encoding import decode, encode_presorted
+from node.core.encoding import decode
 from node.core.errors import CoreError
 from node.core.ops import CARRIES_ENTRY, Op, OpType, op_types, produce_ops
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved
-from node.core.records import MAX_ACTION_SIZE, MAX_ENTRY_SIZE, Entry, Record, SignedAction
+from node.core.records import (
+    MAX_ACTION_SIZE,
+    MAX_ENTRY_SIZE,
+    Entry,
+    Record,
+    SignedAction,
+    encodes_to,
+)
 from zomes.api import Deps
 
 SYS_RULES: Final = (
@@ -91,7 +98,7 @@ def check_action_canonical(op: Op, ctx: SysContext) -> str | None:
     signed = op.signed
     if signed.CANONICAL_CHECKED:  # this very object passed this rule before
         return None
-    if encode_presorted(signed.action.to_encodable()) != signed.data:
+    if not encodes_to(signed.action, signed.data):
         return "the action bytes are not the canonical encoding of the action"
     if Cid.of(signed.data) != signed.address:
         return "the action address is not the hash of its bytes"
@@ -211,6 +218,9 @@ OP_CHECKS: Final[tuple[OpCheck, ...]] = (
     check_dna_hash,
     check_not_in_future,
 )
+# The rules above that read the op's type; the others read only its action, its entry
+# and the time, so they give every op of one action (carrying one entry) the same result.
+TYPE_CHECKS: Final[tuple[OpCheck, ...]] = (check_op_type, check_entry_present)
 PrevCheck = Callable[[SignedAction, ActionBase], "str | None"]
 PREV_CHECKS: Final[tuple[PrevCheck, ...]] = (
     chain.check_prev_address,
@@ -225,11 +235,16 @@ PREV_CHECKS: Final[tuple[PrevCheck, ...]] = (
 
 
 def sys_validate(
-    op: Op, *, network_id: Cid, known_entry_types: frozenset[str], now_us: int, deps: Deps
+    op: Op, *, network_id: Cid, known_entry_types: frozenset[str], now_us: int, deps: Deps,
+    action_checked: bool = False,
 ) -> Outcome:
-    """Apply SYS_RULES in order; the first failing rule is the Invalid's `rule`."""
+    """Apply SYS_RULES in order; the first failing rule is the Invalid's `rule`.
+
+    `action_checked`: every rule of OP_CHECKS but the TYPE_CHECKS has passed already for
+    another op of this action object with this entry at this time (validation.pipeline),
+    so only the TYPE_CHECKS can fail first: the rest are not run again."""
     ctx = SysContext(network_id, known_entry_types, now_us)
-    for check in OP_CHECKS:
+    for check in TYPE_CHECKS if action_checked else OP_CHECKS:
         reason = check(op, ctx)
         if reason is not None:
             return Invalid(check.__name__, reason)
@@ -275,6 +290,20 @@ def decode_op(
             return Invalid("check_entry_canonical", str(e))
         entry = Entry(entry_bytes, Cid.of(entry_bytes))
     return Op(kind, signed, entry)
+
+
+def counterfeit(op: Op) -> str | None:
+    """Why `op` cannot be the op its address names, or None: its author did not sign the
+    action, or it carries another entry than the action's (or none where it must). An op's
+    address hashes only its type and action address, so such a copy, stored first, would
+    take the genuine op's place (an op is stored once) and be rejected in its stead; a node
+    drops it on arrival. Nobody is warranted for it: anyone can make one."""
+    ctx = None
+    for check in (check_entry_present, check_entry_address):
+        reason = check(op, ctx)  # type: ignore[arg-type]  # neither reads the context
+        if reason is not None:
+            return reason
+    return chain.check_signature(op.signed)
 
 
 def find_fork(a: SignedAction, b: SignedAction) -> bool:

@@ -66,7 +66,9 @@ class SignedAction:
         action = None
         if isinstance(data, bytes | bytearray | memoryview):
             data = bytes(data)
-            action = _action_if_canonical(data)
+            action = _DECODED.get(data)
+            if action is None:
+                action = _action_if_canonical(data)
         if action is None:  # the strict path, for its errors (or a model that differs)
             action = action_from_obj(decode(data))
         return cls(action, bytes(data), Cid.of(data), bytes(signature))
@@ -76,6 +78,14 @@ class SignedAction:
         if len(self.signature) != SIGNATURE_SIZE:
             raise SignatureError("signature must be 64 bytes")
         self.action.author.verify(self.data, self.signature)
+
+
+# Actions `_action_if_canonical` found, by their bytes: those bytes are the canonical
+# encoding of that very (frozen) model. A memo of a pure function, never stale; bounded,
+# cleared when full. An op's action decoded on arrival is not decoded again when the
+# validation queue reads it back, and the sys rule need not re-encode it.
+_DECODED: dict[bytes, ActionBase] = {}
+_DECODED_LIMIT = 4096
 
 
 def _action_if_canonical(data: bytes) -> ActionBase | None:
@@ -88,7 +98,18 @@ def _action_if_canonical(data: bytes) -> ActionBase | None:
         same = encode_presorted(action.to_encodable()) == data
     except Exception:
         return None
-    return action if same else None
+    if not same:
+        return None
+    if len(_DECODED) >= _DECODED_LIMIT:
+        _DECODED.clear()
+    _DECODED[data] = action
+    return action
+
+
+def encodes_to(action: ActionBase, data: bytes) -> bool:
+    """Whether `data` is the canonical encoding of `action` (no encoding for a model
+    that `SignedAction.from_bytes` decoded from these very bytes)."""
+    return _DECODED.get(data) is action or encode_presorted(action.to_encodable()) == data
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from node.core.cid import Cid
 from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
-from node.core.records import Record
+from node.core.records import Record, SignedAction
 from node.store.deps import StoreDeps
 from node.store.home import gc_paused
 from node.store.dht import (
@@ -78,6 +78,8 @@ class ValidationWorkflow:
         self._blocked: set[AgentId] = set()
         # (author, prev) where the store holds a fork, for the batch being run (None: ask)
         self._forks: set[tuple[bytes, bytes]] | None = None
+        # actions held in deps for the batch being run (DhtStore.due shares their objects)
+        self._held: dict[Cid, SignedAction] = {}
 
     def _stages(self) -> dict[str, Callable[[Op, int], Outcome]]:
         v, deps = self.validator, self.deps
@@ -95,33 +97,48 @@ class ValidationWorkflow:
         while True:
             before = report.integrated + report.rejected
             with gc_paused(), self.dht.transaction():
-                # read inside the pause too: decoding a batch makes many long-lived objects
-                due = self.dht.due(now_us, limit)
-                self._finished = []
-                # one query for the batch: nothing run() does adds actions to the store
-                self._forks = self.dht.fork_points(
-                    q.op.signed for q in due if q.op.type is OpType.REGISTER_AGENT_ACTIVITY
-                )
-                for queued in due:
-                    if queued.op.action.author in self._blocked:
-                        # blocked while this batch ran, or its ops arrived after the block
-                        self.dht.set_state(queued.op.address, REJECTED, now_us, "blocked",
-                                           "the author is blocked")
-                        report.rejected += 1
-                        continue
-                    self._advance(queued, stages, now_us, report)
-                self._flush(now_us)
-                self._forks = None
-            if len(due) < limit or report.integrated + report.rejected == before:
+                # read inside the pause too: decoding a batch makes many long-lived objects;
+                # and the batch is let go inside it (_run_batch returns): freed by reference
+                # counting, not walked by the collector when it resumes
+                due = self._run_batch(now_us, limit, stages, report)
+            if due < limit or report.integrated + report.rejected == before:
                 return report
+
+    def _run_batch(self, now_us: int, limit: int,
+                   stages: dict[str, Callable[[Op, int], Outcome]], report: WorkflowReport) -> int:
+        """Advance the ops due now (up to `limit`), in the caller's transaction; returns
+        how many were due."""
+        due = self.dht.due(now_us, limit)
+        self._finished = []
+        self._held = {}
+        # one query for the batch: nothing run() does adds actions to the store
+        self._forks = self.dht.fork_points(
+            q.op.signed for q in due if q.op.type is OpType.REGISTER_AGENT_ACTIVITY
+        )
+        for queued in due:
+            if queued.op.action.author in self._blocked:
+                # blocked while this batch ran, or its ops arrived after the block
+                self.dht.set_state(queued.op.address, REJECTED, now_us, "blocked",
+                                   "the author is blocked")
+                report.rejected += 1
+                continue
+            self._advance(queued, stages, now_us, report)
+        self._flush(now_us)
+        self._forks = None
+        self._held = {}
+        return len(due)
 
     def _advance(self, queued: QueuedOp, stages: dict[str, Callable[[Op, int], Outcome]],
                  now_us: int, report: WorkflowReport) -> None:
         op, state, attempts = queued.op, queued.state, queued.attempts
         address = queued.address or op.address
-        if op.entry is not None or not op.action.HAS_ENTRY:
-            # the next action's ops will need this one (its prev) for chain checks
-            self.deps.hold(Record(op.signed, op.entry))
+        signed = op.signed
+        if (op.entry is not None or not op.action.HAS_ENTRY) and (
+                self._held.get(signed.address) is not signed):
+            # the next action's ops will need this one (its prev) for chain checks; the
+            # ops of one action share its decoding (DhtStore.due): hold it once a batch
+            self._held[signed.address] = signed
+            self.deps.hold(Record(signed, op.entry))
         start = state
         while state in stages:
             outcome = stages[state](op, now_us)

@@ -67,7 +67,9 @@ CREATE TABLE IF NOT EXISTS ops (
     changed_us  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ops_by_state ON ops(state, next_try_us);
-CREATE INDEX IF NOT EXISTS ops_by_action ON ops(action);
+-- ops_by_action(action) served no query (EXPLAIN QUERY PLAN of every statement here)
+-- and cost a random-order insert per op; older databases drop it on opening.
+DROP INDEX IF EXISTS ops_by_action;
 CREATE INDEX IF NOT EXISTS ops_by_author ON ops(author);
 CREATE INDEX IF NOT EXISTS ops_by_basis ON ops(basis);
 CREATE TABLE IF NOT EXISTS op_waits (
@@ -142,9 +144,9 @@ class DhtStore:
 
         One statement per table for the whole call (executemany), not one per op."""
         conn = self._conn
-        ops = list(ops)
-        addresses = [op.address for op in ops]
         with _mapped("storing ops"), gc_paused(), self.transaction():
+            ops = list(ops)
+            addresses = [op.address for op in ops]
             held = self._held_ops(addresses)
             added: list[Cid] = []
             op_rows: list[tuple[object, ...]] = []
@@ -152,6 +154,7 @@ class DhtStore:
             entry_rows: list[tuple[bytes, bytes]] = []
             actions: set[Cid] = set()  # actions and entries written by this call: once each
             entries: set[Cid] = set()
+            hashed: dict[bytes, Cid] = {}  # the ops of an action carry its entry: hash it once
             for op, address in zip(ops, addresses, strict=True):
                 if address in held:
                     continue
@@ -163,7 +166,10 @@ class DhtStore:
                 # one that is not the entry its action names is judged now (and not kept).
                 mismatch = None
                 if entry is not None:
-                    entry = Entry(entry.data, Cid.of(entry.data))
+                    hashed_as = hashed.get(entry.data)
+                    if hashed_as is None:
+                        hashed_as = hashed[entry.data] = Cid.of(entry.data)
+                    entry = Entry(entry.data, hashed_as)
                     mismatch = check_entry_address(action, entry)
                     if mismatch is not None:
                         entry = None
@@ -430,13 +436,20 @@ class DhtStore:
             ).fetchall()
         return [(Cid(a), t) for a, b, t in rows if scope(b)]
 
-    def held_bases(self) -> list[tuple[Cid, bytes, bytes]]:
-        """(address, basis, author bytes) of every integrated op, not decoded (hand-off)."""
+    def held_bases(self) -> list[tuple[bytes, bytes, bytes]]:
+        """(address, basis, author) bytes of every integrated op, not decoded (hand-off)."""
         with _mapped("listing held ops"):
-            rows = self._conn.execute(
+            return self._conn.execute(
                 "SELECT address, basis, author FROM ops WHERE state = 'integrated'"
             ).fetchall()
-        return [(Cid(a), bytes(b), bytes(w)) for a, b, w in rows]
+
+    def next_due_us(self) -> int | None:
+        """When the next op not yet final is due for validation (None: there is none)."""
+        with _mapped("reading the validation queue"):
+            row = self._conn.execute(
+                "SELECT min(next_try_us) FROM ops WHERE state IN ('pending', 'sys_valid', 'app_valid')"
+            ).fetchone()
+        return None if row[0] is None else int(row[0])
 
     def activity(self, author: AgentId) -> list[Record]:
         """The author's actions we hold through integrated agent-activity ops, by seq."""

@@ -10,15 +10,16 @@ dependencies; until they arrive the op is Unresolved, never Invalid.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any, Final
 
 from node.core.actions import ActionBase, Create, Update
 from node.core.cid import Cid
 from node.core.countersign import Envelope
-from node.core.errors import CoreError
+from node.core.errors import CoreError, RemoteError
 from node.core.ops import Op, OpType
-from node.core.outcome import VALID, Invalid, Outcome, Unresolved
-from node.core.records import Record
+from node.core.outcome import VALID, Invalid, Outcome, Unresolved, Valid
+from node.core.records import Entry, Record
 from zomes.api import Deps, IntegrityZome, Zome, fold_chain
 from zomes.valueflows import resources
 from zomes.valueflows.entries import (
@@ -46,6 +47,8 @@ UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecif
 # (node.core.countersign): the envelope holds the event, the session and both signatures.
 COUNTERSIGNED_EVENT: Final = "CountersignedEvent"
 COUNTERSIGNED_TYPE: Final = PREFIX + COUNTERSIGNED_EVENT
+# What app validation counts as malformed data (validation.app) rather than a bug.
+_MALFORMED: Final = (ValueError, TypeError, KeyError, RemoteError)
 
 
 def entry_type(cls: type[VfEntry]) -> str:
@@ -70,6 +73,21 @@ def parse_signed(entry_type_name: str, content: Any) -> tuple[VfEntry, Envelope 
             raise ValueError("a countersigned event's entry must be a map")
         return EconomicEvent.from_content(envelope.inner), envelope
     return _parse_plain(entry_type_name, local, content), None
+
+
+def parse_entry(
+    cache: MutableMapping[Any, Any], entry_type_name: str, entry: Entry
+) -> tuple[VfEntry, Envelope | None]:
+    """parse_signed of an entry's value, memoized in `cache` by type and bytes: the
+    StoreRecord, StoreEntry and agent-activity ops of an action carry the same entry,
+    and folding the chain reads it once more. Keyed by the bytes themselves, not by an
+    address, so the memo holds whatever the bytes say; entries are frozen models, safe
+    to share. A malformed entry is not memoized (its ValueError is raised each time)."""
+    key = ("valueflows-entry", entry_type_name, entry.data)
+    parsed: tuple[VfEntry, Envelope | None] | None = cache.get(key)
+    if parsed is None:
+        parsed = cache[key] = parse_signed(entry_type_name, entry.value)
+    return parsed
 
 
 def _parse_plain(entry_type_name: str, local: str, content: Any) -> VfEntry:
@@ -112,14 +130,17 @@ class ChainView:
             setattr(other, name, value.copy())
         return other
 
-    def step(self, record: Record) -> ChainView:
-        """Fold one more record of the chain into this view (in place)."""
+    def step(self, record: Record, cache: MutableMapping[Any, Any] | None = None) -> ChainView:
+        """Fold one more record of the chain into this view (in place); `cache` (a deps
+        cache) memoizes the parsed entry (see parse_entry)."""
         action = record.action
         name = getattr(action, "entry_type", None)
         if name is None or not name.startswith(PREFIX) or record.entry is None:
             return self
         side = str(action.author) if name == COUNTERSIGNED_TYPE else None
-        self.add(thing_address(action, record.address), parse(name, record.entry.value), side)
+        entry = (parse(name, record.entry.value) if cache is None
+                 else parse_entry(cache, name, record.entry)[0])
+        self.add(thing_address(action, record.address), entry, side)
         return self
 
     def add(self, address: str, entry: VfEntry, side: str | None = None) -> None:
@@ -167,7 +188,8 @@ class ChainView:
 
 def chain_view(deps: Deps, top: Cid | None) -> ChainView:
     """The author's view up to and including `top` (memoized; read it, don't change it)."""
-    return fold_chain(deps, top, "valueflows", ChainView, ChainView.step)
+    cache = deps.cache
+    return fold_chain(deps, top, "valueflows", ChainView, lambda v, r: v.step(r, cache))
 
 
 def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
@@ -178,7 +200,7 @@ def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
         name = getattr(record.action, "entry_type", None)
         if record.entry is None or name is None or not name.startswith(PREFIX):
             continue  # not a VF entry: the rules will name what is wrong with it
-        found[text] = parse(name, record.entry.value)
+        found[text] = parse_entry(deps.cache, name, record.entry)[0]
     return found
 
 
@@ -218,7 +240,7 @@ def validate(op: Op, deps: Deps) -> Outcome:
     if op.entry is None:
         return VALID  # ops that carry no entry: nothing of ours to check
     try:
-        entry, envelope = parse_signed(action.entry_type, op.entry.value)
+        entry, envelope = parse_entry(deps.cache, action.entry_type, op.entry)
     except ValueError as e:
         return Invalid("check_entry_shape", describe_error(e))
     local = action.entry_type.removeprefix(PREFIX)
@@ -236,7 +258,26 @@ def validate(op: Op, deps: Deps) -> Outcome:
         verdict = judge_event(entry, str(action.author), view, deps, cosigners)
         if not isinstance(verdict, Unresolved):
             deps.cache[key] = verdict
+        if isinstance(verdict, Valid):
+            _fold_forward(deps, view, Record(op.signed, op.entry))
     return verdict
+
+
+def _fold_forward(deps: Deps, view: ChainView, record: Record) -> None:
+    """Move the memoized view the event was just judged against (up to its prev) one
+    record on, to the event's own action: the step fold_chain would take when the next
+    action is judged, without walking back to find it. Only after a Valid verdict (a
+    retry or a warrant's re-validation may still need the view before an op that was
+    not); if the step fails, the view is dropped and the next fold meets the error."""
+    prev = record.action.prev_action
+    if prev is None or deps.cache.get(("valueflows", prev)) is not view:
+        return
+    del deps.cache[("valueflows", prev)]  # a memoized state is moved, never shared
+    try:
+        view.step(record, deps.cache)
+    except _MALFORMED:
+        return
+    deps.cache[("valueflows", record.address)] = view
 
 
 def describe_error(error: Exception) -> str:
