@@ -236,6 +236,11 @@ def open_store(path: Path, *, create: bool = False) -> Iterator[Store]:
         conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint every ~40 MB of WAL (10,000 pages), not SQLite's ~4 MB: validation
+        # rewrites the same index pages batch after batch, and a checkpoint copies each
+        # page once and syncs twice, so fewer of them write less (bench/validate, 40,000
+        # ops with the checkpoint at close counted: ~10% less time). Costs WAL disk space.
+        conn.execute("PRAGMA wal_autocheckpoint=10000")
         conn.executescript(_SCHEMA)
         conn.executescript(sessions.SCHEMA)
         conn.execute(

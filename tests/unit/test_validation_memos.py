@@ -12,12 +12,16 @@ invalid (overdrawing) event among valid ones:
   without encoding it again (records.encodes_to), and not decoded twice;
 - the chain fold moved one action on after a Valid event (zome._fold_forward) and the
   AgentValidationPkg memoized for the judged action (app.check_author_membership):
-  every op's outcome equals a validation with a fresh cache, whose folds start over.
+  every op's outcome equals a validation with a fresh cache, whose folds start over;
+- the states after an event applied once, for check_balance and the fold forward
+  (RuleContext.after, ChainView.step's `after`): the same verdicts and views as above;
+- unit conversions memoized (units.convert): the plain computation's result or error.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
@@ -39,6 +43,7 @@ from zomes.membrane.invitations import issue_invitation
 from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
 from zomes.valueflows.coordinator import EventRequest
+from zomes.valueflows.units import UNITS, UnitError, _convert, convert
 from zomes.valueflows.zome import COUNTERSIGNED_TYPE, ChainView, parse_entry, parse_signed
 
 NOW = 1_800_000_000_000_000
@@ -203,3 +208,51 @@ def test_folding_forward_gives_the_outcomes_and_view_of_fresh_folds() -> None:
     for record in RECORDS[2:]:
         assert deps.cache.get(("avp", record.address)) in (None, avp)
     assert deps.cache.get(("avp", RECORDS[-1].address)) is avp
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(
+    st.decimals(allow_nan=False, allow_infinity=False, places=7, min_value=-(10**6),
+                max_value=10**6),
+    st.sampled_from(sorted(UNITS)), st.sampled_from(sorted(UNITS)),
+    st.integers(0, 3)), min_size=1, max_size=8))
+def test_a_memoized_conversion_is_the_conversion(
+    cases: list[tuple[Decimal, str, str, int]]
+) -> None:
+    """Each twice (the second from the memo), and with trailing zeros: equal Decimals
+    share a memo entry, so their results must agree in value and in sign."""
+    for value, source, target, zeros in cases:
+        for number in (value, value, value.quantize(Decimal(1).scaleb(-7 - zeros))):
+            fast = _result(lambda n=number, a=source, b=target: convert(n, a, b))
+            slow = (number if source == target
+                    else _result(lambda n=number, a=source, b=target: _convert(n, a, b)))
+            assert fast == slow and str(fast) == str(slow)
+            if isinstance(fast, tuple):
+                assert fast[0] is UnitError
+
+
+def test_the_states_after_an_event_are_shared_only_where_they_are_the_fold() -> None:
+    """check_balance with RuleContext.after gives what it gives applying the event."""
+    from zomes.valueflows.entries import EconomicEvent
+    from zomes.valueflows.rules import check_balance, states_after
+
+    view = ChainView()
+    for record in RECORDS:
+        entry = record.entry
+        name = getattr(record.action, "entry_type", "")
+        if entry is not None and name.startswith("valueflows."):
+            event = parse_signed(name, entry.value)[0]
+            if isinstance(event, EconomicEvent):
+                author = str(record.action.author)
+                plain = check_balance(event, author, view.context())
+                try:
+                    after = view.states_after(str(record.address), event)
+                except ValueError:
+                    after = None
+                shared = check_balance(event, author, view.context(after=after))
+                assert shared == plain
+                if after is not None:
+                    assert after == states_after(event, author, view.context(),
+                                                 str(record.address))
+                    assert view.context({"x": event}, after=after).after is None
+        view.step(record)

@@ -81,6 +81,9 @@ class RuleContext:
     # the parties who countersigned the event being judged (empty: the author alone);
     # the author's chain then holds only the author's side of the event
     cosigners: frozenset[str] = frozenset()
+    # the states after the event being judged, when the caller has applied it already
+    # (`states_after` of these same states and entries); None: check_balance applies it
+    after: Mapping[str, ResourceState] | None = None
 
     @classmethod
     def from_chain(
@@ -372,15 +375,25 @@ def check_correction_amount(event: EconomicEvent, author: str, ctx: RuleContext)
     return None
 
 
+def states_after(
+    event: EconomicEvent, author: str, ctx: RuleContext, address: str = ""
+) -> dict[str, ResourceState]:
+    """The resource states after `event` (at `address`) as the author's chain folds it;
+    ResourceError when it cannot apply."""
+    return apply_event(
+        ctx.states, address, event, resources=ctx.resources, processes=ctx.processes,
+        side=author if ctx.cosigners else None,
+    )
+
+
 def check_balance(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
     """Resource quantities stay >= 0 unless their specification allows negative."""
-    try:
-        after = apply_event(
-            ctx.states, "", event, resources=ctx.resources, processes=ctx.processes,
-            side=author if ctx.cosigners else None,
-        )
-    except ResourceError as error:
-        return f"cannot apply the event: {error}"
+    after = ctx.after
+    if after is None:
+        try:
+            after = states_after(event, author, ctx)
+        except ResourceError as error:
+            return f"cannot apply the event: {error}"
     for address in (event.resource_inventoried_as, event.to_resource_inventoried_as):
         if address is None or address not in after or _may_go_negative(address, ctx):
             continue

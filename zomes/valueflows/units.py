@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -136,6 +136,13 @@ def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
     """`value` in `from_unit` expressed exactly in `to_unit` (both canonical ids)."""
     if from_unit == to_unit:
         return value
+    if value.is_finite():
+        return _convert_memo(value, from_unit, to_unit)
+    return _convert(value, from_unit, to_unit)
+
+
+def _convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
+    """convert between two different units, computed."""
     source, target = _unit(from_unit), _unit(to_unit)
     if source.dimension != target.dimension:
         raise UnitError(
@@ -149,6 +156,13 @@ def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
             f"{decimal_string(value)} {from_unit} is not an exact decimal number of {to_unit}"
         )
     return result
+
+
+# Validation converts the same few quantities again and again (every event of a chain
+# is checked and folded). Memoizing is exact: the result depends only on the value of
+# `value` (through Fraction), so Decimals equal in value (1.0, 1) may share an entry, and
+# identical units are answered above, before the memo. Errors are raised, never cached.
+_convert_memo: Final = lru_cache(maxsize=4096)(_convert)
 
 
 def compatible(unit_a: str, unit_b: str) -> bool:

@@ -130,9 +130,13 @@ class ChainView:
             setattr(other, name, value.copy())
         return other
 
-    def step(self, record: Record, cache: MutableMapping[Any, Any] | None = None) -> ChainView:
+    def step(
+        self, record: Record, cache: MutableMapping[Any, Any] | None = None,
+        after: dict[str, resources.ResourceState] | None = None,
+    ) -> ChainView:
         """Fold one more record of the chain into this view (in place); `cache` (a deps
-        cache) memoizes the parsed entry (see parse_entry)."""
+        cache) memoizes the parsed entry (see parse_entry); `after`, the record's event's
+        `states_after` when already known, spares applying it again."""
         action = record.action
         name = getattr(action, "entry_type", None)
         if name is None or not name.startswith(PREFIX) or record.entry is None:
@@ -140,13 +144,21 @@ class ChainView:
         side = str(action.author) if name == COUNTERSIGNED_TYPE else None
         entry = (parse(name, record.entry.value) if cache is None
                  else parse_entry(cache, name, record.entry)[0])
-        self.add(thing_address(action, record.address), entry, side)
+        self.add(thing_address(action, record.address), entry, side, after)
         return self
 
-    def add(self, address: str, entry: VfEntry, side: str | None = None) -> None:
-        """Fold one entry; `side` is the party whose chain folds a countersigned event."""
+    def add(
+        self, address: str, entry: VfEntry, side: str | None = None,
+        after: dict[str, resources.ResourceState] | None = None,
+    ) -> None:
+        """Fold one entry; `side` is the party whose chain folds a countersigned event;
+        `after` (an event's, from states_after) becomes the states, owned by this view."""
         if isinstance(entry, EconomicEvent):
-            resources.apply_in_place(self.states, address, entry, self.resources, self.processes, side)
+            if after is None:
+                resources.apply_in_place(
+                    self.states, address, entry, self.resources, self.processes, side)
+            else:
+                self.states = after
             self.events[address] = entry
             self.order.append(address)
         elif isinstance(entry, EconomicResource):
@@ -159,10 +171,12 @@ class ChainView:
             self.process_specs[address] = entry
 
     def context(
-        self, extra: dict[str, VfEntry] | None = None, cosigners: frozenset[str] = frozenset()
+        self, extra: dict[str, VfEntry] | None = None, cosigners: frozenset[str] = frozenset(),
+        after: dict[str, resources.ResourceState] | None = None,
     ) -> RuleContext:
         """The rules' view; `extra` adds entries of other agents fetched as dependencies;
-        `cosigners` are the parties of a countersigned event (empty for one author's)."""
+        `cosigners` are the parties of a countersigned event (empty for one author's);
+        `after`, the judged event's states_after in this view without `extra`."""
         maps: dict[type, dict[str, Any]] = {
             EconomicResource: self.resources,
             Process: self.processes,
@@ -183,6 +197,18 @@ class ChainView:
             events=self.events,
             states=self.states,
             cosigners=cosigners,
+            after=after if not extra else None,
+        )
+
+    def states_after(
+        self, address: str, event: EconomicEvent, side: str | None = None
+    ) -> dict[str, resources.ResourceState]:
+        """The states after one more event (this view unchanged), as `add` would fold it
+        and as check_balance applies it (side: the author of a countersigned event);
+        ResourceError when it cannot apply."""
+        return resources.apply_event(
+            self.states, address, event, resources=self.resources, processes=self.processes,
+            side=side,
         )
 
 
@@ -207,9 +233,11 @@ def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
 def judge_event(
     event: EconomicEvent, author: str, view: ChainView, deps: Deps,
     cosigners: frozenset[str] = frozenset(),
+    after: dict[str, resources.ResourceState] | None = None,
 ) -> Outcome:
-    """Apply every accounting rule; fetch other agents' entries the event names."""
-    result = check_event(event, author, view.context(cosigners=cosigners))
+    """Apply every accounting rule; fetch other agents' entries the event names.
+    `after`: view.states_after the event, if the caller has it (see RuleContext.after)."""
+    result = check_event(event, author, view.context(cosigners=cosigners, after=after))
     if isinstance(result, Missing):
         foreign = _fetch_foreign(deps, result)
         result = check_event(event, author, view.context(foreign, cosigners))
@@ -253,17 +281,29 @@ def validate(op: Op, deps: Deps) -> Outcome:
     verdict = deps.cache.get(key)
     if verdict is None:
         view = chain_view(deps, action.prev_action)
+        author = str(action.author)
         cosigners = frozenset(
             str(p.agent) for p in envelope.session.parties) if envelope else frozenset()
-        verdict = judge_event(entry, str(action.author), view, deps, cosigners)
+        # applied once, for check_balance and for the fold forward (a session has 2+
+        # parties, so cosigners are set exactly when step folds one side of the event)
+        try:
+            after: dict[str, resources.ResourceState] | None = view.states_after(
+                thing_address(action, op.signed.address), entry,
+                author if envelope else None)
+        except resources.ResourceError:
+            after = None  # check_balance applies it again and says why
+        verdict = judge_event(entry, author, view, deps, cosigners, after)
         if not isinstance(verdict, Unresolved):
             deps.cache[key] = verdict
         if isinstance(verdict, Valid):
-            _fold_forward(deps, view, Record(op.signed, op.entry))
+            _fold_forward(deps, view, Record(op.signed, op.entry), after)
     return verdict
 
 
-def _fold_forward(deps: Deps, view: ChainView, record: Record) -> None:
+def _fold_forward(
+    deps: Deps, view: ChainView, record: Record,
+    after: dict[str, resources.ResourceState] | None = None,
+) -> None:
     """Move the memoized view the event was just judged against (up to its prev) one
     record on, to the event's own action: the step fold_chain would take when the next
     action is judged, without walking back to find it. Only after a Valid verdict (a
@@ -274,7 +314,7 @@ def _fold_forward(deps: Deps, view: ChainView, record: Record) -> None:
         return
     del deps.cache[("valueflows", prev)]  # a memoized state is moved, never shared
     try:
-        view.step(record, deps.cache)
+        view.step(record, deps.cache, after)
     except _MALFORMED:
         return
     deps.cache[("valueflows", record.address)] = view
