@@ -12,6 +12,7 @@ import hashlib
 import heapq
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 
 from node.core.identity import AgentId
 
@@ -26,8 +27,12 @@ def key_point(key: bytes) -> int:
 
 
 def peer_point(peer: AgentId) -> int:
-    """Where a peer lies in the keyspace: sha256 of its peer id bytes."""
-    return key_point(peer.to_bytes())
+    """Where a peer lies in the keyspace: sha256 of its peer id bytes (remembered:
+    every authority index and distance sort asks again for the same few peers)."""
+    return _remembered_point(peer.to_bytes())
+
+
+_remembered_point = lru_cache(maxsize=1 << 16)(key_point)
 
 
 def kad_distance(key: bytes, peer: AgentId) -> int:

@@ -21,8 +21,9 @@ so few coarse fingerprints cover years (about 80 buckets for a year of history).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 from dht.authority import ClosestIndex
@@ -57,7 +58,13 @@ EMPTY: Final = Fingerprint(0, 0)
 
 
 def address_hash(address: Cid) -> int:
-    digest = hashlib.blake2b(address.to_bytes(), digest_size=32, person=_PERSON).digest()
+    return _hash_of(address.to_bytes())
+
+
+@lru_cache(maxsize=1 << 16)
+def _hash_of(address: bytes) -> int:
+    """Remembered: every round fingerprints the same held ops again."""
+    digest = hashlib.blake2b(address, digest_size=32, person=_PERSON).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -84,6 +91,25 @@ def fingerprints(ops: Iterable[tuple[Cid, int]], now_us: int) -> dict[Bucket, Fi
         b = bucket_of(time_us, now_us)
         counts[b] = counts.get(b, 0) + 1
         xors[b] = xors.get(b, 0) ^ address_hash(address)
+    return {b: Fingerprint(counts[b], xors[b]) for b in counts}
+
+
+def hour_of(time_us: int) -> int:
+    """The start of the hour holding `time_us` (every bucket is whole hours)."""
+    return time_us // HOUR_US * HOUR_US
+
+
+def merge_hours(hours: Mapping[int, Fingerprint], now_us: int) -> dict[Bucket, Fingerprint]:
+    """Bucket fingerprints from fingerprints summed per hour (hour start -> the count and
+    XOR of the ops in that hour): the same as `fingerprints` of the ops themselves,
+    in O(hours) rather than O(ops), for a peer that keeps its sums as ops arrive."""
+    counts: dict[Bucket, int] = {}
+    xors: dict[Bucket, int] = {}
+    for hour, fp in hours.items():
+        if fp.count:
+            b = bucket_of(hour, now_us)
+            counts[b] = counts.get(b, 0) + fp.count
+            xors[b] = xors.get(b, 0) ^ fp.xor
     return {b: Fingerprint(counts[b], xors[b]) for b in counts}
 
 
@@ -117,9 +143,17 @@ def shared_scope(
     index = ClosestIndex(peers)
     index.add(me)
     index.add(them)
+    return scope_of(me, them, lambda basis: index.closest(basis, redundancy))
+
+
+def scope_of(
+    me: AgentId, them: AgentId, authorities: Callable[[bytes], Collection[AgentId]]
+) -> Callable[[bytes], bool]:
+    """`shared_scope` given a function from a basis key to its authorities (a node's
+    cached view of the population, which must count both `me` and `them`)."""
 
     def accepts(basis: bytes) -> bool:
-        found = index.closest(basis, redundancy)
+        found = authorities(basis)
         return me in found and them in found
 
     return accepts

@@ -3,8 +3,9 @@
 The agent key is the libp2p identity, so a peer id is an agent id and Noise verifies
 it (`stream.muxed_conn.peer_id`). One request is one stream: open, write a frame,
 half-close, read a frame, close. Kademlia (`libp2p.kad_dht`) is the routing table;
-we add peers to it on every connection (py-libp2p does not) and sort with its
-`sort_peer_ids_by_distance`, counting the local node in.
+we add peers to it on every connection (py-libp2p does not) and sort by its metric
+(`dht.authority`, checked against its `sort_peer_ids_by_distance`), counting the local
+node in.
 
 Importing this module imports libp2p (about a second): import it lazily, inside the
 code that runs the network. libp2p's exceptions stop here (`_map_errors`).
@@ -28,7 +29,6 @@ from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pa
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
-from libp2p.kad_dht.utils import sort_peer_ids_by_distance
 from libp2p.network.config import ConnectionConfig
 from libp2p.network.exceptions import SwarmException
 from libp2p.network.stream.exceptions import StreamEOF, StreamError, StreamReset
@@ -39,6 +39,7 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.exceptions import MuxedConnError, MuxedStreamError
 from libp2p.tools.anyio_service import background_trio_service
 
+from dht.authority import ClosestIndex
 from dht.endpoint import Busy, Endpoint
 from dht.transport import (
     FrameError,
@@ -179,6 +180,10 @@ class Libp2pTransport:
         self._endpoint = Endpoint(agent, limits)
         self._nursery: trio.Nursery | None = None
         self._closed = False
+        self._peers_seen: frozenset[object] = frozenset()
+        self._peers_version = 0
+        self._index_version: object = None
+        self._index = ClosestIndex()
         self.bootstrapped = trio.Event()
         """Set once every bootstrap address was connected to or given up on."""
 
@@ -203,6 +208,7 @@ class Libp2pTransport:
 
     def set_peer_filter(self, accept: PeerFilter) -> None:
         self._endpoint.set_peer_filter(accept)
+        self._peers_version += 1
         for peer_id in self._host.get_connected_peers():
             agent = agent_of(peer_id)
             if agent is None or not self._endpoint.accepts(agent):
@@ -294,21 +300,38 @@ class Libp2pTransport:
             log.debug("disconnecting %s: %s", peer, e)
 
     def known_peers(self) -> list[AgentId]:
+        accepts = self._endpoint.accepts
+        return [agent for agent in self._known() if accepts(agent)]
+
+    def _known(self) -> list[AgentId]:
+        """The routing table and the connected peers, unfiltered."""
         ids = set(self._dht.routing_table.get_peer_ids())
         ids.update(self._host.get_connected_peers())
-        out = []
-        for peer_id in ids:
-            agent = agent_of(peer_id)
-            if agent is not None and agent != self.local_id and self._endpoint.accepts(agent):
-                out.append(agent)
-        return out
+        agents = (agent_of(peer_id) for peer_id in ids)
+        return [a for a in agents if a is not None and a != self.local_id]
+
+    def peer_changes(self, since: object) -> tuple[object, frozenset[AgentId] | None]:
+        # routing tables stay small (k per bucket), so comparing the sets is cheap; which
+        # peers changed is not kept: any change means anything may have
+        seen = frozenset(self._dht.routing_table.get_peer_ids()) | frozenset(
+            self._host.get_connected_peers()
+        )
+        if seen != self._peers_seen:
+            self._peers_seen = seen
+            self._peers_version += 1
+        version = self._peers_version
+        return version, (frozenset() if since == version else None)
 
     def closest_peers(self, key: bytes, count: int) -> list[AgentId]:
         if count <= 0:
             return []
-        ids = [_peer_id(a) for a in self.known_peers()]
-        ids.append(self._host.get_id())
-        return [AgentId(p.to_bytes()) for p in sort_peer_ids_by_distance(key, ids)[:count]]
+        # the metric of `sort_peer_ids_by_distance`, in an index kept until the known
+        # peers change (sorting them all again cost a node most of a core under load)
+        version, _ = self.peer_changes(self._index_version)
+        if version != self._index_version:
+            self._index_version = version
+            self._index = ClosestIndex([*self._known(), self.local_id])
+        return self._index.closest(key, count, self._endpoint.accepts)
 
     def statistics(self) -> TransportStatistics:
         return self._endpoint.statistics(len(self.connected_peers()))

@@ -9,6 +9,11 @@ Idealised where the real network is not: every live, reachable peer is in every
 routing table (Kademlia with perfect knowledge), and a request dials on demand.
 Test controls: `partition(groups)`, `heal()`, `kill(agent_id)`, and a simulated
 one-way `latency` (seconds, or a function of (sender, receiver)).
+
+Every join, death, partition or heal starts a new epoch, logged with the agent that
+came or went (or None: reachability regrouped), so that a transport can say which
+peers changed since a version (`peer_changes`) and callers keep what the rest did
+not touch.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ class MemoryNetwork:
         self._live: dict[AgentId, MemoryTransport] = {}
         self._index = ClosestIndex()
         self._group: dict[AgentId, int] = {}
+        self._log: list[AgentId | None] = []  # per epoch: who came or went; None: regrouped
+        self._members_of: dict[int, tuple[AgentId, ...]] = {}  # group -> its live agents
 
     @asynccontextmanager
     async def open_transport(self, key: AgentKey) -> AsyncIterator[MemoryTransport]:
@@ -90,6 +97,7 @@ class MemoryNetwork:
             transport = MemoryTransport(self, agent, nursery)
             self._live[agent] = transport
             self._index.add(agent)
+            self._changed(agent)
             try:
                 yield transport
             finally:
@@ -100,9 +108,11 @@ class MemoryNetwork:
         """Cut the network: peers in different groups cannot reach each other;
         peers in no group form one more group together."""
         self._group = {a: i for i, group in enumerate(groups, 1) for a in group}
+        self._changed(None)
 
     def heal(self) -> None:
         self._group = {}
+        self._changed(None)
 
     def kill(self, agent: AgentId) -> None:
         """The agent's process dies: its in-flight work is cancelled, it answers no more."""
@@ -113,6 +123,32 @@ class MemoryNetwork:
     def live_peers(self) -> list[AgentId]:
         return list(self._live)
 
+    def reachable_from(self, agent: AgentId) -> tuple[AgentId, ...]:
+        """The live agents in `agent`'s group (itself included), computed once an epoch."""
+        group = self._group.get(agent, 0)
+        members = self._members_of.get(group)
+        if members is None:
+            members = self._members_of[group] = tuple(
+                a for a in self._live if self._group.get(a, 0) == group
+            )
+        return members
+
+    @property
+    def epoch(self) -> int:
+        """Changes whenever who can reach whom may have changed."""
+        return len(self._log)
+
+    def changes_since(self, epoch: int) -> frozenset[AgentId] | None:
+        """The agents that came or went since `epoch`; None if reachability was regrouped."""
+        changed = self._log[epoch:]
+        if any(agent is None for agent in changed):
+            return None
+        return frozenset(a for a in changed if a is not None)
+
+    def _changed(self, agent: AgentId | None) -> None:
+        self._log.append(agent)
+        self._members_of.clear()
+
     def reachable(self, a: AgentId, b: AgentId) -> bool:
         return a in self._live and b in self._live and self._group.get(a, 0) == self._group.get(
             b, 0
@@ -122,6 +158,7 @@ class MemoryNetwork:
         if self._live.get(transport.local_id) is transport:
             del self._live[transport.local_id]
             self._index.remove(transport.local_id)
+            self._changed(transport.local_id)
         transport._die()
 
     def _delay(self, src: AgentId, dst: AgentId) -> float:
@@ -174,6 +211,8 @@ class MemoryTransport:
         self._endpoint = Endpoint(agent, network.limits)
         self._nursery = nursery
         self._connected: set[AgentId] = set()
+        self._pruned_at = -1  # the network epoch at which _connected was last pruned
+        self._filter_serial = 0
         self._pending: set[_Call] = set()
         self._dead = False
 
@@ -189,6 +228,7 @@ class MemoryTransport:
 
     def set_peer_filter(self, accept: PeerFilter) -> None:
         self._endpoint.set_peer_filter(accept)
+        self._filter_serial += 1
         for peer in [p for p in self._connected if not self._endpoint.accepts(p)]:
             self._drop(peer)
 
@@ -239,9 +279,22 @@ class MemoryTransport:
 
     def connected_peers(self) -> list[AgentId]:
         net = self._network
-        for peer in [p for p in self._connected if not net.reachable(self.local_id, p)]:
-            self._drop(peer)
+        if self._pruned_at != net.epoch:  # a connection is only made to a reachable peer
+            self._pruned_at = net.epoch
+            for peer in [p for p in self._connected if not net.reachable(self.local_id, p)]:
+                self._drop(peer)
         return list(self._connected)
+
+    def peer_changes(self, since: object) -> tuple[object, frozenset[AgentId] | None]:
+        # connected peers are always among the known ones here, so the network's log
+        # and our filter say everything that changes what we answer
+        net = self._network
+        version = (net.epoch, self._filter_serial)
+        if since == version:
+            return version, frozenset()
+        if not isinstance(since, tuple) or since[1] != self._filter_serial or since[0] > net.epoch:
+            return version, None
+        return version, net.changes_since(since[0])
 
     async def disconnect(self, peer: AgentId) -> None:
         self._drop(peer)
@@ -250,14 +303,15 @@ class MemoryTransport:
         net, me = self._network, self.local_id
         if self._dead:
             return []
-        return [
-            p for p in net._live if p != me and net.reachable(me, p) and self._endpoint.accepts(p)
-        ]
+        accepts = self._endpoint.accepts
+        return [p for p in net.reachable_from(me) if p != me and accepts(p)]
 
     def closest_peers(self, key: bytes, count: int) -> list[AgentId]:
         net, me, ep = self._network, self.local_id, self._endpoint
         if self._dead:
             return [me][:count]
+        if not net._group:  # every peer in the index is live and reachable
+            return net._index.closest(key, count, ep.accepts)
         return net._index.closest(
             key, count, lambda p: p == me or (net.reachable(me, p) and ep.accepts(p))
         )

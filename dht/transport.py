@@ -126,6 +126,14 @@ class Transport(Protocol):
         """The routing table plus the connected peers (never the local node)."""
         ...
 
+    def peer_changes(self, since: object) -> tuple[object, frozenset[AgentId] | None]:
+        """(a version to pass next time, the peers that came or went since version
+        `since`), so that callers can keep what they derive from `known_peers()`,
+        `connected_peers()` and `closest_peers()` until a change touches it. None
+        instead of a set when anything may have changed (an unknown `since`, the peer
+        filter was set, reachability was regrouped)."""
+        ...
+
     def closest_peers(self, key: bytes, count: int) -> list[AgentId]:
         """The `count` known peers closest to `key` in Kademlia's XOR metric,
         the local node included (see `dht.authority`)."""

@@ -28,7 +28,6 @@ MAX_OPS: Final = 2_000
 MAX_ADDRESSES: Final = 20_000
 MAX_RECORDS: Final = 5_000
 MAX_BUCKETS: Final = 4_096
-MAX_PEERS: Final = 4_096
 MAX_WARRANTS: Final = 64
 MAX_SIGNATURE: Final = 128
 MAX_OP_TYPE: Final = 64
@@ -331,13 +330,14 @@ class GetResponse:
 @dataclass(frozen=True, slots=True)
 class GossipRequest:
     """One gossip stage. Scope: ops whose basis has both peers among its `redundancy`
-    authorities given `peers` (see `dht.gossip.shared_scope`); buckets cut at `now_us`.
-    Stage 1 sends `fingerprints`; stage 2 sends `addresses` held in differing buckets."""
+    authorities (see `dht.gossip.shared_scope`), each side judging by its own view of
+    the population (sending ours would cost O(peers) per round); buckets cut at
+    `now_us`. Stage 1 sends `fingerprints`; stage 2 sends `addresses` held in differing
+    buckets."""
 
     KIND: ClassVar[str] = "gossip_req"
     now_us: int
     redundancy: int
-    peers: tuple[AgentId, ...]
     fingerprints: tuple[tuple[Bucket, Fingerprint], ...] = ()
     addresses: tuple[Cid, ...] = ()
 
@@ -346,14 +346,13 @@ class GossipRequest:
             "t": self.KIND,
             "now_us": self.now_us,
             "redundancy": self.redundancy,
-            "peers": [p.to_bytes() for p in self.peers],
             "fingerprints": [_bucket_fp_obj(b, f) for b, f in self.fingerprints],
             "addresses": list(self.addresses),
         }
 
     @classmethod
     def from_obj(cls, obj: Any) -> GossipRequest:
-        fields = frozenset({"t", "now_us", "redundancy", "peers", "fingerprints", "addresses"})
+        fields = frozenset({"t", "now_us", "redundancy", "fingerprints", "addresses"})
         m = _map(obj, cls.KIND, fields)
         redundancy = _uint(m["redundancy"], "redundancy")
         if not 1 <= redundancy <= 64:
@@ -361,7 +360,6 @@ class GossipRequest:
         return cls(
             _uint(m["now_us"], "now_us"),
             redundancy,
-            tuple(_agent(p, "peer") for p in _list(m["peers"], "peers", MAX_PEERS)),
             tuple(_bucket_fp(f) for f in _list(m["fingerprints"], "fingerprints", MAX_BUCKETS)),
             tuple(_cid(a, "address") for a in _list(m["addresses"], "addresses", MAX_ADDRESSES)),
         )

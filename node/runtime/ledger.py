@@ -18,13 +18,15 @@ from node.core.dna import DnaDef
 from node.core.errors import LocalError
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved
-from node.core.records import Record
+from node.core.actions import AgentValidationPkg
+from node.core.records import Record, SignedAction
 from node.core.scratch import Scratch
 from node.store.deps import StoreDeps
 from node.store.dht import DhtStore
 from node.store.home import Agent, PassphraseSource, open_agent
 from node.store.sessions import SessionCommit
 from node.store.network_file import current_dna
+from validation.app import seed_membership
 from validation.pipeline import Validator
 from zomes.membrane.invitations import validate_agent_validation_pkg
 from zomes.registry import installed_zomes
@@ -56,6 +58,7 @@ class Ledger:
     validator: Validator
     dht: DhtStore
     _folded: tuple[int, Cid, ChainView] | None = field(default=None, init=False, repr=False)
+    _avp: SignedAction | None = field(default=None, init=False, repr=False)
 
     # -- reading -----------------------------------------------------------------
 
@@ -78,6 +81,14 @@ class Ledger:
             view.step(record)
         self._folded = (head.seq, head.address, view)
         return view.copy()
+
+    def _own_avp(self) -> SignedAction | None:
+        """Our AgentValidationPkg (seq 1), once read."""
+        if self._avp is None:
+            record = self.agent.store.get_record_at(1)
+            if record is not None and isinstance(record.action, AgentValidationPkg):
+                self._avp = record.signed
+        return self._avp
 
     def deps(self, staged: list[Record] | None = None) -> StoreDeps:
         return StoreDeps(dht=self.dht, own=self.agent.store, staged=staged or ())
@@ -103,6 +114,9 @@ class Ledger:
         def check(scratch: Scratch) -> None:
             deps = self.deps([*staged, *scratch.records])
             deps.cache[("valueflows", head.address)] = view.copy()
+            own_avp = self._own_avp()
+            if own_avp is not None and head.seq >= own_avp.action.seq:
+                seed_membership(deps, head.address, own_avp)
             now = self.agent.clock()
             for record in scratch.records:
                 op = Op(OpType.REGISTER_AGENT_ACTIVITY, record.signed, record.entry)

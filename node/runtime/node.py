@@ -18,7 +18,15 @@ import trio
 
 from dht import wire
 from dht.authority import ClosestIndex
-from dht.gossip import addresses_in, differing_buckets, fingerprints, missing, shared_scope
+from dht.gossip import (
+    Bucket,
+    Fingerprint,
+    addresses_in,
+    differing_buckets,
+    fingerprints,
+    missing,
+    shared_scope,
+)
 from dht.transport import Transport, TransportError
 from node.core.cid import Cid
 from node.core.clock import now_us
@@ -28,12 +36,14 @@ from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid
 from node.core.records import Record
 from node.runtime.hello import Hello, check_hello
+from node.runtime.held import SharedOps
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
 from node.runtime.ledger import Ledger
+from node.runtime.population import Population
 from node.store.dht import INTEGRATED, REJECTED
-from node.store.publish import PublishQueue
+from node.store.publish import Outgoing, PublishQueue
 from validation.receipts import ValidationReceipt, verify_receipt
-from validation.sys import decode_op
+from validation.sys import check_entry_address, check_entry_present, counterfeit, decode_op
 from validation.warrants import Warrant
 
 log = logging.getLogger("coledger.node")
@@ -43,6 +53,14 @@ _CHAIN_OPS = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 REQUEST_TIMEOUT = 20.0
 GET_TIMEOUT = 8.0
 DIAL_INTERVAL_US = 15_000_000
+STORE_POLL = 0.25
+"""Seconds between looks for records another process wrote to our chain."""
+IDLE_WAKE = 5.0
+"""Longest sleep of the validation loop when nothing is due and nothing waits."""
+ROUNDS = 2
+"""Publish rounds out at once."""
+ROUND_HOLD_US = int((REQUEST_TIMEOUT + 5) * 1_000_000)
+"""How long a round's ops are held back from other rounds (it ends before that)."""
 PUBLISHED_META = "published_upto_seq"
 
 
@@ -95,11 +113,15 @@ class Node:
         self._hello = Hello(self._own_avp())
         self._fetched_at: dict[AgentId, int] = {}
         self._dialed_at: dict[AgentId, int] = {}
+        self._swept_at = 0  # when connected peers were last checked for a hello
         self._to_drop: set[AgentId] = set()
-        self._handed_off: set[Cid] = set()
+        self._handed_off: set[bytes] = set()
+        self._published_seq: int | None = None  # the chain head last queued for publishing
+        self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
+        self._handoff_seen: tuple[int, int] = (-1, -1)  # (population changes, ops held) last time
         self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
-        self._index_of: tuple[AgentId, ...] = ()
-        self._index = ClosestIndex()
+        self.population = Population(self.me, transport, self.redundancy)
+        self.shared = SharedOps(self.me, self.dht)
         self._warrants_out: list[Warrant] = []
         for name, handler in (("hello", self._on_hello), ("publish", self._on_publish),
                               ("fetch", self._on_fetch), ("get", self._on_get),
@@ -179,9 +201,10 @@ class Node:
 
     async def discover(self) -> None:
         """Connect to member peers others told us about: those not connected, each
-        tried at most every DIAL_INTERVAL seconds (a dead peer costs little)."""
-        connected = set(self.transport.connected_peers())
+        tried at most every DIAL_INTERVAL seconds (a dead peer costs little); and, as
+        often, greet the connected peers that never said hello."""
         now = self.clock()
+        connected = set(self.transport.connected_peers()) if self.addresses else set()
         todo = [(p, a) for p, a in self.addresses.items()
                 if p not in connected and p not in self.blocked and p != self.me
                 and now - self._dialed_at.get(p, 0) > DIAL_INTERVAL_US][:16]
@@ -192,7 +215,11 @@ class Node:
                     break
         for peer in list(self._to_drop):
             await self._refuse(peer, "no valid membrane proof")
-        for peer in connected - self.members - self.blocked - self.stats.refused_peers:
+        if now - self._swept_at <= DIAL_INTERVAL_US:
+            return  # (a sweep is O(connections): a simulated node has hundreds)
+        self._swept_at = now
+        strangers = set(self.transport.connected_peers()) - self.members - self.blocked
+        for peer in strangers - self.stats.refused_peers:
             if now - self._dialed_at.get(peer, 0) > DIAL_INTERVAL_US:
                 self._dialed_at[peer] = now
                 try:
@@ -207,21 +234,23 @@ class Node:
         if peer in self.blocked:
             raise NotAMember(f"{peer} is blocked")
 
+    def _population(self) -> Population:
+        self.population.refresh(self.members, self.blocked)
+        return self.population
+
     def peers(self) -> list[AgentId]:
         """Member peers we can reach, and ourselves: the population authorities come from."""
-        reachable = set(self.transport.connected_peers()) | set(self.transport.known_peers())
-        reachable.add(self.me)
-        return sorted((p for p in reachable if p in self.members and p not in self.blocked),
-                      key=lambda p: p.to_bytes())
+        return self._population().peers()
 
     def authorities(self, basis: bytes, peers: list[AgentId] | None = None) -> list[AgentId]:
-        population = tuple(peers if peers is not None else self.peers())
-        if self._index_of != population:  # rebuilt only when the population changes
-            self._index_of, self._index = population, ClosestIndex(population)
-        return self._index.closest(basis, self.redundancy)
+        if peers is not None:
+            return ClosestIndex(peers).closest(basis, self.redundancy)
+        return self._population().authorities(basis)
 
-    def receipts_needed(self, peers: list[AgentId]) -> int:
-        return min(self.redundancy, len(peers))
+    def receipts_needed(self, peers: list[AgentId] | None = None) -> int:
+        if peers is not None:
+            return min(self.redundancy, len(peers))
+        return self._population().size_at_most(self.redundancy)
 
     # -- validation ------------------------------------------------------------------------
 
@@ -236,12 +265,28 @@ class Node:
         return report
 
     def take_ops(self, ops: Iterable[Op]) -> list[Cid]:
-        """Store ops from peers (dropping blocked authors'), to be validated."""
-        fresh = [op for op in ops if op.action.author not in self.blocked]
+        """Store ops from peers, to be validated; blocked authors' ops and counterfeits
+        (validation.sys.counterfeit: they would squat on the genuine op's address) are
+        dropped."""
+        fresh = [op for op in ops if op.action.author not in self.blocked and not self._counterfeit(op)]
         added = self.dht.add_ops(fresh, self.clock())
         if added:
             self._wake_validate.set()
         return added
+
+    def _counterfeit(self, op: Op) -> bool:
+        """`counterfeit(op)`, each action's signature verified once (the validator's memo
+        then skips verifying it again)."""
+        signed = op.signed
+        key = ("signature verified", signed.address, signed.signature)
+        if key in self.deps.cache:
+            return chain_check_entry(op) is not None
+        reason = counterfeit(op)
+        if reason is not None:
+            log.info("dropped a counterfeit op %s: %s", op.address, reason)
+            return True
+        self.ledger.validator.note_verified(signed, self.deps)
+        return False
 
     def _decode_ops(self, raw_ops: Iterable[wire.RawOp]) -> list[Op]:
         ops = []
@@ -282,8 +327,8 @@ class Node:
         self._member(peer)
         request = wire.decode_message(wire.PublishRequest, data)
         ops = self._decode_ops(request.ops)
-        self.take_ops(ops)
-        self.validate_now()
+        if self.take_ops(ops):  # (a hand-off or a retry often brings only ops we hold)
+            self.validate_now()
         results, receipts = [], []
         for op in ops:
             state = self.dht.state_of(op.address)
@@ -293,12 +338,8 @@ class Node:
         return wire.encode_message(wire.PublishResponse(tuple(results), tuple(receipts)))
 
     def _my_receipts(self, op_address: Cid) -> list[bytes]:
-        out = []
-        for data in self.dht.receipts_for(op_address):
-            receipt = ValidationReceipt.from_bytes(data)
-            if receipt.validator == self.me:
-                out.append(data)
-        return out
+        mine = self.dht.receipt_by(op_address, self.me)  # (looked up, not decoded)
+        return [] if mine is None else [mine]
 
     async def _on_fetch(self, peer: AgentId, data: bytes) -> bytes:
         self._member(peer)
@@ -323,13 +364,10 @@ class Node:
     async def _on_gossip(self, peer: AgentId, data: bytes) -> bytes:
         self._member(peer)
         request = wire.decode_message(wire.GossipRequest, data)
-        scope = shared_scope(self.me, peer, request.peers, min(request.redundancy, 64))
-        held = self.dht.held_ops(scope)
         if request.fingerprints:
-            mine = fingerprints(held, request.now_us)
-            theirs = dict(request.fingerprints)
-            differ = differing_buckets(mine, theirs)
-            return wire.encode_message(wire.GossipResponse(tuple(differ), tuple(addresses_in(held, differ, request.now_us))))
+            mine, addresses = self._shared_with(peer, request.redundancy, request.now_us)
+            differ = differing_buckets(mine, dict(request.fingerprints))
+            return wire.encode_message(wire.GossipResponse(tuple(differ), tuple(addresses(differ))))
         return wire.encode_message(wire.GossipResponse((), ()))
 
     async def _on_warrant(self, peer: AgentId, data: bytes) -> bytes:
@@ -348,7 +386,10 @@ class Node:
     # -- reads -------------------------------------------------------------------------------
 
     def local_record(self, address: Cid) -> Record | None:
-        return self.ledger.agent.store.get_record(address) or self.dht.get_record(address)
+        """The record at an action address, or one whose entry is at `address`."""
+        store = self.ledger.agent.store
+        return (store.get_record(address) or self.dht.get_record(address)
+                or store.record_by_entry(address) or self.dht.record_by_entry(address))
 
     def activity_held(self, author: AgentId) -> list[Record]:
         if author == self.me:
@@ -367,9 +408,12 @@ class Node:
             records = await self._ask(peer, wire.GetRequest(address, "record"))
             for raw in records:
                 record = _checked_record(raw)
-                if record is not None and record.address == address:
+                if record is None:
+                    continue
+                if record.address == address or (record.entry and record.entry.address == address):
                     # cached as the one op it is the answer to, validated like any other
-                    self.take_ops(op for op in produce_ops(record) if op.type is OpType.STORE_RECORD)
+                    kind = OpType.STORE_RECORD if record.address == address else OpType.STORE_ENTRY
+                    self.take_ops(op for op in produce_ops(record) if op.type is kind)
                     return record
         return None
 
@@ -456,37 +500,51 @@ class Node:
     def enqueue_new_records(self) -> int:
         """Queue the ops of records the chain gained since we last looked."""
         store = self.ledger.agent.store
+        head = store.head()  # (one indexed read when nothing is new: polled 4 times a second)
+        if head is None or head.seq == self._published_seq:
+            return 0
         raw = store.get_meta(PUBLISHED_META)
         start = int(raw) + 1 if raw else 0
         records = list(store.records(start=start))
         if not records:
+            self._published_seq = head.seq
             return 0
         ops = [op for r in records for op in produce_ops(r)]
         self.queue.enqueue(ops, self.clock())
         store.set_meta(PUBLISHED_META, str(records[-1].action.seq).encode())
+        self._published_seq = records[-1].action.seq
         self._wake_publish.set()
         return len(ops)
 
     async def publish_once(self) -> int:
-        """Send due ops to their authorities, batched per peer; count done ops."""
+        """Send due ops to their authorities, batched per peer; count done ops. Rounds
+        may overlap: the ops of one are held back from the others until it ends."""
         now = self.clock()
         due = self.queue.due(now)
         if not due:
             return 0
-        peers = self.peers()
+        self.queue.hold([out.op.address for out in due], now + ROUND_HOLD_US)
+        try:
+            return await self._publish_round(due, now)
+        except BaseException:
+            self.queue.hold([out.op.address for out in due], now)  # (cancelled: due again)
+            raise
+
+    async def _publish_round(self, due: list[Outgoing], now: int) -> int:
+        needed = self.receipts_needed()
         by_peer: dict[AgentId, list[Op]] = {}
         for out in due:
-            for peer in self.authorities(out.op.basis, peers):
-                by_peer.setdefault(peer, []).append(out.op)
+            receipted = self.queue.validators(out.op.address)  # not asked again
+            for peer in self.authorities(out.op.basis):
+                if peer.to_bytes() not in receipted:
+                    by_peer.setdefault(peer, []).append(out.op)
         local = by_peer.pop(self.me, [])
         if local:
             self.take_ops(local)
             self.validate_now()
         async with trio.open_nursery() as nursery:
             for peer, ops in by_peer.items():
-                for i in range(0, len(ops), BATCH):
-                    nursery.start_soon(self._publish_to, peer, ops[i:i + BATCH])
-        needed = self.receipts_needed(peers)
+                nursery.start_soon(self._publish_in_order, peer, ops)
         done = 0
         with self.dht.transaction():
             for out in due:
@@ -500,6 +558,15 @@ class Node:
         self.stats.published_ops += done
         return done
 
+    async def _publish_in_order(self, peer: AgentId, ops: list[Op]) -> None:
+        """A peer's batches one after another, and after those of rounds before: an
+        authority given a chain's later ops first could not validate them yet (trio runs
+        concurrent tasks in no fixed order) and they would wait for a retry."""
+        lock = self._sending.setdefault(peer, trio.StrictFIFOLock())
+        async with lock:
+            for i in range(0, len(ops), BATCH):
+                await self._publish_to(peer, ops[i:i + BATCH])
+
     async def _publish_to(self, peer: AgentId, ops: list[Op]) -> None:
         request = wire.PublishRequest(tuple(_raw_op(op) for op in ops))
         try:
@@ -509,13 +576,15 @@ class Node:
             log.info("publish to %s failed: %s", peer, e)
             return
         wanted = {op.address for op in ops}
-        for raw in response.receipts:
-            try:
-                receipt = ValidationReceipt.from_bytes(raw)
-                verify_receipt(receipt)
-            except CoreError:
-                continue
-            if receipt.op_address in wanted and receipt.validator == peer and receipt.outcome == "valid":
+        with self.dht.transaction():
+            for raw in response.receipts:
+                try:
+                    receipt = ValidationReceipt.from_bytes(raw)
+                    if receipt.op_address not in wanted or receipt.validator != peer or receipt.outcome != "valid":
+                        continue  # (checked before the signature: it costs more)
+                    verify_receipt(receipt)
+                except CoreError:
+                    continue
                 self.dht.add_receipt(receipt.op_address, peer, raw)
                 self.stats.receipts += 1
 
@@ -533,26 +602,39 @@ class Node:
 
     # -- gossip ------------------------------------------------------------------------------
 
+    def _shared_with(self, peer: AgentId, redundancy: int, now_us: int) -> tuple[
+            dict[Bucket, Fingerprint], Callable[[Iterable[Bucket]], list[Cid]]]:
+        """Our fingerprints of the ops both we and `peer` are authorities for, by our own
+        view of the population, and a way to list their addresses in some buckets. From
+        the running sums (node/runtime/held.py) unless `peer` is not one we count or the
+        request counts another redundancy (then from the store, O(ops held))."""
+        population = self._population()
+        if population.counts(peer) and redundancy == self.redundancy:
+            self.shared.refresh((population.changes, len(self.blocked)), population.authority_set, self.clock())
+            return (self.shared.fingerprints(peer, now_us),
+                    lambda buckets: sorted({a for a, _ in self.shared.ops_in(peer, buckets, now_us)}))
+        held = self.dht.held_ops(shared_scope(self.me, peer, population.peers(), redundancy))
+        return fingerprints(held, now_us), lambda buckets: addresses_in(held, buckets, now_us)
+
     async def gossip_with(self, peer: AgentId) -> int:
         """One reconciliation round with `peer`; returns how many ops we fetched."""
-        peers = self.peers()
         now = self.clock()
-        scope = shared_scope(self.me, peer, peers, self.redundancy)
-        held = self.dht.held_ops(scope)
-        request = wire.GossipRequest(now, self.redundancy, tuple(peers), tuple(fingerprints(held, now).items()))
+        mine_fps, addresses = self._shared_with(peer, self.redundancy, now)
+        request = wire.GossipRequest(now, self.redundancy, tuple(mine_fps.items()))
         data = await self.transport.request(peer, "gossip", wire.encode_message(request), timeout=REQUEST_TIMEOUT)
         response = wire.decode_message(wire.GossipResponse, data)
         self.stats.gossip_rounds += 1
         if not response.differing:
             return 0
-        mine = addresses_in(held, response.differing, now)
+        mine = addresses(response.differing)
         want = missing(mine, response.addresses)
         fetched = 0
+        wanted = set(want)
         for i in range(0, len(want), BATCH):
             fetch = wire.FetchRequest(tuple(want[i:i + BATCH]))
             answer = await self.transport.request(peer, "fetch", wire.encode_message(fetch), timeout=REQUEST_TIMEOUT)
             ops = self._decode_ops(wire.decode_message(wire.FetchResponse, answer).ops)
-            ops = [op for op in ops if op.address in set(want)]
+            ops = [op for op in ops if op.address in wanted]
             fetched += len(self.take_ops(ops))
         theirs_missing = missing(response.addresses, mine)
         if theirs_missing:
@@ -576,26 +658,54 @@ class Node:
             nursery.start_soon(self.countersigner.run)
             task_status.started()
 
+    def _seconds_until(self, due_us: int | None, longest: float) -> float:
+        if due_us is None:
+            return longest
+        return min(longest, max(0.0, (due_us - self.clock()) / 1e6))
+
     async def _validation_loop(self) -> None:
+        """Wakes when ops arrive or the next deferred one is due (not on a fixed tick:
+        a thousand simulated nodes polling each second is most of a core)."""
         while True:
-            with trio.move_on_after(1.0):
-                await self._wake_validate.wait()
-            self._wake_validate = trio.Event()
             self.validate_now()
-            if self.dht.waiting(limit=1) and await self.resolve_missing():
+            waiting = bool(self.dht.waiting(limit=1))
+            if waiting and await self.resolve_missing():
                 self.validate_now()
             if self._warrants_out:
                 await self.send_warrants()
+            # while ops wait on missing dependencies, fetch again within a second
+            with trio.move_on_after(self._seconds_until(self.dht.next_due_us(), 1.0 if waiting else IDLE_WAKE)):
+                await self._wake_validate.wait()
+            self._wake_validate = trio.Event()
 
     async def _publish_loop(self) -> None:
-        while True:
-            self.enqueue_new_records()
-            await self.publish_once()
-            if self._warrants_out:
-                await self.send_warrants()
-            with trio.move_on_after(self.publish_interval):
-                await self._wake_publish.wait()
-            self._wake_publish = trio.Event()
+        """Wakes on a commit or a warrant, when a round ends or the next op is due for a
+        retry, and every STORE_POLL seconds to notice records another process wrote;
+        rounds are at least `publish_interval` apart unless woken. Up to ROUNDS rounds
+        are out at once, so that new commits need not wait for the slowest authority
+        of the round before (under load, commits gather into fewer, larger rounds)."""
+        out = [0]
+
+        async def publish_round() -> None:
+            try:
+                await self.publish_once()
+            finally:
+                out[0] -= 1
+                self._wake_publish.set()
+
+        async with trio.open_nursery() as rounds:
+            while True:
+                self.enqueue_new_records()
+                due_us = self.queue.next_due_us()
+                if due_us is not None and due_us <= self.clock() and out[0] < ROUNDS:
+                    out[0] += 1
+                    rounds.start_soon(publish_round)
+                if self._warrants_out:
+                    await self.send_warrants()
+                wait = self._seconds_until(due_us, STORE_POLL)
+                with trio.move_on_after(max(self.publish_interval, wait)):
+                    await self._wake_publish.wait()
+                self._wake_publish = trio.Event()
 
     async def _gossip_loop(self) -> None:
         rng = random.Random()
@@ -614,39 +724,45 @@ class Node:
     def gossip_partner(self, rng: random.Random) -> AgentId | None:
         """Mostly a fellow authority of something we hold (they share most of our data);
         sometimes anyone, so that separate neighbourhoods still meet."""
-        peers = self.peers()
-        candidates = [p for p in peers if p != self.me]
-        if not candidates:
-            return None
-        held = self.dht.held_ops(lambda basis: True)
+        population = self._population()
+        held = self.dht.held_bases()
         if held and rng.random() < 0.75:
-            op = self.dht.get_op(rng.choice(held)[0])
-            if op is not None:
-                fellows = [p for p in self.authorities(op.basis, peers) if p != self.me]
-                if fellows:
-                    return rng.choice(fellows)
-        return rng.choice(candidates)
+            _, basis, _ = rng.choice(held)
+            fellows = [p for p in population.authorities(basis) if p != self.me]
+            if fellows:
+                return rng.choice(fellows)
+        # the peer nearest a random point of the keyspace (not O(peers) to pick)
+        anyone = [p for p in population.nearest(rng.randbytes(32), 2) if p != self.me]
+        return anyone[0] if anyone else None
 
     async def hand_off(self, limit: int = BATCH) -> int:
         """Push integrated ops we hold but are no longer an authority for (the network
         grew or a partition healed) to their authorities, once each."""
-        peers = self.peers()
+        population = self._population()
+        held = self.dht.held_bases()
+        if self._handoff_seen == (population.changes, len(held)):
+            return 0  # nothing new held, no authority changed: nothing new to hand off
+        self._handoff_seen = (population.changes, len(held))
+        me = self.me.to_bytes()
         by_peer: dict[AgentId, list[Op]] = {}
         moved = 0
-        for address, _ in self.dht.held_ops(lambda basis: True):
+        for address, basis, author in held:
             if moved >= limit:
+                self._handoff_seen = (-1, -1)  # more next round
                 break
-            if address in self._handed_off:
+            if address in self._handed_off or author == me:
                 continue
-            op = self.dht.get_op(address)
-            if op is None or op.action.author == self.me:
+            if self.me in population.authority_set(basis):
                 continue
-            authorities = self.authorities(op.basis, peers)
-            if self.me in authorities:
-                continue
+            # only to the authorities that were not ones with us (they hold it already)
+            before = population.before(basis)
+            new = [p for p in population.authorities(basis) if before is None or p not in before]
+            op = self.dht.get_op(Cid(address)) if new else None
             self._handed_off.add(address)
+            if op is None:
+                continue
             moved += 1
-            for peer in authorities:
+            for peer in new:
                 by_peer.setdefault(peer, []).append(op)
         for peer, ops in by_peer.items():
             request = wire.PublishRequest(tuple(_raw_op(op) for op in ops))
@@ -669,6 +785,11 @@ class Node:
             "publish_pending": self.queue.pending(),
             "stats": {k: (len(v) if isinstance(v, set) else v) for k, v in vars(self.stats).items()},
         }
+
+
+def chain_check_entry(op: Op) -> str | None:
+    """The entry half of `counterfeit`, for an action whose signature is known good."""
+    return check_entry_present(op, None) or check_entry_address(op, None)  # type: ignore[arg-type]
 
 
 def _raw_op(op: Op) -> wire.RawOp:

@@ -443,6 +443,16 @@ class DhtStore:
                 "SELECT address, basis, author FROM ops WHERE state = 'integrated'"
             ).fetchall()
 
+    def integrated_since(self, changed_us: int) -> list[tuple[bytes, bytes, int, int]]:
+        """(address, basis, time_us, changed_us) of the ops integrated at or after
+        `changed_us` (all of them for 0): what gossip has not seen yet."""
+        with _mapped("listing held ops"):
+            return self._conn.execute(
+                "SELECT address, basis, time_us, changed_us FROM ops"
+                " WHERE state = 'integrated' AND changed_us >= ?",
+                (changed_us,),
+            ).fetchall()
+
     def next_due_us(self) -> int | None:
         """When the next op not yet final is due for validation (None: there is none)."""
         with _mapped("reading the validation queue"):
@@ -486,6 +496,15 @@ class DhtStore:
                 "INSERT OR IGNORE INTO receipts(op, validator, receipt) VALUES (?, ?, ?)",
                 (op_address.to_bytes(), validator.to_bytes(), receipt),
             )
+
+    def receipt_by(self, op_address: Cid, validator: AgentId) -> bytes | None:
+        """One validator's receipt for an op, if we hold it (not decoded)."""
+        with _mapped("reading receipts"):
+            row = self._conn.execute(
+                "SELECT receipt FROM receipts WHERE op = ? AND validator = ?",
+                (op_address.to_bytes(), validator.to_bytes()),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def receipts_for(self, op_address: Cid) -> list[bytes]:
         with _mapped("reading receipts"):

@@ -70,6 +70,14 @@ class PublishQueue:
             ).fetchall()
         return [Outgoing(_op(t, a, s, e), n) for t, a, s, e, n in rows]
 
+    def hold(self, op_addresses: Iterable[Cid], until_us: int) -> None:
+        """Not due before `until_us` (a round has them out), attempts unchanged."""
+        with _mapped("holding ops to publish"), self._dht.transaction():
+            self._conn.executemany(
+                "UPDATE publish_queue SET next_try_us = ? WHERE op = ?",
+                [(until_us, a.to_bytes()) for a in op_addresses],
+            )
+
     def defer(self, op_address: Cid, retry_at_us: int) -> None:
         with _mapped("deferring a publish"), self._dht.transaction():
             self._conn.execute(
@@ -85,9 +93,23 @@ class PublishQueue:
             ).fetchone()
         return None if row is None else int(row[0])
 
+    def next_due_us(self) -> int | None:
+        """When the next queued op is due (None: the queue is empty)."""
+        with _mapped("reading the publish queue"):
+            row = self._conn.execute("SELECT min(next_try_us) FROM publish_queue").fetchone()
+        return None if row[0] is None else int(row[0])
+
     def pending(self) -> int:
         with _mapped("counting the publish queue"):
             return int(self._conn.execute("SELECT count(*) FROM publish_queue").fetchone()[0])
+
+    def validators(self, op_address: Cid) -> set[bytes]:
+        """The agents (id bytes) whose receipts for this op we hold."""
+        with _mapped("reading receipts"):
+            rows = self._conn.execute(
+                "SELECT validator FROM receipts WHERE op = ?", (op_address.to_bytes(),)
+            ).fetchall()
+        return {bytes(r[0]) for r in rows}
 
     def receipt_count(self, op_address: Cid) -> int:
         with _mapped("counting receipts"):

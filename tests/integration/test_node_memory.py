@@ -101,3 +101,24 @@ async def test_a_non_member_is_refused(tmp_path):
         assert await o.connect(a.transport.listen_addrs()[0]) is None
         assert o.me not in a.members
         assert o.me in a.stats.refused_peers
+
+
+async def test_counterfeit_copies_cannot_squat_on_a_genuine_ops_address(tmp_path):
+    from node.core.ops import produce_ops
+    from node.core.records import Entry, Record, SignedAction
+
+    homes, _ = make_homes(tmp_path, ["a", "b"], redundancy=2)
+    record_some(homes[1], n=1)
+    with open_ledger(homes[1], passphrase) as led:
+        genuine = list(led.agent.store.records())[-1]
+    forged_sig = Record(SignedAction(genuine.signed.action, genuine.signed.data, genuine.address, bytes(64)),
+                        genuine.entry)
+    swapped = Record(genuine.signed, Entry.of({"not": "the entry"}))
+    net = MemoryNetwork()
+    async with open_node(homes[0], passphrase, memory_network=net, rpc=False) as node:
+        for fake in (forged_sig, swapped):
+            ops = produce_ops(fake)
+            assert node.take_ops(ops) == []  # dropped on arrival: nothing stored, nobody warranted
+        real = produce_ops(genuine)
+        assert sorted(node.take_ops(real)) == sorted(op.address for op in real)
+        assert node.dht.counts()["rejected"] == 0 and not node.blocked

@@ -9,8 +9,13 @@ would measure py-side crypto rather than the DHT.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import trio
@@ -49,6 +54,52 @@ def workload(home, rng: random.Random, events: int) -> list:
         return list(led.agent.store.records(start=3))
 
 
+@contextmanager
+def collector_for_many_nodes() -> Iterator[list[float]]:
+    """One process holds a thousand nodes' objects (about two million); at the default
+    thresholds the garbage collector rescans all of them dozens of times, a fifth of
+    the run (a real node has a process and a small heap of its own). Collect less
+    often while the simulation runs; yields [seconds spent collecting]."""
+    spent = [0.0]
+    started = [0.0]
+
+    def timer(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - started[0]
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    gc.callbacks.append(timer)
+    try:
+        yield spent
+    finally:
+        gc.callbacks.remove(timer)
+        gc.set_threshold(*thresholds)
+
+
+class Phases:
+    """Seconds per phase of the simulation, printed with the peak RSS at the end."""
+
+    def __init__(self, gc_seconds: list[float]) -> None:
+        self.start = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self.gc_seconds = gc_seconds
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self.last
+        self.last = now
+
+    def report(self) -> str:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+        return (f"simulation: {N} nodes, {time.perf_counter() - self.start:.1f} s in all ({parts});"
+                f" {self.gc_seconds[0]:.1f} s of it collecting garbage;"
+                f" peak RSS {peak_mb:.0f} MB ({peak_mb / N:.2f} MB per node)")
+
+
 async def wait_for(predicate, timeout: float, what: str) -> None:
     with trio.fail_after(timeout):
         while not predicate():
@@ -56,8 +107,14 @@ async def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 async def test_many_nodes_replicate_survive_loss_and_heal(tmp_path):
+    with collector_for_many_nodes() as gc_seconds:
+        await simulate(tmp_path, Phases(gc_seconds))
+
+
+async def simulate(tmp_path, phases: Phases) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7)
     homes, keys, dna = simulated_network(tmp_path, N, redundancy=R)
+    phases.done("homes")
     ids = [k.agent_id for k in keys]
     net = MemoryNetwork()
 
@@ -71,8 +128,11 @@ async def test_many_nodes_replicate_survive_loss_and_heal(tmp_path):
     # one nursery of N node tasks (not N nested contexts: unwinding those would recurse)
     async with trio.open_nursery() as nursery:
         nodes = [await nursery.start(serve, home) for home in homes]
-        await check(nodes, homes, ids, net, rng)
+        phases.done("start")
+        await check(nodes, homes, ids, net, rng, phases)
         nursery.cancel_scope.cancel()
+    phases.done("stop")
+    print(phases.report())
 
 
 def holds(n, op) -> bool:  # type: ignore[no-untyped-def]
@@ -80,7 +140,7 @@ def holds(n, op) -> bool:  # type: ignore[no-untyped-def]
     return state is not None and state[0] == INTEGRATED
 
 
-async def check(nodes, homes, ids, net, rng) -> None:  # type: ignore[no-untyped-def]
+async def check(nodes, homes, ids, net, rng, phases: Phases) -> None:  # type: ignore[no-untyped-def]
     if True:
         by_id = {n.me: n for n in nodes}
         index = ClosestIndex(ids)
@@ -90,7 +150,9 @@ async def check(nodes, homes, ids, net, rng) -> None:  # type: ignore[no-untyped
         records = {i: workload(homes[i], rng, 4) for i in authors}
         for i in authors:
             nodes[i].enqueue_new_records()
+        phases.done("workload")
         await wait_for(lambda: all(nodes[i].queue.pending() == 0 for i in authors), 120, "publishing")
+        phases.done("publish")
         ops = [op for rs in records.values() for r in rs for op in produce_ops(r)]
         for op in ops:  # every op integrated at each of its R authorities
             for authority in index.closest(op.basis, R):
@@ -101,6 +163,7 @@ async def check(nodes, homes, ids, net, rng) -> None:  # type: ignore[no-untyped
         print(f"{N} nodes, {len(ops)} ops: each node holds {share:.3f} of them on average"
               f" (R/N = {R / N:.3f}), at most {max(held)}")
         assert share <= 2 * R / N + 0.01  # sharded: roughly R/N of the ops each, not all
+        phases.done("check")
 
         # 20% of the nodes vanish; gets from the others stay correct
         gone = set(rng.sample([i for i in range(N) if i not in authors], N // 5))
@@ -112,6 +175,7 @@ async def check(nodes, homes, ids, net, rng) -> None:  # type: ignore[no-untyped
                 asker = nodes[rng.choice(live)]
                 got = await asker.get(r.address)
                 assert got is not None and got.signed.data == r.signed.data
+        phases.done("gets")
 
         # a partition: an author's new events cannot reach all authorities until it heals
         half = set(rng.sample(live, len(live) // 2))
@@ -131,3 +195,4 @@ async def check(nodes, homes, ids, net, rng) -> None:  # type: ignore[no-untyped
         # during the partition the author's ops went to the authorities of its half; once
         # healed, those hand them to the real authorities (and gossip fills the rest)
         await wait_for(healed, 180, "the partition to heal")
+        phases.done("heal")

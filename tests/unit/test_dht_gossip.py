@@ -13,10 +13,14 @@ from dht.gossip import (
     EPOCH_US,
     HOUR_US,
     Bucket,
+    Fingerprint,
+    address_hash,
     addresses_in,
     bucket_of,
     differing_buckets,
     fingerprints,
+    hour_of,
+    merge_hours,
     missing,
     shared_scope,
 )
@@ -86,6 +90,15 @@ def test_only_differing_buckets_are_listed() -> None:
     differ = differing_buckets(fingerprints(old + [new], NOW), fingerprints(old, NOW))
     assert differ == [Bucket(new[1] // HOUR_US * HOUR_US, HOUR_US)]
     assert addresses_in(old + [new], differ, NOW) == [new[0]]
+
+
+@given(universe)
+def test_hourly_sums_merge_into_the_same_fingerprints(ops: dict[Cid, int]) -> None:
+    hours: dict[int, Fingerprint] = {}
+    for address, time_us in ops.items():
+        fp = hours.get(hour_of(time_us), Fingerprint(0, 0))
+        hours[hour_of(time_us)] = Fingerprint(fp.count + 1, fp.xor ^ address_hash(address))
+    assert merge_hours(hours, NOW) == fingerprints(ops.items(), NOW)
 
 
 def test_shared_scope_agrees_with_authorities() -> None:

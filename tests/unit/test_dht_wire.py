@@ -71,7 +71,6 @@ messages = st.one_of(
         GossipRequest,
         st.integers(0, 2**62),
         st.integers(1, 64),
-        st.lists(agents, max_size=10).map(tuple),
         st.lists(st.tuples(buckets, fps), max_size=10).map(tuple),
         st.lists(cids, max_size=10).map(tuple),
     ),
