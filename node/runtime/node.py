@@ -53,6 +53,7 @@ _CHAIN_OPS = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 REQUEST_TIMEOUT = 20.0
 GET_TIMEOUT = 8.0
 DIAL_INTERVAL_US = 15_000_000
+STRANGER_SWEEP_US = 2_000_000  # how often connected peers that never said hello are greeted
 STORE_POLL = 0.25
 """Seconds between looks for records another process wrote to our chain."""
 IDLE_WAKE = 5.0
@@ -215,9 +216,6 @@ class Node:
                     break
         for peer in list(self._to_drop):
             await self._refuse(peer, "no valid membrane proof")
-        if now - self._swept_at <= DIAL_INTERVAL_US:
-            return  # (a sweep is O(connections): a simulated node has hundreds)
-        self._swept_at = now
         strangers = set(self.transport.connected_peers()) - self.members - self.blocked
         for peer in strangers - self.stats.refused_peers:
             if now - self._dialed_at.get(peer, 0) > DIAL_INTERVAL_US:
