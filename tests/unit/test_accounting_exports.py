@@ -33,9 +33,8 @@ from zomes.accounting.jsonld import EXTENSIONS, VF
 from zomes.accounting.testing import START, Chain, agent_id, bread_chain, bread_footprints
 from zomes.valueflows.units import OM2, Measure
 
-TTL = Path("/work/shared/vocab/valueflows-1.0.ttl")
-if not TTL.exists():  # CI lays shared/ beside the clone
-    TTL = Path(__file__).resolve().parents[3] / "shared" / "vocab" / "valueflows-1.0.ttl"
+# the ontology sits beside the checkout (CI lays shared/ there too): ../shared/vocab
+TTL = Path(__file__).resolve().parents[3] / "shared" / "vocab" / "valueflows-1.0.ttl"
 
 
 def vf_document(chain: Chain) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from rdflib import RDF, Graph, Namespace, URIRef
 
 from zomes.valueflows.actions import ACTIONS, VF_PROPERTIES, actions_as_json
 
-TTL = Path("/work/shared/vocab/valueflows-1.0.ttl")
+# the ontology sits beside the checkout: ../shared/vocab
+TTL = Path(__file__).resolve().parents[3] / "shared" / "vocab" / "valueflows-1.0.ttl"
 VF = Namespace("https://w3id.org/valueflows/ont/vf#")
 
 
