@@ -1,31 +1,31 @@
-"""What a node holds, as gossip asks for it: for each fellow authority, the ops both
-hold authority for, summed per hour.
+"""What a node holds, as gossip and hand-off ask for it: for each fellow authority, the
+ops both hold authority for, summed per hour; and the ops held that are no longer ours.
 
 A gossip round used to list every integrated op, judge each one's authorities and
 fingerprint them all, on both sides: O(ops held) per round, which grows with the
 ledger (a node holding 10,000 ops spent most of its time on gossip). Here newly
 integrated ops are filed as they appear (found by their change time) and their hour
 sums updated, so a round costs O(hours) to fingerprint plus the differing buckets'
-ops. When the authorities may have moved (the population's answers or the blocks
-changed) each op is judged again, and only those whose fellows changed are moved
-(a sum is a count and an XOR: both undo). Everything is re-read now and then anyway.
+ops. When authorities move, only the ops whose bases' answers the population forgot
+are judged again (`Population.forgotten_since`), and moved if their fellows changed
+(a sum is a count and an XOR: both undo). Everything is re-read when the blocks
+change (a blocked author's ops are rejected) and now and then anyway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Iterable
 
 from dht.gossip import Bucket, Fingerprint, address_hash, bucket_of, hour_of, merge_hours
 from node.core.cid import Cid
 from node.core.identity import AgentId
+from node.runtime.population import Population
 from node.store.dht import DhtStore
 
 REBUILD_US = 300_000_000
 """A full re-read at least this often (change times come from a clock that may step)."""
 _OVERLAP_US = 500_000  # ops integrated this long before the newest seen are looked at again
 _NONE: frozenset[AgentId] = frozenset()
-
-Authorities = Callable[[bytes], Collection[AgentId]]
 
 
 class _Hour:
@@ -38,46 +38,59 @@ class _Hour:
 
 
 class SharedOps:
-    """Integrated ops we are an authority for, by fellow authority and hour."""
+    """Integrated ops we hold: by fellow authority and hour, and those not ours."""
 
     def __init__(self, me: AgentId, dht: DhtStore) -> None:
         self.me = me
+        self._me = me.to_bytes()
         self._dht = dht
-        self._key: object = None
-        self._read_us = 0
+        self._read_us = -REBUILD_US
+        self._blocked = -1
+        self._position = -1
         self._newest_us = 0
-        # address -> (basis, time, the fellows it is filed under)
-        self._ops: dict[bytes, tuple[bytes, int, frozenset[AgentId]]] = {}
+        # address -> (basis, time, author, the fellows it is filed under)
+        self._ops: dict[bytes, tuple[bytes, int, bytes, frozenset[AgentId]]] = {}
+        self._by_basis: dict[bytes, list[bytes]] = {}
         self._by_fellow: dict[AgentId, dict[int, _Hour]] = {}
+        self.not_ours: set[bytes] = set()
+        """Held ops of other authors we are no authority for (to hand off)."""
 
-    def refresh(self, key: object, authorities: Authorities, now_us: int) -> None:
-        """Take in newly integrated ops; judge every op again if `key` (what the
-        authorities depend on) changed."""
-        if now_us - self._read_us > REBUILD_US:
-            self._read_us, self._newest_us = now_us, 0
+    def refresh(self, population: Population, blocked: int, now_us: int) -> None:
+        """Take in newly integrated ops and judge again those whose authorities the
+        population forgot since the last call (all of them if it cannot say)."""
+        if now_us - self._read_us > REBUILD_US or blocked != self._blocked:
+            self._read_us, self._blocked, self._newest_us = now_us, blocked, 0
             self._ops.clear()
+            self._by_basis.clear()
             self._by_fellow.clear()
-        elif key != self._key:
-            for address, (basis, time_us, fellows) in self._ops.items():
-                now_fellows = self._fellows(basis, authorities)
-                if now_fellows != fellows:
-                    self._move(address, basis, time_us, fellows, now_fellows)
-        self._key = key
+            self.not_ours.clear()
+        else:
+            forgotten = population.forgotten_since(self._position)
+            bases = self._by_basis.keys() if forgotten is None else set(forgotten)
+            for basis in bases:
+                for address in self._by_basis.get(basis, ()):
+                    self._judge(address, population)
+        self._position = population.position
         rows = self._dht.integrated_since(max(0, self._newest_us - _OVERLAP_US))
-        for address, basis, time_us, changed_us in rows:
+        for address, basis, time_us, author, changed_us in rows:
             self._newest_us = max(self._newest_us, changed_us)
             if address not in self._ops:
-                self._move(address, basis, time_us, _NONE, self._fellows(basis, authorities))
+                self._ops[address] = (basis, time_us, author, _NONE)
+                self._by_basis.setdefault(basis, []).append(address)
+                self._judge(address, population)
 
-    def _fellows(self, basis: bytes, authorities: Authorities) -> frozenset[AgentId]:
-        found = authorities(basis)
-        if self.me not in found:
-            return _NONE  # held from before the network changed: not ours to gossip
-        return frozenset(p for p in found if p != self.me)
-
-    def _move(self, address: bytes, basis: bytes, time_us: int,
-              before: frozenset[AgentId], after: frozenset[AgentId]) -> None:
-        self._ops[address] = (basis, time_us, after)
+    def _judge(self, address: bytes, population: Population) -> None:
+        basis, time_us, author, before = self._ops[address]
+        found = population.authority_set(basis)
+        ours = self.me in found
+        after = frozenset(p for p in found if p != self.me) if ours else _NONE
+        if not ours and author != self._me:
+            self.not_ours.add(address)
+        else:
+            self.not_ours.discard(address)
+        if after == before:
+            return
+        self._ops[address] = (basis, time_us, author, after)
         cid, hour = Cid(address), hour_of(time_us)
         digest = address_hash(cid)
         for fellow in before - after:
@@ -91,6 +104,10 @@ class SharedOps:
             acc.count += 1
             acc.xor ^= digest
             acc.ops[cid] = time_us
+
+    def fellows(self) -> list[AgentId]:
+        """The peers we share authority for something with."""
+        return list(self._by_fellow)
 
     def fingerprints(self, peer: AgentId, now_us: int) -> dict[Bucket, Fingerprint]:
         """Our fingerprints of the ops `peer` and we both hold authority for."""

@@ -53,7 +53,6 @@ _CHAIN_OPS = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 REQUEST_TIMEOUT = 20.0
 GET_TIMEOUT = 8.0
 DIAL_INTERVAL_US = 15_000_000
-STRANGER_SWEEP_US = 2_000_000  # how often connected peers that never said hello are greeted
 STORE_POLL = 0.25
 """Seconds between looks for records another process wrote to our chain."""
 IDLE_WAKE = 5.0
@@ -114,12 +113,10 @@ class Node:
         self._hello = Hello(self._own_avp())
         self._fetched_at: dict[AgentId, int] = {}
         self._dialed_at: dict[AgentId, int] = {}
-        self._swept_at = 0  # when connected peers were last checked for a hello
         self._to_drop: set[AgentId] = set()
         self._handed_off: set[bytes] = set()
         self._published_seq: int | None = None  # the chain head last queued for publishing
         self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
-        self._handoff_seen: tuple[int, int] = (-1, -1)  # (population changes, ops held) last time
         self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
         self.population = Population(self.me, transport, self.redundancy)
         self.shared = SharedOps(self.me, self.dht)
@@ -578,7 +575,8 @@ class Node:
             for raw in response.receipts:
                 try:
                     receipt = ValidationReceipt.from_bytes(raw)
-                    if receipt.op_address not in wanted or receipt.validator != peer or receipt.outcome != "valid":
+                    mine = receipt.op_address in wanted and receipt.validator == peer
+                    if not mine or receipt.outcome != "valid":
                         continue  # (checked before the signature: it costs more)
                     verify_receipt(receipt)
                 except CoreError:
@@ -608,9 +606,10 @@ class Node:
         request counts another redundancy (then from the store, O(ops held))."""
         population = self._population()
         if population.counts(peer) and redundancy == self.redundancy:
-            self.shared.refresh((population.changes, len(self.blocked)), population.authority_set, self.clock())
-            return (self.shared.fingerprints(peer, now_us),
-                    lambda buckets: sorted({a for a, _ in self.shared.ops_in(peer, buckets, now_us)}))
+            shared = self.shared
+            shared.refresh(population, len(self.blocked), self.clock())
+            return (shared.fingerprints(peer, now_us),
+                    lambda buckets: sorted({a for a, _ in shared.ops_in(peer, buckets, now_us)}))
         held = self.dht.held_ops(shared_scope(self.me, peer, population.peers(), redundancy))
         return fingerprints(held, now_us), lambda buckets: addresses_in(held, buckets, now_us)
 
@@ -672,7 +671,8 @@ class Node:
             if self._warrants_out:
                 await self.send_warrants()
             # while ops wait on missing dependencies, fetch again within a second
-            with trio.move_on_after(self._seconds_until(self.dht.next_due_us(), 1.0 if waiting else IDLE_WAKE)):
+            longest = 1.0 if waiting else IDLE_WAKE
+            with trio.move_on_after(self._seconds_until(self.dht.next_due_us(), longest)):
                 await self._wake_validate.wait()
             self._wake_validate = trio.Event()
 
@@ -723,12 +723,10 @@ class Node:
         """Mostly a fellow authority of something we hold (they share most of our data);
         sometimes anyone, so that separate neighbourhoods still meet."""
         population = self._population()
-        held = self.dht.held_bases()
-        if held and rng.random() < 0.75:
-            _, basis, _ = rng.choice(held)
-            fellows = [p for p in population.authorities(basis) if p != self.me]
-            if fellows:
-                return rng.choice(fellows)
+        self.shared.refresh(population, len(self.blocked), self.clock())
+        fellows = self.shared.fellows()
+        if fellows and rng.random() < 0.75:
+            return rng.choice(fellows)
         # the peer nearest a random point of the keyspace (not O(peers) to pick)
         anyone = [p for p in population.nearest(rng.randbytes(32), 2) if p != self.me]
         return anyone[0] if anyone else None
@@ -737,28 +735,18 @@ class Node:
         """Push integrated ops we hold but are no longer an authority for (the network
         grew or a partition healed) to their authorities, once each."""
         population = self._population()
-        held = self.dht.held_bases()
-        if self._handoff_seen == (population.changes, len(held)):
-            return 0  # nothing new held, no authority changed: nothing new to hand off
-        self._handoff_seen = (population.changes, len(held))
-        me = self.me.to_bytes()
+        self.shared.refresh(population, len(self.blocked), self.clock())
         by_peer: dict[AgentId, list[Op]] = {}
         moved = 0
-        for address, basis, author in held:
-            if moved >= limit:
-                self._handoff_seen = (-1, -1)  # more next round
-                break
-            if address in self._handed_off or author == me:
+        for address in list(self.shared.not_ours - self._handed_off)[:limit]:
+            op = self.dht.get_op(Cid(address))
+            if op is None:
                 continue
-            if self.me in population.authority_set(basis):
-                continue
+            basis = op.basis
             # only to the authorities that were not ones with us (they hold it already)
             before = population.before(basis)
             new = [p for p in population.authorities(basis) if before is None or p not in before]
-            op = self.dht.get_op(Cid(address)) if new else None
             self._handed_off.add(address)
-            if op is None:
-                continue
             moved += 1
             for peer in new:
                 by_peer.setdefault(peer, []).append(op)

@@ -42,8 +42,9 @@ class Population:
         self._filed: dict[int, dict[int, list[bytes]]] = {}
         self._before: dict[bytes, frozenset[AgentId]] = {}  # forgotten answers, oldest kept
         self._sorted: list[AgentId] | None = None
-        self.changes = 0
-        """Counts the times answers were forgotten (a key for what callers derive)."""
+        self._log: list[bytes] = []  # the bases whose answers were forgotten, in order
+        self._log_start = 0  # the position of _log[0] in the whole history
+        self._cleared_at = 0  # the position at the last time everything was forgotten
 
     def refresh(self, members: Set[AgentId], blocked: Set[AgentId]) -> None:
         """Forget the answers that what changed since the last call may have touched."""
@@ -56,11 +57,23 @@ class Population:
             self._filed.clear()
             self._before.clear()
             self._sorted = None
-            self.changes += 1
+            self._log_start, self._log = self.position + 1, []  # (a step: seen as news)
+            self._cleared_at = self._log_start
         elif changed:
             self._forget_near(changed)
             self._sorted = None
-            self.changes += 1
+
+    @property
+    def position(self) -> int:
+        """How many answers were forgotten so far (see `forgotten_since`)."""
+        return self._log_start + len(self._log)
+
+    def forgotten_since(self, position: int) -> list[bytes] | None:
+        """The bases whose answers were forgotten since `position` (maybe some twice);
+        None if everything was, or that is too long ago to say."""
+        if position < self._cleared_at or position < self._log_start:
+            return None
+        return self._log[position - self._log_start:]
 
     def _forget_near(self, peers: Iterable[AgentId]) -> None:
         for peer in peers:
@@ -68,8 +81,13 @@ class Population:
             for width, filed in self._filed.items():
                 for basis in filed.pop(point >> width, ()):
                     answer = self._answers.pop(basis, None)
-                    if answer is not None and len(self._before) < _MAX_REMEMBERED:
-                        self._before.setdefault(basis, answer[1])
+                    if answer is not None:
+                        self._log.append(basis)
+                        if len(self._before) < _MAX_REMEMBERED:
+                            self._before.setdefault(basis, answer[1])
+        if len(self._log) > _MAX_REMEMBERED:  # the oldest half goes (callers behind: start over)
+            half = len(self._log) // 2
+            self._log_start, self._log = self._log_start + half, self._log[half:]
 
     def counts(self, peer: AgentId) -> bool:
         """Whether `peer` is one we count (ourselves, or a member not blocked)."""
@@ -87,7 +105,7 @@ class Population:
     def _answer(self, basis: bytes) -> tuple[list[AgentId], frozenset[AgentId]]:
         answer = self._answers.get(basis)
         if answer is None:
-            if len(self._answers) >= _MAX_REMEMBERED:
+            if len(self._answers) >= _MAX_REMEMBERED:  # (forgotten, not changed: unlogged)
                 self._answers.clear()
                 self._filed.clear()
             found = self.nearest(basis, self.redundancy)

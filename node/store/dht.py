@@ -436,19 +436,12 @@ class DhtStore:
             ).fetchall()
         return [(Cid(a), t) for a, b, t in rows if scope(b)]
 
-    def held_bases(self) -> list[tuple[bytes, bytes, bytes]]:
-        """(address, basis, author) bytes of every integrated op, not decoded (hand-off)."""
+    def integrated_since(self, changed_us: int) -> list[tuple[bytes, bytes, int, bytes, int]]:
+        """(address, basis, time_us, author, changed_us) of the ops integrated at or
+        after `changed_us` (all of them for 0): what gossip has not seen yet."""
         with _mapped("listing held ops"):
             return self._conn.execute(
-                "SELECT address, basis, author FROM ops WHERE state = 'integrated'"
-            ).fetchall()
-
-    def integrated_since(self, changed_us: int) -> list[tuple[bytes, bytes, int, int]]:
-        """(address, basis, time_us, changed_us) of the ops integrated at or after
-        `changed_us` (all of them for 0): what gossip has not seen yet."""
-        with _mapped("listing held ops"):
-            return self._conn.execute(
-                "SELECT address, basis, time_us, changed_us FROM ops"
+                "SELECT address, basis, time_us, author, changed_us FROM ops"
                 " WHERE state = 'integrated' AND changed_us >= ?",
                 (changed_us,),
             ).fetchall()

@@ -1,0 +1,66 @@
+"""Gossip's running sums (node/runtime/held.py) against fingerprints taken from scratch
+over the store, as ops arrive and as peers come and go."""
+
+from __future__ import annotations
+
+import random
+from contextlib import AsyncExitStack
+
+from dht.gossip import fingerprints, shared_scope
+from dht.memory import MemoryNetwork
+from node.core.identity import AgentKey
+from node.core.ops import produce_ops
+from node.runtime.held import SharedOps
+from node.runtime.population import Population
+from node.store.dht import INTEGRATED, DhtStore
+from node.store.sqlite import open_store
+from node.testing import MemoryAgent
+
+R = 3
+NOW = 1_800_000_000_000_000
+
+
+def integrate_chain(dht: DhtStore, rng: random.Random) -> None:
+    """A short chain of a new agent, every op of it held and integrated."""
+    agent = MemoryAgent()
+    agent.genesis()
+    for i in range(rng.randint(1, 4)):
+        agent.create("note", {"n": i})
+    ops = [op for r in agent.records for op in produce_ops(r)]
+    for address in dht.add_ops(ops, NOW):
+        dht.set_state(address, INTEGRATED, NOW)
+
+
+async def test_running_sums_match_fingerprints_from_scratch(tmp_path) -> None:
+    rng = random.Random(11)
+    network = MemoryNetwork()
+    keys = [AgentKey.generate() for _ in range(12)]
+    members = {k.agent_id for k in keys}
+    with open_store(tmp_path / "db", create=True) as store:
+        dht = DhtStore(store)
+        async with AsyncExitStack() as stack:
+            live = [await stack.enter_async_context(network.open_transport(k)) for k in keys[:6]]
+            me = live[0].local_id
+            population = Population(me, live[0], R)
+            shared = SharedOps(me, dht)
+            for step in range(25):
+                roll = rng.random()
+                if roll < 0.4 and len(live) < len(keys):
+                    joining = network.open_transport(keys[len(live)])
+                    live.append(await stack.enter_async_context(joining))
+                elif roll < 0.55 and len(live) > 3:
+                    network.kill(live[rng.randrange(1, len(live))].local_id)
+                else:
+                    integrate_chain(dht, rng)
+                population.refresh(members, set())
+                shared.refresh(population, 0, NOW)
+                for peer in population.peers():
+                    if peer == me:
+                        continue
+                    held = dht.held_ops(shared_scope(me, peer, population.peers(), R))
+                    assert shared.fingerprints(peer, NOW) == fingerprints(held, NOW), step
+                    every = sorted(shared.fingerprints(peer, NOW))
+                    assert sorted(a for a, _ in shared.ops_in(peer, every, NOW)) == \
+                        sorted(a for a, _ in held)
+                theirs = dht.held_ops(lambda b: me not in population.authority_set(b))
+                assert shared.not_ours == {a.to_bytes() for a, _ in theirs}, step
