@@ -29,7 +29,7 @@ import logging
 import os
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -58,6 +58,7 @@ from node.core.countersign import (
     approve,
     check_envelope,
     next_party,
+    party_action,
 )
 from node.core.errors import CoreError, LocalError
 from node.core.identity import AgentId
@@ -121,6 +122,7 @@ class Countersigner:
         self.auto_accept_from = set(auto_accept_from)
         self._resolve_at: dict[bytes, int] = {}
         self._maybe_open = True  # until a sweep finds none; set again by every new session
+        self._new_session = trio.Event()  # wakes an idle loop
         self._nursery: trio.Nursery | None = None
         node.transport.set_handler("countersign", self._on_request)
 
@@ -157,7 +159,7 @@ class Countersigner:
             raise LocalError(f"the event would be rejected: {problem}")
         detail = {"entry_type": COUNTERSIGNED_TYPE, "event": draft.to_content(),
                   "party": party.to_obj(), "start": start, "end": end, "to_new": to_new}
-        self._maybe_open = True
+        self._opened()
         self.sessions.add(session.id, INITIATOR, "proposed", other, locks=True, created_us=now,
                           expires_us=end, detail=detail, now_us=now, expect_head=head.address.to_bytes())
         message = Propose(session.id, COUNTERSIGNED_TYPE, draft.to_content(), party, start, end,
@@ -181,7 +183,7 @@ class Countersigner:
             source = view.resources.get(event_req.resource or "")
             if source is None:
                 raise LocalError("give --to-resource RES|new:NAME (or a --resource of yours to name it after)")
-            event_req = _replace(event_req, to_resource=f"new:{source.name}")
+            event_req = replace(event_req, to_resource=f"new:{source.name}")
 
         def new_resource(option: str, name: str, *_: Any) -> str | None:
             if option != "to-resource":
@@ -189,7 +191,7 @@ class Countersigner:
             to_new.append(name)
             return None  # the counterparty creates it and names it on accepting
 
-        event_req = _replace(event_req, provider=str(self.node.me), receiver=str(other))
+        event_req = replace(event_req, provider=str(self.node.me), receiver=str(other))
         draft = build_event(view, str(self.node.me), event_req, self.node.clock(), new_resource)
         return draft, (to_new[0] if to_new else None)
 
@@ -295,7 +297,7 @@ class Countersigner:
         detail = {"entry_type": msg.entry_type, "event": msg.event, "initiator": msg.party.to_obj(),
                   "start": msg.start_us, "end": msg.end_us, "to_new": msg.to_new,
                   "records": [r.to_obj() for r in msg.records]}
-        self._maybe_open = True
+        self._opened()
         self.sessions.add(msg.id, COUNTERPARTY, "pending", peer, locks=False, created_us=now,
                           expires_us=msg.end_us, detail=detail, now_us=now)
         log.info("session %s proposed by %s", msg.id.hex(), peer)
@@ -380,7 +382,7 @@ class Countersigner:
         session = Session(row.id, start, end, (initiator, party))
         envelope = Envelope(session, detail["final"], (decision.approval, detail["approval"]))  # type: ignore[arg-type]
         entry = envelope.entry()
-        problem = check_envelope(_action_of(entry, party), COUNTERSIGNED_TYPE, envelope)
+        problem = check_envelope(party_action(entry, COUNTERSIGNED_TYPE, party), COUNTERSIGNED_TYPE, envelope)
         if problem:
             log.warning("session %s: the initiator's signature is bad (%s); still resolving", row.hex_id, problem)
             return row
@@ -471,6 +473,10 @@ class Countersigner:
             raise LocalError(f"no session {text!r} (see `coledger pending`)")
         return row
 
+    def _opened(self) -> None:
+        self._maybe_open = True
+        self._new_session.set()
+
     def sweep(self) -> list[SessionRow]:
         """Expire what ran out of time and holds nothing (proposals, pending offers);
         the sessions still open."""
@@ -498,7 +504,11 @@ class Countersigner:
                             self._resolve_at[row.id] = now + RESOLVE_INTERVAL_US
                             with trio.move_on_after(2 * REQUEST_TIMEOUT):
                                 await self.resolve(row)
-                await trio.sleep(0.5)
+                if self._maybe_open:
+                    await trio.sleep(0.5)
+                else:  # nothing open: sleep until a session starts
+                    await self._new_session.wait()
+                    self._new_session = trio.Event()
 
     def _precheck(self, event: EconomicEvent, me: AgentId, other: AgentId, staged: Sequence[Record],
                   *, placeholder: bool) -> str | None:
@@ -540,12 +550,6 @@ class Countersigner:
         return found[:16]
 
 
-def _replace(req: EventRequest, **changes: Any) -> EventRequest:
-    from dataclasses import replace
-
-    return replace(req, **changes)
-
-
 def _quantity_unit(content: dict[str, Any]) -> str | None:
     quantity = content.get("resourceQuantity")
     unit = quantity.get("hasUnit") if isinstance(quantity, dict) else None
@@ -566,12 +570,6 @@ def _checked(raws: Any) -> list[Record]:
             raise SessionRefused("a record sent with the session does not verify")
         out.append(record)
     return out
-
-
-def _action_of(entry: Any, party: Party):  # type: ignore[no-untyped-def]
-    from node.core.countersign import party_action
-
-    return party_action(entry, COUNTERSIGNED_TYPE, party)
 
 
 def session_json(row: SessionRow) -> dict[str, object]:
