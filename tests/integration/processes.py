@@ -102,6 +102,26 @@ def cli_background(home: Path, *args: str) -> subprocess.Popen[str]:
                             cwd=home.parent)
 
 
+def cooperatives(root: Path, names: list[str],
+                 auto_accept: dict[str, list[str]] | None = None) -> tuple[dict[str, Path], dict[str, str], dict[str, NodeProcess]]:
+    """Homes for `names` (the first creates the network "valley", redundancy 3, and invites
+    the rest) and a running node for each, bootstrapped through the first; `auto_accept`
+    names, per cooperative, whose countersigning proposals it accepts without asking."""
+    homes = {name: root / name for name in names}
+    ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
+    first = names[0]
+    cli(homes[first], "network", "create", "valley", "--property", "redundancy=3",
+        "--out", str(root / "valley.network.json"))
+    for name in names[1:]:
+        token = cli(homes[first], "invite", ids[name])["token"]
+        cli(homes[name], "join", str(root / "valley.network.json"), "--invite", token)
+    nodes: dict[str, NodeProcess] = {}
+    for name in names:
+        extra = [x for other in (auto_accept or {}).get(name, []) for x in ("--auto-accept-from", ids[other])]
+        nodes[name] = NodeProcess(homes[name], bootstrap=[nodes[first].address] if nodes else [], extra=extra)
+    return homes, ids, nodes
+
+
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     last: Exception | None = None

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import PASS, NodeProcess, cli, cli_background, wait_until
+from tests.integration.processes import (
+    PASS,
+    NodeProcess,
+    cli,
+    cli_background,
+    cooperatives,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 NAMES = ["farm", "mill", "bakery", "shop"]
@@ -21,16 +28,7 @@ COUNTERSIGNED = "valueflows.CountersignedEvent"
 @pytest.fixture(scope="module")
 def coops(tmp_path_factory):
     root: Path = tmp_path_factory.mktemp("cs")
-    homes = {name: root / name for name in NAMES}
-    ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
-    cli(homes["farm"], "network", "create", "valley", "--property", "redundancy=3",
-        "--out", str(root / "valley.network.json"))
-    for name in NAMES[1:]:
-        token = cli(homes["farm"], "invite", ids[name])["token"]
-        cli(homes[name], "join", str(root / "valley.network.json"), "--invite", token)
-    nodes = {"farm": NodeProcess(homes["farm"])}
-    for name in NAMES[1:]:
-        nodes[name] = NodeProcess(homes[name], bootstrap=[nodes["farm"].address])
+    homes, ids, nodes = cooperatives(root, NAMES)
     wait_until(lambda: all(n.status()["peers"] == len(NAMES) - 1 for n in nodes.values()),
                timeout=60, what="a full mesh")
     wheat = cli(homes["farm"], "record", "raise", "--resource", "new:wheat",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import NodeProcess, cli, wait_until
+from tests.integration.processes import NodeProcess, cli, cooperatives, wait_until
 
 pytestmark = pytest.mark.slow
 NAMES = ["farm", "mill", "bakery", "energy", "shop"]
@@ -18,16 +18,7 @@ NAMES = ["farm", "mill", "bakery", "energy", "shop"]
 @pytest.fixture(scope="module")
 def network(tmp_path_factory):
     root: Path = tmp_path_factory.mktemp("coops")
-    homes = {name: root / name for name in NAMES}
-    ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
-    cli(homes["farm"], "network", "create", "valley", "--property", "redundancy=3",
-        "--out", str(root / "valley.network.json"))
-    for name in NAMES[1:]:
-        token = cli(homes["farm"], "invite", ids[name])["token"]
-        cli(homes[name], "join", str(root / "valley.network.json"), "--invite", token)
-    nodes = {"farm": NodeProcess(homes["farm"])}
-    for name in NAMES[1:]:
-        nodes[name] = NodeProcess(homes[name], bootstrap=[nodes["farm"].address])
+    homes, ids, nodes = cooperatives(root, NAMES)
     yield root, homes, ids, nodes
     for node in nodes.values():
         node.stop()
@@ -81,10 +72,10 @@ def test_a_restarted_node_catches_up_by_gossip(network):
     made = record_chain(homes["farm"])
     cli(homes["farm"], "sync", "--timeout", "60")
     nodes["energy"] = NodeProcess(homes["energy"], bootstrap=[nodes["farm"].address])
+    before = nodes["energy"].status()["ops"]["integrated"]  # (measured at once: gossip is quick)
     # energy was offline: it gets the farm's new data from its peers, nobody republishes
     wait_until(lambda: cli(homes["energy"], "get", made["event"])["address"] == made["event"],
                timeout=60, what="energy to get the farm's new event")
-    before = nodes["energy"].status()["ops"]["integrated"]
     wait_until(lambda: nodes["energy"].status()["stats"]["fetched_by_gossip"] > 0 or
                nodes["energy"].status()["ops"]["integrated"] > before, timeout=60,
                what="gossip to bring ops to the restarted node")
@@ -119,11 +110,10 @@ def test_a_tampered_node_is_warranted_and_blocked(network):
 
 def forge_overdraft(home: Path, made: dict[str, str]) -> None:
     from node.api import open_agent
+    from tests.integration.processes import PASS
     from zomes.valueflows.entries import EconomicEvent
     from zomes.valueflows.units import parse_quantity
     from zomes.valueflows.zome import entry_type
-
-    from tests.integration.processes import PASS
 
     with open_agent(home, lambda: PASS) as agent:
         me = str(agent.agent_id)

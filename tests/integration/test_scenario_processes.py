@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from tests.integration.processes import NodeProcess, cli, wait_until
+from tests.integration.processes import cli, cooperatives, wait_until
 
 pytestmark = pytest.mark.slow
 NAMES = ["farm", "mill", "bakery", "energy"]
@@ -33,19 +33,8 @@ def own_resource(home: Path, name: str) -> str:
 @pytest.fixture(scope="module")
 def valley(tmp_path_factory):
     root: Path = tmp_path_factory.mktemp("valley")
-    homes = {name: root / name for name in NAMES}
-    ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
-    cli(homes["farm"], "network", "create", "valley", "--property", "redundancy=3",
-        "--out", str(root / "valley.network.json"))
-    for name in NAMES[1:]:
-        token = cli(homes["farm"], "invite", ids[name])["token"]
-        cli(homes[name], "join", str(root / "valley.network.json"), "--invite", token)
     accept = {"mill": ["farm", "energy", "bakery"], "bakery": ["mill"], "farm": ["bakery"]}
-    nodes = {}
-    for name in NAMES:
-        extra = [x for other in accept.get(name, []) for x in ("--auto-accept-from", ids[other])]
-        bootstrap = [nodes["farm"].address] if nodes else []
-        nodes[name] = NodeProcess(homes[name], bootstrap=bootstrap, extra=extra)
+    homes, ids, nodes = cooperatives(root, NAMES, accept)
     wait_until(lambda: all(n.status()["peers"] == len(NAMES) - 1 for n in nodes.values()),
                timeout=60, what="a full mesh")
     x = produce_bread(homes, ids)
