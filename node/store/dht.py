@@ -45,7 +45,6 @@ CREATE TABLE IF NOT EXISTS dht_actions (
     signature BLOB NOT NULL,
     entry_address BLOB
 );
-CREATE INDEX IF NOT EXISTS dht_actions_by_author ON dht_actions(author, seq);
 CREATE INDEX IF NOT EXISTS dht_actions_by_prev ON dht_actions(author, prev);
 CREATE TABLE IF NOT EXISTS dht_entries (
     address BLOB PRIMARY KEY,
@@ -67,9 +66,11 @@ CREATE TABLE IF NOT EXISTS ops (
     changed_us  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ops_by_state ON ops(state, next_try_us);
--- ops_by_action(action) served no query (EXPLAIN QUERY PLAN of every statement here)
--- and cost a random-order insert per op; older databases drop it on opening.
+-- ops_by_action(action) and dht_actions_by_author(author, seq) served no query (EXPLAIN
+-- QUERY PLAN of every statement here; author-prefixed lookups use dht_actions_by_prev)
+-- and cost a random-order insert per op; older databases drop them on opening.
 DROP INDEX IF EXISTS ops_by_action;
+DROP INDEX IF EXISTS dht_actions_by_author;
 CREATE INDEX IF NOT EXISTS ops_by_author ON ops(author);
 CREATE INDEX IF NOT EXISTS ops_by_basis ON ops(basis);
 CREATE TABLE IF NOT EXISTS op_waits (
@@ -358,14 +359,6 @@ class DhtStore:
                 (entry_address.to_bytes(),),
             ).fetchone()
         return None if row is None else self.get_record(Cid(row[0]))
-
-    def action_at(self, author: AgentId, seq: int) -> SignedAction | None:
-        with _mapped("reading agent activity"):
-            row = self._conn.execute(
-                "SELECT action, signature FROM dht_actions WHERE author = ? AND seq = ? LIMIT 1",
-                (author.to_bytes(), seq),
-            ).fetchone()
-        return None if row is None else SignedAction.from_bytes(row[0], row[1])
 
     def siblings(self, signed: SignedAction) -> list[SignedAction]:
         """Other actions of the same author with the same prev_action: fork evidence."""
