@@ -121,6 +121,7 @@ class Countersigner:
         self.store = node.ledger.agent.store
         self.auto_accept_from = set(auto_accept_from)
         self._resolve_at: dict[bytes, int] = {}
+        self._awaiting: set[bytes] = set()
         self._maybe_open = True  # until a sweep finds none; set again by every new session
         self._new_session = trio.Event()  # wakes an idle loop
         self._nursery: trio.Nursery | None = None
@@ -344,6 +345,7 @@ class Countersigner:
                                  detail=detail, expect_head=head.address.to_bytes())
         failpoint("counterparty-after-sign")
         message = Accept(sid, final, party, approval, tuple(_raw(r) for r in own))
+        self._awaiting.add(sid)  # the resolution loop leaves it alone while the answer may come
         try:
             data = await self.node.transport.request(row.peer, "countersign", encode_session(message),
                                                      timeout=REQUEST_TIMEOUT)
@@ -351,6 +353,8 @@ class Countersigner:
         except (TransportError, CoreError) as e:
             log.info("session %s: no decision yet (%s); resolving later", row.hex_id, e)
             return self._mine(sid, COUNTERPARTY)
+        finally:
+            self._awaiting.discard(sid)
         failpoint("counterparty-before-write")
         return self._settle(row, decision)  # type: ignore[arg-type]
 
@@ -500,7 +504,8 @@ class Countersigner:
                     self._maybe_open = bool(still_open)
                     now = self.node.clock()
                     for row in still_open:
-                        if row.state == "signed" and self._resolve_at.get(row.id, 0) <= now:
+                        if row.state == "signed" and row.id not in self._awaiting \
+                                and self._resolve_at.get(row.id, 0) <= now:
                             self._resolve_at[row.id] = now + RESOLVE_INTERVAL_US
                             with trio.move_on_after(2 * REQUEST_TIMEOUT):
                                 await self.resolve(row)
