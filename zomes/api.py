@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from node.core.cid import Cid
 from node.core.identity import AgentId
 from node.core.ops import Op
-from node.core.outcome import Outcome
+from node.core.outcome import MissingDependency, Outcome
 from node.core.records import Entry, Record
 
 
@@ -38,6 +38,7 @@ class Deps(Protocol):
 
 
 S = TypeVar("S")
+_GAP = "fold-gap"  # cache key: (_GAP, top) -> an address below `top` that was missing
 
 
 def fold_chain(
@@ -58,7 +59,19 @@ def fold_chain(
         cached = deps.cache.get((key, address))
         if cached is not None:
             break
-        record = deps.must_get_record(address)
+        # the chain below `top` may have a hole: the next action's fold (from `top`, its
+        # prev) checks the hole before walking down to it again, so a chain whose early
+        # part is yet to arrive costs a step per op, not a walk per op
+        hole = deps.cache.get((_GAP, address), address)
+        try:
+            if hole != address:
+                deps.must_get_record(hole)  # still missing: raises at once
+                del deps.cache[(_GAP, address)]
+            record = deps.must_get_record(address)
+        except MissingDependency:
+            if top is not None and address != top:
+                deps.cache[(_GAP, top)] = hole
+            raise
         pending.append(record)
         address = record.action.prev_action
     if not pending and cached is not None:

@@ -237,10 +237,15 @@ class DhtStore:
     # -- the queue ---------------------------------------------------------------
 
     def due(self, now_us: int, limit: int = 1000) -> list[QueuedOp]:
-        """Ops not yet final whose retry time has come, oldest first."""
+        """Ops not yet final whose retry time has come: the oldest `limit`; those due and
+        received at the same time (in one message, or woken by one dependency) in chain
+        order for each author (a batch can arrive in any order; validating a chain
+        forward lets each op's fold extend the previous action's memoized state
+        instead of walking back to the last one seen)."""
         with _mapped("reading the validation queue"):
             rows = self._conn.execute(
-                "SELECT o.op_type, a.action, a.signature, e.entry, o.state, o.attempts, o.address"
+                "SELECT o.op_type, a.action, a.signature, e.entry, o.state, o.attempts, o.address,"
+                " o.next_try_us, o.received_us"
                 " FROM ops o JOIN dht_actions a ON a.address = o.action"
                 " LEFT JOIN dht_entries e ON e.address = a.entry_address"
                 " WHERE o.state IN ('pending', 'sys_valid', 'app_valid') AND o.next_try_us <= ?"
@@ -250,10 +255,13 @@ class DhtStore:
         out = []
         decoded: dict[bytes, SignedAction] = {}  # the ops of one action share its decoding
         entries: dict[tuple[bytes, Cid], Entry] = {}  # ...and its entry
-        for op_type, action, signature, entry, state, attempts, address in rows:
+        due_at = []
+        for op_type, action, signature, entry, state, attempts, address, due, received in rows:
             op = _op(op_type, action, signature, entry, decoded, entries)
-            out.append(QueuedOp(op, state, attempts, Cid(address)))
-        return out
+            due_at.append((due, received, op.action.author.to_bytes(), op.action.seq,
+                           QueuedOp(op, state, attempts, Cid(address))))
+        due_at.sort(key=lambda d: d[:4])
+        return [d[4] for d in due_at]
 
     def set_state(self, op_address: Cid, state: str, now_us: int, rule: str | None = None,
                   reason: str | None = None) -> None:
