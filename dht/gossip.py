@@ -16,6 +16,12 @@ different clocks still agree):
 - 32-day buckets for everything older.
 Recent data changes most and is reconciled at fine grain; old data rarely differs,
 so few coarse fingerprints cover years (about 80 buckets for a year of history).
+
+Ops younger than SETTLE_US at the requester's `now_us` are left out of a round, on
+both sides: their author is still publishing them. Publish delivers fresh ops; gossip
+reconciles settled history. Without the horizon, every round during a burst of
+commits would swap the addresses of the whole current hour and fetch ops still in
+flight, ahead of the ops before them on their chain (which then wait for those).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ HOUR_US: Final = 3600 * 1_000_000
 DAY_US: Final = 24 * HOUR_US
 EPOCH_US: Final = 32 * DAY_US
 _PERSON: Final = b"coledger-gossip"
+SETTLE_US: Final = 5_000_000
+"""Ops are reconciled once this old (an author's publish retries start at 0.25 s)."""
 
 
 class Bucket(NamedTuple):
@@ -80,12 +88,14 @@ def bucket_of(time_us: int, now_us: int) -> Bucket:
 
 
 def fingerprints(ops: Iterable[tuple[Cid, int]], now_us: int) -> dict[Bucket, Fingerprint]:
-    """Fingerprint of every non-empty bucket of a set of (address, time_us)."""
+    """Fingerprint of every non-empty bucket of a set of (address, time_us), the
+    settled ops only (older than SETTLE_US at `now_us`)."""
     counts: dict[Bucket, int] = {}
     xors: dict[Bucket, int] = {}
     seen: set[Cid] = set()
+    horizon = now_us - SETTLE_US
     for address, time_us in ops:
-        if address in seen:
+        if address in seen or time_us >= horizon:
             continue
         seen.add(address)
         b = bucket_of(time_us, now_us)
@@ -124,9 +134,9 @@ def differing_buckets(
 def addresses_in(
     ops: Iterable[tuple[Cid, int]], buckets: Iterable[Bucket], now_us: int
 ) -> list[Cid]:
-    """The addresses of `ops` that fall in `buckets`, sorted."""
-    wanted = set(buckets)
-    return sorted({a for a, t in ops if bucket_of(t, now_us) in wanted})
+    """The addresses of the settled `ops` that fall in `buckets`, sorted."""
+    wanted, horizon = set(buckets), now_us - SETTLE_US
+    return sorted({a for a, t in ops if t < horizon and bucket_of(t, now_us) in wanted})
 
 
 def missing(mine: Iterable[Cid], theirs: Iterable[Cid]) -> list[Cid]:

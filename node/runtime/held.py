@@ -15,8 +15,19 @@ change (a blocked author's ops are rejected) and now and then anyway.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import reduce
+from operator import xor
 
-from dht.gossip import Bucket, Fingerprint, address_hash, bucket_of, hour_of, merge_hours
+from dht.gossip import (
+    HOUR_US,
+    SETTLE_US,
+    Bucket,
+    Fingerprint,
+    address_hash,
+    bucket_of,
+    hour_of,
+    merge_hours,
+)
 from node.core.cid import Cid
 from node.core.identity import AgentId
 from node.runtime.population import Population
@@ -110,14 +121,22 @@ class SharedOps:
         return list(self._by_fellow)
 
     def fingerprints(self, peer: AgentId, now_us: int) -> dict[Bucket, Fingerprint]:
-        """Our fingerprints of the ops `peer` and we both hold authority for."""
-        hours = self._by_fellow.get(peer, {})
-        return merge_hours({h: Fingerprint(a.count, a.xor) for h, a in hours.items()}, now_us)
+        """Our fingerprints of the settled ops `peer` and we both hold authority for:
+        an hour's sums where the whole hour is settled, else its settled ops summed."""
+        horizon = now_us - SETTLE_US
+        sums = {}
+        for hour, acc in self._by_fellow.get(peer, {}).items():
+            if hour + HOUR_US <= horizon:
+                sums[hour] = Fingerprint(acc.count, acc.xor)
+            else:
+                settled = [cid for cid, t in acc.ops.items() if t < horizon]
+                sums[hour] = Fingerprint(len(settled), reduce(xor, map(address_hash, settled), 0))
+        return merge_hours(sums, now_us)
 
     def ops_in(
         self, peer: AgentId, buckets: Iterable[Bucket], now_us: int
     ) -> list[tuple[Cid, int]]:
-        """(address, time) of those ops that fall in `buckets`."""
-        wanted = set(buckets)
-        return [op for hour, acc in self._by_fellow.get(peer, {}).items()
-                if bucket_of(hour, now_us) in wanted for op in acc.ops.items()]
+        """(address, time) of those settled ops that fall in `buckets`."""
+        wanted, horizon = set(buckets), now_us - SETTLE_US
+        return [(cid, t) for hour, acc in self._by_fellow.get(peer, {}).items()
+                if bucket_of(hour, now_us) in wanted for cid, t in acc.ops.items() if t < horizon]

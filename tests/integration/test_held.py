@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from contextlib import AsyncExitStack
 
-from dht.gossip import fingerprints, shared_scope
+from dht.gossip import SETTLE_US, fingerprints, shared_scope
 from dht.memory import MemoryNetwork
 from node.core.identity import AgentKey
 from node.core.ops import produce_ops
@@ -18,6 +18,7 @@ from node.testing import MemoryAgent
 
 R = 3
 NOW = 1_800_000_000_000_000
+EDGE = 1_700_000_000_000_000 + SETTLE_US + 3_000  # MemoryAgent's clock starts at 1.7e15, 1 ms a step
 
 
 def integrate_chain(dht: DhtStore, rng: random.Random) -> None:
@@ -43,6 +44,7 @@ async def test_running_sums_match_fingerprints_from_scratch(tmp_path) -> None:
             me = live[0].local_id
             population = Population(me, live[0], R)
             shared = SharedOps(me, dht)
+            mixed = False  # some peer's shared hour held settled and unsettled ops
             for step in range(25):
                 roll = rng.random()
                 if roll < 0.4 and len(live) < len(keys):
@@ -62,5 +64,12 @@ async def test_running_sums_match_fingerprints_from_scratch(tmp_path) -> None:
                     every = sorted(shared.fingerprints(peer, NOW))
                     assert sorted(a for a, _ in shared.ops_in(peer, every, NOW)) == \
                         sorted(a for a, _ in held)
+                    # just after the chains were written: some of an hour's ops settled
+                    assert shared.fingerprints(peer, EDGE) == fingerprints(held, EDGE), step
+                    every = sorted(shared.fingerprints(peer, EDGE))
+                    assert sorted(a for a, _ in shared.ops_in(peer, every, EDGE)) == \
+                        sorted(a for a, t in held if t < EDGE - SETTLE_US)
+                    mixed |= 0 < sum(t < EDGE - SETTLE_US for _, t in held) < len(held)
                 theirs = dht.held_ops(lambda b: me not in population.authority_set(b))
                 assert shared.not_ours == {a.to_bytes() for a, _ in theirs}, step
+            assert mixed

@@ -12,6 +12,7 @@ from dht.gossip import (
     DAY_US,
     EPOCH_US,
     HOUR_US,
+    SETTLE_US,
     Bucket,
     Fingerprint,
     address_hash,
@@ -50,14 +51,17 @@ def reconcile(
 
 @given(universe, st.randoms(use_true_random=False))
 def test_one_round_converges(times: dict[Cid, int], rng: object) -> None:
-    """Each op is held by A, by B, or by both; one round gives both the union."""
+    """Each op is held by A, by B, or by both; one round gives both the union of the
+    settled ops, and moves none that are still being published."""
     where = {x: rng.choice("ab=") for x in times}  # type: ignore[attr-defined]
     a = [(x, t) for x, t in times.items() if where[x] in "a="]
     b = [(x, t) for x, t in times.items() if where[x] in "b="]
     a_fetches, b_fetches = reconcile(a, b)
     a2 = a + [(x, times[x]) for x in a_fetches]
     b2 = b + [(x, times[x]) for x in b_fetches]
-    assert {x for x, _ in a2} == {x for x, _ in b2} == set(times)
+    settled = {x for x, t in times.items() if t < NOW - SETTLE_US}
+    assert set(a_fetches) | set(b_fetches) <= settled
+    assert {x for x, _ in a2} & settled == {x for x, _ in b2} & settled == settled
     assert fingerprints(a2, NOW) == fingerprints(b2, NOW)
     assert differing_buckets(fingerprints(a2, NOW), fingerprints(b2, NOW)) == []
 
@@ -86,10 +90,20 @@ def test_bucket_tiers() -> None:
 
 def test_only_differing_buckets_are_listed() -> None:
     old = [(Cid.of(bytes([i])), NOW - YEAR_US + i) for i in range(50)]
-    new = (Cid.of(b"new"), NOW - 10)
+    new = (Cid.of(b"new"), NOW - SETTLE_US - 10)
     differ = differing_buckets(fingerprints(old + [new], NOW), fingerprints(old, NOW))
     assert differ == [Bucket(new[1] // HOUR_US * HOUR_US, HOUR_US)]
     assert addresses_in(old + [new], differ, NOW) == [new[0]]
+
+
+def test_ops_still_being_published_are_left_out() -> None:
+    settled = (Cid.of(b"settled"), NOW - SETTLE_US - 1)
+    fresh = (Cid.of(b"fresh"), NOW - SETTLE_US)  # the same hour
+    assert fingerprints([settled, fresh], NOW) == fingerprints([settled], NOW)
+    assert addresses_in([settled, fresh], [bucket_of(settled[1], NOW)], NOW) == [settled[0]]
+    # ...until they settle
+    later = NOW + 1
+    assert fingerprints([settled, fresh], later) != fingerprints([settled], later)
 
 
 @given(universe)
@@ -98,7 +112,10 @@ def test_hourly_sums_merge_into_the_same_fingerprints(ops: dict[Cid, int]) -> No
     for address, time_us in ops.items():
         fp = hours.get(hour_of(time_us), Fingerprint(0, 0))
         hours[hour_of(time_us)] = Fingerprint(fp.count + 1, fp.xor ^ address_hash(address))
-    assert merge_hours(hours, NOW) == fingerprints(ops.items(), NOW)
+    # (the sums count every op: the settled ones only, as a round would see them)
+    settled = {a: t for a, t in ops.items() if hour_of(t) + HOUR_US <= NOW - SETTLE_US}
+    hours = {h: fp for h, fp in hours.items() if h + HOUR_US <= NOW - SETTLE_US}
+    assert merge_hours(hours, NOW) == fingerprints(settled.items(), NOW)
 
 
 def test_shared_scope_agrees_with_authorities() -> None:
