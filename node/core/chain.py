@@ -169,16 +169,27 @@ def check_link(prev: SignedAction, action: ActionBase) -> str | None:
 
 def iter_verified(rows: Iterable[StoredRow]) -> Iterator[Record]:
     """Yield each record once it is proven to extend the chain; ChainError at the first break."""
-    prev: SignedAction | None = None
+    return verify_records(_decoded(rows))
+
+
+def _decoded(rows: Iterable[StoredRow]) -> Iterator[Record]:
     for expected_seq, row in enumerate(rows):
         if row.seq != expected_seq:
             raise ChainError(expected_seq, "missing from the chain")
-        record = decode_row(row)
+        yield decode_row(row)
+
+
+def verify_records(records: Iterable[Record]) -> Iterator[Record]:
+    """`iter_verified` over records already decoded (say, from a peer's answer)."""
+    prev: SignedAction | None = None
+    for expected_seq, record in enumerate(records):
+        if record.signed.action.seq != expected_seq:
+            raise ChainError(expected_seq, "missing from the chain")
         problem = check_record(record)
         if problem is None and prev is not None:
             problem = check_link(prev, record.signed.action)
         if problem is not None:
-            raise ChainError(row.seq, problem)
+            raise ChainError(expected_seq, problem)
         prev = record.signed
         yield record
 

@@ -308,7 +308,7 @@ class Node:
             if now - self._fetched_at.get(author, 0) < 1_000_000:
                 continue
             self._fetched_at[author] = now
-            records = await self.agent_activity(author)
+            records = await self.agent_activity(author, first=True)
             ops = [op for r in records for op in produce_ops(r) if op.type in _CHAIN_OPS]
             fetched += len(self.take_ops(ops))
         for address in list(singles)[:32]:
@@ -412,26 +412,41 @@ class Node:
                     return record
         return None
 
-    async def agent_activity(self, author: AgentId) -> list[Record]:
-        """An agent's whole chain, from its agent-activity authorities, verified."""
-        from node.core.chain import StoredRow, iter_verified
-
-        held = self.activity_held(author)
+    async def agent_activity(self, author: AgentId, first: bool = False) -> list[Record]:
+        """An agent's whole chain, from its agent-activity authorities, verified: the
+        longest verified answer (an author or an authority may withhold the end of it).
+        `first`: the first verified answer of a peer, the author asked first (to fetch
+        what we lack of it: the ops are validated anyway)."""
+        held = [] if first else self.activity_held(author)
+        best: list[Record] = []
         candidates = [held] if held else []
         sources = self.authorities(author.to_bytes())
         if author in self.members and author not in sources:
             sources.insert(0, author)  # the author holds its whole chain; all of it is signed
+        if first and author in sources:
+            sources.remove(author)
+            sources.insert(0, author)
         for peer in sources:
+            if first and best:
+                break
             if peer == self.me:
                 continue
             raws = await self._ask(peer, wire.GetRequest(author, "agent_activity"))
             if raws:
-                candidates.append([r for r in (_checked_record(x) for x in raws) if r is not None])
-        best: list[Record] = []
+                records = [r for r in (_decoded_record(x) for x in raws) if r is not None]
+                if first:
+                    best = self._longest(author, [records], best)
+                else:
+                    candidates.append(records)
+        return self._longest(author, candidates, best)
+
+    @staticmethod
+    def _longest(author: AgentId, candidates: list[list[Record]], best: list[Record]) -> list[Record]:
+        from node.core.chain import verify_records
+
         for records in candidates:
-            rows = [StoredRow(r.action.seq, r.signed.data, r.signed.signature, r.entry.data if r.entry else None) for r in records]
             try:
-                verified = list(iter_verified(rows))
+                verified = list(verify_records(records))  # (signatures checked here, once)
             except CoreError:
                 continue
             if verified and verified[0].action.author == author and len(verified) > len(best):
@@ -784,6 +799,18 @@ def _raw_op(op: Op) -> wire.RawOp:
 
 def _raw_record(record: Record) -> wire.RawRecord:
     return wire.RawRecord(record.signed.data, record.signed.signature, record.entry.data if record.entry else None)
+
+
+def _decoded_record(raw: wire.RawRecord) -> Record | None:
+    """A record from a peer, decoded but not verified (None if it does not decode)."""
+    from node.core.records import Entry, SignedAction
+
+    try:
+        signed = SignedAction.from_bytes(raw.action, raw.signature)
+        entry = Entry.from_bytes(raw.entry) if raw.entry is not None else None
+    except CoreError:
+        return None
+    return Record(signed, entry)
 
 
 def _checked_record(raw: wire.RawRecord) -> Record | None:
