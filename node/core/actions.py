@@ -57,7 +57,7 @@ class ActionBase(BaseModel):
             if value is None:
                 continue
             if name == "author":
-                value = value.to_bytes()
+                value = self.author.to_bytes()
             elif type(value) is Cid:
                 value = link_tag(value)
             obj[name] = value
@@ -181,7 +181,7 @@ def action_from_obj(obj: Any) -> ActionBase:
     if not isinstance(obj, dict):
         raise DecodeError("an action must be a map")
     fields = dict(obj)
-    cls = ACTION_TYPES.get(fields.pop("type", None))  # type: ignore[arg-type]
+    cls = ACTION_TYPES.get(fields.pop("type", None))
     if cls is None:
         raise DecodeError(f"unknown action type {obj.get('type')!r}")
     author = fields.get("author")

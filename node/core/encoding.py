@@ -113,7 +113,7 @@ def decode(data: bytes) -> Value:
         # decoded and checked before: the same bytes decode the same way (a fresh value)
         return cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)  # type: ignore[no-any-return]
     try:
-        value = cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)
+        value: Value = cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)
         _check_encodable(value)
         again = encode_trusted(value)
     except DecodeError:

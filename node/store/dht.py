@@ -252,10 +252,9 @@ class DhtStore:
                 " ORDER BY o.next_try_us, o.received_us LIMIT ?",
                 (now_us, limit),
             ).fetchall()
-        out = []
         decoded: dict[bytes, SignedAction] = {}  # the ops of one action share its decoding
         entries: dict[tuple[bytes, Cid], Entry] = {}  # ...and its entry
-        due_at = []
+        due_at: list[tuple[int, int, bytes, int, QueuedOp]] = []
         for op_type, action, signature, entry, state, attempts, address, due, received in rows:
             op = _op(op_type, action, signature, entry, decoded, entries)
             due_at.append((due, received, op.action.author.to_bytes(), op.action.seq,
