@@ -46,13 +46,17 @@ async def bench(root: Path, transfers: int) -> dict[str, float]:
     async with trio.open_nursery() as nursery:
         async def serve(home: Path, bootstrap: list[str], accept: list[str], *,
                         task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
-            async with open_node(home, passphrase, listen="/ip4/127.0.0.1/tcp/0", bootstrap=bootstrap,
-                                 rpc=False, gossip_interval=5.0, auto_accept_from=accept) as node:
+            async with open_node(
+                home, passphrase, listen="/ip4/127.0.0.1/tcp/0", bootstrap=bootstrap,
+                rpc=False, gossip_interval=5.0, auto_accept_from=accept,
+            ) as node:
                 task_status.started(node)
                 await trio.sleep_forever()
 
         farm = await nursery.start(serve, homes[0], [], [])
-        mill = await nursery.start(serve, homes[1], [farm.transport.listen_addrs()[0]], [str(keys[0].agent_id)])
+        mill = await nursery.start(
+            serve, homes[1], [farm.transport.listen_addrs()[0]], [str(keys[0].agent_id)]
+        )
         with trio.fail_after(30):
             while len(farm.peers()) < 2:
                 await trio.sleep(0.05)
@@ -107,7 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         figures = trio.run(bench, Path(tmp), args.transfers)
-    print(f"{figures['transfers']} countersigned transfers: {figures['transfers_per_s']}/s; session "
+    print(f"{figures['transfers']} countersigned transfers: "
+          f"{figures['transfers_per_s']}/s; session "
           f"p50 {figures['session_p50_ms']} ms, p95 {figures['session_p95_ms']} ms "
           f"(baselines: plain commit {figures['baseline_commit_ms']} ms, "
           f"request round trip {figures['baseline_rtt_ms']} ms)")

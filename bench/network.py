@@ -61,7 +61,9 @@ async def start(nursery: trio.Nursery, homes: list[Path], ids: list) -> list:  #
 
 async def start_nodes(nursery: trio.Nursery, homes: list[Path], bootstrap: str | None) -> list:  # type: ignore[type-arg]
     """A node for each home, bootstrapping to `bootstrap`, else to the first of them."""
-    async def serve(home: Path, bootstrap: list[str], *, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
+    async def serve(  # type: ignore[no-untyped-def]
+        home: Path, bootstrap: list[str], *, task_status=trio.TASK_STATUS_IGNORED
+    ) -> None:
         async with open_node(home, passphrase, listen="/ip4/127.0.0.1/tcp/0", bootstrap=bootstrap,
                              rpc=False, gossip_interval=1.0) as node:
             task_status.started(node)
@@ -242,14 +244,21 @@ async def catch_up(root: Path, n: int, ops_wanted: int) -> dict[str, float]:
         newcomer = await nursery.start(fresh)
 
         def held() -> int:
-            return sum(1 for op in mine if (s := newcomer.dht.state_of(op.address)) and s[0] == INTEGRATED)
+            return sum(
+                1 for op in mine
+                if (s := newcomer.dht.state_of(op.address)) and s[0] == INTEGRATED
+            )
 
         with trio.fail_after(600):
             while held() < len(mine):
                 await trio.sleep(0.25)
         elapsed = time.perf_counter() - t0
         nursery.cancel_scope.cancel()
-    return {"catchup_s": elapsed, "catchup_ops_existing": len(everything), "catchup_ops_held": len(mine)}
+    return {
+        "catchup_s": elapsed,
+        "catchup_ops_existing": len(everything),
+        "catchup_ops_held": len(mine),
+    }
 
 
 def quiet_libp2p() -> None:

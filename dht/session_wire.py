@@ -167,7 +167,8 @@ class Decision:
     reason: str | None = None
 
     def to_obj(self) -> dict[str, Any]:
-        return {"t": self.KIND, "state": self.state, "approval": self.approval, "reason": self.reason}
+        return {"t": self.KIND, "state": self.state, "approval": self.approval,
+                "reason": self.reason}
 
     @classmethod
     def from_obj(cls, obj: Any) -> Decision:
@@ -175,7 +176,9 @@ class Decision:
         state = _text(m["state"], "state", 16)
         if state not in DECISIONS:
             raise WireError(f"unknown decision {state!r}")
-        approval = None if m["approval"] is None else _bytes(m["approval"], "approval", MAX_SIGNATURE)
+        approval = (
+            None if m["approval"] is None else _bytes(m["approval"], "approval", MAX_SIGNATURE)
+        )
         return cls(state, approval, _opt_text(m["reason"], "reason", MAX_REASON))
 
 

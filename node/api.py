@@ -65,7 +65,9 @@ def init_home(home: Path, passphrase: str, name: str | None, *, force: bool = Fa
     return key.agent_id
 
 
-def new_dna(name: str, progenitor: AgentId, zomes: tuple[ZomeRef, ...], properties: dict[str, str]) -> DnaDef:
+def new_dna(
+    name: str, progenitor: AgentId, zomes: tuple[ZomeRef, ...], properties: dict[str, str]
+) -> DnaDef:
     """A fresh network definition with a random seed."""
     return DnaDef(
         name=name,

@@ -41,7 +41,9 @@ def code_hash(zome: IntegrityZome) -> str:
 
 def zome_refs(zomes: tuple[Zome, ...]) -> tuple[ZomeRef, ...]:
     return tuple(
-        ZomeRef(name=z.integrity.name, version=z.integrity.version, code_hash=code_hash(z.integrity))
+        ZomeRef(
+            name=z.integrity.name, version=z.integrity.version, code_hash=code_hash(z.integrity)
+        )
         for z in zomes
     )
 
@@ -101,7 +103,8 @@ def invite(agent: Agent, invitee: str, days: float = DEFAULT_INVITE_DAYS) -> str
         raise LocalError("an invitation must expire in the future (--days > 0)")
     expires = agent.clock() + int(days * 86_400 * 1_000_000)
     proof = issue_invitation(
-        agent.key(), own_membrane_proof(agent), dna.address, invitee_id, expires, secrets.token_bytes(16)
+        agent.key(), own_membrane_proof(agent), dna.address, invitee_id, expires,
+        secrets.token_bytes(16),
     )
     return token_of(proof)
 

@@ -83,7 +83,8 @@ class MemoryAgent:
     def rows(self) -> Iterator[StoredRow]:
         for r in self.records:
             yield StoredRow(
-                r.signed.action.seq, r.signed.data, r.signed.signature, r.entry.data if r.entry else None
+                r.signed.action.seq, r.signed.data, r.signed.signature,
+                r.entry.data if r.entry else None,
             )
 
 
@@ -105,7 +106,8 @@ def fast_home(root, name: str, key: AgentKey | None = None):  # type: ignore[no-
     paths = HomePaths(root / name)
     paths.root.mkdir(parents=True, exist_ok=True)
     write_key_file(paths.key, key, SIM_PASSPHRASE, name,
-                   opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN, memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN)
+                   opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN,
+                   memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN)
     with open_store(paths.db, create=True):
         pass
     return paths.root, key
@@ -124,10 +126,14 @@ def simulated_network(root, n: int, redundancy: int = 5):  # type: ignore[no-unt
         keys.append(key)
     network_file = root / "sim.network.json"
     with open_agent(homes[0], lambda: SIM_PASSPHRASE) as progenitor:
-        dna = create_network(progenitor, "simulation", {"redundancy": str(redundancy)}, network_file)
+        dna = create_network(
+            progenitor, "simulation", {"redundancy": str(redundancy)}, network_file
+        )
     far = 2**62
     for home, key in zip(homes[1:], keys[1:], strict=True):
-        proof = issue_invitation(keys[0], None, dna.address, key.agent_id, far, key.agent_id.to_bytes()[-16:])
+        proof = issue_invitation(
+            keys[0], None, dna.address, key.agent_id, far, key.agent_id.to_bytes()[-16:]
+        )
         with open_agent(home, lambda: SIM_PASSPHRASE) as agent:
             join(agent, network_file, token_of(proof))
     return homes, keys, dna

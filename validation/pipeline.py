@@ -50,7 +50,9 @@ class Validator:
 
     def __post_init__(self) -> None:
         by_name = {z.name: z for z in self.zomes}
-        types = {AGENT_ENTRY_TYPE} | {z.entry_type_name(t) for z in self.zomes for t in z.entry_types}
+        types = {AGENT_ENTRY_TYPE} | {
+            z.entry_type_name(t) for z in self.zomes for t in z.entry_types
+        }
         object.__setattr__(self, "by_name", by_name)
         object.__setattr__(self, "known_entry_types", frozenset(types))
 

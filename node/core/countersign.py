@@ -63,7 +63,10 @@ class Party:
         agent, prev, seq, time = obj["agent"], obj["prev"], obj["seq"], obj["time"]
         if not isinstance(agent, bytes) or not isinstance(prev, Cid):
             raise DecodeError("a party's agent must be bytes and prev a link")
-        if type(seq) is not int or type(time) is not int or not 0 < seq < 2**63 or not 0 <= time < 2**63:
+        if (
+            type(seq) is not int or type(time) is not int
+            or not 0 < seq < 2**63 or not 0 <= time < 2**63
+        ):
             raise DecodeError("a party's seq and time must be non-negative integers")
         try:
             return cls(AgentId(agent), prev, seq, time)
@@ -166,7 +169,8 @@ def check_envelope(action: ActionBase, entry_type: str, envelope: Envelope) -> s
         return f"the author {action.author} is not a party to the countersigning session"
     if not isinstance(action, Create):
         return "a countersigned entry is written by a Create action"
-    if (action.seq, action.prev_action, action.timestamp) != (party.seq, party.prev_action, party.timestamp):
+    placed = (party.seq, party.prev_action, party.timestamp)
+    if (action.seq, action.prev_action, action.timestamp) != placed:
         return (
             f"the action is at seq {action.seq} after {action.prev_action}, but the session "
             f"places it at seq {party.seq} after {party.prev_action} (replayed or moved)"

@@ -8,8 +8,8 @@ record always yields the same ops and an op is integrated at most once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 from node.core.actions import ActionBase, CreateLink, Delete, DeleteLink, Update

@@ -15,9 +15,9 @@ from typing import Any
 import trio
 
 from node.core.clock import now_us
+from node.core.identity import AgentId
 from node.runtime.ledger import open_ledger
 from node.runtime.node import Node
-from node.core.identity import AgentId
 from node.store.home import PassphraseSource
 from node.store.network_file import read_network_file
 

@@ -162,7 +162,8 @@ class Countersigner:
                   "party": party.to_obj(), "start": start, "end": end, "to_new": to_new}
         self._opened()
         self.sessions.add(session.id, INITIATOR, "proposed", other, locks=True, created_us=now,
-                          expires_us=end, detail=detail, now_us=now, expect_head=head.address.to_bytes())
+                          expires_us=end, detail=detail, now_us=now,
+                          expect_head=head.address.to_bytes())
         message = Propose(session.id, COUNTERSIGNED_TYPE, draft.to_content(), party, start, end,
                           to_new, tuple(_raw(r) for r in records))
         try:
@@ -170,20 +171,26 @@ class Countersigner:
                                                 timeout=REQUEST_TIMEOUT)
             ack = decode_reply(Ack, data)
         except (TransportError, CoreError) as e:
-            return self._close(session.id, "declined", f"the counterparty could not be reached: {e}")
+            return self._close(
+                session.id, "declined", f"the counterparty could not be reached: {e}"
+            )
         if ack.state == "declined":
             return self._close(session.id, "declined", ack.reason or "declined")
         row = self.sessions.get(session.id)
         assert row is not None
         return row
 
-    def _draft(self, view: Any, req: TransferRequest, other: AgentId) -> tuple[EconomicEvent, str | None]:
+    def _draft(
+        self, view: Any, req: TransferRequest, other: AgentId
+    ) -> tuple[EconomicEvent, str | None]:
         event_req = req.event
         to_new: list[str] = []
         if event_req.to_resource is None:
             source = view.resources.get(event_req.resource or "")
             if source is None:
-                raise LocalError("give --to-resource RES|new:NAME (or a --resource of yours to name it after)")
+                raise LocalError(
+                    "give --to-resource RES|new:NAME (or a --resource of yours to name it after)"
+                )
             event_req = replace(event_req, to_resource=f"new:{source.name}")
 
         def new_resource(option: str, name: str, *_: Any) -> str | None:
@@ -223,7 +230,9 @@ class Countersigner:
         log.info("session %s committed: event %s", row.hex_id, entry.address)
         return Decision("committed", approval=envelope.approvals[0])
 
-    def _seal_as_initiator(self, row: SessionRow, msg: Accept) -> tuple[Envelope, Party, list[Record]]:
+    def _seal_as_initiator(
+        self, row: SessionRow, msg: Accept
+    ) -> tuple[Envelope, Party, list[Record]]:
         detail = row.detail
         draft, final = detail["event"], dict(msg.event)
         if detail["to_new"] is not None:
@@ -271,7 +280,9 @@ class Countersigner:
         if row is None or row.role != INITIATOR or row.peer != peer:
             return Decision("abandoned", reason="no such session with you")
         if row.state == "proposed":
-            row = self._close(row.id, "declined", f"declined by {peer}: {msg.reason or 'no reason given'}")
+            row = self._close(
+                row.id, "declined", f"declined by {peer}: {msg.reason or 'no reason given'}"
+            )
         return self._on_status(peer, Status(msg.id))
 
     # -- counterparty ----------------------------------------------------------------------
@@ -285,9 +296,16 @@ class Countersigner:
         problem = None
         if msg.entry_type != COUNTERSIGNED_TYPE:
             problem = f"entry type {msg.entry_type!r} cannot be countersigned here"
-        elif msg.party.agent != peer or event.provider != str(peer) or event.receiver != str(self.node.me):
+        elif (
+            msg.party.agent != peer
+            or event.provider != str(peer)
+            or event.receiver != str(self.node.me)
+        ):
             problem = "the proposal must come from the event's provider, to its receiver"
-        elif not msg.start_us <= msg.party.timestamp <= msg.end_us or msg.end_us - msg.start_us > MAX_WINDOW_US:
+        elif (
+            not msg.start_us <= msg.party.timestamp <= msg.end_us
+            or msg.end_us - msg.start_us > MAX_WINDOW_US
+        ):
             problem = "the session window is malformed"
         elif msg.end_us <= now:
             problem = "the session has already expired"
@@ -323,7 +341,8 @@ class Countersigner:
         staged = _checked(RawRecord.from_obj(r) for r in detail["records"])  # type: ignore[attr-defined]
         final = dict(detail["event"])  # type: ignore[call-overload]
         if detail["to_new"] is not None:
-            final[TO_RESOURCE] = str(self._create_receiving_resource(str(detail["to_new"]), final, staged))
+            receiving = self._create_receiving_resource(str(detail["to_new"]), final, staged)
+            final[TO_RESOURCE] = str(receiving)
         own = self._own_records(final)
         event = EconomicEvent.from_content(final)
         problem = self._precheck(event, self.node.me, row.peer, staged, placeholder=False)
@@ -347,8 +366,9 @@ class Countersigner:
         message = Accept(sid, final, party, approval, tuple(_raw(r) for r in own))
         self._awaiting.add(sid)  # the resolution loop leaves it alone while the answer may come
         try:
-            data = await self.node.transport.request(row.peer, "countersign", encode_session(message),
-                                                     timeout=REQUEST_TIMEOUT)
+            data = await self.node.transport.request(
+                row.peer, "countersign", encode_session(message), timeout=REQUEST_TIMEOUT
+            )
             decision = decode_reply(Decision, data)
         except (TransportError, CoreError) as e:
             log.info("session %s: no decision yet (%s); resolving later", row.hex_id, e)
@@ -358,7 +378,9 @@ class Countersigner:
         failpoint("counterparty-before-write")
         return self._settle(row, decision)  # type: ignore[arg-type]
 
-    def _create_receiving_resource(self, name: str, final: dict[str, Any], staged: list[Record]) -> Cid:
+    def _create_receiving_resource(
+        self, name: str, final: dict[str, Any], staged: list[Record]
+    ) -> Cid:
         """`new:NAME`: our resource that receives, like the source (its specification and
         unit), else in the unit of the event's quantity."""
         spec, unit = final.get("resourceConformsTo"), _quantity_unit(final)
@@ -371,7 +393,9 @@ class Countersigner:
                     if isinstance(resource, EconomicResource):
                         spec, unit = resource.conforms_to, resource.unit_of_resource
         if unit is None:
-            raise LocalError("cannot tell the receiving resource's unit: name one with --to-resource")
+            raise LocalError(
+                "cannot tell the receiving resource's unit: name one with --to-resource"
+            )
         return self.ledger.commit(lambda s, v: coordinator.create_resource(s, v, name, unit, spec))
 
     def _settle(self, row: SessionRow, decision: Decision) -> SessionRow:
@@ -384,19 +408,30 @@ class Countersigner:
         start, end = int(detail["start"]), int(detail["end"])  # type: ignore[call-overload]
         initiator, party = Party.from_obj(detail["initiator"]), Party.from_obj(detail["party"])
         session = Session(row.id, start, end, (initiator, party))
-        envelope = Envelope(session, detail["final"], (decision.approval, detail["approval"]))  # type: ignore[arg-type]
+        approvals = (decision.approval, detail["approval"])
+        envelope = Envelope(session, detail["final"], approvals)  # type: ignore[arg-type]
         entry = envelope.entry()
-        problem = check_envelope(party_action(entry, COUNTERSIGNED_TYPE, party), COUNTERSIGNED_TYPE, envelope)
+        problem = check_envelope(
+            party_action(entry, COUNTERSIGNED_TYPE, party), COUNTERSIGNED_TYPE, envelope
+        )
         if problem:
-            log.warning("session %s: the initiator's signature is bad (%s); still resolving", row.hex_id, problem)
+            log.warning(
+                "session %s: the initiator's signature is bad (%s); still resolving",
+                row.hex_id, problem,
+            )
             return row
         staged = _checked(RawRecord.from_obj(r) for r in detail["records"])  # type: ignore[attr-defined]
         try:
-            self.ledger.commit(lambda s, v: s.countersigned(COUNTERSIGNED_TYPE, entry, party),
-                               session=SessionCommit(row.id, frozenset({"signed"}), str(entry.address)),
-                               staged=staged)
+            self.ledger.commit(
+                lambda s, v: s.countersigned(COUNTERSIGNED_TYPE, entry, party),
+                session=SessionCommit(row.id, frozenset({"signed"}), str(entry.address)),
+                staged=staged,
+            )
         except (LocalError, CoreError) as e:
-            log.warning("session %s: committed by the initiator but not writable here yet: %s", row.hex_id, e)
+            log.warning(
+                "session %s: committed by the initiator but not writable here yet: %s",
+                row.hex_id, e,
+            )
             return row
         self.node.enqueue_new_records()
         log.info("session %s committed on this side: event %s", row.hex_id, entry.address)
@@ -405,12 +440,16 @@ class Countersigner:
     async def decline(self, sid: bytes, reason: str | None = None) -> SessionRow:
         row = self._mine(sid, COUNTERPARTY)
         if row.state != "pending":
-            raise LocalError(f"session {row.hex_id} is {row.state}: only a pending session can be declined")
+            raise LocalError(
+                f"session {row.hex_id} is {row.state}: only a pending session can be declined"
+            )
         row = self._close(sid, "declined", reason or "declined")
         with trio.move_on_after(REQUEST_TIMEOUT):
             try:
-                await self.node.transport.request(row.peer, "countersign",
-                                                  encode_session(Decline(sid, reason)), timeout=REQUEST_TIMEOUT)
+                await self.node.transport.request(
+                    row.peer, "countersign", encode_session(Decline(sid, reason)),
+                    timeout=REQUEST_TIMEOUT,
+                )
             except (TransportError, CoreError) as e:
                 log.info("could not tell %s of the decline: %s", row.peer, e)
         return row
@@ -418,8 +457,9 @@ class Countersigner:
     async def resolve(self, row: SessionRow) -> SessionRow:
         """A signed session whose decision we missed: ask the initiator, then the DHT."""
         try:
-            data = await self.node.transport.request(row.peer, "countersign",
-                                                     encode_session(Status(row.id)), timeout=REQUEST_TIMEOUT)
+            data = await self.node.transport.request(
+                row.peer, "countersign", encode_session(Status(row.id)), timeout=REQUEST_TIMEOUT
+            )
             row = self._settle(row, decode_reply(Decision, data))  # type: ignore[arg-type]
         except (TransportError, CoreError) as e:
             log.info("session %s: the initiator does not answer (%s)", row.hex_id, e)
@@ -442,7 +482,9 @@ class Countersigner:
                 envelope = None
             if envelope is not None and envelope.session.id == row.id:
                 return self._settle(row, Decision("committed", approval=envelope.approvals[0]))
-        return self._close(row.id, "abandoned", "the initiator's chain moved on without this session")
+        return self._close(
+            row.id, "abandoned", "the initiator's chain moved on without this session"
+        )
 
     # -- both --------------------------------------------------------------------------------
 
@@ -529,7 +571,8 @@ class Countersigner:
         if isinstance(outcome, Invalid):
             return f"{outcome.rule}: {outcome.reason}"
         if isinstance(outcome, Unresolved) and not placeholder:
-            return "it names records not held here: " + ", ".join(str(m) for m in outcome.missing[:3])
+            missing = ", ".join(str(m) for m in outcome.missing[:3])
+            return "it names records not held here: " + missing
         return None
 
     def _context_records(self, event: EconomicEvent) -> list[Record]:
@@ -543,7 +586,11 @@ class Countersigner:
         found: list[Record] = []
         view = self.ledger.view()
         for text in wanted:
-            if isinstance(text, str) and text in view.resources and view.resources[text].conforms_to:
+            if (
+                isinstance(text, str)
+                and text in view.resources
+                and view.resources[text].conforms_to
+            ):
                 wanted.append(view.resources[text].conforms_to)
         for text in dict.fromkeys(w for w in wanted if isinstance(w, str)):
             try:
@@ -562,7 +609,9 @@ def _quantity_unit(content: dict[str, Any]) -> str | None:
 
 
 def _raw(record: Record) -> RawRecord:
-    return RawRecord(record.signed.data, record.signed.signature, record.entry.data if record.entry else None)
+    return RawRecord(
+        record.signed.data, record.signed.signature, record.entry.data if record.entry else None
+    )
 
 
 def _checked(raws: Any) -> list[Record]:

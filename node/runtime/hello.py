@@ -38,7 +38,11 @@ class Hello:
     def from_bytes(cls, data: bytes) -> Hello:
         """Decode defensively; DecodeError on anything malformed."""
         obj = decode(data)
-        if not isinstance(obj, dict) or obj.get("t") != "hello" or set(obj) != {"t", "avp", "peers"}:
+        if (
+            not isinstance(obj, dict)
+            or obj.get("t") != "hello"
+            or set(obj) != {"t", "avp", "peers"}
+        ):
             raise DecodeError("not a hello message")
         avp, peers = obj["avp"], obj["peers"]
         if not (isinstance(avp, list) and len(avp) == 2 and all(isinstance(x, bytes) for x in avp)):

@@ -19,7 +19,6 @@ from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
 from node.core.records import Record, SignedAction
 from node.store.deps import StoreDeps
-from node.store.home import gc_paused
 from node.store.dht import (
     APP_VALID,
     INTEGRATED,
@@ -30,6 +29,7 @@ from node.store.dht import (
     DhtStore,
     QueuedOp,
 )
+from node.store.home import gc_paused
 from validation.pipeline import Validator
 from validation.receipts import receipt_bytes, sign_receipt
 from validation.warrants import (
@@ -210,9 +210,11 @@ class ValidationWorkflow:
         )
         if isinstance(verdict, WarranteeGuilty):
             data = warrant.to_bytes()
-            if self.dht.add_warrant(Cid.of(data), warrant.warrantee, warrant.issuer, data, now_us):
-                if report is not None:
-                    report.warrants.append(warrant)
+            stored = self.dht.add_warrant(
+                Cid.of(data), warrant.warrantee, warrant.issuer, data, now_us
+            )
+            if stored and report is not None:
+                report.warrants.append(warrant)
             self.block(warrant.warrantee, f"warranted by {warrant.issuer}", now_us, data)
         elif isinstance(verdict, IssuerFalse):
             self.block(warrant.issuer, "issued a false warrant", now_us, warrant.to_bytes())

@@ -13,19 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from node.core.actions import AgentValidationPkg
 from node.core.cid import Cid
 from node.core.dna import DnaDef
 from node.core.errors import LocalError
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved
-from node.core.actions import AgentValidationPkg
 from node.core.records import Record, SignedAction
 from node.core.scratch import Scratch
 from node.store.deps import StoreDeps
 from node.store.dht import DhtStore
 from node.store.home import Agent, PassphraseSource, open_agent
-from node.store.sessions import SessionCommit
 from node.store.network_file import current_dna
+from node.store.sessions import SessionCommit
 from validation.app import seed_membership
 from validation.pipeline import Validator
 from zomes.membrane.invitations import validate_agent_validation_pkg
@@ -109,7 +109,10 @@ class Ledger:
         view = self.view()
         head = self.agent.head()
         if head is None:
-            raise LocalError("this agent has not joined a network: run `coledger network create` or `coledger join`")
+            raise LocalError(
+                "this agent has not joined a network: "
+                "run `coledger network create` or `coledger join`"
+            )
 
         def check(scratch: Scratch) -> None:
             deps = self.deps([*staged, *scratch.records])
@@ -138,7 +141,9 @@ class Ledger:
         return self.commit(lambda s, v: coordinator.record_event(s, v, author, req, now))
 
     def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None) -> Cid:
-        return self.commit(lambda s, v: coordinator.create_spec(s, name, unit, allow_negative, note))
+        return self.commit(
+            lambda s, v: coordinator.create_spec(s, name, unit, allow_negative, note)
+        )
 
     def create_process_spec(self, name: str, note: str | None) -> Cid:
         return self.commit(lambda s, v: coordinator.create_process_spec(s, name, note))

@@ -35,8 +35,8 @@ from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid
 from node.core.records import Record
-from node.runtime.hello import Hello, check_hello
 from node.runtime.held import SharedOps
+from node.runtime.hello import Hello, check_hello
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
 from node.runtime.ledger import Ledger
 from node.runtime.population import Population
@@ -190,7 +190,9 @@ class Node:
         return peer
 
     async def greet(self, peer: AgentId) -> None:
-        answer = await self.transport.request(peer, "hello", self._hello_bytes(), timeout=REQUEST_TIMEOUT)
+        answer = await self.transport.request(
+            peer, "hello", self._hello_bytes(), timeout=REQUEST_TIMEOUT
+        )
         try:
             self._admit(peer, Hello.from_bytes(answer))
         except NotAMember:
@@ -263,7 +265,10 @@ class Node:
         """Store ops from peers, to be validated; blocked authors' ops and counterfeits
         (validation.sys.counterfeit: they would squat on the genuine op's address) are
         dropped."""
-        fresh = [op for op in ops if op.action.author not in self.blocked and not self._counterfeit(op)]
+        fresh = [
+            op for op in ops
+            if op.action.author not in self.blocked and not self._counterfeit(op)
+        ]
         added = self.dht.add_ops(fresh, self.clock())
         if added:
             self._wake_validate.set()
@@ -327,8 +332,12 @@ class Node:
         results, receipts = [], []
         for op in ops:
             state = self.dht.state_of(op.address)
-            status = "pending" if state is None else {INTEGRATED: "integrated", REJECTED: "rejected"}.get(state[0], "pending")
-            results.append(wire.OpResult(op.address, status, state[2] if state and state[0] == REJECTED else None))
+            status = (
+                "pending" if state is None
+                else {INTEGRATED: "integrated", REJECTED: "rejected"}.get(state[0], "pending")
+            )
+            reason = state[2] if state and state[0] == REJECTED else None
+            results.append(wire.OpResult(op.address, status, reason))
             receipts.extend(self._my_receipts(op.address))
         return wire.encode_message(wire.PublishResponse(tuple(results), tuple(receipts)))
 
@@ -354,7 +363,9 @@ class Node:
             assert isinstance(request.target, Cid)
             found = self.local_record(request.target)
             records = [found] if found is not None else []
-        return wire.encode_message(wire.GetResponse(bool(records), tuple(_raw_record(r) for r in records)))
+        return wire.encode_message(
+            wire.GetResponse(bool(records), tuple(_raw_record(r) for r in records))
+        )
 
     async def _on_gossip(self, peer: AgentId, data: bytes) -> bytes:
         self._member(peer)
@@ -441,7 +452,9 @@ class Node:
         return self._longest(author, candidates, best)
 
     @staticmethod
-    def _longest(author: AgentId, candidates: list[list[Record]], best: list[Record]) -> list[Record]:
+    def _longest(
+        author: AgentId, candidates: list[list[Record]], best: list[Record]
+    ) -> list[Record]:
         from node.core.chain import verify_records
 
         for records in candidates:
@@ -453,14 +466,15 @@ class Node:
                 best = verified
         return best
 
-    async def flows(self, address: str, backwards: bool, max_agents: int = 64) -> list[dict[str, object]]:
+    async def flows(
+        self, address: str, backwards: bool, max_agents: int = 64
+    ) -> list[dict[str, object]]:
         """Trace or track across chains: start from our own, fetch the chains of the
         agents our events name (and theirs, breadth first), walk the joined flows."""
-        from zomes.valueflows.coordinator import flow_index, merged_view
         from node.runtime.ledger import describe_node
-        from zomes.valueflows.trace import NotInIndex
-
         from node.runtime.rpc import chain_view_of
+        from zomes.valueflows.coordinator import flow_index, merged_view
+        from zomes.valueflows.trace import NotInIndex
 
         views = {self.me: self.ledger.view()}
         frontier = list(views)
@@ -493,12 +507,17 @@ class Node:
         try:
             nodes = index.trace(address) if backwards else index.track(address)
         except NotInIndex:
-            raise CoreError(f"{address} is not a resource, event or process known here or to the chains it names") from None
+            raise CoreError(
+                f"{address} is not a resource, event or process known here"
+                " or to the chains it names"
+            ) from None
         return [describe_node(n, view) for n in nodes]
 
     async def _ask(self, peer: AgentId, request: wire.GetRequest) -> tuple[wire.RawRecord, ...]:
         try:
-            data = await self.transport.request(peer, "get", wire.encode_message(request), timeout=GET_TIMEOUT)
+            data = await self.transport.request(
+                peer, "get", wire.encode_message(request), timeout=GET_TIMEOUT
+            )
             response = wire.decode_message(wire.GetResponse, data)
         except (TransportError, CoreError) as e:
             log.info("get from %s failed: %s", peer, e)
@@ -580,7 +599,9 @@ class Node:
     async def _publish_to(self, peer: AgentId, ops: list[Op]) -> None:
         request = wire.PublishRequest(tuple(_raw_op(op) for op in ops))
         try:
-            data = await self.transport.request(peer, "publish", wire.encode_message(request), timeout=REQUEST_TIMEOUT)
+            data = await self.transport.request(
+                peer, "publish", wire.encode_message(request), timeout=REQUEST_TIMEOUT
+            )
             response = wire.decode_message(wire.PublishResponse, data)
         except (TransportError, CoreError) as e:
             log.info("publish to %s failed: %s", peer, e)
@@ -633,7 +654,9 @@ class Node:
         now = self.clock()
         mine_fps, addresses = self._shared_with(peer, self.redundancy, now)
         request = wire.GossipRequest(now, self.redundancy, tuple(mine_fps.items()))
-        data = await self.transport.request(peer, "gossip", wire.encode_message(request), timeout=REQUEST_TIMEOUT)
+        data = await self.transport.request(
+            peer, "gossip", wire.encode_message(request), timeout=REQUEST_TIMEOUT
+        )
         response = wire.decode_message(wire.GossipResponse, data)
         self.stats.gossip_rounds += 1
         if not response.differing:
@@ -644,7 +667,9 @@ class Node:
         wanted = set(want)
         for i in range(0, len(want), BATCH):
             fetch = wire.FetchRequest(tuple(want[i:i + BATCH]))
-            answer = await self.transport.request(peer, "fetch", wire.encode_message(fetch), timeout=REQUEST_TIMEOUT)
+            answer = await self.transport.request(
+                peer, "fetch", wire.encode_message(fetch), timeout=REQUEST_TIMEOUT
+            )
             ops = self._decode_ops(wire.decode_message(wire.FetchResponse, answer).ops)
             ops = [op for op in ops if op.address in wanted]
             fetched += len(self.take_ops(ops))
@@ -653,7 +678,9 @@ class Node:
             ops = [op for op in (self.dht.get_op(a) for a in theirs_missing) if op is not None]
             for i in range(0, len(ops), BATCH):
                 push = wire.PublishRequest(tuple(_raw_op(op) for op in ops[i:i + BATCH]))
-                await self.transport.request(peer, "publish", wire.encode_message(push), timeout=REQUEST_TIMEOUT)
+                await self.transport.request(
+                    peer, "publish", wire.encode_message(push), timeout=REQUEST_TIMEOUT
+                )
             self.stats.pushed_by_gossip += len(ops)
         self.stats.fetched_by_gossip += fetched
         if fetched:
@@ -784,7 +811,9 @@ class Node:
             "blocked": [str(b) for b in sorted(self.blocked, key=lambda a: a.to_bytes())],
             "ops": self.dht.counts(),
             "publish_pending": self.queue.pending(),
-            "stats": {k: (len(v) if isinstance(v, set) else v) for k, v in vars(self.stats).items()},
+            "stats": {
+                k: (len(v) if isinstance(v, set) else v) for k, v in vars(self.stats).items()
+            },
         }
 
 
@@ -794,11 +823,15 @@ def chain_check_entry(op: Op) -> str | None:
 
 
 def _raw_op(op: Op) -> wire.RawOp:
-    return wire.RawOp(op.type.value, op.signed.data, op.signed.signature, op.entry.data if op.entry else None)
+    return wire.RawOp(
+        op.type.value, op.signed.data, op.signed.signature, op.entry.data if op.entry else None
+    )
 
 
 def _raw_record(record: Record) -> wire.RawRecord:
-    return wire.RawRecord(record.signed.data, record.signed.signature, record.entry.data if record.entry else None)
+    return wire.RawRecord(
+        record.signed.data, record.signed.signature, record.entry.data if record.entry else None
+    )
 
 
 def _decoded_record(raw: wire.RawRecord) -> Record | None:

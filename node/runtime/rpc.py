@@ -9,6 +9,7 @@ second.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -59,7 +60,9 @@ async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNOR
             await listener.aclose()
 
 
-async def _serve_one(stream: trio.SocketStream, methods: dict[str, Callable[..., Awaitable[Any]]]) -> None:
+async def _serve_one(
+    stream: trio.SocketStream, methods: dict[str, Callable[..., Awaitable[Any]]]
+) -> None:
     async with stream:
         try:
             with trio.fail_after(10):
@@ -76,10 +79,8 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Callable[...,
             reply = {"result": result}
         except (CoreError, KeyError, ValueError, TypeError, trio.TooSlowError) as e:
             reply = {"error": str(e) or type(e).__name__}
-        try:
+        with contextlib.suppress(trio.BrokenResourceError):
             await stream.send_all(json.dumps(reply).encode() + b"\n")
-        except trio.BrokenResourceError:
-            pass
 
 
 def _methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
@@ -140,7 +141,8 @@ def session_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
         return session_json(signer.find(id))
 
     async def cs_list(everything: bool = False) -> Any:
-        rows = signer.sessions.all(None if everything else frozenset({"pending", "signed", "proposed"}))
+        states = None if everything else frozenset({"pending", "signed", "proposed"})
+        rows = signer.sessions.all(states)
         return [session_json(r) for r in rows]
 
     async def cs_accept(id: str) -> Any:  # noqa: A002
@@ -179,7 +181,9 @@ def call(home: Path, method: str, timeout: float = 60.0, **params: Any) -> Any:
                 break
             data += chunk
     except OSError as e:
-        raise LocalError(f"the node for this home does not answer ({e}); is `coledger run` still running?") from None
+        raise LocalError(
+            f"the node for this home does not answer ({e}); is `coledger run` still running?"
+        ) from None
     finally:
         sock.close()
     reply = json.loads(data)

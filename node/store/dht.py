@@ -30,7 +30,11 @@ INTEGRATED: Final = "integrated"
 REJECTED: Final = "rejected"
 
 # state -> the state a Valid outcome moves it to; rejected and integrated are final.
-NEXT_STATE: Final[dict[str, str]] = {PENDING: SYS_VALID, SYS_VALID: APP_VALID, APP_VALID: INTEGRATED}
+NEXT_STATE: Final[dict[str, str]] = {
+    PENDING: SYS_VALID,
+    SYS_VALID: APP_VALID,
+    APP_VALID: INTEGRATED,
+}
 FINAL_STATES: Final = frozenset({INTEGRATED, REJECTED})
 STATES: Final = (PENDING, SYS_VALID, APP_VALID, INTEGRATED, REJECTED)
 _CHUNK: Final = 500  # bound parameters per `IN (...)` query, well under SQLite's limit
@@ -228,7 +232,8 @@ class DhtStore:
 
     def _wake(self, dep: bytes, now_us: int) -> None:
         self._conn.execute(
-            "UPDATE ops SET next_try_us = ? WHERE address IN (SELECT op FROM op_waits WHERE dep = ?)"
+            "UPDATE ops SET next_try_us = ?"
+            " WHERE address IN (SELECT op FROM op_waits WHERE dep = ?)"
             " AND state NOT IN ('integrated', 'rejected')",
             (now_us, dep),
         )
@@ -374,8 +379,13 @@ class DhtStore:
             return []
         with _mapped("looking for forks"):
             rows = self._conn.execute(
-                "SELECT action, signature FROM dht_actions WHERE author = ? AND prev = ? AND address != ?",
-                (action.author.to_bytes(), action.prev_action.to_bytes(), signed.address.to_bytes()),
+                "SELECT action, signature FROM dht_actions"
+                " WHERE author = ? AND prev = ? AND address != ?",
+                (
+                    action.author.to_bytes(),
+                    action.prev_action.to_bytes(),
+                    signed.address.to_bytes(),
+                ),
             ).fetchall()
         return [SignedAction.from_bytes(a, s) for a, s in rows]
 
@@ -450,7 +460,8 @@ class DhtStore:
         """When the next op not yet final is due for validation (None: there is none)."""
         with _mapped("reading the validation queue"):
             row = self._conn.execute(
-                "SELECT min(next_try_us) FROM ops WHERE state IN ('pending', 'sys_valid', 'app_valid')"
+                "SELECT min(next_try_us) FROM ops"
+                " WHERE state IN ('pending', 'sys_valid', 'app_valid')"
             ).fetchone()
         return None if row[0] is None else int(row[0])
 
@@ -469,7 +480,9 @@ class DhtStore:
         for action, signature, entry in rows:
             signed = SignedAction.from_bytes(action, signature)
             address = signed.action.entry_address
-            out.append(Record(signed, Entry(entry, address) if entry is not None and address else None))
+            out.append(
+                Record(signed, Entry(entry, address) if entry is not None and address else None)
+            )
         return out
 
     def activity_authors(self) -> list[AgentId]:
@@ -518,12 +531,14 @@ class DhtStore:
 
     def warrants(self) -> list[bytes]:
         with _mapped("reading warrants"):
-            return [r[0] for r in self._conn.execute("SELECT warrant FROM warrants ORDER BY received_us")]
+            rows = self._conn.execute("SELECT warrant FROM warrants ORDER BY received_us")
+            return [r[0] for r in rows]
 
     def block(self, agent: AgentId, reason: str, now_us: int, warrant: bytes | None) -> None:
         with _mapped("blocking an agent"), self.transaction():
             self._conn.execute(
-                "INSERT OR IGNORE INTO blocked(agent, reason, since_us, warrant) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO blocked(agent, reason, since_us, warrant)"
+                " VALUES (?, ?, ?, ?)",
                 (agent.to_bytes(), reason, now_us, warrant),
             )
 

@@ -58,7 +58,9 @@ def write_key_file(
         "version": FORMAT_VERSION,
         "agent_id": str(key.agent_id),
         "name": name,
-        "kdf": {"alg": "argon2id13", "opslimit": opslimit, "memlimit": memlimit, "salt": salt.hex()},
+        "kdf": {
+            "alg": "argon2id13", "opslimit": opslimit, "memlimit": memlimit, "salt": salt.hex()
+        },
         "secretbox": bytes(box.encrypt(key.seed)).hex(),
     }
     tmp = path.with_name(path.name + ".tmp")

@@ -55,5 +55,8 @@ def read_network_file(path: Path) -> tuple[DnaDef, list[str]]:
 def current_dna(agent: Agent) -> DnaDef:
     """The DNA of the network this home belongs to."""
     if not agent.paths.network.exists():
-        raise LocalError("this agent has not joined a network: run `coledger network create` or `coledger join`")
+        raise LocalError(
+            "this agent has not joined a network: "
+            "run `coledger network create` or `coledger join`"
+        )
     return read_network_file(agent.paths.network)[0]

@@ -89,7 +89,8 @@ class PublishQueue:
         """Remove a confirmed op; returns when it was queued (µs), for lag figures."""
         with _mapped("finishing a publish"), self._dht.transaction():
             row = self._conn.execute(
-                "DELETE FROM publish_queue WHERE op = ? RETURNING added_us", (op_address.to_bytes(),)
+                "DELETE FROM publish_queue WHERE op = ? RETURNING added_us",
+                (op_address.to_bytes(),),
             ).fetchone()
         return None if row is None else int(row[0])
 
@@ -114,6 +115,7 @@ class PublishQueue:
     def receipt_count(self, op_address: Cid) -> int:
         with _mapped("counting receipts"):
             row = self._conn.execute(
-                "SELECT count(DISTINCT validator) FROM receipts WHERE op = ?", (op_address.to_bytes(),)
+                "SELECT count(DISTINCT validator) FROM receipts WHERE op = ?",
+                (op_address.to_bytes(),),
             ).fetchone()
         return int(row[0])

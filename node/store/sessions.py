@@ -123,7 +123,9 @@ def check_head(conn: sqlite3.Connection, expect_head: bytes | None) -> None:
 
 def apply_commit(conn: sqlite3.Connection, commit: SessionCommit, now_us: int) -> None:
     """Inside the flush transaction: check the session may commit, then mark it."""
-    row = conn.execute("SELECT state, expires_us FROM sessions WHERE id = ?", (commit.id,)).fetchone()
+    row = conn.execute(
+        "SELECT state, expires_us FROM sessions WHERE id = ?", (commit.id,)
+    ).fetchone()
     if row is None:
         raise SessionClosed(f"no countersigning session {commit.id.hex()}")
     state, _expires = row
