@@ -39,7 +39,9 @@ def arg(*flags: str, **kw: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     return flags, kw
 
 
-def command(path: str, *args: tuple[tuple[str, ...], dict[str, Any]]) -> Callable[[Handler], Handler]:
+def command(
+    path: str, *args: tuple[tuple[str, ...], dict[str, Any]]
+) -> Callable[[Handler], Handler]:
     """Register `fn` as the command `path` (e.g. "chain show"); its docstring is the help."""
 
     def register(fn: Handler) -> Handler:
@@ -102,7 +104,8 @@ def ledger():  # type: ignore[no-untyped-def]
 
 
 @command("init", arg("--name", help="a name for this agent (a cooperative, a person)"),
-         arg("--force", action="store_true", help="replace an existing agent in this home (destroys it)"))
+         arg("--force", action="store_true",
+             help="replace an existing agent in this home (destroys it)"))
 def cmd_init(a: argparse.Namespace) -> None:
     """Create this agent's key and home; print its agent id."""
     from node.api import init_home
@@ -157,7 +160,9 @@ def cmd_get(a: argparse.Namespace) -> None:
         from node.runtime.rpc import node_running
 
         if not node_running(OPTS.home):
-            raise NotFound(f"nothing stored at {cid} here (start `coledger run` to look on the network)")
+            raise NotFound(
+                f"nothing stored at {cid} here (start `coledger run` to look on the network)"
+            )
         view = _rpc("get", address=str(cid))
         if a.fmt == "cbor":
             raise LocalError("--format cbor needs the record stored locally")
@@ -210,11 +215,13 @@ def cmd_network_create(a: argparse.Namespace) -> None:
     target = a.out if a.out is not None else Path(f"{a.name}.network.json")
     with agent() as ag:
         dna = create_network(ag, a.name, _parse_properties(a.property), target)
-    emit({"network_id": str(dna.address), "name": a.name, "file": str(target), "progenitor": dna.progenitor},
+    emit({"network_id": str(dna.address), "name": a.name, "file": str(target),
+          "progenitor": dna.progenitor},
          f"network {dna.address}\nwritten to {target}")
 
 
-@command("invite", arg("agent_id", help="the invitee's agent id (12D3KooW...), from its `coledger init`"),
+@command("invite",
+         arg("agent_id", help="the invitee's agent id (12D3KooW...), from its `coledger init`"),
          arg("--days", type=float, default=7.0, help="days until the invitation expires [7]"))
 def cmd_invite(a: argparse.Namespace) -> None:
     """Print an invitation (membrane proof) for AGENT_ID to join this network."""
@@ -226,14 +233,16 @@ def cmd_invite(a: argparse.Namespace) -> None:
 
 
 @command("join", arg("network_file", type=Path, help="the NAME.network.json the members share"),
-         arg("--invite", required=True, metavar="TOKEN", help="the invitation token a member gave you"))
+         arg("--invite", required=True, metavar="TOKEN",
+             help="the invitation token a member gave you"))
 def cmd_join(a: argparse.Namespace) -> None:
     """Join a network: genesis with the invitation as membrane proof."""
     from node.membership import join
 
     with agent() as ag:
         dna = join(ag, a.network_file, a.invite.strip())
-    emit({"network_id": str(dna.address), "name": dna.name}, f"joined network {dna.name} ({dna.address})")
+    emit({"network_id": str(dna.address), "name": dna.name},
+         f"joined network {dna.name} ({dna.address})")
 
 
 # -- ValueFlows ------------------------------------------------------------------------
@@ -256,7 +265,8 @@ def cmd_actions(a: argparse.Namespace) -> None:
 
 @command("spec create", arg("name", help="the specification's name, e.g. wheat"),
          arg("--unit", help="default unit of resources of this kind (kg, l, kWh, h, each...)"),
-         arg("--allow-negative", action="store_true", help="resources of this kind may go below zero"),
+         arg("--allow-negative", action="store_true",
+             help="resources of this kind may go below zero"),
          arg("--process", action="store_true", help="create a process specification instead"),
          arg("--note", help="a note"))
 def cmd_spec_create(a: argparse.Namespace) -> None:
@@ -300,7 +310,9 @@ def _parse_time(text: str | None) -> int | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise LocalError(f"--at {text!r} is not an ISO time (e.g. 2026-11-26T14:00:00+00:00)") from None
+        raise LocalError(
+            f"--at {text!r} is not an ISO time (e.g. 2026-11-26T14:00:00+00:00)"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1_000_000)
@@ -348,7 +360,8 @@ def cmd_record(a: argparse.Namespace) -> None:
     event = view.events[str(done.event)]
     touched = [r for r in (event.resource_inventoried_as, event.to_resource_inventoried_as) if r]
     states = [
-        dict(view.states[r].to_content(), name=view.resources[r].name if r in view.resources else None)
+        dict(view.states[r].to_content(),
+             name=view.resources[r].name if r in view.resources else None)
         for r in touched if r in view.states
     ]
     emit({
@@ -361,10 +374,9 @@ def cmd_record(a: argparse.Namespace) -> None:
 
 def _record_countersigned(a: argparse.Namespace) -> None:
     """`record ACTION --to AGENT`: propose a session, show progress until it ends."""
-    import time
-
     if a.provider is not None or a.receiver is not None:
-        raise LocalError("with --to you are the provider and AGENT the receiver: drop --provider/--receiver")
+        raise LocalError("with --to you are the provider and AGENT the receiver: "
+                         "drop --provider/--receiver")
     event = {
         "action": a.action, "resource": a.resource, "to_resource": a.to_resource,
         "conforms_to": a.conforms_to, "quantity": a.quantity, "effort": a.effort,
@@ -374,7 +386,8 @@ def _record_countersigned(a: argparse.Namespace) -> None:
     }
     session = _countersign(event, a.to, a.wait)
     if session["state"] != "committed":
-        raise LocalError(f"session {session['id'][:12]} {session['state']}: {session['reason'] or 'no answer in time'}"
+        raise LocalError(f"session {session['id'][:12]} {session['state']}: "
+                         f"{session['reason'] or 'no answer in time'}"
                          "; nothing was written")
     emit(session, session["event"])
 
@@ -422,7 +435,8 @@ def cmd_accept(a: argparse.Namespace) -> None:
     if session["state"] == "committed":
         emit(session, session["event"])
     elif session["state"] == "signed":
-        emit(session, f"signed; waiting for the initiator's word (the node keeps asking): {session['id'][:12]}")
+        emit(session, "signed; waiting for the initiator's word (the node keeps asking): "
+                      f"{session['id'][:12]}")
     else:
         raise LocalError(f"session {session['id'][:12]} {session['state']}: {session['reason']}")
 
@@ -435,7 +449,8 @@ def cmd_decline(a: argparse.Namespace) -> None:
     emit(session, f"declined {session['id'][:12]}")
 
 
-@command("inventory", arg("--agent", dest="agent_id", help="another agent's inventory (needs the network)"))
+@command("inventory",
+         arg("--agent", dest="agent_id", help="another agent's inventory (needs the network)"))
 def cmd_inventory(a: argparse.Namespace) -> None:
     """Resources with their accounting and onhand quantities."""
     if a.agent_id is not None:
@@ -447,7 +462,8 @@ def cmd_inventory(a: argparse.Namespace) -> None:
     for r in rows:
         acc, onh = r["accountingQuantity"], r["onhandQuantity"]
         lines.append(
-            f"{(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14} {onh['hasNumericalValue']:>14}"
+            f"{(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14}"
+            f" {onh['hasNumericalValue']:>14}"
             f"  {acc['hasUnit']:<11} {r['address']}"
         )
     emit(rows, "\n".join(lines) if rows else "(no resources)")
@@ -614,7 +630,8 @@ def _distribute(report: dict[str, Any], money: str, wait: float) -> list[dict[st
     for share in report["agents"]:
         if share["agent"] == me or Decimal(share["share"]) <= 0:
             continue
-        event = {"action": "transfer", "resource": money, "quantity": f"{share['share']} {report['currency']}",
+        event = {"action": "transfer", "resource": money,
+                 "quantity": f"{share['share']} {report['currency']}",
                  "note": f"share of {report['outputName']} by {report['equation']['name']!r}"}
         try:
             session = _countersign(event, share["agent"], wait)
@@ -622,10 +639,12 @@ def _distribute(report: dict[str, Any], money: str, wait: float) -> list[dict[st
             done.append({"agent": share["agent"], "share": share["share"], "error": str(e)})
             continue
         if session["state"] == "committed":
-            done.append({"agent": share["agent"], "share": share["share"], "event": session["event"]})
+            done.append({"agent": share["agent"], "share": share["share"],
+                         "event": session["event"]})
         else:
             done.append({"agent": share["agent"], "share": share["share"],
-                         "error": f"{session['state']}: {session['reason'] or 'no answer in time'}"})
+                         "error": f"{session['state']}: "
+                                  f"{session['reason'] or 'no answer in time'}"})
     return done
 
 
@@ -805,7 +824,8 @@ def cmd_budget_set(a: argparse.Namespace) -> None:
                     help="where to listen [/ip4/0.0.0.0/tcp/0]"),
          arg("--bootstrap", action="append", default=[], metavar="MULTIADDR",
              help="a member's address to join through (repeatable; the network file's are added)"),
-         arg("--gossip-interval", type=float, default=2.0, help="seconds between gossip rounds [2]"),
+         arg("--gossip-interval", type=float, default=2.0,
+             help="seconds between gossip rounds [2]"),
          arg("--auto-accept-from", action="append", default=[], metavar="AGENT",
              help="accept countersigning proposals from this agent without asking (repeatable)"))
 def cmd_run(a: argparse.Namespace) -> None:
@@ -827,7 +847,8 @@ def cmd_run(a: argparse.Namespace) -> None:
                                  gossip_interval=a.gossip_interval,
                                  auto_accept_from=a.auto_accept_from) as node:
                 addrs = node.transport.listen_addrs()
-                emit({"agent_id": str(node.me), "listen": addrs, "network_id": str(node.network_id)},
+                emit({"agent_id": str(node.me), "listen": addrs,
+                      "network_id": str(node.network_id)},
                      "\n".join(addrs))
                 sys.stdout.flush()
                 async for _ in signals:
@@ -858,7 +879,8 @@ def cmd_status(a: argparse.Namespace) -> None:
 def cmd_peers(a: argparse.Namespace) -> None:
     """The member peers the running node is connected to."""
     peers = _rpc("peers")
-    emit(peers, "\n".join(f"{p['agent_id']}  {' '.join(p['addresses'])}" for p in peers) or "(no peers)")
+    emit(peers, "\n".join(f"{p['agent_id']}  {' '.join(p['addresses'])}" for p in peers)
+         or "(no peers)")
 
 
 @command("sync", arg("--timeout", type=float, default=30.0, help="seconds to wait at most [30]"))
@@ -874,7 +896,8 @@ def cmd_sync(a: argparse.Namespace) -> None:
         if not OPTS.json:
             print(f"waiting for receipts: {result['pending']} ops", file=sys.stderr)
         time.sleep(0.5)
-    emit(result, "synced" if result["pending"] == 0 else f"{result['pending']} ops still unconfirmed")
+    emit(result,
+         "synced" if result["pending"] == 0 else f"{result['pending']} ops still unconfirmed")
 
 
 # -- the parser --------------------------------------------------------------------------
@@ -891,15 +914,19 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(
         prog="coledger",
-        description="coledger: an agent-centric ledger of ValueFlows economic events for cooperatives.",
+        description="coledger: an agent-centric ledger of ValueFlows economic events "
+                    "for cooperatives.",
     )
     parser.add_argument("--home", type=Path,
                         help="agent home directory [$COLEDGER_HOME or ~/.coledger]")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    subparsers: dict[str, Any] = {"": parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)}
+    subparsers: dict[str, Any] = {
+        "": parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser),
+    }
     groups = {"chain": "this agent's source chain", "network": "networks this agent creates",
-              "spec": "resource and process specifications", "process": "processes that turn inputs into outputs",
+              "spec": "resource and process specifications",
+              "process": "processes that turn inputs into outputs",
               "report": "flow, contributive and thermodynamic accounting",
               "equation": "value equations: how income is shared by contribution",
               "footprint": "footprints declared on specifications; allocations to outputs",
@@ -910,12 +937,14 @@ def build_parser() -> Parser:
         for part in parents:
             key = f"{prefix} {part}".strip()
             if key not in subparsers:
-                group = subparsers[prefix].add_parser(part, help=groups.get(part), description=groups.get(part))
-                subparsers[key] = group.add_subparsers(dest=f"{key}_command", metavar="COMMAND", required=True,
-                                                       parser_class=Parser)
+                group = subparsers[prefix].add_parser(part, help=groups.get(part),
+                                                      description=groups.get(part))
+                subparsers[key] = group.add_subparsers(dest=f"{key}_command", metavar="COMMAND",
+                                                       required=True, parser_class=Parser)
             prefix = key
         doc = (fn.__doc__ or "").strip()
-        sub = subparsers[prefix].add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc)
+        sub = subparsers[prefix].add_parser(name, help=doc.splitlines()[0] if doc else None,
+                                            description=doc)
         for flags, kw in args:
             sub.add_argument(*flags, **kw)
         sub.set_defaults(handler=fn)

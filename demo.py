@@ -24,7 +24,9 @@ ENV = dict(os.environ, COLEDGER_PASSPHRASE="demo passphrase", PYTHONUNBUFFERED="
 ENV.pop("COLEDGER_HOME", None)
 
 
-def coledger(home: Path, *args: str, show: bool = True, check: bool = True, echo: bool = True) -> str:
+def coledger(
+    home: Path, *args: str, show: bool = True, check: bool = True, echo: bool = True
+) -> str:
     if echo:
         print(f"\n[{home.name}]$ coledger {shlex.join(args)}", flush=True)
     proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--home", str(home), *args],
@@ -82,8 +84,8 @@ def start_node(home: Path, bootstrap: str | None, *extra: str) -> tuple[subproce
 def in_background(home: Path, *args: str) -> subprocess.Popen[str]:
     print(f"\n[{home.name}]$ coledger {shlex.join(args)}   (waits for the other party)", flush=True)
     return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--home", str(home), *args],
-                            env=ENV, cwd=home.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            env=ENV, cwd=home.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def session_waiting(home: Path) -> str:
@@ -110,7 +112,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coledger-demo-") as tmp:
         root = Path(tmp)
         farm, mill, bakery = (root / n for n in ("valley-farm", "stone-mill", "corner-bakery"))
-        print("== Three cooperatives get their keys; the farm starts a network and invites the others")
+        print("== Three cooperatives get their keys; "
+              "the farm starts a network and invites the others")
         ids = {h: value(h, "init", "--name", h.name, key="agent_id") for h in (farm, mill, bakery)}
         coledger(farm, "network", "create", "valley-food", "--property", "redundancy=3",
                  "--out", str(root / "valley-food.network.json"))
@@ -118,7 +121,8 @@ def main() -> None:
             token = value(farm, "invite", ids[home], key="token")
             coledger(home, "join", str(root / "valley-food.network.json"), "--invite", token)
 
-        print("\n== Each runs its node (the bakery accepts the mill's deliveries without asking)")
+        print("\n== Each runs its node "
+              "(the bakery accepts the mill's deliveries without asking)")
         nodes = []
         try:
             proc, first = start_node(farm, None)
@@ -131,28 +135,34 @@ def main() -> None:
             wheat_spec = value(farm, "spec", "create", "wheat", "--unit", "kg")
             growing = value(farm, "process", "create", "growing wheat 2026")
             wheat = created(farm, "record", "produce", "--resource", "new:wheat lot 7",
-                            "--conforms-to", wheat_spec, "--quantity", "1000 kg", "--output-of", growing)
+                            "--conforms-to", wheat_spec, "--quantity", "1000 kg",
+                            "--output-of", growing)
             coledger(farm, "record", "work", "--effort", "120 h", "--input-of", growing)
 
-            print("\n== The farm delivers 400 kg to the mill: one event, signed by both, on both chains")
-            delivery = in_background(farm, "record", "transfer", "--resource", wheat, "--quantity", "400 kg",
-                                     "--to", ids[mill], "--to-resource", "new:grain in store", "--wait", "60")
+            print("\n== The farm delivers 400 kg to the mill: "
+                  "one event, signed by both, on both chains")
+            delivery = in_background(farm, "record", "transfer", "--resource", wheat,
+                                     "--quantity", "400 kg", "--to", ids[mill],
+                                     "--to-resource", "new:grain in store", "--wait", "60")
             session = session_waiting(mill)
             coledger(mill, "accept", session)
             finished(delivery)
-            grain = next(r["address"] for r in json.loads(coledger(mill, "--json", "inventory", show=False))
+            grain = next(r["address"]
+                         for r in json.loads(coledger(mill, "--json", "inventory", show=False))
                          if r["name"] == "grain in store")
 
-            print("\n== The mill mills it, and delivers flour to the bakery (which accepts on its own)")
+            print("\n== The mill mills it, "
+                  "and delivers flour to the bakery (which accepts on its own)")
             milling = value(mill, "process", "create", "milling")
             coledger(mill, "record", "consume", "--resource", grain, "--quantity", "400 kg",
                      "--input-of", milling)
             coledger(mill, "record", "work", "--effort", "3 h", "--input-of", milling)
-            flour = created(mill, "record", "produce", "--resource", "new:flour", "--quantity", "300 kg",
-                            "--output-of", milling)
+            flour = created(mill, "record", "produce", "--resource", "new:flour",
+                            "--quantity", "300 kg", "--output-of", milling)
             coledger(mill, "record", "transfer", "--resource", flour, "--quantity", "250 kg",
                      "--to", ids[bakery], "--to-resource", "new:flour in store", "--wait", "60")
-            dough = next(r["address"] for r in json.loads(coledger(bakery, "--json", "inventory", show=False))
+            dough = next(r["address"]
+                         for r in json.loads(coledger(bakery, "--json", "inventory", show=False))
                          if r["name"] == "flour in store")
 
             print("\n== The bakery bakes")
@@ -175,16 +185,19 @@ def main() -> None:
             coledger(farm, "inventory", "--agent", ids[mill])
             coledger(mill, "get", wheat)
 
-            print("\n== A loaf of bread, traced back to the wheat across three chains (from the farm's node)")
+            print("\n== A loaf of bread, traced back to the wheat across three chains "
+                  "(from the farm's node)")
             coledger(farm, "trace", bread)
             coledger(bakery, "track", wheat)
             coledger(mill, "chain", "verify")
 
-            print("\n== Accounting across the network: who gave what to whom, and who shares the bread's income")
+            print("\n== Accounting across the network: who gave what to whom, "
+                  "and who shares the bread's income")
             coledger(bakery, "report", "flows")
             equation = root / "bread-2026.json"
             equation.write_text(json.dumps({"name": "bread 2026", "buckets": [
-                {"name": "labour", "percentage": 60, "rules": [{"action": "work", "rate": "25", "per": "h"}]},
+                {"name": "labour", "percentage": 60, "rules": [
+                    {"action": "work", "rate": "25", "per": "h"}]},
                 {"name": "grain and flour", "percentage": 40, "rules": [
                     {"action": "consume", "rate": "0.5", "per": "kg"}]}]}))
             print(f"\n(the value equation, in {equation.name}: {equation.read_text()})")

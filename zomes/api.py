@@ -42,7 +42,11 @@ _GAP = "fold-gap"  # cache key: (_GAP, top) -> an address below `top` that was m
 
 
 def fold_chain(
-    deps: Deps, top: Cid | None, key: str, new_state: Callable[[], S], step: Callable[[S, Record], S]
+    deps: Deps,
+    top: Cid | None,
+    key: str,
+    new_state: Callable[[], S],
+    step: Callable[[S, Record], S],
 ) -> S:
     """The state after `step` has seen every record of a chain from seq 0 to `top`.
 

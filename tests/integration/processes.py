@@ -23,8 +23,10 @@ def env() -> dict[str, str]:
 
 def cli(home: Path, *args: str, check: bool = True, timeout: float = 120) -> Any:
     """Run one command with --json; its parsed output (or the process when check=False)."""
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", *args],
-                          capture_output=True, text=True, env=env(), timeout=timeout, cwd=home.parent)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", *args],
+        capture_output=True, text=True, env=env(), timeout=timeout, cwd=home.parent,
+    )
     if not check:
         return proc
     if proc.returncode != 0:
@@ -62,7 +64,9 @@ class NodeProcess:
         else:
             raise AssertionError(f"{home.name} did not start")
         if self.proc.poll() is not None:
-            raise AssertionError(f"{home.name} exited: {(home.parent / f'{home.name}.log').read_text()}")
+            raise AssertionError(
+                f"{home.name} exited: {(home.parent / f'{home.name}.log').read_text()}"
+            )
         self.info = info
         self.address = info["listen"][0]
         self.agent_id = info["agent_id"]
@@ -97,13 +101,15 @@ class NodeProcess:
 
 def cli_background(home: Path, *args: str) -> subprocess.Popen[str]:
     """Start one command with --json and return at once (for commands that wait)."""
-    return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
-                            cwd=home.parent)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=home.parent,
+    )
 
 
-def cooperatives(root: Path, names: list[str],
-                 auto_accept: dict[str, list[str]] | None = None) -> tuple[dict[str, Path], dict[str, str], dict[str, NodeProcess]]:
+def cooperatives(
+    root: Path, names: list[str], auto_accept: dict[str, list[str]] | None = None
+) -> tuple[dict[str, Path], dict[str, str], dict[str, NodeProcess]]:
     """Homes for `names` (the first creates the network "valley", redundancy 3, and invites
     the rest) and a running node for each, bootstrapped through the first; `auto_accept`
     names, per cooperative, whose countersigning proposals it accepts without asking."""
@@ -117,8 +123,14 @@ def cooperatives(root: Path, names: list[str],
         cli(homes[name], "join", str(root / "valley.network.json"), "--invite", token)
     nodes: dict[str, NodeProcess] = {}
     for name in names:
-        extra = [x for other in (auto_accept or {}).get(name, []) for x in ("--auto-accept-from", ids[other])]
-        nodes[name] = NodeProcess(homes[name], bootstrap=[nodes[first].address] if nodes else [], extra=extra)
+        extra = [
+            x
+            for other in (auto_accept or {}).get(name, [])
+            for x in ("--auto-accept-from", ids[other])
+        ]
+        nodes[name] = NodeProcess(
+            homes[name], bootstrap=[nodes[first].address] if nodes else [], extra=extra
+        )
     return homes, ids, nodes
 
 

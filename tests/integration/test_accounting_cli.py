@@ -95,12 +95,15 @@ def coops(tmp_path, capsys, monkeypatch) -> dict[str, object]:
     x["wheat_spec"] = farm("spec", "create", "wheat", "--unit", "kg")["address"]
     x["diesel_spec"] = farm("spec", "create", "diesel", "--unit", "l")["address"]
     x["growing"] = farm("process", "create", "growing")["address"]
-    x["diesel"] = made(farm("record", "raise", "--resource", "new:diesel", "--conforms-to", x["diesel_spec"],
-                            "--quantity", "100 l", "--at", "2025-02-01T00:00:00+00:00"), "diesel")
-    farm("record", "consume", "--resource", x["diesel"], "--quantity", "12 l", "--input-of", x["growing"],
-         "--at", "2025-03-01T00:00:00+00:00")
-    farm("record", "work", "--effort", "10 h", "--input-of", x["growing"], "--at", "2025-03-02T00:00:00+00:00")
-    x["wheat"] = made(farm("record", "produce", "--resource", "new:wheat", "--conforms-to", x["wheat_spec"],
+    x["diesel"] = made(farm("record", "raise", "--resource", "new:diesel",
+                            "--conforms-to", x["diesel_spec"], "--quantity", "100 l",
+                            "--at", "2025-02-01T00:00:00+00:00"), "diesel")
+    farm("record", "consume", "--resource", x["diesel"], "--quantity", "12 l",
+         "--input-of", x["growing"], "--at", "2025-03-01T00:00:00+00:00")
+    farm("record", "work", "--effort", "10 h", "--input-of", x["growing"],
+         "--at", "2025-03-02T00:00:00+00:00")
+    x["wheat"] = made(farm("record", "produce", "--resource", "new:wheat",
+                           "--conforms-to", x["wheat_spec"],
                            "--quantity", "1000 kg", "--output-of", x["growing"],
                            "--at", "2025-08-01T00:00:00+00:00"), "wheat")
     farm("footprint", "declare", x["diesel_spec"], "--per", "l", "--factor", "energy=38.6MJ",
@@ -108,15 +111,18 @@ def coops(tmp_path, capsys, monkeypatch) -> dict[str, object]:
     x["electricity_spec"] = mill("spec", "create", "electricity", "--unit", "kWh")["address"]
     x["milling"] = mill("process", "create", "milling")["address"]
     deliver(mill.home, farm.home)
-    farm("record", "consume", "--resource", x["wheat"], "--quantity", "1000 kg", "--input-of", x["milling"],
-         "--at", "2026-01-10T00:00:00+00:00")
-    x["grid"] = made(mill("record", "raise", "--resource", "new:grid", "--conforms-to", x["electricity_spec"],
-                          "--quantity", "500 kWh", "--at", "2026-01-01T00:00:00+00:00"), "grid")
-    mill("record", "consume", "--resource", x["grid"], "--quantity", "40 kWh", "--input-of", x["milling"],
+    farm("record", "consume", "--resource", x["wheat"], "--quantity", "1000 kg",
+         "--input-of", x["milling"], "--at", "2026-01-10T00:00:00+00:00")
+    x["grid"] = made(mill("record", "raise", "--resource", "new:grid",
+                          "--conforms-to", x["electricity_spec"], "--quantity", "500 kWh",
+                          "--at", "2026-01-01T00:00:00+00:00"), "grid")
+    mill("record", "consume", "--resource", x["grid"], "--quantity", "40 kWh",
+         "--input-of", x["milling"], "--at", "2026-01-11T00:00:00+00:00")
+    mill("record", "work", "--effort", "8 h", "--input-of", x["milling"],
          "--at", "2026-01-11T00:00:00+00:00")
-    mill("record", "work", "--effort", "8 h", "--input-of", x["milling"], "--at", "2026-01-11T00:00:00+00:00")
     x["flour"] = made(mill("record", "produce", "--resource", "new:flour", "--quantity", "800 kg",
-                           "--output-of", x["milling"], "--at", "2026-01-12T00:00:00+00:00"), "flour")
+                           "--output-of", x["milling"], "--at", "2026-01-12T00:00:00+00:00"),
+                      "flour")
     mill("footprint", "declare", x["electricity_spec"], "--per", "kWh", "--factor", "energy=3.6MJ",
          "--factor", "emissions=0.25kgCO2e")
     deliver(farm.home, mill.home)
@@ -128,7 +134,9 @@ def test_flows_between_agents_as_a_table_a_matrix_and_sankey_diagrams(coops):
     mill, ids, x, root = coops["mill"], coops["ids"], coops["x"], coops["root"]
     matrix = mill("report", "flows")
     rows = {(r["provider"], r["action"], r["spec"]): r["quantity"] for r in matrix["rows"]}
-    assert rows[(ids["farm"], "consume", x["wheat_spec"])] == {"hasNumericalValue": "1000", "hasUnit": "kilogram"}
+    assert rows[(ids["farm"], "consume", x["wheat_spec"])] == {
+        "hasNumericalValue": "1000", "hasUnit": "kilogram",
+    }
     assert rows[(ids["mill"], "consume", x["electricity_spec"])]["hasNumericalValue"] == "40"
     assert rows[(ids["farm"], "work", None)] == {"hasNumericalValue": "10", "hasUnit": "hour"}
     assert matrix["agents"] == {ids["farm"]: "Farm", ids["mill"]: "Mill"}
@@ -152,7 +160,8 @@ def test_contributions_share_the_income_to_the_cent(coops):
     equation = {
         "name": "valley bread",
         "buckets": [
-            {"name": "labour", "percentage": 70, "rules": [{"action": "work", "rate": "20", "per": "h"}]},
+            {"name": "labour", "percentage": 70, "rules": [
+                {"action": "work", "rate": "20", "per": "h"}]},
             {"name": "materials", "percentage": "30", "behaviour": "straight", "rules": [
                 {"action": "consume", "rate": "0", "per": "kg", "rates": [
                     {"conformsTo": x["wheat_spec"], "rate": "0.3", "per": "kg"},
@@ -178,21 +187,25 @@ def test_contributions_share_the_income_to_the_cent(coops):
 
 
 def test_footprint_rolls_up_across_chains_with_budgets_and_circularity(coops):
-    mill, farm, ids, x = coops["mill"], coops["farm"], coops["ids"], coops["x"]
-    mill("budget", "set", "emissions", "--allocated", "10 kgCO2e", "--from", "2026-01-01", "--to", "2026-12-31",
-         "--name", "carbon 2026")
-    farm("budget", "set", "energy", "--allocated", "1000 MJ", "--from", "2025-01-01", "--to", "2025-12-31",
+    mill, farm, x = coops["mill"], coops["farm"], coops["x"]
+    mill("budget", "set", "emissions", "--allocated", "10 kgCO2e",
+         "--from", "2026-01-01", "--to", "2026-12-31", "--name", "carbon 2026")
+    farm("budget", "set", "energy", "--allocated", "1000 MJ",
+         "--from", "2025-01-01", "--to", "2025-12-31",
          "--for", "network", "--name", "network energy 2025")
     deliver(farm.home, mill.home)
     report = mill("report", "footprint", x["flour"])
     # 12 l diesel x 2.68 + 40 kWh x 0.25 kgCO2e; 12 x 38.6 + 40 x 3.6 MJ
-    assert report["totals"]["emissions"] == {"hasNumericalValue": "42.16", "hasUnit": "kilogramCO2e"}
+    assert report["totals"]["emissions"] == {
+        "hasNumericalValue": "42.16", "hasUnit": "kilogramCO2e",
+    }
     assert report["totals"]["energy"]["hasNumericalValue"] == "607.2"
     assert report["totals"]["material:diesel"]["hasNumericalValue"] == "9.984"
     sources = {p["spec"] for p in report["parts"]}
     assert sources == {x["diesel_spec"], x["electricity_spec"]}
     budgets = {b["name"]: b for b in report["budgets"]}
-    assert budgets["carbon 2026"]["actual"]["hasNumericalValue"] == "10"  # the mill's own electricity
+    # the mill's own electricity
+    assert budgets["carbon 2026"]["actual"]["hasNumericalValue"] == "10"
     assert budgets["carbon 2026"]["quotient"] == "1" and budgets["carbon 2026"]["over"] is False
     network = budgets["network energy 2025"]
     assert network["agent"] is None and network["quotient"] == "0.4632"  # 463.2 MJ of diesel
@@ -249,7 +262,9 @@ def test_import_of_an_export_gives_the_same_events(coops, tmp_path, capsys):
     again = json.loads(other.text("export", "--format", "vf-jsonld"))
     original = json.loads(document.read_text())
     assert shape(again, me) == shape(original, ids["farm"])
-    inventory = {r["name"]: r["accountingQuantity"]["hasNumericalValue"] for r in other("inventory")}
+    inventory = {
+        r["name"]: r["accountingQuantity"]["hasNumericalValue"] for r in other("inventory")
+    }
     assert inventory == {"diesel": "88", "wheat": "0"}
     assert other("chain", "verify")["ok"] is True
 
@@ -302,15 +317,16 @@ def test_errors_are_one_line_and_write_nothing(coops):
     assert "no value equation" in mill.fails("report", "contributions", "--output", x["flour"],
                                              "--income", "10 EUR", "--equation", "nope")
     assert "not a resource" in mill.fails("report", "footprint", x["milling"])
-    assert "income" in mill.fails("report", "contributions", "--output", x["flour"], "--income", "ten",
-                                  "--equation", "x")
+    assert "income" in mill.fails("report", "contributions", "--output", x["flour"],
+                                  "--income", "ten", "--equation", "x")
     assert "--resource" in mill.fails("export", "--format", "pact")
     assert "quantity" in mill.fails("report", "footprint", x["flour"], "--quantity", "lots")
     assert "ISO date" in mill.fails("report", "flows", "--from", "yesterday")
     assert "check_footprint_specification" in mill.fails(
         "footprint", "declare", x["milling"], "--per", "kg", "--factor", "emissions=1kgCO2e")
     assert "check_footprint_specification" in mill.fails(
-        "footprint", "declare", x["electricity_spec"], "--per", "kg", "--factor", "emissions=1kgCO2e")
+        "footprint", "declare", x["electricity_spec"], "--per", "kg",
+        "--factor", "emissions=1kgCO2e")
     assert "check_allocation_process" in mill.fails(
         "footprint", "allocate", x["growing"], "--share", f"{x['wheat']}=1")
     assert "factor" in mill.fails("footprint", "declare", x["electricity_spec"], "--per", "kWh",
@@ -319,14 +335,18 @@ def test_errors_are_one_line_and_write_nothing(coops):
                                    '"recipient": "' + coops["ids"]["farm"] + '"}]}')
     assert "percentage" in mill.fails("equation", "create", str(root / "bad.json"))
     (root / "bad.jsonld").write_text('{"@graph": []}')
-    assert "EconomicEvent" in mill.fails("import", "--format", "vf-jsonld", str(root / "bad.jsonld"))
-    assert "is not JSON" in mill.fails("import", "--format", "vf-jsonld", str(root / "equation.json")) \
+    assert "EconomicEvent" in mill.fails(
+        "import", "--format", "vf-jsonld", str(root / "bad.jsonld"))
+    assert "is not JSON" in mill.fails(
+        "import", "--format", "vf-jsonld", str(root / "equation.json")) \
         if (root / "equation.json").exists() else True
     assert mill.length() == before
     target = root / "never.svg"
-    mill.fails("report", "flows", "--format", "svg", "--output", str(target), "--spec", x["milling"])
+    mill.fails("report", "flows", "--format", "svg", "--output", str(target),
+               "--spec", x["milling"])
     assert not target.exists()
-    assert farm("footprint", "allocate", x["growing"], "--share", f"{x['wheat']}=1")["process"] == x["growing"]
+    assert farm("footprint", "allocate", x["growing"],
+                "--share", f"{x['wheat']}=1")["process"] == x["growing"]
     (root / "all.json").write_text(json.dumps({"name": "all to the farm", "buckets": [
         {"name": "all", "percentage": "100", "recipient": coops["ids"]["farm"]}]}))
     mill("equation", "create", str(root / "all.json"))

@@ -15,7 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PASS = "integration test passphrase"
 
 
-def run(home: Path, *args: str, passphrase: str | None = PASS, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+def run(
+    home: Path,
+    *args: str,
+    passphrase: str | None = PASS,
+    check: bool = True,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "COLEDGER_PASSPHRASE"}
     if passphrase is not None:
         env["COLEDGER_PASSPHRASE"] = passphrase
@@ -57,9 +63,11 @@ def test_init_prints_a_libp2p_peer_id_and_refuses_to_overwrite(tmp_path):
 
 
 def test_missing_passphrase_and_wrong_passphrase_are_clear(member):
-    err = one_line_error(run(member, "record", "produce", "--resource", "new:x", "--quantity", "1 kg", passphrase=None, check=False))
+    err = one_line_error(run(member, "record", "produce", "--resource", "new:x",
+                             "--quantity", "1 kg", passphrase=None, check=False))
     assert "COLEDGER_PASSPHRASE" in err
-    err = one_line_error(run(member, "record", "produce", "--resource", "new:x", "--quantity", "1 kg", passphrase="nope", check=False))
+    err = one_line_error(run(member, "record", "produce", "--resource", "new:x",
+                             "--quantity", "1 kg", passphrase="nope", check=False))
     assert "wrong passphrase" in err
 
 
@@ -112,11 +120,13 @@ def test_help_on_every_command():
 
     paths = [[]] + [path.split() for path, _, _ in cli._COMMANDS] + [["chain"], ["network"]]
     for args in paths:
-        proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args, "--help"], capture_output=True, timeout=60)
+        proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args, "--help"],
+                              capture_output=True, timeout=60)
         assert proc.returncode == 0 and b"usage: coledger" in proc.stdout, args
 
 
 def test_usage_errors_are_one_line():
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "record"], capture_output=True, timeout=60)
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "record"],
+                          capture_output=True, timeout=60)
     assert proc.returncode == 2
     assert len(proc.stderr.decode().strip().splitlines()) == 1

@@ -26,7 +26,8 @@ from zomes.valueflows.zome import COUNTERSIGNED_TYPE
 def harvest(home) -> str:
     with open_ledger(home, passphrase) as led:
         spec = led.create_spec("wheat", "kg", False, None)
-        done = led.record(EventRequest("raise", resource="new:wheat", conforms_to=str(spec), quantity="100 kg"))
+        done = led.record(EventRequest("raise", resource="new:wheat", conforms_to=str(spec),
+                                       quantity="100 kg"))
         return str(done.created_resources["wheat"])
 
 
@@ -41,7 +42,8 @@ def balance(home, name: str) -> Decimal | None:
 
 def countersigned(home) -> list:
     with open_ledger(home, passphrase) as led:
-        return [r for r in led.agent.store.records() if getattr(r.action, "entry_type", None) == COUNTERSIGNED_TYPE]
+        return [r for r in led.agent.store.records()
+                if getattr(r.action, "entry_type", None) == COUNTERSIGNED_TYPE]
 
 
 async def wait_for(predicate, timeout: float = 15.0) -> None:
@@ -57,7 +59,8 @@ async def network(stack, tmp_path, names, auto=None):
     for i, home in enumerate(homes):
         accept = auto(i, nodes) if auto else ()
         nodes.append(await stack.enter_async_context(open_node(
-            home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False, auto_accept_from=accept)))
+            home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False,
+            auto_accept_from=accept)))
     for node in nodes[1:]:
         assert await node.connect(nodes[0].transport.listen_addrs()[0]) is not None
     await wait_for(lambda: all(len(n.peers()) == len(nodes) for n in nodes))
@@ -140,7 +143,8 @@ async def test_counterparty_that_misses_the_decision_resolves_it(tmp_path):
         assert farm.countersigner.sessions.get(row.id).state == "committed"
         with pytest.raises(ChainLocked, match="being resolved"):
             harvest(homes[1])  # the mill's chain waits for the resolution
-        await wait_for(lambda: mill.countersigner.sessions.get(row.id).state == "committed", timeout=10)
+        await wait_for(lambda: mill.countersigner.sessions.get(row.id).state == "committed",
+                       timeout=10)
         assert countersigned(homes[0])[0].entry == countersigned(homes[1])[0].entry
 
 
@@ -157,14 +161,16 @@ async def test_two_sessions_on_one_agent_do_not_interleave(tmp_path):
         assert (await mill.countersigner.accept(first.id)).state == "committed"
         assert (await mill.countersigner.accept(second.id)).state == "committed"
         chain = open_ledger_records(homes[1])
-        seqs = [r.action.seq for r in chain if getattr(r.action, "entry_type", None) == COUNTERSIGNED_TYPE]
+        seqs = [r.action.seq for r in chain
+                if getattr(r.action, "entry_type", None) == COUNTERSIGNED_TYPE]
         assert seqs == sorted(seqs) and len(seqs) == 2
 
 
 async def test_auto_accept_and_overdraw_refused_before_anything_is_signed(tmp_path):
     async with AsyncExitStack() as stack:
         homes, (farm, mill) = await network(
-            stack, tmp_path, ["farm", "mill"], auto=lambda i, nodes: [str(nodes[0].me)] if i == 1 else [])
+            stack, tmp_path, ["farm", "mill"],
+            auto=lambda i, nodes: [str(nodes[0].me)] if i == 1 else [])
         wheat = harvest(homes[0])
         with pytest.raises(LocalError, match="check_balance"):
             await farm.countersigner.start(transfer(mill.me, wheat, quantity="500 kg"))

@@ -39,7 +39,8 @@ def coops(tmp_path_factory):
 
 
 def countersigned(home: Path) -> list[dict]:
-    return [r for r in cli(home, "chain", "show") if r.get("action", {}).get("entry_type") == COUNTERSIGNED]
+    return [r for r in cli(home, "chain", "show")
+            if r.get("action", {}).get("entry_type") == COUNTERSIGNED]
 
 
 def balance(home: Path, name: str) -> str | None:
@@ -55,7 +56,8 @@ def start_transfer(coops, quantity: str, to: str = "mill", wait: str = "30"):
 
 def pending_on(home: Path) -> str:
     found: list[str] = []
-    wait_until(lambda: found.extend(s["id"] for s in cli(home, "pending") if s["state"] == "pending")
+    wait_until(lambda: found.extend(s["id"] for s in cli(home, "pending")
+                                    if s["state"] == "pending")
                or bool(found), timeout=30, what="the proposal to arrive")
     return found[0]
 
@@ -81,7 +83,8 @@ def test_transfer_from_the_command_line_is_on_both_chains(coops):
         cli(homes[name], "sync", "--timeout", "60")
     # any member gets the shared event, and the authorities validated both records
     got = cli(homes["bakery"], "get", event)
-    assert got["entry_address"] == event and got["address"] in (farm_side["address"], mill_side["address"])
+    assert (got["entry_address"] == event
+            and got["address"] in (farm_side["address"], mill_side["address"]))
     inventory = cli(homes["shop"], "inventory", "--agent", ids["mill"])
     assert [r["accountingQuantity"]["hasNumericalValue"] for r in inventory] == ["40"]
     assert all(n.status()["ops"].get("rejected", 0) == 0 for n in nodes.values())
@@ -143,8 +146,10 @@ def test_initiator_killed_mid_session(coops, failpoint, written):
     assert nodes["farm"].wait_exit() == 75
     finished(proc)
     nodes["farm"] = NodeProcess(homes["farm"], bootstrap=[nodes["mill"].address])
-    wait_until(lambda: [s["state"] for s in cli(homes["mill"], "pending", "--all") if s["id"] == session]
-               == ["committed" if written else "abandoned"], timeout=60, what="the mill to resolve it")
+    wait_until(lambda: [s["state"] for s in cli(homes["mill"], "pending", "--all")
+                        if s["id"] == session]
+               == ["committed" if written else "abandoned"],
+               timeout=60, what="the mill to resolve it")
     farm_events = {r["action"]["entry_hash"] for r in countersigned(homes["farm"])}
     mill_events = {r["action"]["entry_hash"] for r in countersigned(homes["mill"])}
     assert farm_events == mill_events
@@ -162,9 +167,10 @@ def test_concurrent_sessions_on_one_agent_do_not_interleave(coops):
     again = cli(homes["farm"], "record", "transfer", "--resource", wheat, "--quantity", "1 kg",
                 "--to", ids["bakery"], "--wait", "5", check=False)
     assert again.returncode == 1 and "locked by countersigning session" in again.stderr
-    second = cli_background(homes["bakery"], "record", "transfer", "--resource", flour, "--quantity",
-                            "5 kg", "--to", ids["mill"], "--wait", "30")
-    wait_until(lambda: len([s for s in cli(homes["mill"], "pending") if s["state"] == "pending"]) == 2,
+    second = cli_background(homes["bakery"], "record", "transfer", "--resource", flour,
+                            "--quantity", "5 kg", "--to", ids["mill"], "--wait", "30")
+    wait_until(lambda: len([s for s in cli(homes["mill"], "pending")
+                            if s["state"] == "pending"]) == 2,
                timeout=30, what="both proposals at the mill")
     sessions = [s["id"] for s in cli(homes["mill"], "pending")]
     accepts = [cli_background(homes["mill"], "accept", sid) for sid in sessions]  # at the same time
@@ -178,7 +184,8 @@ def test_concurrent_sessions_on_one_agent_do_not_interleave(coops):
     mill = countersigned(homes["mill"])
     seqs = [r["action"]["seq"] for r in mill]
     assert len(seqs) == len(set(seqs))
-    others = {r["action"]["entry_hash"] for n in ("farm", "bakery") for r in countersigned(homes[n])}
+    others = {r["action"]["entry_hash"]
+              for n in ("farm", "bakery") for r in countersigned(homes[n])}
     assert {r["action"]["entry_hash"] for r in mill} <= others
     assert cli(homes["mill"], "chain", "verify")["ok"]
 
@@ -215,8 +222,10 @@ def forge_countersignature(home: Path, victim: str) -> None:
         event = EconomicEvent(action="transfer", provider=victim, receiver=str(me),
                               resource_conforms_to=None, resource_quantity=parse_quantity("1 kg"),
                               has_point_in_time=mine.timestamp).to_content()
-        session = Session(os.urandom(SESSION_ID_SIZE), mine.timestamp, mine.timestamp + 10**7, (theirs, mine))
-        approvals = (AgentKey.generate().sign(b"not the victim"), approve(agent.key(), COUNTERSIGNED, session, event))
+        session = Session(os.urandom(SESSION_ID_SIZE), mine.timestamp, mine.timestamp + 10**7,
+                          (theirs, mine))
+        approvals = (AgentKey.generate().sign(b"not the victim"),
+                     approve(agent.key(), COUNTERSIGNED, session, event))
         entry = Envelope(session, event, approvals).entry()
         agent.commit(lambda s: s.countersigned(COUNTERSIGNED, entry, mine))
 
@@ -225,5 +234,6 @@ def replay_last_countersigned(home: Path) -> None:
     from node.api import open_agent
 
     with open_agent(home, lambda: PASS) as agent:
-        old = [r for r in agent.store.records() if getattr(r.action, "entry_type", None) == COUNTERSIGNED][0]
+        old = [r for r in agent.store.records()
+               if getattr(r.action, "entry_type", None) == COUNTERSIGNED][0]
         agent.commit(lambda s: s.create(COUNTERSIGNED, old.entry.value))

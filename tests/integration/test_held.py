@@ -18,7 +18,8 @@ from node.testing import MemoryAgent
 
 R = 3
 NOW = 1_800_000_000_000_000
-EDGE = 1_700_000_000_000_000 + SETTLE_US + 3_000  # MemoryAgent's clock starts at 1.7e15, 1 ms a step
+# MemoryAgent's clock starts at 1.7e15, 1 ms a step
+EDGE = 1_700_000_000_000_000 + SETTLE_US + 3_000
 
 
 def integrate_chain(dht: DhtStore, rng: random.Random) -> None:

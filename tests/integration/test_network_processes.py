@@ -104,7 +104,8 @@ def test_a_tampered_node_is_warranted_and_blocked(network):
     # the shop's owner forges an overdraft straight into its database, past its own checks
     forge_overdraft(homes["shop"], grain)
     nodes["shop"] = NodeProcess(homes["shop"], bootstrap=[nodes["farm"].address])
-    wait_until(lambda: all(ids["shop"] in nodes[n].status()["blocked"] for n in NAMES if n != "shop"),
+    wait_until(lambda: all(ids["shop"] in nodes[n].status()["blocked"]
+                           for n in NAMES if n != "shop"),
                timeout=90, what="every other node to block the tampered shop")
 
 
@@ -123,4 +124,6 @@ def forge_overdraft(home: Path, made: dict[str, str]) -> None:
                               resource_quantity=parse_quantity("5000 kg"), input_of=process)
         agent.commit(lambda s: s.create(entry_type(EconomicEvent), event.to_content()))
     # (the node later notices the new record and publishes it like any other)
-    assert sqlite3.connect(home / "coledger.db").execute("select count(*) from chain").fetchone()[0] > 3
+    assert sqlite3.connect(home / "coledger.db").execute(
+        "select count(*) from chain"
+    ).fetchone()[0] > 3

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-import pytest
 import trio
 
 from dht.memory import MemoryNetwork
@@ -25,7 +24,9 @@ def record_some(home, n: int = 3) -> list[Cid]:
                                        quantity="100 kg", output_of=str(proc)))
         out = [spec, proc, done.event]
         for i in range(n):
-            out.append(led.record(EventRequest("work", effort=f"{i + 1} h", input_of=str(proc))).event)
+            out.append(
+                led.record(EventRequest("work", effort=f"{i + 1} h", input_of=str(proc))).event
+            )
     return out
 
 
@@ -68,14 +69,17 @@ async def test_gossip_brings_a_late_node_up_to_date(tmp_path):
     homes, _ = make_homes(tmp_path, ["a", "b", "c"], redundancy=3)
     net = MemoryNetwork()
     async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(open_node(homes[0], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
-        b = await stack.enter_async_context(open_node(homes[1], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        a = await stack.enter_async_context(
+            open_node(homes[0], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        b = await stack.enter_async_context(
+            open_node(homes[1], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
         await b.connect(a.transport.listen_addrs()[0])
         record_some(homes[0], n=5)
         a.enqueue_new_records()
         await wait_for(lambda: a.queue.pending() == 0 and b.dht.counts()[INTEGRATED] > 0)
         # c was offline: it joins now and catches up by gossip, without any republish
-        c = await stack.enter_async_context(open_node(homes[2], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        c = await stack.enter_async_context(
+            open_node(homes[2], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
         await c.connect(a.transport.listen_addrs()[0])
         published = a.stats.published_ops
         target = a.dht.counts()[INTEGRATED]
@@ -85,9 +89,8 @@ async def test_gossip_brings_a_late_node_up_to_date(tmp_path):
 
 
 async def test_a_non_member_is_refused(tmp_path):
-    from node.api import init_home
+    from node.api import init_home, open_agent
     from node.membership import create_network
-    from node.api import open_agent
 
     homes, _ = make_homes(tmp_path, ["a", "b"])
     outsider = tmp_path / "outsider"
@@ -96,8 +99,10 @@ async def test_a_non_member_is_refused(tmp_path):
         create_network(o, "other", {}, tmp_path / "other.network.json")
     net = MemoryNetwork()
     async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(open_node(homes[0], passphrase, memory_network=net, rpc=False))
-        o = await stack.enter_async_context(open_node(outsider, passphrase, memory_network=net, rpc=False))
+        a = await stack.enter_async_context(
+            open_node(homes[0], passphrase, memory_network=net, rpc=False))
+        o = await stack.enter_async_context(
+            open_node(outsider, passphrase, memory_network=net, rpc=False))
         assert await o.connect(a.transport.listen_addrs()[0]) is None
         assert o.me not in a.members
         assert o.me in a.stats.refused_peers
@@ -111,7 +116,8 @@ async def test_counterfeit_copies_cannot_squat_on_a_genuine_ops_address(tmp_path
     record_some(homes[1], n=1)
     with open_ledger(homes[1], passphrase) as led:
         genuine = list(led.agent.store.records())[-1]
-    forged_sig = Record(SignedAction(genuine.signed.action, genuine.signed.data, genuine.address, bytes(64)),
+    forged_sig = Record(SignedAction(genuine.signed.action, genuine.signed.data, genuine.address,
+                                     bytes(64)),
                         genuine.entry)
     swapped = Record(genuine.signed, Entry.of({"not": "the entry"}))
     net = MemoryNetwork()

@@ -53,38 +53,40 @@ def produce_bread(homes: dict[str, Path], ids: dict[str, str]) -> dict[str, str]
     cli(farm, "footprint", "declare", x["diesel_spec"], "--per", "l", "--factor", "energy=38.6MJ",
         "--factor", "emissions=2.68kgCO2e", "--factor", "material:diesel=0.832kg")
     growing = cli(farm, "process", "create", "growing")["address"]
-    diesel = made(cli(farm, "record", "raise", "--resource", "new:diesel", "--conforms-to", x["diesel_spec"],
-                      "--quantity", "100 l"), "diesel")
-    cli(farm, "record", "consume", "--resource", diesel, "--quantity", "12 l", "--input-of", growing)
+    diesel = made(cli(farm, "record", "raise", "--resource", "new:diesel",
+                      "--conforms-to", x["diesel_spec"], "--quantity", "100 l"), "diesel")
+    cli(farm, "record", "consume", "--resource", diesel, "--quantity", "12 l",
+        "--input-of", growing)
     cli(farm, "record", "work", "--effort", "10 h", "--input-of", growing)
     x["wheat"] = made(cli(farm, "record", "produce", "--resource", "new:wheat", "--conforms-to",
-                          x["wheat_spec"], "--quantity", "1000 kg", "--output-of", growing), "wheat")
+                          x["wheat_spec"], "--quantity", "1000 kg", "--output-of", growing),
+                      "wheat")
     x["power_spec"] = cli(energy, "spec", "create", "electricity", "--unit", "kWh")["address"]
-    cli(energy, "footprint", "declare", x["power_spec"], "--per", "kWh", "--factor", "energy=3.6MJ",
-        "--factor", "emissions=0.25kgCO2e")
-    grid = made(cli(energy, "record", "raise", "--resource", "new:grid", "--conforms-to", x["power_spec"],
-                    "--quantity", "1000 kWh"), "grid")
+    cli(energy, "footprint", "declare", x["power_spec"], "--per", "kWh",
+        "--factor", "energy=3.6MJ", "--factor", "emissions=0.25kgCO2e")
+    grid = made(cli(energy, "record", "raise", "--resource", "new:grid",
+                    "--conforms-to", x["power_spec"], "--quantity", "1000 kWh"), "grid")
     # deliveries: one event each, signed by both, written on both chains
-    cli(farm, "record", "transfer", "--resource", x["wheat"], "--quantity", "400 kg", "--to", ids["mill"],
-        "--to-resource", "new:grain", "--wait", "30")
-    cli(energy, "record", "transfer", "--resource", grid, "--quantity", "200 kWh", "--to", ids["mill"],
-        "--to-resource", "new:power", "--wait", "30")
+    cli(farm, "record", "transfer", "--resource", x["wheat"], "--quantity", "400 kg",
+        "--to", ids["mill"], "--to-resource", "new:grain", "--wait", "30")
+    cli(energy, "record", "transfer", "--resource", grid, "--quantity", "200 kWh",
+        "--to", ids["mill"], "--to-resource", "new:power", "--wait", "30")
     milling = cli(mill, "process", "create", "milling")["address"]
-    cli(mill, "record", "consume", "--resource", own_resource(mill, "grain"), "--quantity", "400 kg",
-        "--input-of", milling)
-    cli(mill, "record", "consume", "--resource", own_resource(mill, "power"), "--quantity", "40 kWh",
-        "--input-of", milling)
+    cli(mill, "record", "consume", "--resource", own_resource(mill, "grain"),
+        "--quantity", "400 kg", "--input-of", milling)
+    cli(mill, "record", "consume", "--resource", own_resource(mill, "power"),
+        "--quantity", "40 kWh", "--input-of", milling)
     cli(mill, "record", "work", "--effort", "3 h", "--input-of", milling)
     flour = made(cli(mill, "record", "produce", "--resource", "new:flour", "--quantity", "300 kg",
                      "--output-of", milling), "flour")
-    cli(mill, "record", "transfer", "--resource", flour, "--quantity", "250 kg", "--to", ids["bakery"],
-        "--to-resource", "new:flour", "--wait", "30")
+    cli(mill, "record", "transfer", "--resource", flour, "--quantity", "250 kg",
+        "--to", ids["bakery"], "--to-resource", "new:flour", "--wait", "30")
     baking = cli(bakery, "process", "create", "baking")["address"]
-    cli(bakery, "record", "consume", "--resource", own_resource(bakery, "flour"), "--quantity", "250 kg",
-        "--input-of", baking)
+    cli(bakery, "record", "consume", "--resource", own_resource(bakery, "flour"),
+        "--quantity", "250 kg", "--input-of", baking)
     cli(bakery, "record", "work", "--effort", "7 h", "--input-of", baking)
-    x["bread"] = made(cli(bakery, "record", "produce", "--resource", "new:bread", "--quantity", "400 one",
-                          "--output-of", baking), "bread")
+    x["bread"] = made(cli(bakery, "record", "produce", "--resource", "new:bread",
+                          "--quantity", "400 one", "--output-of", baking), "bread")
     return x
 
 
@@ -111,7 +113,8 @@ def test_flows_count_each_countersigned_transfer_once(valley):
 def test_the_bakerys_income_is_shared_by_contribution(valley, tmp_path):
     homes, ids, x = valley
     equation = {"name": "bread 2026", "buckets": [
-        {"name": "labour", "percentage": 60, "rules": [{"action": "work", "rate": "25", "per": "h"}]},
+        {"name": "labour", "percentage": 60, "rules": [
+            {"action": "work", "rate": "25", "per": "h"}]},
         {"name": "materials", "percentage": 40, "rules": [
             {"action": "consume", "rate": "0", "per": "kg", "rates": [
                 {"conformsTo": x["wheat_spec"], "rate": "0.4", "per": "kg"},
@@ -120,17 +123,19 @@ def test_the_bakerys_income_is_shared_by_contribution(valley, tmp_path):
     path = tmp_path / "equation.json"
     path.write_text(json.dumps(equation))
     cli(homes["bakery"], "equation", "create", str(path))
-    report = cli(homes["bakery"], "report", "contributions", "--output", x["bread"], "--income", "1000 EUR",
-                 "--equation", "bread 2026")
+    report = cli(homes["bakery"], "report", "contributions", "--output", x["bread"],
+                 "--income", "1000 EUR", "--equation", "bread 2026")
     shares = {s["agent"]: Decimal(s["share"]) for s in report["agents"]}
     assert sum(shares.values()) == Decimal("1000.00")
-    assert {ids["farm"], ids["mill"], ids["bakery"]} <= set(shares) and all(v > 0 for v in shares.values())
+    assert ({ids["farm"], ids["mill"], ids["bakery"]} <= set(shares)
+            and all(v > 0 for v in shares.values()))
     assert all(v == v.quantize(Decimal("0.01")) for v in shares.values())
     # the distribution recorded as transfers, each countersigned by its contributor
-    till = made(cli(homes["bakery"], "record", "raise", "--resource", "new:till", "--quantity", "1000 EUR"),
-                "till")
-    paid = cli(homes["bakery"], "report", "contributions", "--output", x["bread"], "--income", "1000 EUR",
-               "--equation", "bread 2026", "--pay-from", till, "--wait", "30")
+    till = made(cli(homes["bakery"], "record", "raise", "--resource", "new:till",
+                    "--quantity", "1000 EUR"), "till")
+    paid = cli(homes["bakery"], "report", "contributions", "--output", x["bread"],
+               "--income", "1000 EUR", "--equation", "bread 2026", "--pay-from", till,
+               "--wait", "30")
     assert {d["agent"] for d in paid["distribution"]} == set(shares) - {ids["bakery"]}
     assert all(d.get("event") for d in paid["distribution"]), paid["distribution"]
     for name in ("farm", "mill"):
@@ -168,7 +173,9 @@ def test_the_exports_validate(valley):
     # the mill's own events include the transfers it countersigned, given and received
     rows = list(csv.DictReader(io.StringIO(cli(homes["mill"], "export", "--format", "csv")["csv"])))
     transfers = {(r["provider"], r["receiver"]) for r in rows if r["action"] == "transfer"}
-    assert {(ids["farm"], ids["mill"]), (ids["energy"], ids["mill"]), (ids["mill"], ids["bakery"])} <= transfers
+    assert {
+        (ids["farm"], ids["mill"]), (ids["energy"], ids["mill"]), (ids["mill"], ids["bakery"])
+    } <= transfers
     pact_file = bakery.parent / "bread.pact.json"
     cli(bakery, "export", "--format", "pact", "--resource", x["bread"], "--output", str(pact_file))
     validate_pact(json.loads(pact_file.read_text()))

@@ -45,10 +45,11 @@ def workload(home, rng: random.Random, events: int) -> list:
         stock = str(next(iter(made.created_resources.values())))
         for _ in range(events):
             if rng.random() < 0.5:
-                led.record(EventRequest("work", effort=f"{rng.randint(1, 8)} h", input_of=str(proc)))
-            else:
-                led.record(EventRequest("consume", resource=stock, quantity=f"{rng.randint(1, 9)} kg",
+                led.record(EventRequest("work", effort=f"{rng.randint(1, 8)} h",
                                         input_of=str(proc)))
+            else:
+                led.record(EventRequest("consume", resource=stock,
+                                        quantity=f"{rng.randint(1, 9)} kg", input_of=str(proc)))
         # genesis (seq 0-2) was published before the nodes knew each other: only the
         # workload is checked against the full population's authorities
         return list(led.agent.store.records(start=3))
@@ -151,7 +152,8 @@ async def check(nodes, homes, ids, net, rng, phases: Phases) -> None:  # type: i
         for i in authors:
             nodes[i].enqueue_new_records()
         phases.done("workload")
-        await wait_for(lambda: all(nodes[i].queue.pending() == 0 for i in authors), 120, "publishing")
+        await wait_for(lambda: all(nodes[i].queue.pending() == 0 for i in authors), 120,
+                       "publishing")
         phases.done("publish")
         ops = [op for rs in records.values() for r in rs for op in produce_ops(r)]
         for op in ops:  # every op integrated at each of its R authorities
@@ -187,7 +189,8 @@ async def check(nodes, homes, ids, net, rng, phases: Phases) -> None:  # type: i
         await trio.sleep(2)
         net.heal()
         alive_index = ClosestIndex([ids[i] for i in live])
-        placed = [(op, a) for r in new for op in produce_ops(r) for a in alive_index.closest(op.basis, R)]
+        placed = [(op, a) for r in new for op in produce_ops(r)
+                  for a in alive_index.closest(op.basis, R)]
 
         def healed() -> bool:
             return all(holds(by_id[a], op) for op, a in placed)

@@ -52,9 +52,8 @@ def test_init_refuses_an_existing_home_unless_forced(home):
 
 
 def test_open_without_init_is_not_found(tmp_path):
-    with pytest.raises(NotFound, match="coledger init"):
-        with open_agent(tmp_path, lambda: PASS):
-            pass
+    with pytest.raises(NotFound, match="coledger init"), open_agent(tmp_path, lambda: PASS):
+        pass
 
 
 def test_commit_is_atomic_and_verifies(home, agent):

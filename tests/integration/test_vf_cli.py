@@ -73,22 +73,25 @@ def chain(coop: Coop) -> dict[str, str]:
     ids["wheat_spec"] = coop("spec", "create", "wheat", "--unit", "kg")["address"]
     ids["kwh_spec"] = coop("spec", "create", "electricity", "--unit", "kWh")["address"]
     ids["growing"] = coop("process", "create", "growing 2026")["address"]
-    ids["wheat"] = made(coop("record", "produce", "--resource", "new:wheat", "--conforms-to", ids["wheat_spec"],
+    ids["wheat"] = made(coop("record", "produce", "--resource", "new:wheat",
+                             "--conforms-to", ids["wheat_spec"],
                              "--quantity", "1000 kg", "--output-of", ids["growing"]), "wheat")
-    ids["grid"] = made(coop("record", "raise", "--resource", "new:grid power", "--conforms-to", ids["kwh_spec"],
-                            "--quantity", "500 kWh"), "grid power")
+    ids["grid"] = made(coop("record", "raise", "--resource", "new:grid power",
+                            "--conforms-to", ids["kwh_spec"], "--quantity", "500 kWh"),
+                       "grid power")
     ids["milling"] = coop("process", "create", "milling")["address"]
-    ids["consume_wheat"] = coop("record", "consume", "--resource", ids["wheat"], "--quantity", "400 kg",
-                                "--input-of", ids["milling"])["address"]
+    ids["consume_wheat"] = coop("record", "consume", "--resource", ids["wheat"],
+                                "--quantity", "400 kg", "--input-of", ids["milling"])["address"]
     ids["work"] = coop("record", "work", "--effort", "3 h", "--input-of", ids["milling"])["address"]
     ids["power"] = coop("record", "consume", "--resource", ids["grid"], "--quantity", "36 MJ",
                         "--input-of", ids["milling"])["address"]
-    ids["flour"] = made(coop("record", "produce", "--resource", "new:flour", "--quantity", "300000 g",
-                             "--output-of", ids["milling"]), "flour")
+    ids["flour"] = made(coop("record", "produce", "--resource", "new:flour",
+                             "--quantity", "300000 g", "--output-of", ids["milling"]), "flour")
     ids["baking"] = coop("process", "create", "baking")["address"]
-    coop("record", "consume", "--resource", ids["flour"], "--quantity", "250 kg", "--input-of", ids["baking"])
-    ids["bread"] = made(coop("record", "produce", "--resource", "new:bread", "--quantity", "400 each",
-                             "--output-of", ids["baking"]), "bread")
+    coop("record", "consume", "--resource", ids["flour"], "--quantity", "250 kg",
+         "--input-of", ids["baking"])
+    ids["bread"] = made(coop("record", "produce", "--resource", "new:bread",
+                             "--quantity", "400 each", "--output-of", ids["baking"]), "bread")
     return ids
 
 
@@ -103,11 +106,13 @@ def test_quantities_follow_the_action_table_with_exact_unit_conversion(coop, cha
 def test_trace_bread_back_to_wheat_and_track_wheat_to_bread(coop, chain):
     trace = coop("trace", chain["bread"])
     addresses = [n["address"] for n in trace]
-    for key in ("bread", "baking", "flour", "milling", "consume_wheat", "work", "power", "wheat", "growing"):
+    for key in ("bread", "baking", "flour", "milling", "consume_wheat", "work", "power", "wheat",
+                "growing"):
         assert chain[key] in addresses, key
     distance = {n["address"]: n["distance"] for n in trace}
     assert distance[chain["bread"]] == 0
-    assert distance[chain["baking"]] < distance[chain["flour"]] < distance[chain["milling"]] < distance[chain["wheat"]]
+    assert (distance[chain["baking"]] < distance[chain["flour"]]
+            < distance[chain["milling"]] < distance[chain["wheat"]])
     assert addresses.index(chain["flour"]) < addresses.index(chain["wheat"])
     track = coop("track", chain["wheat"])
     forward = [n["address"] for n in track]
@@ -118,16 +123,34 @@ def test_trace_bread_back_to_wheat_and_track_wheat_to_bread(coop, chain):
 
 BROKEN = [
     # (rule, arguments) — each must fail with the rule's name and write nothing
-    ("check_quantity_sign", ["record", "produce", "--resource", "{wheat}", "--quantity", "-5 kg", "--output-of", "{growing}"]),
-    ("check_unit_dimension", ["record", "consume", "--resource", "{wheat}", "--quantity", "3 h", "--input-of", "{milling}"]),
+    ("check_quantity_sign",
+     ["record", "produce", "--resource", "{wheat}", "--quantity", "-5 kg",
+      "--output-of", "{growing}"]),
+    ("check_unit_dimension",
+     ["record", "consume", "--resource", "{wheat}", "--quantity", "3 h",
+      "--input-of", "{milling}"]),
     ("check_process_link", ["record", "consume", "--resource", "{wheat}", "--quantity", "3 kg"]),
-    ("check_process_link", ["record", "produce", "--resource", "{wheat}", "--quantity", "3 kg", "--input-of", "{milling}"]),
-    ("check_process_link", ["record", "raise", "--resource", "{wheat}", "--quantity", "3 kg", "--input-of", "{milling}"]),
-    ("check_quantity_kind", ["record", "consume", "--resource", "{wheat}", "--quantity", "3 kg", "--effort", "1 h", "--input-of", "{milling}"]),
-    ("check_balance", ["record", "consume", "--resource", "{wheat}", "--quantity", "601 kg", "--input-of", "{milling}"]),
-    ("check_pairing", ["record", "dropoff", "--resource", "{wheat}", "--quantity", "1 kg", "--output-of", "{milling}"]),
-    ("check_author_is_provider", ["record", "consume", "--resource", "{wheat}", "--quantity", "1 kg", "--input-of", "{milling}", "--provider", "{other}"]),
-    ("check_countersigning", ["record", "transfer", "--resource", "{wheat}", "--quantity", "1 kg", "--receiver", "{other}", "--to-resource", "new:theirs"]),
+    ("check_process_link",
+     ["record", "produce", "--resource", "{wheat}", "--quantity", "3 kg",
+      "--input-of", "{milling}"]),
+    ("check_process_link",
+     ["record", "raise", "--resource", "{wheat}", "--quantity", "3 kg",
+      "--input-of", "{milling}"]),
+    ("check_quantity_kind",
+     ["record", "consume", "--resource", "{wheat}", "--quantity", "3 kg",
+      "--effort", "1 h", "--input-of", "{milling}"]),
+    ("check_balance",
+     ["record", "consume", "--resource", "{wheat}", "--quantity", "601 kg",
+      "--input-of", "{milling}"]),
+    ("check_pairing",
+     ["record", "dropoff", "--resource", "{wheat}", "--quantity", "1 kg",
+      "--output-of", "{milling}"]),
+    ("check_author_is_provider",
+     ["record", "consume", "--resource", "{wheat}", "--quantity", "1 kg",
+      "--input-of", "{milling}", "--provider", "{other}"]),
+    ("check_countersigning",
+     ["record", "transfer", "--resource", "{wheat}", "--quantity", "1 kg",
+      "--receiver", "{other}", "--to-resource", "new:theirs"]),
 ]
 
 
@@ -149,8 +172,8 @@ def test_finished_process_takes_no_more_events(coop, chain):
 
 
 def test_correction_reverses_an_event(coop, chain):
-    coop("record", "consume", "--resource", chain["wheat"], "--quantity", "-100 kg", "--input-of", chain["milling"],
-         "--corrects", chain["consume_wheat"])
+    coop("record", "consume", "--resource", chain["wheat"], "--quantity", "-100 kg",
+         "--input-of", chain["milling"], "--corrects", chain["consume_wheat"])
     assert quantity(coop, chain["wheat"])[0] == "700"
     err = coop.fails("record", "consume", "--resource", chain["wheat"], "--quantity", "-301 kg",
                      "--input-of", chain["milling"], "--corrects", chain["consume_wheat"])
@@ -174,13 +197,17 @@ def test_every_action_can_be_recorded_or_says_why_not(coop, chain):
         "accept": ["--resource", "{flour}", "--quantity", "1 kg", "--input-of", proc],
         "modify": ["--resource", "{flour}", "--quantity", "1 kg", "--output-of", proc],
         "pickup": ["--resource", "{bread}", "--quantity", "10 each", "--input-of", proc],
-        "dropoff": ["--resource", "{bread}", "--quantity", "10 each", "--output-of", proc, "--location", "market"],
+        "dropoff": ["--resource", "{bread}", "--quantity", "10 each", "--output-of", proc,
+                    "--location", "market"],
         "combine": ["--resource", "{bread}", "--quantity", "5 each", "--input-of", proc],
         "separate": ["--resource", "{bread}", "--quantity", "5 each", "--output-of", proc],
-        "move": ["--resource", "{wheat}", "--quantity", "10 kg", "--to-resource", "new:wheat in barn 2"],
+        "move": ["--resource", "{wheat}", "--quantity", "10 kg",
+                 "--to-resource", "new:wheat in barn 2"],
         "copy": ["--resource", "{wheat}", "--quantity", "1 kg", "--to-resource", "new:wheat copy"],
-        "transferCustody": ["--resource", "{wheat}", "--quantity", "1 kg", "--to-resource", "new:c"],
-        "transferAllRights": ["--resource", "{wheat}", "--quantity", "1 kg", "--to-resource", "new:d"],
+        "transferCustody": ["--resource", "{wheat}", "--quantity", "1 kg",
+                            "--to-resource", "new:c"],
+        "transferAllRights": ["--resource", "{wheat}", "--quantity", "1 kg",
+                              "--to-resource", "new:d"],
         "transfer": ["--resource", "{wheat}", "--quantity", "1 kg", "--to-resource", "new:e"],
     }
     for action, args in plans.items():
@@ -210,7 +237,8 @@ def expected_wheat(done: dict[str, dict]) -> tuple[str, str, str]:
         if event.get("resourceInventoriedAs") is None or "resourceQuantity" not in event:
             continue
         resources = {r["address"]: r for r in out["resources"]}
-        if event["resourceInventoriedAs"] not in resources or resources[event["resourceInventoriedAs"]]["name"] != "wheat":
+        if (event["resourceInventoriedAs"] not in resources
+                or resources[event["resourceInventoriedAs"]]["name"] != "wheat"):
             continue
         effects = ACTIONS[event["action"]]
         q = Decimal(event["resourceQuantity"]["hasNumericalValue"])

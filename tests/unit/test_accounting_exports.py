@@ -211,8 +211,8 @@ def test_epcis_leaves_payments_out() -> None:
     chain = bread_chain()
     goods = [(a, e) for a, e in chain.events if e.action == "transfer"]
     address, sale = goods[0]
-    paid = sale.model_copy(update={"resource_quantity": Measure.of(12, "EUR"), "provider": sale.receiver,
-                                   "receiver": sale.provider})
+    paid = sale.model_copy(update={"resource_quantity": Measure.of(12, "EUR"),
+                                   "provider": sale.receiver, "receiver": sale.provider})
     document = to_epcis([*chain.events, ("payment", paid)], processes=chain.processes,
                         resources=chain.resources, created_us=START)
     kinds = [e["type"] for e in document["epcisBody"]["eventList"]]

@@ -27,11 +27,16 @@ def chain_of(n: int) -> MemoryAgent:
 
 
 def resign(agent: MemoryAgent, seq: int, key: AgentKey | None = None, **changes) -> list[StoredRow]:
-    """The agent's rows with the action at `seq` changed and re-signed (so only the change is wrong)."""
+    """The agent's rows with the action at `seq` changed and re-signed
+    (so only the change is wrong)."""
     rows = list(agent.rows())
     old = agent.records[seq]
     action = old.signed.action.model_copy(update=changes)
-    signed = SignedAction.sign(action, key or agent.key) if key is None or key.agent_id == action.author else _foreign(action, key)
+    signed = (
+        SignedAction.sign(action, key or agent.key)
+        if key is None or key.agent_id == action.author
+        else _foreign(action, key)
+    )
     rows[seq] = StoredRow(seq, signed.data, signed.signature, rows[seq].entry)
     return rows
 
@@ -108,11 +113,14 @@ def test_check_entry_address():
 def test_check_genesis_shape():
     k = AgentKey.generate()
     e = Entry.of({"x": 1})
-    bad = SignedAction.sign(Create(author=k.agent_id, timestamp=1, seq=0, entry_type="t.T", entry_hash=e.address), k)
+    bad = SignedAction.sign(
+        Create(author=k.agent_id, timestamp=1, seq=0, entry_type="t.T", entry_hash=e.address), k
+    )
     with pytest.raises(ChainError, match="seq 0 must be the Dna"):
         verify_chain([StoredRow(0, bad.data, bad.signature, e.data)])
     a = chain_of(2)
-    dna_again = Dna(author=a.agent_id, timestamp=10**18, seq=5, prev_action=a.records[4].address, dna_hash=Cid.of(b"x"))
+    dna_again = Dna(author=a.agent_id, timestamp=10**18, seq=5, prev_action=a.records[4].address,
+                    dna_hash=Cid.of(b"x"))
     s = SignedAction.sign(dna_again, a.key)
     with pytest.raises(ChainError, match="seq 5: Dna may only appear in genesis"):
         verify_chain([*a.rows(), StoredRow(5, s.data, s.signature, None)])
@@ -145,8 +153,10 @@ def test_fast_action_encoding_is_canonical(timestamp, tag):
 
     k = AgentKey.generate()
     for action in (
-        Create(author=k.agent_id, timestamp=timestamp, seq=3, prev_action=Cid.of(tag), entry_type="a.B", entry_hash=Cid.of(b"e")),
-        CreateLink(author=k.agent_id, timestamp=timestamp, seq=4, prev_action=Cid.of(b"p"), base=Cid.of(tag), target=Cid.of(b"t"), zome="z", link_type="l", tag=tag),
+        Create(author=k.agent_id, timestamp=timestamp, seq=3, prev_action=Cid.of(tag),
+               entry_type="a.B", entry_hash=Cid.of(b"e")),
+        CreateLink(author=k.agent_id, timestamp=timestamp, seq=4, prev_action=Cid.of(b"p"),
+                   base=Cid.of(tag), target=Cid.of(b"t"), zome="z", link_type="l", tag=tag),
         Dna(author=k.agent_id, timestamp=timestamp, seq=0, dna_hash=Cid.of(tag)),
     ):
         assert SignedAction.sign(action, k).data == encode(action.to_obj())

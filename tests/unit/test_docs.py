@@ -12,8 +12,8 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "validation-rules.md").rea
 
 
 def test_every_rule_is_documented():
-    names = [*SYS_RULES, *RULES, *ACCOUNTING_RULES, *PAIR_RULES, *RECORD_RULES, "check_membrane_proof",
-             "check_entry_shape", "check_update_allowed"]
+    names = [*SYS_RULES, *RULES, *ACCOUNTING_RULES, *PAIR_RULES, *RECORD_RULES,
+             "check_membrane_proof", "check_entry_shape", "check_update_allowed"]
     names += list(APP_RULES)
     missing = [n for n in names if f"`{n}`" not in DOC]
     assert not missing, f"docs/validation-rules.md lacks {missing}"

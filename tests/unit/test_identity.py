@@ -26,7 +26,10 @@ def test_cid_matches_py_cid(data):
     assert str(ours).startswith("bafy2bza")
 
 
-@pytest.mark.parametrize("text", ["", "b", "bafy", "Qmfoo", "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", 42])
+@pytest.mark.parametrize(
+    "text",
+    ["", "b", "bafy", "Qmfoo", "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", 42],
+)
 def test_bad_addresses_are_rejected(text):
     with pytest.raises(AddressError):
         Cid.parse(text)  # type: ignore[arg-type]
@@ -59,7 +62,9 @@ def test_verify_rejects_other_signers_and_tampering():
         a.agent_id.verify(b"y", sig)
 
 
-@pytest.mark.parametrize("text", ["", "12D3KooW", "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", "0OIl"])
+@pytest.mark.parametrize(
+    "text", ["", "12D3KooW", "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", "0OIl"]
+)
 def test_bad_agent_ids_are_rejected(text):
     with pytest.raises(AddressError):
         AgentId.parse(text)

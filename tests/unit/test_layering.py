@@ -59,13 +59,16 @@ def imports(path: Path) -> set[str]:
 OURS = ("node", "validation", "zomes", "dht", "cli")
 
 
-@pytest.mark.parametrize("name, path", modules(), ids=lambda v: str(v) if isinstance(v, str) else "")
+@pytest.mark.parametrize("name, path", modules(),
+                         ids=lambda v: str(v) if isinstance(v, str) else "")
 def test_imports_point_down_the_layers(name, path):
     mine = layer(name)
     for imported in imports(path):
         top = imported.split(".")[0]
         if top in OURS:
-            assert layer(imported) <= mine, f"{name} (layer {mine}) imports {imported} (layer {layer(imported)})"
+            assert layer(imported) <= mine, (
+                f"{name} (layer {mine}) imports {imported} (layer {layer(imported)})"
+            )
         if top in IMPURE and mine <= 3:
             pytest.fail(f"pure module {name} imports {imported}")
         if top == "libp2p" or top == "multiaddr":
@@ -87,6 +90,8 @@ def test_light_commands_do_not_import_libp2p():
     import subprocess
     import sys
 
-    code = "import cli, node.api, node.membership, sys; print(any(m.startswith('libp2p') for m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    code = ("import cli, node.api, node.membership, sys; "
+            "print(any(m.startswith('libp2p') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
     assert out.stdout.strip() == "False", out.stderr

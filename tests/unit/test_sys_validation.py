@@ -299,7 +299,9 @@ def _countersigned_pair() -> tuple[MemoryAgent, MemoryAgent, Entry]:
 def _with_envelope(agent: MemoryAgent, value: Any, **changes: Any) -> Op:
     """The agent's last record carrying another envelope (re-signed: only that is wrong)."""
     entry = Entry.of(value)
-    action = agent.records[-1].signed.action.model_copy(update={"entry_hash": entry.address, "entry_type": "test.CountersignedNote", **changes})
+    action = agent.records[-1].signed.action.model_copy(
+        update={"entry_hash": entry.address, "entry_type": "test.CountersignedNote", **changes}
+    )
     return activity(Record(signed_by(action, agent.key), entry))
 
 
@@ -337,14 +339,17 @@ def test_countersignatures_forged_replayed_moved_or_missing():
                        (env.session.parties[0], env.session.parties[0]))
     bad = Envelope(stranger, env.inner, env.approvals)
     assert "twice" in check(_with_envelope(c, bad.to_value()), c).reason
-    outsider = Session(env.session.id, env.session.start_us, env.session.end_us, env.session.parties)
+    outsider = Session(env.session.id, env.session.start_us, env.session.end_us,
+                       env.session.parties)
     out = check(_with_envelope(c, Envelope(outsider, env.inner, env.approvals).to_value()), c)
     assert rule_of(out) == "check_countersignatures" and "not a party" in out.reason
     # a window longer than an hour, even if everyone signed it
     long = Session(env.session.id, env.session.start_us, env.session.start_us + 2 * 3600 * 10**6,
                    env.session.parties)
     keys = (a.key, b.key)
-    signed_long = Envelope(long, env.inner, tuple(approve(k, "test.CountersignedNote", long, env.inner) for k in keys))
+    signed_long = Envelope(
+        long, env.inner, tuple(approve(k, "test.CountersignedNote", long, env.inner) for k in keys)
+    )
     assert "hour" in check(_with_envelope(b, signed_long.to_value()), b).reason
     # not an envelope at all
     assert "not a countersigned entry" in check(_with_envelope(b, {"n": 1}), b).reason

@@ -287,7 +287,8 @@ def test_messages_say_what_to_do() -> None:
     transfer, _ = BROKEN["transfer to another agent"]
     [violation] = check_event(transfer, ALICE, CTX)  # type: ignore[misc]
     assert violation == Violation("check_countersigning", violation.message)
-    assert "must be countersigned by both" in violation.message and f"--to {BOB}" in violation.message
+    assert ("must be countersigned by both" in violation.message
+            and f"--to {BOB}" in violation.message)
 
 
 # Countersigned events: each party's chain is judged on its own side of the event.

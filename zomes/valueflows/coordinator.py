@@ -86,8 +86,12 @@ def _new_resource(
     if unit is None and quantity is not None:
         unit = quantity.has_unit
     if unit is None:
-        raise LocalError(f"new resource {name!r} needs a unit: give --quantity or --conforms-to a spec")
-    resource = EconomicResource(name=name, unit_of_resource=unit, conforms_to=spec, current_location=location)
+        raise LocalError(
+            f"new resource {name!r} needs a unit: give --quantity or --conforms-to a spec"
+        )
+    resource = EconomicResource(
+        name=name, unit_of_resource=unit, conforms_to=spec, current_location=location
+    )
     return scratch.create(entry_type(EconomicResource), resource.to_content())
 
 
@@ -99,7 +103,9 @@ def create_resource(
     return scratch.create(entry_type(EconomicResource), resource.to_content())
 
 
-def record_event(scratch: Scratch, view: ChainView, author: str, req: EventRequest, now_us: int) -> Recorded:
+def record_event(
+    scratch: Scratch, view: ChainView, author: str, req: EventRequest, now_us: int
+) -> Recorded:
     """Write one EconomicEvent (and the resources it names as `new:NAME`) to `scratch`."""
     created: dict[str, Cid] = {}
 
@@ -122,7 +128,9 @@ def build_event(
     """The EconomicEvent a request describes; `new_resource(option, name, quantity, spec,
     location)` gives the address for a `new:NAME` resource (or None to leave it out)."""
     if req.action not in ACTIONS:
-        raise LocalError(f"unknown action {req.action!r}; `coledger actions` lists the 19 VF actions")
+        raise LocalError(
+            f"unknown action {req.action!r}; `coledger actions` lists the 19 VF actions"
+        )
     quantity = _measure(req.quantity, "quantity")
     effort = _measure(req.effort, "effort")
     spec = _address(req.conforms_to, "conforms-to")
@@ -161,10 +169,15 @@ def build_event(
         raise LocalError(f"bad event: {describe_error(e)}") from None
 
 
-def create_spec(scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None) -> Cid:
+def create_spec(
+    scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None
+) -> Cid:
     try:
         spec = ResourceSpecification(
-            name=name, default_unit_of_resource=canonical_unit(unit), allow_negative=allow_negative, note=note
+            name=name,
+            default_unit_of_resource=canonical_unit(unit),
+            allow_negative=allow_negative,
+            note=note,
         )
     except ValueError as e:
         raise LocalError(f"bad resource specification: {describe_error(e)}") from None
@@ -176,9 +189,13 @@ def create_process_spec(scratch: Scratch, name: str, note: str | None) -> Cid:
     return scratch.create(entry_type(ProcessSpecification), spec.to_content())
 
 
-def create_process(scratch: Scratch, name: str, based_on: str | None, note: str | None, now_us: int) -> Cid:
+def create_process(
+    scratch: Scratch, name: str, based_on: str | None, note: str | None, now_us: int
+) -> Cid:
     try:
-        process = Process(name=name, based_on=_address(based_on, "based-on"), has_beginning=now_us, note=note)
+        process = Process(
+            name=name, based_on=_address(based_on, "based-on"), has_beginning=now_us, note=note
+        )
     except ValueError as e:
         raise LocalError(f"bad process: {describe_error(e)}") from None
     return scratch.create(entry_type(Process), process.to_content())
@@ -194,7 +211,9 @@ def finish_process(
     if current.finished:
         raise LocalError(f"process {current.name!r} is already finished")
     finished = current.model_copy(update={"finished": True, "has_end": now_us})
-    return scratch.update(Cid.parse(process), original_entry, entry_type(Process), finished.to_content())
+    return scratch.update(
+        Cid.parse(process), original_entry, entry_type(Process), finished.to_content()
+    )
 
 
 def inventory(view: ChainView) -> list[dict[str, Any]]:
@@ -213,7 +232,9 @@ def merged_view(views: list[ChainView]) -> ChainView:
     """Several agents' views as one, events ordered by time then address (deterministic)."""
     merged = ChainView()
     for view in views:
-        for name in ("resources", "processes", "resource_specs", "process_specs", "events", "states"):
+        for name in (
+            "resources", "processes", "resource_specs", "process_specs", "events", "states"
+        ):
             getattr(merged, name).update(getattr(view, name))
     merged.order = sorted(merged.events, key=lambda a: (_event_time(merged.events[a]), a))
     return merged
@@ -225,5 +246,7 @@ def _event_time(event: EconomicEvent) -> int:
 
 def flow_index(view: ChainView) -> FlowIndex:
     return FlowIndex(
-        ((a, view.events[a]) for a in view.order), processes=view.processes, resources=view.resources
+        ((a, view.events[a]) for a in view.order),
+        processes=view.processes,
+        resources=view.resources,
     )

@@ -126,7 +126,9 @@ def apply_in_place(
     """
     effects = ACTIONS[event.action]
     source, target = event.resource_inventoried_as, event.to_resource_inventoried_as
-    if event.corrects is None and (side is None or _first_accountable(states, event, effects) == side):
+    if event.corrects is None and (
+        side is None or _first_accountable(states, event, effects) == side
+    ):
         _create(states, resources, event, effects)
     if side is not None and not (source in states or target in states):
         return  # neither resource is this party's: nothing changes on its chain
