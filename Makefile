@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
 
 # Skips the slow multi-process network tests: for a quick local loop.
