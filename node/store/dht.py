@@ -249,23 +249,20 @@ class DhtStore:
         instead of walking back to the last one seen)."""
         with _mapped("reading the validation queue"):
             rows = self._conn.execute(
-                "SELECT o.op_type, a.action, a.signature, e.entry, o.state, o.attempts, o.address,"
-                " o.next_try_us, o.received_us"
+                "SELECT o.op_type, a.action, a.signature, e.entry, o.state, o.attempts, o.address"
                 " FROM ops o JOIN dht_actions a ON a.address = o.action"
                 " LEFT JOIN dht_entries e ON e.address = a.entry_address"
                 " WHERE o.state IN ('pending', 'sys_valid', 'app_valid') AND o.next_try_us <= ?"
-                " ORDER BY o.next_try_us, o.received_us LIMIT ?",
+                " ORDER BY o.next_try_us, o.received_us, o.author, a.seq LIMIT ?",
                 (now_us, limit),
             ).fetchall()
+        out: list[QueuedOp] = []
         decoded: dict[bytes, SignedAction] = {}  # the ops of one action share its decoding
         entries: dict[tuple[bytes, Cid], Entry] = {}  # ...and its entry
-        due_at: list[tuple[int, int, bytes, int, QueuedOp]] = []
-        for op_type, action, signature, entry, state, attempts, address, due, received in rows:
+        for op_type, action, signature, entry, state, attempts, address in rows:
             op = _op(op_type, action, signature, entry, decoded, entries)
-            due_at.append((due, received, op.action.author.to_bytes(), op.action.seq,
-                           QueuedOp(op, state, attempts, Cid(address))))
-        due_at.sort(key=lambda d: d[:4])
-        return [d[4] for d in due_at]
+            out.append(QueuedOp(op, state, attempts, Cid(address)))
+        return out
 
     def set_state(self, op_address: Cid, state: str, now_us: int, rule: str | None = None,
                   reason: str | None = None) -> None:
