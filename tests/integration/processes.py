@@ -38,10 +38,12 @@ class NodeProcess:
     """A `coledger run` child process; `address` is its first listen multiaddr."""
 
     def __init__(self, home: Path, bootstrap: list[str] = (), gossip: float = 0.5,
-                 extra: list[str] = (), environment: dict[str, str] | None = None) -> None:
+                 extra: list[str] = (), environment: dict[str, str] | None = None,
+                 listen: str = "/ip4/127.0.0.1/tcp/0", netns: str | None = None) -> None:
         self.home = home
-        args = [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", "run",
-                "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip-interval", str(gossip)]
+        inside = ["ip", "netns", "exec", netns] if netns else []  # (tests/integration/netns.py)
+        args = [*inside, sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json",
+                "run", "--listen", listen, "--gossip-interval", str(gossip)]
         for b in bootstrap:
             args += ["--bootstrap", b]
         args += list(extra)
@@ -108,11 +110,13 @@ def cli_background(home: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def cooperatives(
-    root: Path, names: list[str], auto_accept: dict[str, list[str]] | None = None
+    root: Path, names: list[str], auto_accept: dict[str, list[str]] | None = None,
+    where: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[dict[str, Path], dict[str, str], dict[str, NodeProcess]]:
     """Homes for `names` (the first creates the network "valley", redundancy 3, and invites
     the rest) and a running node for each, bootstrapped through the first; `auto_accept`
-    names, per cooperative, whose countersigning proposals it accepts without asking."""
+    names, per cooperative, whose countersigning proposals it accepts without asking;
+    `where` puts a cooperative's node in a network namespace: (namespace, listen)."""
     homes = {name: root / name for name in names}
     ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
     first = names[0]
@@ -128,8 +132,10 @@ def cooperatives(
             for other in (auto_accept or {}).get(name, [])
             for x in ("--auto-accept-from", ids[other])
         ]
+        netns, listen = (where or {}).get(name, (None, "/ip4/127.0.0.1/tcp/0"))
         nodes[name] = NodeProcess(
-            homes[name], bootstrap=[nodes[first].address] if nodes else [], extra=extra
+            homes[name], bootstrap=[nodes[first].address] if nodes else [], extra=extra,
+            listen=listen, netns=netns,
         )
     return homes, ids, nodes
 
