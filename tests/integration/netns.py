@@ -27,12 +27,11 @@ def unavailable() -> str | None:
         return "no `ip` (iproute2) on this machine"
     if os.geteuid() != 0:
         return "network namespaces need root"
-    probe = f"clprobe{os.getpid()}"
     try:
-        _ip("netns", "add", probe)
-        _ip("netns", "del", probe)
+        with two_sides():  # the whole set-up once: namespaces, the veth pair, addresses
+            pass
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        return f"cannot make a network namespace here: {getattr(e, 'stderr', e)!r}"
+        return f"cannot set up two network namespaces here: {getattr(e, 'stderr', e)!r}"
     return None
 
 
