@@ -4,12 +4,13 @@ ops both hold authority for, summed per hour; and the ops held that are no longe
 A gossip round used to list every integrated op, judge each one's authorities and
 fingerprint them all, on both sides: O(ops held) per round, which grows with the
 ledger (a node holding 10,000 ops spent most of its time on gossip). Here newly
-integrated ops are filed as they appear (found by their change time) and their hour
-sums updated, so a round costs O(hours) to fingerprint plus the differing buckets'
-ops. When authorities move, only the ops whose bases' answers the population forgot
-are judged again (`Population.forgotten_since`), and moved if their fellows changed
-(a sum is a count and an XOR: both undo). Everything is re-read when the blocks
-change (a blocked author's ops are rejected) and now and then anyway.
+integrated ops are filed as they appear (the store hands them over:
+`DhtStore.take_integrated`) and their hour sums updated, so a round costs O(hours) to
+fingerprint plus the differing buckets' ops. When authorities move, only the ops whose
+bases' answers the population forgot are judged again (`Population.forgotten_since`),
+and moved if their fellows changed (a sum is a count and an XOR: both undo). Everything
+is re-read when the blocks change (a blocked author's ops are rejected) and now and
+then anyway.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from node.store.dht import DhtStore
 
 REBUILD_US = 300_000_000
 """A full re-read at least this often (change times come from a clock that may step)."""
-_OVERLAP_US = 500_000  # ops integrated this long before the newest seen are looked at again
 _NONE: frozenset[AgentId] = frozenset()
 
 
@@ -58,7 +58,7 @@ class SharedOps:
         self._read_us = -REBUILD_US
         self._blocked = -1
         self._position = -1
-        self._newest_us = 0
+        self._read_all = True  # (the next refresh lists every integrated op)
         # address -> (basis, time, author, the fellows it is filed under)
         self._ops: dict[bytes, tuple[bytes, int, bytes, frozenset[AgentId]]] = {}
         self._by_basis: dict[bytes, list[bytes]] = {}
@@ -70,7 +70,7 @@ class SharedOps:
         """Take in newly integrated ops and judge again those whose authorities the
         population forgot since the last call (all of them if it cannot say)."""
         if now_us - self._read_us > REBUILD_US or blocked != self._blocked:
-            self._read_us, self._blocked, self._newest_us = now_us, blocked, 0
+            self._read_us, self._blocked, self._read_all = now_us, blocked, True
             self._ops.clear()
             self._by_basis.clear()
             self._by_fellow.clear()
@@ -82,9 +82,11 @@ class SharedOps:
                 for address in self._by_basis.get(basis, ()):
                     self._judge(address, population)
         self._position = population.position
-        rows = self._dht.integrated_since(max(0, self._newest_us - _OVERLAP_US))
-        for address, basis, time_us, author, changed_us in rows:
-            self._newest_us = max(self._newest_us, changed_us)
+        rows = self._dht.take_integrated()
+        if rows is None or self._read_all:
+            self._read_all = False
+            rows = self._dht.integrated_since(0)
+        for address, basis, time_us, author, _ in rows:
             if address not in self._ops:
                 self._ops[address] = (basis, time_us, author, _NONE)
                 self._by_basis.setdefault(basis, []).append(address)

@@ -114,12 +114,19 @@ class QueuedOp:
     address: Cid | None = None  # the op's address as stored (saves hashing it again)
 
 
+FEED_LIMIT = 200_000
+"""At most this many integrated ops are remembered for `take_integrated` between calls."""
+
+
 class DhtStore:
     """Ops this node holds as an authority, and their validation queue."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._conn: sqlite3.Connection = store._conn
+        # the addresses of ops integrated since `take_integrated` last asked (None: more
+        # than FEED_LIMIT, or never asked: read everything)
+        self._integrated_feed: list[bytes] | None = None
         self._depth = 0
         with _mapped("creating the DHT tables"):
             self._conn.executescript(_SCHEMA)
@@ -271,6 +278,35 @@ class DhtStore:
                 "UPDATE ops SET state = ?, rule = ?, reason = ?, changed_us = ? WHERE address = ?",
                 (state, rule, reason, now_us, op_address.to_bytes()),
             )
+        if state == INTEGRATED:
+            self._feed([op_address.to_bytes()])
+
+    def _feed(self, addresses: list[bytes]) -> None:
+        feed = self._integrated_feed
+        if feed is not None:
+            feed.extend(addresses)
+            if len(feed) > FEED_LIMIT:
+                self._integrated_feed = None  # nobody asks often enough: read all next time
+
+    def take_integrated(self) -> list[tuple[bytes, bytes, int, bytes, int]] | None:
+        """(address, basis, time_us, author, changed_us) of the ops integrated since the
+        last call, in this process (for one reader); None the first time (and after very
+        many): then `integrated_since(0)` lists them all. For gossip's running sums
+        (node/runtime/held.py): O(new ops), where a query by change time would scan
+        every integrated op (an index on it costs validation a few per cent)."""
+        feed, self._integrated_feed = self._integrated_feed, []
+        if feed is None:
+            return None
+        rows = []
+        with _mapped("listing held ops"):
+            for i in range(0, len(feed), 500):
+                chunk = feed[i:i + 500]
+                rows += self._conn.execute(
+                    "SELECT address, basis, time_us, author, changed_us FROM ops"
+                    f" WHERE address IN ({','.join('?' * len(chunk))}) AND state = 'integrated'",
+                    chunk,
+                ).fetchall()
+        return rows
 
     def finish_many(self, rows: Sequence[tuple[Cid, str, str | None, str | None, bytes]],
                     validator: AgentId, now_us: int) -> None:
@@ -288,6 +324,7 @@ class DhtStore:
                 "INSERT OR IGNORE INTO receipts(op, validator, receipt) VALUES (?, ?, ?)",
                 [(a.to_bytes(), v, receipt) for a, _, _, _, receipt in rows],
             )
+        self._feed([a.to_bytes() for a, state, _, _, _ in rows if state == INTEGRATED])
 
     def defer(self, op_address: Cid, missing: Sequence[Cid | bytes], retry_at_us: int) -> None:
         """An Unresolved op: wait for `missing` (or the retry time, whichever first)."""

@@ -74,3 +74,36 @@ async def test_running_sums_match_fingerprints_from_scratch(tmp_path) -> None:
                 theirs = dht.held_ops(lambda b: me not in population.authority_set(b))
                 assert shared.not_ours == {a.to_bytes() for a, _ in theirs}, step
             assert mixed
+
+
+def test_the_store_hands_over_what_it_integrates_once(tmp_path, monkeypatch) -> None:
+    import node.store.dht as dht_module
+
+    rng = random.Random(5)
+    with open_store(tmp_path / "db", create=True) as store:
+        dht = DhtStore(store)
+        integrate_chain(dht, rng)
+        assert dht.take_integrated() is None  # never asked: read everything
+        assert dht.take_integrated() == []
+        integrate_chain(dht, rng)
+        handed = dht.take_integrated()
+        assert handed and {r[0] for r in handed} <= {a.to_bytes() for a, _ in
+                                                     dht.held_ops(lambda b: True)}
+        assert dht.take_integrated() == []
+        # integrated, then rolled back: handed over only if it is integrated when asked
+        agent = MemoryAgent()
+        agent.genesis()
+        ops = [op for r in agent.records for op in produce_ops(r)]
+        added = dht.add_ops(ops, NOW)
+        try:
+            with dht.transaction():
+                dht.finish_many([(a, INTEGRATED, None, None, b"r") for a in added],
+                                agent.agent_id, NOW)
+                raise RuntimeError("the batch failed")
+        except RuntimeError:
+            pass
+        assert dht.take_integrated() == []
+        # nobody asked for too long: the next reader reads everything
+        monkeypatch.setattr(dht_module, "FEED_LIMIT", 2)
+        integrate_chain(dht, rng)
+        assert dht.take_integrated() is None
