@@ -1,8 +1,12 @@
 """The py-libp2p backend of `dht.transport.Transport`: TCP + Noise + Yamux, Kademlia.
 
 The agent key is the libp2p identity, so a peer id is an agent id and Noise verifies
-it (`stream.muxed_conn.peer_id`). One request is one stream: open, write a frame,
-half-close, read a frame, close. Kademlia (`libp2p.kad_dht`) is the routing table;
+it (`stream.muxed_conn.peer_id`). A request is a frame written on a stream of its
+protocol, answered by one frame on the same stream; the stream is then kept for the
+next request to that peer and protocol (opening one, with its protocol negotiation,
+cost ~2 ms of CPU: more than a small request), and the serving side answers frame
+after frame until the stream ends or idles (STREAM_IDLE_S). A peer that half-closes
+after its one request is served the same way. Kademlia (`libp2p.kad_dht`) is the routing table;
 we add peers to it on every connection (py-libp2p does not) and sort by its metric
 (`dht.authority`, checked against its `sort_peer_ids_by_distance`), counting the local
 node in.
@@ -55,7 +59,7 @@ from dht.transport import (
     encode_frame,
     parse_response,
     protocol_id,
-    read_frame,
+    read_frame_or_end,
 )
 from node.core.cid import Cid
 from node.core.errors import CoreError
@@ -66,6 +70,9 @@ log = logging.getLogger("coledger.dht")
 BOOTSTRAP_ATTEMPTS = 5
 BOOTSTRAP_FIRST_DELAY = 0.25  # seconds, doubled after each failed attempt
 CONNECT_TIMEOUT = 10.0
+STREAMS_KEPT = 4  # idle streams kept per (peer, protocol) for later requests
+STREAM_KEEP_S = 20.0  # a kept stream is not used after this long idle...
+STREAM_IDLE_S = 30.0  # ...as the serving side ends it after this long without a request
 _LIBP2P_ERRORS = (BaseLibp2pError, OSError, EOFError, ValueError)
 
 # `import libp2p` makes its logger stop propagating; we want its warnings in our logs.
@@ -181,6 +188,8 @@ class Libp2pTransport:
         self._nursery: trio.Nursery | None = None
         self._closed = False
         self._peers_seen: frozenset[object] = frozenset()
+        # streams kept for the next request to a (peer, protocol), with when kept
+        self._idle: dict[tuple[AgentId, str], list[tuple[INetStream, float]]] = {}
         self._peers_version = 0
         self._index_version: object = None
         self._index = ClosestIndex()
@@ -380,23 +389,67 @@ class Libp2pTransport:
                 log.debug("purging connection to %s: %s", peer_id, e)
 
     async def _exchange(self, peer: AgentId, name: str, frame: bytes) -> bytes:
+        """One request and its response, on a stream kept from an earlier request to the
+        same peer and protocol when there is one (opening a stream, with its protocol
+        negotiation, cost more than the request itself); if that stream turns out to
+        have ended before it answered (the peer closed it idle, or restarted), once
+        more on a new one."""
         ep = self._endpoint
-        stream = await self._open(peer, name)
-        with _map_errors(peer, name):
+        key = (peer, name)
+        while True:
+            stream = self._idle_stream(key)
+            reused = stream is not None
+            if stream is None:
+                stream = await self._open(peer, name)
             try:
-                await stream.write(frame)
-                ep.bytes_sent += len(frame)
-                await _half_close(stream)
-                body = await read_frame(
-                    lambda n: _read_or_eof(stream, n), ep.limits.max_message + 1
-                )
-                ep.bytes_received += len(body)
-            finally:
+                with _map_errors(peer, name):
+                    await stream.write(frame)
+                    body = await read_frame_or_end(
+                        lambda n, s=stream: _read_or_eof(s, n), ep.limits.max_message + 1
+                    )
+            except (RequestFailed, PeerUnreachable):
+                await _reset_quietly(stream)
+                if reused:
+                    continue  # it broke before answering: it was stale
+                raise
+            except BaseException:  # cancelled or timed out mid-exchange: unusable
+                await _reset_quietly(stream)
+                raise
+            if body is None:
                 await _close_quietly(stream)
-        return parse_response(body)
+                if reused:
+                    continue
+                raise RequestFailed(f"{peer} closed the {name} stream without answering")
+            ep.bytes_sent += len(frame)
+            ep.bytes_received += len(body)
+            await self._keep_stream(key, stream)
+            return parse_response(body)
+
+    def _idle_stream(self, key: tuple[AgentId, str]) -> INetStream | None:
+        """A kept stream for (peer, protocol) not idle for too long, if any."""
+        kept = self._idle.get(key)
+        now = trio.current_time()
+        while kept:
+            stream, since = kept.pop()
+            if now - since < STREAM_KEEP_S:
+                return stream
+            self._drop_later(stream)
+        return None
+
+    async def _keep_stream(self, key: tuple[AgentId, str], stream: INetStream) -> None:
+        kept = self._idle.setdefault(key, [])
+        if len(kept) < STREAMS_KEPT and not self._closed:
+            kept.append((stream, trio.current_time()))
+        else:
+            await _close_quietly(stream)
+
+    def _drop_later(self, stream: INetStream) -> None:
+        if self._nursery is not None and not self._closed:
+            self._nursery.start_soon(_close_quietly, stream)
 
     async def _serve(self, stream: INetStream, name: str) -> None:
-        """Answer one inbound stream; never raises into libp2p."""
+        """Answer the requests of one inbound stream, one after another, until the peer
+        ends it or leaves it idle; never raises into libp2p."""
         ep = self._endpoint
         agent = agent_of(stream.muxed_conn.peer_id)  # verified by Noise
         if agent is None or not ep.accepts(agent):
@@ -404,15 +457,29 @@ class Libp2pTransport:
             await _reset_quietly(stream)
             self._refuse(stream.muxed_conn.peer_id)
             return
+        first = True
         try:
-            async with ep.inbound_slot(agent):
-                with trio.fail_after(ep.limits.read_timeout):
-                    payload = await read_frame(
+            while True:
+                # the first request must come at once; later ones may wait a while
+                with trio.move_on_after(ep.limits.read_timeout if first else STREAM_IDLE_S) \
+                        as idle:
+                    payload = await read_frame_or_end(
                         lambda n: _read_or_eof(stream, n), ep.limits.max_message
                     )
-                response = await ep.answer(agent, name, payload)
+                if idle.cancelled_caught and first:
+                    raise trio.TooSlowError
+                if payload is None or idle.cancelled_caught:
+                    break  # the peer is done with it (or left it idle)
+                if not first and not ep.accepts(agent):  # refused since (a warrant)
+                    ep.inbound_failed += 1
+                    await _reset_quietly(stream)
+                    self._refuse(stream.muxed_conn.peer_id)
+                    return
+                first = False
+                async with ep.inbound_slot(agent):
+                    response = await ep.answer(agent, name, payload)
                 await stream.write(response)
-                await stream.close()
+            await _close_quietly(stream)
         except (FrameError, Busy, trio.TooSlowError) as e:
             ep.inbound_failed += 1
             log.warning("reset a %s stream from %s: %s", name, agent, e or type(e).__name__)

@@ -237,11 +237,24 @@ def parse_response(frame_payload: bytes) -> bytes:
 async def read_frame(read: Callable[[int], Awaitable[bytes]], limit: int = MAX_MESSAGE) -> bytes:
     """Read one frame's payload with `read(max_bytes)` (b'' at end of stream).
     FrameError on a bad varint, a length over `limit`, or an early end."""
+    payload = await read_frame_or_end(read, limit)
+    if payload is None:
+        raise FrameError("stream ended before a frame")
+    return payload
+
+
+async def read_frame_or_end(
+    read: Callable[[int], Awaitable[bytes]], limit: int = MAX_MESSAGE
+) -> bytes | None:
+    """`read_frame`, but None for an end of stream before the frame's first byte (the
+    stream's last frame was the one before: a stream may carry several)."""
     header = bytearray()
     while True:
         chunk = await read(1)
         if not chunk:
-            raise FrameError("stream ended before a frame")
+            if not header:
+                return None
+            raise FrameError("stream ended inside a frame's length")
         header += chunk
         if not chunk[0] & 0x80:
             break

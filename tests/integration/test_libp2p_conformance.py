@@ -150,3 +150,47 @@ async def test_exit_closes_the_listener() -> None:
         port = int(address.split("/tcp/")[1].split("/")[0])
         with socket.socket() as s, pytest.raises(ConnectionRefusedError):
             s.connect(("127.0.0.1", port))
+
+
+async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
+    """Sequential requests to a peer reuse one stream; one the peer ended while idle is
+    replaced without the request failing; a peer refused since gets no answer on it."""
+    import dht.libp2p_backend as backend
+
+    monkeypatch.setattr(backend, "STREAM_IDLE_S", 0.3)  # the serving side ends idle streams
+    opened: list[str] = []
+    original = backend.Libp2pTransport._open
+
+    async def counting(self: Any, peer: Any, name: str) -> Any:
+        opened.append(name)
+        return await original(self, peer, name)
+
+    monkeypatch.setattr(backend.Libp2pTransport, "_open", counting)
+
+    async def echo(peer: object, data: bytes) -> bytes:
+        return data
+
+    with trio.fail_after(30):
+        async with libp2p_harness(2) as h:
+            a, b = h.transports
+            b.set_handler("echo", echo)
+            for i in range(20):
+                assert await a.request(b.local_id, "echo", bytes([i]), timeout=5) == bytes([i])
+            assert len(opened) == 1
+            await trio.sleep(0.6)  # b has ended the idle stream a still keeps
+            assert await a.request(b.local_id, "echo", b"again", timeout=5) == b"again"
+            assert len(opened) == 2
+            answers: list[bytes] = []
+
+            async def one(i: int) -> None:
+                answers.append(await a.request(b.local_id, "echo", bytes([i]), timeout=5))
+
+            async with trio.open_nursery() as nursery:
+                for i in range(10):
+                    nursery.start_soon(one, i)
+            assert sorted(answers) == [bytes([i]) for i in range(10)]
+            assert 1 <= len(a._idle[(b.local_id, "echo")]) <= backend.STREAMS_KEPT  # type: ignore[attr-defined]
+            b.set_peer_filter(lambda p: p != a.local_id)
+            with pytest.raises(Exception) as info:
+                await a.request(b.local_id, "echo", b"refused", timeout=5)
+            assert type(info.value).__name__ in {"PeerUnreachable", "RequestFailed"}
