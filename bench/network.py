@@ -10,7 +10,7 @@ pessimistic next to one node per machine.
     commit to R valid receipts (targets: p95 < 2 s). The nodes are shared out to
     --processes worker processes (default one a core): a trio process runs on one
     core, and ten nodes at 10 events/s need more than one here (`--processes 1` shows
-    the single-core figure: p95 about 3.3 s, that core saturated);
+    the single-core figure: p95 about 2.1-2.6 s here, that core nearly saturated);
 (c) catch-up: time for a fresh node to hold everything it is an authority for, once
     --catchup-ops ops exist (one process);
 (d) RSS: the (b) workers' peak resident memory, per node they run (libp2p alone is
