@@ -57,6 +57,8 @@ from dht.transport import (
     TransportStatistics,
     check_name,
     encode_frame,
+    encode_response,
+    error_text,
     parse_response,
     protocol_id,
     read_frame_or_end,
@@ -73,6 +75,8 @@ CONNECT_TIMEOUT = 10.0
 STREAMS_KEPT = 4  # idle streams kept per (peer, protocol) for later requests
 STREAM_KEEP_S = 20.0  # a kept stream is not used after this long idle...
 STREAM_IDLE_S = 30.0  # ...as the serving side ends it after this long without a request
+STREAMS_PER_PEER = 64  # inbound streams open at once from one peer (more: "busy")
+BUSY_READ_S = 2.0  # how long a stream past that bound may take to send its request
 _LIBP2P_ERRORS = (BaseLibp2pError, OSError, EOFError, ValueError)
 
 # `import libp2p` makes its logger stop propagating; we want its warnings in our logs.
@@ -190,6 +194,7 @@ class Libp2pTransport:
         self._peers_seen: frozenset[object] = frozenset()
         # streams kept for the next request to a (peer, protocol), with when kept
         self._idle: dict[tuple[AgentId, str], list[tuple[INetStream, float]]] = {}
+        self._inbound_streams: dict[AgentId, int] = {}  # open, by peer
         self._peers_version = 0
         self._index_version: object = None
         self._index = ClosestIndex()
@@ -457,12 +462,35 @@ class Libp2pTransport:
             await _reset_quietly(stream)
             self._refuse(stream.muxed_conn.peer_id)
             return
+        # kept streams are bounded, so are a peer's here: past the bound a request is
+        # answered "busy" (a reset while the peer negotiates the protocol would look
+        # like a dead connection to it), far past it the stream is reset
+        open_now = self._inbound_streams.get(agent, 0)
+        if open_now >= 4 * STREAMS_PER_PEER:
+            ep.inbound_failed += 1
+            log.warning("reset a %s stream from %s: %d streams open", name, agent, open_now)
+            await _reset_quietly(stream)
+            return
+        busy = f"Busy: {open_now} streams open" if open_now >= STREAMS_PER_PEER else None
+        self._inbound_streams[agent] = open_now + 1
+        try:
+            await self._serve_stream(stream, name, agent, busy)
+        finally:
+            left = self._inbound_streams[agent] - 1
+            if left:
+                self._inbound_streams[agent] = left
+            else:
+                del self._inbound_streams[agent]
+
+    async def _serve_stream(self, stream: INetStream, name: str, agent: AgentId,
+                            busy: str | None) -> None:
+        ep = self._endpoint
         first = True
+        wait = min(ep.limits.read_timeout, BUSY_READ_S) if busy else ep.limits.read_timeout
         try:
             while True:
                 # the first request must come at once; later ones may wait a while
-                with trio.move_on_after(ep.limits.read_timeout if first else STREAM_IDLE_S) \
-                        as idle:
+                with trio.move_on_after(wait if first else STREAM_IDLE_S) as idle:
                     payload = await read_frame_or_end(
                         lambda n: _read_or_eof(stream, n), ep.limits.max_message
                     )
@@ -476,11 +504,18 @@ class Libp2pTransport:
                     self._refuse(stream.muxed_conn.peer_id)
                     return
                 first = False
-                async with ep.inbound_slot(agent):
-                    response = await ep.answer(agent, name, payload)
+                if busy is not None:
+                    ep.inbound_failed += 1
+                    await stream.write(encode_response(False, busy.encode()))
+                    break
+                try:
+                    async with ep.inbound_slot(agent):
+                        response = await ep.answer(agent, name, payload)
+                except Busy as e:  # (counted by the slot)
+                    response = encode_response(False, error_text(e))
                 await stream.write(response)
             await _close_quietly(stream)
-        except (FrameError, Busy, trio.TooSlowError) as e:
+        except (FrameError, trio.TooSlowError) as e:
             ep.inbound_failed += 1
             log.warning("reset a %s stream from %s: %s", name, agent, e or type(e).__name__)
             await _reset_quietly(stream)

@@ -194,3 +194,33 @@ async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
             with pytest.raises(Exception) as info:
                 await a.request(b.local_id, "echo", b"refused", timeout=5)
             assert type(info.value).__name__ in {"PeerUnreachable", "RequestFailed"}
+
+
+async def test_a_peer_gets_a_bounded_number_of_streams(monkeypatch) -> None:
+    import dht.libp2p_backend as backend
+
+    monkeypatch.setattr(backend, "STREAMS_PER_PEER", 2)
+
+    async def slow(peer: object, data: bytes) -> bytes:
+        await trio.sleep(0.3)
+        return data
+
+    with trio.fail_after(30):
+        async with libp2p_harness(2) as h:
+            a, b = h.transports
+            b.set_handler("slow", slow)
+            outcomes: list[str] = []
+
+            async def one() -> None:
+                try:
+                    await a.request(b.local_id, "slow", b"x", timeout=5)
+                    outcomes.append("answered")
+                except Exception as e:  # noqa: BLE001 - which error is what is counted
+                    outcomes.append(type(e).__name__)
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(5):
+                    nursery.start_soon(one)
+            assert outcomes.count("answered") >= 2, outcomes
+            assert set(outcomes) <= {"answered", "RequestFailed"} and "RequestFailed" in outcomes
+            assert await a.request(b.local_id, "slow", b"after", timeout=5) == b"after"
