@@ -96,11 +96,7 @@ class Endpoint:
             async with self._inbound:
                 yield
         finally:
-            left = self._inbound_per_peer[peer] - 1
-            if left:
-                self._inbound_per_peer[peer] = left
-            else:
-                del self._inbound_per_peer[peer]
+            release(self._inbound_per_peer, peer)
 
     async def answer(self, peer: AgentId, name: str, payload: bytes) -> bytes:
         """Run the handler for one request (slot already held); return a response frame."""
@@ -135,6 +131,15 @@ class Endpoint:
             bytes_received=self.bytes_received,
             connected_peers=connected,
         )
+
+
+def release(counts: dict[AgentId, int], peer: AgentId) -> None:
+    """One less for `peer` in a per-peer count (none left: forgotten)."""
+    left = counts[peer] - 1
+    if left:
+        counts[peer] = left
+    else:
+        del counts[peer]
 
 
 def _accept_all(peer: AgentId) -> bool:

@@ -44,7 +44,7 @@ from libp2p.stream_muxer.exceptions import MuxedConnError, MuxedStreamError
 from libp2p.tools.anyio_service import background_trio_service
 
 from dht.authority import ClosestIndex
-from dht.endpoint import Busy, Endpoint
+from dht.endpoint import Busy, Endpoint, release
 from dht.transport import (
     FrameError,
     Handler,
@@ -476,11 +476,7 @@ class Libp2pTransport:
         try:
             await self._serve_stream(stream, name, agent, busy)
         finally:
-            left = self._inbound_streams[agent] - 1
-            if left:
-                self._inbound_streams[agent] = left
-            else:
-                del self._inbound_streams[agent]
+            release(self._inbound_streams, agent)
 
     async def _serve_stream(self, stream: INetStream, name: str, agent: AgentId,
                             busy: str | None) -> None:
