@@ -164,7 +164,7 @@ class _ConnectionWatch(INotifee):
         self._transport._on_connected(conn.muxed_conn.peer_id)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        pass
+        self._transport._on_disconnected(conn.muxed_conn.peer_id)
 
     async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
         pass
@@ -436,6 +436,8 @@ class Libp2pTransport:
         now = trio.current_time()
         while kept:
             stream, since = kept.pop()
+            if not kept:
+                del self._idle[key]
             if now - since < STREAM_KEEP_S:
                 return stream
             self._drop_later(stream)
@@ -527,6 +529,12 @@ class Libp2pTransport:
             self._refuse(peer_id)
         else:
             self._nursery.start_soon(self._remember, peer_id)
+
+    def _on_disconnected(self, peer_id: ID) -> None:
+        """Forget the streams kept for a peer whose connection closed (they died with it)."""
+        agent = agent_of(peer_id)
+        for key in [k for k in self._idle if k[0] == agent]:
+            del self._idle[key]
 
     async def _remember(self, peer_id: ID) -> None:
         """Put a connected peer in the Kademlia routing table."""
