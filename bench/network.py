@@ -38,10 +38,9 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dht.authority import ClosestIndex  # noqa: E402
-from dht.wire import PublishRequest, encode_message  # noqa: E402
+from dht.wire import PublishRequest, RawOp, encode_message  # noqa: E402
 from node.core.ops import produce_ops  # noqa: E402
 from node.runtime.conductor import open_node  # noqa: E402
-from node.runtime.node import _raw_op  # noqa: E402
 from node.store.dht import INTEGRATED  # noqa: E402
 from node.testing import SIM_PASSPHRASE, simulated_network  # noqa: E402
 from zomes.valueflows.coordinator import EventRequest  # noqa: E402
@@ -112,7 +111,7 @@ async def replication(root: Path, events: int) -> dict[str, float]:
         ops = [op for r in author.ledger.agent.store.records(start=3) for op in produce_ops(r)]
         # the raw floor: the same op bytes over one stream (one request to a handler that
         # only answers), the median of five sends (single sends vary several-fold here)
-        data = encode_message(PublishRequest(tuple(_raw_op(o) for o in ops)))
+        data = encode_message(PublishRequest(tuple(RawOp.of(o) for o in ops)))
         peer = nodes[1]
 
         async def sink(_peer, _data: bytes) -> bytes:  # type: ignore[no-untyped-def]

@@ -17,11 +17,13 @@ from typing import Any, ClassVar, Final, Literal, TypeVar, cast, get_args, overl
 
 from dht.gossip import Bucket, Fingerprint
 from dht.transport import MAX_MESSAGE
+from node.core.chain import check_entry_address
 from node.core.cid import Cid
 from node.core.encoding import decode, encode_trusted
 from node.core.errors import CoreError, DecodeError
 from node.core.identity import AGENT_ID_SIZE, AgentId
-from node.core.records import MAX_ACTION_SIZE, MAX_ENTRY_SIZE
+from node.core.ops import Op
+from node.core.records import MAX_ACTION_SIZE, MAX_ENTRY_SIZE, Entry, Record, SignedAction
 
 MAX_OPS: Final = 2_000
 """Ops in one publish or fetch message (the 8 MiB frame limit binds first for big ones)."""
@@ -115,6 +117,11 @@ class RawOp:
     signature: bytes
     entry: bytes | None = None
 
+    @classmethod
+    def of(cls, op: Op) -> RawOp:
+        data = op.entry.data if op.entry else None
+        return cls(op.type.value, op.signed.data, op.signed.signature, data)
+
     def to_obj(self) -> list[Any]:
         return [self.op_type, self.action, self.signature, self.entry]
 
@@ -141,6 +148,31 @@ class RawRecord:
 
     def to_obj(self) -> list[Any]:
         return [self.action, self.signature, self.entry]
+
+    @classmethod
+    def of(cls, record: Record) -> RawRecord:
+        data = record.entry.data if record.entry else None
+        return cls(record.signed.data, record.signed.signature, data)
+
+    def decoded(self) -> Record | None:
+        """The record, decoded but not verified (None if it does not decode)."""
+        try:
+            signed = SignedAction.from_bytes(self.action, self.signature)
+            entry = Entry.from_bytes(self.entry) if self.entry is not None else None
+        except CoreError:
+            return None
+        return Record(signed, entry)
+
+    def checked(self) -> Record | None:
+        """The record if its signature verifies and its entry is its action's, else None."""
+        record = self.decoded()
+        if record is None or check_entry_address(record.action, record.entry) is not None:
+            return None
+        try:
+            record.signed.verify_signature()
+        except CoreError:
+            return None
+        return record
 
     @classmethod
     def from_obj(cls, obj: Any) -> RawRecord:

@@ -165,7 +165,7 @@ class Countersigner:
                           expires_us=end, detail=detail, now_us=now,
                           expect_head=head.address.to_bytes())
         message = Propose(session.id, COUNTERSIGNED_TYPE, draft.to_content(), party, start, end,
-                          to_new, tuple(_raw(r) for r in records))
+                          to_new, tuple(RawRecord.of(r) for r in records))
         try:
             data = await node.transport.request(other, "countersign", encode_session(message),
                                                 timeout=REQUEST_TIMEOUT)
@@ -363,7 +363,7 @@ class Countersigner:
         row = self.sessions.move(sid, frozenset({"pending"}), "signed", now_us=now, locks=True,
                                  detail=detail, expect_head=head.address.to_bytes())
         failpoint("counterparty-after-sign")
-        message = Accept(sid, final, party, approval, tuple(_raw(r) for r in own))
+        message = Accept(sid, final, party, approval, tuple(RawRecord.of(r) for r in own))
         self._awaiting.add(sid)  # the resolution loop leaves it alone while the answer may come
         try:
             data = await self.node.transport.request(
@@ -608,18 +608,10 @@ def _quantity_unit(content: dict[str, Any]) -> str | None:
     return unit if isinstance(unit, str) else None
 
 
-def _raw(record: Record) -> RawRecord:
-    return RawRecord(
-        record.signed.data, record.signed.signature, record.entry.data if record.entry else None
-    )
-
-
 def _checked(raws: Any) -> list[Record]:
-    from node.runtime.node import _checked_record
-
     out = []
     for raw in raws:
-        record = _checked_record(raw)
+        record = raw.checked()
         if record is None:
             raise SessionRefused("a record sent with the session does not verify")
         out.append(record)

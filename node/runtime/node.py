@@ -349,7 +349,7 @@ class Node:
         self._member(peer)
         request = wire.decode_message(wire.FetchRequest, data)
         ops = [self.dht.get_op(a) for a in request.addresses]
-        raw = tuple(_raw_op(op) for op in ops if op is not None)
+        raw = tuple(wire.RawOp.of(op) for op in ops if op is not None)
         return wire.encode_message(wire.FetchResponse(raw))
 
     async def _on_get(self, peer: AgentId, data: bytes) -> bytes:
@@ -364,7 +364,7 @@ class Node:
             found = self.local_record(request.target)
             records = [found] if found is not None else []
         return wire.encode_message(
-            wire.GetResponse(bool(records), tuple(_raw_record(r) for r in records))
+            wire.GetResponse(bool(records), tuple(wire.RawRecord.of(r) for r in records))
         )
 
     async def _on_gossip(self, peer: AgentId, data: bytes) -> bytes:
@@ -413,7 +413,7 @@ class Node:
                 continue
             records = await self._ask(peer, wire.GetRequest(address, "record"))
             for raw in records:
-                record = _checked_record(raw)
+                record = raw.checked()
                 if record is None:
                     continue
                 if record.address == address or (record.entry and record.entry.address == address):
@@ -444,7 +444,7 @@ class Node:
                 continue
             raws = await self._ask(peer, wire.GetRequest(author, "agent_activity"))
             if raws:
-                records = [r for r in (_decoded_record(x) for x in raws) if r is not None]
+                records = [r for r in (x.decoded() for x in raws) if r is not None]
                 if first:
                     best = self._longest(author, [records], best)
                 else:
@@ -597,7 +597,7 @@ class Node:
                 await self._publish_to(peer, ops[i:i + BATCH])
 
     async def _publish_to(self, peer: AgentId, ops: list[Op]) -> None:
-        request = wire.PublishRequest(tuple(_raw_op(op) for op in ops))
+        request = wire.PublishRequest(tuple(wire.RawOp.of(op) for op in ops))
         try:
             data = await self.transport.request(
                 peer, "publish", wire.encode_message(request), timeout=REQUEST_TIMEOUT
@@ -677,7 +677,7 @@ class Node:
         if theirs_missing:
             ops = [op for op in (self.dht.get_op(a) for a in theirs_missing) if op is not None]
             for i in range(0, len(ops), BATCH):
-                push = wire.PublishRequest(tuple(_raw_op(op) for op in ops[i:i + BATCH]))
+                push = wire.PublishRequest(tuple(wire.RawOp.of(op) for op in ops[i:i + BATCH]))
                 await self.transport.request(
                     peer, "publish", wire.encode_message(push), timeout=REQUEST_TIMEOUT
                 )
@@ -793,7 +793,7 @@ class Node:
             for peer in new:
                 by_peer.setdefault(peer, []).append(op)
         for peer, ops in by_peer.items():
-            request = wire.PublishRequest(tuple(_raw_op(op) for op in ops))
+            request = wire.PublishRequest(tuple(wire.RawOp.of(op) for op in ops))
             try:
                 await self.transport.request(peer, "publish", wire.encode_message(request),
                                              timeout=REQUEST_TIMEOUT)
@@ -820,43 +820,3 @@ class Node:
 def chain_check_entry(op: Op) -> str | None:
     """The entry half of `counterfeit`, for an action whose signature is known good."""
     return check_entry_present(op, None) or check_entry_address(op, None)  # type: ignore[arg-type]
-
-
-def _raw_op(op: Op) -> wire.RawOp:
-    return wire.RawOp(
-        op.type.value, op.signed.data, op.signed.signature, op.entry.data if op.entry else None
-    )
-
-
-def _raw_record(record: Record) -> wire.RawRecord:
-    return wire.RawRecord(
-        record.signed.data, record.signed.signature, record.entry.data if record.entry else None
-    )
-
-
-def _decoded_record(raw: wire.RawRecord) -> Record | None:
-    """A record from a peer, decoded but not verified (None if it does not decode)."""
-    from node.core.records import Entry, SignedAction
-
-    try:
-        signed = SignedAction.from_bytes(raw.action, raw.signature)
-        entry = Entry.from_bytes(raw.entry) if raw.entry is not None else None
-    except CoreError:
-        return None
-    return Record(signed, entry)
-
-
-def _checked_record(raw: wire.RawRecord) -> Record | None:
-    """A record from a peer, if its signature verifies and its entry matches."""
-    from node.core.chain import check_entry_address
-    from node.core.records import Entry, SignedAction
-
-    try:
-        signed = SignedAction.from_bytes(raw.action, raw.signature)
-        signed.verify_signature()
-        entry = Entry.from_bytes(raw.entry) if raw.entry is not None else None
-    except CoreError:
-        return None
-    if check_entry_address(signed.action, entry) is not None:
-        return None
-    return Record(signed, entry)
