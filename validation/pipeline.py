@@ -65,7 +65,7 @@ class Validator:
         encoding need not be checked again either; nor, when it carries the same entry at
         the same time, any rule that does not read the op's type."""
         signed = op.signed
-        key = ("signature verified", signed.address, signed.signature)
+        key = _verified_key(signed)
         # (the object that passed, its _Checked twin[, (entry, now_us)]): with the third
         # item, that object carrying that entry at that time passed every rule that does
         # not read the op's type (sys_validate's action_checked)
@@ -93,10 +93,14 @@ class Validator:
                                                 signed.signature))
         return outcome
 
+    def verified(self, signed: SignedAction, deps: Deps) -> bool:
+        """Whether this action's signature is known to verify (memoized in deps.cache)."""
+        return _verified_key(signed) in deps.cache
+
     def note_verified(self, signed: SignedAction, deps: Deps) -> None:
         """Remember that this action's signature verified (checked on arrival), so that
         validating its ops does not verify it again."""
-        key = ("signature verified", signed.address, signed.signature)
+        key = _verified_key(signed)
         if key not in deps.cache:
             deps.cache[key] = (signed, _Verified(signed.action, signed.data, signed.address,
                                                  signed.signature))
@@ -108,3 +112,7 @@ class Validator:
         """Both stages; the first non-Valid outcome wins."""
         outcome = self.sys(op, deps, now_us)
         return self.app(op, deps) if isinstance(outcome, Valid) else outcome
+
+
+def _verified_key(signed: SignedAction) -> tuple[str, Cid, bytes]:
+    return ("signature verified", signed.address, signed.signature)

@@ -292,18 +292,19 @@ def decode_op(
     return Op(kind, signed, entry)
 
 
-def counterfeit(op: Op) -> str | None:
+def counterfeit(op: Op, signature_known_good: bool = False) -> str | None:
     """Why `op` cannot be the op its address names, or None: its author did not sign the
     action, or it carries another entry than the action's (or none where it must). An op's
     address hashes only its type and action address, so such a copy, stored first, would
     take the genuine op's place (an op is stored once) and be rejected in its stead; a node
-    drops it on arrival. Nobody is warranted for it: anyone can make one."""
+    drops it on arrival. Nobody is warranted for it: anyone can make one.
+    `signature_known_good`: the action's signature was verified already (its other ops)."""
     ctx = None
     for check in (check_entry_present, check_entry_address):
         reason = check(op, ctx)  # type: ignore[arg-type]  # neither reads the context
         if reason is not None:
             return reason
-    return chain.check_signature(op.signed)
+    return None if signature_known_good else chain.check_signature(op.signed)
 
 
 def find_fork(a: SignedAction, b: SignedAction) -> bool:

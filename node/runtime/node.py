@@ -43,7 +43,7 @@ from node.runtime.population import Population
 from node.store.dht import INTEGRATED, REJECTED
 from node.store.publish import Outgoing, PublishQueue
 from validation.receipts import ValidationReceipt, verify_receipt
-from validation.sys import check_entry_address, check_entry_present, counterfeit, decode_op
+from validation.sys import counterfeit, decode_op
 from validation.warrants import Warrant
 
 log = logging.getLogger("coledger.node")
@@ -277,15 +277,14 @@ class Node:
     def _counterfeit(self, op: Op) -> bool:
         """`counterfeit(op)`, each action's signature verified once (the validator's memo
         then skips verifying it again)."""
-        signed = op.signed
-        key = ("signature verified", signed.address, signed.signature)
-        if key in self.deps.cache:
-            return chain_check_entry(op) is not None
-        reason = counterfeit(op)
+        signed, validator = op.signed, self.ledger.validator
+        verified = validator.verified(signed, self.deps)
+        reason = counterfeit(op, signature_known_good=verified)
         if reason is not None:
             log.info("dropped a counterfeit op %s: %s", op.address, reason)
             return True
-        self.ledger.validator.note_verified(signed, self.deps)
+        if not verified:
+            validator.note_verified(signed, self.deps)
         return False
 
     def _decode_ops(self, raw_ops: Iterable[wire.RawOp]) -> list[Op]:
@@ -815,8 +814,3 @@ class Node:
                 k: (len(v) if isinstance(v, set) else v) for k, v in vars(self.stats).items()
             },
         }
-
-
-def chain_check_entry(op: Op) -> str | None:
-    """The entry half of `counterfeit`, for an action whose signature is known good."""
-    return check_entry_present(op, None) or check_entry_address(op, None)  # type: ignore[arg-type]

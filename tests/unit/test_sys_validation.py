@@ -34,6 +34,7 @@ from validation.sys import (
     OP_CHECKS,
     PREV_CHECKS,
     SYS_RULES,
+    counterfeit,
     decode_op,
     find_fork,
     sys_validate,
@@ -146,6 +147,20 @@ def test_forged_signature():
     assert (
         rule_of(check(op_of(Record(other, r.entry), OpType.STORE_RECORD), a)) == "check_signature"
     )
+
+
+def test_counterfeits_are_told_apart_from_genuine_ops():
+    a = chain_of(2)
+    r = a.records[3]
+    genuine = op_of(r, OpType.STORE_RECORD)
+    forged = op_of(Record(signed_by(r.signed.action, AgentKey.generate()), r.entry),
+                   OpType.STORE_RECORD)
+    swapped = op_of(Record(r.signed, Entry.of({"not": "the entry"})), OpType.STORE_RECORD)
+    assert counterfeit(genuine) is None
+    assert counterfeit(forged) is not None and counterfeit(swapped) is not None
+    # with the action's signature known good, only the entry is checked
+    assert counterfeit(forged, signature_known_good=True) is None
+    assert counterfeit(swapped, signature_known_good=True) is not None
 
 
 def _noncanonical(obj: dict[str, Any]) -> bytes:
