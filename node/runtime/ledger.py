@@ -82,7 +82,7 @@ class Ledger:
         self._folded = (head.seq, head.address, view)
         return view.copy()
 
-    def _own_avp(self) -> SignedAction | None:
+    def own_avp(self) -> SignedAction | None:
         """Our AgentValidationPkg (seq 1), once read."""
         if self._avp is None:
             record = self.agent.store.get_record_at(1)
@@ -117,7 +117,7 @@ class Ledger:
         def check(scratch: Scratch) -> None:
             deps = self.deps([*staged, *scratch.records])
             deps.cache[("valueflows", head.address)] = view.copy()
-            own_avp = self._own_avp()
+            own_avp = self.own_avp()
             if own_avp is not None and head.seq >= own_avp.action.seq:
                 seed_membership(deps, head.address, own_avp)
             now = self.agent.clock()

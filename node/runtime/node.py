@@ -28,13 +28,14 @@ from dht.gossip import (
     shared_scope,
 )
 from dht.transport import Transport, TransportError
+from node.core.chain import verify_records
 from node.core.cid import Cid
 from node.core.clock import now_us
 from node.core.errors import CoreError
 from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid
-from node.core.records import Record
+from node.core.records import Record, SignedAction
 from node.runtime.held import SharedOps
 from node.runtime.hello import Hello, check_hello
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
@@ -132,11 +133,11 @@ class Node:
 
         self.countersigner = Countersigner(self, tuple(auto_accept_from))
 
-    def _own_avp(self):  # type: ignore[no-untyped-def]
-        record = self.ledger.agent.store.get_record_at(1)
-        if record is None:
+    def _own_avp(self) -> SignedAction:
+        avp = self.ledger.own_avp()
+        if avp is None:
             raise CoreError("this agent has not joined a network")
-        return record.signed
+        return avp
 
     # -- membership ------------------------------------------------------------------------
 
@@ -427,42 +428,19 @@ class Node:
         longest verified answer (an author or an authority may withhold the end of it).
         `first`: the first verified answer of a peer, the author asked first (to fetch
         what we lack of it: the ops are validated anyway)."""
-        held = [] if first else self.activity_held(author)
-        best: list[Record] = []
-        candidates = [held] if held else []
+        best = [] if first else _longer(author, self.activity_held(author), [])
         sources = self.authorities(author.to_bytes())
         if author in self.members and author not in sources:
-            sources.insert(0, author)  # the author holds its whole chain; all of it is signed
-        if first and author in sources:
-            sources.remove(author)
-            sources.insert(0, author)
+            sources.append(author)  # the author holds its whole chain; all of it is signed
+        sources.sort(key=lambda p: p != author)  # the author first
         for peer in sources:
-            if first and best:
-                break
             if peer == self.me:
                 continue
             raws = await self._ask(peer, wire.GetRequest(author, "agent_activity"))
-            if raws:
-                records = [r for r in (x.decoded() for x in raws) if r is not None]
-                if first:
-                    best = self._longest(author, [records], best)
-                else:
-                    candidates.append(records)
-        return self._longest(author, candidates, best)
-
-    @staticmethod
-    def _longest(
-        author: AgentId, candidates: list[list[Record]], best: list[Record]
-    ) -> list[Record]:
-        from node.core.chain import verify_records
-
-        for records in candidates:
-            try:
-                verified = list(verify_records(records))  # (signatures checked here, once)
-            except CoreError:
-                continue
-            if verified and verified[0].action.author == author and len(verified) > len(best):
-                best = verified
+            records = [r for r in (x.decoded() for x in raws) if r is not None]
+            best = _longer(author, records, best)
+            if first and best:
+                break
         return best
 
     async def flows(
@@ -814,3 +792,15 @@ class Node:
                 k: (len(v) if isinstance(v, set) else v) for k, v in vars(self.stats).items()
             },
         }
+
+
+def _longer(author: AgentId, records: list[Record], best: list[Record]) -> list[Record]:
+    """`records`, verified as `author`'s chain from seq 0, if longer than `best`; else
+    `best` (a shorter answer is not verified at all)."""
+    if len(records) <= len(best):
+        return best
+    try:
+        verified = list(verify_records(records))
+    except CoreError:
+        return best
+    return verified if verified[0].action.author == author else best

@@ -128,3 +128,25 @@ async def test_counterfeit_copies_cannot_squat_on_a_genuine_ops_address(tmp_path
         real = produce_ops(genuine)
         assert sorted(node.take_ops(real)) == sorted(op.address for op in real)
         assert node.dht.counts()["rejected"] == 0 and not node.blocked
+
+
+def test_the_longest_verified_answer_wins_an_agent_activity() -> None:
+    from node.core.records import SignedAction
+    from node.runtime.node import _longer
+    from node.testing import MemoryAgent
+
+    agent, other = MemoryAgent(), MemoryAgent()
+    for a in (agent, other):
+        a.genesis()
+        for i in range(3):
+            a.create("test.Note", {"n": i})
+    chain = agent.records
+    short = _longer(agent.agent_id, chain[:4], [])
+    assert short == chain[:4]
+    assert _longer(agent.agent_id, chain, short) == chain  # an authority withheld the end
+    assert _longer(agent.agent_id, chain[:3], chain) == chain  # shorter: kept what we had
+    last = chain[-1]
+    forged = SignedAction(last.signed.action, last.signed.data, last.address, bytes(64))
+    tampered = [*chain[:-1], type(last)(forged, last.entry)]
+    assert _longer(agent.agent_id, tampered, short) == short  # longer, but does not verify
+    assert _longer(agent.agent_id, other.records, short) == short  # another agent's chain
