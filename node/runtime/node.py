@@ -329,21 +329,15 @@ class Node:
         ops = self._decode_ops(request.ops)
         if self.take_ops(ops):  # (a hand-off or a retry often brings only ops we hold)
             self.validate_now()
+        outcomes = self.dht.outcomes([op.address for op in ops], self.me)
         results, receipts = [], []
         for op in ops:
-            state = self.dht.state_of(op.address)
-            status = (
-                "pending" if state is None
-                else {INTEGRATED: "integrated", REJECTED: "rejected"}.get(state[0], "pending")
-            )
-            reason = state[2] if state and state[0] == REJECTED else None
-            results.append(wire.OpResult(op.address, status, reason))
-            receipts.extend(self._my_receipts(op.address))
+            state, reason, receipt = outcomes.get(op.address, (None, None, None))
+            status = {INTEGRATED: "integrated", REJECTED: "rejected"}.get(state, "pending")
+            results.append(wire.OpResult(op.address, status, reason if state == REJECTED else None))
+            if receipt is not None:
+                receipts.append(receipt)
         return wire.encode_message(wire.PublishResponse(tuple(results), tuple(receipts)))
-
-    def _my_receipts(self, op_address: Cid) -> list[bytes]:
-        mine = self.dht.receipt_by(op_address, self.me)  # (looked up, not decoded)
-        return [] if mine is None else [mine]
 
     async def _on_fetch(self, peer: AgentId, data: bytes) -> bytes:
         self._member(peer)
@@ -538,11 +532,12 @@ class Node:
 
     async def _publish_round(self, due: list[Outgoing], now: int) -> int:
         needed = self.receipts_needed()
+        addresses = [out.op.address for out in due]
+        receipted = self.queue.validators(addresses)  # (not asked again)
         by_peer: dict[AgentId, list[Op]] = {}
         for out in due:
-            receipted = self.queue.validators(out.op.address)  # not asked again
             for peer in self.authorities(out.op.basis):
-                if peer.to_bytes() not in receipted:
+                if peer.to_bytes() not in receipted[out.op.address]:
                     by_peer.setdefault(peer, []).append(out.op)
         local = by_peer.pop(self.me, [])
         if local:
@@ -551,18 +546,17 @@ class Node:
         async with trio.open_nursery() as nursery:
             for peer, ops in by_peer.items():
                 nursery.start_soon(self._publish_in_order, peer, ops)
-        done = 0
-        with self.dht.transaction():
-            for out in due:
-                if self.queue.receipt_count(out.op.address) >= needed:
-                    added = self.queue.done(out.op.address)
-                    if added is not None:
-                        self.lags_us.append(self.clock() - added)
-                    done += 1
-                else:
-                    self.queue.defer(out.op.address, now + publish_delay_us(out.attempts))
-        self.stats.published_ops += done
-        return done
+        receipted = self.queue.validators(addresses)
+        done = [out for out in due if len(receipted[out.op.address]) >= needed]
+        self.queue.settle(
+            (out.op.address for out in done),
+            [(out.op.address, now + publish_delay_us(out.attempts))
+             for out in due if len(receipted[out.op.address]) < needed],
+        )
+        finished = self.clock()
+        self.lags_us.extend(finished - out.added_us for out in done)
+        self.stats.published_ops += len(done)
+        return len(done)
 
     async def _publish_in_order(self, peer: AgentId, ops: list[Op]) -> None:
         """A peer's batches one after another, and after those of rounds before: an

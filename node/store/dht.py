@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from node.core.chain import check_entry_address
 from node.core.cid import Cid
@@ -227,15 +227,23 @@ class DhtStore:
 
     def _held_ops(self, addresses: Sequence[Cid]) -> set[Cid]:
         """Which of these op addresses are stored already (one query per chunk)."""
-        held: set[Cid] = set()
-        for i in range(0, len(addresses), _CHUNK):
-            chunk = addresses[i : i + _CHUNK]
-            rows = self._conn.execute(
-                f"SELECT address FROM ops WHERE address IN ({','.join('?' * len(chunk))})",
-                [a.to_bytes() for a in chunk],
-            ).fetchall()
-            held.update(Cid(r[0]) for r in rows)
-        return held
+        rows = select_in(self._conn, "SELECT address FROM ops WHERE address IN ({})",
+                         [a.to_bytes() for a in addresses])
+        return {Cid(r[0]) for r in rows}
+
+    def outcomes(self, addresses: Sequence[Cid], validator: AgentId) -> dict[
+            Cid, tuple[str, str | None, bytes | None]]:
+        """(state, reason, `validator`'s receipt or None) of each op held, in one query
+        per chunk: what a publisher is answered."""
+        rows = select_in(
+            self._conn,
+            "SELECT o.address, o.state, o.reason, r.receipt FROM ops o"
+            " LEFT JOIN receipts r ON r.op = o.address AND r.validator = ?"
+            " WHERE o.address IN ({})",
+            [a.to_bytes() for a in addresses], (validator.to_bytes(),),
+        )
+        return {Cid(a): (state, reason, None if receipt is None else bytes(receipt))
+                for a, state, reason, receipt in rows}
 
     def _wake(self, dep: bytes, now_us: int) -> None:
         self._conn.execute(
@@ -297,16 +305,13 @@ class DhtStore:
         feed, self._integrated_feed = self._integrated_feed, []
         if feed is None:
             return None
-        rows = []
         with _mapped("listing held ops"):
-            for i in range(0, len(feed), 500):
-                chunk = feed[i:i + 500]
-                rows += self._conn.execute(
-                    "SELECT address, basis, time_us, author, changed_us FROM ops"
-                    f" WHERE address IN ({','.join('?' * len(chunk))}) AND state = 'integrated'",
-                    chunk,
-                ).fetchall()
-        return rows
+            return select_in(
+                self._conn,
+                "SELECT address, basis, time_us, author, changed_us FROM ops"
+                " WHERE address IN ({}) AND state = 'integrated'",
+                feed,
+            )
 
     def finish_many(self, rows: Sequence[tuple[Cid, str, str | None, str | None, bytes]],
                     validator: AgentId, now_us: int) -> None:
@@ -537,15 +542,6 @@ class DhtStore:
                 (op_address.to_bytes(), validator.to_bytes(), receipt),
             )
 
-    def receipt_by(self, op_address: Cid, validator: AgentId) -> bytes | None:
-        """One validator's receipt for an op, if we hold it (not decoded)."""
-        with _mapped("reading receipts"):
-            row = self._conn.execute(
-                "SELECT receipt FROM receipts WHERE op = ? AND validator = ?",
-                (op_address.to_bytes(), validator.to_bytes()),
-            ).fetchone()
-        return None if row is None else bytes(row[0])
-
     def receipts_for(self, op_address: Cid) -> list[bytes]:
         with _mapped("reading receipts"):
             rows = self._conn.execute(
@@ -587,6 +583,18 @@ class DhtStore:
         with _mapped("reading blocks"):
             rows = self._conn.execute("SELECT agent, reason FROM blocked").fetchall()
         return {AgentId(a): r for a, r in rows}
+
+
+def select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[bytes],
+              before: tuple[object, ...] = ()) -> list[Any]:
+    """The rows of `sql`, whose `{}` is an IN list, for every key: one query per chunk
+    of keys (SQLite bounds the parameters of one statement). `before`: the parameters
+    that come ahead of the IN list."""
+    rows: list[Any] = []
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        rows += conn.execute(sql.format(",".join("?" * len(chunk))), (*before, *chunk)).fetchall()
+    return rows
 
 
 def _raw(address: Cid | bytes) -> bytes:

@@ -7,12 +7,12 @@ with a doubling backoff.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from node.core.cid import Cid
 from node.core.ops import Op
-from node.store.dht import DhtStore, _op
+from node.store.dht import DhtStore, _op, select_in
 from node.store.sqlite import Store, _mapped
 
 _SCHEMA = """
@@ -32,6 +32,7 @@ CREATE INDEX IF NOT EXISTS publish_due ON publish_queue(next_try_us);
 class Outgoing:
     op: Op
     attempts: int
+    added_us: int  # when it was queued (for lag figures)
 
 
 class PublishQueue:
@@ -62,13 +63,14 @@ class PublishQueue:
         """Queued ops whose retry time has come; their records come from our own chain."""
         with _mapped("reading the publish queue"):
             rows = self._conn.execute(
-                "SELECT q.op_type, c.action, c.signature, e.entry, q.attempts FROM publish_queue q"
+                "SELECT q.op_type, c.action, c.signature, e.entry, q.attempts, q.added_us"
+                " FROM publish_queue q"
                 " JOIN chain c ON c.address = q.action"
                 " LEFT JOIN entries e ON e.address = c.entry_address"
                 " WHERE q.next_try_us <= ? ORDER BY q.next_try_us LIMIT ?",
                 (now_us, limit),
             ).fetchall()
-        return [Outgoing(_op(t, a, s, e), n) for t, a, s, e, n in rows]
+        return [Outgoing(_op(t, a, s, e), n, added) for t, a, s, e, n, added in rows]
 
     def hold(self, op_addresses: Iterable[Cid], until_us: int) -> None:
         """Not due before `until_us` (a round has them out), attempts unchanged."""
@@ -78,21 +80,17 @@ class PublishQueue:
                 [(until_us, a.to_bytes()) for a in op_addresses],
             )
 
-    def defer(self, op_address: Cid, retry_at_us: int) -> None:
-        with _mapped("deferring a publish"), self._dht.transaction():
-            self._conn.execute(
-                "UPDATE publish_queue SET attempts = attempts + 1, next_try_us = ? WHERE op = ?",
-                (retry_at_us, op_address.to_bytes()),
+    def settle(self, done: Iterable[Cid], retry: Iterable[tuple[Cid, int]]) -> None:
+        """Remove the confirmed ops; the others are tried again at their given time
+        (µs), one attempt more."""
+        with _mapped("finishing a publish round"), self._dht.transaction():
+            self._conn.executemany(
+                "DELETE FROM publish_queue WHERE op = ?", [(a.to_bytes(),) for a in done]
             )
-
-    def done(self, op_address: Cid) -> int | None:
-        """Remove a confirmed op; returns when it was queued (µs), for lag figures."""
-        with _mapped("finishing a publish"), self._dht.transaction():
-            row = self._conn.execute(
-                "DELETE FROM publish_queue WHERE op = ? RETURNING added_us",
-                (op_address.to_bytes(),),
-            ).fetchone()
-        return None if row is None else int(row[0])
+            self._conn.executemany(
+                "UPDATE publish_queue SET attempts = attempts + 1, next_try_us = ? WHERE op = ?",
+                [(at, a.to_bytes()) for a, at in retry],
+            )
 
     def next_due_us(self) -> int | None:
         """When the next queued op is due (None: the queue is empty)."""
@@ -104,18 +102,13 @@ class PublishQueue:
         with _mapped("counting the publish queue"):
             return int(self._conn.execute("SELECT count(*) FROM publish_queue").fetchone()[0])
 
-    def validators(self, op_address: Cid) -> set[bytes]:
-        """The agents (id bytes) whose receipts for this op we hold."""
+    def validators(self, op_addresses: Sequence[Cid]) -> dict[Cid, set[bytes]]:
+        """The agents (id bytes) whose receipts we hold, for each of these ops (one query
+        per chunk)."""
+        found: dict[Cid, set[bytes]] = {a: set() for a in op_addresses}
         with _mapped("reading receipts"):
-            rows = self._conn.execute(
-                "SELECT validator FROM receipts WHERE op = ?", (op_address.to_bytes(),)
-            ).fetchall()
-        return {bytes(r[0]) for r in rows}
-
-    def receipt_count(self, op_address: Cid) -> int:
-        with _mapped("counting receipts"):
-            row = self._conn.execute(
-                "SELECT count(DISTINCT validator) FROM receipts WHERE op = ?",
-                (op_address.to_bytes(),),
-            ).fetchone()
-        return int(row[0])
+            rows = select_in(self._conn, "SELECT op, validator FROM receipts WHERE op IN ({})",
+                             [a.to_bytes() for a in op_addresses])
+        for op, validator in rows:
+            found[Cid(op)].add(bytes(validator))
+        return found

@@ -77,3 +77,31 @@ def test_an_op_carrying_another_entry_is_judged_among_the_genuine_ones(tmp_path:
             # each entry kept under the hash of its own bytes, never under a claim
             assert dht.get_entry(note.entry.address) == note.entry
             assert dht.get_entry(other.entry.address) == other.entry
+
+
+def test_outcomes_and_receipts_of_many_ops_at_once(tmp_path: Path) -> None:
+    from node.store.dht import _CHUNK, INTEGRATED
+    from node.store.publish import PublishQueue
+
+    agent = MemoryAgent(AgentKey(b"\x5e" * 32))
+    agent.genesis()
+    while len(agent.records) * 3 < 2 * _CHUNK:  # more ops than one query's IN list
+        agent.create("test.Note", {"n": len(agent.records)})
+    ops = [op for r in agent.records for op in produce_ops(r)]
+    me, other = AgentKey(b"\x01" * 32).agent_id, AgentKey(b"\x02" * 32).agent_id
+    with open_store(tmp_path / "dht.db", create=True) as store:
+        dht = DhtStore(store)
+        dht.add_ops(ops[1:], NOW)  # the first op is not held
+        done = ops[2::2]
+        dht.finish_many([(op.address, INTEGRATED, None, None, b"mine") for op in done], me, NOW)
+        for op in done[::3]:
+            dht.add_receipt(op.address, other, b"theirs")
+        outcomes = dht.outcomes([op.address for op in ops], me)
+        assert ops[0].address not in outcomes and len(outcomes) == len(ops) - 1
+        mine = {a for a, (state, _, r) in outcomes.items() if state == INTEGRATED and r == b"mine"}
+        assert mine == {op.address for op in done}
+        assert all(r is None for a, (s, _, r) in outcomes.items() if s == PENDING)
+        validators = PublishQueue(store, dht).validators([op.address for op in ops])
+        assert len(validators) == len(ops)
+        assert {a for a, v in validators.items() if len(v) == 2} == {op.address for op in done[::3]}
+        assert validators[ops[0].address] == set()
