@@ -27,7 +27,7 @@ flight, ahead of the ops before them on their chain (which then wait for those).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, NamedTuple
@@ -147,23 +147,15 @@ def missing(mine: Iterable[Cid], theirs: Iterable[Cid]) -> list[Cid]:
 def shared_scope(
     me: AgentId, them: AgentId, peers: Iterable[AgentId], redundancy: int
 ) -> Callable[[bytes], bool]:
-    """A predicate on basis keys: both `me` and `them` are among its authorities
-    given this peer list (both counted as peers). Two peers gossip the ops this
-    predicate accepts; the requester sends its peer list so both use the same one."""
+    """A predicate on basis keys: both `me` and `them` are among its authorities given
+    this peer list (both counted as peers). Two peers gossip the ops this predicate
+    accepts, each judging by its own view of the population."""
     index = ClosestIndex(peers)
     index.add(me)
     index.add(them)
-    return scope_of(me, them, lambda basis: index.closest(basis, redundancy))
-
-
-def scope_of(
-    me: AgentId, them: AgentId, authorities: Callable[[bytes], Collection[AgentId]]
-) -> Callable[[bytes], bool]:
-    """`shared_scope` given a function from a basis key to its authorities (a node's
-    cached view of the population, which must count both `me` and `them`)."""
 
     def accepts(basis: bytes) -> bool:
-        found = authorities(basis)
+        found = index.closest(basis, redundancy)
         return me in found and them in found
 
     return accepts

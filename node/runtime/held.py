@@ -85,8 +85,8 @@ class SharedOps:
         rows = self._dht.take_integrated()
         if rows is None or self._read_all:
             self._read_all = False
-            rows = self._dht.integrated_since(0)
-        for address, basis, time_us, author, _ in rows:
+            rows = self._dht.integrated()
+        for address, basis, time_us, author in rows:
             if address not in self._ops:
                 self._ops[address] = (basis, time_us, author, _NONE)
                 self._by_basis.setdefault(basis, []).append(address)

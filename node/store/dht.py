@@ -296,10 +296,10 @@ class DhtStore:
             if len(feed) > FEED_LIMIT:
                 self._integrated_feed = None  # nobody asks often enough: read all next time
 
-    def take_integrated(self) -> list[tuple[bytes, bytes, int, bytes, int]] | None:
-        """(address, basis, time_us, author, changed_us) of the ops integrated since the
-        last call, in this process (for one reader); None the first time (and after very
-        many): then `integrated_since(0)` lists them all. For gossip's running sums
+    def take_integrated(self) -> list[tuple[bytes, bytes, int, bytes]] | None:
+        """(address, basis, time_us, author) of the ops integrated since the last call, in
+        this process (for one reader); None the first time (and after very many): then
+        `integrated()` lists them all. For gossip's running sums
         (node/runtime/held.py): O(new ops), where a query by change time would scan
         every integrated op (an index on it costs validation a few per cent)."""
         feed, self._integrated_feed = self._integrated_feed, []
@@ -308,7 +308,7 @@ class DhtStore:
         with _mapped("listing held ops"):
             return select_in(
                 self._conn,
-                "SELECT address, basis, time_us, author, changed_us FROM ops"
+                "SELECT address, basis, time_us, author FROM ops"
                 " WHERE address IN ({}) AND state = 'integrated'",
                 feed,
             )
@@ -485,14 +485,12 @@ class DhtStore:
             ).fetchall()
         return [(Cid(a), t) for a, b, t in rows if scope(b)]
 
-    def integrated_since(self, changed_us: int) -> list[tuple[bytes, bytes, int, bytes, int]]:
-        """(address, basis, time_us, author, changed_us) of the ops integrated at or
-        after `changed_us` (all of them for 0): what gossip has not seen yet."""
+    def integrated(self) -> list[tuple[bytes, bytes, int, bytes]]:
+        """(address, basis, time_us, author) of every integrated op (gossip's running
+        sums start from these, then `take_integrated` hands over the new ones)."""
         with _mapped("listing held ops"):
             return self._conn.execute(
-                "SELECT address, basis, time_us, author, changed_us FROM ops"
-                " WHERE state = 'integrated' AND changed_us >= ?",
-                (changed_us,),
+                "SELECT address, basis, time_us, author FROM ops WHERE state = 'integrated'"
             ).fetchall()
 
     def next_due_us(self) -> int | None:
