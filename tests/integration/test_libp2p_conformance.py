@@ -194,9 +194,6 @@ async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
             with pytest.raises(Exception) as info:
                 await a.request(b.local_id, "echo", b"refused", timeout=5)
             assert type(info.value).__name__ in {"PeerUnreachable", "RequestFailed"}
-            with trio.fail_after(5):  # b closed the connection: a forgets what it kept
-                while (b.local_id, "echo") in a._idle:  # type: ignore[attr-defined]
-                    await trio.sleep(0.05)
 
 
 async def test_a_peer_gets_a_bounded_number_of_streams(monkeypatch) -> None:
@@ -227,3 +224,19 @@ async def test_a_peer_gets_a_bounded_number_of_streams(monkeypatch) -> None:
             assert outcomes.count("answered") >= 2, outcomes
             assert set(outcomes) <= {"answered", "RequestFailed"} and "RequestFailed" in outcomes
             assert await a.request(b.local_id, "slow", b"after", timeout=5) == b"after"
+
+
+async def test_streams_kept_for_a_peer_go_with_its_connection() -> None:
+    async def echo(peer: object, data: bytes) -> bytes:
+        return data
+
+    with trio.fail_after(20):
+        async with libp2p_harness(2) as h:
+            a, b = h.transports
+            b.set_handler("echo", echo)
+            for _ in range(3):
+                await a.request(b.local_id, "echo", b"x", timeout=5)
+            assert (b.local_id, "echo") in a._idle  # type: ignore[attr-defined]
+            await h.kill(1)  # no request follows: only the connection's end can clear it
+            while (b.local_id, "echo") in a._idle:  # type: ignore[attr-defined]
+                await trio.sleep(0.05)
