@@ -52,7 +52,7 @@ def passphrase() -> str:
     return SIM_PASSPHRASE
 
 
-async def start(nursery: trio.Nursery, homes: list[Path], ids: list) -> list:  # type: ignore[type-arg]
+async def start(nursery: trio.Nursery, homes: list[Path]) -> list:  # type: ignore[type-arg]
     nodes = await start_nodes(nursery, homes, None)
     await mesh(nodes, len(homes))
     return nodes
@@ -93,9 +93,9 @@ def record_events(node, count: int, state: dict) -> None:  # type: ignore[no-unt
 
 
 async def replication(root: Path, events: int) -> dict[str, float]:
-    homes, keys, _ = simulated_network(root / "a", 5, redundancy=R)
+    homes, _, _ = simulated_network(root / "a", 5, redundancy=R)
     async with trio.open_nursery() as nursery:
-        nodes = await start(nursery, homes, [k.agent_id for k in keys])
+        nodes = await start(nursery, homes)
         author = nodes[0]
         # steady state: the author published its genesis before it knew any peer; its
         # authorities get it by gossip once it is settled (dht.gossip.SETTLE_US)
@@ -220,7 +220,7 @@ async def catch_up(root: Path, n: int, ops_wanted: int) -> dict[str, float]:
     homes, keys, _ = simulated_network(root / "c", n + 1, redundancy=R)
     ids = [k.agent_id for k in keys]
     async with trio.open_nursery() as nursery:
-        nodes = await start(nursery, homes[:n], ids[:n])
+        nodes = await start(nursery, homes[:n])
         per_author = max(1, ops_wanted // (3 * n))
         for node in nodes:
             record_events(node, per_author, {})

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import trio
 
 from dht import wire
-from dht.authority import ClosestIndex
 from dht.gossip import (
     Bucket,
     Fingerprint,
@@ -240,14 +239,12 @@ class Node:
         """Member peers we can reach, and ourselves: the population authorities come from."""
         return self._population().peers()
 
-    def authorities(self, basis: bytes, peers: list[AgentId] | None = None) -> list[AgentId]:
-        if peers is not None:
-            return ClosestIndex(peers).closest(basis, self.redundancy)
+    def authorities(self, basis: bytes) -> list[AgentId]:
+        """The R counted peers closest to `basis` (all of them when fewer)."""
         return self._population().authorities(basis)
 
-    def receipts_needed(self, peers: list[AgentId] | None = None) -> int:
-        if peers is not None:
-            return min(self.redundancy, len(peers))
+    def receipts_needed(self) -> int:
+        """min(R, the peers we count): the receipts that confirm a published op."""
         return self._population().size_at_most(self.redundancy)
 
     # -- validation ------------------------------------------------------------------------
