@@ -58,8 +58,7 @@ async def open_node(
 
             await nursery.start(serve_rpc, node, ledger.agent.paths.root)
         node.enqueue_new_records()
-        for address in peers:
-            await node.connect(address)
+        await node.join(peers)
         await nursery.start(node.run)
         try:
             yield node

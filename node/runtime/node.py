@@ -26,7 +26,7 @@ from dht.gossip import (
     missing,
     shared_scope,
 )
-from dht.transport import Transport, TransportError
+from dht.transport import RequestFailed, Transport, TransportError
 from node.core.chain import verify_records
 from node.core.cid import Cid
 from node.core.clock import now_us
@@ -113,6 +113,8 @@ class Node:
         self._hello = Hello(self._own_avp())
         self._fetched_at: dict[AgentId, int] = {}
         self._dialed_at: dict[AgentId, int] = {}
+        self.bootstrap: tuple[str, ...] = ()
+        self._bootstrapped_at = 0
         self._to_drop: set[AgentId] = set()
         self._handed_off: set[bytes] = set()
         self._published_seq: int | None = None  # the chain head last queued for publishing
@@ -178,11 +180,28 @@ class Node:
         self._to_drop.discard(peer)
         await self.transport.disconnect(peer)
 
+    async def join(self, bootstrap: Iterable[str]) -> None:
+        """Connect to the bootstrap addresses, and keep them: while no member peer is
+        connected, discovery dials them again every DIAL_INTERVAL (a node started
+        before its bootstrap peer, or cut off from every member, joins when it can)."""
+        self.bootstrap = tuple(dict.fromkeys(bootstrap))
+        self._bootstrapped_at = self.clock()
+        for address in self.bootstrap:
+            await self.connect(address)
+
     async def connect(self, multiaddr: str) -> AgentId | None:
         """Connect and shake hands; None (and a log line) if it fails or is no member."""
         try:
             peer = await self.transport.connect(multiaddr)
+            # greeted here: discovery leaves it alone for a while (a peer that refused
+            # our hello gets the time to greet us and refuse us in turn)
+            self._dialed_at[peer] = self.clock()
             await self.greet(peer)
+        except RequestFailed as e:
+            why = ("it serves none of this network's protocols (a node of another network?)"
+                   if "does not serve" in str(e) else str(e))
+            log.warning("could not join %s: %s", multiaddr, why)
+            return None
         except (TransportError, CoreError, NotAMember) as e:
             log.warning("could not join %s: %s", multiaddr, e)
             return None
@@ -201,10 +220,13 @@ class Node:
 
     async def discover(self) -> None:
         """Connect to member peers others told us about: those not connected, each
-        tried at most every DIAL_INTERVAL seconds (a dead peer costs little); and, as
-        often, greet the connected peers that never said hello."""
+        tried at most every DIAL_INTERVAL seconds (a dead peer costs little); the
+        bootstrap addresses as often while no member is connected; and greet the
+        connected peers that never said hello: one that answers with no valid membrane
+        proof, or speaks none of this network's protocols, is refused (one that cannot
+        be reached is only left: it may be a member whose connection dropped)."""
         now = self.clock()
-        connected = set(self.transport.connected_peers()) if self.addresses else set()
+        connected = set(self.transport.connected_peers())
         todo = [(p, a) for p, a in self.addresses.items()
                 if p not in connected and p not in self.blocked and p != self.me
                 and now - self._dialed_at.get(p, 0) > DIAL_INTERVAL_US][:16]
@@ -213,6 +235,11 @@ class Node:
             for addr in addrs:
                 if await self.connect(addr) is not None:
                     break
+        if (self.bootstrap and not (connected & self.members) - {self.me}
+                and now - self._bootstrapped_at > DIAL_INTERVAL_US):
+            self._bootstrapped_at = now
+            for address in self.bootstrap:
+                await self.connect(address)
         for peer in list(self._to_drop):
             await self._refuse(peer, "no valid membrane proof")
         strangers = set(self.transport.connected_peers()) - self.members - self.blocked
@@ -221,9 +248,11 @@ class Node:
                 self._dialed_at[peer] = now
                 try:
                     await self.greet(peer)  # connected to us but never said hello
-                except (TransportError, CoreError, NotAMember) as e:
+                except (RequestFailed, NotAMember) as e:
                     # it speaks none of this network's protocols, or has no valid proof
                     await self._refuse(peer, str(e))
+                except (TransportError, CoreError) as e:
+                    log.info("could not greet %s: %s", peer, e)
 
     def _member(self, peer: AgentId) -> None:
         if peer not in self.members:

@@ -150,3 +150,56 @@ def test_the_longest_verified_answer_wins_an_agent_activity() -> None:
     tampered = [*chain[:-1], type(last)(forged, last.entry)]
     assert _longer(agent.agent_id, tampered, short) == short  # longer, but does not verify
     assert _longer(agent.agent_id, other.records, short) == short  # another agent's chain
+
+
+async def test_a_node_started_before_its_bootstrap_peer_joins_when_it_comes(tmp_path):
+    from node.runtime.node import DIAL_INTERVAL_US
+
+    homes, _ = make_homes(tmp_path, ["a", "b"])
+    net = MemoryNetwork()
+    with open_ledger(homes[0], passphrase) as led:
+        a_id = led.agent.agent_id
+    now = [10**15]
+    async with AsyncExitStack() as stack:
+        b = await stack.enter_async_context(open_node(
+            homes[1], passphrase, memory_network=net, rpc=False, gossip_interval=3600,
+            clock=lambda: now[0], bootstrap=[f"/memory/{net._tag}/p2p/{a_id}"]))
+        assert b.bootstrap and not b.members & set(b.transport.connected_peers())
+        a = await stack.enter_async_context(
+            open_node(homes[0], passphrase, memory_network=net, rpc=False, gossip_interval=3600))
+        await b.discover()  # too soon: the bootstrap peer is dialed again only every interval
+        assert a.me not in b.transport.connected_peers()
+        now[0] += DIAL_INTERVAL_US + 1
+        await b.discover()
+        assert a.me in b.members and b.me in a.members
+        # connected to a member now: the bootstrap address is left alone
+        now[0] += DIAL_INTERVAL_US + 1
+        dialed = b.transport.statistics().requests_sent
+        await b.discover()
+        assert b.transport.statistics().requests_sent == dialed
+
+
+async def test_a_member_slow_to_answer_a_hello_is_not_refused(tmp_path, monkeypatch):
+    import node.runtime.node as node_module
+    from node.api import open_agent
+
+    monkeypatch.setattr(node_module, "REQUEST_TIMEOUT", 0.2)
+    homes, _ = make_homes(tmp_path, ["a", "b"])
+    with open_agent(homes[1], passphrase) as b_agent:
+        b_key = b_agent.key()
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(
+            open_node(homes[0], passphrase, memory_network=net, rpc=False, gossip_interval=3600))
+        b = await stack.enter_async_context(net.open_transport(b_key))
+
+        async def too_slow(peer, data):
+            await trio.sleep(60)
+            return b""
+
+        b.set_handler("hello", too_slow)
+        await b.connect(a.transport.listen_addrs()[0])  # connected, but says no hello
+        assert b.local_id in a.transport.connected_peers()
+        await a.discover()  # its hello to b times out: b may be a member on a bad line
+        assert b.local_id not in a.stats.refused_peers
+        assert b.local_id in a.transport.connected_peers()
