@@ -208,8 +208,7 @@ def install(network: Network, root: Path, trust: bool) -> Path:
         for i in range(0, len(ops), 20_000):
             dht.add_ops(ops[i : i + 20_000], now)
         if trust:
-            dht.finish_many([(op.address, "integrated", None, None, b"") for op in ops],
-                            agent.agent_id, now)
+            dht.finish_many([(op.address, "integrated", None, None) for op in ops], now)
         else:
             workflow = ValidationWorkflow(dht, StoreDeps(dht=dht, own=agent.store),
                                           make_validator(network.dna), agent.key())

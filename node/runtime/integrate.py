@@ -1,6 +1,6 @@
 """The validation workflow: move queued ops through sys and app validation to
-integration, issuing receipts, warrants and blocks. Synchronous and store-level;
-the conductor runs it whenever ops arrive (and on a timer for retries).
+integration, issuing warrants and blocks, and receipts when asked. Synchronous and
+store-level; the conductor runs it whenever ops arrive (and on a timer for retries).
 
     pending --sys Valid--> sys_valid --app Valid--> app_valid --integrate--> integrated
        \\__________ Invalid (either stage) _________________________________> rejected
@@ -10,7 +10,7 @@ the conductor runs it whenever ops arrive (and on a timer for retries).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from node.core.cid import Cid
@@ -27,11 +27,12 @@ from node.store.dht import (
     REJECTED,
     SYS_VALID,
     DhtStore,
+    OpOutcome,
     QueuedOp,
 )
 from node.store.home import gc_paused
 from validation.pipeline import Validator
-from validation.receipts import receipt_bytes, sign_receipt
+from validation.receipts import ReceiptOutcome, receipt_bytes
 from validation.warrants import (
     TIME_DEPENDENT_RULES,
     ForkEvidence,
@@ -54,7 +55,6 @@ class WorkflowReport:
     integrated: int = 0
     rejected: int = 0
     deferred: int = 0
-    receipts: list[bytes] = field(default_factory=list)
     warrants: list[Warrant] = field(default_factory=list)
 
     @property
@@ -74,7 +74,7 @@ class ValidationWorkflow:
         self.deps = deps
         self.validator = validator
         self.key = key
-        self._finished: list[tuple[Cid, str, str | None, str | None, bytes]] = []
+        self._finished: list[tuple[Cid, str, str | None, str | None]] = []
         self._blocked: set[AgentId] = set()
         # (author, prev) where the store holds a fork, for the batch being run (None: ask)
         self._forks: set[tuple[bytes, bytes]] | None = None
@@ -160,9 +160,7 @@ class ValidationWorkflow:
 
     def _integrate(self, op: Op, address: Cid, now_us: int, report: WorkflowReport) -> None:
         report.integrated += 1
-        receipt = receipt_bytes(self.key, address, "valid", now_us)
-        self._finished.append((address, INTEGRATED, None, None, receipt))
-        report.receipts.append(receipt)
+        self._finished.append((address, INTEGRATED, None, None))
         if op.type is OpType.REGISTER_AGENT_ACTIVITY and self._may_fork(op):
             for sibling in self.dht.siblings(op.signed):
                 self._flush(now_us)
@@ -176,18 +174,33 @@ class ValidationWorkflow:
         return (action.author.to_bytes(), action.prev_action.to_bytes()) in self._forks
 
     def _flush(self, now_us: int) -> None:
-        """Write the buffered final states and receipts (before anything reads them)."""
-        self.dht.finish_many(self._finished, self.key.agent_id, now_us)
+        """Write the buffered final states (before anything reads them)."""
+        self.dht.finish_many(self._finished, now_us)
         self._finished = []
+
+    def outcomes(self, addresses: Sequence[Cid]) -> dict[Cid, OpOutcome]:
+        """The state of each op held, with our receipt for each one integrated or
+        rejected: receipts are signed here, when someone asks (an author publishing,
+        or republishing), dated when the op was judged, and kept; not at integration,
+        where most of the ops a node takes by gossip or catch-up are never asked
+        about (Holochain likewise sends receipts only for ops that were published)."""
+        held = self.dht.outcomes(addresses, self.key.agent_id)
+        signed: list[tuple[Cid, AgentId, bytes]] = []
+        for address, o in held.items():
+            if o.receipt is None and o.state in (INTEGRATED, REJECTED):
+                outcome: ReceiptOutcome = "valid" if o.state == INTEGRATED else "rejected"
+                receipt = receipt_bytes(self.key, address, outcome, o.changed_us)
+                held[address] = o._replace(receipt=receipt)
+                signed.append((address, self.key.agent_id, receipt))
+        if signed:
+            self.dht.add_receipts(signed)
+        return held
 
     def _reject(self, op: Op, address: Cid, outcome: Invalid, now_us: int,
                 report: WorkflowReport) -> None:
         report.rejected += 1
         self._flush(now_us)
         self.dht.set_state(address, REJECTED, now_us, outcome.rule, outcome.reason)
-        receipt = sign_receipt(self.key, address, "rejected", now_us).to_bytes()
-        self.dht.add_receipt(address, self.key.agent_id, receipt)
-        report.receipts.append(receipt)
         if outcome.rule not in TIME_DEPENDENT_RULES and op.action.author != self.key.agent_id:
             self._warrant(InvalidOpEvidence.of(op, outcome), now_us, report)
 

@@ -355,14 +355,16 @@ class Node:
         ops = self._decode_ops(request.ops)
         if self.take_ops(ops):  # (a hand-off or a retry often brings only ops we hold)
             self.validate_now()
-        outcomes = self.dht.outcomes([op.address for op in ops], self.me)
+        outcomes = self.workflow.outcomes([op.address for op in ops])
         results, receipts = [], []
         for op in ops:
-            state, reason, receipt = outcomes.get(op.address, (None, None, None))
+            held = outcomes.get(op.address)
+            state = None if held is None else held.state
             status = {INTEGRATED: "integrated", REJECTED: "rejected"}.get(state, "pending")
-            results.append(wire.OpResult(op.address, status, reason if state == REJECTED else None))
-            if receipt is not None:
-                receipts.append(receipt)
+            results.append(wire.OpResult(op.address, status,
+                                         held.reason if held and state == REJECTED else None))
+            if held is not None and held.receipt is not None:
+                receipts.append(held.receipt)
         return wire.encode_message(wire.PublishResponse(tuple(results), tuple(receipts)))
 
     async def _on_fetch(self, peer: AgentId, data: bytes) -> bytes:
@@ -566,9 +568,10 @@ class Node:
                 if peer.to_bytes() not in receipted[out.op.address]:
                     by_peer.setdefault(peer, []).append(out.op)
         local = by_peer.pop(self.me, [])
-        if local:
+        if local:  # we are an authority for these: our own receipts count
             self.take_ops(local)
             self.validate_now()
+            self.workflow.outcomes([op.address for op in local])
         async with trio.open_nursery() as nursery:
             for peer, ops in by_peer.items():
                 nursery.start_soon(self._publish_in_order, peer, ops)

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from node.core.chain import check_entry_address
 from node.core.cid import Cid
@@ -102,6 +102,16 @@ CREATE TABLE IF NOT EXISTS blocked (
     warrant  BLOB
 );
 """
+
+
+class OpOutcome(NamedTuple):
+    """An op's state as held, and a validator's receipt for it if one is stored."""
+
+    state: str
+    reason: str | None
+    changed_us: int
+    """When it last changed state: for a final op, when it was integrated or rejected."""
+    receipt: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,19 +241,18 @@ class DhtStore:
                          [a.to_bytes() for a in addresses])
         return {Cid(r[0]) for r in rows}
 
-    def outcomes(self, addresses: Sequence[Cid], validator: AgentId) -> dict[
-            Cid, tuple[str, str | None, bytes | None]]:
-        """(state, reason, `validator`'s receipt or None) of each op held, in one query
-        per chunk: what a publisher is answered."""
+    def outcomes(self, addresses: Sequence[Cid], validator: AgentId) -> dict[Cid, OpOutcome]:
+        """The state of each op held, with `validator`'s receipt for it when one is
+        stored, in one query per chunk: what a publisher is answered."""
         rows = select_in(
             self._conn,
-            "SELECT o.address, o.state, o.reason, r.receipt FROM ops o"
+            "SELECT o.address, o.state, o.reason, o.changed_us, r.receipt FROM ops o"
             " LEFT JOIN receipts r ON r.op = o.address AND r.validator = ?"
             " WHERE o.address IN ({})",
             [a.to_bytes() for a in addresses], (validator.to_bytes(),),
         )
-        return {Cid(a): (state, reason, None if receipt is None else bytes(receipt))
-                for a, state, reason, receipt in rows}
+        return {Cid(a): OpOutcome(state, reason, changed, None if r is None else bytes(r))
+                for a, state, reason, changed, r in rows}
 
     def _wake(self, dep: bytes, now_us: int) -> None:
         self._conn.execute(
@@ -313,23 +322,18 @@ class DhtStore:
                 feed,
             )
 
-    def finish_many(self, rows: Sequence[tuple[Cid, str, str | None, str | None, bytes]],
-                    validator: AgentId, now_us: int) -> None:
-        """Final states and our receipts for many ops at once: (address, state, rule,
-        reason, receipt bytes)."""
+    def finish_many(self, rows: Sequence[tuple[Cid, str, str | None, str | None]],
+                    now_us: int) -> None:
+        """Final states for many ops at once: (address, state, rule, reason). (Receipts
+        are signed when someone asks for them: ValidationWorkflow.outcomes.)"""
         if not rows:
             return
-        v = validator.to_bytes()
         with _mapped("finishing ops"), self.transaction():
             self._conn.executemany(
                 "UPDATE ops SET state = ?, rule = ?, reason = ?, changed_us = ? WHERE address = ?",
-                [(state, rule, reason, now_us, a.to_bytes()) for a, state, rule, reason, _ in rows],
+                [(state, rule, reason, now_us, a.to_bytes()) for a, state, rule, reason in rows],
             )
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO receipts(op, validator, receipt) VALUES (?, ?, ?)",
-                [(a.to_bytes(), v, receipt) for a, _, _, _, receipt in rows],
-            )
-        self._feed([a.to_bytes() for a, state, _, _, _ in rows if state == INTEGRATED])
+        self._feed([a.to_bytes() for a, state, _, _ in rows if state == INTEGRATED])
 
     def defer(self, op_address: Cid, missing: Sequence[Cid | bytes], retry_at_us: int) -> None:
         """An Unresolved op: wait for `missing` (or the retry time, whichever first)."""
@@ -534,10 +538,14 @@ class DhtStore:
     # -- receipts, warrants, blocks ------------------------------------------------------
 
     def add_receipt(self, op_address: Cid, validator: AgentId, receipt: bytes) -> None:
-        with _mapped("storing a receipt"), self.transaction():
-            self._conn.execute(
+        self.add_receipts([(op_address, validator, receipt)])
+
+    def add_receipts(self, rows: Sequence[tuple[Cid, AgentId, bytes]]) -> None:
+        """Store (op address, validator, receipt bytes) rows; ones held are kept."""
+        with _mapped("storing receipts"), self.transaction():
+            self._conn.executemany(
                 "INSERT OR IGNORE INTO receipts(op, validator, receipt) VALUES (?, ?, ?)",
-                (op_address.to_bytes(), validator.to_bytes(), receipt),
+                [(a.to_bytes(), v.to_bytes(), r) for a, v, r in rows],
             )
 
     def receipts_for(self, op_address: Cid) -> list[bytes]:

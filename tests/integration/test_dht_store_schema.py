@@ -93,15 +93,19 @@ def test_outcomes_and_receipts_of_many_ops_at_once(tmp_path: Path) -> None:
         dht = DhtStore(store)
         dht.add_ops(ops[1:], NOW)  # the first op is not held
         done = ops[2::2]
-        dht.finish_many([(op.address, INTEGRATED, None, None, b"mine") for op in done], me, NOW)
+        dht.finish_many([(op.address, INTEGRATED, None, None) for op in done], NOW + 7)
+        dht.add_receipts([(op.address, me, b"mine") for op in done[::2]])
         for op in done[::3]:
             dht.add_receipt(op.address, other, b"theirs")
         outcomes = dht.outcomes([op.address for op in ops], me)
         assert ops[0].address not in outcomes and len(outcomes) == len(ops) - 1
-        mine = {a for a, (state, _, r) in outcomes.items() if state == INTEGRATED and r == b"mine"}
-        assert mine == {op.address for op in done}
-        assert all(r is None for a, (s, _, r) in outcomes.items() if s == PENDING)
+        assert {a for a, o in outcomes.items() if o.state == INTEGRATED} == {
+            op.address for op in done}
+        assert {a for a, o in outcomes.items() if o.receipt == b"mine"} == {
+            op.address for op in done[::2]}  # ours only, not the other validator's
+        assert all(o.changed_us == NOW + 7 for o in outcomes.values() if o.state == INTEGRATED)
+        assert all(o.receipt is None for o in outcomes.values() if o.state == PENDING)
         validators = PublishQueue(store, dht).validators([op.address for op in ops])
         assert len(validators) == len(ops)
-        assert {a for a, v in validators.items() if len(v) == 2} == {op.address for op in done[::3]}
+        assert {a for a, v in validators.items() if len(v) == 2} == {op.address for op in done[::6]}
         assert validators[ops[0].address] == set()

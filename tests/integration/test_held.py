@@ -97,8 +97,7 @@ def test_the_store_hands_over_what_it_integrates_once(tmp_path, monkeypatch) -> 
         added = dht.add_ops(ops, NOW)
         try:
             with dht.transaction():
-                dht.finish_many([(a, INTEGRATED, None, None, b"r") for a in added],
-                                agent.agent_id, NOW)
+                dht.finish_many([(a, INTEGRATED, None, None) for a in added], NOW)
                 raise RuntimeError("the batch failed")
         except RuntimeError:
             pass

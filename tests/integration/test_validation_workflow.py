@@ -32,7 +32,7 @@ from node.ledger import make_validator, open_ledger
 from node.membership import create_network, zome_refs
 from node.runtime.integrate import ValidationWorkflow
 from node.store.deps import StoreDeps
-from node.store.dht import FINAL_STATES, INTEGRATED, DhtStore
+from node.store.dht import FINAL_STATES, INTEGRATED, REJECTED, DhtStore
 from node.store.sqlite import open_store
 from node.testing import MemoryAgent
 from validation.receipts import ValidationReceipt, verify_receipt
@@ -141,8 +141,9 @@ def test_shuffled_one_by_one_with_a_restart_integrates_everything_once(
             assert wf.dht.counts()["rejected"] == 0
         assert set(states_of(wf.dht, ops).values()) == {INTEGRATED}
         assert wf.run(now() + 10**9).integrated == 0  # even once every retry is due
+        outcomes = wf.outcomes([op.address for op in ops])
         for op in ops:
-            assert len(wf.dht.receipts_for(op.address)) == 1
+            assert wf.dht.receipts_for(op.address) == [outcomes[op.address].receipt]
         view = chain_view(StoreDeps(dht=wf.dht), home_chain.head)
         assert {a: s.to_content() for a, s in view.states.items()} == home_chain.states
 
@@ -197,24 +198,47 @@ def test_an_action_without_its_entry_is_waited_for_not_folded_over(
         assert not wf.dht.blocked()
 
 
-def test_receipts_verify_and_name_the_validator_and_the_op(
+def test_receipts_are_signed_when_asked_verify_and_name_the_validator_and_the_op(
     home_chain: HomeChain, tmp_path: Path
 ) -> None:
     ops = home_chain.ops
     with Authority(tmp_path / "b.db", home_chain.dna).open() as wf:
-        wf.dht.add_ops(ops, now())
-        report = wf.run(now())
-        assert report.integrated == len(ops) and len(report.receipts) == len(ops)
-        for op in ops:
-            (raw,) = wf.dht.receipts_for(op.address)
+        wf.dht.add_ops(ops[1:], now())  # the first op is not held: nothing to say of it
+        judged_at = now()
+        assert wf.run(judged_at).integrated == len(ops) - 1
+        # integration signs nothing: most ops taken by gossip are never asked about
+        assert all(wf.dht.receipts_for(op.address) == [] for op in ops)
+        asked = [op.address for op in ops]
+        outcomes = wf.outcomes(asked)
+        assert ops[0].address not in outcomes and len(outcomes) == len(ops) - 1
+        for op in ops[1:]:
+            raw = outcomes[op.address].receipt
+            assert raw is not None and wf.dht.receipts_for(op.address) == [raw]  # kept
             receipt = ValidationReceipt.from_bytes(raw)
             verify_receipt(receipt)
             assert receipt.validator == B_KEY.agent_id
             assert receipt.op_address == op.address
             assert receipt.outcome == "valid"
-        assert sorted(report.receipts) == sorted(
-            r for op in ops for r in wf.dht.receipts_for(op.address)
-        )
+            assert receipt.time_us == judged_at  # when it was judged, not when asked
+        assert wf.outcomes(asked) == outcomes  # asked again: the kept ones, not new ones
+
+
+def test_a_rejected_op_gets_a_rejected_receipt(home_chain: HomeChain, tmp_path: Path) -> None:
+    from node.core.records import SignedAction
+
+    genuine = home_chain.records[-1]
+    forged = Record(SignedAction(genuine.signed.action, genuine.signed.data, genuine.address,
+                                 bytes(64)), genuine.entry)
+    with Authority(tmp_path / "b.db", home_chain.dna).open() as wf:
+        bad = produce_ops(forged)[0]
+        before = [op for r in home_chain.records[:-1] for op in produce_ops(r)]
+        wf.dht.add_ops([*before, bad], now())
+        wf.run(now())
+        (outcome,) = wf.outcomes([bad.address]).values()
+        assert outcome.state == REJECTED and outcome.receipt is not None
+        receipt = ValidationReceipt.from_bytes(outcome.receipt)
+        verify_receipt(receipt)
+        assert receipt.outcome == "rejected" and receipt.op_address == bad.address
 
 
 # -- property: valid data is never rejected, whatever order it arrives in ----------------
