@@ -50,6 +50,7 @@ from dht.transport import (
     Handler,
     Limits,
     MessageTooLarge,
+    NotServed,
     PeerFilter,
     PeerUnreachable,
     RequestFailed,
@@ -374,7 +375,7 @@ class Libp2pTransport:
                     stream = await self._host.new_stream(peer_id, [pid])
             except RequestFailed as e:
                 if _not_supported(e):
-                    raise RequestFailed(f"{peer} does not serve {name!r}") from e
+                    raise NotServed(f"{peer} does not serve {name!r}") from e
                 # The handshake broke: a connection that died under us (the peer
                 # restarted or refused us). Drop it and dial once more.
                 await self._purge(peer_id)

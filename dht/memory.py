@@ -32,6 +32,7 @@ from dht.transport import (
     Handler,
     Limits,
     MessageTooLarge,
+    NotServed,
     PeerFilter,
     PeerUnreachable,
     RequestFailed,
@@ -188,6 +189,8 @@ class MemoryNetwork:
         if delay > 0:
             await trio.sleep(delay)
             target = self._target(src, dst)
+        if name not in target._endpoint.handlers:  # (libp2p: the protocol negotiation fails)
+            raise NotServed(f"{dst} does not serve {name!r}")
         call = _Call()
         src._pending.add(call)
         try:

@@ -49,6 +49,11 @@ class RequestFailed(TransportError):
     (its short message is in `str(e)`), a reset stream or a malformed response."""
 
 
+class NotServed(RequestFailed):
+    """The peer does not serve the protocol: on libp2p, where protocol ids carry the
+    network id, a node of another network."""
+
+
 class MessageTooLarge(RequestFailed):
     """A request over the frame limit, refused before sending (batch smaller)."""
 

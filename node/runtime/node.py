@@ -26,7 +26,7 @@ from dht.gossip import (
     missing,
     shared_scope,
 )
-from dht.transport import RequestFailed, Transport, TransportError
+from dht.transport import NotServed, Transport, TransportError
 from node.core.chain import verify_records
 from node.core.cid import Cid
 from node.core.clock import now_us
@@ -197,10 +197,9 @@ class Node:
             # our hello gets the time to greet us and refuse us in turn)
             self._dialed_at[peer] = self.clock()
             await self.greet(peer)
-        except RequestFailed as e:
-            why = ("it serves none of this network's protocols (a node of another network?)"
-                   if "does not serve" in str(e) else str(e))
-            log.warning("could not join %s: %s", multiaddr, why)
+        except NotServed:
+            log.warning("could not join %s: it serves none of this network's protocols"
+                        " (a node of another network?)", multiaddr)
             return None
         except (TransportError, CoreError, NotAMember) as e:
             log.warning("could not join %s: %s", multiaddr, e)
@@ -248,7 +247,7 @@ class Node:
                 self._dialed_at[peer] = now
                 try:
                     await self.greet(peer)  # connected to us but never said hello
-                except (RequestFailed, NotAMember) as e:
+                except (NotServed, NotAMember) as e:
                     # it speaks none of this network's protocols, or has no valid proof
                     await self._refuse(peer, str(e))
                 except (TransportError, CoreError) as e:
