@@ -62,6 +62,8 @@ ROUNDS = 2
 ROUND_HOLD_US = int((REQUEST_TIMEOUT + 5) * 1_000_000)
 """How long a round's ops are held back from other rounds (it ends before that)."""
 PUBLISHED_META = "published_upto_seq"
+AUDIT_RECORDS = 100
+"""Own records the audit of published ops looks at per gossip round."""
 
 
 def publish_delay_us(attempts: int) -> int:
@@ -118,6 +120,7 @@ class Node:
         self._to_drop: set[AgentId] = set()
         self._handed_off: set[bytes] = set()
         self._published_seq: int | None = None  # the chain head last queued for publishing
+        self._audit_seq = 0  # where the audit of published ops goes on from
         self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
         self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
         self.population = Population(self.me, transport, self.redundancy)
@@ -543,6 +546,37 @@ class Node:
         self._wake_publish.set()
         return len(ops)
 
+    def audit_published(self, limit: int = AUDIT_RECORDS) -> int:
+        """Queue again our published ops that no live peer (ourselves included) holds a
+        receipt for: every validator of theirs left, all at once, before gossip could
+        pass them on, and nobody holds them but our chain. (Fewer holders than R, or
+        new authorities, are gossip's to heal, as is a node that just joined.) `limit`
+        records a call, going on round the chain call after call; returns the ops
+        queued."""
+        store = self.ledger.agent.store
+        raw = store.get_meta(PUBLISHED_META)
+        if raw is None:
+            return 0
+        upto = int(raw)
+        start = self._audit_seq if self._audit_seq <= upto else 0
+        records = []
+        for record in store.records(start=start):
+            if record.action.seq > upto or len(records) == limit:
+                break
+            records.append(record)
+        self._audit_seq = records[-1].action.seq + 1 if records else 0
+        ops = [op for r in records for op in produce_ops(r)]
+        if not ops:
+            return 0
+        receipted = self.queue.validators([op.address for op in ops])
+        live = {p.to_bytes() for p in self.peers()}
+        lost = [op for op in ops if receipted[op.address] and not receipted[op.address] & live]
+        queued = self.queue.enqueue(lost, self.clock()) if lost else 0
+        if queued:
+            log.warning("%d published ops lost every validator: publishing them again", queued)
+            self._wake_publish.set()
+        return queued
+
     async def publish_once(self) -> int:
         """Send due ops to their authorities, batched per peer; count done ops. Rounds
         may overlap: the ops of one are held back from the others until it ends."""
@@ -562,8 +596,13 @@ class Node:
         addresses = [out.op.address for out in due]
         receipted = self.queue.validators(addresses)  # (not asked again)
         by_peer: dict[AgentId, list[Op]] = {}
+        # receipts count from the op's current authorities only (a validator that left
+        # holds it for nobody)
+        counted: dict[Cid, set[bytes]] = {}
         for out in due:
-            for peer in self.authorities(out.op.basis):
+            authorities = self.authorities(out.op.basis)
+            counted[out.op.address] = {p.to_bytes() for p in authorities}
+            for peer in authorities:
                 if peer.to_bytes() not in receipted[out.op.address]:
                     by_peer.setdefault(peer, []).append(out.op)
         local = by_peer.pop(self.me, [])
@@ -575,11 +614,12 @@ class Node:
             for peer, ops in by_peer.items():
                 nursery.start_soon(self._publish_in_order, peer, ops)
         receipted = self.queue.validators(addresses)
-        done = [out for out in due if len(receipted[out.op.address]) >= needed]
+        confirmed = {a for a in addresses if len(receipted[a] & counted[a]) >= needed}
+        done = [out for out in due if out.op.address in confirmed]
         self.queue.settle(
-            (out.op.address for out in done),
+            confirmed,
             [(out.op.address, now + publish_delay_us(out.attempts))
-             for out in due if len(receipted[out.op.address]) < needed],
+             for out in due if out.op.address not in confirmed],
         )
         finished = self.clock()
         self.lags_us.extend(finished - out.added_us for out in done)
@@ -751,6 +791,7 @@ class Node:
         while True:
             await trio.sleep(self.gossip_interval * (0.5 + rng.random()))
             await self.discover()
+            self.audit_published()
             peer = self.gossip_partner(rng)
             if peer is None:
                 continue

@@ -207,3 +207,54 @@ async def test_a_member_whose_hello_fails_is_not_refused(tmp_path, monkeypatch, 
         await a.discover()
         assert b.local_id not in a.stats.refused_peers
         assert b.local_id in a.transport.connected_peers()
+
+
+async def test_ops_whose_every_authority_vanished_are_published_again(tmp_path):
+    from dht.authority import ClosestIndex
+    from node.core.ops import produce_ops
+
+    names = [f"coop{i}" for i in range(8)]
+    homes, _ = make_homes(tmp_path, names, redundancy=3)
+    record_some(homes[0], n=4)
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        nodes = []
+        for home in homes:
+            nodes.append(await stack.enter_async_context(
+                open_node(home, passphrase, memory_network=net, rpc=False, gossip_interval=3600)))
+        author = nodes[0]
+        for i, node in enumerate(nodes):  # (no discovery: the loops sleep)
+            for other in nodes[i + 1:]:
+                assert await node.connect(other.transport.listen_addrs()[0]) is not None
+        assert all(len(n.peers()) == 8 for n in nodes)
+        # (it published on opening, with itself the one peer: it holds them, and gossip
+        # takes them to the others; the audit leaves them alone, as it does a new peer)
+        author.enqueue_new_records()
+        await wait_for(lambda: author.queue.pending() == 0, timeout=40, what="published")
+        seq = author.ledger.agent.store.head().seq
+        record_some(homes[0], n=4)
+        author.enqueue_new_records()
+        await wait_for(lambda: author.queue.pending() == 0, timeout=40, what="published")
+        assert author.audit_published(limit=10**6) == 0
+        with open_ledger(homes[0], passphrase) as led:
+            ops = [op for r in led.agent.store.records() for op in produce_ops(r)
+                   if r.action.seq > seq]  # (published to the eight of them)
+        by_id = {n.me: n for n in nodes}
+        everyone = ClosestIndex(list(by_id))
+        # the authorities of some op die all at once, before gossip passes anything on
+        victims = next(set(a) for op in ops
+                       if author.me not in (a := everyone.closest(op.basis, 3)))
+        for agent in victims:
+            net.kill(agent)
+        orphans = {op.address for op in ops if set(everyone.closest(op.basis, 3)) <= victims}
+        assert orphans
+        # a few records a round, round the chain (each op queued once: the queue is a set);
+        # ops some of whose validators live on are gossip's to heal, not republished
+        rounds = (seq + len(ops)) // 3 + 2
+        assert sum(author.audit_published(limit=3) for _ in range(rounds)) == len(orphans)
+        live = ClosestIndex([a for a in by_id if a not in victims])
+        await wait_for(lambda: author.queue.pending() == 0, timeout=40, what="published again")
+        for op in (op for op in ops if op.address in orphans):
+            for agent in live.closest(op.basis, 3):
+                state = by_id[agent].dht.state_of(op.address)
+                assert state is not None and state[0] == INTEGRATED
