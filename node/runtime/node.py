@@ -64,6 +64,8 @@ ROUND_HOLD_US = int((REQUEST_TIMEOUT + 5) * 1_000_000)
 PUBLISHED_META = "published_upto_seq"
 AUDIT_RECORDS = 100
 """Own records the audit of published ops looks at per gossip round."""
+AUDIT_LAP_US = 30_000_000
+"""Least time between the starts of two laps of that audit round the chain."""
 
 
 def publish_delay_us(attempts: int) -> int:
@@ -121,6 +123,8 @@ class Node:
         self._handed_off: set[bytes] = set()
         self._published_seq: int | None = None  # the chain head last queued for publishing
         self._audit_seq = 0  # where the audit of published ops goes on from
+        self._audit_mark: tuple[int, int] | None = None  # (population, chain) at its last lap
+        self._audit_lap_us = 0  # when its last lap began
         self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
         self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
         self.population = Population(self.me, transport, self.redundancy)
@@ -228,7 +232,8 @@ class Node:
         proof, or speaks none of this network's protocols, is refused (one that cannot
         be reached is only left: it may be a member whose connection dropped)."""
         now = self.clock()
-        connected = set(self.transport.connected_peers())
+        connected = (set(self.transport.connected_peers()) if self.addresses or self.bootstrap
+                     else set())
         todo = [(p, a) for p, a in self.addresses.items()
                 if p not in connected and p not in self.blocked and p != self.me
                 and now - self._dialed_at.get(p, 0) > DIAL_INTERVAL_US][:16]
@@ -547,18 +552,25 @@ class Node:
         return len(ops)
 
     def audit_published(self, limit: int = AUDIT_RECORDS) -> int:
-        """Queue again our published ops that no live peer (ourselves included) holds a
-        receipt for: every validator of theirs left, all at once, before gossip could
-        pass them on, and nobody holds them but our chain. (Fewer holders than R, or
-        new authorities, are gossip's to heal, as is a node that just joined.) `limit`
-        records a call, going on round the chain call after call; returns the ops
-        queued."""
+        """Queue again our published ops none of whose validators is among their
+        current authorities, nor ourselves: they all left at once, before gossip could
+        pass the op on, and nobody holds it but our chain. (Fewer holders than R, or a
+        node that just joined, are gossip's and hand-off's to heal.) `limit` records a call, going
+        on round the chain call after call; a lap starts at most every AUDIT_LAP_US, and
+        only if the population or the chain changed since the last one began. Returns
+        the ops queued."""
         store = self.ledger.agent.store
         raw = store.get_meta(PUBLISHED_META)
         if raw is None:
             return 0
         upto = int(raw)
+        population = self._population()
         start = self._audit_seq if self._audit_seq <= upto else 0
+        if start == 0:
+            mark, now = (population.position, upto), self.clock()
+            if mark == self._audit_mark or now - self._audit_lap_us < AUDIT_LAP_US:
+                return 0
+            self._audit_mark, self._audit_lap_us = mark, now
         records = []
         for record in store.records(start=start):
             if record.action.seq > upto or len(records) == limit:
@@ -569,8 +581,9 @@ class Node:
         if not ops:
             return 0
         receipted = self.queue.validators([op.address for op in ops])
-        live = {p.to_bytes() for p in self.peers()}
-        lost = [op for op in ops if receipted[op.address] and not receipted[op.address] & live]
+        me = self.me.to_bytes()  # (an op we validated we hold: hand-off passes it on)
+        lost = [op for op in ops if (validators := receipted[op.address]) and me not in validators
+                and not validators & {p.to_bytes() for p in population.authorities(op.basis)}]
         queued = self.queue.enqueue(lost, self.clock()) if lost else 0
         if queued:
             log.warning("%d published ops lost every validator: publishing them again", queued)

@@ -211,17 +211,22 @@ async def test_a_member_whose_hello_fails_is_not_refused(tmp_path, monkeypatch, 
 
 async def test_ops_whose_every_authority_vanished_are_published_again(tmp_path):
     from dht.authority import ClosestIndex
+    from node.core.clock import now_us
     from node.core.ops import produce_ops
+    from node.runtime.node import AUDIT_LAP_US
 
     names = [f"coop{i}" for i in range(8)]
     homes, _ = make_homes(tmp_path, names, redundancy=3)
     record_some(homes[0], n=4)
     net = MemoryNetwork()
+    ahead = [0]  # the author's clock, moved on past the audit's lap interval at will
     async with AsyncExitStack() as stack:
         nodes = []
-        for home in homes:
-            nodes.append(await stack.enter_async_context(
-                open_node(home, passphrase, memory_network=net, rpc=False, gossip_interval=3600)))
+        for i, home in enumerate(homes):
+            clock = (lambda: now_us() + ahead[0]) if i == 0 else now_us
+            nodes.append(await stack.enter_async_context(open_node(
+                home, passphrase, memory_network=net, rpc=False, gossip_interval=3600,
+                clock=clock)))
         author = nodes[0]
         for i, node in enumerate(nodes):  # (no discovery: the loops sleep)
             for other in nodes[i + 1:]:
@@ -235,6 +240,7 @@ async def test_ops_whose_every_authority_vanished_are_published_again(tmp_path):
         record_some(homes[0], n=4)
         author.enqueue_new_records()
         await wait_for(lambda: author.queue.pending() == 0, timeout=40, what="published")
+        ahead[0] += AUDIT_LAP_US
         assert author.audit_published(limit=10**6) == 0
         with open_ledger(homes[0], passphrase) as led:
             ops = [op for r in led.agent.store.records() for op in produce_ops(r)
@@ -251,6 +257,8 @@ async def test_ops_whose_every_authority_vanished_are_published_again(tmp_path):
         # a few records a round, round the chain (each op queued once: the queue is a set);
         # ops some of whose validators live on are gossip's to heal, not republished
         rounds = (seq + len(ops)) // 3 + 2
+        assert sum(author.audit_published(limit=3) for _ in range(rounds)) == 0  # too soon
+        ahead[0] += AUDIT_LAP_US
         assert sum(author.audit_published(limit=3) for _ in range(rounds)) == len(orphans)
         live = ClosestIndex([a for a in by_id if a not in victims])
         await wait_for(lambda: author.queue.pending() == 0, timeout=40, what="published again")
