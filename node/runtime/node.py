@@ -659,18 +659,20 @@ class Node:
             log.info("publish to %s failed: %s", peer, e)
             return
         wanted = {op.address for op in ops}
-        with self.dht.transaction():
-            for raw in response.receipts:
-                try:
-                    receipt = ValidationReceipt.from_bytes(raw)
-                    mine = receipt.op_address in wanted and receipt.validator == peer
-                    if not mine or receipt.outcome != "valid":
-                        continue  # (checked before the signature: it costs more)
-                    verify_receipt(receipt)
-                except CoreError:
-                    continue
-                self.dht.add_receipt(receipt.op_address, peer, raw)
-                self.stats.receipts += 1
+        kept: list[tuple[Cid, AgentId, bytes]] = []
+        for raw in response.receipts:
+            try:
+                receipt = ValidationReceipt.from_bytes(raw)
+                mine = receipt.op_address in wanted and receipt.validator == peer
+                if not mine or receipt.outcome != "valid":
+                    continue  # (checked before the signature: it costs more)
+                verify_receipt(receipt)
+            except CoreError:
+                continue
+            kept.append((receipt.op_address, peer, raw))
+        if kept:
+            self.dht.add_receipts(kept)
+            self.stats.receipts += len(kept)
 
     async def send_warrants(self) -> None:
         warrants, self._warrants_out = self._warrants_out, []

@@ -537,9 +537,6 @@ class DhtStore:
 
     # -- receipts, warrants, blocks ------------------------------------------------------
 
-    def add_receipt(self, op_address: Cid, validator: AgentId, receipt: bytes) -> None:
-        self.add_receipts([(op_address, validator, receipt)])
-
     def add_receipts(self, rows: Sequence[tuple[Cid, AgentId, bytes]]) -> None:
         """Store (op address, validator, receipt bytes) rows; ones held are kept."""
         with _mapped("storing receipts"), self.transaction():

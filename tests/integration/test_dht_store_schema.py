@@ -95,8 +95,7 @@ def test_outcomes_and_receipts_of_many_ops_at_once(tmp_path: Path) -> None:
         done = ops[2::2]
         dht.finish_many([(op.address, INTEGRATED, None, None) for op in done], NOW + 7)
         dht.add_receipts([(op.address, me, b"mine") for op in done[::2]])
-        for op in done[::3]:
-            dht.add_receipt(op.address, other, b"theirs")
+        dht.add_receipts([(op.address, other, b"theirs") for op in done[::3]])
         outcomes = dht.outcomes([op.address for op in ops], me)
         assert ops[0].address not in outcomes and len(outcomes) == len(ops) - 1
         assert {a for a, o in outcomes.items() if o.state == INTEGRATED} == {
