@@ -8,7 +8,7 @@ backend: callers see `PeerUnreachable`, `RequestFailed` or `RequestTimeout`.
 On a stream, one request is one frame and one response is one frame. A frame is an
 unsigned-varint length, then that many bytes. A response frame's first byte is a
 status (0 ok, 1 error) and the rest is the handler's bytes or a short UTF-8 error.
-This module is pure apart from `read_frame`, which awaits a caller-supplied reader.
+This module is pure apart from `read_frame_or_end`, which awaits a caller-supplied reader.
 """
 
 from __future__ import annotations
@@ -239,20 +239,13 @@ def parse_response(frame_payload: bytes) -> bytes:
     raise RequestFailed(f"unknown response status {status}")
 
 
-async def read_frame(read: Callable[[int], Awaitable[bytes]], limit: int = MAX_MESSAGE) -> bytes:
-    """Read one frame's payload with `read(max_bytes)` (b'' at end of stream).
-    FrameError on a bad varint, a length over `limit`, or an early end."""
-    payload = await read_frame_or_end(read, limit)
-    if payload is None:
-        raise FrameError("stream ended before a frame")
-    return payload
-
-
 async def read_frame_or_end(
     read: Callable[[int], Awaitable[bytes]], limit: int = MAX_MESSAGE
 ) -> bytes | None:
-    """`read_frame`, but None for an end of stream before the frame's first byte (the
-    stream's last frame was the one before: a stream may carry several)."""
+    """Read one frame's payload with `read(max_bytes)` (b'' at end of stream); None for
+    an end of stream before the frame's first byte (the stream's last frame was the one
+    before: a stream may carry several). FrameError on a bad varint, a length over
+    `limit`, or an end inside the frame."""
     header = bytearray()
     while True:
         chunk = await read(1)

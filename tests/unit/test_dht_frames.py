@@ -20,7 +20,7 @@ from dht.transport import (
     parse_frame,
     parse_response,
     protocol_id,
-    read_frame,
+    read_frame_or_end,
 )
 from node.core.cid import Cid
 
@@ -76,9 +76,22 @@ async def test_read_frame_from_chunks() -> None:
         pos += len(chunk)
         return chunk
 
-    assert await read_frame(read) == b"x" * 70_000
+    assert await read_frame_or_end(read) == b"x" * 70_000
     with pytest.raises(FrameError):
-        await read_frame(read)  # "next": announces 110 bytes, has 3
+        await read_frame_or_end(read)  # "next": announces 110 bytes, has 3
+    assert await read_frame_or_end(read) is None  # the end, between frames
+
+
+async def test_an_end_inside_a_frames_length_is_an_error() -> None:
+    data = encode_frame(b"x" * 300)[:1]  # the first byte of a two-byte length
+
+    async def read(n: int) -> bytes:
+        nonlocal data
+        chunk, data = data[:n], data[n:]
+        return chunk
+
+    with pytest.raises(FrameError, match="length"):
+        await read_frame_or_end(read)
 
 
 def test_protocol_ids() -> None:
