@@ -13,7 +13,7 @@ import trio
 from dht.transport import PeerUnreachable, Transport
 from node.core.cid import Cid
 from node.core.identity import AgentKey
-from tests.conformance.transport_suite import ALL_CHECKS, Factory
+from tests.conformance.transport_suite import ALL_CHECKS, Factory, serve_echo
 
 NETWORK = Cid.of(b"\xa0")  # any CID will do for a network id here
 
@@ -167,13 +167,10 @@ async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
 
     monkeypatch.setattr(backend.Libp2pTransport, "_open", counting)
 
-    async def echo(peer: object, data: bytes) -> bytes:
-        return data
-
     with trio.fail_after(30):
         async with libp2p_harness(2) as h:
             a, b = h.transports
-            b.set_handler("echo", echo)
+            serve_echo([b])
             for i in range(20):
                 assert await a.request(b.local_id, "echo", bytes([i]), timeout=5) == bytes([i])
             assert len(opened) == 1
@@ -227,13 +224,10 @@ async def test_a_peer_gets_a_bounded_number_of_streams(monkeypatch) -> None:
 
 
 async def test_streams_kept_for_a_peer_go_with_its_connection() -> None:
-    async def echo(peer: object, data: bytes) -> bytes:
-        return data
-
     with trio.fail_after(20):
         async with libp2p_harness(2) as h:
             a, b = h.transports
-            b.set_handler("echo", echo)
+            serve_echo([b])
             for _ in range(3):
                 await a.request(b.local_id, "echo", b"x", timeout=5)
             assert (b.local_id, "echo") in a._idle  # type: ignore[attr-defined]
