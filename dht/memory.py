@@ -42,6 +42,7 @@ from dht.transport import (
     encode_frame,
     parse_frame,
     parse_response,
+    peer_in,
 )
 from node.core.cid import Cid
 from node.core.identity import AgentId, AgentKey
@@ -270,13 +271,7 @@ class MemoryTransport:
             raise RequestTimeout("raw request timed out") from None
 
     async def connect(self, multiaddr: str) -> AgentId:
-        parts = multiaddr.rstrip("/").split("/")
-        if len(parts) < 3 or parts[-2] != "p2p":
-            raise PeerUnreachable(f"not a multiaddr ending in /p2p/<id>: {multiaddr!r}")
-        try:
-            peer = AgentId.parse(parts[-1])
-        except Exception:
-            raise PeerUnreachable(f"bad peer id in {multiaddr!r}") from None
+        peer = peer_in(multiaddr)
         self._network._target(self, peer)
         return peer
 

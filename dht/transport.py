@@ -158,6 +158,18 @@ class Transport(Protocol):
         ...
 
 
+def peer_in(multiaddr: str) -> AgentId:
+    """The peer a multiaddr names (its last part, /p2p/<agent id>); PeerUnreachable if
+    it names none."""
+    parts = multiaddr.rstrip("/").split("/")
+    if len(parts) < 3 or parts[-2] != "p2p":
+        raise PeerUnreachable(f"not a multiaddr ending in /p2p/<id>: {multiaddr!r}")
+    try:
+        return AgentId.parse(parts[-1])
+    except Exception:
+        raise PeerUnreachable(f"bad peer id in {multiaddr!r}") from None
+
+
 def protocol_id(network_id: Cid, name: str) -> str:
     """The libp2p protocol id of a short protocol name on a network."""
     check_name(name)

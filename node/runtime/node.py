@@ -26,7 +26,7 @@ from dht.gossip import (
     missing,
     shared_scope,
 )
-from dht.transport import NotServed, Transport, TransportError
+from dht.transport import NotServed, PeerUnreachable, Transport, TransportError, peer_in
 from node.core.chain import verify_records
 from node.core.cid import Cid
 from node.core.clock import now_us
@@ -117,8 +117,6 @@ class Node:
         self._hello = Hello(self._own_avp())
         self._fetched_at: dict[AgentId, int] = {}
         self._dialed_at: dict[AgentId, int] = {}
-        self.bootstrap: tuple[str, ...] = ()
-        self._bootstrapped_at = 0
         self._to_drop: set[AgentId] = set()
         self._handed_off: set[bytes] = set()
         self._published_seq: int | None = None  # the chain head last queued for publishing
@@ -188,12 +186,17 @@ class Node:
         await self.transport.disconnect(peer)
 
     async def join(self, bootstrap: Iterable[str]) -> None:
-        """Connect to the bootstrap addresses, and keep them: while no member peer is
-        connected, discovery dials them again every DIAL_INTERVAL (a node started
-        before its bootstrap peer, or cut off from every member, joins when it can)."""
-        self.bootstrap = tuple(dict.fromkeys(bootstrap))
-        self._bootstrapped_at = self.clock()
-        for address in self.bootstrap:
+        """Connect to the bootstrap addresses. They are kept with the addresses peers
+        tell us of, so discovery dials them again while not connected (a node started
+        before its bootstrap peer joins when that peer comes)."""
+        for address in dict.fromkeys(bootstrap):
+            try:
+                peer = peer_in(address)
+            except PeerUnreachable as e:
+                log.warning("could not join %s: %s", address, e)
+                continue
+            self.addresses.setdefault(peer, (address,))
+            self._dialed_at[peer] = self.clock()
             await self.connect(address)
 
     async def connect(self, multiaddr: str) -> AgentId | None:
@@ -225,28 +228,23 @@ class Node:
             raise
 
     async def discover(self) -> None:
-        """Connect to member peers others told us about: those not connected, each
-        tried at most every DIAL_INTERVAL seconds (a dead peer costs little); the
-        bootstrap addresses as often while no member is connected; and greet the
-        connected peers that never said hello: one that answers with no valid membrane
-        proof, or speaks none of this network's protocols, is refused (one that cannot
-        be reached is only left: it may be a member whose connection dropped)."""
+        """Connect to the peers others told us about, and the bootstrap ones: those not
+        connected, each tried at most every DIAL_INTERVAL seconds (a dead peer costs
+        little); and greet the connected peers that never said hello: one that answers
+        with no valid membrane proof, or speaks none of this network's protocols, is
+        refused (one that cannot be reached is only left: it may be a member whose
+        connection dropped)."""
         now = self.clock()
-        connected = (set(self.transport.connected_peers()) if self.addresses or self.bootstrap
-                     else set())
+        connected = set(self.transport.connected_peers()) if self.addresses else set()
+        refused = self.blocked | self.stats.refused_peers
         todo = [(p, a) for p, a in self.addresses.items()
-                if p not in connected and p not in self.blocked and p != self.me
+                if p not in connected and p not in refused and p != self.me
                 and now - self._dialed_at.get(p, 0) > DIAL_INTERVAL_US][:16]
         for peer, addrs in todo:
             self._dialed_at[peer] = now
             for addr in addrs:
                 if await self.connect(addr) is not None:
                     break
-        if (self.bootstrap and not (connected & self.members) - {self.me}
-                and now - self._bootstrapped_at > DIAL_INTERVAL_US):
-            self._bootstrapped_at = now
-            for address in self.bootstrap:
-                await self.connect(address)
         for peer in list(self._to_drop):
             await self._refuse(peer, "no valid membrane proof")
         strangers = set(self.transport.connected_peers()) - self.members - self.blocked
