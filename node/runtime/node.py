@@ -121,7 +121,6 @@ class Node:
         self._handed_off: set[bytes] = set()
         self._published_seq: int | None = None  # the chain head last queued for publishing
         self._audit_seq = 0  # where the audit of published ops goes on from
-        self._audit_mark: tuple[int, int] | None = None  # (population, chain) at its last lap
         self._audit_lap_us = 0  # when its last lap began
         self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
         self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
@@ -553,10 +552,9 @@ class Node:
         """Queue again our published ops none of whose validators is among their
         current authorities, nor ourselves: they all left at once, before gossip could
         pass the op on, and nobody holds it but our chain. (Fewer holders than R, or a
-        node that just joined, are gossip's and hand-off's to heal.) `limit` records a call, going
-        on round the chain call after call; a lap starts at most every AUDIT_LAP_US, and
-        only if the population or the chain changed since the last one began. Returns
-        the ops queued."""
+        node that just joined, are gossip's and hand-off's to heal.) `limit` records a
+        call, going on round the chain call after call; a lap starts at most every
+        AUDIT_LAP_US. Returns the ops queued."""
         store = self.ledger.agent.store
         raw = store.get_meta(PUBLISHED_META)
         if raw is None:
@@ -565,10 +563,10 @@ class Node:
         population = self._population()
         start = self._audit_seq if self._audit_seq <= upto else 0
         if start == 0:
-            mark, now = (population.position, upto), self.clock()
-            if mark == self._audit_mark or now - self._audit_lap_us < AUDIT_LAP_US:
+            now = self.clock()
+            if now - self._audit_lap_us < AUDIT_LAP_US:
                 return 0
-            self._audit_mark, self._audit_lap_us = mark, now
+            self._audit_lap_us = now
         records = []
         for record in store.records(start=start):
             if record.action.seq > upto or len(records) == limit:
