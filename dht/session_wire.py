@@ -28,7 +28,7 @@ from dht.wire import (
     _uint,
 )
 from node.core.countersign import SESSION_ID_SIZE, Party
-from node.core.encoding import decode, encode_trusted
+from node.core.encoding import decode, encode_trusted, lookup
 from node.core.errors import CoreError
 
 MAX_CONTEXT_RECORDS: Final = 16
@@ -205,7 +205,7 @@ def _decoded(data: bytes) -> Any:
 def decode_request(data: bytes) -> Propose | Accept | Decline | Status:
     """One of the four requests; WireError on anything else."""
     obj = _decoded(data)
-    cls = REQUESTS.get(obj.get("t")) if isinstance(obj, dict) else None
+    cls = lookup(REQUESTS, obj.get("t")) if isinstance(obj, dict) else None
     if cls is None:
         raise WireError("not a countersigning request")
     try:
