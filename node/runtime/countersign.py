@@ -480,7 +480,7 @@ class Countersigner:
                 envelope = Envelope.from_value(at.entry.value)
             except CoreError:
                 envelope = None
-            if envelope is not None and envelope.session.id == row.id:
+            if envelope is not None and envelope.session.id == row.id and envelope.approvals:
                 return self._settle(row, Decision("committed", approval=envelope.approvals[0]))
         return self._close(
             row.id, "abandoned", "the initiator's chain moved on without this session"

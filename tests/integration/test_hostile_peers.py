@@ -1,0 +1,122 @@
+"""A real node (real homes, SQLite) on the in-memory network keeps running whatever one
+peer answers: a stranger's hello whose membrane-proof action has `"type": [0]`, a
+member's garbage fetch, get and publish answers (issue #11, item 1). The hostile peer is
+a bare transport whose handlers answer with crafted bytes."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import trio
+
+from dht import wire
+from dht.memory import MemoryNetwork
+from node.core.cid import Cid
+from node.core.encoding import encode, encode_trusted
+from node.core.identity import AgentId, AgentKey
+from node.ledger import open_ledger
+from node.runtime.conductor import open_node
+from node.runtime.hello import Hello
+from tests.integration.network_harness import make_homes, passphrase
+from tests.integration.test_node_memory import record_some, wait_for
+
+
+def bad_action(author: AgentId) -> bytes:
+    """An AgentValidationPkg-looking action whose type is a list (unhashable)."""
+    return encode({"type": [0], "author": author.to_bytes(), "seq": 1, "timestamp": 1,
+                   "membrane_proof": b"x"})
+
+
+def bad_hello(author: AgentId) -> bytes:
+    return encode_trusted({"t": "hello", "avp": [bad_action(author), bytes(64)], "peers": []})
+
+
+async def test_a_node_survives_a_hello_whose_action_type_is_a_list(tmp_path):
+    homes, _ = make_homes(tmp_path, ["a", "b"])
+    net = MemoryNetwork()
+    key = AgentKey.generate()
+    greeted = []
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(
+            open_node(homes[0], passphrase, memory_network=net, gossip_interval=0.1, rpc=False))
+        stranger = await stack.enter_async_context(net.open_transport(key))
+
+        async def hello(peer: AgentId, data: bytes) -> bytes:
+            greeted.append(peer)
+            return bad_hello(key.agent_id)
+
+        stranger.set_handler("hello", hello)
+        # a dials it (a bootstrap address): refused, not crashed
+        assert await a.connect(stranger.listen_addrs()[0]) is None
+        assert key.agent_id in a.stats.refused_peers
+        # and a stranger that connects and waits to be greeted, by the discovery loop
+        key2 = AgentKey.generate()
+        second = await stack.enter_async_context(net.open_transport(key2))
+        second.set_handler("hello", lambda peer, data: _answer(bad_hello(key2.agent_id)))
+        await second.connect(a.transport.listen_addrs()[0])
+        await wait_for(lambda: key2.agent_id in a.stats.refused_peers, timeout=10)
+        # its own hello, sent to a, is refused as well
+        try:
+            await second.request(a.me, "hello", bad_hello(key2.agent_id), timeout=5)
+        except Exception as e:  # a's answer is an error frame: RequestFailed
+            assert "not a member" in str(e) or "refused" in str(e) or "unreachable" in str(e)
+        await trio.sleep(0.5)  # several discovery rounds
+        # a still runs: a member joins and is served
+        b = await stack.enter_async_context(
+            open_node(homes[1], passphrase, memory_network=net, gossip_interval=0.1, rpc=False))
+        assert await b.connect(a.transport.listen_addrs()[0]) is not None
+        await wait_for(lambda: b.me in a.members and len(a.peers()) == 2, timeout=10)
+        assert greeted
+
+
+async def _answer(data: bytes) -> bytes:
+    return data
+
+
+async def test_gossip_and_reads_survive_a_members_garbage_answers(tmp_path):
+    homes, _ = make_homes(tmp_path, ["a", "m"])
+    record_some(homes[0], n=1)
+    with open_ledger(homes[1], passphrase) as led:
+        m_key, m_avp = led.agent.key(), led.own_avp()
+    net = MemoryNetwork()
+    garbage_op = wire.RawOp("StoreRecord", bad_action(m_key.agent_id), bytes(64), None)
+    garbage_record = wire.RawRecord(bad_action(m_key.agent_id), bytes(64), None)
+    wanted = Cid.of(b"an op a lacks")
+    fetches = []
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(
+            open_node(homes[0], passphrase, memory_network=net, gossip_interval=0.1, rpc=False))
+        m = await stack.enter_async_context(net.open_transport(m_key))
+        answers = {
+            "hello": Hello(m_avp).to_bytes(),
+            "gossip": wire.encode_message(wire.GossipResponse((wire.Bucket(0, 2**62),),
+                                                              (wanted,))),
+            "fetch": wire.encode_message(wire.FetchResponse((garbage_op,))),
+            "get": wire.encode_message(wire.GetResponse(True, (garbage_record,))),
+            "publish": wire.encode_message(wire.PublishResponse((), (encode({"type": [0]}),))),
+            "warrant": wire.encode_message(wire.WarrantMessage(())),
+        }
+        for name, answer in answers.items():
+            async def handler(peer: AgentId, data: bytes, name: str = name,
+                              answer: bytes = answer) -> bytes:
+                if name == "fetch":
+                    fetches.append(peer)
+                return answer
+
+            m.set_handler(name, handler)
+        await m.connect(a.transport.listen_addrs()[0])
+        await wait_for(lambda: m_key.agent_id in a.members, timeout=10, what="m admitted")
+        # the gossip loop fetches from m round after round, each answer garbage
+        await wait_for(lambda: len(fetches) >= 3, timeout=20, what="three garbage fetches")
+        assert a.stats.gossip_rounds >= 3
+        assert a.dht.get_op(wanted) is None
+        # reads and publishing that ask m get nothing from its garbage, and go on
+        assert await a.get(wanted) is None
+        assert await a.agent_activity(m_key.agent_id) is not None
+        own = list(a.ledger.agent.store.records())
+        from node.core.ops import produce_ops
+
+        await a._publish_to(m_key.agent_id, produce_ops(own[-1]))  # noqa: SLF001
+        assert a.stats.receipts == 0
+        rounds = a.stats.gossip_rounds
+        await wait_for(lambda: a.stats.gossip_rounds > rounds, timeout=10, what="gossip goes on")
