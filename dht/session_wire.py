@@ -87,6 +87,8 @@ class Propose:
     def from_obj(cls, obj: Any) -> Propose:
         m = _map(obj, cls.KIND, frozenset(
             {"t", "id", "entry_type", "event", "party", "start", "end", "to_new", "records"}))
+        if m["to_new"] == "":
+            raise WireError("to_new, the receiving resource's name, is empty")
         return cls(_sid(m["id"]), _text(m["entry_type"], "entry type", MAX_ENTRY_TYPE),
                    _event(m["event"]), _party(m["party"]), _uint(m["start"], "start"),
                    _uint(m["end"], "end"), _opt_text(m["to_new"], "to_new", MAX_NAME),

@@ -327,7 +327,8 @@ class Countersigner:
     async def _auto_accept(self, sid: bytes) -> None:
         try:
             await self.accept(sid)
-        except (LocalError, CoreError) as e:
+        except (LocalError, CoreError, ValueError) as e:  # (ValueError: the proposal's
+            # data refused by a model here, say the receiving resource's name)
             log.info("auto-accept of %s failed: %s", sid.hex(), e)
 
     async def accept(self, sid: bytes) -> SessionRow:

@@ -12,7 +12,7 @@ import trio
 from dht import wire
 from dht.memory import MemoryNetwork
 from node.core.cid import Cid
-from node.core.encoding import encode, encode_trusted
+from node.core.encoding import decode, encode, encode_trusted
 from node.core.identity import AgentId, AgentKey
 from node.ledger import open_ledger
 from node.runtime.conductor import open_node
@@ -120,3 +120,40 @@ async def test_gossip_and_reads_survive_a_members_garbage_answers(tmp_path):
         assert a.stats.receipts == 0
         rounds = a.stats.gossip_rounds
         await wait_for(lambda: a.stats.gossip_rounds > rounds, timeout=10, what="gossip goes on")
+
+
+async def test_an_auto_accepting_node_survives_a_proposal_it_cannot_accept(tmp_path):
+    """A trusted peer's proposal whose receiving resource cannot be made here (an empty
+    name, which the resource model refuses, and which ended the node as it accepted) is
+    refused as it arrives; the node goes on."""
+    from node.runtime.countersign import TransferRequest
+    from tests.integration.test_countersign_memory import harvest, network
+    from zomes.valueflows.coordinator import EventRequest
+
+    async with AsyncExitStack() as stack:
+        homes, (farm, mill) = await network(
+            stack, tmp_path, ["farm", "mill"],
+            auto=lambda i, nodes: [str(nodes[0].me)] if i == 1 else [])
+        wheat = harvest(homes[0])
+        honest = farm.transport.request
+
+        async def tampering(peer, name, payload, *, timeout):  # farm turns hostile
+            message = decode(payload)
+            if name == "countersign" and message.get("t") == "cs-propose":
+                payload = encode({**message, "to_new": ""})  # no honest node sends it
+            return await honest(peer, name, payload, timeout=timeout)
+
+        farm.transport.request = tampering
+        bad = TransferRequest(EventRequest("transfer", resource=wheat, quantity="1 kg",
+                                           to_resource="new:wheat"), str(mill.me), 5.0)
+        row = await farm.countersigner.start(bad)
+        assert farm.countersigner.sessions.get(row.id).state == "declined"
+        assert mill.countersigner.sessions.get(row.id) is None  # refused as it arrived
+        await trio.sleep(0.5)
+        # mill still runs: a good transfer from farm goes through
+        farm.transport.request = honest
+        good = TransferRequest(EventRequest("transfer", resource=wheat, quantity="1 kg",
+                                            to_resource="new:wheat"), str(mill.me), 5.0)
+        row = await farm.countersigner.start(good)
+        await wait_for(lambda: mill.countersigner.sessions.get(row.id).state == "committed",
+                       timeout=15, what="a good transfer committed")
