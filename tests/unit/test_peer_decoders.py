@@ -454,7 +454,7 @@ def inputs(decoder: Decoder) -> st.SearchStrategy[Any]:
             | mutated(decoder) | mutated(decoder))
 
 
-EXAMPLES = int(os.environ.get("COLEDGER_DECODER_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("COLEDGER_DECODER_EXAMPLES", "50"))
 
 
 @pytest.mark.parametrize("decoder", DECODERS, ids=lambda d: d.name)
