@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from node.core.cid import Cid
 from node.core.errors import AddressError
+from node.core.identity import AgentId
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 cids = st.binary(max_size=32).map(Cid.of)
@@ -56,3 +57,16 @@ def test_a_long_input_is_cut_short_in_the_message() -> None:
     with pytest.raises(AddressError) as e:
         Cid.parse("bafy" + "a" * 5000)
     assert len(str(e.value)) < 120
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_agent_ids_have_one_spelling_too(public_key: bytes) -> None:
+    """base58 has no padding or spare bits: only a leading "1" (a zero byte) could spell
+    the same number another way, and it makes an id of the wrong length."""
+    agent = AgentId.from_public_key(public_key)
+    text = str(agent)
+    assert AgentId.parse(text) == agent
+    for other in ("1" + text, text + "1", text.lower(), text.upper(), " " + text, text[:-1]):
+        if other != text:
+            with pytest.raises(AddressError):
+                AgentId.parse(other)
