@@ -157,3 +157,30 @@ async def test_an_auto_accepting_node_survives_a_proposal_it_cannot_accept(tmp_p
         row = await farm.countersigner.start(good)
         await wait_for(lambda: mill.countersigner.sessions.get(row.id).state == "committed",
                        timeout=15, what="a good transfer committed")
+
+
+async def test_over_libp2p_a_stranger_with_such_a_hello_is_refused_and_the_node_goes_on(
+        tmp_path):
+    """The issue's attack as it was seen: real libp2p hosts on 127.0.0.1; the stranger
+    serves this network's hello protocol and answers with the unhashable action type."""
+    from dht.libp2p_backend import open_libp2p_transport
+
+    homes, _ = make_homes(tmp_path, ["farm", "mill"])
+    key = AgentKey.generate()
+    async with AsyncExitStack() as stack:
+        farm = await stack.enter_async_context(open_node(
+            homes[0], passphrase, listen="/ip4/127.0.0.1/tcp/0", gossip_interval=0.2,
+            rpc=False))
+        stranger = await stack.enter_async_context(
+            open_libp2p_transport(key, farm.network_id, "/ip4/127.0.0.1/tcp/0"))
+        stranger.set_handler("hello", lambda peer, data: _answer(bad_hello(key.agent_id)))
+        # the farm dials it (as a bootstrap address) and greets it: refused
+        assert await farm.connect(stranger.listen_addrs()[0]) is None
+        assert key.agent_id in farm.stats.refused_peers
+        await trio.sleep(1.0)  # several rounds of the farm's loops
+        # the farm still runs: a member joins over libp2p and is served
+        mill = await stack.enter_async_context(open_node(
+            homes[1], passphrase, listen="/ip4/127.0.0.1/tcp/0", gossip_interval=0.2,
+            rpc=False))
+        assert await mill.connect(farm.transport.listen_addrs()[0]) is not None
+        await wait_for(lambda: mill.me in farm.members, timeout=15, what="mill admitted")
