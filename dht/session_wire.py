@@ -28,7 +28,7 @@ from dht.wire import (
     _uint,
 )
 from node.core.countersign import SESSION_ID_SIZE, Party
-from node.core.encoding import decode, encode_trusted
+from node.core.encoding import decode, encode_trusted, lookup
 from node.core.errors import CoreError
 
 MAX_CONTEXT_RECORDS: Final = 16
@@ -87,6 +87,8 @@ class Propose:
     def from_obj(cls, obj: Any) -> Propose:
         m = _map(obj, cls.KIND, frozenset(
             {"t", "id", "entry_type", "event", "party", "start", "end", "to_new", "records"}))
+        if m["to_new"] == "":
+            raise WireError("to_new, the receiving resource's name, is empty")
         return cls(_sid(m["id"]), _text(m["entry_type"], "entry type", MAX_ENTRY_TYPE),
                    _event(m["event"]), _party(m["party"]), _uint(m["start"], "start"),
                    _uint(m["end"], "end"), _opt_text(m["to_new"], "to_new", MAX_NAME),
@@ -205,7 +207,7 @@ def _decoded(data: bytes) -> Any:
 def decode_request(data: bytes) -> Propose | Accept | Decline | Status:
     """One of the four requests; WireError on anything else."""
     obj = _decoded(data)
-    cls = REQUESTS.get(obj.get("t")) if isinstance(obj, dict) else None
+    cls = lookup(REQUESTS, obj.get("t")) if isinstance(obj, dict) else None
     if cls is None:
         raise WireError("not a countersigning request")
     try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
 from node.core.cid import Cid
-from node.core.errors import CoreError
+from node.core.errors import CoreError, DecodeError
 from node.core.identity import AgentId
 
 MAX_MESSAGE: Final = 8 * 1024 * 1024
@@ -62,7 +62,7 @@ class RequestTimeout(TransportError):
     """The peer did not answer within the request's timeout."""
 
 
-class FrameError(CoreError):
+class FrameError(DecodeError):
     """Bytes on a stream are not a well-formed frame within the size limit."""
 
 

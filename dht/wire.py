@@ -19,7 +19,7 @@ from dht.gossip import Bucket, Fingerprint
 from dht.transport import MAX_MESSAGE
 from node.core.chain import check_entry_address
 from node.core.cid import Cid
-from node.core.encoding import decode, encode_trusted
+from node.core.encoding import decode, encode_trusted, one_of
 from node.core.errors import CoreError, DecodeError
 from node.core.identity import AGENT_ID_SIZE, AgentId
 from node.core.ops import Op
@@ -202,7 +202,7 @@ class OpResult:
         if not isinstance(obj, list) or len(obj) != 3:
             raise WireError("an op result is a list [op, status, reason]")
         address, status, reason = obj
-        if status not in OP_STATUSES:
+        if not one_of(status, OP_STATUSES):
             raise WireError(f"unknown op status {status!r}")
         return cls(
             _cid(address, "op address"),
@@ -329,7 +329,7 @@ class GetRequest:
     def from_obj(cls, obj: Any) -> GetRequest:
         m = _map(obj, cls.KIND, frozenset({"t", "target", "kind"}))
         kind = m["kind"]
-        if kind not in GET_KINDS:
+        if not one_of(kind, GET_KINDS):
             raise WireError(f"unknown get kind {kind!r}")
         target: Cid | AgentId
         if kind == "agent_activity":

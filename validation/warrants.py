@@ -17,7 +17,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from node.core.cid import Cid
-from node.core.encoding import decode, encode_trusted
+from node.core.encoding import decode, encode_trusted, lookup
 from node.core.errors import CoreError, DecodeError, LocalError, SignatureError
 from node.core.identity import SIGNATURE_SIZE, AgentId, AgentKey
 from node.core.ops import CARRIES_ENTRY, Op, OpType
@@ -164,13 +164,14 @@ class Warrant(BaseModel):
         if set(obj) != {"type", "evidence", "issuer", "time_us", "signature"}:
             raise DecodeError("a warrant has exactly its five fields")
         ev, issuer = obj["evidence"], obj["issuer"]
-        if not isinstance(ev, dict) or ev.get("kind") not in _EVIDENCE_KINDS:
+        kind = lookup(_EVIDENCE_KINDS, ev.get("kind")) if isinstance(ev, dict) else None
+        if kind is None:
             raise DecodeError("a warrant's evidence is an invalid op or a fork")
         if not isinstance(issuer, bytes):
             raise DecodeError("a warrant's issuer must be agent id bytes")
         try:
             fields = {k: v for k, v in ev.items() if k != "kind"}
-            evidence = _EVIDENCE_KINDS[ev["kind"]](**fields)
+            evidence = kind(**fields)
             return cls(
                 evidence=evidence,
                 issuer=AgentId(issuer),

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from node.core.cid import Cid
-from node.core.encoding import link_tag
+from node.core.encoding import link_tag, lookup
 from node.core.errors import DecodeError
 from node.core.identity import AgentId
 
@@ -181,7 +181,7 @@ def action_from_obj(obj: Any) -> ActionBase:
     if not isinstance(obj, dict):
         raise DecodeError("an action must be a map")
     fields = dict(obj)
-    cls = ACTION_TYPES.get(fields.pop("type", None))
+    cls = lookup(ACTION_TYPES, fields.pop("type", None))
     if cls is None:
         raise DecodeError(f"unknown action type {obj.get('type')!r}")
     author = fields.get("author")

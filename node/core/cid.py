@@ -59,15 +59,23 @@ class Cid:
 
     @classmethod
     def parse(cls, text: str) -> Cid:
-        """Parse the base32 form `b...`; raise AddressError on anything else."""
+        """Parse the base32 form `b...` exactly as `str` writes it: lowercase, unpadded,
+        its unused last bits zero. AddressError on anything else: another spelling is
+        refused, never read as some address (a flipped unused bit would be the same)."""
         if not isinstance(text, str) or not text.startswith("b") or len(text) < 10:
-            raise AddressError(f"not an address: {text!r}")
+            raise AddressError(f"not an address: {_shown(text)}")
         body = text[1:].upper()
         try:
             raw = base64.b32decode(body + "=" * (-len(body) % 8))
-        except ValueError as e:
-            raise AddressError(f"not an address: {text!r}") from e
-        return cls(raw)
+        except ValueError:
+            raise AddressError(f"not an address: {_shown(text)}") from None
+        cid = cls(raw)
+        canonical = str(cid)
+        if canonical != text:
+            if canonical == text.lower():
+                raise AddressError(f"addresses are written in lowercase: {canonical}")
+            raise AddressError(f"not an address: {_shown(text)} (not its one base32 spelling)")
+        return cid
 
     @property
     def digest(self) -> bytes:
@@ -94,3 +102,9 @@ class Cid:
 
     def __hash__(self) -> int:
         return hash(self._bytes)
+
+
+def _shown(text: object) -> str:
+    """Text given as an address, quoted and cut short for a one-line message."""
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:76] + "...'"

@@ -8,7 +8,8 @@ floats at all (quantities are decimal strings); the only tag is 42, a CID link.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from collections.abc import Mapping, Set
+from typing import Any, TypeAlias, TypeVar
 
 import cbor2
 
@@ -133,6 +134,21 @@ def decode_unchecked(data: bytes) -> Any:
     """cbor2's reading of `data` with our tag rules but no canonical-form check: only for
     callers that then check the value encodes back to exactly `data`. Raises anything."""
     return cbor2.loads(data, tag_hook=_tag_hook, max_depth=MAX_DEPTH)
+
+
+T = TypeVar("T")
+
+
+def lookup(table: Mapping[str, T], key: object) -> T | None:
+    """`table[key]` for a key read from a peer's data; None if absent or not text (a list
+    or a map is unhashable: `table.get` would raise TypeError instead of missing)."""
+    return table.get(key) if isinstance(key, str) else None
+
+
+def one_of(key: object, names: Set[str]) -> bool:
+    """Whether a value read from a peer's data is one of `names` (False for a list or a
+    map, which `in` would raise TypeError on)."""
+    return isinstance(key, str) and key in names
 
 
 def address_of(value: Value) -> tuple[Cid, bytes]:

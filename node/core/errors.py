@@ -28,8 +28,9 @@ class NonCanonicalError(DecodeError):
     """Bytes decode, but are not the one canonical DAG-CBOR encoding of their value."""
 
 
-class AddressError(RemoteError):
-    """A string or bytes are not a valid CID / agent id."""
+class AddressError(DecodeError):
+    """A string or bytes are not a valid CID / agent id (a decoding error: addresses come
+    in peers' messages and users' arguments)."""
 
 
 class SignatureError(RemoteError):

@@ -41,6 +41,8 @@ class AgentId:
     @classmethod
     def parse(cls, text: str) -> AgentId:
         """Parse the printed form `12D3KooW...`."""
+        if not isinstance(text, str):
+            raise AddressError(f"not an agent id: {text!r}")
         try:
             raw = base58.b58decode(text)
         except (ValueError, TypeError) as e:

@@ -61,14 +61,15 @@ class SignedAction:
     @classmethod
     def from_bytes(cls, data: bytes, signature: bytes) -> SignedAction:
         """Decode stored or received bytes; DecodeError if malformed (signature unchecked)."""
+        if not isinstance(data, bytes | bytearray | memoryview) or not isinstance(
+                signature, bytes | bytearray | memoryview):
+            raise DecodeError("an action and its signature must be bytes")
         if len(data) > MAX_ACTION_SIZE:
             raise DecodeError(f"action of {len(data)} bytes exceeds {MAX_ACTION_SIZE}")
-        action = None
-        if isinstance(data, bytes | bytearray | memoryview):
-            data = bytes(data)
-            action = _DECODED.get(data)
-            if action is None:
-                action = _action_if_canonical(data)
+        data = bytes(data)
+        action = _DECODED.get(data)
+        if action is None:
+            action = _action_if_canonical(data)
         if action is None:  # the strict path, for its errors (or a model that differs)
             action = action_from_obj(decode(data))
         return cls(action, bytes(data), Cid.of(data), bytes(signature))

@@ -327,7 +327,8 @@ class Countersigner:
     async def _auto_accept(self, sid: bytes) -> None:
         try:
             await self.accept(sid)
-        except (LocalError, CoreError) as e:
+        except (LocalError, CoreError, ValueError) as e:  # (ValueError: the proposal's
+            # data refused by a model here, say the receiving resource's name)
             log.info("auto-accept of %s failed: %s", sid.hex(), e)
 
     async def accept(self, sid: bytes) -> SessionRow:
@@ -480,7 +481,7 @@ class Countersigner:
                 envelope = Envelope.from_value(at.entry.value)
             except CoreError:
                 envelope = None
-            if envelope is not None and envelope.session.id == row.id:
+            if envelope is not None and envelope.session.id == row.id and envelope.approvals:
                 return self._settle(row, Decision("committed", approval=envelope.approvals[0]))
         return self._close(
             row.id, "abandoned", "the initiator's chain moved on without this session"

@@ -30,7 +30,7 @@ from dht.transport import NotServed, PeerUnreachable, Transport, TransportError,
 from node.core.chain import verify_records
 from node.core.cid import Cid
 from node.core.clock import now_us
-from node.core.errors import CoreError
+from node.core.errors import CoreError, DecodeError
 from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid
@@ -166,9 +166,19 @@ class Node:
             elif other != self.me and addrs:
                 self.addresses.setdefault(other, addrs)
 
+    def _admit_bytes(self, peer: AgentId, data: bytes) -> None:
+        """`_admit` of a peer's hello bytes: one that does not decode shows no valid
+        membrane proof either (NotAMember), whatever is inside."""
+        try:
+            hello = Hello.from_bytes(data)
+        except DecodeError as e:
+            self.stats.refused_peers.add(peer)
+            raise NotAMember(f"{peer} is not a member: its hello does not decode: {e}") from None
+        self._admit(peer, hello)
+
     async def _on_hello(self, peer: AgentId, data: bytes) -> bytes:
         try:
-            self._admit(peer, Hello.from_bytes(data))
+            self._admit_bytes(peer, data)
         except NotAMember:
             self._disconnect_soon(peer)
             raise
@@ -221,7 +231,7 @@ class Node:
             peer, "hello", self._hello_bytes(), timeout=REQUEST_TIMEOUT
         )
         try:
-            self._admit(peer, Hello.from_bytes(answer))
+            self._admit_bytes(peer, answer)
         except NotAMember:
             await self.transport.disconnect(peer)
             raise

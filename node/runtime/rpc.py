@@ -1,7 +1,10 @@
 """The local RPC endpoint of a running node: a Unix socket in the home, mode 0600.
 
 One JSON request per connection: {"method": ..., "params": {...}} -> {"result": ...}
-or {"error": "one line"}. Commands that need the network (status, peers, get from
+or {"error": "one line"}. Every request is checked before it runs: a JSON object, a
+known method, params an object of exactly that method's parameters, each of its type
+(a model per method, built from the method's signature); anything else is an error
+answer, and no request can end the node. Commands that need the network (status, peers, get from
 others, another agent's inventory, cross-agent trace, the chains reports gather) use it;
 local writes go to the store directly and the node publishes them within a fraction of a
 second.
@@ -10,15 +13,18 @@ second.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import trio
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from node.core.cid import Cid
 from node.core.errors import CoreError, LocalError
@@ -47,7 +53,8 @@ async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNOR
     os.chmod(path, 0o600)
     sock.listen(16)
     listener = trio.SocketListener(sock)
-    methods = _methods(node) | session_methods(node)
+    methods = {name: _checked(name, fn)
+               for name, fn in (_methods(node) | session_methods(node)).items()}
     task_status.started()
     try:
         async with trio.open_nursery() as nursery:
@@ -60,27 +67,102 @@ async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNOR
             await listener.aclose()
 
 
-async def _serve_one(
-    stream: trio.SocketStream, methods: dict[str, Callable[..., Awaitable[Any]]]
-) -> None:
+class BadRequest(LocalError):
+    """A request to the node's socket that is not one it serves (the client's mistake)."""
+
+
+Method = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> None:
     async with stream:
         try:
             with trio.fail_after(10):
                 data = b""
-                while not data.endswith(b"\n") and len(data) < MAX_REQUEST:
+                while not data.endswith(b"\n") and len(data) <= MAX_REQUEST:
                     chunk = await stream.receive_some(65536)
                     if not chunk:
                         break
                     data += chunk
-            request = json.loads(data)
-            method = methods[request["method"]]
+            method, params = _request(data, methods)
             with trio.fail_after(120):
-                result = await method(**request.get("params", {}))
-            reply = {"result": result}
-        except (CoreError, KeyError, ValueError, TypeError, trio.TooSlowError) as e:
-            reply = {"error": str(e) or type(e).__name__}
-        with contextlib.suppress(trio.BrokenResourceError):
-            await stream.send_all(json.dumps(reply).encode() + b"\n")
+                result = await method(params)
+            reply = json.dumps({"result": result})
+        except (CoreError, KeyError, ValueError, TypeError) as e:
+            reply = json.dumps({"error": str(e).splitlines()[0] if str(e) else type(e).__name__})
+        except trio.TooSlowError:
+            reply = json.dumps({"error": "the request timed out"})
+        except Exception as e:  # a bug must not end the node: this request fails, logged
+            log.exception("rpc request failed")
+            reply = json.dumps({"error": f"internal error: {type(e).__name__}: {e}"[:300]})
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.send_all(reply.encode() + b"\n")
+
+
+def _request(data: bytes, methods: dict[str, Method]) -> tuple[Method, dict[str, Any]]:
+    """The method and params of one request line; BadRequest for anything else."""
+    if len(data) > MAX_REQUEST:
+        raise BadRequest(f"bad request: longer than {MAX_REQUEST} bytes")
+    try:
+        request = json.loads(data)
+    except (ValueError, RecursionError):  # (not UTF-8 is a ValueError too)
+        raise BadRequest("bad request: not one JSON object on a line") from None
+    if not isinstance(request, dict) or not request.keys() <= {"method", "params"}:
+        raise BadRequest('bad request: expected {"method": NAME, "params": {...}}')
+    name, params = request.get("method"), request.get("params", {})
+    method = methods.get(name) if isinstance(name, str) else None
+    if method is None:
+        given = "given" if name is None else f"{str(name)[:40]!r}"
+        raise BadRequest(f"bad request: no method {given}")
+    if not isinstance(params, dict):
+        raise BadRequest(f"bad request: the params of {name} must be an object")
+    return method, params
+
+
+_TYPE_WORDS = {"string_type": "text", "int_type": "an integer", "float_type": "a number",
+               "bool_type": "true or false", "list_type": "a list", "dict_type": "an object",
+               "model_type": "an object"}
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+def _params_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
+    """A pydantic model of `fn`'s keyword parameters, from its signature."""
+    hints = get_type_hints(fn)
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(fn).parameters.values():
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (hints.get(param.name, Any), default)
+    return create_model(f"{name}_params", __config__=_STRICT, **fields)
+
+
+def _validated(model: type[BaseModel], what: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` checked against `model`; BadRequest naming the first wrong one in words."""
+    try:
+        checked = model.model_validate(params)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "params"
+        kind = first["type"]
+        if kind == "missing":
+            raise BadRequest(f"bad request: {what} needs {where!r}") from None
+        if kind == "extra_forbidden":
+            raise BadRequest(f"bad request: {what} takes no {where!r}") from None
+        if kind in _TYPE_WORDS:
+            problem = f"must be {_TYPE_WORDS[kind]}"
+        else:
+            problem = f"is not valid ({first['msg'].lower()})"
+        raise BadRequest(f"bad request: {where!r} of {what} {problem}") from None
+    return {k: getattr(checked, k) for k in type(checked).model_fields}
+
+
+def _checked(name: str, fn: Callable[..., Awaitable[Any]]) -> Method:
+    """`fn` behind a check of its params (one model per method, made once)."""
+    model = _params_model(name, fn)
+
+    async def method(params: dict[str, Any]) -> Any:
+        return await fn(**_validated(model, name, params))
+
+    return method
 
 
 def _methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
@@ -134,7 +216,8 @@ def session_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
     signer = node.countersigner
 
     async def cs_start(event: dict[str, Any], to: str, wait_s: float) -> Any:
-        row = await signer.start(TransferRequest(EventRequest(**event), to, wait_s))
+        fields = _validated(_event_model(), "cs_start's event", event)
+        row = await signer.start(TransferRequest(EventRequest(**fields), to, wait_s))
         return session_json(row)
 
     async def cs_session(id: str) -> Any:  # noqa: A002 - the JSON name
@@ -153,6 +236,19 @@ def session_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
 
     return {"cs_start": cs_start, "cs_session": cs_session, "cs_list": cs_list,
             "cs_accept": cs_accept, "cs_decline": cs_decline}
+
+
+@cache
+def _event_model() -> type[BaseModel]:
+    """The fields of an EventRequest, each of its type (cs_start's event)."""
+    from zomes.valueflows.coordinator import EventRequest
+
+    hints = get_type_hints(EventRequest)
+    fields: dict[str, Any] = {
+        f: (hints[f], ... if p.default is inspect.Parameter.empty else p.default)
+        for f, p in inspect.signature(EventRequest).parameters.items()
+    }
+    return create_model("event_params", __config__=_STRICT, **fields)
 
 
 def chain_view_of(records: list[Any]) -> Any:

@@ -210,7 +210,9 @@ class Measure(BaseModel):
     def _canonical_number(cls, value: Any) -> Any:
         if isinstance(value, Decimal):
             return decimal_string(to_decimal(value))
-        if isinstance(value, str) and not _NUMBER.fullmatch(value):
+        if not isinstance(value, str):  # (lax pydantic would take bytes for text)
+            raise ValueError("hasNumericalValue must be a decimal string")
+        if not _NUMBER.fullmatch(value):
             raise ValueError(
                 f"hasNumericalValue {value!r} is not a canonical decimal string"
                 + _canonical_hint(value)
