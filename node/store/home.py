@@ -211,8 +211,13 @@ class Agent:
                 " run `coledger chain verify`")
 
     def verify(self) -> ChainHead | None:
-        """Verify every stored link and signature; ChainError names the first bad seq."""
-        return verify_chain(self.store.rows())
+        """Verify every stored link and signature; ChainError names the first bad seq, a
+        LocalError the damage the check at open found elsewhere in the file."""
+        head = verify_chain(self.store.rows())
+        if self.store.damage is not None:
+            raise LocalError(f"the database is damaged: {self.store.damage} "
+                             "(the chain's links and signatures verify)")
+        return head
 
     def get(self, address: Cid) -> Record | Entry:
         """A record by action address, or an entry by entry address, from the local store."""

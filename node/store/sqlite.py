@@ -202,7 +202,10 @@ class Store:
         except sqlite3.DatabaseError as e:  # a file too damaged to check at all
             return f"SQLite cannot read the database ({e})"
         problem = str(rows[0][0]) if rows else "ok"
-        return None if problem == "ok" else f"SQLite finds the file damaged ({problem})"
+        if problem == "ok":
+            return None
+        lines = [line for line in problem.splitlines() if not line.startswith("***")]
+        return "SQLite's quick_check: " + "; ".join(lines or [problem])
 
     def get_meta(self, key: str) -> bytes | None:
         with _mapped("reading metadata"):
