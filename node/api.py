@@ -12,6 +12,7 @@ from pathlib import Path
 from node.core.dna import DnaDef, ZomeRef
 from node.core.errors import LocalError
 from node.core.identity import AgentId, AgentKey
+from node.store.dht import DhtStore
 from node.store.home import (
     Agent,
     HomePaths,
@@ -20,7 +21,6 @@ from node.store.home import (
     gc_paused,
     open_agent,
 )
-from node.store.dht import DhtStore
 from node.store.keyfile import write_key_file
 from node.store.sqlite import chain_length, open_store
 

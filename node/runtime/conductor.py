@@ -42,6 +42,9 @@ async def open_node(
     async with AsyncExitStack() as stack:
         stack.enter_context(hold_node_lock(HomePaths(Path(home))))  # before the socket is taken
         ledger = stack.enter_context(open_ledger(home, passphrase))
+        damage = ledger.agent.store.quick_check(None)  # the whole file: a node lives long
+        if damage is not None:
+            ledger.agent.store.note_damage(damage)
         key = ledger.agent.key()
         _, file_bootstrap = read_network_file(ledger.agent.paths.network)
         peers = [*bootstrap, *file_bootstrap]

@@ -57,6 +57,10 @@ class ReadOnlyHome(StoreError):
     """A write was asked of a home opened read-only."""
 
 
+# What a command checks at every open (the tables this agent's own chain lives in, ~5 ms
+# for a 100 MB file); a node checks the whole file when it starts (~110 ms per 100 MB).
+CHAIN_TABLES = ("meta", "chain", "entries", "sessions")
+
 # Every connection gets these: WAL with synchronous=FULL fsyncs the WAL at each commit, so
 # an acknowledged commit survives a power loss (NORMAL syncs only at checkpoints and may
 # lose the last commits). Read by tests on every connection the store opens.
@@ -166,8 +170,9 @@ class Store:
         """Our record whose entry is at `entry_address` (a countersigned event's name)."""
         with _mapped("reading the chain"):
             row = self._conn.execute(
-                "SELECT c.seq, c.address, c.action, c.signature, e.entry FROM chain c LEFT JOIN entries e"
-                " ON e.address = c.entry_address WHERE c.entry_address = ? ORDER BY c.seq LIMIT 1",
+                "SELECT c.seq, c.address, c.action, c.signature, e.entry FROM chain c"
+                " LEFT JOIN entries e ON e.address = c.entry_address"
+                " WHERE c.entry_address = ? ORDER BY c.seq LIMIT 1",
                 (entry_address.to_bytes(),),
             ).fetchone()
         return None if row is None else self._checked(*row)
@@ -194,16 +199,25 @@ class Store:
         with _mapped("reading the chain"):
             return int(self._conn.execute("SELECT count(*) FROM chain").fetchone()[0])
 
-    def quick_check(self) -> str | None:
-        """SQLite's own check of the file's structure (PRAGMA quick_check): its first
-        complaint, or None when the database is sound."""
+    def quick_check(self, tables: Sequence[str] | None = CHAIN_TABLES) -> str | None:
+        """SQLite's own check of the file's structure (PRAGMA quick_check) over `tables` and
+        their indexes (None: the whole file): its first complaint, or None when sound."""
+        rows: list[tuple[object, ...]] = []
         try:
-            rows = self._conn.execute("PRAGMA quick_check(1)").fetchall()
+            if tables is not None:  # an older home may lack one
+                existing = {r[0] for r in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                tables = [t for t in tables if t in existing]
+            for table in tables if tables is not None else [None]:
+                pragma = f"PRAGMA quick_check({table or 1})"
+                rows = [r for r in self._conn.execute(pragma).fetchall() if r[0] != "ok"]
+                if rows:
+                    break
         except sqlite3.DatabaseError as e:  # a file too damaged to check at all
             return f"SQLite cannot read the database ({e})"
-        problem = str(rows[0][0]) if rows else "ok"
-        if problem == "ok":
+        if not rows:
             return None
+        problem = str(rows[0][0])
         lines = [line for line in problem.splitlines() if not line.startswith("***")]
         return "SQLite's quick_check: " + "; ".join(lines or [problem])
 

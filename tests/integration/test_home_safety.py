@@ -37,13 +37,13 @@ AS_A_USER = (
 
 
 def run(home: Path, *args: str, passphrase: str = PASS, prefix: list[str] = (),
-        check: bool = False) -> subprocess.CompletedProcess[str]:
+        check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, COLEDGER_PASSPHRASE=passphrase)
     env.pop("COLEDGER_HOME", None)
     proc = subprocess.run(
         [*prefix, sys.executable, str(ROOT / "cli.py"), "--home", str(home), *args],
         capture_output=True, text=True, env=env, cwd=home.parent, stdin=subprocess.DEVNULL,
-        timeout=120,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"coledger {' '.join(args)} failed: {proc.stderr}")
@@ -289,7 +289,7 @@ def test_a_second_node_on_the_same_home_is_refused_naming_the_first(member):
     first = NodeProcess(member)
     try:
         started = time.monotonic()
-        second = run(member, "run", "--listen", "/ip4/127.0.0.1/tcp/0")
+        second = run(member, "run", "--listen", "/ip4/127.0.0.1/tcp/0", timeout=60)
         err = error_line(second)
         assert "already running" in err and f"pid {first.proc.pid}" in err, err
         assert time.monotonic() - started < 60
@@ -310,8 +310,8 @@ sys.path.insert(0, {root!r})
 import cli
 for i in range({count}):
     try:
-        cli.main(["--home", {home!r}, "record", "raise", "--resource", f"new:w{{sys.argv[1]}}-{{i}}",
-                  "--quantity", "1 kg"])
+        cli.main(["--home", {home!r}, "record", "raise",
+                  "--resource", f"new:w{{sys.argv[1]}}-{{i}}", "--quantity", "1 kg"])
     except SystemExit as e:
         if e.code:
             sys.exit(e.code)
