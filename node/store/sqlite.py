@@ -389,6 +389,7 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     uri = f"file:{_uri_path(path)}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+        conn.execute("PRAGMA synchronous=FULL")  # writes nothing; every connection says FULL
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.Error as e:
@@ -400,6 +401,7 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
             ) from None
     with _mapped(f"opening {path} read-only"):
         conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
+        conn.execute("PRAGMA synchronous=FULL")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return conn
 

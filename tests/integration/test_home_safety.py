@@ -202,7 +202,6 @@ def test_every_connection_the_store_opens_is_wal_with_synchronous_full(tmp_path,
         def close(self) -> None:
             mode = self.execute("PRAGMA journal_mode").fetchone()[0]
             sync = self.execute("PRAGMA synchronous").fetchone()[0]
-            readonly = self.execute("PRAGMA query_only").fetchone()[0]  # noqa: F841
             seen.append((self.__dict__.get("where", "?"), mode, sync))
             super().close()
 
@@ -224,8 +223,9 @@ def test_every_connection_the_store_opens_is_wal_with_synchronous_full(tmp_path,
             pass
 
     trio.run(node)
+    assert store_sqlite.chain_length(home / "coledger.db") == 3  # its read-only connection
     writable = [s for s in seen if "mode=ro" not in s[0]]
-    assert len(writable) >= 4, seen
+    assert len(writable) >= 4 and len(seen) > len(writable), seen
     for where, mode, sync in writable:
         assert (mode, sync) == ("wal", 2), (where, mode, sync)  # 2: FULL
     for where, _, sync in seen:
