@@ -17,7 +17,7 @@ from node.store.sqlite import Store, stored_mismatch
 
 def head_problem(store: Store, agent_id: AgentId) -> str | None:
     """What is wrong with the chain's head (or its link to the action before), or None."""
-    tail = store.tail(2)
+    tail, length = store.tail(2)
     if not tail:
         return None
     try:
@@ -35,7 +35,6 @@ def head_problem(store: Store, agent_id: AgentId) -> str | None:
         problem = check_link(records[0].signed, records[1].signed.action)
         if problem is not None:
             return f"seq {head_seq}: {problem}"
-    length = store.length()
     if length != head_seq + 1:
         return f"the chain ends at seq {head_seq} but holds {length} actions: some are missing"
     return None

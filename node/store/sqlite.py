@@ -184,20 +184,20 @@ class Store:
             ).fetchone()
         return None if row is None else Entry(row[0], address)
 
-    def tail(self, count: int) -> list[tuple[bytes, StoredRow]]:
-        """The last `count` rows of the chain, oldest first, each with its stored address."""
+    def tail(self, count: int) -> tuple[list[tuple[bytes, StoredRow]], int]:
+        """The last `count` rows of the chain, oldest first, each with its stored address,
+        and how many rows the chain holds: one statement, so one snapshot of a chain that
+        other processes may be writing."""
         with _mapped("reading the chain head"):
             rows = self._conn.execute(
-                "SELECT c.seq, c.address, c.action, c.signature, e.entry FROM chain c "
-                "LEFT JOIN entries e ON e.address = c.entry_address ORDER BY c.seq DESC LIMIT ?",
+                "SELECT c.seq, c.address, c.action, c.signature, e.entry,"
+                " (SELECT count(*) FROM chain) FROM chain c"
+                " LEFT JOIN entries e ON e.address = c.entry_address ORDER BY c.seq DESC LIMIT ?",
                 (count,),
             ).fetchall()
-        return [(bytes(a), StoredRow(seq, act, sig, ent)) for seq, a, act, sig, ent in rows[::-1]]
-
-    def length(self) -> int:
-        """How many rows the chain table holds (the head's seq + 1 when none is missing)."""
-        with _mapped("reading the chain"):
-            return int(self._conn.execute("SELECT count(*) FROM chain").fetchone()[0])
+        length = int(rows[0][5]) if rows else 0
+        tail = [(bytes(a), StoredRow(seq, act, sig, ent)) for seq, a, act, sig, ent, _ in rows]
+        return tail[::-1], length
 
     def quick_check(self, tables: Sequence[str] | None = CHAIN_TABLES) -> str | None:
         """SQLite's own check of the file's structure (PRAGMA quick_check) over `tables` and
