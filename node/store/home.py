@@ -102,7 +102,7 @@ def check_home(paths: HomePaths) -> None:
     )
     if not paths.db.exists():
         raise LocalError(f"{paths.root} has an agent key but no chain ({DB_FILE} is missing): "
-                         + lost)
+                         + lost + "; an agent that never joined can `init --force`")
     if _size(paths.db) == 0:
         raise LocalError(f"{paths.db} is empty (0 bytes) though {paths.root} has an agent key:"
                          " its chain is lost; " + lost)
