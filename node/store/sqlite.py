@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from node.core.chain import ChainHead, StoredRow
 from node.core.cid import Cid
@@ -60,11 +61,6 @@ class ReadOnlyHome(StoreError):
 # What a command checks at every open (the tables this agent's own chain lives in, ~5 ms
 # for a 100 MB file); a node checks the whole file when it starts (~110 ms per 100 MB).
 CHAIN_TABLES = ("meta", "chain", "entries", "sessions")
-
-# Every connection gets these: WAL with synchronous=FULL fsyncs the WAL at each commit, so
-# an acknowledged commit survives a power loss (NORMAL syncs only at checkpoints and may
-# lose the last commits). Read by tests on every connection the store opens.
-DURABILITY_PRAGMAS = (("journal_mode", "wal"), ("synchronous", 2))
 
 
 @contextmanager
@@ -346,6 +342,8 @@ def open_store(path: Path, *, create: bool = False) -> Iterator[Store]:
         with _mapped(f"opening {path}"):
             conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
             conn.execute("PRAGMA journal_mode=WAL")
+            # FULL fsyncs the WAL at every commit, so an acknowledged commit survives a power
+            # loss (NORMAL syncs only at checkpoints: a power loss may take the last commits).
             conn.execute("PRAGMA synchronous=FULL")
             # Checkpoint every ~40 MB of WAL (10,000 pages), not SQLite's ~4 MB: validation
             # rewrites the same index pages batch after batch, and a checkpoint copies each
@@ -386,13 +384,16 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     """Open for reading only. SQLite reads a WAL database read-only if its -shm exists;
     when it cannot (no -shm, directory read-only) and no WAL content is waiting, the file
     alone is the whole database and is opened immutable."""
-    uri = f"file:{_uri_path(path)}?mode=ro"
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    conn = None
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
         conn.execute("PRAGMA synchronous=FULL")  # writes nothing; every connection says FULL
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.Error as e:
+        if conn is not None:
+            conn.close()
         wal = Path(f"{path}-wal")
         if wal.exists() and wal.stat().st_size > 0:
             raise StoreError(
@@ -404,12 +405,6 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return conn
-
-
-def _uri_path(path: Path) -> str:
-    from urllib.parse import quote
-
-    return quote(str(path.resolve()))
 
 
 def chain_length(path: Path) -> int:
