@@ -11,7 +11,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -55,7 +56,15 @@ def command(
 
 
 def emit(data: Any, text: str | None = None) -> None:
-    """Print `data` as JSON under --json, else `text` (or the JSON if there is no text)."""
+    """Print `data` as JSON under --json, else `text` (or the JSON if there is no text).
+    A warning (a damaged chain) goes to stderr and, under --json, into a "warning" key (a
+    list becomes {"warning": ..., "result": [...]})."""
+    if WARNINGS:
+        warning = "; ".join(WARNINGS)
+        print(f"coledger: warning: {warning}", file=sys.stderr)
+        if OPTS.json:
+            data = dict(data, warning=warning) if isinstance(data, dict) else {
+                "warning": warning, "result": data}
     if OPTS.json or text is None:
         print(json.dumps(data, indent=2))
     else:
@@ -91,13 +100,28 @@ def new_passphrase() -> str:
 def agent():  # type: ignore[no-untyped-def]
     from node.api import open_agent
 
-    return open_agent(OPTS.home, passphrase)
+    return _warned(open_agent(OPTS.home, passphrase), lambda ag: ag)
 
 
 def ledger():  # type: ignore[no-untyped-def]
     from node.ledger import open_ledger
 
-    return open_ledger(OPTS.home, passphrase)
+    return _warned(open_ledger(OPTS.home, passphrase), lambda led: led.agent)
+
+
+WARNINGS: list[str] = []
+
+
+@contextmanager
+def _warned(opened: Any, agent_of: Callable[[Any], Any]) -> Iterator[Any]:
+    """Yield what `opened` opens; keep its agent's warning (a damaged chain) for emit."""
+    with opened as value:
+        try:
+            yield value
+        finally:
+            warning = agent_of(value).warning()
+            if warning is not None and warning not in WARNINGS:
+                WARNINGS.append(warning)
 
 
 # -- identity, chain, records ------------------------------------------------------

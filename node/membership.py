@@ -64,7 +64,7 @@ def genesis(agent: Agent, dna: DnaDef, membrane_proof: bytes | None) -> None:
         s.genesis(dna.address, membrane_proof, agent_entry(agent))
 
     agent.commit(build)
-    write_network_file(agent.paths.network, dna)
+    write_network_file(agent.paths.network, dna, mode=0o600)
 
 
 def create_network(agent: Agent, name: str, properties: dict[str, str], target: Path) -> DnaDef:
@@ -125,5 +125,5 @@ def join(agent: Agent, network_file: Path, token: str) -> DnaDef:
     if problem is not None:
         raise LocalError(f"invitation refused: {problem}")
     genesis(agent, dna, proof)
-    write_network_file(agent.paths.network, dna, bootstrap)
+    write_network_file(agent.paths.network, dna, bootstrap, mode=0o600)
     return dna

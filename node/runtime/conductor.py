@@ -1,8 +1,10 @@
 """Start and stop a node: open the home, the transport, the node's loops, the RPC socket.
 
 `open_node` is the one way to run a node, in a test (in-memory network) or for real
-(`coledger run`, libp2p). Leaving it cancels the loops, closes the transport (the
-libp2p backend closes its listener) and then the store.
+(`coledger run`, libp2p). It first takes the home's node lock (one node per home: a
+second is refused, naming the first's pid, before it touches the socket). Leaving it
+cancels the loops, closes the transport (the libp2p backend closes its listener) and
+then the store.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from node.core.clock import now_us
 from node.core.identity import AgentId
 from node.runtime.ledger import open_ledger
 from node.runtime.node import Node
-from node.store.home import PassphraseSource
+from node.store.home import HomePaths, PassphraseSource, hold_node_lock
 from node.store.network_file import read_network_file
 
 
@@ -38,7 +40,11 @@ async def open_node(
     """Run this home's node until the block exits. With `memory_network` (a
     dht.memory.MemoryNetwork) it joins that simulated network instead of libp2p."""
     async with AsyncExitStack() as stack:
+        stack.enter_context(hold_node_lock(HomePaths(Path(home))))  # before the socket is taken
         ledger = stack.enter_context(open_ledger(home, passphrase))
+        damage = ledger.agent.store.quick_check(None)  # the whole file: a node lives long
+        if damage is not None:
+            ledger.agent.store.note_damage(damage)
         key = ledger.agent.key()
         _, file_bootstrap = read_network_file(ledger.agent.paths.network)
         peers = [*bootstrap, *file_bootstrap]

@@ -7,6 +7,8 @@ rule's message and nothing is written.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 from node.core.actions import AgentValidationPkg
 from node.core.cid import Cid
 from node.core.dna import DnaDef
-from node.core.errors import LocalError
+from node.core.errors import CoreError, HeadMoved, LocalError
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved
 from node.core.records import Record, SignedAction
@@ -35,6 +37,12 @@ from zomes.valueflows.trace import FlowNode, NotInIndex
 from zomes.valueflows.zome import PREFIX, ChainView
 
 T = TypeVar("T")
+
+# Another process writing this chain between our read of its head and our flush makes the
+# flush fail (HeadMoved, nothing written); the commit is then built again on the new head.
+COMMIT_ATTEMPTS = 12
+BACKOFF_S = 0.005  # the first retry's mean wait; doubles each time, jittered, capped
+BACKOFF_CAP_S = 0.25
 
 
 class RuleBroken(LocalError):
@@ -77,8 +85,16 @@ class Ledger:
             record = self.agent.store.get_record_at(folded[0])
             if record is not None and record.address == folded[1]:  # still our chain's prefix
                 start, view = folded[0] + 1, folded[2].copy()
-        for record in self.agent.store.records(entry_type_prefix=PREFIX, start=start):
-            view.step(record)
+        store = self.agent.store
+        for record in store.records(entry_type_prefix=PREFIX, start=start):
+            try:
+                view.step(record)
+            except (CoreError, ValueError, LookupError):
+                if store.damage is None:
+                    raise
+                # A damaged record was left out (Store.records): what names it cannot be
+                # folded either. Reads go on with a warning; writes are refused.
+                store.note_damage(f"seq {record.action.seq} cannot be folded")
         self._folded = (head.seq, head.address, view)
         return view.copy()
 
@@ -105,7 +121,30 @@ class Ledger:
         """Build with a view of the chain, check every new record as a validator would,
         flush atomically; RuleBroken (nothing written) when a rule says no. `staged`
         are other agents' records the check may read (sent along in a countersigning
-        session); `session` is the countersigning session this write completes."""
+        session); `session` is the countersigning session this write completes.
+
+        If another writer moves the head meanwhile, the commit is built, checked and signed
+        again on the new head (a few times, with a jittered backoff); not for a session,
+        whose action the other party has seen."""
+        attempt = 0
+        while True:
+            try:
+                return self._commit_once(build, session=session, staged=staged)
+            except HeadMoved:
+                attempt += 1
+                if session is not None or attempt >= COMMIT_ATTEMPTS:
+                    raise
+                wait = min(BACKOFF_CAP_S, BACKOFF_S * 2 ** (attempt - 1))
+                time.sleep(random.uniform(0, 2 * wait))
+
+    def _commit_once(
+        self,
+        build: Callable[[Scratch, ChainView], T],
+        *,
+        session: SessionCommit | None,
+        staged: Sequence[Record],
+    ) -> T:
+        """One attempt: fold, build, check and flush at the head as read now."""
         view = self.view()
         head = self.agent.head()
         if head is None:
@@ -115,6 +154,8 @@ class Ledger:
             )
 
         def check(scratch: Scratch) -> None:
+            if scratch.base != head:  # the view was folded at another head than the scratch's
+                raise HeadMoved("the chain head moved while this commit was being built")
             deps = self.deps([*staged, *scratch.records])
             deps.cache[("valueflows", head.address)] = view.copy()
             own_avp = self.own_avp()

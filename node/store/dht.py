@@ -138,8 +138,9 @@ class DhtStore:
         # than FEED_LIMIT, or never asked: read everything)
         self._integrated_feed: list[bytes] | None = None
         self._depth = 0
-        with _mapped("creating the DHT tables"):
-            self._conn.executescript(_SCHEMA)
+        if not store.readonly:  # a read-only home has them from `init` (or cannot write them)
+            with _mapped("creating the DHT tables"):
+                self._conn.executescript(_SCHEMA)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -7,6 +7,7 @@ keeps of the network it belongs to. Its DNA must hash to the stated network id.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,15 @@ def network_doc(dna: DnaDef, bootstrap: list[str] | None = None) -> dict[str, An
     }
 
 
-def write_network_file(path: Path, dna: DnaDef, bootstrap: list[str] | None = None) -> None:
+def write_network_file(
+    path: Path, dna: DnaDef, bootstrap: list[str] | None = None, *, mode: int = 0o644
+) -> None:
+    """Write atomically (a temporary file renamed); `mode` 0o600 for a home's own copy."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(network_doc(dna, bootstrap), indent=2) + "\n")
+    tmp.unlink(missing_ok=True)  # a left-over temporary file would keep its old mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(network_doc(dna, bootstrap), indent=2) + "\n")
     tmp.replace(path)
 
 
