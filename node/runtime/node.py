@@ -349,7 +349,22 @@ class Node:
         for address in list(singles)[:32]:
             if self.dht.get_record(address) is None and await self.get(address) is not None:
                 fetched += 1
+        for warrantee in self.dht.undecided_warrantees(limit=8):
+            # the longest verified chain, not the first answer: the accused may withhold
+            if warrantee in authors or now - self._fetched_at.get(warrantee, 0) < 1_000_000:
+                continue
+            self._fetched_at[warrantee] = now
+            records = await self.agent_activity(warrantee)
+            ops = [op for r in records for op in produce_ops(r) if op.type in _CHAIN_OPS]
+            fetched += len(self.take_ops(ops))
         return fetched
+
+    def retry_warrants(self) -> int:
+        """Judge again the warrants this node could not judge when they came."""
+        decided = self.workflow.retry_warrants(self.clock())
+        if decided:
+            self.blocked |= set(self.dht.blocked())
+        return decided
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -757,9 +772,11 @@ class Node:
         a thousand simulated nodes polling each second is most of a core)."""
         while True:
             self.validate_now()
-            waiting = bool(self.dht.waiting(limit=1))
+            waiting = bool(self.dht.waiting(limit=1) or self.dht.undecided_warrantees(limit=1))
             if waiting and await self.resolve_missing():
                 self.validate_now()
+            if waiting:
+                self.retry_warrants()
             if self._warrants_out:
                 await self.send_warrants()
             # while ops wait on missing dependencies, fetch again within a second
