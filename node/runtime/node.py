@@ -277,8 +277,17 @@ class Node:
         return self._population().authorities(basis)
 
     def receipts_needed(self) -> int:
-        """min(R, the peers we count): the receipts that confirm a published op."""
+        """min(R, the peers we count, ourselves included): the receipts from an op's
+        current authorities that confirm it published; one of them must be another
+        member's (`_publish_round`): an op only its author holds is not published."""
         return self._population().size_at_most(self.redundancy)
+
+    def publish_state(self) -> dict[str, int]:
+        """What `sync` reports: ops still short of their receipts, the receipts each
+        needs, and the other members we can reach."""
+        self.enqueue_new_records()
+        return {"pending": self.queue.pending(), "receipts_needed": self.receipts_needed(),
+                "peers": len(self.peers()) - 1}
 
     # -- validation ------------------------------------------------------------------------
 
@@ -638,7 +647,9 @@ class Node:
             for peer, ops in by_peer.items():
                 nursery.start_soon(self._publish_in_order, peer, ops)
         receipted = self.queue.validators(addresses)
-        confirmed = {a for a in addresses if len(receipted[a] & counted[a]) >= needed}
+        me = self.me.to_bytes()
+        confirmed = {a for a in addresses
+                     if len(held := receipted[a] & counted[a]) >= needed and held - {me}}
         done = [out for out in due if out.op.address in confirmed]
         self.queue.settle(
             confirmed,
