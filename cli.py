@@ -418,7 +418,8 @@ def _session_line(s: dict[str, Any]) -> str:
     amount = f"{quantity.get('hasNumericalValue', '')} {quantity.get('hasUnit', '')}".strip()
     return (f"{s['id'][:12]}  {s['role']:<12} {s['state']:<9} {event.get('action', '?')} {amount} "
             f"{'from' if s['role'] == 'counterparty' else 'to'} {s['peer']}"
-            + (f"  ({s['reason']})" if s.get("reason") else ""))
+            + (f"  ({s['reason']})" if s.get("reason") else "")
+            + (f"\n    {s['waiting_for']}" if s.get("waiting_for") else ""))
 
 
 @command("pending", arg("--all", action="store_true", help="include ended sessions"))
