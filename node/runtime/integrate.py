@@ -54,6 +54,8 @@ RETRY_BASE_US = 500_000
 RETRY_MAX_US = 300_000_000
 UNDECIDED_WARRANTS = 256
 """Warrants held at most while this node fetches what it needs to judge them."""
+UNDECIDED_PER_ISSUER = 16
+"""...and at most this many of one issuer's."""
 WARRANT_PATIENCE_US = 3600_000_000
 """How long an undecided warrant is judged again before it is given up."""
 
@@ -238,7 +240,8 @@ class ValidationWorkflow:
         if isinstance(verdict, Undecided):
             data = warrant.to_bytes()
             self.dht.hold_undecided_warrant(
-                Cid.of(data), warrant.warrantee, data, now_us, UNDECIDED_WARRANTS
+                Cid.of(data), warrant.warrantee, warrant.issuer, data, now_us,
+                UNDECIDED_WARRANTS, UNDECIDED_PER_ISSUER,
             )
         self._act_on(warrant, verdict, now_us, report)
         return type(verdict).__name__

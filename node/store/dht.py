@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS warrants (
 CREATE TABLE IF NOT EXISTS warrants_undecided (
     address   BLOB PRIMARY KEY,
     warrantee BLOB NOT NULL,
+    issuer    BLOB NOT NULL,
     warrant   BLOB NOT NULL,
     received_us INTEGER NOT NULL,
     next_try_us INTEGER NOT NULL,
@@ -575,18 +576,23 @@ class DhtStore:
             rows = self._conn.execute("SELECT warrant FROM warrants ORDER BY received_us")
             return [r[0] for r in rows]
 
-    def hold_undecided_warrant(self, address: Cid, warrantee: AgentId, data: bytes,
-                               now_us: int, limit: int) -> bool:
+    def hold_undecided_warrant(self, address: Cid, warrantee: AgentId, issuer: AgentId,
+                               data: bytes, now_us: int, limit: int, per_issuer: int) -> bool:
         """Keep a warrant this node cannot judge yet, to judge again once the warrantee's
-        chain is fetched; False if `limit` are held already (or this one is)."""
+        chain is fetched; False if `limit` are held already, or `per_issuer` of this
+        issuer's (one member cannot crowd out the others' warrants), or this one is."""
         with _mapped("keeping an undecided warrant"), self.transaction():
             (held,) = self._conn.execute("SELECT count(*) FROM warrants_undecided").fetchone()
-            if held >= limit:
+            (theirs,) = self._conn.execute(
+                "SELECT count(*) FROM warrants_undecided WHERE issuer = ?", (issuer.to_bytes(),)
+            ).fetchone()
+            if held >= limit or theirs >= per_issuer:
                 return False
             cur = self._conn.execute(
-                "INSERT OR IGNORE INTO warrants_undecided"
-                "(address, warrantee, warrant, received_us, next_try_us) VALUES (?, ?, ?, ?, ?)",
-                (address.to_bytes(), warrantee.to_bytes(), data, now_us, now_us),
+                "INSERT OR IGNORE INTO warrants_undecided(address, warrantee, issuer, warrant,"
+                " received_us, next_try_us) VALUES (?, ?, ?, ?, ?, ?)",
+                (address.to_bytes(), warrantee.to_bytes(), issuer.to_bytes(), data, now_us,
+                 now_us),
             )
         return cur.rowcount > 0
 
