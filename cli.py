@@ -442,7 +442,8 @@ def _session_line(s: dict[str, Any]) -> str:
     amount = f"{quantity.get('hasNumericalValue', '')} {quantity.get('hasUnit', '')}".strip()
     return (f"{s['id'][:12]}  {s['role']:<12} {s['state']:<9} {event.get('action', '?')} {amount} "
             f"{'from' if s['role'] == 'counterparty' else 'to'} {s['peer']}"
-            + (f"  ({s['reason']})" if s.get("reason") else ""))
+            + (f"  ({s['reason']})" if s.get("reason") else "")
+            + (f"\n    {s['waiting_for']}" if s.get("waiting_for") else ""))
 
 
 @command("pending", arg("--all", action="store_true", help="include ended sessions"))
@@ -909,7 +910,9 @@ def cmd_peers(a: argparse.Namespace) -> None:
 
 @command("sync", arg("--timeout", type=float, default=30.0, help="seconds to wait at most [30]"))
 def cmd_sync(a: argparse.Namespace) -> None:
-    """Publish what this chain holds now and wait until its authorities hold it."""
+    """Publish what this chain holds now and wait until its authorities hold it: exit 0
+    once every op holds its receipts, else 1 at the timeout, saying how many lack them
+    (an op only this node holds, with no peer to take it, is not published)."""
     import time
 
     deadline = time.monotonic() + a.timeout
@@ -920,8 +923,17 @@ def cmd_sync(a: argparse.Namespace) -> None:
         if not OPTS.json:
             print(f"waiting for receipts: {result['pending']} ops", file=sys.stderr)
         time.sleep(0.5)
-    emit(result,
-         "synced" if result["pending"] == 0 else f"{result['pending']} ops still unconfirmed")
+    pending, needed, peers = result["pending"], result["receipts_needed"], result["peers"]
+    if pending == 0:
+        emit(result, f"synced: every op holds its {needed} receipts ({peers} peers)")
+        return
+    if OPTS.json:
+        emit(result)
+    why = ("no peer to publish to: they are held by this node only" if peers == 0
+           else f"{peers} peers reachable")
+    print(f"coledger: error: not synced after {a.timeout:g} s: {pending} ops lack their"
+          f" {needed} receipts ({why})", file=sys.stderr)
+    raise SystemExit(1)
 
 
 # -- the parser --------------------------------------------------------------------------

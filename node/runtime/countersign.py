@@ -20,7 +20,11 @@ signature until then); the initiator writes only after the counterparty has pers
 its signature, so a counterparty that crashes or misses the reply finds out on its own:
 it asks the initiator (`status`), or reads the initiator's chain from the DHT, and
 then writes or unlocks. A session that expires unlocks with nothing written; an
-initiator never commits after the window, even after a restart.
+initiator never commits after the window, even after a restart. So a counterparty
+whose initiator is gone unlocks once the window and RESOLVE_GRACE_US are over and the
+initiator's agent-activity authorities show its chain up to the session's place with
+nothing there (an initiator that committed and died before publishing is the one case
+left one-sided: the grace is its time to publish).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import os
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -48,6 +53,7 @@ from dht.session_wire import (
 from dht.transport import TransportError
 from dht.wire import RawRecord
 from node.core.cid import Cid
+from node.core.clock import now_us
 from node.core.countersign import (
     MAX_WINDOW_US,
     SESSION_ID_SIZE,
@@ -85,6 +91,13 @@ log = logging.getLogger("coledger.countersign")
 
 REQUEST_TIMEOUT: Final = 10.0
 RESOLVE_INTERVAL_US: Final = 2_000_000
+RESOLVE_GRACE_US: Final = 30_000_000
+"""After a signed session's window, how long the counterparty waits for the initiator's
+commit (made before the window's end, then published at once) to reach its authorities
+before it takes their word that there is none, and unlocks."""
+LAST_RESORT_US: Final = MAX_WINDOW_US
+"""After the window, how long a counterparty waits at most for the network to show the
+initiator's chain up to the session's place at all: then it unlocks anyway."""
 TO_RESOURCE: Final = "toResourceInventoriedAs"
 
 
@@ -121,6 +134,7 @@ class Countersigner:
         self.store = node.ledger.agent.store
         self.auto_accept_from = set(auto_accept_from)
         self._resolve_at: dict[bytes, int] = {}
+        self.grace_us = RESOLVE_GRACE_US
         self._awaiting: set[bytes] = set()
         self._maybe_open = True  # until a sweep finds none; set again by every new session
         self._new_session = trio.Event()  # wakes an idle loop
@@ -440,6 +454,11 @@ class Countersigner:
 
     async def decline(self, sid: bytes, reason: str | None = None) -> SessionRow:
         row = self._mine(sid, COUNTERPARTY)
+        if row.state == "signed":
+            raise LocalError(
+                f"session {row.hex_id} is signed: the initiator may have written it, so it is"
+                f" not declined but resolved ({waiting_for(row, self.node.clock(), self.grace_us)})"
+            )
         if row.state != "pending":
             raise LocalError(
                 f"session {row.hex_id} is {row.state}: only a pending session can be declined"
@@ -474,7 +493,7 @@ class Countersigner:
         records = await self.node.agent_activity(initiator.agent)
         at = next((r for r in records if r.action.seq == initiator.seq), None)
         if at is None:
-            return row
+            return self._unlock_if_never_written(row, initiator, records)
         if at.action.prev_action == initiator.prev_action and at.entry is not None \
                 and getattr(at.action, "entry_type", None) == COUNTERSIGNED_TYPE:
             try:
@@ -485,6 +504,29 @@ class Countersigner:
                 return self._settle(row, Decision("committed", approval=envelope.approvals[0]))
         return self._close(
             row.id, "abandoned", "the initiator's chain moved on without this session"
+        )
+
+    def _unlock_if_never_written(
+        self, row: SessionRow, initiator: Party, records: Sequence[Record]
+    ) -> SessionRow:
+        """Past the window and the grace, an initiator's chain that the network holds up
+        to the session's place with nothing there says it never committed: the initiator
+        commits only before the window's end (SessionCommit.before_us) and publishes at
+        once. Unlock (nothing written); keep waiting while the network shows less of that
+        chain, up to LAST_RESORT_US."""
+        now, end = self.node.clock(), int(row.detail["end"])  # type: ignore[call-overload]
+        if now < end + self.grace_us:
+            return row
+        reached = any(r.action.seq == initiator.seq - 1 and r.address == initiator.prev_action
+                      for r in records)
+        if not reached and now < end + LAST_RESORT_US:
+            return row
+        why = ("its chain on the network ends before the session's place" if reached
+               else "the network does not show its chain up to the session's place")
+        log.warning("session %s: the initiator did not commit within the window (%s);"
+                    " unlocking", row.hex_id, why)
+        return self._close(
+            row.id, "abandoned", f"the initiator did not commit it within the window ({why})"
         )
 
     # -- both --------------------------------------------------------------------------------
@@ -619,14 +661,38 @@ def _checked(raws: Any) -> list[Record]:
     return out
 
 
-def session_json(row: SessionRow) -> dict[str, object]:
-    """A session for `coledger pending` and the RPC: ids, parties, the event, state."""
+def session_json(row: SessionRow, at_us: int | None = None,
+                 grace_us: int = RESOLVE_GRACE_US) -> dict[str, object]:
+    """A session for `coledger pending` and the RPC: ids, parties, the event, state, and
+    what an open one waits for (`waiting_for`)."""
     detail = row.detail
     out = row.to_json()
     out["event_draft"] = detail.get("final") or detail.get("event")
     out["to_new"] = detail.get("to_new")
     out["open"] = row.state in OPEN_STATES
+    out["waiting_for"] = waiting_for(row, at_us if at_us is not None else now_us(), grace_us)
     return out
+
+
+def waiting_for(row: SessionRow, at_us: int, grace_us: int = RESOLVE_GRACE_US) -> str | None:
+    """What an open session waits for at `at_us`, and until when (ISO 8601, UTC); None
+    once closed."""
+    end = row.expires_us
+    if row.state == "proposed":
+        return f"waiting for the counterparty's signature until {_iso(end)}"
+    if row.state == "pending":
+        return f"waiting for you to accept or decline until {_iso(end)}"
+    if row.state != "signed":
+        return None
+    if at_us < end + grace_us:
+        return (f"signed; waiting for the initiator's decision until {_iso(end + grace_us)},"
+                " then asking the network")
+    return ("signed; the initiator's window is over: asking its agent-activity authorities"
+            " whether it wrote the event (unlocks once they show it did not)")
+
+
+def _iso(time_us: int) -> str:
+    return datetime.fromtimestamp(time_us / 1e6, UTC).isoformat(timespec="seconds")
 
 
 __all__ = ["ChainLocked", "Countersigner", "SessionClosed", "TransferRequest", "session_json"]

@@ -10,10 +10,12 @@ store-level; the conductor runs it whenever ops arrive (and on a timer for retri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from node.core.cid import Cid
+from node.core.errors import CoreError
 from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
@@ -38,14 +40,24 @@ from validation.warrants import (
     ForkEvidence,
     InvalidOpEvidence,
     IssuerFalse,
+    Undecided,
+    Verdict,
     Warrant,
     WarranteeGuilty,
     issue_warrant,
     judge_warrant,
 )
 
+log = logging.getLogger("coledger.validate")
+
 RETRY_BASE_US = 500_000
 RETRY_MAX_US = 300_000_000
+UNDECIDED_WARRANTS = 256
+"""Warrants held at most while this node fetches what it needs to judge them."""
+UNDECIDED_PER_ISSUER = 16
+"""...and at most this many of one issuer's."""
+WARRANT_PATIENCE_US = 3600_000_000
+"""How long an undecided warrant is judged again before it is given up."""
 
 
 @dataclass
@@ -216,11 +228,27 @@ class ValidationWorkflow:
                        *, judged: bool = False) -> str:
         """Judge a warrant (ours are judged already) and block whoever it convicts.
 
-        Returns the verdict's name; an undecided warrant is not stored."""
+        Returns the verdict's name. An undecided warrant (the op's dependencies are not
+        held here) is kept, up to UNDECIDED_WARRANTS, and judged again by
+        `retry_warrants` while the node fetches the warrantee's chain, as it does for
+        any unresolved op: every receiver reaches the issuer's verdict, or finds the
+        warrant false."""
         verdict = (
             WarranteeGuilty(warrant.warrantee, "", "") if judged
             else judge_warrant(warrant, self._revalidate(now_us))
         )
+        if isinstance(verdict, Undecided):
+            data = warrant.to_bytes()
+            self.dht.hold_undecided_warrant(
+                Cid.of(data), warrant.warrantee, warrant.issuer, data, now_us,
+                UNDECIDED_WARRANTS, UNDECIDED_PER_ISSUER,
+            )
+        self._act_on(warrant, verdict, now_us, report)
+        return type(verdict).__name__
+
+    def _act_on(self, warrant: Warrant, verdict: Verdict, now_us: int,
+                report: WorkflowReport | None) -> None:
+        """Block whoever the verdict convicts: the warrantee, or a false warrant's issuer."""
         if isinstance(verdict, WarranteeGuilty):
             data = warrant.to_bytes()
             stored = self.dht.add_warrant(
@@ -231,7 +259,31 @@ class ValidationWorkflow:
             self.block(warrant.warrantee, f"warranted by {warrant.issuer}", now_us, data)
         elif isinstance(verdict, IssuerFalse):
             self.block(warrant.issuer, "issued a false warrant", now_us, warrant.to_bytes())
-        return type(verdict).__name__
+
+    def retry_warrants(self, now_us: int) -> int:
+        """Judge again the undecided warrants due now; returns how many were decided.
+        One still undecided waits longer each time, and is given up (with a log line)
+        after WARRANT_PATIENCE_US."""
+        decided = 0
+        for data, received_us, attempts in self.dht.undecided_warrants(now_us):
+            address = Cid.of(data)
+            try:
+                warrant = Warrant.from_bytes(data)
+            except CoreError:
+                self.dht.drop_undecided_warrant(address)
+                continue
+            verdict = judge_warrant(warrant, self._revalidate(now_us))
+            if not isinstance(verdict, Undecided):
+                self.dht.drop_undecided_warrant(address)
+                self._act_on(warrant, verdict, now_us, None)
+                decided += 1
+            elif now_us - received_us > WARRANT_PATIENCE_US:
+                log.info("gave up judging a warrant of %s against %s: %s",
+                         warrant.issuer, warrant.warrantee, verdict.reason)
+                self.dht.drop_undecided_warrant(address)
+            else:
+                self.dht.defer_undecided_warrant(address, now_us + retry_delay_us(attempts))
+        return decided
 
     def block(self, agent: AgentId, reason: str, now_us: int, warrant: bytes | None) -> None:
         """Refuse `agent` from now on and reject everything it wrote (never ourselves)."""

@@ -287,8 +287,17 @@ class Node:
         return self._population().authorities(basis)
 
     def receipts_needed(self) -> int:
-        """min(R, the peers we count): the receipts that confirm a published op."""
+        """min(R, the peers we count, ourselves included): the receipts from an op's
+        current authorities that confirm it published; one of them must be another
+        member's (`_publish_round`): an op only its author holds is not published."""
         return self._population().size_at_most(self.redundancy)
+
+    def publish_state(self) -> dict[str, int]:
+        """What `sync` reports: ops still short of their receipts, the receipts each
+        needs, and the other members we can reach."""
+        self.enqueue_new_records()
+        return {"pending": self.queue.pending(), "receipts_needed": self.receipts_needed(),
+                "peers": len(self.peers()) - 1}
 
     # -- validation ------------------------------------------------------------------------
 
@@ -359,7 +368,22 @@ class Node:
         for address in list(singles)[:32]:
             if self.dht.get_record(address) is None and await self.get(address) is not None:
                 fetched += 1
+        for warrantee in self.dht.undecided_warrantees(limit=8):
+            # the longest verified chain, not the first answer: the accused may withhold
+            if warrantee in authors or now - self._fetched_at.get(warrantee, 0) < 1_000_000:
+                continue
+            self._fetched_at[warrantee] = now
+            records = await self.agent_activity(warrantee)
+            ops = [op for r in records for op in produce_ops(r) if op.type in _CHAIN_OPS]
+            fetched += len(self.take_ops(ops))
         return fetched
+
+    def retry_warrants(self) -> int:
+        """Judge again the warrants this node could not judge when they came."""
+        decided = self.workflow.retry_warrants(self.clock())
+        if decided:
+            self.blocked |= set(self.dht.blocked())
+        return decided
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -633,7 +657,9 @@ class Node:
             for peer, ops in by_peer.items():
                 nursery.start_soon(self._publish_in_order, peer, ops)
         receipted = self.queue.validators(addresses)
-        confirmed = {a for a in addresses if len(receipted[a] & counted[a]) >= needed}
+        me = self.me.to_bytes()
+        confirmed = {a for a in addresses
+                     if len(held := receipted[a] & counted[a]) >= needed and held - {me}}
         done = [out for out in due if out.op.address in confirmed]
         self.queue.settle(
             confirmed,
@@ -767,9 +793,11 @@ class Node:
         a thousand simulated nodes polling each second is most of a core)."""
         while True:
             self.validate_now()
-            waiting = bool(self.dht.waiting(limit=1))
+            waiting = bool(self.dht.waiting(limit=1) or self.dht.undecided_warrantees(limit=1))
             if waiting and await self.resolve_missing():
                 self.validate_now()
+            if waiting:
+                self.retry_warrants()
             if self._warrants_out:
                 await self.send_warrants()
             # while ops wait on missing dependencies, fetch again within a second

@@ -197,7 +197,7 @@ def _methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
     async def sync() -> Any:
         node.enqueue_new_records()
         done = await node.publish_once()
-        return {"published": done, "pending": node.queue.pending()}
+        return {"published": done, **node.publish_state()}
 
     async def chains(agents: list[str] | None = None) -> Any:
         from node.runtime.reports import fetch_chains  # reports gather chains through this

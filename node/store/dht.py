@@ -95,6 +95,15 @@ CREATE TABLE IF NOT EXISTS warrants (
     warrant   BLOB NOT NULL,
     received_us INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS warrants_undecided (
+    address   BLOB PRIMARY KEY,
+    warrantee BLOB NOT NULL,
+    issuer    BLOB NOT NULL,
+    warrant   BLOB NOT NULL,
+    received_us INTEGER NOT NULL,
+    next_try_us INTEGER NOT NULL,
+    attempts  INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS blocked (
     agent    BLOB PRIMARY KEY,
     reason   TEXT NOT NULL,
@@ -567,6 +576,56 @@ class DhtStore:
         with _mapped("reading warrants"):
             rows = self._conn.execute("SELECT warrant FROM warrants ORDER BY received_us")
             return [r[0] for r in rows]
+
+    def hold_undecided_warrant(self, address: Cid, warrantee: AgentId, issuer: AgentId,
+                               data: bytes, now_us: int, limit: int, per_issuer: int) -> bool:
+        """Keep a warrant this node cannot judge yet, to judge again once the warrantee's
+        chain is fetched; False if `limit` are held already, or `per_issuer` of this
+        issuer's (one member cannot crowd out the others' warrants), or this one is."""
+        with _mapped("keeping an undecided warrant"), self.transaction():
+            (held,) = self._conn.execute("SELECT count(*) FROM warrants_undecided").fetchone()
+            (theirs,) = self._conn.execute(
+                "SELECT count(*) FROM warrants_undecided WHERE issuer = ?", (issuer.to_bytes(),)
+            ).fetchone()
+            if held >= limit or theirs >= per_issuer:
+                return False
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO warrants_undecided(address, warrantee, issuer, warrant,"
+                " received_us, next_try_us) VALUES (?, ?, ?, ?, ?, ?)",
+                (address.to_bytes(), warrantee.to_bytes(), issuer.to_bytes(), data, now_us,
+                 now_us),
+            )
+        return cur.rowcount > 0
+
+    def undecided_warrants(self, now_us: int, limit: int = 64) -> list[tuple[bytes, int, int]]:
+        """(warrant bytes, received_us, attempts) of the undecided warrants due now."""
+        with _mapped("reading undecided warrants"):
+            rows = self._conn.execute(
+                "SELECT warrant, received_us, attempts FROM warrants_undecided"
+                " WHERE next_try_us <= ? ORDER BY next_try_us LIMIT ?", (now_us, limit),
+            ).fetchall()
+        return [(bytes(w), int(r), int(a)) for w, r, a in rows]
+
+    def undecided_warrantees(self, limit: int = 64) -> list[AgentId]:
+        """The agents undecided warrants accuse: their chains are to be fetched."""
+        with _mapped("reading undecided warrants"):
+            rows = self._conn.execute(
+                "SELECT DISTINCT warrantee FROM warrants_undecided LIMIT ?", (limit,)
+            ).fetchall()
+        return [AgentId(r[0]) for r in rows]
+
+    def defer_undecided_warrant(self, address: Cid, retry_at_us: int) -> None:
+        with _mapped("deferring an undecided warrant"), self.transaction():
+            self._conn.execute(
+                "UPDATE warrants_undecided SET attempts = attempts + 1, next_try_us = ?"
+                " WHERE address = ?", (retry_at_us, address.to_bytes()),
+            )
+
+    def drop_undecided_warrant(self, address: Cid) -> None:
+        with _mapped("dropping an undecided warrant"), self.transaction():
+            self._conn.execute(
+                "DELETE FROM warrants_undecided WHERE address = ?", (address.to_bytes(),)
+            )
 
     def block(self, agent: AgentId, reason: str, now_us: int, warrant: bytes | None) -> None:
         with _mapped("blocking an agent"), self.transaction():

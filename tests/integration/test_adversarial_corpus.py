@@ -48,7 +48,7 @@ from node.core.records import Entry, Record, SignedAction
 from node.core.scratch import Scratch
 from node.ledger import make_validator
 from node.membership import zome_refs
-from node.runtime.integrate import ValidationWorkflow
+from node.runtime.integrate import UNDECIDED_PER_ISSUER, ValidationWorkflow
 from node.store.deps import StoreDeps
 from node.store.dht import INTEGRATED, REJECTED, DhtStore
 from node.store.sqlite import open_store
@@ -430,3 +430,28 @@ def test_no_warrant_convicts_on_a_forged_signature(
     lie = issue_warrant(M_KEY, InvalidOpEvidence.of(forged, Invalid("check_signature", "x")), NOW)
     assert c.accept_warrant(lie, NOW) == "IssuerFalse"
     assert c.dht.is_blocked(M_KEY.agent_id) and not c.dht.is_blocked(a.id)
+
+
+def test_an_undecided_warrant_is_kept_and_judged_once_the_chain_arrives(
+    authority: Callable[[AgentKey], ValidationWorkflow]
+) -> None:
+    """C holds nothing of the author's chain: it cannot judge B's warrant yet, keeps it
+    (not dropped), and convicts once the chain is there (the node fetches it)."""
+    case = overdraw()
+    b = authority(B_KEY)
+    (warrant,) = receive(b, case).warrants
+    c = authority(C_KEY)
+    assert c.accept_warrant(Warrant.from_bytes(warrant.to_bytes()), NOW) == "Undecided"
+    assert not c.dht.is_blocked(case.author.id)
+    assert c.dht.undecided_warrantees() == [case.author.id]
+    c.dht.add_ops(case.extra + case.honest, NOW)
+    c.run(NOW)
+    assert c.retry_warrants(NOW + 10**6) == 1
+    assert c.dht.is_blocked(case.author.id) and not c.dht.is_blocked(B_KEY.agent_id)
+    assert c.dht.undecided_warrantees() == []
+    # one issuer's undecided warrants are bounded: it cannot crowd out the others'
+    d = authority(D_KEY)
+    for i in range(UNDECIDED_PER_ISSUER + 4):
+        d.accept_warrant(Warrant.from_bytes(issue_warrant(M_KEY, warrant.evidence,
+                                                          NOW + i).to_bytes()), NOW)
+    assert len(d.dht.undecided_warrants(NOW)) == UNDECIDED_PER_ISSUER

@@ -179,3 +179,48 @@ async def test_auto_accept_and_overdraw_refused_before_anything_is_signed(tmp_pa
         await wait_for(lambda: mill.countersigner.sessions.get(row.id).state == "committed")
         assert balance(homes[0], "wheat") == Decimal("97.5")
         assert balance(homes[1], "wheat") == Decimal("2.5")
+
+
+async def test_a_counterparty_whose_initiator_is_gone_unlocks_after_the_window(tmp_path):
+    """The farm vanishes after the mill signed, before deciding: the mill stays locked
+    through the window and the grace (the farm might have committed), then learns from
+    the farm's agent-activity authorities that nothing was written there, and unlocks."""
+    from node.runtime.countersign import session_json
+
+    finished = [False]
+    async with AsyncExitStack() as stack:
+        homes, (farm, mill, bakery) = await network(stack, tmp_path, ["farm", "mill", "bakery"])
+        wheat = harvest(homes[0])
+        farm.enqueue_new_records()
+        await wait_for(lambda: farm.queue.pending() == 0, timeout=30)
+        window, grace = 2.0, 2.0
+        mill.countersigner.grace_us = int(grace * 1e6)
+        row = await farm.countersigner.start(transfer(mill.me, wheat, wait_s=window))
+        end = farm.countersigner.sessions.get(row.id).expires_us
+
+        def vanish(peer, msg):  # the farm is gone before it decides: nobody reaches it
+            # (a partition, not MemoryNetwork.kill: that cancels the block it was opened in,
+            # this test's body with it)
+            farm.transport._network.partition([[farm.me]])
+            raise LocalError("connection lost")
+
+        farm.countersigner._on_accept = vanish
+        signed = await mill.countersigner.accept(row.id)
+        assert signed.state == "signed"
+        shown = session_json(mill.countersigner.sessions.get(row.id), mill.clock(),
+                             mill.countersigner.grace_us)
+        assert shown["waiting_for"].startswith("signed; waiting for the initiator's decision")
+        with pytest.raises(LocalError, match="resolved"):
+            await mill.countersigner.decline(row.id)
+        # locked until the window and the grace are over: the farm might have committed
+        while mill.clock() < end + mill.countersigner.grace_us - 300_000:
+            assert mill.countersigner.sessions.get(row.id).state == "signed"
+            await trio.sleep(0.1)
+        await wait_for(lambda: mill.countersigner.sessions.get(row.id).state == "abandoned",
+                       timeout=15)
+        assert "did not commit it within the window" in \
+            mill.countersigner.sessions.get(row.id).reason
+        assert countersigned(homes[1]) == []
+        harvest(homes[1])  # unlocked: the mill writes again
+        finished[0] = True
+    assert finished[0]  # (the body ran to its end)

@@ -156,6 +156,35 @@ def test_initiator_killed_mid_session(coops, failpoint, written):
     assert len(farm_events) == before + written
 
 
+def test_a_counterparty_unlocks_after_the_window_while_the_initiator_stays_gone(coops):
+    """The farm dies before deciding and stays down: the mill, signed and locked, asks the
+    farm's agent-activity authorities once the window and the grace (30 s) are over, and
+    unlocks; `pending` says meanwhile what it waits for."""
+    homes, ids, nodes, wheat = coops
+    nodes["farm"].stop()
+    nodes["farm"] = NodeProcess(homes["farm"], bootstrap=[nodes["mill"].address],
+                                environment={"COLEDGER_FAILPOINT": "initiator-before-commit"})
+    proc = start_transfer(coops, "4 kg", wait="6")
+    session = pending_on(homes["mill"])
+    assert cli(homes["mill"], "accept", session)["state"] == "signed"
+    assert nodes["farm"].wait_exit() == 75
+    finished(proc)
+    [shown] = [s for s in cli(homes["mill"], "pending") if s["id"] == session]
+    assert "signed; waiting for the initiator's decision until" in shown["waiting_for"]
+    locked = cli(homes["mill"], "record", "raise", "--resource", "new:oats", "--quantity",
+                 "1 kg", check=False)
+    assert locked.returncode == 1 and "locked" in locked.stderr
+    # window 6 s + grace 30 s + a bound for the asking (2 s a round, 10 s a request)
+    wait_until(lambda: [s["state"] for s in cli(homes["mill"], "pending", "--all")
+                        if s["id"] == session] == ["abandoned"],
+               timeout=6 + 30 + 40, what="the mill to unlock without the farm")
+    cli(homes["mill"], "record", "raise", "--resource", "new:oats", "--quantity", "1 kg")
+    nodes["farm"] = NodeProcess(homes["farm"], bootstrap=[nodes["mill"].address])
+    farm_events = {r["action"]["entry_hash"] for r in countersigned(homes["farm"])}
+    mill_events = {r["action"]["entry_hash"] for r in countersigned(homes["mill"])}
+    assert farm_events == mill_events
+
+
 def test_concurrent_sessions_on_one_agent_do_not_interleave(coops):
     homes, ids, nodes, wheat = coops
     flour = cli(homes["bakery"], "record", "raise", "--resource", "new:flour",
