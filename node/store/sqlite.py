@@ -7,6 +7,7 @@ sqlite3 errors are mapped to coledger errors here and never leave this package.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,32 @@ CREATE TABLE IF NOT EXISTS entries (
 
 class StoreError(LocalError):
     """The database could not be opened, read or written."""
+
+
+BEHIND_META = "chain_behind"
+"""A meta row: the network holds actions of ours this chain lacks (node/store/behind.py)."""
+
+
+class ChainBehind(LocalError):
+    """Our chain is behind what the network holds of it: a write would fork it."""
+
+
+def behind_message(local_seq: int, network_seq: int) -> str:
+    return (f"your chain is behind the network (local head seq {local_seq}, network has seq"
+            f" {network_seq}): run `coledger chain recover`")
+
+
+def refuse_if_behind(conn: sqlite3.Connection) -> None:
+    """ChainBehind if the home is marked behind (inside the write's transaction)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (BEHIND_META,)).fetchone()
+    if row is None:
+        return
+    try:
+        network_seq = int(json.loads(row[0])["network_seq"])
+    except (ValueError, TypeError, KeyError):
+        network_seq = -1
+    head = conn.execute("SELECT MAX(seq) FROM chain").fetchone()[0]
+    raise ChainBehind(behind_message(-1 if head is None else head, network_seq))
 
 
 @contextmanager
@@ -169,6 +196,7 @@ class Store:
         with _mapped("writing the chain"):
             conn.execute("BEGIN IMMEDIATE")
             try:
+                refuse_if_behind(conn)
                 head = self.head()
                 if head != expected_head:
                     raise HeadMoved(
