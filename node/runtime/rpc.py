@@ -47,7 +47,7 @@ async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNOR
     os.chmod(path, 0o600)
     sock.listen(16)
     listener = trio.SocketListener(sock)
-    methods = _methods(node) | session_methods(node)
+    methods = _methods(node) | session_methods(node) | recovery_methods(node)
     task_status.started()
     try:
         async with trio.open_nursery() as nursery:
@@ -153,6 +153,17 @@ def session_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
 
     return {"cs_start": cs_start, "cs_session": cs_session, "cs_list": cs_list,
             "cs_accept": cs_accept, "cs_decline": cs_decline}
+
+
+def recovery_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
+    """`coledger chain recover` on the running node (node/runtime/recovery.py)."""
+
+    async def recover(force: bool = False) -> Any:
+        if not isinstance(force, bool):
+            raise LocalError("recover: force must be true or false")
+        return await node.own_chain.recover(force)
+
+    return {"recover": recover}
 
 
 def chain_view_of(records: list[Any]) -> Any:
