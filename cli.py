@@ -170,7 +170,10 @@ def cmd_chain_recover(a: argparse.Namespace) -> None:
 
 
 def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> Any:
-    """A short network session of this home's node, for `chain recover`."""
+    """A short network session of this home's node, for `chain recover` (its log lines,
+    such as "behind the network" on start, would only repeat what the result says)."""
+    import logging
+
     import trio
 
     from node.runtime.conductor import open_node
@@ -183,9 +186,26 @@ def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> An
                 while len(node.peers()) < 2:
                     await trio.sleep(0.2)
             with Progress("asking the network for this chain") as progress:
-                return await node.own_chain.recover(force, progress.update)
+                try:
+                    return await node.own_chain.recover(force, progress.update)
+                except CoreError as e:
+                    return e  # (raised out here, not inside the node's nursery)
 
-    return trio.run(main)
+    if not OPTS.debug:
+        for name in ("coledger", "libp2p"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        result = trio.run(main)
+    except BaseExceptionGroup as group:  # (a failure to start, from the node's nursery)
+        found = group.subgroup(CoreError)
+        if found is None:
+            raise
+        while isinstance(found, BaseExceptionGroup):
+            found = found.exceptions[0]
+        raise found from None
+    if isinstance(result, CoreError):
+        raise result
+    return result
 
 
 def _rpc_long(method: str, timeout: float, **params: Any) -> Any:

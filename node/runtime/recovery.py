@@ -133,14 +133,14 @@ class OwnChain:
         mark. A chain of ours that forks from the network's needs `force` to drop what
         the network does not hold on its longest chain."""
         network = await self.fetch(progress)
-        held = self.node.dht.activity(self.node.me)
-        if not self.answered and not held:
-            raise LocalError("no peer answered with this chain: nothing restored"
-                             " (is the network reachable? give a member's address with"
-                             " --bootstrap)")
+        held = self.node.dht.activity(self.node.me)  # (as our own authority)
         me, store = self.node.me, self.store
         local = list(store.records())
         plan = plan_recovery(me, local, [*network, *held])
+        if not self.answered and not plan.append:
+            raise LocalError("no peer answered with this chain: nothing restored"
+                             " (is the network reachable? give a member's address with"
+                             " --bootstrap)")
         known = set_aside(store)
         lost = [a for a in plan.set_aside if a not in known]
         self.refresh()

@@ -55,10 +55,13 @@ def _parse(raw: bytes) -> BehindMark:
 
 
 def mark_behind(store: Store, mark: BehindMark) -> None:
-    """Persist the mark; one already there is kept unless `mark` knows of a higher seq."""
+    """Persist the mark; one already there keeps its reason (the first evidence) and
+    takes the higher of the two network seqs."""
     held = read_mark(store)
-    if held is not None and held.network_seq >= mark.network_seq:
-        return
+    if held is not None:
+        if held.network_seq >= mark.network_seq:
+            return
+        mark = BehindMark(mark.local_seq, mark.network_seq, held.reason, held.since_us)
     store.set_meta(BEHIND_META, json.dumps(asdict(mark)).encode())
 
 
