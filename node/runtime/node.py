@@ -554,6 +554,8 @@ class Node:
             return 0
         raw = store.get_meta(PUBLISHED_META)
         start = int(raw) + 1 if raw else 0
+        if start > head.seq + 1:
+            start = self._rolled_back_unseen(head.seq, start - 1)
         records = list(store.records(start=start))
         if not records:
             self._published_seq = head.seq
@@ -564,6 +566,17 @@ class Node:
         self._published_seq = records[-1].action.seq
         self._wake_publish.set()
         return len(ops)
+
+    def _rolled_back_unseen(self, head_seq: int, queued_seq: int) -> int:
+        """Our chain ends before what we once queued for publishing: it was rolled back,
+        and the network holds none of what it lost (or the check on start would have
+        found it). Say so, and publish the whole chain again (where the new actions
+        begin is not known; ops already receipted settle at once)."""
+        log.warning("our chain ends at seq %d but had reached seq %d: it was rolled back and"
+                    " the network holds none of the actions lost; publishing it again",
+                    head_seq, queued_seq)
+        self.own_chain.due = True
+        return 0
 
     def audit_published(self, limit: int = AUDIT_RECORDS) -> int:
         """Queue again our published ops none of whose validators is among their

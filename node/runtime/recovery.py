@@ -102,13 +102,16 @@ class OwnChain:
         if self.due or self.node.clock() - self.checked_us >= OWN_CHECK_US:
             await self.check()
 
-    async def fetch(self, progress: Progress | None = None) -> list[Record]:
-        """Our chain as our authorities (and other members) hold it, decoded, unverified:
-        every answer, merged (a peer may hold a part; forks included)."""
+    async def fetch(self, progress: Progress | None = None, *,
+                    wide: bool = False) -> list[Record]:
+        """Our chain as our authorities (`wide`: and other members, up to ASK_AT_MOST)
+        hold it, decoded, unverified: every answer, merged (a peer may hold a part;
+        forks included)."""
         node = self.node
         sources = [p for p in node.authorities(node.me.to_bytes()) if p != node.me]
-        sources += [p for p in node.transport.connected_peers()
-                    if p in node.members and p not in sources and p != node.me]
+        if wide:
+            sources += [p for p in node.transport.connected_peers()
+                        if p in node.members and p not in sources and p != node.me]
         sources = sources[:ASK_AT_MOST]
         merged: dict[bytes, Record] = {}
         self.answered = 0
@@ -132,7 +135,7 @@ class OwnChain:
         seqs from our genesis), and append the missing ones in one transaction; clear the
         mark. A chain of ours that forks from the network's needs `force` to drop what
         the network does not hold on its longest chain."""
-        network = await self.fetch(progress)
+        network = await self.fetch(progress, wide=True)
         held = self.node.dht.activity(self.node.me)  # (as our own authority)
         me, store = self.node.me, self.store
         local = list(store.records())

@@ -155,3 +155,42 @@ async def test_a_fork_of_ours_reaching_the_node_flags_the_home_and_the_node_stay
             assert a.status()["behind"] is None
             with open_ledger(homes[0], passphrase) as led:
                 assert led.agent.verify().seq == result["head_seq"]
+
+
+async def test_a_rollback_the_network_never_saw_still_publishes_what_comes_after(tmp_path):
+    """The actions lost were never published beyond the node itself: nothing can bring
+    them back, but the chain's new actions must still reach the network (the node's
+    mark of what it had queued pointed past the new head, and they were skipped)."""
+    homes, _ = make_homes(tmp_path, ["a", "b", "c"], redundancy=3)
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        b = await start(stack, homes[1], net)
+        c = await start(stack, homes[2], net, [b.transport.listen_addrs()[0]])
+        bootstrap = [b.transport.listen_addrs()[0]]
+        async with AsyncExitStack() as first:
+            a = await start(first, homes[0], net, bootstrap)
+            record_events(homes[0], [f"e{i}" for i in range(8)])
+            mid = head_seq(homes[0])
+            a.enqueue_new_records()
+            await wait_for(lambda: a.queue.pending() == 0)
+            net.partition([[a.me], [b.me, c.me]])
+            record_events(homes[0], [f"e{i}" for i in range(8, 12)])
+            a.enqueue_new_records()
+            await trio.sleep(0.5)
+        net.heal()
+        db = sqlite3.connect(homes[0] / "coledger.db")
+        with db:  # lost with the node's own copy of them, its publish queue kept its mark
+            db.execute("DELETE FROM chain WHERE seq > ?", (mid,))
+            db.execute("DELETE FROM ops")
+            db.execute("DELETE FROM publish_queue")
+        db.close()
+        async with AsyncExitStack() as second:
+            a = await start(second, homes[0], net, bootstrap)
+            assert a.status()["behind"] is None  # (nobody holds what was lost)
+            new = record_events(homes[0], ["after the rollback"])[0]
+            a.enqueue_new_records()
+            # published to its authorities (b and c hold it, not only a's own chain)
+            await wait_for(lambda: all(p.dht.get_record(new) is not None for p in (b, c)),
+                           timeout=15)
+            assert a.queue.pending() == 0
+            assert all(a.me not in p.blocked for p in (b, c))
