@@ -58,7 +58,7 @@ async def open_node(
 
             await nursery.start(serve_rpc, node, ledger.agent.paths.root)
         await node.join(peers)
-        await node.own_chain.check()  # (before publishing: a rolled-back chain would fork)
+        await node.own_chain.check_on_start()  # (before publishing: a rolled-back chain forks)
         node.enqueue_new_records()
         await nursery.start(node.run)
         try:

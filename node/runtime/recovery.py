@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from dht import wire
 from node.core.errors import LocalError
 from node.core.own_chain import Divergence, divergence, plan_recovery
@@ -35,8 +37,10 @@ log = logging.getLogger("coledger.node")
 
 OWN_CHECK_US = 60_000_000
 """Least time between two asks of our authorities for our own chain."""
-ASK_AT_MOST = 16
-"""Peers asked for our chain in one check or recovery."""
+ASK_AT_MOST = 8
+"""Peers asked for our chain in one recovery (GET_TIMEOUT each at worst)."""
+START_CHECK_S = 10.0
+"""Longest wait for the check on start (a node still starts if peers are slow)."""
 
 Progress = Callable[[int, int], None]
 
@@ -90,11 +94,16 @@ class OwnChain:
         """Ask our agent-activity authorities for our chain and compare (our own store
         first: as an authority of ourselves we may hold what our chain lost)."""
         self.checked_us = self.node.clock()
-        self.due = False
         held = self.node.dht.activity(self.node.me)
         found = self.note((r.signed for r in held), "our own authority store")
         records = await self.fetch()
+        self.due = False
         return self.note((r.signed for r in records), "our agent-activity authorities") or found
+
+    async def check_on_start(self) -> None:
+        """`check`, for at most START_CHECK_S (if cut short, it is due again)."""
+        with trio.move_on_after(START_CHECK_S):
+            await self.check()
 
     async def maybe_check(self) -> None:
         """A check when one is due (a hint came, or OWN_CHECK_US passed)."""
