@@ -1,7 +1,8 @@
 """A cooperative's home rolled back, with real `coledger run` processes on 127.0.0.1:
 restored from a backup taken after its 8th of 12 events, its node notices on restart
 that the network holds more of its chain, refuses `record`, and `chain recover` brings
-all 12 back (asking the running node, or with none running in a session of its own); and a fork of its own reaching the network no longer ends its process."""
+all 12 back (asking the running node, or with none running in a session of its own);
+and a fork of its own reaching the network no longer ends its process."""
 
 from __future__ import annotations
 
