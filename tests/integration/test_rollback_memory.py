@@ -194,3 +194,38 @@ async def test_a_rollback_the_network_never_saw_still_publishes_what_comes_after
                            timeout=15)
             assert a.queue.pending() == 0
             assert all(a.me not in p.blocked for p in (b, c))
+
+
+async def test_a_fork_warrant_about_us_flags_the_home_and_the_node_stays_up(tmp_path):
+    """A peer warrants us with a fork we signed (another copy of this home wrote on an
+    older state of the chain): the node is never its own judge's victim, it flags the
+    home so that nothing more is written on top of a chain the network calls forked."""
+    from dht import wire
+    from node.core.chain import ChainHead
+    from node.core.clock import now_us
+    from node.core.scratch import Scratch
+    from validation.warrants import ForkEvidence, issue_warrant
+
+    homes, _ = make_homes(tmp_path, ["a", "b", "c"], redundancy=3)
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        b = await start(stack, homes[1], net)
+        a = await start(stack, homes[0], net, [b.transport.listen_addrs()[0]])
+        record_events(homes[0], ["e0", "e1"])
+        store = a.ledger.agent.store
+        head = store.head()
+        prev = store.get_record_at(head.seq - 1)
+        ours = store.get_record_at(head.seq)
+        base = ChainHead(prev.action.seq, prev.address, prev.action.timestamp)
+        other = Scratch(base, a.key, now_us)
+        other.create("note", {"written by": "an older copy of this home"})
+        evidence = ForkEvidence.of(ours.signed, other.records[0].signed)
+        warrant = issue_warrant(b.key, evidence, now_us())
+        message = wire.encode_message(wire.WarrantMessage((warrant.to_bytes(),)))
+        await b.transport.request(a.me, "warrant", message, timeout=5)
+        behind = a.status()["behind"]
+        assert behind is not None and "fork warrant" in behind["reason"]
+        with pytest.raises(ChainBehind):
+            record_events(homes[0], ["e2"])
+        await trio.sleep(1.0)  # the node's loops still run: it answers and gossips
+        assert a.me in b.peers()
