@@ -158,11 +158,84 @@ def cmd_chain_show(a: argparse.Namespace) -> None:
 @command("chain verify")
 def cmd_chain_verify(a: argparse.Namespace) -> None:
     """Verify every link and signature of this agent's chain; name the first bad seq."""
+    from node.store.behind import ChainBehind, behind_message, read_mark
+
     with agent() as ag:
         head = ag.verify()
+        behind = read_mark(ag.store)
     length = 0 if head is None else head.seq + 1
+    if behind is not None:  # valid, but the network holds more of it
+        local = -1 if head is None else head.seq
+        raise ChainBehind(f"{length} actions verify locally, but "
+                          + behind_message(local, behind.network_seq))
     data = {"ok": True, "length": length, "head": str(head.address) if head else None}
     emit(data, f"ok: {length} actions verified" + (f", head {head.address}" if head else ""))
+
+
+@command("chain recover",
+         arg("--force", action="store_true",
+             help="also drop actions of this chain that fork from the network's"),
+         arg("--bootstrap", action="append", default=[], metavar="MULTIADDR",
+             help="a member's address (when no node runs; the network file's are added)"),
+         arg("--timeout", type=float, default=60.0,
+             help="seconds to wait for members when no node runs [60]"))
+def cmd_chain_recover(a: argparse.Namespace) -> None:
+    """Fetch this chain's records back from the network (after a rollback: a restored
+    backup, a damaged disk) and append the missing ones; print what was restored."""
+    from node.runtime.rpc import node_running
+
+    if node_running(OPTS.home):
+        result = _rpc_long("recover", a.timeout + 150, force=a.force)
+    else:
+        result = _recover_in_session(a.force, a.bootstrap, a.timeout)
+    dropped = f", dropped {result['dropped']} of this chain's" if result.get("dropped") else ""
+    emit(result, f"restored {result['restored']} records from the network{dropped};"
+                 f" head seq {result['head_seq']}")
+
+
+def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> Any:
+    """A short network session of this home's node, for `chain recover` (its log lines,
+    such as "behind the network" on start, would only repeat what the result says)."""
+    import logging
+
+    import trio
+
+    from node.runtime.conductor import open_node
+    from node.runtime.progress import Progress
+
+    async def main() -> Any:
+        async with open_node(OPTS.home, passphrase, listen="/ip4/127.0.0.1/tcp/0",
+                             bootstrap=bootstrap, rpc=False) as node:
+            with trio.move_on_after(timeout):
+                while len(node.peers()) < 2:
+                    await trio.sleep(0.2)
+            with Progress("asking the network for this chain") as progress:
+                try:
+                    return await node.own_chain.recover(force, progress.update)
+                except CoreError as e:
+                    return e  # (raised out here, not inside the node's nursery)
+
+    if not OPTS.debug:
+        for name in ("coledger", "libp2p"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        result = trio.run(main)
+    except BaseExceptionGroup as group:  # (a failure to start, from the node's nursery)
+        found = group.subgroup(CoreError)
+        if found is None:
+            raise
+        while isinstance(found, BaseExceptionGroup):
+            found = found.exceptions[0]
+        raise found from None
+    if isinstance(result, CoreError):
+        raise result
+    return result
+
+
+def _rpc_long(method: str, timeout: float, **params: Any) -> Any:
+    from node.runtime.rpc import call
+
+    return call(OPTS.home, method, timeout=timeout, **params)
 
 
 @command("get", arg("address", help="an action or entry address (bafy...)"),

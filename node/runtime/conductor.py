@@ -63,8 +63,9 @@ async def open_node(
             from node.runtime.rpc import serve_rpc
 
             await nursery.start(serve_rpc, node, ledger.agent.paths.root)
-        node.enqueue_new_records()
         await node.join(peers)
+        await node.own_chain.check_on_start()  # (before publishing: a rolled-back chain forks)
+        node.enqueue_new_records()
         await nursery.start(node.run)
         try:
             yield node

@@ -68,6 +68,8 @@ class WorkflowReport:
     rejected: int = 0
     deferred: int = 0
     warrants: list[Warrant] = field(default_factory=list)
+    own_forks: list[tuple[SignedAction, SignedAction]] = field(default_factory=list)
+    """Forks of our own chain found here (a rollback, written again): never warranted."""
 
     @property
     def progressed(self) -> bool:
@@ -219,7 +221,12 @@ class ValidationWorkflow:
     def _warrant(self, evidence: InvalidOpEvidence | ForkEvidence, now_us: int,
                  report: WorkflowReport) -> None:
         """Warrant only on evidence that convicts as every judge will see it: an op the
-        author did not sign (forged signature, swapped entry) is rejected, not warranted."""
+        author did not sign (forged signature, swapped entry) is rejected, not warranted.
+        Our own fork is reported to the node (it flags the home), not warranted."""
+        if evidence.warrantee == self.key.agent_id:
+            if isinstance(evidence, ForkEvidence):
+                report.own_forks.append(evidence.pair)
+            return
         warrant = issue_warrant(self.key, evidence, now_us)
         if isinstance(judge_warrant(warrant, self._revalidate(now_us)), WarranteeGuilty):
             self.accept_warrant(warrant, now_us, report, judged=True)

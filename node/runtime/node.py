@@ -40,11 +40,12 @@ from node.runtime.hello import Hello, check_hello
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
 from node.runtime.ledger import Ledger
 from node.runtime.population import Population
+from node.runtime.recovery import OwnChain
 from node.store.dht import INTEGRATED, REJECTED
 from node.store.publish import Outgoing, PublishQueue
 from validation.receipts import ValidationReceipt, verify_receipt
 from validation.sys import counterfeit, decode_op
-from validation.warrants import Warrant
+from validation.warrants import ForkEvidence, Warrant
 
 log = logging.getLogger("coledger.node")
 
@@ -127,6 +128,7 @@ class Node:
         self.population = Population(self.me, transport, self.redundancy)
         self.shared = SharedOps(self.me, self.dht)
         self._warrants_out: list[Warrant] = []
+        self.own_chain = OwnChain(self)
         for name, handler in (("hello", self._on_hello), ("publish", self._on_publish),
                               ("fetch", self._on_fetch), ("get", self._on_get),
                               ("gossip", self._on_gossip), ("warrant", self._on_warrant)):
@@ -303,6 +305,9 @@ class Node:
 
     def validate_now(self) -> WorkflowReport:
         report = self.workflow.run(self.clock())
+        if report.own_forks:
+            self.own_chain.note((s for pair in report.own_forks for s in pair),
+                                "a fork of our chain in our own validation")
         if report.warrants:
             self.blocked |= set(self.dht.blocked())
         for warrant in report.warrants:
@@ -322,6 +327,9 @@ class Node:
         added = self.dht.add_ops(fresh, self.clock())
         if added:
             self._wake_validate.set()
+            ours = [op.signed for op in fresh if op.action.author == self.me]
+            if ours:  # (a peer's data naming actions of ours our chain may lack)
+                self.own_chain.note(ours, "ops of ours from a peer")
         return added
 
     def _counterfeit(self, op: Op) -> bool:
@@ -445,9 +453,18 @@ class Node:
                 warrant = Warrant.from_bytes(raw)
             except CoreError:
                 continue
+            if warrant.warrantee == self.me:
+                self._warranted(warrant)
             verdicts.append(self.workflow.accept_warrant(warrant, self.clock()))
         self.blocked |= set(self.dht.blocked())
         return wire.encode_message(wire.WarrantMessage(()))
+
+    def _warranted(self, warrant: Warrant) -> None:
+        """A warrant about us: say so; a fork of ours flags the home (never ends the node)."""
+        evidence = warrant.evidence
+        log.error("warranted by %s: %s", warrant.issuer, type(evidence).__name__)
+        if isinstance(evidence, ForkEvidence):
+            self.own_chain.note(evidence.pair, f"a fork warrant from {warrant.issuer}")
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -567,10 +584,12 @@ class Node:
         """Queue the ops of records the chain gained since we last looked."""
         store = self.ledger.agent.store
         head = store.head()  # (one indexed read when nothing is new: polled 4 times a second)
-        if head is None or head.seq == self._published_seq:
+        if head is None or head.seq == self._published_seq or self.own_chain.behind:
             return 0
         raw = store.get_meta(PUBLISHED_META)
         start = int(raw) + 1 if raw else 0
+        if start > head.seq + 1:
+            start = self._rolled_back_unseen(head.seq, start - 1)
         records = list(store.records(start=start))
         if not records:
             self._published_seq = head.seq
@@ -581,6 +600,17 @@ class Node:
         self._published_seq = records[-1].action.seq
         self._wake_publish.set()
         return len(ops)
+
+    def _rolled_back_unseen(self, head_seq: int, queued_seq: int) -> int:
+        """Our chain ends before what we once queued for publishing: it was rolled back,
+        and the network holds none of what it lost (or the check on start would have
+        found it). Say so, and publish the whole chain again (where the new actions
+        begin is not known; ops already receipted settle at once)."""
+        log.warning("our chain ends at seq %d but had reached seq %d: it was rolled back and"
+                    " the network holds none of the actions lost; publishing it again",
+                    head_seq, queued_seq)
+        self.own_chain.due = True
+        return 0
 
     def audit_published(self, limit: int = AUDIT_RECORDS) -> int:
         """Queue again our published ops none of whose validators is among their
@@ -624,8 +654,8 @@ class Node:
         """Send due ops to their authorities, batched per peer; count done ops. Rounds
         may overlap: the ops of one are held back from the others until it ends."""
         now = self.clock()
-        due = self.queue.due(now)
-        if not due:
+        due = self.queue.due(now) if not self.own_chain.behind else []
+        if not due:  # (behind: what we queued may fork the network's chain of ours)
             return 0
         self.queue.hold([out.op.address for out in due], now + ROUND_HOLD_US)
         try:
@@ -840,6 +870,10 @@ class Node:
         while True:
             await trio.sleep(self.gossip_interval * (0.5 + rng.random()))
             await self.discover()
+            try:
+                await self.own_chain.maybe_check()
+            except CoreError as e:
+                log.warning("checking our chain against the network failed: %s", e)
             self.audit_published()
             peer = self.gossip_partner(rng)
             if peer is None:
@@ -900,6 +934,7 @@ class Node:
             "blocked": [str(b) for b in sorted(self.blocked, key=lambda a: a.to_bytes())],
             "ops": self.dht.counts(),
             "publish_pending": self.queue.pending(),
+            "behind": self.own_chain.status(),
             "stats": {
                 k: (len(v) if isinstance(v, set) else v) for k, v in vars(self.stats).items()
             },

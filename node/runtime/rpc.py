@@ -54,7 +54,8 @@ async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNOR
     sock.listen(16)
     listener = trio.SocketListener(sock)
     methods = {name: _checked(name, fn)
-               for name, fn in (_methods(node) | session_methods(node)).items()}
+               for name, fn in (_methods(node) | session_methods(node)
+                                 | recovery_methods(node)).items()}
     task_status.started()
     try:
         async with trio.open_nursery() as nursery:
@@ -249,6 +250,17 @@ def _event_model() -> type[BaseModel]:
         for f, p in inspect.signature(EventRequest).parameters.items()
     }
     return create_model("event_params", __config__=_STRICT, **fields)
+
+
+def recovery_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
+    """`coledger chain recover` on the running node (node/runtime/recovery.py)."""
+
+    async def recover(force: bool = False) -> Any:
+        if not isinstance(force, bool):
+            raise LocalError("recover: force must be true or false")
+        return await node.own_chain.recover(force)
+
+    return {"recover": recover}
 
 
 def chain_view_of(records: list[Any]) -> Any:

@@ -10,6 +10,7 @@ read-only. sqlite3 errors are mapped to coledger errors here and never leave thi
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -61,6 +62,32 @@ class ReadOnlyHome(StoreError):
 # What a command checks at every open (the tables this agent's own chain lives in, ~5 ms
 # for a 100 MB file); a node checks the whole file when it starts (~110 ms per 100 MB).
 CHAIN_TABLES = ("meta", "chain", "entries", "sessions")
+
+
+BEHIND_META = "chain_behind"
+"""A meta row: the network holds actions of ours this chain lacks (node/store/behind.py)."""
+
+
+class ChainBehind(LocalError):
+    """Our chain is behind what the network holds of it: a write would fork it."""
+
+
+def behind_message(local_seq: int, network_seq: int) -> str:
+    return (f"your chain is behind the network (local head seq {local_seq}, network has seq"
+            f" {network_seq}): run `coledger chain recover`")
+
+
+def refuse_if_behind(conn: sqlite3.Connection) -> None:
+    """ChainBehind if the home is marked behind (inside the write's transaction)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (BEHIND_META,)).fetchone()
+    if row is None:
+        return
+    try:
+        network_seq = int(json.loads(row[0])["network_seq"])
+    except (ValueError, TypeError, KeyError):
+        network_seq = -1
+    head = conn.execute("SELECT MAX(seq) FROM chain").fetchone()[0]
+    raise ChainBehind(behind_message(-1 if head is None else head, network_seq))
 
 
 @contextmanager
@@ -255,6 +282,7 @@ class Store:
         with _mapped("writing the chain"):
             conn.execute("BEGIN IMMEDIATE")
             try:
+                refuse_if_behind(conn)
                 head = self.head()
                 if head != expected_head:
                     raise HeadMoved(
