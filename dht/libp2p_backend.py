@@ -31,6 +31,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
+from functools import partial
 
 import multiaddr  # type: ignore[import-untyped]
 import trio
@@ -456,7 +457,7 @@ class Libp2pTransport:
                 with _map_errors(peer, name):
                     await stream.write(frame)
                     body = await read_frame_or_end(
-                        lambda n, s=stream: _read_or_eof(s, n), ep.frame_limit(peer) + 1,
+                        partial(_read_or_eof, stream), ep.frame_limit(peer) + 1,
                         ep.budget_for(peer),
                     )
             except (RequestFailed, PeerUnreachable):
