@@ -101,6 +101,10 @@ class Limits:
     """The untrusted peers' part of `frame_budget`: their frames take a share at once
     or are refused (they never wait, nor hold members' frames up)."""
 
+    def __post_init__(self) -> None:
+        if self.frame_budget <= self.max_message:  # (a response frame is one byte longer)
+            raise ValueError("frame_budget must exceed max_message, or big frames never fit")
+
 
 @dataclass(frozen=True, slots=True)
 class TransportStatistics:

@@ -157,7 +157,7 @@ async def test_a_stranger_that_never_greets_is_disconnected_after_the_deadline()
 
 async def test_the_frame_budget_holds_with_many_peers_sending_big_frames_slowly() -> None:
     size = 600 * 1024
-    limits = Limits(max_message=1 << 20, frame_budget=1 << 20, stranger_max_message=64 * 1024,
+    limits = Limits(max_message=900 * 1024, frame_budget=1 << 20, stranger_max_message=64 * 1024,
                     stranger_budget=100 * 1024)
     with trio.fail_after(60):
         async with hosts(9, limits) as ts:
