@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dht.transport import MAX_MESSAGE, Limits, encode_varint, protocol_id  # noqa: E402
 from node.core.cid import Cid  # noqa: E402
-from node.core.identity import AgentId, AgentKey  # noqa: E402
+from node.core.identity import AgentKey  # noqa: E402
 
 PASS = "bench strangers"
 FRAME = MAX_MESSAGE  # 8 MiB: the largest frame anyone could send before
@@ -112,7 +112,7 @@ async def flood(address: str, network: Cid, strangers: int, streams: int) -> dic
     return outcomes
 
 
-def run_one(root: Path, home: Path, limits: str, strangers: int, streams: int) -> dict[str, object]:
+def run_one(home: Path, limits: str, strangers: int, streams: int) -> dict[str, object]:
     child = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(home), "--limits", limits],
         stdout=subprocess.PIPE, text=True,
@@ -153,7 +153,7 @@ def main() -> None:
         home = make_home(Path(tmp))
         for limits in ("before", "now"):
             for strangers in (1, 4):
-                r = run_one(Path(tmp), home, limits, strangers, args.streams)
+                r = run_one(home, limits, strangers, args.streams)
                 results.append(r)
                 print(f"{limits:>6} limits, {strangers} stranger(s) x {args.streams} streams x "
                       f"8 MiB: RSS {r['rss_before_mb']} MB before, peak {r['rss_peak_mb']}, "
