@@ -1,9 +1,10 @@
-"""What both backends share: handlers, limits, counters and the peer filter.
+"""What both backends share: handlers, limits, counters, the peer filter and trust.
 
 A backend moves frames; an `Endpoint` decides what to do with them. `answer` runs a
 handler for one inbound request under the inbound limits and turns every outcome
 into a response frame, so a handler's exception is an error frame for the requester
-and one log line here, never a crash.
+and one log line here, never a crash. Peers not trusted (`set_trust`: no membrane
+proof shown yet) get the stranger limits: `frame_limit` and `budget_for`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from dht.transport import (
+    FrameError,
     Handler,
     Limits,
     PeerFilter,
@@ -33,14 +35,88 @@ class Busy(Exception):
     """An inbound request over the per-peer limit: the backend resets its stream."""
 
 
+class ByteBudget:
+    """A count of bytes shared by frame readers: `take` waits its turn (first come,
+    first served, so a big frame is not starved by small ones), `try_take` does not."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self.peak = 0
+        self._turn = trio.Lock()  # fair: waiters are served in order
+        self._freed = trio.Event()
+
+    def try_take(self, n: int) -> bool:
+        if self._turn.locked() or self.held + n > self.total:
+            return False
+        self._hold(n)
+        return True
+
+    async def take(self, n: int) -> None:
+        if n > self.total:
+            raise FrameError(f"a frame of {n} bytes exceeds the budget of {self.total}")
+        async with self._turn:
+            while self.held + n > self.total:
+                if self._freed.is_set():
+                    self._freed = trio.Event()
+                await self._freed.wait()
+            self._hold(n)
+
+    def give(self, n: int) -> None:
+        self.held -= n
+        self._freed.set()
+
+    def _hold(self, n: int) -> None:
+        self.held += n
+        self.peak = max(self.peak, self.held)
+
+
+class _MemberBudget:
+    """A trusted peer's frame waits for its share of the whole budget."""
+
+    def __init__(self, total: ByteBudget) -> None:
+        self._total = total
+
+    async def acquire(self, n: int) -> None:
+        await self._total.take(n)
+
+    def release(self, n: int) -> None:
+        self._total.give(n)
+
+
+class _StrangerBudget:
+    """A stranger's frame has its share of the strangers' part at once, or is refused."""
+
+    def __init__(self, total: ByteBudget, strangers: ByteBudget) -> None:
+        self._total = total
+        self._strangers = strangers
+
+    async def acquire(self, n: int) -> None:
+        if not self._strangers.try_take(n):
+            raise FrameError("no room for a stranger's frame now")
+        if not self._total.try_take(n):
+            self._strangers.give(n)
+            raise FrameError("no room for a stranger's frame now")
+
+    def release(self, n: int) -> None:
+        self._strangers.give(n)
+        self._total.give(n)
+
+
 class Endpoint:
-    """Handlers, limits, counters and the peer filter of one transport."""
+    """Handlers, limits, counters, the peer filter and trust of one transport."""
 
     def __init__(self, local_id: AgentId, limits: Limits) -> None:
         self.local_id = local_id
         self.limits = limits
         self.handlers: dict[str, Handler] = {}
         self._accept: PeerFilter = _accept_all
+        self._trust: PeerFilter = _accept_all
+        self.trust_set = False
+        """Whether `set_trust` was called: until then every peer is trusted."""
+        self.frames = ByteBudget(limits.frame_budget)
+        self._members_budget = _MemberBudget(self.frames)
+        self._strangers_budget = _StrangerBudget(self.frames, ByteBudget(limits.stranger_budget))
         self._inbound = trio.Semaphore(limits.inbound_total)
         self._inbound_per_peer: dict[AgentId, int] = {}
         self._outbound: dict[AgentId, tuple[trio.Semaphore, list[int]]] = {}
@@ -57,6 +133,31 @@ class Endpoint:
 
     def set_peer_filter(self, accept: PeerFilter) -> None:
         self._accept = accept
+
+    def set_trust(self, trusted: PeerFilter) -> None:
+        self._trust = trusted
+        self.trust_set = True
+
+    def trusts(self, peer: AgentId) -> bool:
+        """Whether `peer` has shown a membrane proof (gets the member limits); a trust
+        check that raises does not trust."""
+        if peer == self.local_id:
+            return True
+        try:
+            return bool(self._trust(peer))
+        except Exception:
+            log.exception("trust check raised for %s; holding it as a stranger", peer)
+            return False
+
+    def frame_limit(self, peer: AgentId) -> int:
+        """The largest frame `peer` may send us now."""
+        if self.trusts(peer):
+            return self.limits.max_message
+        return min(self.limits.max_message, self.limits.stranger_max_message)
+
+    def budget_for(self, peer: AgentId) -> _MemberBudget | _StrangerBudget:
+        """Where the bytes of `peer`'s next frame body come from."""
+        return self._members_budget if self.trusts(peer) else self._strangers_budget
 
     def accepts(self, peer: AgentId) -> bool:
         """Whether `peer` may talk to us; a filter that raises refuses."""
@@ -130,6 +231,8 @@ class Endpoint:
             bytes_sent=self.bytes_sent,
             bytes_received=self.bytes_received,
             connected_peers=connected,
+            frame_bytes_held=self.frames.held,
+            frame_bytes_peak=self.frames.peak,
         )
 
 

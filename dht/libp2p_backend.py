@@ -11,6 +11,13 @@ we add peers to it on every connection (py-libp2p does not) and sort by its metr
 (`dht.authority`, checked against its `sort_peer_ids_by_distance`), counting the local
 node in.
 
+Peers the node does not trust yet (`set_trust`: no membrane proof shown) are
+strangers: their frames are refused past `Limits.stranger_max_message` from the length
+alone, they get `stranger_streams` streams, no Kademlia answers (the routing table is
+the member list), and `greet_deadline` seconds to become trusted before their
+connection is closed. Every frame body read takes its bytes from one budget
+(`Limits.frame_budget`) first, so many peers cannot pile up unread frames.
+
 Importing this module imports libp2p (about a second): import it lazily, inside the
 code that runs the network. libp2p's exceptions stop here (`_map_errors`).
 Traps handled are listed in LIBP2P-NOTES.md; those met while writing this are noted
@@ -19,9 +26,12 @@ where they are handled.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
+from functools import partial
 
 import multiaddr  # type: ignore[import-untyped]
 import trio
@@ -32,6 +42,7 @@ from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
+from libp2p.kad_dht.common import PROTOCOL_ID as KAD_PROTOCOL_ID
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.network.config import ConnectionConfig
 from libp2p.network.exceptions import SwarmException
@@ -42,10 +53,12 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.exceptions import MuxedConnError, MuxedStreamError
 from libp2p.tools.anyio_service import background_trio_service
+from libp2p.transport.tcp import tcp as _libp2p_tcp
 
 from dht.authority import ClosestIndex
 from dht.endpoint import Busy, Endpoint, release
 from dht.transport import (
+    AddressInUse,
     FrameError,
     Handler,
     Limits,
@@ -55,6 +68,7 @@ from dht.transport import (
     PeerUnreachable,
     RequestFailed,
     RequestTimeout,
+    TransportError,
     TransportStatistics,
     check_name,
     encode_frame,
@@ -84,6 +98,17 @@ _LIBP2P_ERRORS = (BaseLibp2pError, OSError, EOFError, ValueError)
 logging.getLogger("libp2p").propagate = True
 
 
+def _reuse_address_only(sock: trio.socket.SocketType) -> None:
+    """libp2p listens with SO_REUSEPORT (for hole punching, which we do not use), so a
+    second node on a taken port started silently and shared it: keep SO_REUSEADDR only
+    (a restart may still bind over connections in TIME_WAIT)."""
+    with suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+
+_libp2p_tcp._set_reuse_flags = _reuse_address_only
+
+
 class _Quiet(logging.Filter):
     """Drops libp2p log records that describe normal events (a stream ending, a peer
     not speaking a protocol we asked for), which it logs at WARNING/ERROR."""
@@ -91,6 +116,7 @@ class _Quiet(logging.Filter):
     NOISE = (
         "Failed to open stream to peer",
         "Failed to open TCP stream",  # a dead peer: we raise PeerUnreachable
+        "Failed to start TCP listener",  # we raise AddressInUse (or say why)
         "MultiselectClient handshake",  # a connection that died under a new stream
         "ClosedResourceError",  # Yamux's reader when its connection closes at shutdown
         "Stream closed",
@@ -201,6 +227,21 @@ class Libp2pTransport:
         self._index = ClosestIndex()
         self.bootstrapped = trio.Event()
         """Set once every bootstrap address was connected to or given up on."""
+        # Kademlia answers with the routing table, that is with members and their
+        # addresses: only to trusted peers
+        kad_handler = dht.handle_stream
+
+        async def on_kad_stream(stream: INetStream) -> None:
+            agent = agent_of(stream.muxed_conn.peer_id)
+            if agent is None or not self._endpoint.accepts(agent) or not self._endpoint.trusts(
+                agent
+            ):
+                self._endpoint.inbound_failed += 1
+                await _reset_quietly(stream)
+                return
+            await kad_handler(stream)
+
+        host.set_stream_handler(KAD_PROTOCOL_ID, on_kad_stream)
 
     # --- Transport ---------------------------------------------------------------
 
@@ -228,6 +269,11 @@ class Libp2pTransport:
             agent = agent_of(peer_id)
             if agent is None or not self._endpoint.accepts(agent):
                 self._refuse(peer_id)
+
+    def set_trust(self, trusted: PeerFilter) -> None:
+        self._endpoint.set_trust(trusted)
+        for peer_id in self._host.get_connected_peers():
+            self._on_connected(peer_id)  # strangers connected now get their deadline
 
     async def request(self, peer: AgentId, name: str, payload: bytes, *, timeout: float) -> bytes:
         check_name(name)
@@ -411,7 +457,8 @@ class Libp2pTransport:
                 with _map_errors(peer, name):
                     await stream.write(frame)
                     body = await read_frame_or_end(
-                        lambda n, s=stream: _read_or_eof(s, n), ep.limits.max_message + 1
+                        partial(_read_or_eof, stream), ep.frame_limit(peer) + 1,
+                        ep.budget_for(peer),
                     )
             except (RequestFailed, PeerUnreachable):
                 await _reset_quietly(stream)
@@ -467,8 +514,15 @@ class Libp2pTransport:
             return
         # kept streams are bounded, so are a peer's here: past the bound a request is
         # answered "busy" (a reset while the peer negotiates the protocol would look
-        # like a dead connection to it), far past it the stream is reset
+        # like a dead connection to it), far past it the stream is reset; a stranger's
+        # past its small bound is reset at once
         open_now = self._inbound_streams.get(agent, 0)
+        if open_now >= ep.limits.stranger_streams and not ep.trusts(agent):
+            ep.inbound_failed += 1
+            log.info("reset a %s stream from stranger %s: %d streams open", name, agent,
+                     open_now)
+            await _reset_quietly(stream)
+            return
         if open_now >= 4 * STREAMS_PER_PEER:
             ep.inbound_failed += 1
             log.warning("reset a %s stream from %s: %d streams open", name, agent, open_now)
@@ -486,12 +540,15 @@ class Libp2pTransport:
         ep = self._endpoint
         first = True
         wait = min(ep.limits.read_timeout, BUSY_READ_S) if busy else ep.limits.read_timeout
+        if not ep.trusts(agent):
+            wait = min(wait, ep.limits.greet_deadline)
         try:
             while True:
                 # the first request must come at once; later ones may wait a while
                 with trio.move_on_after(wait if first else STREAM_IDLE_S) as idle:
                     payload = await read_frame_or_end(
-                        lambda n: _read_or_eof(stream, n), ep.limits.max_message
+                        lambda n: _read_or_eof(stream, n), ep.frame_limit(agent),
+                        ep.budget_for(agent),
                     )
                 if idle.cancelled_caught and first:
                     raise trio.TooSlowError
@@ -528,8 +585,21 @@ class Libp2pTransport:
         agent = agent_of(peer_id)
         if agent is None or not self._endpoint.accepts(agent):
             self._refuse(peer_id)
-        else:
-            self._nursery.start_soon(self._remember, peer_id)
+            return
+        self._nursery.start_soon(self._remember, peer_id)
+        if self._endpoint.trust_set and not self._endpoint.trusts(agent):
+            self._nursery.start_soon(self._greet_or_go, peer_id, agent)
+
+    async def _greet_or_go(self, peer_id: ID, agent: AgentId) -> None:
+        """Close a stranger's connection if it is still not trusted after the deadline
+        (one that never greets would otherwise hold its connection and streams)."""
+        await trio.sleep(self._endpoint.limits.greet_deadline)
+        if self._endpoint.trusts(agent) or not self._host.get_network().get_connections(peer_id):
+            return
+        log.info("closing the connection of %s: no membrane proof shown in %.0f s", agent,
+                 self._endpoint.limits.greet_deadline)
+        self._dht.routing_table.remove_peer(peer_id)
+        await self._close_peer(peer_id)
 
     def _on_disconnected(self, peer_id: ID) -> None:
         """Forget the streams kept for a peer whose connection closed (they died with it)."""
@@ -579,6 +649,30 @@ class Libp2pTransport:
         async with trio.open_nursery() as nursery:
             for address in addresses:
                 nursery.start_soon(one, address)
+
+
+class _NotListening(Exception):
+    """The host started without its listener."""
+
+
+def _listen_failure(listen: str) -> TransportError:
+    """Why the host could not listen on `listen` (libp2p only logs it): a probe bind
+    tells an address in use from other causes."""
+    try:
+        address = multiaddr.Multiaddr(listen)
+        port = int(address.value_for_protocol("tcp"))
+        family, host = socket.AF_INET, address.value_for_protocol("ip4")
+    except Exception:  # not ip4/tcp: no probe, the plain message
+        return TransportError(f"cannot listen on {listen}")
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return AddressInUse(f"address in use: {listen} (is another node running?)")
+            return TransportError(f"cannot listen on {listen}: {e.strerror or e}")
+    return TransportError(f"cannot listen on {listen}")
 
 
 def _not_supported(error: BaseException) -> bool:
@@ -653,8 +747,11 @@ async def open_libp2p_transport(
         raise AssertionError("libp2p derived a peer id other than the agent id")
     dht = KadDHT(host, DHTMode.SERVER, enable_random_walk=False)
     transport = Libp2pTransport(host, dht, network_id, key.agent_id, limits or Limits())
+    failure: TransportError | None = None
     try:
         async with host.run([multiaddr.Multiaddr(listen)]):
+            if not host.get_addrs():  # libp2p logs a failed listen and runs on without it
+                raise _NotListening
             network = host.get_network()
             # The swarm's auto-connector dials every peer in the peerstore while below
             # its watermarks, refused and disconnected peers included: stop it.
@@ -675,7 +772,11 @@ async def open_libp2p_transport(
                 finally:
                     transport._closed = True
                     nursery.cancel_scope.cancel()
+    except* _NotListening:  # (raised in host.run's nursery: it comes in a group)
+        failure = _listen_failure(listen)
     finally:
         # Leaving host.run() leaves the listener open and two tasks behind.
         with trio.CancelScope(shield=True):
             await host.close()
+    if failure is not None:
+        raise failure

@@ -3,7 +3,9 @@
 Each transport owns one nursery in which its inbound requests run (no background
 tasks while idle), so 1,000 of them fit in one process. Frames are built and parsed
 by the same code as on a real stream, with the same limits, so a garbage or oversize
-frame is refused exactly as the libp2p backend refuses it.
+frame is refused exactly as the libp2p backend refuses it, a stranger's (`set_trust`)
+past the stranger frame limit included. Frames arrive whole here, so the stream bound,
+greeting deadline and frame budget of the libp2p backend have nothing to bound.
 
 Idealised where the real network is not: every live, reachable peer is in every
 routing table (Kademlia with perfect knowledge), and a request dials on demand.
@@ -230,6 +232,9 @@ class MemoryTransport:
     def set_handler(self, name: str, handler: Handler) -> None:
         self._endpoint.set_handler(name, handler)
 
+    def set_trust(self, trusted: PeerFilter) -> None:
+        self._endpoint.set_trust(trusted)
+
     def set_peer_filter(self, accept: PeerFilter) -> None:
         self._endpoint.set_peer_filter(accept)
         self._filter_serial += 1
@@ -252,7 +257,7 @@ class MemoryTransport:
                     raw = await self._network._exchange(self, peer, name, frame)
             ep.bytes_received += len(raw)
             try:
-                body = parse_frame(raw, ep.limits.max_message + 1)
+                body = parse_frame(raw, ep.frame_limit(peer) + 1)
             except FrameError as e:
                 raise RequestFailed(f"malformed response: {e}") from None
             return parse_response(body)
@@ -338,7 +343,7 @@ class MemoryTransport:
         ep = self._endpoint
         try:
             try:
-                payload = parse_frame(raw, ep.limits.max_message)
+                payload = parse_frame(raw, ep.frame_limit(peer))
             except FrameError as e:
                 ep.inbound_failed += 1
                 log.warning("reset a %s stream from %s: %s", name, peer, e)

@@ -34,6 +34,8 @@ Handler = Callable[[AgentId, bytes], Awaitable[bytes]]
 """Answers one request: (verified requester, request bytes) -> response bytes."""
 PeerFilter = Callable[[AgentId], bool]
 """False for a peer that must be refused (non-member, warranted)."""
+STRANGER_MAX_MESSAGE: Final = 64 * 1024
+"""Largest frame from a peer not yet trusted: a hello fits, a flood does not."""
 
 
 class TransportError(CoreError):
@@ -56,6 +58,10 @@ class NotServed(RequestFailed):
 
 class MessageTooLarge(RequestFailed):
     """A request over the frame limit, refused before sending (batch smaller)."""
+
+
+class AddressInUse(TransportError):
+    """The listen address is taken (another node listens there)."""
 
 
 class RequestTimeout(TransportError):
@@ -81,6 +87,23 @@ class Limits:
     """Seconds for a whole request frame to arrive once its stream opened."""
     handler_timeout: float = 120.0
     """Seconds a handler may run before the request fails."""
+    stranger_max_message: int = STRANGER_MAX_MESSAGE
+    """Largest frame from (or answer by) a peer that is not trusted (`set_trust`);
+    a larger one is refused from its length, before its body is read."""
+    stranger_streams: int = 4
+    """Inbound streams open at once from an untrusted peer; more are reset."""
+    greet_deadline: float = 10.0
+    """Seconds an untrusted peer may stay connected without becoming trusted."""
+    frame_budget: int = 8 * MAX_MESSAGE
+    """Bytes of frame bodies being read at once, from all peers together: a body waits
+    for its share before it is read, so floods cannot pile up unread frames."""
+    stranger_budget: int = 16 * STRANGER_MAX_MESSAGE
+    """The untrusted peers' part of `frame_budget`: their frames take a share at once
+    or are refused (they never wait, nor hold members' frames up)."""
+
+    def __post_init__(self) -> None:
+        if self.frame_budget <= self.max_message:  # (a response frame is one byte longer)
+            raise ValueError("frame_budget must exceed max_message, or big frames never fit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +119,10 @@ class TransportStatistics:
     bytes_sent: int
     bytes_received: int
     connected_peers: int
+    frame_bytes_held: int = 0
+    """Bytes of frame bodies being read now (see `Limits.frame_budget`)."""
+    frame_bytes_peak: int = 0
+    """The most that were ever held at once."""
 
 
 @runtime_checkable
@@ -147,6 +174,12 @@ class Transport(Protocol):
     def set_peer_filter(self, accept: PeerFilter) -> None:
         """Refuse peers for which `accept` returns False: their streams are reset,
         their connections closed, and requests to them raise PeerUnreachable."""
+        ...
+
+    def set_trust(self, trusted: PeerFilter) -> None:
+        """Hold peers for which `trusted` returns False (strangers: no membrane proof
+        shown yet) to the stranger limits of `Limits`. Until this is called every
+        accepted peer is trusted."""
         ...
 
     def statistics(self) -> TransportStatistics: ...
@@ -251,13 +284,25 @@ def parse_response(frame_payload: bytes) -> bytes:
     raise RequestFailed(f"unknown response status {status}")
 
 
+class FrameBudget(Protocol):
+    """Bytes a reader takes before it reads a frame's body and gives back after."""
+
+    async def acquire(self, n: int) -> None:
+        """Take `n` bytes (maybe after a wait); FrameError if they cannot be had."""
+        ...
+
+    def release(self, n: int) -> None: ...
+
+
 async def read_frame_or_end(
-    read: Callable[[int], Awaitable[bytes]], limit: int = MAX_MESSAGE
+    read: Callable[[int], Awaitable[bytes]], limit: int = MAX_MESSAGE,
+    budget: FrameBudget | None = None,
 ) -> bytes | None:
     """Read one frame's payload with `read(max_bytes)` (b'' at end of stream); None for
     an end of stream before the frame's first byte (the stream's last frame was the one
     before: a stream may carry several). FrameError on a bad varint, a length over
-    `limit`, or an end inside the frame."""
+    `limit`, an end inside the frame, or no room in `budget` for its body (held while
+    the body is read)."""
     header = bytearray()
     while True:
         chunk = await read(1)
@@ -273,12 +318,18 @@ async def read_frame_or_end(
     length, _ = decode_varint(bytes(header))
     if length > limit:
         raise FrameError(f"frame of {length} bytes exceeds {limit}")
-    parts: list[bytes] = []
-    remaining = length
-    while remaining:
-        chunk = await read(min(remaining, 1 << 16))
-        if not chunk:
-            raise FrameError(f"stream ended {remaining} bytes short of a frame")
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
+    if budget is not None:
+        await budget.acquire(length)
+    try:
+        parts: list[bytes] = []
+        remaining = length
+        while remaining:
+            chunk = await read(min(remaining, 1 << 16))
+            if not chunk:
+                raise FrameError(f"stream ended {remaining} bytes short of a frame")
+            parts.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(parts)
+    finally:
+        if budget is not None:
+            budget.release(length)

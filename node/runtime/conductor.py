@@ -16,6 +16,7 @@ from typing import Any
 
 import trio
 
+from dht.transport import Limits
 from node.core.clock import now_us
 from node.core.identity import AgentId
 from node.runtime.ledger import open_ledger
@@ -36,9 +37,11 @@ async def open_node(
     gossip_interval: float = 2.0,
     rpc: bool = True,
     auto_accept_from: Sequence[str] = (),
+    limits: Limits | None = None,
 ) -> AsyncIterator[Node]:
     """Run this home's node until the block exits. With `memory_network` (a
-    dht.memory.MemoryNetwork) it joins that simulated network instead of libp2p."""
+    dht.memory.MemoryNetwork) it joins that simulated network instead of libp2p;
+    `limits` are the libp2p transport's (its defaults otherwise)."""
     async with AsyncExitStack() as stack:
         stack.enter_context(hold_node_lock(HomePaths(Path(home))))  # before the socket is taken
         ledger = stack.enter_context(open_ledger(home, passphrase))
@@ -54,7 +57,7 @@ async def open_node(
             from dht.libp2p_backend import open_libp2p_transport
 
             transport = await stack.enter_async_context(
-                open_libp2p_transport(key, ledger.dna.address, listen, ())
+                open_libp2p_transport(key, ledger.dna.address, listen, (), limits=limits)
             )
         node = Node(ledger, key, transport, clock, gossip_interval=gossip_interval,
                     auto_accept_from=[AgentId.parse(a) for a in auto_accept_from])

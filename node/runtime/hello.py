@@ -20,6 +20,9 @@ from zomes.membrane.invitations import check_membrane_proof
 
 MAX_PEERS: Final = 256
 MAX_ADDRS: Final = 8
+HELLO_BYTES: Final = 48 * 1024
+"""What the peer list of a hello we send may take: a hello must fit in the frame a
+node allows a peer it does not trust yet (dht.transport.STRANGER_MAX_MESSAGE)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,18 @@ class Hello:
             except CoreError as e:
                 raise DecodeError(f"hello: {e}") from None
         return cls(SignedAction.from_bytes(avp[0], avp[1]), tuple(out))
+
+
+def fitting(
+    peers: tuple[tuple[AgentId, tuple[str, ...]], ...], limit: int = HELLO_BYTES
+) -> tuple[tuple[AgentId, tuple[str, ...]], ...]:
+    """The first of `peers` whose entries take at most `limit` bytes in a hello."""
+    used = 0
+    for i, (peer, addrs) in enumerate(peers):
+        used += len(peer.to_bytes()) + 8 + sum(len(a.encode()) + 3 for a in addrs)
+        if used > limit:
+            return peers[:i]
+    return peers
 
 
 def check_hello(hello: Hello, peer: AgentId, *, network_id: Cid, progenitor: AgentId) -> str | None:

@@ -36,7 +36,7 @@ from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid
 from node.core.records import Record, SignedAction
 from node.runtime.held import SharedOps
-from node.runtime.hello import Hello, check_hello
+from node.runtime.hello import Hello, check_hello, fitting
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
 from node.runtime.ledger import Ledger
 from node.runtime.population import Population
@@ -136,6 +136,9 @@ class Node:
         transport.set_peer_filter(
             lambda peer: peer not in self.blocked and peer not in self.stats.refused_peers
         )
+        # until a peer's hello shows a membrane proof, the transport holds it to the
+        # stranger limits (small frames, few streams, a deadline to greet)
+        transport.set_trust(lambda peer: peer in self.members)
         from node.runtime.countersign import Countersigner
 
         self.countersigner = Countersigner(self, tuple(auto_accept_from))
@@ -148,13 +151,15 @@ class Node:
 
     # -- membership ------------------------------------------------------------------------
 
-    def _hello_bytes(self) -> bytes:
+    def _hello_bytes(self, to: AgentId) -> bytes:
+        """Our hello to `to`: the member peers we know only if `to` is a member (a
+        stranger learns nothing of the members before it shows its proof)."""
         mine = (self.me, tuple(self.transport.listen_addrs()[:8]))
         peers = tuple(
             (p, self.addresses.get(p, ())[:8]) for p in self.transport.connected_peers()
             if p in self.members and self.addresses.get(p)
-        )
-        return Hello(self._hello.avp, (mine, *peers[:200])).to_bytes()
+        ) if to in self.members else ()
+        return Hello(self._hello.avp, fitting((mine, *peers[:200]))).to_bytes()
 
     def _admit(self, peer: AgentId, hello: Hello) -> None:
         problem = check_hello(hello, peer, network_id=self.network_id, progenitor=self.progenitor)
@@ -184,7 +189,7 @@ class Node:
         except NotAMember:
             self._disconnect_soon(peer)
             raise
-        return self._hello_bytes()
+        return self._hello_bytes(peer)
 
     def _disconnect_soon(self, peer: AgentId) -> None:
         """Refused in a handler: the discovery loop closes the connection."""
@@ -230,7 +235,7 @@ class Node:
 
     async def greet(self, peer: AgentId) -> None:
         answer = await self.transport.request(
-            peer, "hello", self._hello_bytes(), timeout=REQUEST_TIMEOUT
+            peer, "hello", self._hello_bytes(peer), timeout=REQUEST_TIMEOUT
         )
         try:
             self._admit_bytes(peer, answer)

@@ -19,6 +19,7 @@ import trio
 from dht.authority import sort_by_distance
 from dht.transport import (
     MAX_MESSAGE,
+    STRANGER_MAX_MESSAGE,
     NotServed,
     PeerUnreachable,
     RequestFailed,
@@ -162,6 +163,25 @@ async def check_garbage_frames(factory: Factory) -> None:
             assert b.statistics().inbound_failed >= 2
 
 
+async def check_stranger_frames(factory: Factory) -> None:
+    """A peer not trusted yet gets the stranger frame limit, one trusted the full one."""
+    with trio.fail_after(40):
+        async with factory(2) as h:
+            a, b = h.transports
+            serve_echo([b])
+            trusted: set[AgentId] = set()
+            b.set_trust(lambda p: p in trusted)
+            small, big = os.urandom(1000), os.urandom(STRANGER_MAX_MESSAGE + 1)
+            assert await a.request(b.local_id, "echo", small, timeout=TIMEOUT) == small
+            try:
+                await a.request(b.local_id, "echo", big, timeout=TIMEOUT)
+                raise AssertionError("a stranger's frame over its limit was served")
+            except (RequestFailed, PeerUnreachable):
+                pass
+            trusted.add(a.local_id)
+            assert await a.request(b.local_id, "echo", big, timeout=TIMEOUT) == big
+
+
 async def check_timeout(factory: Factory) -> None:
     with trio.fail_after(20):
         async with factory(2) as h:
@@ -300,6 +320,7 @@ ALL_CHECKS: list[Callable[[Factory], Awaitable[None]]] = [
     check_unknown_protocol,
     check_handler_exception,
     check_garbage_frames,
+    check_stranger_frames,
     check_timeout,
     check_peer_filter,
     check_concurrency,
