@@ -127,32 +127,23 @@ def count(text: str) -> int:
     return value
 
 
-def _parsed_multiaddr(text: str) -> Any:
-    import multiaddr  # type: ignore[import-untyped]
+def _multiaddr(text: str, *, peer: bool) -> str:
+    from dht.libp2p_backend import multiaddr_problem
 
-    try:
-        return multiaddr.Multiaddr(text)
-    except Exception:  # multiaddr raises many types on bad input
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001)") from None
+    problem = multiaddr_problem(text, peer=peer)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def listen_addr(text: str) -> str:
     """An argparse type: a multiaddr to listen on, /ip4|/ip6/ADDRESS/tcp/PORT."""
-    names = [p.name for p in _parsed_multiaddr(text).protocols()]
-    if len(names) != 2 or names[0] not in ("ip4", "ip6") or names[1] != "tcp":
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: listen on /ip4/ADDRESS/tcp/PORT or /ip6/ADDRESS/tcp/PORT")
-    return text
+    return _multiaddr(text, peer=False)
 
 
 def peer_addr(text: str) -> str:
     """An argparse type: a member's multiaddr ending in /p2p/<agent id>."""
-    names = [p.name for p in _parsed_multiaddr(text).protocols()]
-    if "tcp" not in names or names[-1] != "p2p":
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: a member's address is /ip4/ADDRESS/tcp/PORT/p2p/AGENT_ID")
-    return text
+    return _multiaddr(text, peer=True)
 
 
 def emit(data: Any, text: str | None = None) -> None:
