@@ -217,7 +217,8 @@ def cmd_chain_show(a: argparse.Namespace) -> None:
         records = [record_json(r) for r in ag.store.records(start=start)]
     lines = [
         f"{r['action']['seq']:>6}  {r['action']['type']:<18} {r['address']}"
-        + (f"  {r['action']['entry_type']}" if "entry_type" in r["action"] else "")
+        + (f"  {clean(r['action']['entry_type'])}" if "entry_type" in r["action"] else "")
+        + f"  {iso_time(r['action']['timestamp'])}"
         for r in records
     ]
     emit(records, "\n".join(lines) if lines else "(empty chain)")
@@ -272,14 +273,28 @@ def cmd_get(a: argparse.Namespace) -> None:
     emit(view, _render_record(view))
 
 
+TIME_FIELDS: Final = frozenset({"timestamp", "hasPointInTime", "hasBeginning", "hasEnd",
+                               "created", "expires", "start", "end"})
+
+
+def _times_as_iso(value: Any) -> Any:
+    """A JSON view with its microsecond times (by field name) as ISO 8601, for people."""
+    if isinstance(value, dict):
+        return {k: iso_time(v) if k in TIME_FIELDS else _times_as_iso(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_times_as_iso(v) for v in value]
+    return value
+
+
 def _render_record(view: dict[str, Any]) -> str:
     lines = []
     if "address" in view:
         lines.append(f"action {view['address']}")
-        lines.extend(f"  {k}: {v}" for k, v in view["action"].items())
+        lines.extend(f"  {k}: {clean(v)}" for k, v in _times_as_iso(view["action"]).items())
     if "entry" in view:
         lines.append(f"entry {view['entry_address']}")
-        lines.append("  " + json.dumps(view["entry"], indent=2).replace("\n", "\n  "))
+        entry = json.dumps(_times_as_iso(view["entry"]), indent=2, ensure_ascii=False)
+        lines.append("  " + entry.replace("\n", "\n  "))
     return "\n".join(lines)
 
 
@@ -309,6 +324,46 @@ def cmd_network_create(a: argparse.Namespace) -> None:
         dna = create_network(ag, a.name, _parse_properties(a.property), target)
     emit({"network_id": str(dna.address), "name": a.name, "file": str(target),
           "progenitor": dna.progenitor},
+         f"network {dna.address}\nwritten to {target}")
+
+
+@command("network file",
+         arg("--output", type=Path, metavar="PATH",
+             help="where to write it [./NAME.network.json]"),
+         arg("--restore", type=Path, metavar="FILE",
+             help="instead, put this home's own copy back from FILE (a member's network file; "
+                  "checked against this chain)"))
+def cmd_network_file(a: argparse.Namespace) -> None:
+    """Write this network's file again (NAME.network.json, to share with members).
+
+    With --restore, put back this home's own copy when it was deleted."""
+    from node.store.network_file import (
+        current_dna,
+        read_network_file,
+        restore_network_file,
+        write_network_file,
+    )
+
+    with agent() as ag:
+        if a.restore is not None:
+            if a.output is not None:
+                raise LocalError("--restore writes this home's copy: it takes no --output")
+            dna = restore_network_file(ag, a.restore)
+            emit({"network_id": str(dna.address), "name": dna.name,
+                  "file": str(ag.paths.network)},
+                 f"restored {ag.paths.network} (network {clean(dna.name)}, {dna.address})")
+            return
+        dna = current_dna(ag)
+        _, bootstrap = read_network_file(ag.paths.network)
+    default = f"{dna.name.replace('/', '_').lstrip('.')}.network.json"
+    target = a.output if a.output is not None else Path(default)
+    if target.is_dir():
+        target = target / default
+    try:
+        write_network_file(target, dna, bootstrap)
+    except OSError as e:
+        raise LocalError(f"cannot write {target}: {e.strerror or e}") from None
+    emit({"network_id": str(dna.address), "name": dna.name, "file": str(target)},
          f"network {dna.address}\nwritten to {target}")
 
 
@@ -407,7 +462,18 @@ def _parse_time(text: str | None) -> int | None:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
+    return _epoch_us(moment, f"--at {text!r}")
+
+
+def _epoch_us(moment: Any, what: str) -> int:
+    """A timezone-aware datetime in µs since 1970; LocalError before 1970 (or past 9999)."""
+    try:
+        us = int(moment.timestamp() * 1_000_000)
+    except (OverflowError, ValueError, OSError):
+        us = -1
+    if us < 0:
+        raise LocalError(f"{what} is before 1970 or after 9999: give a time in between")
+    return us
 
 
 @command("record", arg("action", help="a ValueFlows action: produce, consume, use, work, cite... "
@@ -554,7 +620,7 @@ def cmd_inventory(a: argparse.Namespace) -> None:
     for r in rows:
         acc, onh = r["accountingQuantity"], r["onhandQuantity"]
         lines.append(
-            f"{(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14}"
+            f"{clean(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14}"
             f" {onh['hasNumericalValue']:>14}"
             f"  {acc['hasUnit']:<11} {r['address']}"
         )
@@ -564,7 +630,7 @@ def cmd_inventory(a: argparse.Namespace) -> None:
 def _flow_text(nodes: list[dict[str, Any]]) -> str:
     lines = []
     for n in nodes:
-        label = n.get("name") or n.get("action") or ""
+        label = clean(n.get("name") or n.get("action") or "")
         qty = n.get("quantity") or n.get("effort")
         if qty:
             label += f" {qty['hasNumericalValue']} {qty['hasUnit']}"
@@ -612,11 +678,11 @@ def _date_us(text: str | None, option: str, *, end: bool = False) -> int | None:
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
         else:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise LocalError(f"{option} {text!r} is not an ISO date (2026-11-26) or time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
+    return _epoch_us(moment, f"{option} {text!r}")
 
 
 def _accounting(fn: Callable[[], Any]) -> Any:
@@ -678,9 +744,9 @@ def cmd_report_flows(a: argparse.Namespace) -> None:
     if OPTS.json:
         emit(dict(reports.flow_json(matrix, ds), file=str(a.output) if a.output else None))
     elif a.output is not None:
-        print(f"{len(matrix.rows)} flows written to {a.output}")
+        print(clean(f"{len(matrix.rows)} flows written to {a.output}"))
     else:
-        print(text)
+        print(clean_lines(text))
 
 
 @command("report contributions",
@@ -853,7 +919,8 @@ def cmd_equation_list(a: argparse.Namespace) -> None:
     rows = [{"address": address, "name": eq.name, "author": ds.authors[address],
              "buckets": [b.name for b in eq.buckets]}
             for address, eq in sorted(ds.equations.items(), key=lambda i: (i[1].name, i[0]))]
-    emit(rows, "\n".join(f"{r['name']:<24} {r['address']}  ({', '.join(r['buckets'])})"
+    emit(rows, "\n".join(f"{clean(r['name']):<24} {r['address']}  "
+                         f"({clean(', '.join(r['buckets']))})"
                          for r in rows) or "(no value equations)")
 
 
