@@ -1068,6 +1068,14 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         fail("usage", f"{message} (see {self.prog} --help)", 2, prog=self.prog)
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python 3.11 turns `--note=--` into [] (it drops the "--"): the text "--" it is
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)  # type: ignore[misc]
+
 
 # Error kinds of `--json` errors ({"error": message, "kind": kind} on stderr), by exit code:
 # 2 usage; 1 rejected (a rule refused it), not_found, refused (anything else asked of us

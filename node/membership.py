@@ -26,6 +26,7 @@ from zomes.membrane.invitations import (
     token_of,
 )
 from zomes.registry import installed_zomes
+from zomes.valueflows.zome import describe_error
 
 
 def code_hash(zome: IntegrityZome) -> str:
@@ -69,7 +70,10 @@ def genesis(agent: Agent, dna: DnaDef, membrane_proof: bytes | None) -> None:
 
 def create_network(agent: Agent, name: str, properties: dict[str, str], target: Path) -> DnaDef:
     """A new network with this agent as progenitor; genesis; the shareable network file."""
-    dna = new_dna(name, agent.agent_id, zome_refs(installed_zomes()), properties)
+    try:
+        dna = new_dna(name, agent.agent_id, zome_refs(installed_zomes()), properties)
+    except ValueError as e:  # pydantic's, on the name or a property
+        raise LocalError(f"bad network: {describe_error(e)}") from None
     if target.exists():
         raise LocalError(f"{target} exists; choose another --out")
     genesis(agent, dna, None)
