@@ -243,7 +243,10 @@ def cmd_get(a: argparse.Namespace) -> None:
     from node.core.jsonview import jsonable, record_json
     from node.core.records import Record
 
-    cid = Cid.parse(a.address)
+    try:
+        cid = Cid.parse(a.address)
+    except CoreError:
+        raise LocalError(f"{a.address!r} is not an address (bafy...)") from None
     with agent() as ag:
         try:
             found = ag.get(cid)
