@@ -159,11 +159,17 @@ def command_lines(draw: st.DrawFn, home: dict[str, Any]) -> list[str]:
     return argv
 
 
+JARGON = ("String should", "Input should", "validation error for", "pydantic", "[type=",
+          "Errno", "Traceback")
+
+
 def check(run: Run) -> None:
     said = run.out + run.err
     assert run.code in (0, 1, 2), (run.argv, run.code, run.err)
     assert "Traceback" not in said, (run.argv, said)
     assert "internal error" not in run.err and '"internal"' not in run.err, (run.argv, run.err)
+    for jargon in JARGON:  # messages in the user's words, not a library's
+        assert jargon not in run.err, (run.argv, run.err)
     if run.code != 0:
         lines = run.err.strip().splitlines()
         assert len(lines) == 1, (run.argv, run.err)

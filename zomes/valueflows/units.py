@@ -124,7 +124,7 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
     return number
 
 
-def _bounded(number: Decimal) -> Decimal:
+def bounded(number: Decimal) -> Decimal:
     """`number` if it is written with at most MAX_DIGITS digits (checked before it is
     written out: 1e999999999 would take a gigabyte), else UnitError."""
     if number and not -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
@@ -222,7 +222,7 @@ class Measure(BaseModel):
     @classmethod
     def _canonical_number(cls, value: Any) -> Any:
         if isinstance(value, Decimal):
-            return decimal_string(to_decimal(value))
+            return decimal_string(bounded(to_decimal(value)))
         if isinstance(value, str) and not _NUMBER.fullmatch(value):
             raise ValueError(
                 f"hasNumericalValue {value!r} is not a canonical decimal string"
@@ -240,7 +240,7 @@ class Measure(BaseModel):
     @classmethod
     def of(cls, value: Decimal | int | str, unit: str) -> Measure:
         """A measure from any exact number and any known unit label."""
-        number = decimal_string(_bounded(to_decimal(value)))
+        number = decimal_string(bounded(to_decimal(value)))
         return cls(has_numerical_value=number, has_unit=canonical_unit(unit))
 
     @property
@@ -271,7 +271,7 @@ def parse_quantity(text: str) -> Measure:
 
 def _canonical_hint(value: str) -> str:
     try:
-        return f"; write {decimal_string(to_decimal(value))!r}"
+        return f"; write {decimal_string(bounded(to_decimal(value)))!r}"
     except UnitError:
         return ""
 
