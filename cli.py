@@ -1077,7 +1077,7 @@ class Parser(argparse.ArgumentParser):
             value = self._get_value(action, "--")
             self._check_value(action, value)
             return value
-        return super()._get_values(action, arg_strings)  # type: ignore[misc]
+        return super()._get_values(action, arg_strings)
 
 
 # Error kinds of `--json` errors ({"error": message, "kind": kind} on stderr), by exit code:
@@ -1132,7 +1132,7 @@ def _common_options(required: bool) -> argparse.ArgumentParser:
     """--home, --json and --debug: before the command, or after it (as the docs write
     them); after a command they override what was given before, and never reset it."""
     common = argparse.ArgumentParser(add_help=False)
-    keep = {} if required else {"default": argparse.SUPPRESS}
+    keep: dict[str, Any] = {} if required else {"default": argparse.SUPPRESS}
     common.add_argument("--home", type=Path, **keep,
                         help="agent home directory [$COLEDGER_HOME or ~/.coledger]")
     common.add_argument("--json", action="store_true", **keep,
