@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -396,3 +397,14 @@ def test_checking_never_raises(
               to_resource_inventoried_as=target, corrects=corrects, **links)  # fmt: skip
     outcome = check_event(e, ALICE, CTX)
     assert isinstance(outcome, Missing | list)
+
+
+def test_times_in_messages_are_iso_8601() -> None:
+    late = event("work", "1 h", input_of=MILLING, has_beginning=RECORDED_AT,
+                 has_end=RECORDED_AT - 1)
+    future = event("work", "1 h", input_of=MILLING, has_point_in_time=RECORDED_AT * 2)
+    for broken in (late, future):
+        outcome = check_event(broken, ALICE, CTX)
+        assert isinstance(outcome, list) and outcome
+        assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", outcome[0].message), outcome
+        assert str(RECORDED_AT) not in outcome[0].message

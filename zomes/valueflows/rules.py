@@ -252,7 +252,7 @@ def check_time_order(event: EconomicEvent, author: str, ctx: RuleContext) -> str
     """An event does not end before it begins."""
     begin, end = event.has_beginning, event.has_end
     if begin is not None and end is not None and begin > end:
-        return f"hasBeginning {begin} is after hasEnd {end}"
+        return f"hasBeginning {_iso(begin)} is after hasEnd {_iso(end)}"
     return None
 
 
