@@ -97,6 +97,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         consumed = ok("record", "consume", "--resource", wheat, "--quantity", "5 kg",
                       "--input-of", process)["address"]
         ok("record", "work", "--effort", "3 h", "--input-of", process)
+        # the largest quantity a chain may hold, under a name with escape codes: every
+        # report and renderer meets them
+        ok("record", "produce", "--resource", "new:huge\x1b[2J", "--conforms-to", spec,
+           "--quantity", f"{'9' * 40} kg", "--output-of", process, "--note", "\u202eevil")
         (root / "eq.json").write_text(json.dumps({"name": "labour", "buckets": [
             {"name": "work", "percentage": "100",
              "rules": [{"action": "work", "rate": "1", "per": "hour"}]}]}))
