@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # skips an entry-point scan
 
@@ -55,6 +56,97 @@ def command(
 # -- helpers -------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+                      r"\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(value: Any) -> str:
+    """`value` as text safe for a terminal: control and format characters (escape codes,
+    newlines, bidi overrides) from any chain shown escaped (`\\x1b`), never obeyed."""
+    return _CONTROL.sub(_escape_char, "\\n".join(str(value).split("\n")))
+
+
+def clean_lines(text: str) -> str:
+    """Every line of an output made safe with `clean`, the line breaks kept: the last
+    guard on every text output, whatever renderer made the text."""
+    return "\n".join(clean(line) for line in text.split("\n"))
+
+
+def iso_time(us: Any) -> Any:
+    """Microseconds since the epoch as ISO 8601 UTC (what people read); other values as given."""
+    if isinstance(us, bool) or not isinstance(us, int):
+        return us
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return us
+
+
+def _number(text: str, what: str, low: float, high: float, *, low_open: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}") from None
+    above = value > low if low_open else value >= low
+    if not (above and value <= high):  # also refuses nan
+        bound = "more than" if low_open else "at least"
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give {bound} {low:g} and at most {high:g} {what}")
+    return value
+
+
+def days(text: str) -> float:
+    """An argparse type: days in (0, 36500]."""
+    return _number(text, "days", 0, 36_500, low_open=True)
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, [0, one day]."""
+    return _number(text, "seconds", 0, 86_400, low_open=False)
+
+
+def interval(text: str) -> float:
+    """An argparse type: a period in seconds, (0, one hour] (0 would spin)."""
+    return _number(text, "seconds", 0, 3_600, low_open=True)
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number from 1 to 10 million."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1 to 10000000")
+    return value
+
+
+def _multiaddr(text: str, *, peer: bool) -> str:
+    from dht.libp2p_backend import multiaddr_problem
+
+    problem = multiaddr_problem(text, peer=peer)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def listen_addr(text: str) -> str:
+    """An argparse type: a multiaddr to listen on, /ip4|/ip6/ADDRESS/tcp/PORT."""
+    return _multiaddr(text, peer=False)
+
+
+def peer_addr(text: str) -> str:
+    """An argparse type: a member's multiaddr ending in /p2p/<agent id>."""
+    return _multiaddr(text, peer=True)
+
+
 def emit(data: Any, text: str | None = None) -> None:
     """Print `data` as JSON under --json, else `text` (or the JSON if there is no text).
     A warning (a damaged chain) goes to stderr and, under --json, into a "warning" key (a
@@ -68,7 +160,7 @@ def emit(data: Any, text: str | None = None) -> None:
     if OPTS.json or text is None:
         print(json.dumps(data, indent=2))
     else:
-        print(text)
+        print(clean_lines(text))
 
 
 def passphrase() -> str:
@@ -138,7 +230,7 @@ def cmd_init(a: argparse.Namespace) -> None:
     emit({"agent_id": str(agent_id), "home": str(OPTS.home), "name": a.name}, str(agent_id))
 
 
-@command("chain show", arg("--limit", type=int, help="show only the last N actions"))
+@command("chain show", arg("--limit", type=count, help="show only the last N actions"))
 def cmd_chain_show(a: argparse.Namespace) -> None:
     """List the actions of this agent's chain."""
     from node.core.jsonview import record_json
@@ -149,7 +241,8 @@ def cmd_chain_show(a: argparse.Namespace) -> None:
         records = [record_json(r) for r in ag.store.records(start=start)]
     lines = [
         f"{r['action']['seq']:>6}  {r['action']['type']:<18} {r['address']}"
-        + (f"  {r['action']['entry_type']}" if "entry_type" in r["action"] else "")
+        + (f"  {clean(r['action']['entry_type'])}" if "entry_type" in r["action"] else "")
+        + f"  {iso_time(r['action']['timestamp'])}"
         for r in records
     ]
     emit(records, "\n".join(lines) if lines else "(empty chain)")
@@ -247,7 +340,10 @@ def cmd_get(a: argparse.Namespace) -> None:
     from node.core.jsonview import jsonable, record_json
     from node.core.records import Record
 
-    cid = Cid.parse(a.address)
+    try:
+        cid = Cid.parse(a.address)
+    except CoreError:
+        raise LocalError(f"{a.address!r} is not an address (bafy...)") from None
     with agent() as ag:
         try:
             found = ag.get(cid)
@@ -277,14 +373,28 @@ def cmd_get(a: argparse.Namespace) -> None:
     emit(view, _render_record(view))
 
 
+TIME_FIELDS: Final = frozenset({"timestamp", "hasPointInTime", "hasBeginning", "hasEnd",
+                               "created", "expires", "start", "end"})
+
+
+def _times_as_iso(value: Any) -> Any:
+    """A JSON view with its microsecond times (by field name) as ISO 8601, for people."""
+    if isinstance(value, dict):
+        return {k: iso_time(v) if k in TIME_FIELDS else _times_as_iso(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_times_as_iso(v) for v in value]
+    return value
+
+
 def _render_record(view: dict[str, Any]) -> str:
     lines = []
     if "address" in view:
         lines.append(f"action {view['address']}")
-        lines.extend(f"  {k}: {v}" for k, v in view["action"].items())
+        lines.extend(f"  {k}: {clean(v)}" for k, v in _times_as_iso(view["action"]).items())
     if "entry" in view:
         lines.append(f"entry {view['entry_address']}")
-        lines.append("  " + json.dumps(view["entry"], indent=2).replace("\n", "\n  "))
+        entry = json.dumps(_times_as_iso(view["entry"]), indent=2, ensure_ascii=False)
+        lines.append("  " + entry.replace("\n", "\n  "))
     return "\n".join(lines)
 
 
@@ -317,9 +427,49 @@ def cmd_network_create(a: argparse.Namespace) -> None:
          f"network {dna.address}\nwritten to {target}")
 
 
+@command("network file",
+         arg("--output", type=Path, metavar="PATH",
+             help="where to write it [./NAME.network.json]"),
+         arg("--restore", type=Path, metavar="FILE",
+             help="instead, put this home's own copy back from FILE (a member's network file; "
+                  "checked against this chain)"))
+def cmd_network_file(a: argparse.Namespace) -> None:
+    """Write this network's file again (NAME.network.json, to share with members).
+
+    With --restore, put back this home's own copy when it was deleted."""
+    from node.store.network_file import (
+        current_dna,
+        read_network_file,
+        restore_network_file,
+        write_network_file,
+    )
+
+    with agent() as ag:
+        if a.restore is not None:
+            if a.output is not None:
+                raise LocalError("--restore writes this home's copy: it takes no --output")
+            dna = restore_network_file(ag, a.restore)
+            emit({"network_id": str(dna.address), "name": dna.name,
+                  "file": str(ag.paths.network)},
+                 f"restored {ag.paths.network} (network {clean(dna.name)}, {dna.address})")
+            return
+        dna = current_dna(ag)
+        _, bootstrap = read_network_file(ag.paths.network)
+    default = f"{dna.name.replace('/', '_').lstrip('.')}.network.json"
+    target = a.output if a.output is not None else Path(default)
+    if target.is_dir():
+        target = target / default
+    try:
+        write_network_file(target, dna, bootstrap)
+    except OSError as e:
+        raise LocalError(f"cannot write {target}: {e.strerror or e}") from None
+    emit({"network_id": str(dna.address), "name": dna.name, "file": str(target)},
+         f"network {dna.address}\nwritten to {target}")
+
+
 @command("invite",
          arg("agent_id", help="the invitee's agent id (12D3KooW...), from its `coledger init`"),
-         arg("--days", type=float, default=7.0, help="days until the invitation expires [7]"))
+         arg("--days", type=days, default=7.0, help="days until the invitation expires [7]"))
 def cmd_invite(a: argparse.Namespace) -> None:
     """Print an invitation (membrane proof) for AGENT_ID to join this network."""
     from node.membership import invite
@@ -412,7 +562,18 @@ def _parse_time(text: str | None) -> int | None:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
+    return _epoch_us(moment, f"--at {text!r}")
+
+
+def _epoch_us(moment: Any, what: str) -> int:
+    """A timezone-aware datetime in µs since 1970; LocalError before 1970 (or past 9999)."""
+    try:
+        us = int(moment.timestamp() * 1_000_000)
+    except (OverflowError, ValueError, OSError):
+        us = -1
+    if us < 0:
+        raise LocalError(f"{what} is before 1970 or after 9999: give a time in between")
+    return us
 
 
 @command("record", arg("action", help="a ValueFlows action: produce, consume, use, work, cite... "
@@ -434,7 +595,7 @@ def _parse_time(text: str | None) -> int | None:
          arg("--corrects", help="the event this one corrects (with negative quantities)"),
          arg("--to", metavar="AGENT", help="the receiving agent: a countersigned event, signed by "
              "both of you and written on both chains (needs the running node)"),
-         arg("--wait", type=float, default=60.0, metavar="SECONDS",
+         arg("--wait", type=seconds, default=60.0, metavar="SECONDS",
              help="with --to: how long the counterparty has to accept [60]"))
 def cmd_record(a: argparse.Namespace) -> None:
     """Sign and commit one ValueFlows economic event; print its address."""
@@ -560,7 +721,7 @@ def cmd_inventory(a: argparse.Namespace) -> None:
     for r in rows:
         acc, onh = r["accountingQuantity"], r["onhandQuantity"]
         lines.append(
-            f"{(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14}"
+            f"{clean(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14}"
             f" {onh['hasNumericalValue']:>14}"
             f"  {acc['hasUnit']:<11} {r['address']}"
         )
@@ -570,7 +731,7 @@ def cmd_inventory(a: argparse.Namespace) -> None:
 def _flow_text(nodes: list[dict[str, Any]]) -> str:
     lines = []
     for n in nodes:
-        label = n.get("name") or n.get("action") or ""
+        label = clean(n.get("name") or n.get("action") or "")
         qty = n.get("quantity") or n.get("effort")
         if qty:
             label += f" {qty['hasNumericalValue']} {qty['hasUnit']}"
@@ -618,11 +779,11 @@ def _date_us(text: str | None, option: str, *, end: bool = False) -> int | None:
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
         else:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise LocalError(f"{option} {text!r} is not an ISO date (2026-11-26) or time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
+    return _epoch_us(moment, f"{option} {text!r}")
 
 
 def _accounting(fn: Callable[[], Any]) -> Any:
@@ -655,7 +816,7 @@ def _write(path: Path, text: str) -> None:
         raise LocalError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-MAX_AGENTS_ARG = arg("--max-agents", type=int, default=256, metavar="N",
+MAX_AGENTS_ARG = arg("--max-agents", type=count, default=256, metavar="N",
                      help="gather at most N agents' chains [256]")
 
 
@@ -684,9 +845,9 @@ def cmd_report_flows(a: argparse.Namespace) -> None:
     if OPTS.json:
         emit(dict(reports.flow_json(matrix, ds), file=str(a.output) if a.output else None))
     elif a.output is not None:
-        print(f"{len(matrix.rows)} flows written to {a.output}")
+        print(clean(f"{len(matrix.rows)} flows written to {a.output}"))
     else:
-        print(text)
+        print(clean_lines(text))
 
 
 @command("report contributions",
@@ -698,7 +859,7 @@ def cmd_report_flows(a: argparse.Namespace) -> None:
          arg("--pay-from", metavar="RESOURCE",
              help="record the distribution: transfer each other contributor's share from this "
                   "money resource of yours, countersigned by each (needs the running node)"),
-         arg("--wait", type=float, default=60.0, metavar="SECONDS",
+         arg("--wait", type=seconds, default=60.0, metavar="SECONDS",
              help="with --pay-from: how long each contributor has to accept [60]"),
          MAX_AGENTS_ARG)
 def cmd_report_contributions(a: argparse.Namespace) -> None:
@@ -859,7 +1020,8 @@ def cmd_equation_list(a: argparse.Namespace) -> None:
     rows = [{"address": address, "name": eq.name, "author": ds.authors[address],
              "buckets": [b.name for b in eq.buckets]}
             for address, eq in sorted(ds.equations.items(), key=lambda i: (i[1].name, i[0]))]
-    emit(rows, "\n".join(f"{r['name']:<24} {r['address']}  ({', '.join(r['buckets'])})"
+    emit(rows, "\n".join(f"{clean(r['name']):<24} {r['address']}  "
+                         f"({clean(', '.join(r['buckets']))})"
                          for r in rows) or "(no value equations)")
 
 
@@ -918,11 +1080,11 @@ def cmd_budget_set(a: argparse.Namespace) -> None:
 # -- the running node ---------------------------------------------------------------------
 
 
-@command("run", arg("--listen", default="/ip4/0.0.0.0/tcp/0", metavar="MULTIADDR",
+@command("run", arg("--listen", type=listen_addr, default="/ip4/0.0.0.0/tcp/0", metavar="MULTIADDR",
                     help="where to listen [/ip4/0.0.0.0/tcp/0]"),
-         arg("--bootstrap", action="append", default=[], metavar="MULTIADDR",
+         arg("--bootstrap", type=peer_addr, action="append", default=[], metavar="MULTIADDR",
              help="a member's address to join through (repeatable; the network file's are added)"),
-         arg("--gossip-interval", type=float, default=2.0,
+         arg("--gossip-interval", type=interval, default=2.0,
              help="seconds between gossip rounds [2]"),
          arg("--auto-accept-from", action="append", default=[], metavar="AGENT",
              help="accept countersigning proposals from this agent without asking (repeatable)"))
@@ -981,7 +1143,7 @@ def cmd_peers(a: argparse.Namespace) -> None:
          or "(no peers)")
 
 
-@command("sync", arg("--timeout", type=float, default=30.0, help="seconds to wait at most [30]"))
+@command("sync", arg("--timeout", type=seconds, default=30.0, help="seconds to wait at most [30]"))
 def cmd_sync(a: argparse.Namespace) -> None:
     """Publish what this chain holds now and wait until its authorities hold it: exit 0
     once every op holds its receipts, else 1 at the timeout, saying how many lack them
@@ -1016,8 +1178,77 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit 2), as every coledger error is one line."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        raise SystemExit(2)
+        fail("usage", f"{message} (see {self.prog} --help)", 2, prog=self.prog)
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python 3.11 turns `--note=--` into [] (it drops the "--"): the text "--" it is
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
+
+# Error kinds of `--json` errors ({"error": message, "kind": kind} on stderr), by exit code:
+# 2 usage; 1 rejected (a rule refused it), not_found, refused (anything else asked of us
+# that cannot be done), bad_data (data from a peer, a file or the disk is malformed),
+# system (the file system or the OS refused), internal (a bug: please report it);
+# 130 interrupted.
+ERROR_KINDS: Final = ("usage", "rejected", "not_found", "refused", "bad_data", "system",
+                      "internal", "interrupted")
+
+
+def fail(kind: str, message: str, code: int, *, prog: str = "coledger") -> NoReturn:
+    """Print one error line on stderr (JSON under --json) and exit with `code`."""
+    if OPTS.json:
+        print(json.dumps({"error": message, "kind": kind}), file=sys.stderr)
+    else:
+        label = "internal error" if kind == "internal" else "error"
+        print(f"{prog}: {label}: {clean(message)}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _error_kind(error: Exception) -> str:
+    from node.core.errors import RemoteError
+
+    if isinstance(error, NotFound):
+        return "not_found"
+    if type(error).__name__ == "RuleBroken":  # node.runtime: not imported for every command
+        return "rejected"
+    if isinstance(error, RemoteError):
+        return "bad_data"
+    return "refused"
+
+
+def _os_message(error: OSError) -> str:
+    """An OSError in words: what could not be done to which file, and why."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is not None:
+        return f"cannot use {error.filename}: {reason}"
+    return reason
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"coledger {version('coledger')}"
+    except PackageNotFoundError:
+        return "coledger (not installed)"
+
+
+def _common_options(required: bool) -> argparse.ArgumentParser:
+    """--home, --json and --debug: before the command, or after it (as the docs write
+    them); after a command they override what was given before, and never reset it."""
+    common = argparse.ArgumentParser(add_help=False)
+    keep: dict[str, Any] = {} if required else {"default": argparse.SUPPRESS}
+    common.add_argument("--home", type=Path, **keep,
+                        help="agent home directory [$COLEDGER_HOME or ~/.coledger]")
+    common.add_argument("--json", action="store_true", **keep,
+                        help="machine-readable JSON output (errors too, on stderr)")
+    common.add_argument("--debug", action="store_true", **keep,
+                        help="show tracebacks on errors")
+    return common
 
 
 def build_parser() -> Parser:
@@ -1025,11 +1256,10 @@ def build_parser() -> Parser:
         prog="coledger",
         description="coledger: an agent-centric ledger of ValueFlows economic events "
                     "for cooperatives.",
+        parents=[_common_options(True)],
     )
-    parser.add_argument("--home", type=Path,
-                        help="agent home directory [$COLEDGER_HOME or ~/.coledger]")
-    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=_version())
+    after = [_common_options(False)]
     subparsers: dict[str, Any] = {
         "": parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser),
     }
@@ -1047,13 +1277,14 @@ def build_parser() -> Parser:
             key = f"{prefix} {part}".strip()
             if key not in subparsers:
                 group = subparsers[prefix].add_parser(part, help=groups.get(part),
-                                                      description=groups.get(part))
+                                                      description=groups.get(part),
+                                                      parents=after)
                 subparsers[key] = group.add_subparsers(dest=f"{key}_command", metavar="COMMAND",
                                                        required=True, parser_class=Parser)
             prefix = key
         doc = (fn.__doc__ or "").strip()
         sub = subparsers[prefix].add_parser(name, help=doc.splitlines()[0] if doc else None,
-                                            description=doc)
+                                            description=doc, parents=after)
         for flags, kw in args:
             sub.add_argument(*flags, **kw)
         sub.set_defaults(handler=fn)
@@ -1061,6 +1292,9 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    words = sys.argv[1:] if argv is None else argv
+    # known before parsing, so that usage errors are JSON too under --json
+    OPTS.json = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -1075,11 +1309,21 @@ def main(argv: list[str] | None = None) -> None:
     except CoreError as e:
         if OPTS.debug:
             raise
-        print(f"coledger: error: {e}", file=sys.stderr)
+        fail(_error_kind(e), str(e), 1)
+    except BrokenPipeError:  # the reader went away (`| head`): nobody left to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(1) from None
+    except OSError as e:  # the file system or the OS refused: not a bug of ours
+        if OPTS.debug:
+            raise
+        fail("system", _os_message(e), 1)
     except KeyboardInterrupt:
-        print("coledger: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        fail("interrupted", "interrupted", 130)
+    except Exception as e:  # the last resort: one line, the traceback only with --debug
+        if OPTS.debug:
+            raise
+        fail("internal", f"{type(e).__name__}: {e} (run with --debug for the traceback, "
+                         "and please report it)", 1)
 
 
 if __name__ == "__main__":

@@ -780,3 +780,18 @@ async def open_libp2p_transport(
             await host.close()
     if failure is not None:
         raise failure
+
+
+def multiaddr_problem(text: str, *, peer: bool) -> str | None:
+    """What is wrong with `text` as an address to listen on (`peer` False:
+    /ip4|ip6/ADDRESS/tcp/PORT) or a member's address to dial (`peer` True: ending in
+    /p2p/<agent id>); None when it is fine. Checked before a node starts."""
+    try:
+        names = [p.name for p in multiaddr.Multiaddr(text).protocols()]
+    except Exception:  # multiaddr raises many types on bad input
+        return f"{text!r} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001)"
+    if peer and ("tcp" not in names or names[-1] != "p2p"):
+        return f"{text!r}: a member's address is /ip4/ADDRESS/tcp/PORT/p2p/AGENT_ID"
+    if not peer and (len(names) != 2 or names[0] not in ("ip4", "ip6") or names[1] != "tcp"):
+        return f"{text!r}: listen on /ip4/ADDRESS/tcp/PORT or /ip6/ADDRESS/tcp/PORT"
+    return None

@@ -26,6 +26,7 @@ from zomes.membrane.invitations import (
     token_of,
 )
 from zomes.registry import installed_zomes
+from zomes.valueflows.zome import describe_error
 
 
 def code_hash(zome: IntegrityZome) -> str:
@@ -69,7 +70,10 @@ def genesis(agent: Agent, dna: DnaDef, membrane_proof: bytes | None) -> None:
 
 def create_network(agent: Agent, name: str, properties: dict[str, str], target: Path) -> DnaDef:
     """A new network with this agent as progenitor; genesis; the shareable network file."""
-    dna = new_dna(name, agent.agent_id, zome_refs(installed_zomes()), properties)
+    try:
+        dna = new_dna(name, agent.agent_id, zome_refs(installed_zomes()), properties)
+    except ValueError as e:  # pydantic's, on the name or a property
+        raise LocalError(f"bad network: {describe_error(e)}") from None
     if target.exists():
         raise LocalError(f"{target} exists; choose another --out")
     genesis(agent, dna, None)
@@ -80,6 +84,7 @@ def create_network(agent: Agent, name: str, properties: dict[str, str], target: 
 
 
 DEFAULT_INVITE_DAYS = 7
+MAX_INVITE_DAYS = 36_500  # a hundred years: further is an overflow, not an intent
 
 
 def own_membrane_proof(agent: Agent) -> bytes | None:
@@ -99,8 +104,9 @@ def invite(agent: Agent, invitee: str, days: float = DEFAULT_INVITE_DAYS) -> str
         raise LocalError(f"{invitee!r} is not an agent id (12D3KooW...)") from None
     if invitee_id == agent.agent_id:
         raise LocalError("an agent cannot invite itself")
-    if days <= 0:
-        raise LocalError("an invitation must expire in the future (--days > 0)")
+    if not 0 < days <= MAX_INVITE_DAYS:  # also refuses nan
+        raise LocalError(f"an invitation expires in more than 0 and at most {MAX_INVITE_DAYS} "
+                         "days (--days)")
     expires = agent.clock() + int(days * 86_400 * 1_000_000)
     proof = issue_invitation(
         agent.key(), own_membrane_proof(agent), dna.address, invitee_id, expires,

@@ -14,9 +14,17 @@ HEAD = """# Command-line reference
 `coledger [--home DIR] [--json] [--debug] COMMAND ...`
 
 `--home` defaults to `$COLEDGER_HOME`, else `~/.coledger`. `--json` prints
-machine-readable output on every command. Errors are one line on stderr with a
-non-zero exit (1 for refused operations, 2 for usage errors); `--debug` shows
-tracebacks. The passphrase comes from `COLEDGER_PASSPHRASE` or a prompt.
+machine-readable output on every command. `--home`, `--json` and `--debug` may also
+follow the command (`coledger record ... --json`). `coledger --version` prints the version.
+Errors are one line on stderr with a non-zero exit (1 for refused operations, 2 for
+usage errors, 130 when interrupted); `--debug` shows tracebacks. Under `--json` an error
+is one JSON object on stderr, `{"error": "what went wrong", "kind": KIND}`, where KIND is
+`usage` (exit 2), `rejected` (a validation rule refused it), `not_found`, `refused`
+(anything else that cannot be done), `bad_data` (data from a peer, a file or the disk is
+malformed), `system` (the file system or the OS refused), `internal` (a bug: please
+report it) or `interrupted`. Text output shows names, notes and labels from any chain
+with control characters escaped (`\\x1b`), and times in ISO 8601 (UTC).
+The passphrase comes from `COLEDGER_PASSPHRASE` or a prompt.
 
 While `coledger run` runs, `status`, `peers`, `sync`, `get` (of data held elsewhere),
 `inventory --agent` and `trace`/`track` (across chains) ask the node over its local

@@ -45,8 +45,10 @@ def read_network_file(path: Path) -> tuple[DnaDef, list[str]]:
         doc = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise NotFound(f"no network file at {path}") from None
-    except (OSError, ValueError) as e:
-        raise LocalError(f"cannot read network file {path}: {e}") from None
+    except OSError as e:
+        raise LocalError(f"cannot read network file {path}: {e.strerror or e}") from None
+    except ValueError:
+        raise LocalError(f"{path} is not a coledger network file (not JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != NETWORK_FORMAT:
         raise LocalError(f"{path} is not a coledger network file ({NETWORK_FORMAT})")
     try:
@@ -59,9 +61,30 @@ def read_network_file(path: Path) -> tuple[DnaDef, list[str]]:
     return dna, bootstrap
 
 
+def restore_network_file(agent: Agent, source: Path) -> DnaDef:
+    """Put the home's copy of its network file back from `source` (a member's copy),
+    after checking that it is this chain's network; its bootstrap addresses are kept."""
+    genesis = agent.store.get_record_at(0)
+    if genesis is None:
+        raise LocalError("this agent has not joined a network: there is nothing to restore")
+    dna, bootstrap = read_network_file(source)
+    expected = getattr(genesis.action, "dna_hash", None)
+    if dna.address != expected:
+        raise LocalError(f"{source} is network {dna.address}, but this chain belongs to "
+                         f"{expected}: not restored")
+    write_network_file(agent.paths.network, dna, bootstrap)
+    return dna
+
+
 def current_dna(agent: Agent) -> DnaDef:
     """The DNA of the network this home belongs to."""
     if not agent.paths.network.exists():
+        if agent.head() is not None:
+            raise LocalError(
+                f"this home's copy of its network file ({agent.paths.network}) is missing: "
+                "put it back with `coledger network file --restore NAME.network.json` "
+                "(the file a member shares; it is checked against this chain)"
+            )
         raise LocalError(
             "this agent has not joined a network: "
             "run `coledger network create` or `coledger join`"

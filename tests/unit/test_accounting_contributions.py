@@ -244,3 +244,29 @@ def test_distributed_shares_sum_exactly_to_the_income(
     result = share_out(chain, equation, str(Decimal(cents).scaleb(-2)), output="output")
     assert sum(s.share for s in result.shares) == Decimal(cents).scaleb(-2)
     assert all(s.share >= 0 for s in result.shares)
+
+
+def test_an_event_a_rule_cannot_rate_is_skipped_with_why_not_fatal() -> None:
+    chain = bread_chain()
+    labour_only = ValueEquation(
+        name="labour", buckets=(Bucket(name="labour", percentage="100", rules=(Rule(**WORK),)),))
+    odd = ValueEquation(
+        name="labour, and consumption rated per hour",
+        buckets=(Bucket(name="labour", percentage="100", rules=(
+            Rule(**WORK), Rule(action="consume", rate="1", per="hour"))),),
+    )
+    result = share_out(chain, odd, "100.00")
+    assert shares(result, chain) == shares(share_out(chain, labour_only, "100.00"), chain)
+    assert result.skipped and all(s.action == "consume" for s in result.skipped)
+    assert all("rates it per hour" in s.reason for s in result.skipped)
+    assert result.to_json()["skipped"][0]["event"] == result.skipped[0].event
+
+
+def test_income_is_money() -> None:
+    from zomes.accounting.reports import parse_income
+
+    assert parse_income("1000 EUR") == (Decimal("1000"), "EUR")
+    assert parse_income("12.50 CHF") == (Decimal("12.50"), "CHF")  # no unit for it: money
+    for income in ("1000 kg", "3 h", "10 kWh"):
+        with pytest.raises(AccountingError, match="is not money"):
+            parse_income(income)

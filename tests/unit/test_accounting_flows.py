@@ -6,7 +6,10 @@ import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from zomes.accounting.flows import flows
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zomes.accounting.flows import FlowMatrix, FlowRow, flows
 from zomes.accounting.sankey import sankey_html, sankey_svg
 from zomes.accounting.testing import DAY, START, Chain, agent_id, bread_chain
 
@@ -103,3 +106,39 @@ def test_sankey_html_wraps_the_svg_with_a_table() -> None:
 def test_an_empty_matrix_still_draws() -> None:
     svg = sankey_svg(matrix_of(Chain()), {})
     assert "No flows." in ET.tostring(ET.fromstring(svg), encoding="unicode")
+
+
+ODD_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["\x1b[2J\x1b[31mred", "a\x00b", "<script>", "\u202egnp.exe", "\ud800", "]]>"])
+# every quantity a Measure on someone's chain may hold: up to 40 digits, either side of 0
+QUANTITIES = st.decimals(allow_nan=False, allow_infinity=False, places=0,
+                         min_value=-(10**40 - 1), max_value=10**40 - 1) | st.decimals(
+    allow_nan=False, allow_infinity=False, places=39, min_value=-1, max_value=1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(ODD_TEXT, ODD_TEXT, QUANTITIES, st.sampled_from(["kilogram", "hour"])),
+                min_size=1, max_size=5))
+def test_sankey_draws_any_quantity_and_any_name_as_well_formed_svg(
+    rows: list[tuple[str, str, Decimal, str]],
+) -> None:
+    matrix = FlowMatrix(tuple(
+        FlowRow(f"12D3KooW{i}p", f"12D3KooW{i}r", "transfer", None, quantity, unit, ())
+        for i, (_, _, quantity, unit) in enumerate(rows)))
+    names = {f"12D3KooW{i}{side}": name for i, (p, r, _, _) in enumerate(rows)
+             for side, name in (("p", p), ("r", r))}
+    svg = sankey_svg(matrix, names, spec_names={}, title=rows[0][0])
+    ET.fromstring(svg)  # well-formed XML: no raw control characters, everything escaped
+    assert "\x1b" not in svg and "<script>" not in svg
+    html = sankey_html(matrix, names, title=rows[0][1])
+    assert "\x1b" not in html and "<script>" not in html
+
+
+def test_a_huge_quantity_is_drawn_with_its_exact_total() -> None:
+    huge = Decimal("9" * 40)
+    matrix = FlowMatrix((
+        FlowRow(agent_id("a"), agent_id("b"), "transfer", None, huge, "kilogram", ()),
+        FlowRow(agent_id("b"), agent_id("a"), "transfer", None, Decimal(1), "kilogram", ())))
+    svg = sankey_svg(matrix, {})
+    ET.fromstring(svg)
+    assert f"total 1{'0' * 40} kilogram" in svg  # 40 nines + 1, not rounded to 28 digits

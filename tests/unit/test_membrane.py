@@ -3,6 +3,8 @@ appending, checked link by link. Each rejection has a test; random bytes never r
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -202,3 +204,10 @@ def test_mutated_proofs_are_rejected(data):
     raw[i] ^= data.draw(st.integers(1, 255))
     out = reason(bytes(raw), BOB)
     assert isinstance(out, str)
+
+
+def test_an_expired_invitation_says_when_in_iso_8601():
+    proof = invite(PROGENITOR, ALICE, expires=NOW - 1)
+    said = reason(proof, ALICE, at_us=NOW) or ""
+    assert re.search(r"expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", said), said
+    assert str(NOW) not in said

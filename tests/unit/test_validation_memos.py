@@ -37,7 +37,7 @@ from node.core.records import Entry, Record, SignedAction, encodes_to
 from node.ledger import make_validator
 from node.membership import zome_refs
 from node.store.deps import BoundedCache, StoreDeps
-from node.testing import MemoryAgent
+from node.testing import MemoryAgent, step_clock
 from validation.sys import sys_validate
 from zomes.membrane.invitations import issue_invitation
 from zomes.registry import installed_zomes
@@ -56,7 +56,7 @@ VALIDATOR = make_validator(DNA)
 def _chain() -> MemoryAgent:
     """Genesis, a spec, a process, a produce, then consumes, work and an overdraw."""
     proof = issue_invitation(P_KEY, None, DNA.address, A_KEY.agent_id, 2 * NOW, b"m")
-    agent = MemoryAgent(A_KEY)
+    agent = MemoryAgent(A_KEY, clock=step_clock(NOW - 1_000_000))  # events dated NOW - 1
     agent.genesis(DNA.address, proof)
     view = ChainView()
 

@@ -18,7 +18,7 @@ from node.core.outcome import Invalid, Unresolved, Valid
 from node.ledger import make_validator
 from node.membership import zome_refs
 from node.store.deps import StoreDeps
-from node.testing import MemoryAgent
+from node.testing import MemoryAgent, step_clock
 from validation.sys import decode_op
 from zomes.membrane.invitations import issue_invitation
 from zomes.registry import installed_zomes
@@ -34,7 +34,7 @@ VALIDATOR = make_validator(DNA)
 
 def _chain() -> MemoryAgent:
     proof = issue_invitation(P_KEY, None, DNA.address, A_KEY.agent_id, 2 * NOW, b"n")
-    agent = MemoryAgent(A_KEY)
+    agent = MemoryAgent(A_KEY, clock=step_clock(NOW - 1_000_000))  # events dated NOW - 1
     agent.genesis(DNA.address, proof)
     view = ChainView()
 

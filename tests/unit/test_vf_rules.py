@@ -2,14 +2,17 @@
 
 Rules under test (zomes.valueflows.rules.RULES), each broken below:
 dependencies, quantity kind / presence / sign, unit dimension, process link, process open,
-time order, author is party, author is provider, conforms to, resource exists, pairing,
-countersigning, correction target, correction amount, balance.
+time order, event not in future, transfer parties, author is party, author is provider,
+conforms to, resource exists, pairing, countersigning, correction target, correction amount,
+balance; quantity nonzero.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -91,14 +94,18 @@ CHAIN = [
 ]  # fmt: skip
 
 
+RECORDED_AT = 1_800_000_000_000_000  # the judged events' action timestamp (2027)
+FIVE_MINUTES = 5 * 60 * 1_000_000
+
+
 def context(*extra: tuple[str, EconomicEvent]) -> RuleContext:
-    return RuleContext.from_chain(
+    return replace(RuleContext.from_chain(
         [*CHAIN, *extra],
         resources=RESOURCES,
         processes=PROCESSES,
         resource_specs=SPECS,
         process_specs={MILL_SPEC: ProcessSpecification(name="milling")},
-    )
+    ), recorded_at_us=RECORDED_AT)
 
 
 CTX = context()
@@ -118,8 +125,8 @@ VALID = {
                                  output_of=REPAIR),
     "move to a new resource": event("move", "10 kg", resource_inventoried_as=WHEAT,
                                     to_resource_inventoried_as=WHEAT_2),
-    "transfer to oneself": event("transfer", "10 kg", resource_inventoried_as=WHEAT,
-                                 to_resource_inventoried_as=WHEAT_2),
+    "dated at the edge of the clock skew": event("work", "1 h", input_of=MILLING,
+                                                has_point_in_time=RECORDED_AT + FIVE_MINUTES),
     "correction": event("consume", "-4 kg", resource_inventoried_as=WHEAT, input_of=MILLING,
                         corrects=CONSUMED),
     "negative allowed": event("lower", "30 EUR", resource_inventoried_as=CREDIT),
@@ -154,6 +161,31 @@ BROKEN: dict[str, tuple[EconomicEvent, set[str]]] = {
         event("consume", "-1 kg", resource_inventoried_as=WHEAT, input_of=MILLING),
         {"check_quantity_sign"},
     ),
+    "zero quantity": (
+        event("consume", "0 kg", resource_inventoried_as=WHEAT, input_of=MILLING),
+        {"check_quantity_nonzero"},
+    ),
+    "zero effort": (event("work", "0 h", input_of=MILLING), {"check_quantity_nonzero"}),
+    "kilograms of effort": (event("work", "3 kg", input_of=MILLING), {"check_unit_dimension"}),
+    "dated in the future": (
+        event("work", "1 h", input_of=MILLING, has_point_in_time=RECORDED_AT + FIVE_MINUTES + 1),
+        {"check_event_not_in_future"},
+    ),
+    "ending in the future": (
+        event("work", "1 h", input_of=MILLING, has_beginning=RECORDED_AT,
+              has_end=RECORDED_AT + 86_400_000_000),
+        {"check_event_not_in_future"},
+    ),
+    "transfer to oneself": (
+        event("transfer", "10 kg", resource_inventoried_as=WHEAT,
+              to_resource_inventoried_as=WHEAT_2),
+        {"check_transfer_parties"},
+    ),
+    "transfer of custody to oneself": (
+        event("transferCustody", "10 kg", resource_inventoried_as=WHEAT,
+              to_resource_inventoried_as=WHEAT_2),
+        {"check_transfer_parties"},
+    ),
     "hours of wheat": (
         event("consume", "1 h", resource_inventoried_as=WHEAT, input_of=MILLING),
         {"check_unit_dimension", "check_balance"},
@@ -168,7 +200,7 @@ BROKEN: dict[str, tuple[EconomicEvent, set[str]]] = {
     "transfer into a process": (
         event("transfer", "1 kg", resource_inventoried_as=WHEAT,
               to_resource_inventoried_as=WHEAT_2, input_of=MILLING),
-        {"check_process_link"},
+        {"check_process_link", "check_transfer_parties"},
     ),
     "finished process": (event("work", "1 h", input_of=DONE), {"check_process_open"}),
     "ends before it begins": (
@@ -336,7 +368,8 @@ def test_a_countersigned_event_is_signed_by_exactly_its_two_parties() -> None:
     assert [v.rule for v in wrong] == ["check_countersigning"]  # type: ignore[union-attr]
     to_self = event("transfer", "1 kg", resource_inventoried_as=WHEAT,
                     to_resource_inventoried_as=WHEAT_2)  # fmt: skip
-    assert [v.rule for v in check_event(to_self, ALICE, cosigned(CTX))] == ["check_countersigning"]
+    assert [v.rule for v in check_event(to_self, ALICE, cosigned(CTX))] == [
+        "check_transfer_parties", "check_countersigning"]
 
 
 @given(
@@ -364,3 +397,14 @@ def test_checking_never_raises(
               to_resource_inventoried_as=target, corrects=corrects, **links)  # fmt: skip
     outcome = check_event(e, ALICE, CTX)
     assert isinstance(outcome, Missing | list)
+
+
+def test_times_in_messages_are_iso_8601() -> None:
+    late = event("work", "1 h", input_of=MILLING, has_beginning=RECORDED_AT,
+                 has_end=RECORDED_AT - 1)
+    future = event("work", "1 h", input_of=MILLING, has_point_in_time=RECORDED_AT * 2)
+    for broken in (late, future):
+        outcome = check_event(broken, ALICE, CTX)
+        assert isinstance(outcome, list) and outcome
+        assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", outcome[0].message), outcome
+        assert str(RECORDED_AT) not in outcome[0].message

@@ -147,3 +147,23 @@ def test_measure_text_round_trips(value: Decimal, unit: str) -> None:
     assert Measure.model_validate(measure.to_content()) == measure
     assert parse_quantity(str(measure)) == measure
     assert decimal_string(measure.value) == measure.has_numerical_value
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "-1E+999999999", "1e-999999999"])
+def test_a_huge_exponent_is_refused_without_writing_it_out(text: str) -> None:
+    """A peer's hasNumericalValue "1e999999999" once cost a validator a gigabyte (writing
+    the canonical-form hint), and `--quantity "1e999999999 kg"` the same."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError):
+            Measure(has_numerical_value=text, has_unit="kilogram")
+        with pytest.raises(UnitError, match="at most 40 digits"):
+            parse_quantity(f"{text} kg")
+        with pytest.raises(UnitError, match="at most 40 digits"):
+            Measure.of(Decimal(text), "kg")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000, peak

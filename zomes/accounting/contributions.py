@@ -10,6 +10,8 @@ tracing the output back through its processes; the provider of an input is its c
 What no bucket pays (percentages below 100, buckets nobody scored in) is shared by everyone's
 total score. Shares are exact until the end, then rounded half-up to the cent, and the
 rounding remainder goes to the largest share so that the shares sum exactly to the income.
+An event a rule cannot rate (hours where it rates kilograms) scores nothing and is listed
+as skipped, with why: one odd event of any member never stops the report.
 """
 
 from __future__ import annotations
@@ -67,6 +69,20 @@ class Contribution:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input event a bucket's rule could not rate, and why."""
+
+    event: str
+    action: str
+    bucket: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"event": self.event, "action": self.action, "bucket": self.bucket,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class AgentShare:
     agent: str
     share: Decimal
@@ -112,6 +128,7 @@ class Distribution:
     currency: str
     buckets: tuple[BucketResult, ...]
     shares: tuple[AgentShare, ...] = field(default=())
+    skipped: tuple[Skipped, ...] = field(default=())
 
     def share_of(self, agent: str) -> Decimal:
         return next((s.share for s in self.shares if s.agent == agent), Decimal("0.00"))
@@ -123,6 +140,7 @@ class Distribution:
             "currency": self.currency,
             "buckets": [b.to_json() for b in self.buckets],
             "agents": [s.to_json() for s in self.shares],
+            "skipped": [s.to_json() for s in self.skipped],
         }
 
 
@@ -134,9 +152,11 @@ def contributions(
     events: Iterable[tuple[str, EconomicEvent]],
     resources: Mapping[str, EconomicResource],
     authors: Mapping[str, str],
+    skipped: list[Skipped] | None = None,
 ) -> list[Contribution]:
     """Every input event in the trace of `output_resource`, scored by each bucket whose
-    rules score its action, in trace order."""
+    rules score its action, in trace order; events a rule cannot rate are added to
+    `skipped` (when given; else the AccountingError is raised)."""
     by_address = dict(events)
     found: list[Contribution] = []
     for node in index.trace(output_resource):
@@ -150,7 +170,13 @@ def contributions(
         for bucket in equation.buckets:
             for rule in bucket.rules:
                 if rule.action == event.action:
-                    scored = _score(rule, node.address, event, resources)
+                    try:
+                        scored = _score(rule, node.address, event, resources)
+                    except AccountingError as e:
+                        if skipped is None:
+                            raise
+                        skipped.append(Skipped(node.address, event.action, bucket.name, str(e)))
+                        continue
                     if scored is not None:
                         quantity, score = scored
                         found.append(
@@ -200,9 +226,10 @@ def distribute(
     if income != income.quantize(CENT):
         raise AccountingError(f"income {income} {currency} is not a whole number of cents")
     del processes  # processes are reached through the index; kept for a stable signature
+    skipped: list[Skipped] = []
     found = contributions(
         equation, output_resource=output_resource, index=index, events=events,
-        resources=resources, authors=authors,
+        resources=resources, authors=authors, skipped=skipped,
     )  # fmt: skip
     exact: dict[str, Fraction] = {}
     results: list[BucketResult] = []
@@ -247,7 +274,8 @@ def distribute(
         )
         for agent in sorted(exact, key=lambda a: (-exact[a], a))
     )  # fmt: skip
-    return Distribution(output_resource, income, currency, tuple(results), shares)
+    return Distribution(
+        output_resource, income, currency, tuple(results), shares, tuple(skipped))
 
 
 def _totals(found: Iterable[Contribution]) -> dict[str, Fraction]:

@@ -29,6 +29,7 @@ from zomes.valueflows.entries import VfEntry
 from zomes.valueflows.units import (
     Measure,
     UnitError,
+    bounded,
     canonical_unit,
     decimal_string,
     parse_quantity,
@@ -49,7 +50,7 @@ def _normalised(value: Any, key: str | None = None) -> Any:
     number = isinstance(value, int | str | Decimal) and not isinstance(value, bool)
     if key in _DECIMAL_KEYS and number:
         try:
-            return decimal_string(to_decimal(value))
+            return decimal_string(bounded(to_decimal(value)))
         except UnitError as e:
             raise LocalError(f"{key}: {e}") from None
     if key in _UNIT_KEYS and isinstance(value, str):
@@ -114,7 +115,7 @@ def allocate(scratch: Scratch, process: str, shares: list[str], note: str | None
         if not sep:
             raise LocalError(f"--share takes RESOURCE=FRACTION, not {share!r}")
         try:
-            number = decimal_string(to_decimal(fraction.strip()))
+            number = decimal_string(bounded(to_decimal(fraction.strip())))
         except UnitError as e:
             raise LocalError(f"--share {share!r}: {e}") from None
         address = _address(resource.strip(), "share")

@@ -30,7 +30,14 @@ from zomes.valueflows.entries import (
     Process,
     ResourceSpecification,
 )
-from zomes.valueflows.units import OM2, UnitError, canonical_unit, decimal_string, to_decimal
+from zomes.valueflows.units import (
+    OM2,
+    UnitError,
+    bounded,
+    canonical_unit,
+    decimal_string,
+    to_decimal,
+)
 
 VF: Final = "https://w3id.org/valueflows/ont/vf#"
 COLEDGER: Final = "urn:coledger:"
@@ -470,7 +477,7 @@ def _measure_content(value: Any) -> dict[str, str]:
     if not isinstance(number, str | int | Decimal) or isinstance(number, bool):
         raise MalformedDocument(f"hasNumericalValue must be a decimal string, not {number!r}")
     return {
-        "hasNumericalValue": decimal_string(to_decimal(number)),
+        "hasNumericalValue": decimal_string(bounded(to_decimal(number))),
         "hasUnit": canonical_unit(unit),
     }
 

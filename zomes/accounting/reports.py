@@ -37,7 +37,13 @@ from zomes.accounting.pact import PactCompany, PactProduct, to_pact
 from zomes.accounting.sankey import sankey_html, sankey_svg
 from zomes.valueflows.entries import EconomicEvent
 from zomes.valueflows.trace import NotInIndex
-from zomes.valueflows.units import UNITS, UnitError, decimal_string, parse_quantity
+from zomes.valueflows.units import (
+    UNITS,
+    UnitError,
+    canonical_unit,
+    decimal_string,
+    parse_quantity,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -132,6 +138,14 @@ def parse_income(value: str) -> tuple[Decimal, str]:
         amount = Decimal(match["amount"])
     except InvalidOperation:
         raise AccountingError(f"income {value!r} is not a number") from None
+    try:
+        unit = canonical_unit(match["currency"])
+    except UnitError:
+        unit = None  # a currency we have no unit for (USD, CHF...): money all the same
+    if unit is not None and not dimension(unit).startswith("currency"):
+        raise AccountingError(
+            f"income {value!r} is not money: {match['currency']} is a unit of "
+            f"{dimension(unit)}; give an amount of a currency, e.g. '1000 EUR'")
     return amount, match["currency"]
 
 
@@ -185,6 +199,9 @@ def contribution_text(report: dict[str, Any], ds: Dataset) -> str:
         count = len(share["contributions"])
         lines.append(f"{ds.name_of(share['agent']):<30} {share['share']:>12} {report['currency']}"
                      f"   score {share['score']} from {count} contribution(s)")
+    for skipped in report.get("skipped", []):
+        lines.append(f"skipped {skipped['action']} event {skipped['event']} "
+                     f"(bucket {skipped['bucket']}): {skipped['reason']}")
     return "\n".join(lines)
 
 

@@ -8,9 +8,10 @@ width is its quantity times the panel's scale, exactly proportional; colour is t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Final
 from xml.sax.saxutils import escape, quoteattr
 
@@ -27,6 +28,10 @@ TOP: Final = Decimal(70)  # title and legend
 PANEL_HEAD: Final = Decimal(46)
 PANEL_FOOT: Final = Decimal(30)
 FONT: Final = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif"
+# digits of the arithmetic: quantities have up to 40 digits and a panel sums many, so the
+# default 28 would round totals and fail to quantize a huge scale's 1 px (another member's
+# data could break everyone's report)
+PRECISION: Final = 120
 
 ACTION_COLOURS: Final[dict[str, str]] = {
     "transfer": "#1f77b4", "transferAllRights": "#17becf", "transferCustody": "#9edae5",
@@ -35,6 +40,29 @@ ACTION_COLOURS: Final[dict[str, str]] = {
     "dropoff": "#e377c2", "accept": "#7f7f7f", "modify": "#bcbd22", "combine": "#c5b0d5",
     "separate": "#98df8a", "copy": "#f7b6d2", "raise": "#dbdb8d", "lower": "#ff9896",
 }  # fmt: skip
+
+
+# characters XML 1.0 forbids, and control or format characters (escape codes, bidi
+# overrides) that names from another member's chain may hold: shown as \\xNN, not obeyed
+_UNSHOWABLE: Final = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u206f\ufeff\ufff9-\ufffb\ufffe\uffff\ud800-\udfff]"
+)
+
+
+def _visible(text: str) -> str:
+    return _UNSHOWABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                           else f"\\u{ord(m.group()):04x}", text)
+
+
+def _esc(text: str) -> str:
+    """Text for an SVG/HTML text node: XML-escaped, unshowable characters made visible."""
+    return escape(_visible(text))
+
+
+def _attr(text: str) -> str:
+    """A quoted SVG/HTML attribute value, escaped as `_esc` does."""
+    return quoteattr(_visible(text))
 
 
 def _n(value: Decimal) -> str:
@@ -85,12 +113,12 @@ def _panel(
     left = _column(rows, "provider", flow_top, scale)
     right = _column(rows, "receiver", flow_top, scale)
     out: list[str] = [
-        f'<g class="panel" data-unit={quoteattr(unit)}>',
+        f'<g class="panel" data-unit={_attr(unit)}>',
         f'<text x="20" y="{_n(top + 20)}" font-size="16" font-weight="600">'
-        f"Flows measured in {escape(unit)}</text>",
+        f"Flows measured in {_esc(unit)}</text>",
         f'<text x="20" y="{_n(top + 38)}" font-size="12" fill="#555">'
-        f"Link width: 1 px = {escape(_per_px(scale))} {escape(unit)}; "
-        f"total {escape(decimal_string(left_total))} {escape(unit)}</text>",
+        f"Link width: 1 px = {_esc(_per_px(scale))} {_esc(unit)}; "
+        f"total {_esc(decimal_string(left_total))} {_esc(unit)}</text>",
     ]
     left_offsets = {agent: node.y for agent, node in left.items()}
     right_offsets = {agent: node.y for agent, node in right.items()}
@@ -115,14 +143,14 @@ def _panel(
             f'<path class="link" d="M{_n(x0)},{_n(y0)} C{_n(middle)},{_n(y0)} '
             f'{_n(middle)},{_n(y1)} {_n(x1)},{_n(y1)}" fill="none" stroke="{colour}" '
             f'stroke-opacity="0.5" stroke-width="{_n(width)}" '
-            f"data-quantity={quoteattr(decimal_string(row.quantity))} "
-            f"data-provider={quoteattr(row.provider)} data-receiver={quoteattr(row.receiver)}>"
-            f"<title>{escape(label)}</title></path>"
+            f"data-quantity={_attr(decimal_string(row.quantity))} "
+            f"data-provider={_attr(row.provider)} data-receiver={_attr(row.receiver)}>"
+            f"<title>{_esc(label)}</title></path>"
         )
         out.append(
             f'<text x="{_n(middle)}" y="{_n((y0 + y1) / 2 - 3)}" font-size="10" '
-            f'text-anchor="middle" fill="#333">{escape(decimal_string(row.quantity))} '
-            f"{escape(spec_names.get(row.spec or '', _short(row.spec)))}</text>"
+            f'text-anchor="middle" fill="#333">{_esc(decimal_string(row.quantity))} '
+            f"{_esc(spec_names.get(row.spec or '', _short(row.spec)))}</text>"
         )
     for side, nodes in (("provider", left), ("receiver", right)):
         x = LEFT_X if side == "provider" else RIGHT_X
@@ -131,15 +159,15 @@ def _panel(
             out.append(
                 f'<rect class="node" x="{_n(x)}" y="{_n(node.y)}" width="{_n(NODE_WIDTH)}" '
                 f'height="{_n(max(node.height, Decimal(1)))}" fill="#333">'
-                f"<title>{escape(name)} ({escape(node.agent)})</title></rect>"
+                f"<title>{_esc(name)} ({_esc(node.agent)})</title></rect>"
             )
             anchor, text_x = ("end", x - 6) if side == "provider" else ("start", x + NODE_WIDTH + 6)
             verb = "gave" if side == "provider" else "received"
             out.append(
                 f'<text x="{_n(text_x)}" y="{_n(node.y + node.height / 2 + 4)}" '
-                f'font-size="12" text-anchor="{anchor}">{escape(name)} '
-                f'<tspan fill="#555">{verb} {escape(decimal_string(node.total))} '
-                f"{escape(unit)}</tspan></text>"
+                f'font-size="12" text-anchor="{anchor}">{_esc(name)} '
+                f'<tspan fill="#555">{verb} {_esc(decimal_string(node.total))} '
+                f"{_esc(unit)}</tspan></text>"
             )
     out.append("</g>")
     heights = [n.y + n.height for n in (*left.values(), *right.values())]
@@ -162,7 +190,13 @@ def sankey_svg(
 ) -> str:
     """A standalone SVG Sankey diagram of the matrix; `names` maps agent ids to the names
     shown (unknown agents show a shortened id)."""
-    spec_names = spec_names or {}
+    with localcontext(prec=PRECISION):
+        return _sankey_svg(matrix, names, spec_names or {}, title)
+
+
+def _sankey_svg(
+    matrix: FlowMatrix, names: Mapping[str, str], spec_names: Mapping[str, str], title: str
+) -> str:
     actions = sorted({row.action for row in matrix.rows})
     body: list[str] = []
     y = TOP
@@ -182,7 +216,7 @@ def sankey_svg(
         legend.append(
             f'<rect x="{_n(lx)}" y="{_n(ly)}" width="12" height="12" '
             f'fill="{ACTION_COLOURS.get(action, "#999999")}" fill-opacity="0.7"/>'
-            f'<text x="{_n(lx + 16)}" y="{_n(ly + 10)}" font-size="11">{escape(action)}</text>'
+            f'<text x="{_n(lx + 16)}" y="{_n(ly + 10)}" font-size="11">{_esc(action)}</text>'
         )
     legend.append("</g>")
     legend_rows = Decimal((len(actions) + 3) // 4)
@@ -190,11 +224,11 @@ def sankey_svg(
     return "\n".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(WIDTH)}" height="{_n(height)}" '
-            f'viewBox="0 0 {_n(WIDTH)} {_n(height)}" role="img" aria-label={quoteattr(title)} '
+            f'viewBox="0 0 {_n(WIDTH)} {_n(height)}" role="img" aria-label={_attr(title)} '
             f'style="{FONT}">',
-            f"<title>{escape(title)}</title>",
+            f"<title>{_esc(title)}</title>",
             '<rect width="100%" height="100%" fill="#ffffff"/>',
-            f'<text x="20" y="32" font-size="20" font-weight="700">{escape(title)}</text>',
+            f'<text x="20" y="32" font-size="20" font-weight="700">{_esc(title)}</text>',
             *legend,
             *body,
             "</svg>",
@@ -213,19 +247,19 @@ def sankey_html(
     spec_names = spec_names or {}
 
     def name(agent: str) -> str:
-        return escape(names.get(agent, agent))
+        return _esc(names.get(agent, agent))
 
     rows = "\n".join(
-        f"<tr><td>{name(r.provider)}</td><td>{name(r.receiver)}</td><td>{escape(r.action)}</td>"
-        f"<td>{escape(spec_names.get(r.spec or '', r.spec or '(unspecified)'))}</td>"
-        f'<td class="n">{escape(decimal_string(r.quantity))}</td><td>{escape(r.unit)}</td></tr>'
+        f"<tr><td>{name(r.provider)}</td><td>{name(r.receiver)}</td><td>{_esc(r.action)}</td>"
+        f"<td>{_esc(spec_names.get(r.spec or '', r.spec or '(unspecified)'))}</td>"
+        f'<td class="n">{_esc(decimal_string(r.quantity))}</td><td>{_esc(r.unit)}</td></tr>'
         for r in matrix.rows
     )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>{escape(title)}</title>
+<title>{_esc(title)}</title>
 <style>
 body {{ {FONT}; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin-top: 1.5em; }}
@@ -234,7 +268,7 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
 </style>
 </head>
 <body>
-<h1>{escape(title)}</h1>
+<h1>{_esc(title)}</h1>
 {sankey_svg(matrix, names, spec_names=spec_names, title=title)}
 <table>
 <thead><tr><th>Provider</th><th>Receiver</th><th>Action</th><th>Specification</th>

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -232,8 +233,16 @@ def check_membrane_proof(
     if last.invitee != str(author):
         return f"the invitation names {last.invitee}, not the joining agent {author}"
     if last.expires_us <= at_us:
-        return f"the invitation expired at {last.expires_us} us, before joining at {at_us} us"
+        return f"the invitation expired at {_iso(last.expires_us)}, before joining at {_iso(at_us)}"
     return None
+
+
+def _iso(us: int) -> str:
+    """Microseconds since the epoch as ISO 8601 UTC, for messages."""
+    try:
+        return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return f"{us} µs after 1970"
 
 
 def validate_agent_validation_pkg(op: Op, *, network_id: Cid, progenitor: AgentId) -> Outcome:

@@ -89,9 +89,12 @@ def _new_resource(
         raise LocalError(
             f"new resource {name!r} needs a unit: give --quantity or --conforms-to a spec"
         )
-    resource = EconomicResource(
-        name=name, unit_of_resource=unit, conforms_to=spec, current_location=location
-    )
+    try:
+        resource = EconomicResource(
+            name=name, unit_of_resource=unit, conforms_to=spec, current_location=location
+        )
+    except ValueError as e:
+        raise LocalError(f"bad resource: {describe_error(e)}") from None
     return scratch.create(entry_type(EconomicResource), resource.to_content())
 
 
@@ -99,7 +102,11 @@ def create_resource(
     scratch: Scratch, view: ChainView, name: str, unit: str, spec: str | None
 ) -> Cid:
     """An EconomicResource of ours named `name`, counted in `unit`."""
-    resource = EconomicResource(name=name, unit_of_resource=canonical_unit(unit), conforms_to=spec)
+    try:
+        resource = EconomicResource(
+            name=name, unit_of_resource=canonical_unit(unit), conforms_to=spec)
+    except ValueError as e:  # UnitError is one
+        raise LocalError(f"bad resource: {describe_error(e)}") from None
     return scratch.create(entry_type(EconomicResource), resource.to_content())
 
 
@@ -185,7 +192,10 @@ def create_spec(
 
 
 def create_process_spec(scratch: Scratch, name: str, note: str | None) -> Cid:
-    spec = ProcessSpecification(name=name, note=note)
+    try:
+        spec = ProcessSpecification(name=name, note=note)
+    except ValueError as e:
+        raise LocalError(f"bad process specification: {describe_error(e)}") from None
     return scratch.create(entry_type(ProcessSpecification), spec.to_content())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Final, NamedTuple
@@ -30,17 +31,32 @@ from zomes.valueflows.resources import (
     apply_event,
     fold,
 )
-from zomes.valueflows.units import Measure, UnitError, compatible, convert, decimal_string
+from zomes.valueflows.units import (
+    UNITS,
+    Measure,
+    UnitError,
+    compatible,
+    convert,
+    decimal_string,
+)
+
+# how far after the action that records it an event may be dated: the clock drift sys
+# validation allows an action's own timestamp (an event is what happened, not a plan)
+MAX_EVENT_AHEAD_US: Final = 5 * 60 * 1_000_000
+TRANSFERS: Final = frozenset({"transfer", "transferAllRights", "transferCustody"})
 
 RULES: Final[tuple[str, ...]] = (
     "check_dependencies",  # referenced resources, processes and specifications are known
     "check_quantity_kind",  # resourceQuantity / effortQuantity as the action's eventQuantity says
     "check_quantity_present",  # actions that change quantities say by how much
     "check_quantity_sign",  # quantities >= 0; a correction's <= 0
+    "check_quantity_nonzero",  # a quantity an event states is not zero
     "check_unit_dimension",  # quantities convert exactly to the resource's unit
     "check_process_link",  # inputs need inputOf, outputs outputOf, the rest no process
     "check_process_open",  # no event into a finished process
     "check_time_order",  # hasBeginning <= hasEnd
+    "check_event_not_in_future",  # an event's times are not after it was recorded
+    "check_transfer_parties",  # a transfer is between two different agents
     "check_author_is_party",  # the author is the provider or the receiver
     "check_author_is_provider",  # only the provider records what decrements a resource
     "check_conforms_to",  # resourceConformsTo agrees with the resource's conformsTo
@@ -84,6 +100,8 @@ class RuleContext:
     # the states after the event being judged, when the caller has applied it already
     # (`states_after` of these same states and entries); None: check_balance applies it
     after: Mapping[str, ResourceState] | None = None
+    # the timestamp of the action that records the event being judged (None: unknown)
+    recorded_at_us: int | None = None
 
     @classmethod
     def from_chain(
@@ -173,9 +191,21 @@ def check_quantity_sign(event: EconomicEvent, author: str, ctx: RuleContext) -> 
     return None
 
 
+def check_quantity_nonzero(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """A quantity an event states is not zero: nothing happened (leave the quantity out
+    where the action allows none, e.g. cite)."""
+    for name, measure in _quantities(event):
+        if measure.value == 0:
+            return f"{name} is zero: an event records something that happened"
+    return None
+
+
 def check_unit_dimension(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
-    """Resource quantities convert exactly to the resources' units; efforts have the
-    dimension of the resource's (or specification's) unit of effort."""
+    """Resource quantities convert exactly to the resources' units; efforts are times
+    (of the dimension of the resource's or specification's unit of effort)."""
+    effort = event.effort_quantity
+    if effort is not None and UNITS[effort.has_unit].dimension != "time":
+        return f"effortQuantity {effort} is not a time: an effort is counted in hours, minutes..."
     for name, measure, unit in _unit_expectations(event, ctx):
         try:
             if name == "resourceQuantity" or not compatible(measure.has_unit, unit):
@@ -222,7 +252,31 @@ def check_time_order(event: EconomicEvent, author: str, ctx: RuleContext) -> str
     """An event does not end before it begins."""
     begin, end = event.has_beginning, event.has_end
     if begin is not None and end is not None and begin > end:
-        return f"hasBeginning {begin} is after hasEnd {end}"
+        return f"hasBeginning {_iso(begin)} is after hasEnd {_iso(end)}"
+    return None
+
+
+def check_event_not_in_future(
+    event: EconomicEvent, author: str, ctx: RuleContext
+) -> str | None:
+    """An event's times are at most MAX_EVENT_AHEAD_US after the action recording it: an
+    event is what happened (plans are commitments), and the action's time is bounded by
+    the validators' clocks. Deterministic: it reads the action, not a clock."""
+    if ctx.recorded_at_us is None:
+        return None
+    for name, moment in (("hasPointInTime", event.has_point_in_time),
+                         ("hasBeginning", event.has_beginning), ("hasEnd", event.has_end)):
+        if moment is not None and moment - ctx.recorded_at_us > MAX_EVENT_AHEAD_US:
+            return (f"{name} {_iso(moment)} is more than 5 minutes after the event was "
+                    f"recorded ({_iso(ctx.recorded_at_us)}): an event is what happened")
+    return None
+
+
+def check_transfer_parties(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """A transfer (of rights, custody or both) is between two agents: its provider and
+    receiver differ (moving between one's own resources is `move`)."""
+    if event.action in TRANSFERS and event.provider == event.receiver:
+        return f"{event.action} to oneself: provider and receiver are both {event.provider}"
     return None
 
 
@@ -410,6 +464,14 @@ def check_balance(event: EconomicEvent, author: str, ctx: RuleContext) -> str | 
 
 
 # helpers
+
+
+def _iso(us: int) -> str:
+    """Microseconds since the epoch as ISO 8601 UTC, for messages."""
+    try:
+        return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return f"{us} µs after 1970"
 
 _FIELD: Final = {"resourceQuantity": "resource_quantity", "effortQuantity": "effort_quantity"}
 

@@ -124,6 +124,19 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
     return number
 
 
+def bounded(number: Decimal) -> Decimal:
+    """`number` if it is written with at most MAX_DIGITS digits (checked before it is
+    written out: 1e999999999 would take a gigabyte), else UnitError."""
+    if number and not -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
+        raise UnitError(f"{number} is too large or too precise: a quantity has at most "
+                        f"{MAX_DIGITS} digits")
+    digits = len(decimal_string(number).lstrip("-").replace(".", ""))
+    if digits > MAX_DIGITS:
+        raise UnitError(f"{number} is too large or too precise: a quantity has at most "
+                        f"{MAX_DIGITS} digits")
+    return number
+
+
 def decimal_string(number: Decimal) -> str:
     """The canonical text of a finite Decimal: no exponent, no trailing zeros, no "-0"."""
     text = format(number, "f")
@@ -209,7 +222,7 @@ class Measure(BaseModel):
     @classmethod
     def _canonical_number(cls, value: Any) -> Any:
         if isinstance(value, Decimal):
-            return decimal_string(to_decimal(value))
+            return decimal_string(bounded(to_decimal(value)))
         if not isinstance(value, str):  # (lax pydantic would take bytes for text)
             raise ValueError("hasNumericalValue must be a decimal string")
         if not _NUMBER.fullmatch(value):
@@ -229,7 +242,7 @@ class Measure(BaseModel):
     @classmethod
     def of(cls, value: Decimal | int | str, unit: str) -> Measure:
         """A measure from any exact number and any known unit label."""
-        number = decimal_string(to_decimal(value))
+        number = decimal_string(bounded(to_decimal(value)))
         return cls(has_numerical_value=number, has_unit=canonical_unit(unit))
 
     @property
@@ -260,7 +273,7 @@ def parse_quantity(text: str) -> Measure:
 
 def _canonical_hint(value: str) -> str:
     try:
-        return f"; write {decimal_string(to_decimal(value))!r}"
+        return f"; write {decimal_string(bounded(to_decimal(value)))!r}"
     except UnitError:
         return ""
 

@@ -10,8 +10,10 @@ dependencies; until they arrive the op is Unresolved, never Invalid.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
+
+from pydantic.alias_generators import to_camel
 
 from node.core.actions import ActionBase, Create, Update
 from node.core.cid import Cid
@@ -23,6 +25,8 @@ from node.core.records import Entry, Record
 from zomes.api import Deps, IntegrityZome, Zome, fold_chain
 from zomes.valueflows import resources
 from zomes.valueflows.entries import (
+    ADDRESS_PATTERN,
+    AGENT_PATTERN,
     ENTRY_TYPES,
     EconomicEvent,
     EconomicResource,
@@ -32,6 +36,7 @@ from zomes.valueflows.entries import (
     VfEntry,
 )
 from zomes.valueflows.rules import Missing, RuleContext, check_event
+from zomes.valueflows.units import DECIMAL_PATTERN
 
 NAME: Final = "valueflows"
 VERSION: Final = "1"
@@ -173,6 +178,7 @@ class ChainView:
     def context(
         self, extra: dict[str, VfEntry] | None = None, cosigners: frozenset[str] = frozenset(),
         after: dict[str, resources.ResourceState] | None = None,
+        recorded_at_us: int | None = None,
     ) -> RuleContext:
         """The rules' view; `extra` adds entries of other agents fetched as dependencies;
         `cosigners` are the parties of a countersigned event (empty for one author's);
@@ -198,6 +204,7 @@ class ChainView:
             states=self.states,
             cosigners=cosigners,
             after=after if not extra else None,
+            recorded_at_us=recorded_at_us,
         )
 
     def states_after(
@@ -234,13 +241,17 @@ def judge_event(
     event: EconomicEvent, author: str, view: ChainView, deps: Deps,
     cosigners: frozenset[str] = frozenset(),
     after: dict[str, resources.ResourceState] | None = None,
+    recorded_at_us: int | None = None,
 ) -> Outcome:
     """Apply every accounting rule; fetch other agents' entries the event names.
-    `after`: view.states_after the event, if the caller has it (see RuleContext.after)."""
-    result = check_event(event, author, view.context(cosigners=cosigners, after=after))
+    `after`: view.states_after the event, if the caller has it (see RuleContext.after);
+    `recorded_at_us`: the timestamp of the action recording it."""
+    result = check_event(event, author, view.context(
+        cosigners=cosigners, after=after, recorded_at_us=recorded_at_us))
     if isinstance(result, Missing):
         foreign = _fetch_foreign(deps, result)
-        result = check_event(event, author, view.context(foreign, cosigners))
+        result = check_event(event, author, view.context(
+            foreign, cosigners, recorded_at_us=recorded_at_us))
         if isinstance(result, Missing):
             return Unresolved(tuple(Cid.parse(a) for a in result.addresses))
     if result:
@@ -292,7 +303,7 @@ def validate(op: Op, deps: Deps) -> Outcome:
                 author if envelope else None)
         except resources.ResourceError:
             after = None  # check_balance applies it again and says why
-        verdict = judge_event(entry, author, view, deps, cosigners, after)
+        verdict = judge_event(entry, author, view, deps, cosigners, after, action.timestamp)
         if not isinstance(verdict, Unresolved):
             deps.cache[key] = verdict
         if isinstance(verdict, Valid):
@@ -321,14 +332,60 @@ def _fold_forward(
 
 
 def describe_error(error: Exception) -> str:
-    """One line for a person: pydantic's first error as `field: message`."""
+    """One line for a person: pydantic's first error as `field: what is wrong`, in words
+    (never a pattern or pydantic's own phrasing)."""
     errors = getattr(error, "errors", None)
     if callable(errors):
         first = errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+        where = ".".join(
+            to_camel(p) if isinstance(p, str) else str(p) for p in first.get("loc", ()))
+        what = _plain(first)
+        return f"{where}: {what}" if where else what
     text = str(error).strip()
     return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+_PATTERNS: Final = {
+    ADDRESS_PATTERN: "is not an address (bafy...)",
+    AGENT_PATTERN: "is not an agent id (12D3KooW...)",
+    DECIMAL_PATTERN: "is not a decimal number written canonically (e.g. 40 or 2.5)",
+}
+_TYPES: Final = {
+    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+    "bool_type": "true or false", "bool_parsing": "true or false", "list_type": "a list",
+    "dict_type": "a map of names to values", "model_type": "a map of names to values",
+    "tuple_type": "a list", "decimal_type": "a decimal number", "float_type": "a number",
+    "bytes_type": "bytes", "int_from_float": "a whole number",
+}
+
+
+def _plain(error: Mapping[str, Any]) -> str:
+    """What a pydantic error dict says, as a plain sentence."""
+    kind, ctx = str(error.get("type", "")), error.get("ctx") or {}
+    if kind == "string_too_long":
+        return f"is too long (at most {ctx.get('max_length')} characters)"
+    if kind in ("string_too_short", "too_short"):
+        least = ctx.get("min_length")
+        return "cannot be empty" if least in (1, None) else f"is too short (at least {least})"
+    if kind == "too_long":
+        return f"has too many items (at most {ctx.get('max_length')})"
+    if kind == "string_pattern_mismatch":
+        return _PATTERNS.get(str(ctx.get("pattern")), "is not written in the expected form")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {"greater_than_equal": "at least", "greater_than": "more than",
+                 "less_than_equal": "at most", "less_than": "less than"}[kind]
+        bound = next(iter(ctx.values()), "")
+        return f"must be {words} {bound}"
+    if kind == "missing":
+        return "is missing"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind in ("literal_error", "enum"):
+        return f"must be {ctx.get('expected')}"
+    if kind in _TYPES:
+        return f"must be {_TYPES[kind]}"
+    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    return message.splitlines()[0][:300] if message else "is not valid"
 
 
 INTEGRITY = IntegrityZome(
