@@ -6,6 +6,7 @@ and a fork of its own reaching the network no longer ends its process."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import time
@@ -71,9 +72,10 @@ def test_a_restored_backup_is_noticed_refused_and_recovered(tmp_path):
         refused = cli(mill, "record", "raise", "--resource", "new:fork", "--quantity", "1 kg",
                       check=False)
         assert refused.returncode == 1 and "Traceback" not in refused.stderr
-        assert refused.stderr.strip() == (
-            f"coledger: error: your chain is behind the network (local head seq {short},"
-            f" network has seq {full}): run `coledger chain recover`")
+        assert json.loads(refused.stderr) == {  # (cli runs with --json: errors are JSON)
+            "error": f"your chain is behind the network (local head seq {short},"
+                     f" network has seq {full}): run `coledger chain recover`",
+            "kind": "refused"}
         verify = cli(mill, "chain", "verify", check=False)
         assert verify.returncode == 1 and "behind the network" in verify.stderr
         assert head_seq(mill) == short
