@@ -319,7 +319,8 @@ class Countersigner:
         self._opened()
         self.sessions.add(msg.id, COUNTERPARTY, "pending", peer, locks=False, created_us=now,
                           expires_us=msg.end_us, detail=detail, now_us=now)
-        log.info("session %s proposed by %s", msg.id.hex(), peer)
+        log.info("session %s proposed by %s", msg.id.hex(), peer,
+                 extra=event("countersign_proposed", session=msg.id.hex(), initiator=peer))
         if peer in self.auto_accept_from and self._nursery is not None:
             self._nursery.start_soon(self._auto_accept, msg.id)
         return Ack("pending")

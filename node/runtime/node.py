@@ -39,6 +39,7 @@ from node.runtime.held import SharedOps
 from node.runtime.hello import Hello, check_hello
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
 from node.runtime.ledger import Ledger
+from node.runtime.logs import event
 from node.runtime.population import Population
 from node.store.dht import INTEGRATED, REJECTED
 from node.store.publish import Outgoing, PublishQueue
@@ -66,6 +67,8 @@ AUDIT_RECORDS = 100
 """Own records the audit of published ops looks at per gossip round."""
 AUDIT_LAP_US = 30_000_000
 """Least time between the starts of two laps of that audit round the chain."""
+CAUGHT_UP_SAY_US = 10_000_000
+"""Least time between two "publish caught up" lines at INFO."""
 
 
 def publish_delay_us(attempts: int) -> int:
@@ -122,6 +125,9 @@ class Node:
         self._published_seq: int | None = None  # the chain head last queued for publishing
         self._audit_seq = 0  # where the audit of published ops goes on from
         self._audit_lap_us = 0  # when its last lap began
+        self._said_caught_up_us = -CAUGHT_UP_SAY_US  # when "publish caught up" was last said
+        self._unsaid_caught_up = False  # ops were confirmed since
+        self.joined: set[AgentId] = set()  # peers whose hello was admitted
         self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
         self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
         self.population = Population(self.me, transport, self.redundancy)
@@ -157,8 +163,13 @@ class Node:
     def _admit(self, peer: AgentId, hello: Hello) -> None:
         problem = check_hello(hello, peer, network_id=self.network_id, progenitor=self.progenitor)
         if problem is not None:
+            log.info("refused peer %s: %s", peer, problem,
+                     extra=event("peer_refused", peer=peer, reason=problem))
             self.stats.refused_peers.add(peer)
             raise NotAMember(f"{peer} is not a member: {problem}")
+        if peer not in self.joined:
+            self.joined.add(peer)
+            log.info("peer %s joined", peer, extra=event("peer_joined", peer=peer))
         self.members.add(peer)
         for other, addrs in hello.peers:
             if other == peer and addrs:
@@ -179,7 +190,9 @@ class Node:
         self._to_drop.add(peer)
 
     async def _refuse(self, peer: AgentId, why: str) -> None:
-        log.info("refusing %s: %s", peer, why)
+        log.log(logging.DEBUG if peer in self.stats.refused_peers else logging.INFO,  # (said once)
+                "refused peer %s: %s", peer, why,
+                extra=event("peer_refused", peer=peer, reason=why))
         self.stats.refused_peers.add(peer)
         self._to_drop.discard(peer)
         await self.transport.disconnect(peer)
@@ -412,6 +425,9 @@ class Node:
             except CoreError:
                 continue
             verdicts.append(self.workflow.accept_warrant(warrant, self.clock()))
+            log.info("warrant from %s against %s: %s", peer, warrant.warrantee, verdicts[-1],
+                     extra=event("warrant_received", sender=peer, issuer=warrant.issuer,
+                                 warrantee=warrant.warrantee, verdict=verdicts[-1]))
         self.blocked |= set(self.dht.blocked())
         return wire.encode_message(wire.WarrantMessage(()))
 
@@ -633,7 +649,21 @@ class Node:
         finished = self.clock()
         self.lags_us.extend(finished - out.added_us for out in done)
         self.stats.published_ops += len(done)
+        self._unsaid_caught_up |= bool(done)
+        self._say_caught_up()
         return len(done)
+
+    def _say_caught_up(self) -> None:
+        """Say that every op published has its receipts, once it is so after a round that
+        confirmed some: at most once a CAUGHT_UP_SAY_US (a node keeping up with its
+        commits catches up every round), late rather than never (the publish loop asks
+        again)."""
+        now = self.clock()
+        if now - self._said_caught_up_us < CAUGHT_UP_SAY_US or self.queue.pending():
+            return
+        self._said_caught_up_us, self._unsaid_caught_up = now, False
+        log.info("publish caught up: %d ops published", self.stats.published_ops,
+                 extra=event("publish_caught_up", published=self.stats.published_ops))
 
     async def _publish_in_order(self, peer: AgentId, ops: list[Op]) -> None:
         """A peer's batches one after another, and after those of rounds before: an
@@ -673,6 +703,7 @@ class Node:
     async def send_warrants(self) -> None:
         warrants, self._warrants_out = self._warrants_out, []
         for warrant in warrants:
+            sent = self.stats.warrants_sent
             data = wire.encode_message(wire.WarrantMessage((warrant.to_bytes(),)))
             targets = set(self.authorities(warrant.basis)) | set(self.transport.connected_peers())
             for peer in targets - {self.me, warrant.warrantee}:
@@ -681,6 +712,10 @@ class Node:
                     self.stats.warrants_sent += 1
                 except TransportError as e:
                     log.info("warrant to %s failed: %s", peer, e)
+            log.info("sent a warrant against %s to %d peers", warrant.warrantee,
+                     self.stats.warrants_sent - sent, extra=event(
+                         "warrant_sent", warrantee=warrant.warrantee, issuer=warrant.issuer,
+                         peers=self.stats.warrants_sent - sent))
 
     # -- gossip ------------------------------------------------------------------------------
 
@@ -792,6 +827,8 @@ class Node:
                     rounds.start_soon(publish_round)
                 if self._warrants_out:
                     await self.send_warrants()
+                if self._unsaid_caught_up:
+                    self._say_caught_up()
                 wait = self._seconds_until(due_us, STORE_POLL)
                 with trio.move_on_after(max(self.publish_interval, wait)):
                     await self._wake_publish.wait()
