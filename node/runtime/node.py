@@ -129,7 +129,7 @@ class Node:
         self._unsaid_caught_up = False  # ops were confirmed since
         self.joined: set[AgentId] = set()  # peers whose hello was admitted
         self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
-        self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
+        self.lags_us: deque[int] = deque(maxlen=10_000)  # commit noticed -> R receipts
         self.population = Population(self.me, transport, self.redundancy)
         self.shared = SharedOps(self.me, self.dht)
         self._warrants_out: list[Warrant] = []
