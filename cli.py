@@ -840,7 +840,8 @@ def cmd_run(a: argparse.Namespace) -> None:
     import trio
 
     from node.runtime.conductor import open_node
-    from node.runtime.logs import configure, event
+    from node.runtime.logs import configure
+    from node.runtime.logs import event as log_event
 
     configure("debug" if OPTS.debug else a.log_level, a.log_format)
     log = logging.getLogger("coledger.run")
@@ -856,10 +857,10 @@ def cmd_run(a: argparse.Namespace) -> None:
                      "\n".join(addrs))
                 sys.stdout.flush()
                 log.info("node started: agent %s listening on %s", node.me, " ".join(addrs),
-                         extra=event("node_started", agent=node.me, listen=" ".join(addrs)))
+                         extra=log_event("node_started", agent=node.me, listen=" ".join(addrs)))
                 async for _ in signals:
                     break
-        log.info("node stopped", extra=event("node_stopped"))
+        log.info("node stopped", extra=log_event("node_stopped"))
 
     trio.run(main)
 

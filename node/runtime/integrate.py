@@ -19,7 +19,7 @@ from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
 from node.core.records import Record, SignedAction
-from node.runtime.logs import event
+from node.runtime.logs import event as log_event
 from node.store.deps import StoreDeps
 from node.store.dht import (
     APP_VALID,
@@ -204,7 +204,7 @@ class ValidationWorkflow:
                 report: WorkflowReport) -> None:
         report.rejected += 1
         log.info("rejected op %s of %s: %s (%s)", address, op.action.author, outcome.reason,
-                 outcome.rule, extra=event("op_rejected", op=address, author=op.action.author,
+                 outcome.rule, extra=log_event("op_rejected", op=address, author=op.action.author,
                                            rule=outcome.rule, reason=outcome.reason))
         self._flush(now_us)
         self.dht.set_state(address, REJECTED, now_us, outcome.rule, outcome.reason)

@@ -39,7 +39,7 @@ from node.runtime.held import SharedOps
 from node.runtime.hello import Hello, check_hello
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
 from node.runtime.ledger import Ledger
-from node.runtime.logs import event
+from node.runtime.logs import event as log_event
 from node.runtime.population import Population
 from node.store.dht import INTEGRATED, REJECTED
 from node.store.publish import Outgoing, PublishQueue
@@ -164,12 +164,12 @@ class Node:
         problem = check_hello(hello, peer, network_id=self.network_id, progenitor=self.progenitor)
         if problem is not None:
             log.info("refused peer %s: %s", peer, problem,
-                     extra=event("peer_refused", peer=peer, reason=problem))
+                     extra=log_event("peer_refused", peer=peer, reason=problem))
             self.stats.refused_peers.add(peer)
             raise NotAMember(f"{peer} is not a member: {problem}")
         if peer not in self.joined:
             self.joined.add(peer)
-            log.info("peer %s joined", peer, extra=event("peer_joined", peer=peer))
+            log.info("peer %s joined", peer, extra=log_event("peer_joined", peer=peer))
         self.members.add(peer)
         for other, addrs in hello.peers:
             if other == peer and addrs:
@@ -192,7 +192,7 @@ class Node:
     async def _refuse(self, peer: AgentId, why: str) -> None:
         log.log(logging.DEBUG if peer in self.stats.refused_peers else logging.INFO,  # (said once)
                 "refused peer %s: %s", peer, why,
-                extra=event("peer_refused", peer=peer, reason=why))
+                extra=log_event("peer_refused", peer=peer, reason=why))
         self.stats.refused_peers.add(peer)
         self._to_drop.discard(peer)
         await self.transport.disconnect(peer)
@@ -426,7 +426,7 @@ class Node:
                 continue
             verdicts.append(self.workflow.accept_warrant(warrant, self.clock()))
             log.info("warrant from %s against %s: %s", peer, warrant.warrantee, verdicts[-1],
-                     extra=event("warrant_received", sender=peer, issuer=warrant.issuer,
+                     extra=log_event("warrant_received", sender=peer, issuer=warrant.issuer,
                                  warrantee=warrant.warrantee, verdict=verdicts[-1]))
         self.blocked |= set(self.dht.blocked())
         return wire.encode_message(wire.WarrantMessage(()))
@@ -663,7 +663,7 @@ class Node:
             return
         self._said_caught_up_us, self._unsaid_caught_up = now, False
         log.info("publish caught up: %d ops published", self.stats.published_ops,
-                 extra=event("publish_caught_up", published=self.stats.published_ops))
+                 extra=log_event("publish_caught_up", published=self.stats.published_ops))
 
     async def _publish_in_order(self, peer: AgentId, ops: list[Op]) -> None:
         """A peer's batches one after another, and after those of rounds before: an
@@ -713,7 +713,7 @@ class Node:
                 except TransportError as e:
                     log.info("warrant to %s failed: %s", peer, e)
             log.info("sent a warrant against %s to %d peers", warrant.warrantee,
-                     self.stats.warrants_sent - sent, extra=event(
+                     self.stats.warrants_sent - sent, extra=log_event(
                          "warrant_sent", warrantee=warrant.warrantee, issuer=warrant.issuer,
                          peers=self.stats.warrants_sent - sent))
 
