@@ -69,6 +69,11 @@ AUDIT_LAP_US = 30_000_000
 """Least time between the starts of two laps of that audit round the chain."""
 CAUGHT_UP_SAY_US = 10_000_000
 """Least time between two "publish caught up" lines at INFO."""
+MAX_REFUSED = 1024
+"""Refused peers remembered: a stranger makes new peer ids at will (one forgotten is
+refused again when it says hello)."""
+MAX_ADDRESSES = 4096
+"""Peers' addresses learnt from hellos, at most (a member could name peers without end)."""
 
 
 def publish_delay_us(attempts: int) -> int:
@@ -165,7 +170,7 @@ class Node:
         if problem is not None:
             log.info("refused peer %s: %s", peer, problem,
                      extra=log_event("peer_refused", peer=peer, reason=problem))
-            self.stats.refused_peers.add(peer)
+            self._note_refused(peer)
             raise NotAMember(f"{peer} is not a member: {problem}")
         if peer not in self.joined:
             self.joined.add(peer)
@@ -174,7 +179,7 @@ class Node:
         for other, addrs in hello.peers:
             if other == peer and addrs:
                 self.addresses[peer] = addrs  # its own word on where it listens
-            elif other != self.me and addrs:
+            elif other != self.me and addrs and len(self.addresses) < MAX_ADDRESSES:
                 self.addresses.setdefault(other, addrs)
 
     async def _on_hello(self, peer: AgentId, data: bytes) -> bytes:
@@ -193,9 +198,17 @@ class Node:
         log.log(logging.DEBUG if peer in self.stats.refused_peers else logging.INFO,  # (said once)
                 "refused peer %s: %s", peer, why,
                 extra=log_event("peer_refused", peer=peer, reason=why))
-        self.stats.refused_peers.add(peer)
+        self._note_refused(peer)
         self._to_drop.discard(peer)
         await self.transport.disconnect(peer)
+
+    def _note_refused(self, peer: AgentId) -> None:
+        """Remember a refused peer, forgetting some when there are more than MAX_REFUSED."""
+        refused = self.stats.refused_peers
+        if peer not in refused:
+            while len(refused) >= MAX_REFUSED:
+                refused.pop()
+            refused.add(peer)
 
     async def join(self, bootstrap: Iterable[str]) -> None:
         """Connect to the bootstrap addresses. They are kept with the addresses peers
@@ -247,6 +260,9 @@ class Node:
         refused (one that cannot be reached is only left: it may be a member whose
         connection dropped)."""
         now = self.clock()
+        if len(self._dialed_at) > 256:  # (a time older than the interval says nothing)
+            self._dialed_at = {p: t for p, t in self._dialed_at.items()
+                               if now - t <= DIAL_INTERVAL_US}
         connected = set(self.transport.connected_peers()) if self.addresses else set()
         refused = self.blocked | self.stats.refused_peers
         todo = [(p, a) for p, a in self.addresses.items()
@@ -352,6 +368,8 @@ class Node:
                 singles.add(Cid(dep))
             except CoreError:
                 continue  # an agent id: the author's activity covers it
+        if len(self._fetched_at) > 256:
+            self._fetched_at = {a: t for a, t in self._fetched_at.items() if now - t < 1_000_000}
         for author in list(authors)[:8]:
             if now - self._fetched_at.get(author, 0) < 1_000_000:
                 continue

@@ -61,3 +61,36 @@ def test_the_op_address_memo_stays_small_however_many_ops_it_addresses() -> None
 
     held = traced_after(address)
     assert held < 4_000_000, f"{held / 1e6:.1f} MB held by the op address memo"
+
+
+async def test_strangers_with_ever_new_ids_leave_bounded_traces(tmp_path) -> None:
+    """A stranger can make a new peer id for every connection; each is refused, and what
+    the node remembers of them (refused ids, dial times) stays bounded."""
+    from node.api import init_home, open_agent
+    from node.membership import create_network
+    from node.runtime.conductor import open_node
+    from node.runtime.hello import Hello
+    from tests.integration.network_harness import make_homes, passphrase
+
+    homes, _ = make_homes(tmp_path, ["a"])
+    outsider = tmp_path / "outsider"
+    init_home(outsider, "network test", "outsider")
+    with open_agent(outsider, passphrase) as o:  # a network of its own: not a member of ours
+        create_network(o, "other", {}, tmp_path / "other.network.json")
+    net = MemoryNetwork()
+    async with open_node(homes[0], passphrase, memory_network=net, rpc=False) as a, \
+            open_node(outsider, passphrase, memory_network=net, rpc=False) as o:
+        hello = Hello(o._hello.avp).to_bytes()
+        address = a.transport.listen_addrs()[0]
+        refused = 0
+        for _ in range(1324):
+            async with net.open_transport(AgentKey.generate()) as stranger:
+                await stranger.connect(address)
+                try:
+                    await stranger.request(a.me, "hello", hello, timeout=5)
+                except Exception:  # refused, as it should be
+                    refused += 1
+            await a.discover()
+        assert refused == 1324
+        assert 0 < len(a.stats.refused_peers) <= 1024
+        assert len(a._dialed_at) <= 300
