@@ -1087,7 +1087,11 @@ def cmd_budget_set(a: argparse.Namespace) -> None:
          arg("--gossip-interval", type=interval, default=2.0,
              help="seconds between gossip rounds [2]"),
          arg("--auto-accept-from", action="append", default=[], metavar="AGENT",
-             help="accept countersigning proposals from this agent without asking (repeatable)"))
+             help="accept countersigning proposals from this agent without asking (repeatable)"),
+         arg("--log-level", choices=("debug", "info", "warning", "error"), default="info",
+             help="the least level of the log lines on stderr [info]"),
+         arg("--log-format", choices=("text", "json"), default="text",
+             help="text, or json: one object a line (time, level, event, fields) [text]"))
 def cmd_run(a: argparse.Namespace) -> None:
     """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs."""
     import logging
@@ -1096,10 +1100,11 @@ def cmd_run(a: argparse.Namespace) -> None:
     import trio
 
     from node.runtime.conductor import open_node
+    from node.runtime.logs import configure
+    from node.runtime.logs import event as log_event
 
-    level = logging.DEBUG if OPTS.debug else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("libp2p").setLevel(level)
+    configure("debug" if OPTS.debug else a.log_level, a.log_format)
+    log = logging.getLogger("coledger.run")
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -1111,9 +1116,11 @@ def cmd_run(a: argparse.Namespace) -> None:
                       "network_id": str(node.network_id)},
                      "\n".join(addrs))
                 sys.stdout.flush()
+                log.info("node started: agent %s listening on %s", node.me, " ".join(addrs),
+                         extra=log_event("node_started", agent=node.me, listen=" ".join(addrs)))
                 async for _ in signals:
                     break
-        print("coledger: node stopped", file=sys.stderr)
+        log.info("node stopped", extra=log_event("node_stopped"))
 
     trio.run(main)
 

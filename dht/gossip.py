@@ -69,6 +69,11 @@ def address_hash(address: Cid) -> int:
     return _hash_of(address.to_bytes())
 
 
+def address_bytes_hash(address: bytes) -> int:
+    """`address_hash` of an address's bytes (for callers that keep bytes, not Cids)."""
+    return _hash_of(address)
+
+
 @lru_cache(maxsize=1 << 16)
 def _hash_of(address: bytes) -> int:
     """Remembered: every round fingerprints the same held ops again."""

@@ -73,7 +73,7 @@ _OP_HEADS: Final[dict[OpType, bytes]] = {
 }
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)  # (a validation batch is at most 2,000 ops)
 def op_address(op_type: OpType, action_address: Cid) -> Cid:
     """The op's address: the hash of `encode({"op": type, "action": action address})`,
     spelled out from a fixed head (memoized: the workflow asks for it at every stage)."""

@@ -70,6 +70,7 @@ from node.core.errors import CoreError, LocalError
 from node.core.identity import AgentId
 from node.core.outcome import Invalid, MissingDependency, Unresolved
 from node.core.records import Record
+from node.runtime.logs import event as log_event
 from node.store.sessions import (
     COUNTERPARTY,
     INITIATOR,
@@ -333,7 +334,8 @@ class Countersigner:
         self._opened()
         self.sessions.add(msg.id, COUNTERPARTY, "pending", peer, locks=False, created_us=now,
                           expires_us=msg.end_us, detail=detail, now_us=now)
-        log.info("session %s proposed by %s", msg.id.hex(), peer)
+        log.info("session %s proposed by %s", msg.id.hex(), peer,
+                 extra=log_event("countersign_proposed", session=msg.id.hex(), initiator=peer))
         if peer in self.auto_accept_from and self._nursery is not None:
             self._nursery.start_soon(self._auto_accept, msg.id)
         return Ack("pending")

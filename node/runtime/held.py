@@ -24,7 +24,7 @@ from dht.gossip import (
     SETTLE_US,
     Bucket,
     Fingerprint,
-    address_hash,
+    address_bytes_hash,
     bucket_of,
     hour_of,
     merge_hours,
@@ -45,7 +45,7 @@ class _Hour:
     def __init__(self) -> None:
         self.count = 0
         self.xor = 0
-        self.ops: dict[Cid, int] = {}
+        self.ops: dict[bytes, int] = {}  # address (the key of SharedOps._ops) -> time
 
 
 class SharedOps:
@@ -63,6 +63,9 @@ class SharedOps:
         self._ops: dict[bytes, tuple[bytes, int, bytes, frozenset[AgentId]]] = {}
         self._by_basis: dict[bytes, list[bytes]] = {}
         self._by_fellow: dict[AgentId, dict[int, _Hour]] = {}
+        # one object for each distinct fellow set and author (what is kept grows with
+        # the ops held: each op's share of it stays small)
+        self._shared: dict[object, object] = {}
         self.not_ours: set[bytes] = set()
         """Held ops of other authors we are no authority for (to hand off)."""
 
@@ -74,6 +77,7 @@ class SharedOps:
             self._ops.clear()
             self._by_basis.clear()
             self._by_fellow.clear()
+            self._shared.clear()
             self.not_ours.clear()
         else:
             forgotten = population.forgotten_since(self._position)
@@ -88,6 +92,8 @@ class SharedOps:
             rows = self._dht.integrated()
         for address, basis, time_us, author in rows:
             if address not in self._ops:
+                author = self._shared.setdefault(author, author)  # type: ignore[assignment]
+                basis = author if basis == author else basis  # (an agent-activity op)
                 self._ops[address] = (basis, time_us, author, _NONE)
                 self._by_basis.setdefault(basis, []).append(address)
                 self._judge(address, population)
@@ -97,6 +103,7 @@ class SharedOps:
         found = population.authority_set(basis)
         ours = self.me in found
         after = frozenset(p for p in found if p != self.me) if ours else _NONE
+        after = self._shared.setdefault(after, after)  # type: ignore[assignment]
         if not ours and author != self._me:
             self.not_ours.add(address)
         else:
@@ -104,19 +111,19 @@ class SharedOps:
         if after == before:
             return
         self._ops[address] = (basis, time_us, author, after)
-        cid, hour = Cid(address), hour_of(time_us)
-        digest = address_hash(cid)
+        hour = hour_of(time_us)
+        digest = address_bytes_hash(address)
         for fellow in before - after:
             acc = self._by_fellow[fellow][hour]
             acc.count -= 1
             acc.xor ^= digest
-            del acc.ops[cid]
+            del acc.ops[address]
         for fellow in after - before:
             hours = self._by_fellow.setdefault(fellow, {})
             acc = hours.get(hour) or hours.setdefault(hour, _Hour())
             acc.count += 1
             acc.xor ^= digest
-            acc.ops[cid] = time_us
+            acc.ops[address] = time_us
 
     def fellows(self) -> list[AgentId]:
         """The peers we share authority for something with."""
@@ -131,8 +138,9 @@ class SharedOps:
             if hour + HOUR_US <= horizon:
                 sums[hour] = Fingerprint(acc.count, acc.xor)
             else:
-                settled = [cid for cid, t in acc.ops.items() if t < horizon]
-                sums[hour] = Fingerprint(len(settled), reduce(xor, map(address_hash, settled), 0))
+                settled = [a for a, t in acc.ops.items() if t < horizon]
+                sums[hour] = Fingerprint(len(settled),
+                                         reduce(xor, map(address_bytes_hash, settled), 0))
         return merge_hours(sums, now_us)
 
     def ops_in(
@@ -140,5 +148,5 @@ class SharedOps:
     ) -> list[tuple[Cid, int]]:
         """(address, time) of those settled ops that fall in `buckets`."""
         wanted, horizon = set(buckets), now_us - SETTLE_US
-        return [(cid, t) for hour, acc in self._by_fellow.get(peer, {}).items()
-                if bucket_of(hour, now_us) in wanted for cid, t in acc.ops.items() if t < horizon]
+        return [(Cid(a), t) for hour, acc in self._by_fellow.get(peer, {}).items()
+                if bucket_of(hour, now_us) in wanted for a, t in acc.ops.items() if t < horizon]

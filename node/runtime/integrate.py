@@ -20,6 +20,7 @@ from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
 from node.core.records import Record, SignedAction
+from node.runtime.logs import event as log_event
 from node.store.deps import StoreDeps
 from node.store.dht import (
     APP_VALID,
@@ -48,7 +49,7 @@ from validation.warrants import (
     judge_warrant,
 )
 
-log = logging.getLogger("coledger.validate")
+log = logging.getLogger("coledger.validation")
 
 RETRY_BASE_US = 500_000
 RETRY_MAX_US = 300_000_000
@@ -213,6 +214,9 @@ class ValidationWorkflow:
     def _reject(self, op: Op, address: Cid, outcome: Invalid, now_us: int,
                 report: WorkflowReport) -> None:
         report.rejected += 1
+        log.info("rejected op %s of %s: %s (%s)", address, op.action.author, outcome.reason,
+                 outcome.rule, extra=log_event("op_rejected", op=address, author=op.action.author,
+                                           rule=outcome.rule, reason=outcome.reason))
         self._flush(now_us)
         self.dht.set_state(address, REJECTED, now_us, outcome.rule, outcome.reason)
         if outcome.rule not in TIME_DEPENDENT_RULES and op.action.author != self.key.agent_id:

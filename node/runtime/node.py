@@ -39,6 +39,7 @@ from node.runtime.held import SharedOps
 from node.runtime.hello import Hello, check_hello, fitting
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
 from node.runtime.ledger import Ledger
+from node.runtime.logs import event as log_event
 from node.runtime.population import Population
 from node.runtime.recovery import OwnChain
 from node.store.dht import INTEGRATED, REJECTED
@@ -67,6 +68,13 @@ AUDIT_RECORDS = 100
 """Own records the audit of published ops looks at per gossip round."""
 AUDIT_LAP_US = 30_000_000
 """Least time between the starts of two laps of that audit round the chain."""
+CAUGHT_UP_SAY_US = 10_000_000
+"""Least time between two "publish caught up" lines at INFO."""
+MAX_REFUSED = 1024
+"""Refused peers remembered: a stranger makes new peer ids at will (one forgotten is
+refused again when it says hello)."""
+MAX_ADDRESSES = 4096
+"""Peers' addresses learnt from hellos, at most (a member could name peers without end)."""
 
 
 def publish_delay_us(attempts: int) -> int:
@@ -123,8 +131,11 @@ class Node:
         self._published_seq: int | None = None  # the chain head last queued for publishing
         self._audit_seq = 0  # where the audit of published ops goes on from
         self._audit_lap_us = 0  # when its last lap began
+        self._said_caught_up_us = -CAUGHT_UP_SAY_US  # when "publish caught up" was last said
+        self._unsaid_caught_up = False  # ops were confirmed since
+        self.joined: set[AgentId] = set()  # peers whose hello was admitted
         self._sending: dict[AgentId, trio.StrictFIFOLock] = {}  # publishes to a peer, in order
-        self.lags_us: deque[int] = deque(maxlen=100_000)  # commit noticed -> R receipts
+        self.lags_us: deque[int] = deque(maxlen=10_000)  # commit noticed -> R receipts
         self.population = Population(self.me, transport, self.redundancy)
         self.shared = SharedOps(self.me, self.dht)
         self._warrants_out: list[Warrant] = []
@@ -164,13 +175,18 @@ class Node:
     def _admit(self, peer: AgentId, hello: Hello) -> None:
         problem = check_hello(hello, peer, network_id=self.network_id, progenitor=self.progenitor)
         if problem is not None:
-            self.stats.refused_peers.add(peer)
+            log.info("refused peer %s: %s", peer, problem,
+                     extra=log_event("peer_refused", peer=peer, reason=problem))
+            self._note_refused(peer)
             raise NotAMember(f"{peer} is not a member: {problem}")
+        if peer not in self.joined:
+            self.joined.add(peer)
+            log.info("peer %s joined", peer, extra=log_event("peer_joined", peer=peer))
         self.members.add(peer)
         for other, addrs in hello.peers:
             if other == peer and addrs:
                 self.addresses[peer] = addrs  # its own word on where it listens
-            elif other != self.me and addrs:
+            elif other != self.me and addrs and len(self.addresses) < MAX_ADDRESSES:
                 self.addresses.setdefault(other, addrs)
 
     def _admit_bytes(self, peer: AgentId, data: bytes) -> None:
@@ -196,10 +212,20 @@ class Node:
         self._to_drop.add(peer)
 
     async def _refuse(self, peer: AgentId, why: str) -> None:
-        log.info("refusing %s: %s", peer, why)
-        self.stats.refused_peers.add(peer)
+        log.log(logging.DEBUG if peer in self.stats.refused_peers else logging.INFO,  # (said once)
+                "refused peer %s: %s", peer, why,
+                extra=log_event("peer_refused", peer=peer, reason=why))
+        self._note_refused(peer)
         self._to_drop.discard(peer)
         await self.transport.disconnect(peer)
+
+    def _note_refused(self, peer: AgentId) -> None:
+        """Remember a refused peer, forgetting some when there are more than MAX_REFUSED."""
+        refused = self.stats.refused_peers
+        if peer not in refused:
+            while len(refused) >= MAX_REFUSED:
+                refused.pop()
+            refused.add(peer)
 
     async def join(self, bootstrap: Iterable[str]) -> None:
         """Connect to the bootstrap addresses. They are kept with the addresses peers
@@ -251,6 +277,9 @@ class Node:
         refused (one that cannot be reached is only left: it may be a member whose
         connection dropped)."""
         now = self.clock()
+        if len(self._dialed_at) > 256:  # (a time older than the interval says nothing)
+            self._dialed_at = {p: t for p, t in self._dialed_at.items()
+                               if now - t <= DIAL_INTERVAL_US}
         connected = set(self.transport.connected_peers()) if self.addresses else set()
         refused = self.blocked | self.stats.refused_peers
         todo = [(p, a) for p, a in self.addresses.items()
@@ -371,6 +400,8 @@ class Node:
                 singles.add(Cid(dep))
             except CoreError:
                 continue  # an agent id: the author's activity covers it
+        if len(self._fetched_at) > 256:
+            self._fetched_at = {a: t for a, t in self._fetched_at.items() if now - t < 1_000_000}
         for author in list(authors)[:8]:
             if now - self._fetched_at.get(author, 0) < 1_000_000:
                 continue
@@ -461,6 +492,9 @@ class Node:
             if warrant.warrantee == self.me:
                 self._warranted(warrant)
             verdicts.append(self.workflow.accept_warrant(warrant, self.clock()))
+            log.info("warrant from %s against %s: %s", peer, warrant.warrantee, verdicts[-1],
+                     extra=log_event("warrant_received", sender=peer, issuer=warrant.issuer,
+                                 warrantee=warrant.warrantee, verdict=verdicts[-1]))
         self.blocked |= set(self.dht.blocked())
         return wire.encode_message(wire.WarrantMessage(()))
 
@@ -704,7 +738,21 @@ class Node:
         finished = self.clock()
         self.lags_us.extend(finished - out.added_us for out in done)
         self.stats.published_ops += len(done)
+        self._unsaid_caught_up |= bool(done)
+        self._say_caught_up()
         return len(done)
+
+    def _say_caught_up(self) -> None:
+        """Say that every op published has its receipts, once it is so after a round that
+        confirmed some: at most once a CAUGHT_UP_SAY_US (a node keeping up with its
+        commits catches up every round), late rather than never (the publish loop asks
+        again)."""
+        now = self.clock()
+        if now - self._said_caught_up_us < CAUGHT_UP_SAY_US or self.queue.pending():
+            return
+        self._said_caught_up_us, self._unsaid_caught_up = now, False
+        log.info("publish caught up: %d ops published", self.stats.published_ops,
+                 extra=log_event("publish_caught_up", published=self.stats.published_ops))
 
     async def _publish_in_order(self, peer: AgentId, ops: list[Op]) -> None:
         """A peer's batches one after another, and after those of rounds before: an
@@ -744,6 +792,7 @@ class Node:
     async def send_warrants(self) -> None:
         warrants, self._warrants_out = self._warrants_out, []
         for warrant in warrants:
+            sent = self.stats.warrants_sent
             data = wire.encode_message(wire.WarrantMessage((warrant.to_bytes(),)))
             targets = set(self.authorities(warrant.basis)) | set(self.transport.connected_peers())
             for peer in targets - {self.me, warrant.warrantee}:
@@ -752,6 +801,10 @@ class Node:
                     self.stats.warrants_sent += 1
                 except TransportError as e:
                     log.info("warrant to %s failed: %s", peer, e)
+            log.info("sent a warrant against %s to %d peers", warrant.warrantee,
+                     self.stats.warrants_sent - sent, extra=log_event(
+                         "warrant_sent", warrantee=warrant.warrantee, issuer=warrant.issuer,
+                         peers=self.stats.warrants_sent - sent))
 
     # -- gossip ------------------------------------------------------------------------------
 
@@ -865,6 +918,8 @@ class Node:
                     rounds.start_soon(publish_round)
                 if self._warrants_out:
                     await self.send_warrants()
+                if self._unsaid_caught_up:
+                    self._say_caught_up()
                 wait = self._seconds_until(due_us, STORE_POLL)
                 with trio.move_on_after(max(self.publish_interval, wait)):
                     await self._wake_publish.wait()

@@ -22,7 +22,8 @@ from dht.transport import Transport
 from node.core.identity import AgentId
 
 _WIDE = 256  # the filing width of an answer with fewer than `redundancy` peers: any change
-_MAX_REMEMBERED = 1 << 16  # answers kept before starting over
+_MAX_REMEMBERED = 1 << 13  # answers kept before starting over (a node takes new bases
+# all the time: a larger memo only grows over a long run)
 
 
 class Population:

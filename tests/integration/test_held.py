@@ -106,3 +106,41 @@ def test_the_store_hands_over_what_it_integrates_once(tmp_path, monkeypatch) -> 
         monkeypatch.setattr(dht_module, "FEED_LIMIT", 2)
         integrate_chain(dht, rng)
         assert dht.take_integrated() is None
+
+
+async def test_the_running_sums_hold_little_per_op(tmp_path) -> None:
+    """What gossip's sums keep in memory grows with the ops held (nothing else does on a
+    long run); that share stays small: no per-fellow copy of each address, fellow sets
+    and authors shared between ops."""
+    import gc
+    import tracemalloc
+
+    rng = random.Random(7)
+    network = MemoryNetwork()
+    keys = [AgentKey.generate() for _ in range(3)]  # every op shared with both others
+    with open_store(tmp_path / "db", create=True) as store:
+        dht = DhtStore(store)
+        async with AsyncExitStack() as stack:
+            live = [await stack.enter_async_context(network.open_transport(k)) for k in keys]
+            me = live[0].local_id
+            population = Population(me, live[0], R)
+            population.refresh({k.agent_id for k in keys}, set())
+            while len(dht.held_ops(lambda b: True)) < 3000:
+                integrate_chain(dht, rng)
+            held = len(dht.held_ops(lambda b: True))
+            shared = SharedOps(me, dht)
+            shared.refresh(population, 0, NOW)  # (fills the population's answers first)
+            gc.collect()
+            tracemalloc.start()
+            try:
+                shared = SharedOps(me, dht)
+                shared.refresh(population, 0, NOW)
+                for peer in shared.fellows():
+                    shared.fingerprints(peer, NOW)
+                    shared.ops_in(peer, list(shared.fingerprints(peer, NOW)), NOW)
+                gc.collect()
+                used, _ = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert len(shared.fellows()) == 2
+            assert used / held < 520, f"{used / held:.0f} bytes an op"

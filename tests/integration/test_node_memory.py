@@ -266,3 +266,34 @@ async def test_ops_whose_every_authority_vanished_are_published_again(tmp_path):
             for agent in live.closest(op.basis, 3):
                 state = by_id[agent].dht.state_of(op.address)
                 assert state is not None and state[0] == INTEGRATED
+
+
+async def test_a_rejected_op_is_logged_with_its_reason(tmp_path, caplog):
+    from node.api import open_agent
+    from node.core.ops import produce_ops
+    from zomes.valueflows.entries import EconomicEvent
+    from zomes.valueflows.units import parse_quantity
+    from zomes.valueflows.zome import entry_type
+
+    homes, _ = make_homes(tmp_path, ["a", "b"], redundancy=2)
+    with open_ledger(homes[1], passphrase) as led:
+        proc = led.create_process("milling", None, None)
+        made = led.record(EventRequest("produce", resource="new:flour", quantity="10 kg",
+                                       output_of=str(proc)))
+    with open_agent(homes[1], passphrase) as b:  # an overdraft, past b's own checks
+        me = str(b.agent_id)
+        event = EconomicEvent(action="consume", provider=me, receiver=me,
+                              resource_inventoried_as=str(made.created_resources["flour"]),
+                              resource_quantity=parse_quantity("5000 kg"), input_of=str(proc))
+        b.commit(lambda s: s.create(entry_type(EconomicEvent), event.to_content()))
+        ops = [op for r in b.store.records() for op in produce_ops(r)]
+    caplog.set_level("INFO", logger="coledger")
+    async with open_node(homes[0], passphrase, memory_network=MemoryNetwork(), rpc=False) as a:
+        a.take_ops(ops)
+        assert a.validate_now().rejected
+    rejected = [r for r in caplog.records if getattr(r, "event", None) == "op_rejected"]
+    assert rejected and rejected[0].levelname == "INFO"
+    fields = rejected[0].fields  # type: ignore[attr-defined]
+    assert fields["author"] == me and fields["rule"] == "check_balance"
+    assert "-4990" in fields["reason"]
+    assert fields["reason"] in rejected[0].getMessage()
