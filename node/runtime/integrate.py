@@ -34,6 +34,7 @@ from node.store.dht import (
     QueuedOp,
 )
 from node.store.home import gc_paused
+from node.store.sqlite import StoreError
 from validation.pipeline import Validator
 from validation.receipts import ReceiptOutcome, receipt_bytes
 from validation.warrants import (
@@ -156,7 +157,7 @@ class ValidationWorkflow:
             self.deps.hold(Record(signed, op.entry))
         start = state
         while state in stages:
-            outcome = stages[state](op, now_us)
+            outcome = self._judge(stages[state], op, state, now_us)
             if isinstance(outcome, Unresolved):
                 # the stage reached is kept: a retry resumes there (one write, not one a stage)
                 if state != start:
@@ -172,6 +173,20 @@ class ValidationWorkflow:
             self._integrate(op, address, now_us, report)
         else:
             self.dht.set_state(address, state, now_us)
+
+    @staticmethod
+    def _judge(stage: Callable[[Op, int], Outcome], op: Op, state: str, now_us: int) -> Outcome:
+        """The stage's outcome; a bug in validation code (ours or a zome's) is logged and the
+        op waits for its retry: no proof that it is invalid, and no reason for one peer's op
+        to end the loop of every authority it reaches. A failing store is not a bug here."""
+        try:
+            return stage(op, now_us)
+        except StoreError:
+            raise
+        except Exception:
+            log.exception("validating op %s (%s stage) hit a bug; it waits for its retry",
+                          op.address, state)
+            return Unresolved(())
 
     def _integrate(self, op: Op, address: Cid, now_us: int, report: WorkflowReport) -> None:
         report.integrated += 1

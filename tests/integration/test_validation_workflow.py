@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -35,6 +36,7 @@ from node.store.deps import StoreDeps
 from node.store.dht import FINAL_STATES, INTEGRATED, REJECTED, DhtStore
 from node.store.sqlite import open_store
 from node.testing import MemoryAgent
+from validation.pipeline import Validator
 from validation.receipts import ValidationReceipt, verify_receipt
 from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
@@ -303,3 +305,46 @@ def test_valid_chains_in_any_order_always_integrate(
         assert set(states_of(wf.dht, ops).values()) == {INTEGRATED}
         seen = chain_view(StoreDeps(dht=wf.dht), agent.records[-1].address)
         assert seen.states == view.states
+
+
+class _BuggyZome:
+    """An integrity zome whose validate has a bug on one action's ops (raises RuntimeError)."""
+
+    def __init__(self, zome: Any, poisoned: Cid) -> None:
+        self._zome, self._poisoned = zome, poisoned
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._zome, name)
+
+    def validate(self, op: Op, deps: Any) -> Any:
+        if op.signed.address == self._poisoned:
+            raise RuntimeError("a bug in the zome's validate")
+        return self._zome.validate(op, deps)
+
+
+def test_a_bug_in_validation_code_leaves_the_op_waiting_and_the_workflow_goes_on(
+    home_chain: HomeChain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One op that trips a bug (ours or a zome's) must not end the validation loop of every
+    authority it reaches, nor be rejected (the bug is no proof the op is invalid): it waits
+    with a backoff, and the rest is integrated."""
+    poisoned = home_chain.records[-1].address
+    ops = home_chain.ops
+    real = make_validator(home_chain.dna)
+    buggy = Validator(real.network_id,
+                      tuple(_BuggyZome(z, poisoned) for z in real.zomes), real.validate_genesis)
+    with open_store(tmp_path / "b.db", create=True) as store:
+        dht = DhtStore(store)
+        wf = ValidationWorkflow(dht, StoreDeps(dht=dht), buggy, B_KEY)
+        dht.add_ops(ops, now())
+        wf.run(now())
+        states = states_of(dht, ops)
+        waiting = {op.address for op in ops if states[op.address] not in FINAL_STATES}
+        assert waiting and all(op.signed.address == poisoned
+                               for op in ops if op.address in waiting)
+        assert REJECTED not in states.values()
+        assert "a bug in the zome's validate" in caplog.text
+        # the bug fixed (a new release): the op is validated again when its retry is due
+        fixed = ValidationWorkflow(dht, StoreDeps(dht=dht), real, B_KEY)
+        fixed.run(now() + 10**9)
+        assert set(states_of(dht, ops).values()) == {INTEGRATED}
