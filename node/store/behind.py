@@ -20,9 +20,9 @@ from node.store.sqlite import (
     BEHIND_META,
     ChainBehind,
     Store,
-    _chain_row,
     _mapped,
     behind_message,
+    insert_records,
 )
 
 __all__ = ["BEHIND_META", "BehindMark", "ChainBehind", "behind_message", "mark_behind",
@@ -103,15 +103,7 @@ def restore_chain(store: Store, expected_head: ChainHead | None, base_seq: int,
             dropped = [r[0] for r in conn.execute(
                 "SELECT address FROM chain WHERE seq > ?", (base_seq,))]
             conn.execute("DELETE FROM chain WHERE seq > ?", (base_seq,))
-            conn.executemany(
-                "INSERT INTO chain(seq, address, action, signature, timestamp, action_type,"
-                " entry_type, entry_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [_chain_row(r) for r in records],
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO entries(address, entry) VALUES (?, ?)",
-                [(r.entry.address.to_bytes(), r.entry.data) for r in records if r.entry],
-            )
+            insert_records(conn, records)
             conn.execute("DELETE FROM meta WHERE key = ?", (BEHIND_META,))
             kept = {str(a) for a in set_aside(store)} | {str(a) for a in aside}
             if kept:

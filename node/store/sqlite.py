@@ -294,15 +294,7 @@ class Store:
                     raise sessions.ChainLocked(sessions.locked_message(lock))
                 if session is not None:
                     sessions.apply_commit(conn, session, now)
-                conn.executemany(
-                    "INSERT INTO chain(seq, address, action, signature, timestamp, action_type,"
-                    " entry_type, entry_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_chain_row(r) for r in records],
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO entries(address, entry) VALUES (?, ?)",
-                    [(r.entry.address.to_bytes(), r.entry.data) for r in records if r.entry],
-                )
+                insert_records(conn, records)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -331,6 +323,19 @@ def _chain_row(record: Record) -> tuple[object, ...]:
         action.TYPE,
         getattr(action, "entry_type", None),
         entry_address.to_bytes() if entry_address else None,
+    )
+
+
+def insert_records(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
+    """Append `records` to the chain table and their entries, in the caller's transaction."""
+    conn.executemany(
+        "INSERT INTO chain(seq, address, action, signature, timestamp, action_type,"
+        " entry_type, entry_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [_chain_row(r) for r in records],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO entries(address, entry) VALUES (?, ?)",
+        [(r.entry.address.to_bytes(), r.entry.data) for r in records if r.entry],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from node.api import init_home, open_agent
@@ -30,3 +31,18 @@ def make_homes(root: Path, names: list[str], redundancy: int = 3) -> tuple[list[
         with open_agent(home, passphrase) as newcomer:
             join(newcomer, network_file, token)
     return homes, network_file
+
+
+def backup(home: Path, to: Path) -> None:
+    """A consistent copy of a home's database (SQLite's online backup)."""
+    src, dst = sqlite3.connect(home / "coledger.db"), sqlite3.connect(to)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def restore(home: Path, copy: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        (home / f"coledger.db{suffix}").unlink(missing_ok=True)
+    (home / "coledger.db").write_bytes(copy.read_bytes())

@@ -19,7 +19,7 @@ from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.store.dht import INTEGRATED
 from node.store.sqlite import ChainBehind
-from tests.integration.network_harness import make_homes, passphrase
+from tests.integration.network_harness import backup, make_homes, passphrase, restore
 from zomes.valueflows.coordinator import EventRequest
 
 
@@ -40,21 +40,6 @@ def head_seq(home: Path) -> int:
         head = led.agent.head()
         assert head is not None
         return head.seq
-
-
-def backup(home: Path, to: Path) -> None:
-    """A consistent copy of the home's database (SQLite's online backup)."""
-    src, dst = sqlite3.connect(home / "coledger.db"), sqlite3.connect(to)
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
-
-
-def restore(home: Path, copy: Path) -> None:
-    for suffix in ("-wal", "-shm"):
-        (home / f"coledger.db{suffix}").unlink(missing_ok=True)
-    (home / "coledger.db").write_bytes(copy.read_bytes())
 
 
 async def start(stack: AsyncExitStack, home: Path, net: MemoryNetwork, bootstrap=()):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.network_harness import backup, restore
 from tests.integration.processes import NodeProcess, cli, cooperatives, wait_until
 
 pytestmark = pytest.mark.slow
@@ -27,21 +28,6 @@ def record(home: Path, name: str) -> str:
 
 def head_seq(home: Path) -> int:
     return cli(home, "chain", "show", "--limit", "1")[-1]["action"]["seq"]
-
-
-def backup(home: Path, to: Path) -> None:
-    """A consistent copy of the live database (SQLite's online backup)."""
-    src, dst = sqlite3.connect(home / "coledger.db"), sqlite3.connect(to)
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
-
-
-def restore(home: Path, copy: Path) -> None:
-    for suffix in ("-wal", "-shm"):
-        (home / f"coledger.db{suffix}").unlink(missing_ok=True)
-    (home / "coledger.db").write_bytes(copy.read_bytes())
 
 
 def free_port() -> int:
