@@ -9,6 +9,11 @@ node's drift: the runtime's and libp2p's own). Prints one JSON line: per node th
 the start, median, end (MB) and the slope of a least-squares line through the samples
 (MB/hour), the baseline's, the events recorded and whether publishing caught up.
 Short check: --seconds 180. The figure the issue asks for: --seconds 1800 --rate 10.
+
+Measured here (2 nodes, 10 events/s, 30 min, December 2026): RSS 103 -> 222 MB, 211 MB/h
+(the code before issue 11: 103 -> 272 MB, 320 MB/h, same time, same machine); an idle node
+103.2 MB flat. What still grows grows with the data held (about 6.6 KB an event: gossip's
+running sums, ~380 B an op, and the validated chain's view, ~1.7 KB an event).
 """
 
 from __future__ import annotations

@@ -54,8 +54,7 @@ def test_an_exception_stays_inside_its_json_line() -> None:
 
 def test_libp2p_chatter_is_kept_out_unless_debug() -> None:
     def chatter() -> None:
-        # (not a message the libp2p backend drops as noise at every level: "stream reset")
-        logging.getLogger("libp2p.stream_muxer.yamux.yamux").warning("window exceeded")
+        logging.getLogger("libp2p.kad_dht.kad_dht").warning("lookup of a peer failed")
         logging.getLogger("libp2p.network.auto_connector").info("initiating 150 new dials")
         logging.getLogger("coledger.node").warning("could not join x")
 
