@@ -268,9 +268,9 @@ def cmd_chain_verify(a: argparse.Namespace) -> None:
 @command("chain recover",
          arg("--force", action="store_true",
              help="also drop actions of this chain that fork from the network's"),
-         arg("--bootstrap", action="append", default=[], metavar="MULTIADDR",
+         arg("--bootstrap", type=peer_addr, action="append", default=[], metavar="MULTIADDR",
              help="a member's address (when no node runs; the network file's are added)"),
-         arg("--timeout", type=float, default=60.0,
+         arg("--timeout", type=seconds, default=60.0,
              help="seconds to wait for members when no node runs [60]"))
 def cmd_chain_recover(a: argparse.Namespace) -> None:
     """Fetch this chain's records back from the network (after a rollback: a restored
@@ -299,6 +299,10 @@ def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> An
     async def main() -> Any:
         async with open_node(OPTS.home, passphrase, listen="/ip4/127.0.0.1/tcp/0",
                              bootstrap=bootstrap, rpc=False) as node:
+            if not node.addresses:  # nobody to ask: say so now, not after the timeout
+                return LocalError(
+                    "no node runs for this home and no member's address is known: start"
+                    " `coledger run`, or give a member's address with --bootstrap")
             with trio.move_on_after(timeout):
                 while len(node.peers()) < 2:
                     await trio.sleep(0.2)
@@ -807,6 +811,8 @@ def _gathered(max_agents: int, network: bool = True):  # type: ignore[no-untyped
 
 def _write(path: Path, text: str) -> None:
     """Write the whole file or nothing: a temporary file renamed over the target."""
+    if not path.name or path.is_dir():  # ('.', '..', a folder): no file name to write
+        raise LocalError(f"cannot write {path}: it is a folder; name a file")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
