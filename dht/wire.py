@@ -315,28 +315,36 @@ class GetRequest:
     KIND: ClassVar[str] = "get_req"
     target: Cid | AgentId
     kind: GetKind
+    since: int = 0
+    """agent_activity: only the actions from this seq on (a node checking its own chain
+    against the network asks for the end of it, not the whole chain every minute)."""
 
     def __post_init__(self) -> None:
         want = AgentId if self.kind == "agent_activity" else Cid
         if self.kind not in GET_KINDS or not isinstance(self.target, want):
             raise ValueError(f"a {self.kind!r} get needs a {want.__name__} target")
+        if self.since and self.kind != "agent_activity":
+            raise ValueError("only an agent_activity get starts at a seq")
 
     def to_obj(self) -> dict[str, Any]:
         target = self.target.to_bytes() if isinstance(self.target, AgentId) else self.target
-        return {"t": self.KIND, "target": target, "kind": self.kind}
+        return {"t": self.KIND, "target": target, "kind": self.kind, "since": self.since}
 
     @classmethod
     def from_obj(cls, obj: Any) -> GetRequest:
-        m = _map(obj, cls.KIND, frozenset({"t", "target", "kind"}))
+        m = _map(obj, cls.KIND, frozenset({"t", "target", "kind", "since"}))
         kind = m["kind"]
         if not one_of(kind, GET_KINDS):
             raise WireError(f"unknown get kind {kind!r}")
+        since = _uint(m["since"], "since")
         target: Cid | AgentId
         if kind == "agent_activity":
             target = _agent(m["target"], "target")
+        elif since:
+            raise WireError("only an agent_activity get starts at a seq")
         else:
             target = _cid(m["target"], "target")
-        return cls(target, cast(GetKind, kind))
+        return cls(target, cast(GetKind, kind), since)
 
 
 @dataclass(frozen=True, slots=True)

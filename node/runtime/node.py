@@ -462,7 +462,7 @@ class Node:
         records: list[Record] = []
         if request.kind == "agent_activity":
             assert isinstance(request.target, AgentId)
-            records = self.activity_held(request.target)
+            records = self.activity_held(request.target, request.since)
         else:
             assert isinstance(request.target, Cid)
             found = self.local_record(request.target)
@@ -513,10 +513,10 @@ class Node:
         return (store.get_record(address) or self.dht.get_record(address)
                 or store.record_by_entry(address) or self.dht.record_by_entry(address))
 
-    def activity_held(self, author: AgentId) -> list[Record]:
+    def activity_held(self, author: AgentId, since: int = 0) -> list[Record]:
         if author == self.me:
-            return list(self.ledger.agent.store.records())
-        return self.dht.activity(author)
+            return list(self.ledger.agent.store.records(start=since))
+        return self.dht.activity(author, since)
 
     async def get(self, address: Cid) -> Record | None:
         """Local store first, then the address's authorities; a found record is checked

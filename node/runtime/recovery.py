@@ -40,6 +40,9 @@ OWN_CHECK_US = 60_000_000
 ASK_AT_MOST = 8
 """Peers asked for our chain in one recovery (GET_TIMEOUT each at worst)."""
 START_CHECK_S = 10.0
+CHECK_WINDOW = 64
+"""A check asks for our chain from this many actions below our head on (what a rollback
+lost lies above it; a fork written below a longer rewrite comes back as a warrant)."""
 """Longest wait for the check on start (a node still starts if peers are slow)."""
 
 Progress = Callable[[int, int], None]
@@ -94,9 +97,11 @@ class OwnChain:
         """Ask our agent-activity authorities for our chain and compare (our own store
         first: as an authority of ourselves we may hold what our chain lost)."""
         self.checked_us = self.node.clock()
-        held = self.node.dht.activity(self.node.me)
+        head = self.store.head()
+        since = 0 if head is None else max(0, head.seq - CHECK_WINDOW)
+        held = self.node.dht.activity(self.node.me, since)
         found = self.note((r.signed for r in held), "our own authority store")
-        records = await self.fetch()
+        records = await self.fetch(since=since)
         self.due = False
         return self.note((r.signed for r in records), "our agent-activity authorities") or found
 
@@ -112,10 +117,10 @@ class OwnChain:
             await self.check()
 
     async def fetch(self, progress: Progress | None = None, *,
-                    wide: bool = False) -> list[Record]:
+                    wide: bool = False, since: int = 0) -> list[Record]:
         """Our chain as our authorities (`wide`: and other members, up to ASK_AT_MOST)
-        hold it, decoded, unverified: every answer, merged (a peer may hold a part;
-        forks included)."""
+        hold it from seq `since` on, decoded, unverified: every answer, merged (a peer
+        may hold a part; forks included)."""
         node = self.node
         sources = [p for p in node.authorities(node.me.to_bytes()) if p != node.me]
         if wide:
@@ -125,7 +130,7 @@ class OwnChain:
         merged: dict[bytes, Record] = {}
         self.answered = 0
         for done, peer in enumerate(sources):
-            raws = await node._ask(peer, wire.GetRequest(node.me, "agent_activity"))
+            raws = await node._ask(peer, wire.GetRequest(node.me, "agent_activity", since))
             if raws:
                 self.answered += 1
             for raw in raws:

@@ -516,16 +516,17 @@ class DhtStore:
             ).fetchone()
         return None if row[0] is None else int(row[0])
 
-    def activity(self, author: AgentId) -> list[Record]:
-        """The author's actions we hold through integrated agent-activity ops, by seq."""
+    def activity(self, author: AgentId, since: int = 0) -> list[Record]:
+        """The author's actions from seq `since` on that we hold through integrated
+        agent-activity ops, by seq."""
         with _mapped("reading agent activity"):
             rows = self._conn.execute(
                 "SELECT a.action, a.signature, e.entry FROM ops o"
                 " JOIN dht_actions a ON a.address = o.action"
                 " LEFT JOIN dht_entries e ON e.address = a.entry_address"
                 " WHERE o.author = ? AND o.op_type = 'RegisterAgentActivity'"
-                " AND o.state = 'integrated' ORDER BY a.seq",
-                (author.to_bytes(),),
+                " AND o.state = 'integrated' AND a.seq >= ? ORDER BY a.seq",
+                (author.to_bytes(), since),
             ).fetchall()
         out = []
         for action, signature, entry in rows:

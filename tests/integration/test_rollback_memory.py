@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 import trio
 
+from dht import wire
 from dht.memory import MemoryNetwork
 from node.core.cid import Cid
 from node.core.errors import LocalError
 from node.ledger import open_ledger
 from node.runtime.conductor import open_node
+from node.runtime.recovery import CHECK_WINDOW
 from node.store.dht import INTEGRATED
 from node.store.sqlite import ChainBehind
 from tests.integration.network_harness import backup, make_homes, passphrase, restore
@@ -215,3 +217,43 @@ async def test_a_fork_warrant_about_us_flags_the_home_and_the_node_stays_up(tmp_
             record_events(homes[0], ["e2"])
         await trio.sleep(1.0)  # the node's loops still run: it answers and gossips
         assert a.me in b.peers()
+
+
+async def test_the_check_asks_for_the_end_of_the_chain_and_still_notices_a_rollback(tmp_path):
+    """The check every minute asks our authorities for our chain from CHECK_WINDOW actions
+    below our head on, not for the whole chain (of a long-lived cooperative, every minute,
+    from each authority); what a rollback lost lies above the head, so it is still seen."""
+    homes, _ = make_homes(tmp_path, ["a", "b", "c"], redundancy=3)
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        b = await start(stack, homes[1], net)
+        await start(stack, homes[2], net, [b.transport.listen_addrs()[0]])
+        bootstrap = [b.transport.listen_addrs()[0]]
+        async with AsyncExitStack() as first:
+            a = await start(first, homes[0], net, bootstrap)
+            record_events(homes[0], [f"e{i}" for i in range(CHECK_WINDOW + 16)])
+            backup(homes[0], tmp_path / "backup.db")
+            record_events(homes[0], ["lost 1", "lost 2"])
+            full = head_seq(homes[0])
+            a.enqueue_new_records()
+            await wait_for(lambda: a.queue.pending() == 0)
+            asked: list[wire.GetRequest] = []
+            answered: list[int] = []
+            ask = a._ask
+
+            async def spy(peer, request):  # type: ignore[no-untyped-def]
+                answer = await ask(peer, request)
+                if isinstance(request, wire.GetRequest):
+                    asked.append(request)
+                    answered.append(len(answer))
+                return answer
+
+            a._ask = spy
+            assert await a.own_chain.check() is None
+            assert asked and {r.since for r in asked} == {full - CHECK_WINDOW}
+            assert max(answered) == CHECK_WINDOW + 1  # the end of the chain, not all of it
+        restore(homes[0], tmp_path / "backup.db")
+        async with AsyncExitStack() as second:
+            a = await start(second, homes[0], net, bootstrap)
+            behind = a.status()["behind"]
+            assert behind is not None and behind["network_seq"] == full

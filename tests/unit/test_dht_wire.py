@@ -65,7 +65,7 @@ messages = st.one_of(
     st.builds(FetchRequest, st.lists(cids, max_size=30).map(tuple)),
     st.builds(FetchResponse, st.lists(raw_ops, max_size=20).map(tuple)),
     st.builds(GetRequest, cids, st.sampled_from(["record", "entry"])),
-    st.builds(GetRequest, agents, st.just("agent_activity")),
+    st.builds(GetRequest, agents, st.just("agent_activity"), st.integers(0, 2**63 - 1)),
     st.builds(GetResponse, st.booleans(), st.lists(raw_records, max_size=10).map(tuple)),
     st.builds(
         GossipRequest,
@@ -168,3 +168,18 @@ def test_a_batch_of_500_real_ops_is_well_under_the_frame_limit() -> None:
     assert decode_message(PublishRequest, data).ops == ops
     with pytest.raises(ValueError):
         GetRequest(Cid.of(b""), "agent_activity")
+
+
+def test_only_an_agent_activity_get_starts_at_a_seq() -> None:
+    agent = AgentKey.generate().agent_id
+    asked = decode_message(GetRequest, encode_message(GetRequest(agent, "agent_activity", 40)))
+    assert asked.since == 40
+    with pytest.raises(ValueError):
+        GetRequest(Cid.of(b""), "record", 3)
+    forged = {"t": "get_req", "target": Cid.of(b""), "kind": "record", "since": 3}
+    with pytest.raises(WireError, match="seq"):
+        decode_message(GetRequest, encode(forged))
+    negative = {"t": "get_req", "target": agent.to_bytes(), "kind": "agent_activity",
+                "since": -1}
+    with pytest.raises(WireError, match="since"):
+        decode_message(GetRequest, encode(negative))
