@@ -312,9 +312,10 @@ def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> An
                 except CoreError as e:
                     return e  # (raised out here, not inside the node's nursery)
 
-    if not OPTS.debug:
-        for name in ("coledger", "libp2p"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+    quiet = [] if OPTS.debug else [logging.getLogger(n) for n in ("coledger", "libp2p")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
     try:
         result = trio.run(main)
     except BaseExceptionGroup as group:  # (a failure to start, from the node's nursery)
@@ -324,6 +325,9 @@ def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> An
         while isinstance(found, BaseExceptionGroup):
             found = found.exceptions[0]
         raise found from None
+    finally:  # (as they were: main() may be called again in this process, as tests do)
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
     if isinstance(result, CoreError):
         raise result
     return result
