@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from node.runtime.ledger import open_ledger  # noqa: E402
-from tests.integration.processes import PASS, NodeProcess, cli  # noqa: E402
+from tests.integration.processes import PASS, NodeProcess, cli, cooperatives  # noqa: E402
 from zomes.valueflows.coordinator import EventRequest  # noqa: E402
 
 
@@ -58,26 +58,6 @@ def summary(samples: list[tuple[float, float]]) -> dict[str, float]:
             "slope_mb_per_h": round(slope_per_hour(samples), 1)}
 
 
-def network(
-    root: Path, names: list[str], gossip: float
-) -> tuple[dict[str, Path], dict[str, NodeProcess]]:
-    """Homes for `names` in one network (redundancy 3), the first inviting the others, and
-    a running node for each, bootstrapped through the first."""
-    homes = {name: root / name for name in names}
-    ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
-    first = names[0]
-    cli(homes[first], "network", "create", "soak", "--property", "redundancy=3",
-        "--out", str(root / "soak.network.json"))
-    for name in names[1:]:
-        token = cli(homes[first], "invite", ids[name])["token"]
-        cli(homes[name], "join", str(root / "soak.network.json"), "--invite", token)
-    nodes: dict[str, NodeProcess] = {}
-    for name in names:
-        nodes[name] = NodeProcess(homes[name], gossip=gossip,
-                                  bootstrap=[nodes[first].address] if nodes else [])
-    return homes, nodes
-
-
 def idle_node(root: Path, gossip: float) -> NodeProcess:
     """A node alone in a network of its own, recording nothing: the baseline."""
     home = root / "idle"
@@ -98,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coledger-soak-") as tmp:
         root = Path(tmp)
         names = ["farm", "mill", "bakery"][:a.nodes]
-        homes, nodes = network(root, names, a.gossip_interval)
+        homes, _, nodes = cooperatives(root, names, gossip=a.gossip_interval)
         idle = idle_node(root, a.gossip_interval)
         watched = {**nodes, "idle": idle}
         samples: dict[str, list[tuple[float, float]]] = {n: [] for n in watched}

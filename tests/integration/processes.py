@@ -111,12 +111,13 @@ def cli_background(home: Path, *args: str) -> subprocess.Popen[str]:
 
 def cooperatives(
     root: Path, names: list[str], auto_accept: dict[str, list[str]] | None = None,
-    where: dict[str, tuple[str, str]] | None = None,
+    where: dict[str, tuple[str, str]] | None = None, gossip: float = 0.5,
 ) -> tuple[dict[str, Path], dict[str, str], dict[str, NodeProcess]]:
     """Homes for `names` (the first creates the network "valley", redundancy 3, and invites
     the rest) and a running node for each, bootstrapped through the first; `auto_accept`
     names, per cooperative, whose countersigning proposals it accepts without asking;
-    `where` puts a cooperative's node in a network namespace: (namespace, listen)."""
+    `where` puts a cooperative's node in a network namespace: (namespace, listen);
+    `gossip`, each node's gossip interval in seconds."""
     homes = {name: root / name for name in names}
     ids = {name: cli(home, "init", "--name", name)["agent_id"] for name, home in homes.items()}
     first = names[0]
@@ -135,7 +136,7 @@ def cooperatives(
         netns, listen = (where or {}).get(name, (None, "/ip4/127.0.0.1/tcp/0"))
         nodes[name] = NodeProcess(
             homes[name], bootstrap=[nodes[first].address] if nodes else [], extra=extra,
-            listen=listen, netns=netns,
+            listen=listen, netns=netns, gossip=gossip,
         )
     return homes, ids, nodes
 
