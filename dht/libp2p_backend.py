@@ -109,6 +109,15 @@ def _reuse_address_only(sock: trio.socket.SocketType) -> None:
 _libp2p_tcp._set_reuse_flags = _reuse_address_only
 
 
+
+def show_libp2p_logs() -> None:
+    """Let libp2p's log records reach the root logger (`--log-level debug`): once
+    imported (as here), libp2p keeps them to itself, at WARNING and not propagated,
+    unless LIBP2P_DEBUG is set."""
+    chatter = logging.getLogger("libp2p")
+    chatter.setLevel(logging.NOTSET)
+    chatter.propagate = True
+
 class _Quiet(logging.Filter):
     """Drops libp2p log records that describe normal events (a stream ending, a peer
     not speaking a protocol we asked for), which it logs at WARNING/ERROR."""

@@ -63,6 +63,10 @@ def configure(level: str = "info", fmt: str = "text", stream: TextIO | None = No
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     if level != "debug":
         handler.addFilter(_Chatter())
+    else:
+        from dht.libp2p_backend import show_libp2p_logs
+
+        show_libp2p_logs()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
