@@ -8,7 +8,8 @@ dependency is not proof of anything, so the caller reports Unresolved and retrie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -102,6 +103,11 @@ class RuleContext:
     after: Mapping[str, ResourceState] | None = None
     # the timestamp of the action that records the event being judged (None: unknown)
     recorded_at_us: int | None = None
+    # what the pairing and correction rules read of the prior events, kept as they are
+    # folded (zome.ChainView): then `events` need only answer lookups by address.
+    # None: derived from `events` (a context built from a list of events)
+    pair_index: AbstractSet[Pair] | None = None
+    correction_index: Mapping[str, Sequence[EconomicEvent]] | None = None
 
     @classmethod
     def from_chain(
@@ -119,13 +125,37 @@ class RuleContext:
         return cls(resources, processes, resource_specs, process_specs, prior, states)
 
     @cached_property
-    def corrections(self) -> dict[str, list[EconomicEvent]]:
+    def pairs(self) -> AbstractSet[Pair]:
+        """What prior events opened for a paired action to close (see `pair_of`)."""
+        if self.pair_index is not None:
+            return self.pair_index
+        return {p for e in self.events.values() if (p := pair_of(e)) is not None}
+
+    @cached_property
+    def corrections(self) -> Mapping[str, Sequence[EconomicEvent]]:
         """Prior corrections, by the address of the event each one corrects."""
+        if self.correction_index is not None:
+            return self.correction_index
         index: dict[str, list[EconomicEvent]] = {}
         for event in self.events.values():
             if event.corrects is not None:
                 index.setdefault(event.corrects, []).append(event)
         return index
+
+
+Pair = tuple[str, str | None, str | None]
+"""(action, resource, process) of an event a later paired action needs: a pickup or an
+accept of a resource into a process, which a dropoff or a modify of it out of that
+process must follow."""
+_OPENS_PAIR: Final = frozenset(
+    e.pairs_with for e in ACTIONS.values() if e.pairs_with != NA and e.input_output == "output")
+
+
+def pair_of(event: EconomicEvent) -> Pair | None:
+    """The pair `event` opens, if it is an action some other action pairs with."""
+    if event.action not in _OPENS_PAIR:
+        return None
+    return (event.action, event.resource_inventoried_as, event.input_of)
 
 
 RuleResult = str | Missing | None
@@ -331,13 +361,7 @@ def check_pairing(event: EconomicEvent, author: str, ctx: RuleContext) -> str | 
     resource, process = event.resource_inventoried_as, event.output_of
     if resource is None:
         return f"{event.action} needs the resource it concerns (resourceInventoriedAs)"
-    paired = any(
-        prior.action == effects.pairs_with
-        and prior.resource_inventoried_as == resource
-        and prior.input_of == process
-        for prior in ctx.events.values()
-    )
-    if not paired:
+    if (effects.pairs_with, resource, process) not in ctx.pairs:
         return (
             f"{event.action} of resource {resource} needs an earlier {effects.pairs_with} "
             f"of it into process {process}"

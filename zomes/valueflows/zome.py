@@ -10,7 +10,7 @@ dependencies; until they arrive the op is Unresolved, never Invalid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Final
 
 from pydantic.alias_generators import to_camel
@@ -20,7 +20,7 @@ from node.core.cid import Cid
 from node.core.countersign import Envelope
 from node.core.errors import CoreError, RemoteError
 from node.core.ops import Op, OpType
-from node.core.outcome import VALID, Invalid, Outcome, Unresolved, Valid
+from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved, Valid
 from node.core.records import Entry, Record
 from zomes.api import Deps, IntegrityZome, Zome, fold_chain
 from zomes.valueflows import resources
@@ -35,7 +35,7 @@ from zomes.valueflows.entries import (
     ResourceSpecification,
     VfEntry,
 )
-from zomes.valueflows.rules import Missing, RuleContext, check_event
+from zomes.valueflows.rules import Missing, Pair, RuleContext, check_event, pair_of
 from zomes.valueflows.units import DECIMAL_PATTERN
 
 NAME: Final = "valueflows"
@@ -112,27 +112,46 @@ def thing_address(action: ActionBase, address: Cid) -> str:
     return str(action.original_action if isinstance(action, Update) else address)
 
 
-class ChainView:
-    """One author's ValueFlows data as of some action (mutable while it is being folded)."""
+RECENT: Final = 64
+"""Events a compact view keeps by address (a correction mostly names a recent one)."""
 
-    def __init__(self) -> None:
+
+class ChainView:
+    """One author's ValueFlows data as of some action (mutable while it is being folded).
+
+    A complete view (`keep_events`, the default: reports, the author's own ledger) keeps
+    every event, in `events` and, in chain order, `order`. A compact one (validation,
+    which keeps a view of every chain it judges, for as long as the node runs) keeps
+    only the RECENT latest in `events`: what the rules need of the others is in
+    `pairs` and `corrections`, and `ChainEvents` reads older ones back from the chain.
+    """
+
+    def __init__(self, keep_events: bool = True) -> None:
+        self.keep_events = keep_events
         self.resources: dict[str, EconomicResource] = {}
         self.processes: dict[str, Process] = {}
         self.resource_specs: dict[str, ResourceSpecification] = {}
         self.process_specs: dict[str, ProcessSpecification] = {}
         self.events: dict[str, EconomicEvent] = {}
         self.states: dict[str, resources.ResourceState] = {}
-        self.order: list[str] = []  # event addresses in chain order
+        self.order: list[str] = []  # event addresses in chain order (complete views)
+        self.pairs: set[Pair] = set()  # RuleContext.pair_index
+        self.corrections: dict[str, list[EconomicEvent]] = {}  # RuleContext.correction_index
 
     def agents(self) -> set[str]:
         """The agents this chain's events name as provider or receiver."""
+        if not self.keep_events:
+            raise ValueError("a compact chain view does not keep every event")
         return {a for e in self.events.values() for a in (e.provider, e.receiver)}
 
     def copy(self) -> ChainView:
-        """An independent view (entries and states are immutable, so dicts are copied)."""
-        other = ChainView()
+        """An independent view (entries and states are immutable: containers are copied,
+        not what they hold)."""
+        other = ChainView(self.keep_events)
         for name, value in vars(self).items():
-            setattr(other, name, value.copy())
+            if name != "keep_events":
+                setattr(other, name, value.copy())
+        other.corrections = {k: list(v) for k, v in self.corrections.items()}
         return other
 
     def step(
@@ -165,7 +184,15 @@ class ChainView:
             else:
                 self.states = after
             self.events[address] = entry
-            self.order.append(address)
+            if self.keep_events:
+                self.order.append(address)
+            elif len(self.events) > RECENT:
+                del self.events[next(iter(self.events))]
+            pair = pair_of(entry)
+            if pair is not None:
+                self.pairs.add(pair)
+            if entry.corrects is not None:
+                self.corrections.setdefault(entry.corrects, []).append(entry)
         elif isinstance(entry, EconomicResource):
             self.resources[address] = entry
         elif isinstance(entry, Process):
@@ -178,11 +205,12 @@ class ChainView:
     def context(
         self, extra: dict[str, VfEntry] | None = None, cosigners: frozenset[str] = frozenset(),
         after: dict[str, resources.ResourceState] | None = None,
-        recorded_at_us: int | None = None,
+        recorded_at_us: int | None = None, events: Mapping[str, EconomicEvent] | None = None,
     ) -> RuleContext:
         """The rules' view; `extra` adds entries of other agents fetched as dependencies;
         `cosigners` are the parties of a countersigned event (empty for one author's);
-        `after`, the judged event's states_after in this view without `extra`."""
+        `after`, the judged event's states_after in this view without `extra`; `events`,
+        the prior events by address (a compact view's `ChainEvents`; else `self.events`)."""
         maps: dict[type, dict[str, Any]] = {
             EconomicResource: self.resources,
             Process: self.processes,
@@ -200,11 +228,13 @@ class ChainView:
             processes=maps[Process],
             resource_specs=maps[ResourceSpecification],
             process_specs=maps[ProcessSpecification],
-            events=self.events,
+            events=self.events if events is None else events,
             states=self.states,
             cosigners=cosigners,
             after=after if not extra else None,
             recorded_at_us=recorded_at_us,
+            pair_index=self.pairs,
+            correction_index=self.corrections,
         )
 
     def states_after(
@@ -220,9 +250,66 @@ class ChainView:
 
 
 def chain_view(deps: Deps, top: Cid | None) -> ChainView:
-    """The author's view up to and including `top` (memoized; read it, don't change it)."""
+    """The author's compact view up to and including `top` (memoized; read it, don't
+    change it)."""
     cache = deps.cache
-    return fold_chain(deps, top, "valueflows", ChainView, lambda v, r: v.step(r, cache))
+
+    def compact() -> ChainView:
+        return ChainView(keep_events=False)
+
+    def step(view: ChainView, record: Record) -> ChainView:
+        return view.step(record, cache)
+
+    return fold_chain(deps, top, "valueflows", compact, step)
+
+
+class ChainEvents(Mapping[str, EconomicEvent]):
+    """An author's events up to and including `top`, by address, for the rules' lookups
+    (a correction names the event it corrects): from a compact view's recent events, or
+    read back along the chain from `deps`, down to the named action's seq at most
+    (MissingDependency where a record of the chain is not held: as folding it would)."""
+
+    def __init__(self, deps: Deps, top: Cid | None, recent: Mapping[str, EconomicEvent]) -> None:
+        self._deps, self._top, self._recent = deps, top, recent
+
+    def __getitem__(self, address: str) -> EconomicEvent:
+        event = self._recent.get(address)
+        if event is not None:
+            return event
+        floor = self._lowest_seq(address)
+        for seq, name, event in self._walk():
+            if name == address:
+                return event
+            if seq <= floor:
+                break
+        raise KeyError(address)
+
+    def _lowest_seq(self, address: str) -> int:
+        """The seq below which the chain cannot hold `address` (an action's own seq; 0
+        when it is not an action held here: a countersigned event is named by its entry)."""
+        try:
+            return self._deps.must_get_record(Cid.parse(address)).action.seq
+        except (CoreError, MissingDependency):
+            return 0
+
+    def _walk(self) -> Iterator[tuple[int, str, EconomicEvent]]:
+        """(seq, address, event) of the chain's events, from `top` down to genesis."""
+        address = self._top
+        while address is not None:
+            record = self._deps.must_get_record(address)
+            action = record.action
+            name = getattr(action, "entry_type", None)
+            if name is not None and name.startswith(PREFIX) and record.entry is not None:
+                entry = parse_entry(self._deps.cache, name, record.entry)[0]
+                if isinstance(entry, EconomicEvent):
+                    yield action.seq, thing_address(action, record.address), entry
+            address = action.prev_action
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for _, name, _ in self._walk())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._walk())
 
 
 def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
@@ -241,17 +328,19 @@ def judge_event(
     event: EconomicEvent, author: str, view: ChainView, deps: Deps,
     cosigners: frozenset[str] = frozenset(),
     after: dict[str, resources.ResourceState] | None = None,
-    recorded_at_us: int | None = None,
+    recorded_at_us: int | None = None, top: Cid | None = None,
 ) -> Outcome:
     """Apply every accounting rule; fetch other agents' entries the event names.
     `after`: view.states_after the event, if the caller has it (see RuleContext.after);
-    `recorded_at_us`: the timestamp of the action recording it."""
+    `recorded_at_us`: the timestamp of the action recording it; `top`: the action `view`
+    is folded up to (its prior events are read from the chain if the view is compact)."""
+    events = None if view.keep_events else ChainEvents(deps, top, view.events)
     result = check_event(event, author, view.context(
-        cosigners=cosigners, after=after, recorded_at_us=recorded_at_us))
+        cosigners=cosigners, after=after, recorded_at_us=recorded_at_us, events=events))
     if isinstance(result, Missing):
         foreign = _fetch_foreign(deps, result)
         result = check_event(event, author, view.context(
-            foreign, cosigners, recorded_at_us=recorded_at_us))
+            foreign, cosigners, recorded_at_us=recorded_at_us, events=events))
         if isinstance(result, Missing):
             return Unresolved(tuple(Cid.parse(a) for a in result.addresses))
     if result:
@@ -303,7 +392,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
                 author if envelope else None)
         except resources.ResourceError:
             after = None  # check_balance applies it again and says why
-        verdict = judge_event(entry, author, view, deps, cosigners, after, action.timestamp)
+        verdict = judge_event(entry, author, view, deps, cosigners, after, action.timestamp,
+                              action.prev_action)
         if not isinstance(verdict, Unresolved):
             deps.cache[key] = verdict
         if isinstance(verdict, Valid):
