@@ -109,41 +109,50 @@ class SharedOps:
     def refresh(self, population: Population, blocked: int, now_us: int) -> None:
         """Take in newly integrated ops and judge again those whose authorities the
         population forgot since the last call (all of them if it cannot say). One
-        transaction."""
-        with self._held.transaction():
-            if self._fresh:
-                self._held.clear()
-                self._fresh = False
-                self._read_us = now_us - REBUILD_US - 1
-            rebuild = now_us - self._read_us > REBUILD_US or blocked != self._blocked
-            if rebuild:
-                self._read_us, self._blocked = now_us, blocked
+        transaction: if it fails, the next one files everything anew."""
+        try:
+            with self._held.transaction():
+                self._refresh(population, blocked, now_us)
+        except BaseException:
+            self._fresh = True  # (what memory holds no longer matches the store)
+            self._sums.clear()
+            raise
+
+    def _refresh(self, population: Population, blocked: int, now_us: int) -> None:
+        fresh, self._fresh = self._fresh, False
+        if fresh:
+            self._held.clear()
+            self._fellows.clear()
+            self._set_ids, self._sets = {_NONE: 0}, {0: _NONE}
+        rebuild = fresh or now_us - self._read_us > REBUILD_US or blocked != self._blocked
+        if rebuild:
+            self._read_us, self._blocked = now_us, blocked
+            self._judge_all(population)
+        else:
+            forgotten = population.forgotten_since(self._position)
+            if forgotten is None:
                 self._judge_all(population)
             else:
-                forgotten = population.forgotten_since(self._position)
-                if forgotten is None:
-                    self._judge_all(population)
-                else:
-                    bases = list(set(forgotten))
-                    for i in range(0, len(bases), _PAGE):
-                        batch = _Batch()
-                        for row in self._held.of_bases(bases[i : i + _PAGE]):
-                            self._judge(row, population, batch)
-                        self._write(batch)
-            self._position = population.position
-            rows = self._dht.take_integrated()
-            if rows is None or rebuild:
-                after = b""
-                while page := self._held.unfiled(after, _PAGE):
-                    self._file(page, population)
-                    after = page[-1][0]
-            elif rows:
-                for i in range(0, len(rows), _PAGE):
-                    page = rows[i : i + _PAGE]
-                    filed = self._held.filed([r[0] for r in page])
-                    self._file([r for r in page if r[0] not in filed], population)
-            self._held.add_sums(self._sums)
-            self._sums.clear()
+                bases = list(set(forgotten))
+                for i in range(0, len(bases), _PAGE):
+                    batch = _Batch()
+                    for row in self._held.of_bases(bases[i : i + _PAGE]):
+                        self._judge(row, population, batch)
+                    self._write(batch)
+        self._position = population.position
+        rows = self._dht.take_integrated()
+        if rows is None or rebuild:
+            after = b""
+            while page := self._held.unfiled(after, _PAGE):
+                self._file(page, population)
+                after = page[-1][0]
+        elif rows:
+            for i in range(0, len(rows), _PAGE):
+                page = rows[i : i + _PAGE]
+                filed = self._held.filed([r[0] for r in page])
+                self._file([r for r in page if r[0] not in filed], population)
+        self._held.add_sums(self._sums)
+        self._sums.clear()
 
     def _judge_all(self, population: Population) -> None:
         """Judge every filed op again; unfile those no longer integrated (rejected since:

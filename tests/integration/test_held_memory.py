@@ -9,7 +9,7 @@ import gc
 import tracemalloc
 from contextlib import AsyncExitStack
 
-from dht.gossip import SETTLE_US, _hash_of, fingerprints, shared_scope
+from dht.gossip import SETTLE_US, Bucket, _hash_of, fingerprints, shared_scope
 from dht.memory import MemoryNetwork
 from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, produce_ops
@@ -23,6 +23,7 @@ R = 3
 NOW = 1_800_000_000_000_000
 OPS = 30_000
 """About an hour of a node's share at 10 events/s (3 ops an event)."""
+WILD = 2**63 - 1  # the latest clock a peer's gossip request may claim (dht/wire.py)
 LATE = 3_000  # of those, integrated after the first refresh (handed over by the store)
 
 
@@ -55,7 +56,7 @@ def check_sums(shared: SharedOps, dht: DhtStore, population: Population, me: Age
         if peer == me:
             continue
         held = dht.held_ops(shared_scope(me, peer, population.peers(), R))
-        for now in (NOW, edge):
+        for now in (NOW, edge, WILD):
             assert shared.fingerprints(peer, now) == fingerprints(held, now)
             every = sorted(shared.fingerprints(peer, now))
             assert sorted(a for a, _ in shared.ops_in(peer, every, now)) == \
@@ -145,8 +146,42 @@ async def test_the_sums_survive_a_block_a_restart_and_a_hand_off(tmp_path) -> No
             shared.refresh(population, 1, NOW + 400_000_000)  # a full re-read keeps that
             assert not set(first) & set(shared.to_hand_off(len(shared.not_ours)))
             check_sums(shared, dht, population, me)
+            # a bucket that is no bucket (a peer's, in a gossip request) holds nothing
+            peer = shared.fellows()[0]
+            assert shared.ops_in(peer, [Bucket(0, WILD)], NOW) == []
+            assert shared.ops_in(peer, [Bucket(0, 1), Bucket(WILD, WILD)], WILD) == []
             # a new process files everything anew from the same file
             again = SharedOps(me, dht)
             again.refresh(population, 1, NOW)
             check_sums(again, dht, population, me)
             assert sorted(again.fellows(), key=str) == sorted(shared.fellows(), key=str)
+
+
+async def test_a_refresh_that_fails_leaves_nothing_half_filed(tmp_path, monkeypatch) -> None:
+    ops = make_ops(600, agents=4)
+    network = MemoryNetwork()
+    keys = [AgentKey.generate() for _ in range(5)]
+    with open_store(tmp_path / "db", create=True) as store:
+        dht = DhtStore(store)
+        integrate(dht, ops[:300])
+        async with AsyncExitStack() as stack:
+            live = [await stack.enter_async_context(network.open_transport(k)) for k in keys]
+            me = live[0].local_id
+            population = Population(me, live[0], R)
+            population.refresh({k.agent_id for k in keys}, set())
+            shared = SharedOps(me, dht)
+            shared.refresh(population, 0, NOW)
+            integrate(dht, ops[300:])  # handed over once, to the refresh that fails
+
+            def fail(deltas: object) -> None:
+                raise RuntimeError("the disk failed")
+
+            monkeypatch.setattr(shared._held, "add_sums", fail)
+            try:
+                shared.refresh(population, 0, NOW)
+                raise AssertionError("the refresh did not fail")
+            except RuntimeError:
+                pass
+            monkeypatch.undo()
+            shared.refresh(population, 0, NOW)
+            check_sums(shared, dht, population, me)
