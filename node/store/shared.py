@@ -105,7 +105,7 @@ class HeldStore:
         with _mapped("reading gossip's sums"):
             return self._conn.execute(
                 "SELECT address, basis, time_us, author FROM ops o WHERE address > ?"
-                " AND state = 'integrated'"
+                " AND +state = 'integrated'"  # (by address: no index on state, no sort)
                 " AND NOT EXISTS (SELECT 1 FROM held_ops h WHERE h.address = o.address)"
                 " ORDER BY address LIMIT ?",
                 (after, limit),
@@ -184,7 +184,8 @@ class HeldStore:
         """Up to `limit` addresses of filed ops not ours and not handed off yet."""
         with _mapped("reading gossip's sums"):
             return [a for (a,) in self._conn.execute(
-                "SELECT address FROM held_ops WHERE not_ours = ? LIMIT ?", (TO_HAND_OFF, limit))]
+                "SELECT address FROM held_ops WHERE not_ours != 0 AND not_ours = ? LIMIT ?",
+                (TO_HAND_OFF, limit))]  # (`!= 0`, as in the partial index: it is used)
 
     def not_ours_after(self, after: bytes, limit: int) -> list[bytes]:
         """Addresses of filed ops not ours (handed off or not), by address after `after`."""

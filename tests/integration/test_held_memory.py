@@ -185,3 +185,41 @@ async def test_a_refresh_that_fails_leaves_nothing_half_filed(tmp_path, monkeypa
             monkeypatch.undo()
             shared.refresh(population, 0, NOW)
             check_sums(shared, dht, population, me)
+
+
+async def test_the_sums_queries_scan_and_sort_nothing(tmp_path) -> None:
+    """Every statement a refresh, gossip and hand-off run seeks by an index (a sort or a
+    scan in a page's query makes a full re-read quadratic in the ops held)."""
+    ops = make_ops(300, agents=3)
+    network = MemoryNetwork()
+    keys = [AgentKey.generate() for _ in range(5)]
+    with open_store(tmp_path / "db", create=True) as store:
+        dht = DhtStore(store)
+        integrate(dht, ops[:200])
+        async with AsyncExitStack() as stack:
+            live = [await stack.enter_async_context(network.open_transport(k)) for k in keys]
+            me = live[0].local_id
+            population = Population(me, live[0], R)
+            population.refresh({k.agent_id for k in keys}, set())
+            shared = SharedOps(me, dht)
+            statements: list[str] = []
+            store._conn.set_trace_callback(statements.append)
+            try:
+                shared.refresh(population, 0, NOW)
+                integrate(dht, ops[200:])
+                network.kill(live[4].local_id)
+                population.refresh({k.agent_id for k in keys}, set())
+                shared.refresh(population, 0, NOW)
+                shared.refresh(population, 1, NOW)
+                for peer in shared.fellows():
+                    shared.ops_in(peer, list(shared.fingerprints(peer, NOW)), NOW)
+                shared.handed_off(shared.to_hand_off(5))
+                assert len(shared.not_ours) == len(list(shared.not_ours)) > 0
+            finally:
+                store._conn.set_trace_callback(None)
+            reads = {s for s in statements if s.startswith("SELECT") and "held_" in s}
+            assert len(reads) >= 8
+            for sql in reads:
+                plan = [r[-1] for r in store._conn.execute("EXPLAIN QUERY PLAN " + sql)]
+                assert not any("TEMP B-TREE" in step or step.startswith("SCAN")
+                               and "held_ops_not_ours" not in step for step in plan), (sql, plan)
