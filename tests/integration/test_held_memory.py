@@ -217,9 +217,12 @@ async def test_the_sums_queries_scan_and_sort_nothing(tmp_path) -> None:
                 assert len(shared.not_ours) == len(list(shared.not_ours)) > 0
             finally:
                 store._conn.set_trace_callback(None)
-            reads = {s for s in statements if s.startswith("SELECT") and "held_" in s}
-            assert len(reads) >= 8
+            reads = {s for s in statements if s.startswith("SELECT")
+                     and ("held_" in s or "address IN (" in s)}
+            assert len(reads) >= 9
             for sql in reads:
                 plan = [r[-1] for r in store._conn.execute("EXPLAIN QUERY PLAN " + sql)]
                 assert not any("TEMP B-TREE" in step or step.startswith("SCAN")
                                and "held_ops_not_ours" not in step for step in plan), (sql, plan)
+                if "address IN (" in sql:  # (the ops the store hands over: found by address)
+                    assert "(address=?)" in plan[0], (sql, plan)
