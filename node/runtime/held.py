@@ -34,7 +34,7 @@ from node.core.cid import Cid
 from node.core.identity import AgentId
 from node.runtime.population import Population
 from node.store.dht import DhtStore
-from node.store.shared import HANDED_OFF, OURS, TO_HAND_OFF, HeldRow, HeldStore
+from node.store.shared import HANDED_OFF, OURS, TO_HAND_OFF, HeldRow, HeldStore, NewRow
 
 REBUILD_US = 300_000_000
 """A full re-read at least this often (change times come from a clock that may step)."""
@@ -53,11 +53,11 @@ class _Batch:
     __slots__ = ("new", "changed", "gone", "unfile", "file")
 
     def __init__(self) -> None:
-        self.new: list[HeldRow] = []
+        self.new: list[NewRow] = []
         self.changed: list[tuple[int, int, bytes]] = []
         self.gone: list[bytes] = []
-        self.unfile: list[tuple[bytes, int, bytes]] = []
-        self.file: list[tuple[bytes, int, bytes]] = []
+        self.unfile: list[tuple[int, int, bytes]] = []  # (fellow's number, time_us, address)
+        self.file: list[tuple[int, int, bytes]] = []
 
 
 class _NotOurs(Set[bytes]):
@@ -102,7 +102,8 @@ class SharedOps:
         self._sets: dict[int, frozenset[AgentId]] = {0: _NONE}
         self._next_id = 1
         self._fellows: dict[AgentId, int] = {}  # fellow -> how many ops filed under it
-        self._sums: dict[tuple[bytes, int], tuple[int, int]] = {}  # this refresh's changes
+        self._numbers: dict[AgentId, int] = {}  # fellow -> its number in the store's rows
+        self._sums: dict[tuple[int, int], tuple[int, int]] = {}  # this refresh's changes
         self.not_ours: Set[bytes] = _NotOurs(self._held)
         """Held ops of other authors we are no authority for (to hand off)."""
 
@@ -123,6 +124,7 @@ class SharedOps:
         if fresh:
             self._held.clear()
             self._fellows.clear()
+            self._numbers.clear()
             self._set_ids, self._sets = {_NONE: 0}, {0: _NONE}
         rebuild = fresh or now_us - self._read_us > REBUILD_US or blocked != self._blocked
         if rebuild:
@@ -201,7 +203,7 @@ class SharedOps:
         kept = flag if flag in (TO_HAND_OFF, HANDED_OFF) else TO_HAND_OFF
         not_ours = OURS if ours or mine else kept
         if flag == -1:
-            batch.new.append((address, basis, time_us, int(mine), after_id, not_ours))
+            batch.new.append((address, time_us, int(mine), after_id, not_ours))
         elif (after_id, not_ours) != (set_id, flag):
             batch.changed.append((after_id, not_ours, address))
         if after_id != set_id:
@@ -214,9 +216,9 @@ class SharedOps:
         a count and an XOR: both undo)."""
         hour = hour_of(time_us)
         digest = address_bytes_hash(address)
-        sums, fellows = self._sums, self._fellows
+        sums, fellows, numbers = self._sums, self._fellows, self._numbers
         for fellow in before - after:
-            key = (fellow.to_bytes(), hour)
+            key = (numbers[fellow], hour)
             count, xor = sums.get(key, (0, 0))
             sums[key] = (count - 1, xor ^ digest)
             batch.unfile.append((key[0], time_us, address))
@@ -225,7 +227,10 @@ class SharedOps:
             else:
                 del fellows[fellow]
         for fellow in after - before:
-            key = (fellow.to_bytes(), hour)
+            number = numbers.get(fellow)
+            if number is None:  # (as many as fellows ever met: bounded by the members)
+                number = numbers[fellow] = len(numbers) + 1
+            key = (number, hour)
             count, xor = sums.get(key, (0, 0))
             sums[key] = (count + 1, xor ^ digest)
             batch.file.append((key[0], time_us, address))
@@ -241,7 +246,9 @@ class SharedOps:
     def fingerprints(self, peer: AgentId, now_us: int) -> dict[Bucket, Fingerprint]:
         """Our fingerprints of the settled ops `peer` and we both hold authority for:
         each hour's sums, less the ops in it not settled yet."""
-        fellow = peer.to_bytes()
+        fellow = self._numbers.get(peer)
+        if fellow is None:
+            return {}
         sums = {hour: [count, int.from_bytes(xor, "big")]
                 for hour, count, xor in self._held.sums(fellow)}
         for address, time_us in self._held.shared_between(
@@ -256,8 +263,10 @@ class SharedOps:
     ) -> list[tuple[Cid, int]]:
         """(address, time) of those settled ops that fall in `buckets` (buckets as
         `bucket_of` makes them at `now_us`; others hold none)."""
-        fellow, horizon = peer.to_bytes(), now_us - SETTLE_US
+        fellow, horizon = self._numbers.get(peer), now_us - SETTLE_US
         found: list[tuple[Cid, int]] = []
+        if fellow is None:
+            return found
         for start, span in set(buckets):
             if bucket_of(start, now_us) != (start, span) or _clamp(start) != start:
                 continue

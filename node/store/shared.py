@@ -3,7 +3,10 @@ logic): one row per held op, one per (fellow authority, op) and one count and XO
 (fellow, hour). Kept in memory they grew by over a kilobyte an event, forever; here a
 node's memory stays flat however many ops it holds.
 
-The rows are derived data: `clear` empties them when a process starts filing anew.
+The rows are derived data, filed anew by each process (the tables are made afresh when
+it opens them; `clear` empties them). An op's basis is read from `ops`, and a fellow is
+a number the process gave it, to keep the rows small (they add about half to the
+ops' own size on disk otherwise).
 """
 
 from __future__ import annotations
@@ -22,24 +25,25 @@ HANDED_OFF: Final = 2
 """held_ops.not_ours: ours (or our own), not ours and not yet handed off, handed off."""
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS held_ops (
+DROP TABLE IF EXISTS held_ops;
+DROP TABLE IF EXISTS held_by_fellow;
+DROP TABLE IF EXISTS held_sums;
+CREATE TABLE held_ops (
     address  BLOB PRIMARY KEY,
-    basis    BLOB NOT NULL,
     time_us  INTEGER NOT NULL,
     mine     INTEGER NOT NULL,
     fellows  INTEGER NOT NULL,
     not_ours INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS held_ops_by_basis ON held_ops(basis);
-CREATE INDEX IF NOT EXISTS held_ops_not_ours ON held_ops(not_ours) WHERE not_ours != 0;
-CREATE TABLE IF NOT EXISTS held_by_fellow (
-    fellow  BLOB NOT NULL,
+CREATE INDEX held_ops_not_ours ON held_ops(not_ours) WHERE not_ours != 0;
+CREATE TABLE held_by_fellow (
+    fellow  INTEGER NOT NULL,
     time_us INTEGER NOT NULL,
     address BLOB NOT NULL,
     PRIMARY KEY (fellow, time_us, address)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS held_sums (
-    fellow BLOB NOT NULL,
+CREATE TABLE held_sums (
+    fellow INTEGER NOT NULL,
     hour   INTEGER NOT NULL,
     count  INTEGER NOT NULL,
     xor    BLOB NOT NULL,
@@ -49,6 +53,8 @@ CREATE TABLE IF NOT EXISTS held_sums (
 
 HeldRow = tuple[bytes, bytes, int, int, int, int]
 """(address, basis, time_us, mine, fellow set id, not_ours) of a filed op."""
+NewRow = tuple[bytes, int, int, int, int]
+"""(address, time_us, mine, fellow set id, not_ours) of an op to file."""
 
 
 class HeldStore:
@@ -93,10 +99,9 @@ class HeldStore:
         """Filed ops by address after `after`, each with whether it is still integrated."""
         with _mapped("reading gossip's sums"):
             return self._conn.execute(
-                "SELECT h.address, h.basis, h.time_us, h.mine, h.fellows, h.not_ours,"
-                " EXISTS (SELECT 1 FROM ops o WHERE o.address = h.address"
-                " AND o.state = 'integrated')"
-                " FROM held_ops h WHERE h.address > ? ORDER BY h.address LIMIT ?",
+                "SELECT h.address, o.basis, h.time_us, h.mine, h.fellows, h.not_ours,"
+                " o.state IS 'integrated' FROM held_ops h LEFT JOIN ops o"
+                " ON o.address = h.address WHERE h.address > ? ORDER BY h.address LIMIT ?",
                 (after, limit),
             ).fetchall()
 
@@ -113,8 +118,9 @@ class HeldStore:
 
     def of_bases(self, bases: Sequence[bytes]) -> list[HeldRow]:
         with _mapped("reading gossip's sums"):
-            return select_in(self._conn, "SELECT address, basis, time_us, mine, fellows,"
-                             " not_ours FROM held_ops WHERE basis IN ({})", bases)
+            return select_in(self._conn, "SELECT h.address, o.basis, h.time_us, h.mine,"
+                             " h.fellows, h.not_ours FROM ops o JOIN held_ops h"
+                             " ON h.address = o.address WHERE o.basis IN ({})", bases)
 
     def filed(self, addresses: Sequence[bytes]) -> set[bytes]:
         """Those of `addresses` that are filed."""
@@ -125,14 +131,14 @@ class HeldStore:
 
     # -- writing -----------------------------------------------------------------------
 
-    def write(self, new: Sequence[HeldRow], changed: Sequence[tuple[int, int, bytes]],
-              gone: Sequence[bytes], unfile: Iterable[tuple[bytes, int, bytes]],
-              file: Iterable[tuple[bytes, int, bytes]]) -> None:
+    def write(self, new: Sequence[NewRow], changed: Sequence[tuple[int, int, bytes]],
+              gone: Sequence[bytes], unfile: Iterable[tuple[int, int, bytes]],
+              file: Iterable[tuple[int, int, bytes]]) -> None:
         """Insert `new` ops, set (fellows, not_ours) of `changed` ones, drop `gone` ones;
         (fellow, time_us, address) rows to drop and to add."""
         with _mapped("writing gossip's sums"):
             conn = self._conn
-            conn.executemany("INSERT INTO held_ops VALUES (?, ?, ?, ?, ?, ?)", new)
+            conn.executemany("INSERT INTO held_ops VALUES (?, ?, ?, ?, ?)", new)
             conn.executemany("UPDATE held_ops SET fellows = ?, not_ours = ? WHERE address = ?",
                              changed)
             conn.executemany("DELETE FROM held_ops WHERE address = ?", [(a,) for a in gone])
@@ -140,7 +146,7 @@ class HeldStore:
                              " AND address = ?", unfile)
             conn.executemany("INSERT OR IGNORE INTO held_by_fellow VALUES (?, ?, ?)", file)
 
-    def add_sums(self, deltas: dict[tuple[bytes, int], tuple[int, int]]) -> None:
+    def add_sums(self, deltas: dict[tuple[int, int], tuple[int, int]]) -> None:
         """Add (count, XOR) to the sums of (fellow, hour); a sum that comes to 0 goes."""
         with _mapped("writing gossip's sums"):
             conn = self._conn
@@ -164,14 +170,14 @@ class HeldStore:
 
     # -- what gossip and hand-off ask --------------------------------------------------
 
-    def sums(self, fellow: bytes) -> list[tuple[int, int, bytes]]:
+    def sums(self, fellow: int) -> list[tuple[int, int, bytes]]:
         """(hour, count, XOR) of every hour with ops shared with `fellow`."""
         with _mapped("reading gossip's sums"):
             return self._conn.execute(
                 "SELECT hour, count, xor FROM held_sums WHERE fellow = ?", (fellow,)
             ).fetchall()
 
-    def shared_between(self, fellow: bytes, start_us: int, end_us: int) -> list[tuple[bytes,
+    def shared_between(self, fellow: int, start_us: int, end_us: int) -> list[tuple[bytes,
                                                                                      int]]:
         """(address, time_us) of the ops shared with `fellow` timed in [start, end)."""
         with _mapped("reading gossip's sums"):
