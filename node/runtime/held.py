@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Set
 
 from dht.gossip import (
+    HOUR_US,
     SETTLE_US,
     Bucket,
     Fingerprint,
@@ -245,17 +246,21 @@ class SharedOps:
 
     def fingerprints(self, peer: AgentId, now_us: int) -> dict[Bucket, Fingerprint]:
         """Our fingerprints of the settled ops `peer` and we both hold authority for:
-        each hour's sums, less the ops in it not settled yet."""
+        each hour's sums, less the ops not settled yet: only the hour the horizon falls in
+        is read op by op (the hours after it hold none settled)."""
         fellow = self._numbers.get(peer)
         if fellow is None:
             return {}
+        horizon = now_us - SETTLE_US
+        last = hour_of(horizon)
         sums = {hour: [count, int.from_bytes(xor, "big")]
-                for hour, count, xor in self._held.sums(fellow)}
-        for address, time_us in self._held.shared_between(
-                fellow, _clamp(now_us - SETTLE_US), _HIGH):
-            acc = sums[hour_of(time_us)]
-            acc[0] -= 1
-            acc[1] ^= address_bytes_hash(address)
+                for hour, count, xor in self._held.sums(fellow) if hour <= last}
+        if last in sums:
+            acc = sums[last]
+            for address, _ in self._held.shared_between(
+                    fellow, _clamp(horizon), _clamp(last + HOUR_US)):
+                acc[0] -= 1
+                acc[1] ^= address_bytes_hash(address)
         return merge_hours({h: Fingerprint(c, x) for h, (c, x) in sums.items()}, now_us)
 
     def ops_in(
@@ -282,5 +287,7 @@ class SharedOps:
     def handed_off(self, addresses: list[bytes]) -> None:
         """These were handed off: `to_hand_off` lists them no more (unless they become
         ours and then not ours again)."""
+        if not addresses:
+            return
         with self._held.transaction():
             self._held.set_not_ours(addresses, HANDED_OFF)
