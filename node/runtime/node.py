@@ -127,7 +127,6 @@ class Node:
         self._fetched_at: dict[AgentId, int] = {}
         self._dialed_at: dict[AgentId, int] = {}
         self._to_drop: set[AgentId] = set()
-        self._handed_off: set[bytes] = set()
         self._published_seq: int | None = None  # the chain head last queued for publishing
         self._audit_seq = 0  # where the audit of published ops goes on from
         self._audit_lap_us = 0  # when its last lap began
@@ -963,7 +962,9 @@ class Node:
         self.shared.refresh(population, len(self.blocked), self.clock())
         by_peer: dict[AgentId, list[Op]] = {}
         moved = 0
-        for address in list(self.shared.not_ours - self._handed_off)[:limit]:
+        addresses = self.shared.to_hand_off(limit)
+        self.shared.handed_off(addresses)  # (the store remembers: not a set in memory)
+        for address in addresses:
             op = self.dht.get_op(Cid(address))
             if op is None:
                 continue
@@ -971,7 +972,6 @@ class Node:
             # only to the authorities that were not ones with us (they hold it already)
             before = population.before(basis)
             new = [p for p in population.authorities(basis) if before is None or p not in before]
-            self._handed_off.add(address)
             moved += 1
             for peer in new:
                 by_peer.setdefault(peer, []).append(op)

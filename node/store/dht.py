@@ -328,7 +328,7 @@ class DhtStore:
             return select_in(
                 self._conn,
                 "SELECT address, basis, time_us, author FROM ops"
-                " WHERE address IN ({}) AND state = 'integrated'",
+                " WHERE address IN ({}) AND +state = 'integrated'",  # (by address, not state)
                 feed,
             )
 
