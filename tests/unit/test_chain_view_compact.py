@@ -161,3 +161,30 @@ def test_a_compact_view_does_not_grow_with_its_chain() -> None:
     short, long = view_bytes(200), view_bytes(2000)
     assert long < 1.25 * short + 20_000, f"{short} B over 200 events, {long} B over 2000"
     assert long < 400_000, f"{long / 1e6:.1f} MB for a view of 2000 events"
+
+
+class CountingDeps(StoreDeps):
+    def __init__(self, records: list[Record]) -> None:
+        super().__init__(staged=records, cache=BoundedCache())
+        self.reads = 0
+
+    def must_get_record(self, address: Cid) -> Record:
+        self.reads += 1
+        return super().must_get_record(address)
+
+
+def reads_to_judge(filler: int) -> int:
+    records = long_chain(filler).agent.records
+    deps = CountingDeps(records)
+    for record in records:
+        for op in produce_ops(record):
+            VALIDATOR.validate(op, deps, NOW)
+    return deps.reads
+
+
+def test_judging_a_chain_in_order_reads_each_record_a_few_times() -> None:
+    """Only a correction of an event no longer recent reads back along the chain (the
+    chain here has six): an event that corrects nothing must not (a walk per event
+    would be quadratic in the chain)."""
+    short, long = reads_to_judge(600), reads_to_judge(1200)
+    assert long < 2.2 * short, f"{short} record reads over 600 events, {long} over 1200"

@@ -430,10 +430,12 @@ _CORRECTION_LINKS: Final = (
 
 def check_correction_amount(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
     """Corrections of an event take back at most what that event recorded."""
-    corrected = ctx.events.get(event.corrects or "")
+    if event.corrects is None:
+        return None
+    corrected = ctx.events.get(event.corrects)
     if corrected is None:
         return None
-    earlier = ctx.corrections.get(event.corrects or "", [])
+    earlier = ctx.corrections.get(event.corrects, [])
     for name, measure in _quantities(event):
         recorded = getattr(corrected, _FIELD[name])
         if recorded is None:

@@ -276,7 +276,11 @@ class ChainEvents(Mapping[str, EconomicEvent]):
         event = self._recent.get(address)
         if event is not None:
             return event
-        floor = self._lowest_seq(address)
+        try:
+            named = Cid.parse(address)
+        except CoreError:
+            raise KeyError(address) from None  # no address names no event: no walk
+        floor = self._lowest_seq(named)
         for seq, name, event in self._walk():
             if name == address:
                 return event
@@ -284,12 +288,12 @@ class ChainEvents(Mapping[str, EconomicEvent]):
                 break
         raise KeyError(address)
 
-    def _lowest_seq(self, address: str) -> int:
+    def _lowest_seq(self, address: Cid) -> int:
         """The seq below which the chain cannot hold `address` (an action's own seq; 0
         when it is not an action held here: a countersigned event is named by its entry)."""
         try:
-            return self._deps.must_get_record(Cid.parse(address)).action.seq
-        except (CoreError, MissingDependency):
+            return self._deps.must_get_record(address).action.seq
+        except MissingDependency:
             return 0
 
     def _walk(self) -> Iterator[tuple[int, str, EconomicEvent]]:
