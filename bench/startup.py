@@ -1,0 +1,86 @@
+"""What a command costs beside the interpreter's floor: `coledger record` (one event on a
+chain of --events events) and `coledger chain verify`, each against
+`python -c "import nacl.bindings, cbor2, sqlite3"` (the least any command needs: a key,
+CBOR and SQLite), measured alternately in one run so the machine's load falls on all
+three alike. Issue 12's target: each command at most 2.5x the floor.
+
+Runs the installed entry point (`coledger` beside this interpreter), as a user does.
+Last line: JSON with the medians and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PASS = "bench startup"
+FLOOR = [sys.executable, "-c", "import nacl.bindings, cbor2, sqlite3"]
+COLEDGER = str(Path(sys.executable).with_name("coledger"))
+
+
+def run(args: list[str], home: Path) -> float:
+    """Seconds one process took (it must succeed)."""
+    env = dict(os.environ, COLEDGER_PASSPHRASE=PASS)
+    t = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    took = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)}: {proc.stderr.strip()}")
+    return took
+
+
+def build_home(home: Path, events: int) -> None:
+    """A home with a network and `events` recorded events on its chain."""
+    run([COLEDGER, "--home", str(home), "init", "--name", "bench"], home)
+    run([COLEDGER, "--home", str(home), "network", "create", "bench", "--out",
+         str(home.parent / "bench.network.json")], home)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from node.ledger import open_ledger
+    from zomes.valueflows.coordinator import EventRequest
+
+    with open_ledger(home, lambda: PASS) as led:
+        made = led.record(EventRequest("raise", resource="new:wheat", quantity="1 kg"))
+        wheat = str(made.created_resources["wheat"])
+        for _ in range(events - 1):
+            led.record(EventRequest("raise", resource=wheat, quantity="1 kg"))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=200, help="events on the chain [200]")
+    p.add_argument("--runs", type=int, default=15, help="runs of each command [15]")
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="coledger-startup-") as tmp:
+        home = Path(tmp) / "home"
+        build_home(home, a.events)
+        commands = {
+            "floor": FLOOR,
+            "record": [COLEDGER, "--home", str(home), "record", "raise", "--resource",
+                       "new:rye", "--quantity", "1 kg"],
+            "chain verify": [COLEDGER, "--home", str(home), "chain", "verify"],
+        }
+        for args in commands.values():  # warm the page cache and .pyc files
+            run(args, home)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(a.runs):
+            for name, args in commands.items():
+                times[name].append(run(args, home))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    floor = medians["floor"]
+    for name, median in medians.items():
+        print(f"{name:>13}: median {median * 1000:6.1f} ms  ({median / floor:.2f}x the floor)")
+    print(json.dumps({"bench": "startup", "events": a.events, "runs": a.runs,
+                      "median_ms": {n: round(m * 1000, 1) for n, m in medians.items()},
+                      "ratio_to_floor": {n: round(m / floor, 2) for n, m in medians.items()
+                                         if n != "floor"}}))
+
+
+if __name__ == "__main__":
+    main()
