@@ -1,11 +1,11 @@
-"""The agent's SQLite database: its own source chain, entries, and small metadata.
+"""The agent's own source chain in its home's database: the chain, entries, and small
+metadata (tables chain, entries, meta; sessions.py keeps the sessions table beside them).
 
-One file per home, WAL mode with synchronous=FULL: a commit that returned is on disk
-(the WAL is fsynced at every commit), so a power loss cannot take it back. Writes happen
-only in `flush`, one IMMEDIATE transaction that first checks the head has not moved: a
-commit is all or nothing. The file (and SQLite's -wal and -shm, which take its mode) is
-created 0600. A home that cannot be written (read-only directory or file) is opened
-read-only. sqlite3 errors are mapped to coledger errors here and never leave this package.
+The database is opened by node/store/db.py (one file per home, WAL with synchronous=FULL:
+a commit that returned is on disk; created 0600; opened read-only when it cannot be
+written), which owns the connection, maps sqlite3's errors and keeps the one transaction.
+The chain is written only in `flush`, one transaction that first checks the head has not
+moved: a commit is all or nothing.
 """
 
 from __future__ import annotations
