@@ -111,7 +111,7 @@ class Node:
         self.dht = ledger.dht
         self.deps = ledger.deps()
         self.workflow = ValidationWorkflow(self.dht, self.deps, ledger.validator, key)
-        self.queue = PublishQueue(ledger.agent.store, self.dht)
+        self.queue = PublishQueue(ledger.agent.store)
         self.redundancy = ledger.dna.redundancy
         self.network_id = ledger.dna.address
         self.progenitor = ledger.dna.progenitor_id

@@ -8,7 +8,6 @@ meta table, so it commits (and clears) atomically with the chain.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -16,11 +15,11 @@ from node.core.chain import ChainHead
 from node.core.cid import Cid
 from node.core.errors import CoreError, HeadMoved
 from node.core.records import Record
+from node.store.db import Db, mapped
 from node.store.sqlite import (
     BEHIND_META,
     ChainBehind,
     Store,
-    _mapped,
     behind_message,
     insert_records,
 )
@@ -77,12 +76,12 @@ def set_aside(store: Store) -> frozenset[Cid]:
 
 def addresses_at(store: Store, seqs: Collection[int]) -> dict[int, Cid]:
     """Our chain's action addresses at `seqs` (what `own_chain.divergence` compares)."""
-    with _mapped("reading the chain"):
+    with mapped("reading the chain"):
         if len(seqs) > 500:
-            rows = store._conn.execute("SELECT seq, address FROM chain").fetchall()
+            rows = store.db.execute("SELECT seq, address FROM chain").fetchall()
         else:
             marks = ", ".join("?" * len(seqs))
-            rows = store._conn.execute(
+            rows = store.db.execute(
                 f"SELECT seq, address FROM chain WHERE seq IN ({marks})", tuple(seqs)
             ).fetchall()
     return {seq: Cid(address) for seq, address in rows}
@@ -93,42 +92,36 @@ def restore_chain(store: Store, expected_head: ChainHead | None, base_seq: int,
     """In one transaction: drop our records after `base_seq`, append `records`, clear
     the behind mark, remember the `aside` addresses, and publish from the restored head
     on. HeadMoved (nothing written) if the chain changed since the plan was made."""
-    conn = store._conn
-    with _mapped("restoring the chain"):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if store.head() != expected_head:
-                raise HeadMoved("the chain head moved during the recovery; nothing was"
-                                " written, try again")
-            dropped = [r[0] for r in conn.execute(
-                "SELECT address FROM chain WHERE seq > ?", (base_seq,))]
-            conn.execute("DELETE FROM chain WHERE seq > ?", (base_seq,))
-            insert_records(conn, records)
-            conn.execute("DELETE FROM meta WHERE key = ?", (BEHIND_META,))
-            kept = {str(a) for a in set_aside(store)} | {str(a) for a in aside}
-            if kept:
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key)"
-                    " DO UPDATE SET value = excluded.value",
-                    (SET_ASIDE_META, json.dumps(sorted(kept)).encode()),
-                )
-            _forget_dropped(conn, base_seq, dropped)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    db = store.db
+    with db.transaction("restoring the chain"):
+        if store.head() != expected_head:
+            raise HeadMoved("the chain head moved during the recovery; nothing was"
+                            " written, try again")
+        dropped = [r[0] for r in db.execute(
+            "SELECT address FROM chain WHERE seq > ?", (base_seq,))]
+        db.execute("DELETE FROM chain WHERE seq > ?", (base_seq,))
+        insert_records(db, records)
+        db.execute("DELETE FROM meta WHERE key = ?", (BEHIND_META,))
+        kept = {str(a) for a in set_aside(store)} | {str(a) for a in aside}
+        if kept:
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key)"
+                " DO UPDATE SET value = excluded.value",
+                (SET_ASIDE_META, json.dumps(sorted(kept)).encode()),
+            )
+        _forget_dropped(db, base_seq, dropped)
 
 
-def _forget_dropped(conn: sqlite3.Connection, base_seq: int, dropped: Sequence[bytes]) -> None:
+def _forget_dropped(db: Db, base_seq: int, dropped: Sequence[bytes]) -> None:
     """Publish from the restored chain: the dropped actions' ops leave the publish queue,
     and records after `base_seq` are queued again (the network holds most already; the
     mark of what was queued may point past actions a rollback lost)."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (PUBLISHED_META,)).fetchone()
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (PUBLISHED_META,)).fetchone()
     if row is not None and int(bytes(row[0])) > base_seq:
-        conn.execute("UPDATE meta SET value = ? WHERE key = ?",
+        db.execute("UPDATE meta SET value = ? WHERE key = ?",
                      (str(base_seq).encode(), PUBLISHED_META))
-    queue = conn.execute(
+    queue = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'publish_queue'"
     ).fetchone()
     if queue is not None and dropped:
-        conn.executemany("DELETE FROM publish_queue WHERE action = ?", [(a,) for a in dropped])
+        db.executemany("DELETE FROM publish_queue WHERE action = ?", [(a,) for a in dropped])

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from node.core.cid import Cid
 from node.core.ops import Op
-from node.store.dht import DhtStore, _op, select_in
-from node.store.sqlite import Store, _mapped
+from node.store.db import mapped
+from node.store.dht_records import op_from_row
+from node.store.sqlite import Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS publish_queue (
@@ -38,31 +39,29 @@ class Outgoing:
 class PublishQueue:
     """Own ops to publish, in the same database as the chain they come from."""
 
-    def __init__(self, store: Store, dht: DhtStore) -> None:
-        self._store = store
-        self._dht = dht
-        self._conn = store._conn
-        with _mapped("creating the publish queue"):
-            self._conn.executescript(_SCHEMA)
+    def __init__(self, store: Store) -> None:
+        self._db = store.db
+        with mapped("creating the publish queue"):
+            self._db.executescript(_SCHEMA)
 
     def enqueue(self, ops: Iterable[Op], now_us: int) -> int:
         rows = [
             (op.address.to_bytes(), op.type.value, op.signed.address.to_bytes(), now_us, now_us)
             for op in ops
         ]
-        with _mapped("queueing ops to publish"), self._dht.transaction():
-            before = self._conn.total_changes
-            self._conn.executemany(
+        with self._db.transaction("queueing ops to publish"):
+            before = self._db.total_changes
+            self._db.executemany(
                 "INSERT OR IGNORE INTO publish_queue(op, op_type, action, next_try_us, added_us)"
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-            return self._conn.total_changes - before
+            return self._db.total_changes - before
 
     def due(self, now_us: int, limit: int = 2000) -> list[Outgoing]:
         """Queued ops whose retry time has come; their records come from our own chain."""
-        with _mapped("reading the publish queue"):
-            rows = self._conn.execute(
+        with mapped("reading the publish queue"):
+            rows = self._db.execute(
                 "SELECT q.op_type, c.action, c.signature, e.entry, q.attempts, q.added_us"
                 " FROM publish_queue q"
                 " JOIN chain c ON c.address = q.action"
@@ -70,12 +69,12 @@ class PublishQueue:
                 " WHERE q.next_try_us <= ? ORDER BY q.next_try_us LIMIT ?",
                 (now_us, limit),
             ).fetchall()
-        return [Outgoing(_op(t, a, s, e), n, added) for t, a, s, e, n, added in rows]
+        return [Outgoing(op_from_row(t, a, s, e), n, added) for t, a, s, e, n, added in rows]
 
     def hold(self, op_addresses: Iterable[Cid], until_us: int) -> None:
         """Not due before `until_us` (a round has them out), attempts unchanged."""
-        with _mapped("holding ops to publish"), self._dht.transaction():
-            self._conn.executemany(
+        with self._db.transaction("holding ops to publish"):
+            self._db.executemany(
                 "UPDATE publish_queue SET next_try_us = ? WHERE op = ?",
                 [(until_us, a.to_bytes()) for a in op_addresses],
             )
@@ -83,32 +82,32 @@ class PublishQueue:
     def settle(self, done: Iterable[Cid], retry: Iterable[tuple[Cid, int]]) -> None:
         """Remove the confirmed ops; the others are tried again at their given time
         (µs), one attempt more."""
-        with _mapped("finishing a publish round"), self._dht.transaction():
-            self._conn.executemany(
+        with self._db.transaction("finishing a publish round"):
+            self._db.executemany(
                 "DELETE FROM publish_queue WHERE op = ?", [(a.to_bytes(),) for a in done]
             )
-            self._conn.executemany(
+            self._db.executemany(
                 "UPDATE publish_queue SET attempts = attempts + 1, next_try_us = ? WHERE op = ?",
                 [(at, a.to_bytes()) for a, at in retry],
             )
 
     def next_due_us(self) -> int | None:
         """When the next queued op is due (None: the queue is empty)."""
-        with _mapped("reading the publish queue"):
-            row = self._conn.execute("SELECT min(next_try_us) FROM publish_queue").fetchone()
+        with mapped("reading the publish queue"):
+            row = self._db.execute("SELECT min(next_try_us) FROM publish_queue").fetchone()
         return None if row[0] is None else int(row[0])
 
     def pending(self) -> int:
-        with _mapped("counting the publish queue"):
-            return int(self._conn.execute("SELECT count(*) FROM publish_queue").fetchone()[0])
+        with mapped("counting the publish queue"):
+            return int(self._db.execute("SELECT count(*) FROM publish_queue").fetchone()[0])
 
     def validators(self, op_addresses: Sequence[Cid]) -> dict[Cid, set[bytes]]:
         """The agents (id bytes) whose receipts we hold, for each of these ops (one query
         per chunk)."""
         found: dict[Cid, set[bytes]] = {a: set() for a in op_addresses}
-        with _mapped("reading receipts"):
-            rows = select_in(self._conn, "SELECT op, validator FROM receipts WHERE op IN ({})",
-                             [a.to_bytes() for a in op_addresses])
+        with mapped("reading receipts"):
+            rows = self._db.select_in("SELECT op, validator FROM receipts WHERE op IN ({})",
+                                      [a.to_bytes() for a in op_addresses])
         for op, validator in rows:
             found[Cid(op)].add(bytes(validator))
         return found

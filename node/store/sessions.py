@@ -17,13 +17,13 @@ any other commit gets meanwhile.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Final
 
 from node.core.encoding import decode, encode
 from node.core.errors import LocalError
 from node.core.identity import AgentId
+from node.store.db import Db
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -96,9 +96,9 @@ def _row(values: tuple[object, ...]) -> SessionRow:
                       decode(detail), event, reason)  # type: ignore[arg-type]
 
 
-def active_lock(conn: sqlite3.Connection, now_us: int) -> SessionRow | None:
+def active_lock(db: Db, now_us: int) -> SessionRow | None:
     """The session holding the chain now, if any."""
-    row = conn.execute(
+    row = db.execute(
         f"SELECT {_COLUMNS} FROM sessions WHERE locks = 1 AND (state = 'signed' OR expires_us > ?)"
         " ORDER BY created_us LIMIT 1", (now_us,)).fetchone()
     return None if row is None else _row(row)
@@ -112,18 +112,18 @@ def locked_message(lock: SessionRow) -> str:
             "until it completes or expires; nothing was written, try again then")
 
 
-def check_head(conn: sqlite3.Connection, expect_head: bytes | None) -> None:
+def check_head(db: Db, expect_head: bytes | None) -> None:
     """Inside a transaction: the chain still ends at `expect_head` (None: don't care)."""
     if expect_head is None:
         return
-    row = conn.execute("SELECT address FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
+    row = db.execute("SELECT address FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
     if row is None or row[0] != expect_head:
         raise ChainLocked("the chain moved while the session was being set up; nothing was done")
 
 
-def apply_commit(conn: sqlite3.Connection, commit: SessionCommit, now_us: int) -> None:
+def apply_commit(db: Db, commit: SessionCommit, now_us: int) -> None:
     """Inside the flush transaction: check the session may commit, then mark it."""
-    row = conn.execute(
+    row = db.execute(
         "SELECT state, expires_us FROM sessions WHERE id = ?", (commit.id,)
     ).fetchone()
     if row is None:
@@ -133,65 +133,55 @@ def apply_commit(conn: sqlite3.Connection, commit: SessionCommit, now_us: int) -
         raise SessionClosed(f"countersigning session {commit.id.hex()} is {state}")
     if commit.before_us is not None and now_us >= commit.before_us:
         raise SessionClosed(f"countersigning session {commit.id.hex()} expired")
-    conn.execute("UPDATE sessions SET state = 'committed', locks = 0, event = ?, reason = NULL"
+    db.execute("UPDATE sessions SET state = 'committed', locks = 0, event = ?, reason = NULL"
                  " WHERE id = ?", (commit.event, commit.id))
 
 
 class SessionStore:
-    """The sessions table of one agent database (the Store's connection)."""
+    """The sessions table of one agent database (the Store's `Db`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     def add(self, sid: bytes, role: str, state: str, peer: AgentId, *, locks: bool,
             created_us: int, expires_us: int, detail: dict[str, object], now_us: int,
             expect_head: bytes | None = None) -> None:
         """A new session; a locking one fails with ChainLocked if another holds the chain
         or the chain no longer ends at `expect_head`."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if locks and (lock := active_lock(conn, now_us)) is not None:
+        db = self._db
+        with db.transaction("adding a countersigning session"):
+            if locks and (lock := active_lock(db, now_us)) is not None:
                 raise ChainLocked(locked_message(lock))
-            check_head(conn, expect_head)
-            conn.execute(f"INSERT INTO sessions({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,NULL,NULL)",
-                         (sid, role, state, peer.to_bytes(), int(locks), created_us, expires_us,
-                          encode(detail)))  # type: ignore[arg-type]
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            check_head(db, expect_head)
+            db.execute(f"INSERT INTO sessions({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,NULL,NULL)",
+                       (sid, role, state, peer.to_bytes(), int(locks), created_us, expires_us,
+                        encode(detail)))  # type: ignore[arg-type]
 
     def move(self, sid: bytes, from_states: frozenset[str], state: str, *, now_us: int,
              locks: bool | None = None, detail: dict[str, object] | None = None,
              reason: str | None = None, expect_head: bytes | None = None) -> SessionRow:
         """Change a session's state if it is in `from_states` (SessionClosed otherwise);
         taking the lock fails with ChainLocked if another session holds the chain."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        db = self._db
+        with db.transaction("moving a countersigning session"):
             row = self.get(sid)
             if row is None:
                 raise SessionClosed(f"no countersigning session {sid.hex()}")
             if row.state not in from_states:
                 raise SessionClosed(f"countersigning session {sid.hex()} is {row.state}")
-            if locks and not row.locks and (lock := active_lock(conn, now_us)) is not None:
+            if locks and not row.locks and (lock := active_lock(db, now_us)) is not None:
                 raise ChainLocked(locked_message(lock))
-            check_head(conn, expect_head)
-            conn.execute(
+            check_head(db, expect_head)
+            db.execute(
                 "UPDATE sessions SET state = ?, locks = ?, detail = ?, reason = ? WHERE id = ?",
                 (state, int(row.locks if locks is None else locks),
                  encode(row.detail if detail is None else detail), reason, sid))  # type: ignore[arg-type]
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         moved = self.get(sid)
         assert moved is not None
         return moved
 
     def get(self, sid: bytes) -> SessionRow | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (sid,)).fetchone()
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (sid,)).fetchone()
         return None if row is None else _row(row)
 
     def find(self, prefix: str) -> SessionRow | None:
@@ -200,9 +190,9 @@ class SessionStore:
         return rows[0] if len(rows) == 1 else None
 
     def all(self, states: frozenset[str] | None = None) -> list[SessionRow]:
-        rows = [_row(r) for r in self._conn.execute(
+        rows = [_row(r) for r in self._db.execute(
             f"SELECT {_COLUMNS} FROM sessions ORDER BY created_us")]
         return [r for r in rows if states is None or r.state in states]
 
     def lock(self, now_us: int) -> SessionRow | None:
-        return active_lock(self._conn, now_us)
+        return active_lock(self._db, now_us)

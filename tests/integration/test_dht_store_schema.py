@@ -41,7 +41,7 @@ def test_an_older_database_loses_the_unused_index_and_keeps_its_ops(tmp_path: Pa
     ops = [op for record in _agent().records for op in produce_ops(record)]
     with open_store(path, create=True) as store:
         dht = DhtStore(store)
-        store._conn.execute("CREATE INDEX ops_by_action ON ops(action)")  # as it was made
+        store.db.execute("CREATE INDEX ops_by_action ON ops(action)")  # as it was made
         dht.add_ops(ops, NOW)
     assert "ops_by_action" in _indexes(path)
     for _ in range(2):  # opening again and again is harmless
@@ -80,7 +80,8 @@ def test_an_op_carrying_another_entry_is_judged_among_the_genuine_ones(tmp_path:
 
 
 def test_outcomes_and_receipts_of_many_ops_at_once(tmp_path: Path) -> None:
-    from node.store.dht import _CHUNK, INTEGRATED
+    from node.store.db import CHUNK as _CHUNK
+    from node.store.dht import INTEGRATED
     from node.store.publish import PublishQueue
 
     agent = MemoryAgent(AgentKey(b"\x5e" * 32))
@@ -104,7 +105,7 @@ def test_outcomes_and_receipts_of_many_ops_at_once(tmp_path: Path) -> None:
             op.address for op in done[::2]}  # ours only, not the other validator's
         assert all(o.changed_us == NOW + 7 for o in outcomes.values() if o.state == INTEGRATED)
         assert all(o.receipt is None for o in outcomes.values() if o.state == PENDING)
-        validators = PublishQueue(store, dht).validators([op.address for op in ops])
+        validators = PublishQueue(store).validators([op.address for op in ops])
         assert len(validators) == len(ops)
         assert {a for a, v in validators.items() if len(v) == 2} == {op.address for op in done[::6]}
         assert validators[ops[0].address] == set()

@@ -77,7 +77,7 @@ async def test_running_sums_match_fingerprints_from_scratch(tmp_path) -> None:
 
 
 def test_the_store_hands_over_what_it_integrates_once(tmp_path, monkeypatch) -> None:
-    import node.store.dht as dht_module
+    import node.store.op_queue as op_queue_module
 
     rng = random.Random(5)
     with open_store(tmp_path / "db", create=True) as store:
@@ -103,7 +103,7 @@ def test_the_store_hands_over_what_it_integrates_once(tmp_path, monkeypatch) -> 
             pass
         assert dht.take_integrated() == []
         # nobody asked for too long: the next reader reads everything
-        monkeypatch.setattr(dht_module, "FEED_LIMIT", 2)
+        monkeypatch.setattr(op_queue_module, "FEED_LIMIT", 2)
         integrate_chain(dht, rng)
         assert dht.take_integrated() is None
 

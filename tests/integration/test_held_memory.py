@@ -204,7 +204,7 @@ async def test_the_sums_queries_scan_and_sort_nothing(tmp_path) -> None:
             population.refresh({k.agent_id for k in keys}, set())
             shared = SharedOps(me, dht)
             statements: list[str] = []
-            store._conn.set_trace_callback(statements.append)
+            store.db.trace(statements.append)
             try:
                 shared.refresh(population, 0, NOW)
                 integrate(dht, ops[200:])
@@ -217,12 +217,12 @@ async def test_the_sums_queries_scan_and_sort_nothing(tmp_path) -> None:
                 shared.handed_off(shared.to_hand_off(5))
                 assert len(shared.not_ours) == len(list(shared.not_ours)) > 0
             finally:
-                store._conn.set_trace_callback(None)
+                store.db.trace(None)
             reads = {s for s in statements if s.startswith("SELECT")
                      and ("held_" in s or "address IN (" in s)}
             assert len(reads) >= 9
             for sql in reads:
-                plan = [r[-1] for r in store._conn.execute("EXPLAIN QUERY PLAN " + sql)]
+                plan = [r[-1] for r in store.db.execute("EXPLAIN QUERY PLAN " + sql)]
                 assert not any("TEMP B-TREE" in step or step.startswith("SCAN")
                                and "held_ops_not_ours" not in step for step in plan), (sql, plan)
                 if "address IN (" in sql:  # (the ops the store hands over: found by address)

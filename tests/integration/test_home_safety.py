@@ -188,6 +188,7 @@ def test_a_file_quick_check_finds_damaged_refuses_writes(member):
 def test_every_connection_the_store_opens_is_wal_with_synchronous_full(tmp_path, monkeypatch):
     import trio
 
+    import node.store.db as store_db
     import node.store.sqlite as store_sqlite
     from dht.memory import MemoryNetwork
     from node.api import init_home, open_agent
@@ -210,7 +211,7 @@ def test_every_connection_the_store_opens_is_wal_with_synchronous_full(tmp_path,
         conn.where = str(database)
         return conn
 
-    monkeypatch.setattr(store_sqlite.sqlite3, "connect", connect)
+    monkeypatch.setattr(store_db.sqlite3, "connect", connect)
     home = tmp_path / "home"
     init_home(home, PASS, "Durable")
     with open_agent(home, lambda: PASS) as agent:
