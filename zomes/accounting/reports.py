@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final, ParamSpec, TypeVar
 
-from zomes.accounting.common import AccountingError, dimension, from_base, iso_time, shown, text
+from zomes.accounting.common import AccountingError, dimension, from_base
 from zomes.accounting.contributions import distribute
 from zomes.accounting.dataset import Dataset, event_time
 from zomes.accounting.entries import KIND_UNITS, Budget, ValueEquation, Vector
@@ -32,6 +32,7 @@ from zomes.accounting.epcis import to_epcis
 from zomes.accounting.exports import dumps_json, to_csv
 from zomes.accounting.flows import FlowMatrix, flows
 from zomes.accounting.footprint import FootprintReport, footprint, perma_circularity
+from zomes.accounting.formatting import iso_time, shown, text
 from zomes.accounting.jsonld import agent_iri, node_id, to_vf_jsonld
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact
 from zomes.accounting.sankey import sankey_html, sankey_svg
