@@ -27,7 +27,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.api import new_dna
 from node.core.cid import Cid
 from node.core.encoding import encode_presorted
 from node.core.identity import AgentKey
@@ -35,12 +34,10 @@ from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid, Valid
 from node.core.records import Entry, Record, SignedAction, encodes_to
 from node.ledger import make_validator
-from node.membership import zome_refs
 from node.store.deps import BoundedCache, StoreDeps
-from node.testing import MemoryAgent, step_clock
+from node.testing import MemoryAgent
+from tests.vf_author import VfAuthor, network
 from validation.sys import sys_validate
-from zomes.membrane.invitations import issue_invitation
-from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
 from zomes.valueflows.coordinator import EventRequest
 from zomes.valueflows.units import UNITS, UnitError, _convert, convert
@@ -49,30 +46,19 @@ from zomes.valueflows.zome import COUNTERSIGNED_TYPE, ChainView, parse_entry, pa
 NOW = 1_800_000_000_000_000
 BEFORE = 1_600_000_000_000_000  # the chain's timestamps are in this clock's future
 P_KEY, A_KEY = AgentKey(b"\x72" * 32), AgentKey(b"\x73" * 32)
-DNA = new_dna("memos", P_KEY.agent_id, zome_refs(installed_zomes()), {})
+DNA = network("memos", P_KEY)
 VALIDATOR = make_validator(DNA)
 
 
 def _chain() -> MemoryAgent:
     """Genesis, a spec, a process, a produce, then consumes, work and an overdraw."""
-    proof = issue_invitation(P_KEY, None, DNA.address, A_KEY.agent_id, 2 * NOW, b"m")
-    agent = MemoryAgent(A_KEY, clock=step_clock(NOW - 1_000_000))  # events dated NOW - 1
-    agent.genesis(DNA.address, proof)
-    view = ChainView()
-
-    def commit(build):  # type: ignore[no-untyped-def]
-        start = len(agent.records)
-        result = agent.commit(lambda s: build(s, view))
-        for record in agent.records[start:]:
-            view.step(record)
-        return result
-
+    author = VfAuthor.invited(DNA, P_KEY, A_KEY, NOW, b"m")  # events dated NOW - 1
+    agent, commit = author.agent, author.commit
     spec = str(commit(lambda s, v: coordinator.create_spec(s, "rye", "kg", False, None)))
     mill = str(commit(lambda s, v: coordinator.create_process(s, "mill", None, None, 1)))
-    author = str(A_KEY.agent_id)
 
-    def event(req: EventRequest):  # type: ignore[no-untyped-def]
-        return commit(lambda s, v: coordinator.record_event(s, v, author, req, NOW - 1))
+    def event(req: EventRequest) -> coordinator.Recorded:
+        return author.event(req, NOW - 1)
 
     made = event(EventRequest("produce", resource="new:rye", quantity="10 kg",
                               conforms_to=spec, output_of=mill))
