@@ -34,14 +34,21 @@ from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid, Valid
 from node.core.records import Entry, Record, SignedAction, encodes_to
 from node.ledger import make_validator
-from node.store.deps import BoundedCache, StoreDeps
+from node.store.deps import BoundedMemo, StoreDeps
 from node.testing import MemoryAgent
 from tests.vf_author import VfAuthor, network
+from validation.app import _AVPS
 from validation.sys import sys_validate
 from zomes.valueflows import coordinator
 from zomes.valueflows.coordinator import EventRequest
 from zomes.valueflows.units import UNITS, UnitError, _convert, convert
-from zomes.valueflows.zome import COUNTERSIGNED_TYPE, ChainView, parse_entry, parse_signed
+from zomes.valueflows.zome import (
+    _VIEWS,
+    COUNTERSIGNED_TYPE,
+    ChainView,
+    parse_entry,
+    parse_signed,
+)
 
 NOW = 1_800_000_000_000_000
 BEFORE = 1_600_000_000_000_000  # the chain's timestamps are in this clock's future
@@ -84,7 +91,7 @@ ENTRY_TYPES = sorted({getattr(r.action, "entry_type", "") for r in WITH_ENTRY}
 
 
 def _staged() -> StoreDeps:
-    return StoreDeps(staged=RECORDS, cache=BoundedCache())
+    return StoreDeps(staged=RECORDS, memo=BoundedMemo())
 
 
 def _result(call: Any) -> object:
@@ -108,10 +115,10 @@ def test_a_memoized_parse_is_the_parse(record: Record, entry_type: str, at: int,
     data = bytearray(record.entry.data)  # type: ignore[union-attr]
     data[at % len(data)] ^= xor  # xor 0: the entry as written
     entry = Entry(bytes(data), Cid.of(bytes(data)))
-    cache = BoundedCache()
+    memo = BoundedMemo()
     for _ in range(2):  # the second time from the memo
         for name in (entry_type, *ENTRY_TYPES):  # one memo for every type
-            fast = _result(lambda name=name: parse_entry(cache, name, entry))
+            fast = _result(lambda name=name: parse_entry(memo, name, entry))
             assert fast == _result(lambda name=name: parse_signed(name, entry.value))
 
 
@@ -184,7 +191,7 @@ def test_folding_forward_gives_the_outcomes_and_view_of_fresh_folds() -> None:
     for op in OPS:
         VALIDATOR.validate(op, deps, NOW)
     last = RECORDS[-1]  # a Valid event: the view up to it was folded forward
-    memo = deps.cache.get(("valueflows", last.address))
+    memo = deps.memo.recall(_VIEWS, last.address)
     fresh = ChainView(keep_events=False)  # (validation folds compact views)
     for record in RECORDS:
         fresh.step(record)
@@ -192,8 +199,8 @@ def test_folding_forward_gives_the_outcomes_and_view_of_fresh_folds() -> None:
     # the AgentValidationPkg memoized for each judged action is its chain's (seq 1)
     avp = RECORDS[1].signed
     for record in RECORDS[2:]:
-        assert deps.cache.get(("avp", record.address)) in (None, avp)
-    assert deps.cache.get(("avp", RECORDS[-1].address)) is avp
+        assert deps.memo.recall(_AVPS, record.address) in (None, avp)
+    assert deps.memo.recall(_AVPS, RECORDS[-1].address) is avp
 
 
 @settings(max_examples=300, deadline=None)
