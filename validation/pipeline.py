@@ -15,7 +15,7 @@ from node.core.ops import Op
 from node.core.outcome import Invalid, Outcome, Valid
 from node.core.records import Entry, SignedAction
 from validation.app import GenesisCheck, app_validate
-from validation.sys import OP_CHECKS, SYS_RULES, sys_validate
+from validation.sys import OP_CHECKS, SYS_RULES, CanonicalChecked, sys_validate
 from zomes.api import Deps, IntegrityZome, MemoSlot
 
 # The sys rules checked before or at the signature: any other outcome means it verified.
@@ -33,11 +33,10 @@ class _Verified(SignedAction):
         return None
 
 
-class _Checked(_Verified):
+class _Checked(_Verified, CanonicalChecked):
     """...and that is the very object whose bytes, address and model matched then."""
 
     __slots__ = ()
-    CANONICAL_CHECKED = True
 
 
 # What an action's ops have shown of it, by (address, signature): the object that passed,
