@@ -65,7 +65,8 @@ class Deps(Protocol):
     stale): e.g. the state folded from a chain up to an action address.
     """
 
-    memo: Memo
+    @property
+    def memo(self) -> Memo: ...
 
     def must_get_record(self, address: Cid) -> Record: ...
 
