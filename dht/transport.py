@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
 from node.core.cid import Cid
+from node.core.cid import encode_varint as encode_varint  # frames are prefixed by one
 from node.core.errors import CoreError, DecodeError
 from node.core.identity import AgentId
 
@@ -212,20 +213,6 @@ def protocol_id(network_id: Cid, name: str) -> str:
 def check_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"protocol name must match {_NAME.pattern}: {name!r}")
-
-
-def encode_varint(n: int) -> bytes:
-    if n < 0:
-        raise ValueError("varints are unsigned")
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def decode_varint(data: bytes, pos: int = 0) -> tuple[int, int]:

@@ -18,9 +18,14 @@ from node.core.errors import RemoteError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved
 from node.core.records import Record, SignedAction
-from zomes.api import Deps, IntegrityZome, fold_chain, split_entry_type
+from zomes.api import Deps, IntegrityZome, MemoSlot, fold_chain, split_entry_type
 
 GenesisCheck = Callable[[Op], Outcome]
+
+# an action -> the AgentValidationPkg of its chain up to it (the fold's state)
+_AVPS: MemoSlot[Cid, SignedAction | None] = MemoSlot("agent validation pkgs")
+# an AgentValidationPkg -> the genesis check's verdict on it
+_AVP_VERDICTS: MemoSlot[Cid, Outcome] = MemoSlot("agent validation pkg verdicts")
 
 APP_RULES = ("check_author_membership", "check_zome_exists", "app_validation")
 
@@ -44,17 +49,18 @@ def check_author_membership(op: Op, deps: Deps, validate_genesis: GenesisCheck) 
         return validate_genesis(op)
     if isinstance(action, Dna) or op.type is not OpType.REGISTER_AGENT_ACTIVITY:
         return VALID
-    avp = fold_chain(deps, action.prev_action, "avp", lambda: None, _avp_step)
+    avp = fold_chain(deps, action.prev_action, _AVPS, lambda: None, _avp_step)
     if avp is None:
         return Invalid("check_author_membership", "the author's chain has no AgentValidationPkg")
     # ...and so does the chain up to this action (it is no AgentValidationPkg): the fold
     # state for it, memoized now, saves the next action's fold a step back (it is
     # immutable, so sharing it between the two keys is safe)
-    deps.cache[("avp", op.signed.address)] = avp
-    key = ("avp-verdict", avp.address)
-    verdict = deps.cache.get(key)
+    memo = deps.memo
+    memo.remember(_AVPS, op.signed.address, avp)
+    verdict = memo.recall(_AVP_VERDICTS, avp.address)
     if verdict is None:
-        verdict = deps.cache[key] = validate_genesis(Op(OpType.STORE_RECORD, avp))
+        verdict = validate_genesis(Op(OpType.STORE_RECORD, avp))
+        memo.remember(_AVP_VERDICTS, avp.address, verdict)
     if isinstance(verdict, Invalid):
         return Invalid("check_author_membership", f"the author is not a member: {verdict.reason}")
     return verdict
@@ -64,7 +70,7 @@ def seed_membership(deps: Deps, top: Cid, avp: SignedAction) -> None:
     """Tell `check_author_membership` that the chain up to `top` has this
     AgentValidationPkg: an author checking its own commit knows it, and would otherwise
     walk its whole chain back to genesis on every commit (O(chain) per commit)."""
-    deps.cache[("avp", top)] = avp
+    deps.memo.remember(_AVPS, top, avp)
 
 
 def _owning_zome(action: ActionBase, deps: Deps) -> str | None:

@@ -11,18 +11,28 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from node.core.cid import Cid
-from node.core.encoding import decode, encode_trusted
-from node.core.errors import CoreError, DecodeError, SignatureError
+from node.core.encoding import encode_trusted
+from node.core.errors import SignatureError
 from node.core.identity import SIGNATURE_SIZE, AgentId, AgentKey
+from validation.signed import SignedShape
 
 ReceiptOutcome = Literal["valid", "rejected"]
 RECEIPT_TYPE: Final = "ValidationReceipt"
 MAX_RECEIPT_SIZE: Final = 512
 # The CBOR head of a signature: a byte string of SIGNATURE_SIZE bytes (every one has it).
 _SIGNATURE_HEAD: Final = encode_trusted(bytes(SIGNATURE_SIZE))[:-SIGNATURE_SIZE]
+SHAPE: Final = SignedShape(
+    type_tag=RECEIPT_TYPE,
+    name="validation receipt",
+    short="receipt",
+    fields=frozenset({"type", "op", "outcome", "validator", "time_us", "signature"}),
+    signer="validator",
+    max_size=MAX_RECEIPT_SIZE,
+    too_large=f"a validation receipt is at most {MAX_RECEIPT_SIZE} bytes",
+)
 
 
 class ValidationReceipt(BaseModel):
@@ -51,25 +61,17 @@ class ValidationReceipt(BaseModel):
     @classmethod
     def from_obj(cls, obj: Any) -> ValidationReceipt:
         """Build from a decoded value; DecodeError if the shape is wrong (signature unchecked)."""
-        if not isinstance(obj, dict) or obj.get("type") != RECEIPT_TYPE:
-            raise DecodeError("not a validation receipt")
-        if set(obj) != {"type", "op", "outcome", "validator", "time_us", "signature"}:
-            raise DecodeError("a validation receipt has exactly its six fields")
-        validator = obj["validator"]
-        if not isinstance(validator, bytes):
-            raise DecodeError("a receipt's validator must be agent id bytes")
-        try:
-            return cls(
-                op_address=obj["op"],
-                outcome=obj["outcome"],
+        fields = SHAPE.fields_of(obj)
+        validator = SHAPE.signer_bytes(fields)
+        with SHAPE.building():
+            receipt = cls(
+                op_address=fields["op"],
+                outcome=fields["outcome"],
                 validator=AgentId(validator),
-                time_us=obj["time_us"],
-                signature=obj["signature"],
+                time_us=fields["time_us"],
+                signature=fields["signature"],
             )
-        except ValidationError as e:
-            raise DecodeError(f"bad validation receipt: {e.errors()[0]['msg']}") from None
-        except CoreError as e:
-            raise DecodeError(f"bad validation receipt: {e}") from None
+        return receipt
 
     def to_bytes(self) -> bytes:
         return encode_trusted(self.to_obj())
@@ -77,9 +79,7 @@ class ValidationReceipt(BaseModel):
     @classmethod
     def from_bytes(cls, data: bytes) -> ValidationReceipt:
         """Decode wire bytes; DecodeError on anything but a canonical receipt."""
-        if not isinstance(data, bytes) or len(data) > MAX_RECEIPT_SIZE:
-            raise DecodeError(f"a validation receipt is at most {MAX_RECEIPT_SIZE} bytes")
-        return cls.from_obj(decode(data))
+        return cls.from_obj(SHAPE.decode(data))
 
 
 def _signed_obj(op: Cid, outcome: str, validator: AgentId, time_us: int) -> dict[str, Any]:

@@ -67,6 +67,14 @@ class SysContext:
     now_us: int
 
 
+class CanonicalChecked(SignedAction):
+    """A signed action whose bytes, address and model a validator has checked already:
+    `check_action_canonical` need not encode it again. Only a validator makes one, for
+    the very object that passed (validation.pipeline's memo)."""
+
+    __slots__ = ()
+
+
 def op_types_of(action: ActionBase) -> frozenset[OpType]:
     """The op types a record with this action is split into."""
     return frozenset(op.type for op in produce_ops(Record(_probe(action))))
@@ -96,7 +104,7 @@ def check_action_size(op: Op, ctx: SysContext) -> str | None:
 def check_action_canonical(op: Op, ctx: SysContext) -> str | None:
     """The action bytes are the canonical encoding of the action and hash to its address."""
     signed = op.signed
-    if signed.CANONICAL_CHECKED:  # this very object passed this rule before
+    if isinstance(signed, CanonicalChecked):  # this very object passed this rule before
         return None
     if not encodes_to(signed.action, signed.data):
         return "the action bytes are not the canonical encoding of the action"

@@ -14,19 +14,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from node.core.cid import Cid
-from node.core.encoding import decode, encode_trusted, lookup
+from node.core.encoding import encode_trusted, lookup
 from node.core.errors import CoreError, DecodeError, LocalError, SignatureError
 from node.core.identity import SIGNATURE_SIZE, AgentId, AgentKey
 from node.core.ops import CARRIES_ENTRY, Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
 from node.core.records import MAX_ACTION_SIZE, MAX_ENTRY_SIZE, SignedAction
+from validation.signed import SignedShape
 from validation.sys import decode_op, find_fork, op_types_of
 
 WARRANT_TYPE: Final = "Warrant"
 MAX_WARRANT_SIZE: Final = MAX_ENTRY_SIZE + 2 * MAX_ACTION_SIZE + 4096
+SHAPE: Final = SignedShape(
+    type_tag=WARRANT_TYPE,
+    name="warrant",
+    short="warrant",
+    fields=frozenset({"type", "evidence", "issuer", "time_us", "signature"}),
+    signer="issuer",
+    max_size=MAX_WARRANT_SIZE,
+    too_large=f"a warrant is bytes, at most {MAX_WARRANT_SIZE}",
+)
 TIME_DEPENDENT_RULES: Final = frozenset({"check_not_in_future"})
 """Rules whose verdict depends on the validator's clock: never grounds for a warrant."""
 
@@ -159,36 +169,26 @@ class Warrant(BaseModel):
     @classmethod
     def from_obj(cls, obj: Any) -> Warrant:
         """Build from a decoded value; DecodeError if malformed (signature unchecked)."""
-        if not isinstance(obj, dict) or obj.get("type") != WARRANT_TYPE:
-            raise DecodeError("not a warrant")
-        if set(obj) != {"type", "evidence", "issuer", "time_us", "signature"}:
-            raise DecodeError("a warrant has exactly its five fields")
-        ev, issuer = obj["evidence"], obj["issuer"]
+        fields = SHAPE.fields_of(obj)
+        ev = fields["evidence"]
         kind = lookup(_EVIDENCE_KINDS, ev.get("kind")) if isinstance(ev, dict) else None
         if kind is None:
             raise DecodeError("a warrant's evidence is an invalid op or a fork")
-        if not isinstance(issuer, bytes):
-            raise DecodeError("a warrant's issuer must be agent id bytes")
-        try:
-            fields = {k: v for k, v in ev.items() if k != "kind"}
-            evidence = kind(**fields)
-            return cls(
+        issuer = SHAPE.signer_bytes(fields)
+        with SHAPE.building():
+            evidence = kind(**{k: v for k, v in ev.items() if k != "kind"})
+            warrant = cls(
                 evidence=evidence,
                 issuer=AgentId(issuer),
-                time_us=obj["time_us"],
-                signature=obj["signature"],
+                time_us=fields["time_us"],
+                signature=fields["signature"],
             )
-        except ValidationError as e:
-            raise DecodeError(f"bad warrant: {e.errors()[0]['msg']}") from None
-        except CoreError as e:
-            raise DecodeError(f"bad warrant: {e}") from None
+        return warrant
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Warrant:
         """Decode wire bytes; DecodeError on anything but a canonical warrant."""
-        if not isinstance(data, bytes) or len(data) > MAX_WARRANT_SIZE:
-            raise DecodeError(f"a warrant is bytes, at most {MAX_WARRANT_SIZE}")
-        warrant = cls.from_obj(decode(data))
+        warrant = cls.from_obj(SHAPE.decode(data))
         if warrant.to_bytes() != data:
             raise DecodeError("warrant bytes are not the encoding of the warrant")
         return warrant

@@ -8,9 +8,9 @@ A test can define a throwaway zome inline:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from node.core.cid import Cid
 from node.core.identity import AgentId
@@ -18,77 +18,118 @@ from node.core.ops import Op
 from node.core.outcome import MissingDependency, Outcome
 from node.core.records import Entry, Record
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+S = TypeVar("S")
+
+
+class MemoSlot(Generic[K, V]):
+    """One kind of memo: its keys are K, its values V. The module that owns a slot
+    defines it once (`VIEWS: MemoSlot[Cid, ChainView] = MemoSlot("valueflows views")`);
+    no other module reads or writes it, except through functions the owner offers."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"MemoSlot({self.name!r})"
+
+
+class Memo(Protocol):
+    """Values derived from content-addressed data (so never stale), kept by slot and key.
+
+    Bounded: what was remembered may be forgotten before it is recalled, so a reader
+    must be able to derive the value again."""
+
+    def recall(self, slot: MemoSlot[K, V], key: K) -> V | None:
+        """The value remembered under `key` in `slot`, or None."""
+        ...
+
+    def holds(self, slot: MemoSlot[K, V], key: K) -> bool:
+        """Whether `slot` holds `key` (without counting as a use)."""
+        ...
+
+    def remember(self, slot: MemoSlot[K, V], key: K, value: V) -> None: ...
+
+    def forget(self, slot: MemoSlot[K, V], key: K) -> None:
+        """Drop `key` from `slot`, if it is there."""
+        ...
+
 
 class Deps(Protocol):
     """Must-get style reads available to validation; each raises MissingDependency.
 
-    `cache` memoizes values derived from content-addressed data (so it can never be
+    `memo` keeps values derived from content-addressed data (so they can never be
     stale): e.g. the state folded from a chain up to an action address.
     """
 
-    cache: MutableMapping[Any, Any]
+    @property
+    def memo(self) -> Memo: ...
 
     def must_get_record(self, address: Cid) -> Record: ...
 
     def must_get_entry(self, address: Cid) -> Entry: ...
 
     def must_get_agent_activity(self, author: AgentId, chain_top: Cid) -> Sequence[Record]:
-        """The author's chain from seq 0 up to and including `chain_top`, verified."""
+        """The author's chain from seq 0 up to and including `top`, verified."""
         ...
 
 
-S = TypeVar("S")
-_GAP = "fold-gap"  # cache key: (_GAP, top) -> an address below `top` that was missing
+# a chain's top -> an address below it that was missing when the chain was last folded
+_FOLD_GAPS: MemoSlot[Cid, Cid] = MemoSlot("fold gaps")
 
 
 def fold_chain(
     deps: Deps,
     top: Cid | None,
-    key: str,
+    slot: MemoSlot[Cid, S],
     new_state: Callable[[], S],
     step: Callable[[S, Record], S],
 ) -> S:
     """The state after `step` has seen every record of a chain from seq 0 to `top`.
 
-    Walks back by prev_action to the nearest memoized state (or genesis), then folds
-    forward, so validating a chain in order costs one step per action. `step` may
-    update the state in place and return it: a memoized state is moved out of the
-    cache when it is extended, never shared. The state returned for `top` stays
+    Walks back by prev_action to the nearest state memoized in `slot` (or genesis),
+    then folds forward, so validating a chain in order costs one step per action.
+    `step` may update the state in place and return it: a memoized state is moved out
+    of the memo when it is extended, never shared. The state returned for `top` stays
     memoized: the caller must only read it.
     """
+    memo = deps.memo
     pending: list[Record] = []
     address = top
     cached: S | None = None
     while address is not None:
-        cached = deps.cache.get((key, address))
+        cached = memo.recall(slot, address)
         if cached is not None:
             break
         # the chain below `top` may have a hole: the next action's fold (from `top`, its
         # prev) checks the hole before walking down to it again, so a chain whose early
         # part is yet to arrive costs a step per op, not a walk per op
-        hole = deps.cache.get((_GAP, address), address)
+        hole = memo.recall(_FOLD_GAPS, address)
         try:
-            if hole != address:
+            if hole is not None:
                 deps.must_get_record(hole)  # still missing: raises at once
-                del deps.cache[(_GAP, address)]
+                memo.forget(_FOLD_GAPS, address)
             record = deps.must_get_record(address)
         except MissingDependency:
             if top is not None and address != top:
-                deps.cache[(_GAP, top)] = hole
+                memo.remember(_FOLD_GAPS, top, address if hole is None else hole)
             raise
         pending.append(record)
         address = record.action.prev_action
     if not pending and cached is not None:
         return cached
-    if cached is not None:
-        deps.cache.pop((key, address), None)
+    if cached is not None and address is not None:  # (found at `address`, so never None)
+        memo.forget(slot, address)
         state = cached
     else:
         state = new_state()
     for record in reversed(pending):
         state = step(state, record)
     if top is not None:
-        deps.cache[(key, top)] = state
+        memo.remember(slot, top, state)
     return state
 
 

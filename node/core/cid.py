@@ -18,7 +18,10 @@ BLAKE2B_256: Final = 0xB220
 DIGEST_SIZE: Final = 32
 
 
-def _varint(n: int) -> bytes:
+def encode_varint(n: int) -> bytes:
+    """n as a multiformats unsigned varint: 7 bits a byte, low first, high bit = more."""
+    if n < 0:
+        raise ValueError("varints are unsigned")
     out = bytearray()
     while True:
         byte = n & 0x7F
@@ -30,9 +33,7 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-PREFIX: Final = _varint(CID_VERSION) + _varint(DAG_CBOR) + _varint(BLAKE2B_256) + _varint(
-    DIGEST_SIZE
-)
+PREFIX: Final = b"".join(map(encode_varint, (CID_VERSION, DAG_CBOR, BLAKE2B_256, DIGEST_SIZE)))
 
 
 class Cid:

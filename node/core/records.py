@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from node.core.actions import ActionBase, action_from_obj
 from node.core.cid import Cid
@@ -41,10 +41,6 @@ class Entry:
 @dataclass(frozen=True, slots=True)
 class SignedAction:
     """An action with its canonical bytes, address and the author's signature."""
-
-    # True only on a validator's private subclass for an object whose bytes, address and
-    # model it has checked already (validation.pipeline): sys rules need not re-encode it.
-    CANONICAL_CHECKED: ClassVar[bool] = False
 
     action: ActionBase
     data: bytes

@@ -34,7 +34,7 @@ from zomes.membrane.invitations import validate_agent_validation_pkg
 from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
 from zomes.valueflows.trace import FlowNode, NotInIndex
-from zomes.valueflows.zome import PREFIX, ChainView
+from zomes.valueflows.zome import PREFIX, ChainView, seed_view
 
 T = TypeVar("T")
 
@@ -157,7 +157,7 @@ class Ledger:
             if scratch.base != head:  # the view was folded at another head than the scratch's
                 raise HeadMoved("the chain head moved while this commit was being built")
             deps = self.deps([*staged, *scratch.records])
-            deps.cache[("valueflows", head.address)] = view.copy()
+            seed_view(deps, head.address, view.copy())
             own_avp = self.own_avp()
             if own_avp is not None and head.seq >= own_avp.action.seq:
                 seed_membership(deps, head.address, own_avp)

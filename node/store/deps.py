@@ -17,12 +17,21 @@ from node.core.outcome import MissingDependency
 from node.core.records import Entry, Record
 from node.store.dht import DhtStore
 from node.store.sqlite import Store
+from zomes.api import K, MemoSlot, V
 
 _MISSING: Any = object()
+_get = OrderedDict.get
+_set = OrderedDict.__setitem__
+
+# complete records read from the DHT store (content-addressed: never stale once complete)
+RECORDS: MemoSlot[Cid, Record] = MemoSlot("records")
 
 
-class BoundedCache(OrderedDict[Any, Any]):
-    """An LRU dict: memoized derivations of content-addressed data, never stale, bounded."""
+class BoundedMemo(OrderedDict[Any, Any]):
+    """The Memo of validation: one LRU over every slot, keyed by (slot, key), bounded.
+
+    As a dict it is an LRU of its own (what tests of the bound use); validation reaches
+    it only through the typed Memo methods."""
 
     def __init__(self, limit: int = 4096) -> None:
         super().__init__()
@@ -35,7 +44,7 @@ class BoundedCache(OrderedDict[Any, Any]):
 
     def get(self, key: Any, default: Any = None) -> Any:
         # one lookup and no Python-level __getitem__: validation asks this for every op
-        value = OrderedDict.get(self, key, _MISSING)
+        value = _get(self, key, _MISSING)
         if value is _MISSING:
             return default
         self.move_to_end(key)
@@ -44,9 +53,34 @@ class BoundedCache(OrderedDict[Any, Any]):
     def __setitem__(self, key: Any, value: Any) -> None:
         if key in self:
             self.move_to_end(key)
-        super().__setitem__(key, value)  # a new key goes to the end anyway
+        _set(self, key, value)  # a new key goes to the end anyway
         if len(self) > self.limit:
             self.popitem(last=False)
+
+    # -- Memo (each does its work inline: validation calls these for every op) --
+
+    def recall(self, slot: MemoSlot[K, V], key: K) -> V | None:
+        """The value remembered under `key` in `slot` (now the most recent), or None."""
+        both = (slot, key)
+        value = _get(self, both, _MISSING)
+        if value is _MISSING:
+            return None
+        self.move_to_end(both)
+        return value  # type: ignore[no-any-return]
+
+    def holds(self, slot: MemoSlot[K, V], key: K) -> bool:
+        return (slot, key) in self
+
+    def remember(self, slot: MemoSlot[K, V], key: K, value: V) -> None:
+        both = (slot, key)
+        if both in self:
+            self.move_to_end(both)
+        _set(self, both, value)
+        if len(self) > self.limit:
+            self.popitem(last=False)
+
+    def forget(self, slot: MemoSlot[K, V], key: K) -> None:
+        self.pop((slot, key), None)
 
 
 class StoreDeps:
@@ -57,12 +91,12 @@ class StoreDeps:
         dht: DhtStore | None = None,
         own: Store | None = None,
         staged: Iterable[Record] = (),
-        cache: BoundedCache | None = None,
+        memo: BoundedMemo | None = None,
     ) -> None:
         self._dht = dht
         self._own = own
         self._staged = {r.address: r for r in staged}
-        self.cache = cache if cache is not None else BoundedCache()
+        self.memo = memo if memo is not None else BoundedMemo()
 
     def stage(self, records: Iterable[Record]) -> None:
         for r in records:
@@ -72,20 +106,19 @@ class StoreDeps:
         """Remember a complete record just read from the DHT store (say, an op's), so
         that validating the ops after it does not read it back."""
         if record.entry is not None or record.action.entry_address is None:
-            self.cache[("record", record.address)] = record
+            self.memo.remember(RECORDS, record.address, record)
 
     def find_record(self, address: Cid) -> Record | None:
         record = self._staged.get(address)
         if record is None and self._own is not None:
             record = self._own.get_record(address)
         if record is None and self._dht is not None:
-            key = ("record", address)
-            record = self.cache.get(key)
+            record = self.memo.recall(RECORDS, address)
             if record is None:
                 record = self._dht.get_record(address)
                 # content-addressed, so never stale once complete (an entry may come later)
                 if record is not None and (record.entry or not record.action.entry_address):
-                    self.cache[key] = record
+                    self.memo.remember(RECORDS, address, record)
         return record
 
     def must_get_record(self, address: Cid) -> Record:

@@ -10,7 +10,6 @@ but not written (`write_refusal`).
 from __future__ import annotations
 
 import fcntl
-import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import TypeVar
 from node.core.chain import ChainHead, verify_chain
 from node.core.cid import Cid
 from node.core.clock import now_us
+from node.core.collector import gc_paused as gc_paused  # re-exported: the runtime imports it here
 from node.core.errors import LocalError, NotFound
 from node.core.identity import AgentId, AgentKey
 from node.core.records import Entry, Record
@@ -37,19 +37,6 @@ KEY_FILE = "agent.key"
 DB_FILE = "coledger.db"
 NETWORK_FILE = "network.json"
 LOCK_FILE = "node.lock"
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a batch is built: the many new, live objects of a
-    large commit otherwise trigger collections that cost a quarter of its time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def default_home() -> Path:

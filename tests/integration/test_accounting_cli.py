@@ -25,39 +25,12 @@ from pathlib import Path
 import pytest
 import rdflib
 
-import cli
+from tests.cli_home import CliHome
 
 PASS = "accounting cli test"
 
 
-class Home:
-    """Runs `coledger` in-process against one home and parses --json output."""
-
-    def __init__(self, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.home = home
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> object:
-        self.capsys.readouterr()
-        cli.main(["--home", str(self.home), "--json", *args])
-        return json.loads(self.capsys.readouterr().out)
-
-    def text(self, *args: str) -> str:
-        self.capsys.readouterr()
-        cli.main(["--home", str(self.home), *args])
-        return self.capsys.readouterr().out
-
-    def fails(self, *args: str) -> str:
-        self.capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            cli.main(["--home", str(self.home), *args])
-        assert exit_.value.code != 0
-        err = self.capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1, err
-        return err
-
-    def length(self) -> int:
-        return len(self("chain", "show"))
+Home = CliHome  # a home, as these tests call it
 
 
 def deliver(source: Path, target: Path) -> None:

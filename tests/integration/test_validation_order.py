@@ -13,7 +13,7 @@ from node.core.cid import Cid
 from node.core.ops import produce_ops
 from node.core.outcome import MissingDependency
 from node.core.records import Record
-from node.store.deps import BoundedCache
+from node.store.deps import BoundedMemo
 from node.store.dht import DhtStore
 from node.store.sqlite import open_store
 from node.testing import MemoryAgent
@@ -35,7 +35,7 @@ class CountingDeps:
 
     def __init__(self, records: list[Record]) -> None:
         self.records = {r.address: r for r in records}
-        self.cache = BoundedCache()
+        self.memo = BoundedMemo()
         self.calls = 0
 
     def must_get_record(self, address: Cid) -> Record:

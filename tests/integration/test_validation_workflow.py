@@ -23,22 +23,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.api import init_home, new_dna, open_agent
+from node.api import init_home, open_agent
 from node.core.cid import Cid
 from node.core.dna import DnaDef
 from node.core.identity import AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.records import Record
 from node.ledger import make_validator, open_ledger
-from node.membership import create_network, zome_refs
+from node.membership import create_network
 from node.runtime.integrate import ValidationWorkflow
 from node.store.deps import StoreDeps
 from node.store.dht import FINAL_STATES, INTEGRATED, REJECTED, DhtStore
 from node.store.sqlite import open_store
 from node.testing import MemoryAgent
+from tests.vf_author import VfAuthor, network
 from validation.pipeline import Validator
 from validation.receipts import ValidationReceipt, verify_receipt
-from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
 from zomes.valueflows.coordinator import EventRequest
 from zomes.valueflows.zome import ChainView, chain_view
@@ -246,7 +246,7 @@ def test_a_rejected_op_gets_a_rejected_receipt(home_chain: HomeChain, tmp_path: 
 # -- property: valid data is never rejected, whatever order it arrives in ----------------
 
 P_KEY = AgentKey(b"\x0a" * 32)  # the progenitor records; B validates
-DNA = new_dna("prop", P_KEY.agent_id, zome_refs(installed_zomes()), {})
+DNA = network("prop", P_KEY)
 STEP = st.one_of(
     st.tuples(st.just("produce"), st.integers(1, 5000), st.sampled_from(["g", "kg"])),
     st.tuples(st.just("consume"), st.integers(1, 5000), st.sampled_from(["g", "kg"])),
@@ -256,19 +256,12 @@ STEP = st.one_of(
 
 def valid_chain(steps: list[tuple[str, int, str]]) -> tuple[MemoryAgent, ChainView]:
     """A chain of the steps, each kept within the rules (consumes capped at the balance)."""
-    agent, view = MemoryAgent(P_KEY), ChainView()
-    agent.genesis(DNA.address)
-
-    def commit(build):  # type: ignore[no-untyped-def]
-        start = len(agent.records)
-        result = agent.commit(lambda s: build(s, view))
-        for record in agent.records[start:]:
-            view.step(record)
-        return result
+    author = VfAuthor(MemoryAgent(P_KEY))
+    author.agent.genesis(DNA.address)
+    commit = author.commit
 
     def event(action: str, **kw: str) -> coordinator.Recorded:
-        req, author, t = EventRequest(action, **kw), str(P_KEY.agent_id), agent.clock()
-        return commit(lambda s, v: coordinator.record_event(s, v, author, req, t))  # type: ignore[no-any-return]
+        return author.event(EventRequest(action, **kw))
 
     spec = str(commit(lambda s, v: coordinator.create_spec(s, "rye", "kg", False, None)))
     mill = str(commit(lambda s, v: coordinator.create_process(s, "mill", None, None, 1)))
@@ -287,7 +280,7 @@ def valid_chain(steps: list[tuple[str, int, str]]) -> tuple[MemoryAgent, ChainVi
             grams -= take
         elif action == "work":
             event("work", effort=f"{amount} h", input_of=mill)
-    return agent, view
+    return author.agent, author.view
 
 
 @settings(max_examples=15)

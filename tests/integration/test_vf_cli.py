@@ -8,39 +8,14 @@ rule's name, a non-zero exit, and the chain unchanged.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-import cli
+from tests.cli_home import CliHome
 
 PASS = "vf cli test"
 
 
-class Coop:
-    """Runs `coledger` in-process against one home and parses --json output."""
-
-    def __init__(self, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.home = home
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> object:
-        self.capsys.readouterr()
-        cli.main(["--home", str(self.home), "--json", *args])
-        return json.loads(self.capsys.readouterr().out)
-
-    def fails(self, *args: str) -> str:
-        self.capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            cli.main(["--home", str(self.home), *args])
-        assert exit_.value.code != 0
-        err = self.capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1
-        return err
-
-    def length(self) -> int:
-        return len(self("chain", "show"))
+Coop = CliHome  # a home, as these tests call it
 
 
 @pytest.fixture

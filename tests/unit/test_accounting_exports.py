@@ -15,7 +15,7 @@ import pytest
 import rdflib
 from rdflib.namespace import OWL, RDF
 
-from zomes.accounting.common import AccountingError, dumps_json
+from zomes.accounting.common import AccountingError
 from zomes.accounting.exports import (
     CSV_COLUMNS,
     MalformedDocument,
@@ -29,6 +29,7 @@ from zomes.accounting.exports import (
     validate_pact,
 )
 from zomes.accounting.footprint import footprint
+from zomes.accounting.formatting import dumps_json
 from zomes.accounting.jsonld import EXTENSIONS, VF
 from zomes.accounting.testing import START, Chain, agent_id, bread_chain, bread_footprints
 from zomes.valueflows.units import OM2, Measure

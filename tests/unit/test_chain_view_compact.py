@@ -25,7 +25,7 @@ from node.core.outcome import VALID, Invalid, Outcome, Valid
 from node.core.records import Record
 from node.ledger import make_validator
 from node.membership import zome_refs
-from node.store.deps import BoundedCache, StoreDeps
+from node.store.deps import BoundedMemo, StoreDeps
 from node.testing import MemoryAgent, step_clock
 from zomes.membrane.invitations import issue_invitation
 from zomes.registry import installed_zomes
@@ -120,7 +120,7 @@ def complete_list_verdict(records: list[Record], index: int) -> Outcome:
 def test_compact_views_judge_as_the_complete_list_of_events_does() -> None:
     chain = long_chain(filler=RECENT + 40)  # the pickups and corrected events fall out
     records = chain.agent.records
-    deps = StoreDeps(staged=records, cache=BoundedCache())
+    deps = StoreDeps(staged=records, memo=BoundedMemo())
     judged = 0
     for index, record in enumerate(records):
         if record.address not in chain.expected:
@@ -141,13 +141,13 @@ def view_bytes(filler: int) -> int:
     """Bytes a compact view folded over the chain holds once the fold's memos are gone
     (what letting go of it frees: other memos the fold filled are not counted)."""
     records = long_chain(filler).agent.records
-    deps = StoreDeps(staged=records, cache=BoundedCache())
+    deps = StoreDeps(staged=records, memo=BoundedMemo())
     gc.collect()
     tracemalloc.start()
     try:
         view = chain_view(deps, records[-1].address)
         assert len(view.states) == 1
-        deps.cache.clear()
+        deps.memo.clear()
         gc.collect()
         with_view = tracemalloc.get_traced_memory()[0]
         del view
@@ -165,7 +165,7 @@ def test_a_compact_view_does_not_grow_with_its_chain() -> None:
 
 class CountingDeps(StoreDeps):
     def __init__(self, records: list[Record]) -> None:
-        super().__init__(staged=records, cache=BoundedCache())
+        super().__init__(staged=records, memo=BoundedMemo())
         self.reads = 0
 
     def must_get_record(self, address: Cid) -> Record:

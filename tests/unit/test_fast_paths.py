@@ -25,7 +25,7 @@ from node.core.outcome import Invalid, Valid
 from node.core.records import Record, SignedAction
 from node.ledger import make_validator
 from node.membership import zome_refs
-from node.store.deps import BoundedCache, StoreDeps
+from node.store.deps import BoundedMemo, StoreDeps
 from node.testing import MemoryAgent
 from validation.receipts import receipt_bytes, sign_receipt
 from validation.sys import op_types_of
@@ -124,7 +124,7 @@ def test_decoding_twice_gives_equal_fresh_values_and_never_admits_bad_bytes():
 def test_the_validator_skips_rules_only_for_the_object_that_passed_them():
     dna = new_dna("fast", KEY.agent_id, zome_refs(installed_zomes()), {})
     validator = make_validator(dna)
-    deps = StoreDeps(staged=AGENT.records, cache=BoundedCache())
+    deps = StoreDeps(staged=AGENT.records, memo=BoundedMemo())
     record = AGENT.records[2]  # the agent entry: valid on any network
     store_record, *others = produce_ops(record)
     assert isinstance(validator.sys(store_record, deps, NOW), Valid)
@@ -138,7 +138,7 @@ def test_the_validator_skips_rules_only_for_the_object_that_passed_them():
 
 
 def test_bounded_cache_is_an_lru():
-    cache = BoundedCache(limit=3)
+    cache = BoundedMemo(limit=3)
     for k in "abc":
         cache[k] = k
     assert cache.get("a") == "a"  # a is now the most recent

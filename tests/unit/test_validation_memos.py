@@ -27,7 +27,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.api import new_dna
 from node.core.cid import Cid
 from node.core.encoding import encode_presorted
 from node.core.identity import AgentKey
@@ -35,44 +34,38 @@ from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid, Valid
 from node.core.records import Entry, Record, SignedAction, encodes_to
 from node.ledger import make_validator
-from node.membership import zome_refs
-from node.store.deps import BoundedCache, StoreDeps
-from node.testing import MemoryAgent, step_clock
+from node.store.deps import BoundedMemo, StoreDeps
+from node.testing import MemoryAgent
+from tests.vf_author import VfAuthor, network
+from validation.app import _AVPS
 from validation.sys import sys_validate
-from zomes.membrane.invitations import issue_invitation
-from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
 from zomes.valueflows.coordinator import EventRequest
 from zomes.valueflows.units import UNITS, UnitError, _convert, convert
-from zomes.valueflows.zome import COUNTERSIGNED_TYPE, ChainView, parse_entry, parse_signed
+from zomes.valueflows.zome import (
+    _VIEWS,
+    COUNTERSIGNED_TYPE,
+    ChainView,
+    parse_entry,
+    parse_signed,
+)
 
 NOW = 1_800_000_000_000_000
 BEFORE = 1_600_000_000_000_000  # the chain's timestamps are in this clock's future
 P_KEY, A_KEY = AgentKey(b"\x72" * 32), AgentKey(b"\x73" * 32)
-DNA = new_dna("memos", P_KEY.agent_id, zome_refs(installed_zomes()), {})
+DNA = network("memos", P_KEY)
 VALIDATOR = make_validator(DNA)
 
 
 def _chain() -> MemoryAgent:
     """Genesis, a spec, a process, a produce, then consumes, work and an overdraw."""
-    proof = issue_invitation(P_KEY, None, DNA.address, A_KEY.agent_id, 2 * NOW, b"m")
-    agent = MemoryAgent(A_KEY, clock=step_clock(NOW - 1_000_000))  # events dated NOW - 1
-    agent.genesis(DNA.address, proof)
-    view = ChainView()
-
-    def commit(build):  # type: ignore[no-untyped-def]
-        start = len(agent.records)
-        result = agent.commit(lambda s: build(s, view))
-        for record in agent.records[start:]:
-            view.step(record)
-        return result
-
+    author = VfAuthor.invited(DNA, P_KEY, A_KEY, NOW, b"m")  # events dated NOW - 1
+    agent, commit = author.agent, author.commit
     spec = str(commit(lambda s, v: coordinator.create_spec(s, "rye", "kg", False, None)))
     mill = str(commit(lambda s, v: coordinator.create_process(s, "mill", None, None, 1)))
-    author = str(A_KEY.agent_id)
 
-    def event(req: EventRequest):  # type: ignore[no-untyped-def]
-        return commit(lambda s, v: coordinator.record_event(s, v, author, req, NOW - 1))
+    def event(req: EventRequest) -> coordinator.Recorded:
+        return author.event(req, NOW - 1)
 
     made = event(EventRequest("produce", resource="new:rye", quantity="10 kg",
                               conforms_to=spec, output_of=mill))
@@ -98,7 +91,7 @@ ENTRY_TYPES = sorted({getattr(r.action, "entry_type", "") for r in WITH_ENTRY}
 
 
 def _staged() -> StoreDeps:
-    return StoreDeps(staged=RECORDS, cache=BoundedCache())
+    return StoreDeps(staged=RECORDS, memo=BoundedMemo())
 
 
 def _result(call: Any) -> object:
@@ -122,10 +115,10 @@ def test_a_memoized_parse_is_the_parse(record: Record, entry_type: str, at: int,
     data = bytearray(record.entry.data)  # type: ignore[union-attr]
     data[at % len(data)] ^= xor  # xor 0: the entry as written
     entry = Entry(bytes(data), Cid.of(bytes(data)))
-    cache = BoundedCache()
+    memo = BoundedMemo()
     for _ in range(2):  # the second time from the memo
         for name in (entry_type, *ENTRY_TYPES):  # one memo for every type
-            fast = _result(lambda name=name: parse_entry(cache, name, entry))
+            fast = _result(lambda name=name: parse_entry(memo, name, entry))
             assert fast == _result(lambda name=name: parse_signed(name, entry.value))
 
 
@@ -198,7 +191,7 @@ def test_folding_forward_gives_the_outcomes_and_view_of_fresh_folds() -> None:
     for op in OPS:
         VALIDATOR.validate(op, deps, NOW)
     last = RECORDS[-1]  # a Valid event: the view up to it was folded forward
-    memo = deps.cache.get(("valueflows", last.address))
+    memo = deps.memo.recall(_VIEWS, last.address)
     fresh = ChainView(keep_events=False)  # (validation folds compact views)
     for record in RECORDS:
         fresh.step(record)
@@ -206,8 +199,8 @@ def test_folding_forward_gives_the_outcomes_and_view_of_fresh_folds() -> None:
     # the AgentValidationPkg memoized for each judged action is its chain's (seq 1)
     avp = RECORDS[1].signed
     for record in RECORDS[2:]:
-        assert deps.cache.get(("avp", record.address)) in (None, avp)
-    assert deps.cache.get(("avp", RECORDS[-1].address)) is avp
+        assert deps.memo.recall(_AVPS, record.address) in (None, avp)
+    assert deps.memo.recall(_AVPS, RECORDS[-1].address) is avp
 
 
 @settings(max_examples=300, deadline=None)

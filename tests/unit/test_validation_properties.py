@@ -11,46 +11,31 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.api import new_dna
 from node.core.identity import AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid, Unresolved, Valid
 from node.ledger import make_validator
-from node.membership import zome_refs
 from node.store.deps import StoreDeps
-from node.testing import MemoryAgent, step_clock
+from node.testing import MemoryAgent
+from tests.vf_author import VfAuthor, network
 from validation.sys import decode_op
-from zomes.membrane.invitations import issue_invitation
-from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
 from zomes.valueflows.coordinator import EventRequest
-from zomes.valueflows.zome import ChainView
 
 NOW = 1_800_000_000_000_000
 P_KEY, A_KEY = AgentKey(b"\x70" * 32), AgentKey(b"\x71" * 32)
-DNA = new_dna("properties", P_KEY.agent_id, zome_refs(installed_zomes()), {})
+DNA = network("properties", P_KEY)
 VALIDATOR = make_validator(DNA)
 
 
 def _chain() -> MemoryAgent:
-    proof = issue_invitation(P_KEY, None, DNA.address, A_KEY.agent_id, 2 * NOW, b"n")
-    agent = MemoryAgent(A_KEY, clock=step_clock(NOW - 1_000_000))  # events dated NOW - 1
-    agent.genesis(DNA.address, proof)
-    view = ChainView()
-
-    def commit(build):  # type: ignore[no-untyped-def]
-        start = len(agent.records)
-        result = agent.commit(lambda s: build(s, view))
-        for record in agent.records[start:]:
-            view.step(record)
-        return result
-
+    author = VfAuthor.invited(DNA, P_KEY, A_KEY, NOW, b"n")  # events dated NOW - 1
+    agent, commit = author.agent, author.commit
     spec = str(commit(lambda s, v: coordinator.create_spec(s, "oats", "kg", False, None)))
     mill = str(commit(lambda s, v: coordinator.create_process(s, "mill", None, None, 1)))
-    author = str(A_KEY.agent_id)
 
-    def event(req: EventRequest):  # type: ignore[no-untyped-def]
-        return commit(lambda s, v: coordinator.record_event(s, v, author, req, NOW - 1))
+    def event(req: EventRequest) -> coordinator.Recorded:
+        return author.event(req, NOW - 1)
 
     made = event(EventRequest("produce", resource="new:oats", quantity="5 kg",
                               conforms_to=spec, output_of=mill))

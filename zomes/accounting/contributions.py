@@ -22,21 +22,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
 
-from zomes.accounting.common import (
-    AccountingError,
-    dimension,
-    flow_quantity,
-    from_base,
-    measure_json,
-    round_half_up,
-    text,
-    to_base,
-)
+from zomes.accounting.common import AccountingError, dimension, from_base, to_base
 from zomes.accounting.entries import Bucket as Bucket  # the entry types, re-exported
 from zomes.accounting.entries import Rate as Rate
 from zomes.accounting.entries import Rule, ValueEquation
 from zomes.accounting.entries import ScoredAction as ScoredAction
+from zomes.accounting.events import flow_quantity
 from zomes.accounting.flows import event_spec
+from zomes.accounting.formatting import measure_json, round_half_up, text
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
 from zomes.valueflows.trace import FlowIndex
 

@@ -9,12 +9,12 @@ reports need the flows, not balances, and a partial chain must not stop them.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from node.core.chain import AGENT_ENTRY_TYPE
+from node.core.collector import gc_paused
 from node.core.records import Record
 from zomes.accounting.entries import Allocation, Budget, SpecFootprint, ValueEquation
 from zomes.accounting.zome import PREFIX as ACCOUNTING_PREFIX
@@ -67,9 +67,8 @@ class Dataset:
         """Add records (any order, any source); returns how many were new."""
         added = 0
         self._ordered = self._index = None
-        enabled = gc.isenabled()
-        gc.disable()  # many long-lived objects, no cycles: collections would only rescan them
-        try:
+        # many long-lived objects, no cycles: collections would only rescan them
+        with gc_paused():
             for record in records:
                 key = record.address.to_bytes()
                 if key in self._seen:
@@ -77,9 +76,6 @@ class Dataset:
                 self._seen.add(key)
                 self._add(record)
                 added += 1
-        finally:
-            if enabled:
-                gc.enable()
         return added
 
     def _add(self, record: Record) -> None:

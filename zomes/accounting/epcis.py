@@ -7,7 +7,7 @@ a TransactionEvent with bizStep transporting. Other events (work, use, cite, rai
 have no EPCIS counterpart and are left out, as are payments (transfers of money: EPCIS
 tracks goods, not money). Quantities carry UN/CEFACT Recommendation 20
 unit codes; they are Decimals (EPCIS quantities are JSON numbers): write the document with
-`common.dumps_json`, which keeps them exact. CBV values are written as web URIs.
+`formatting.dumps_json`, which keeps them exact. CBV values are written as web URIs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
-from zomes.accounting.common import AccountingError, event_time, iso_time
+from zomes.accounting.common import AccountingError
+from zomes.accounting.events import event_time
+from zomes.accounting.formatting import iso_time
 from zomes.accounting.jsonld import agent_iri, node_id
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
 from zomes.valueflows.units import UNITS

@@ -8,8 +8,8 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from zomes.accounting.common import dumps_json, iso_time
 from zomes.accounting.epcis import to_epcis
+from zomes.accounting.formatting import dumps_json, iso_time
 from zomes.accounting.jsonld import MalformedDocument, from_vf_jsonld, to_vf_jsonld
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact, validate_pact
 from zomes.valueflows.entries import EconomicEvent

@@ -16,18 +16,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from zomes.accounting.common import (
-    AccountingError,
-    dimension,
-    exact_decimal,
-    flow_quantity,
-    from_base,
-    in_window,
-    measure_json,
-    to_base,
-)
+from zomes.accounting.common import AccountingError, dimension, from_base, to_base
+from zomes.accounting.events import flow_quantity, in_window
+from zomes.accounting.formatting import measure_json
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, ResourceSpecification
-from zomes.valueflows.units import UNITS, Measure
+from zomes.valueflows.units import UNITS, Measure, exact_decimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,17 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, Literal
 
-from zomes.accounting.common import (
-    AccountingError,
-    dimension,
-    event_time,
-    exact_decimal,
-    from_base,
-    measure_json,
-    shown,
-    text,
-    to_base,
-)
+from zomes.accounting.common import AccountingError, dimension, from_base, to_base
 from zomes.accounting.entries import (  # the entry types, re-exported
     KIND_UNITS as KIND_UNITS,
 )
@@ -50,9 +40,11 @@ from zomes.accounting.entries import (
 from zomes.accounting.entries import AllocationShare as AllocationShare
 from zomes.accounting.entries import Factor as Factor
 from zomes.accounting.entries import FootprintKind as FootprintKind
+from zomes.accounting.events import event_time
+from zomes.accounting.formatting import measure_json, shown, text
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
 from zomes.valueflows.trace import FlowIndex
-from zomes.valueflows.units import Measure
+from zomes.valueflows.units import Measure, exact_decimal
 
 PRODUCING: Final = frozenset({"produce", "separate"})  # outputs that bring new quantity
 PASSING: Final = frozenset({"dropoff", "modify"})  # outputs that return a resource

@@ -21,7 +21,8 @@ from typing import Any, Final, get_args
 
 from pydantic import ValidationError
 
-from zomes.accounting.common import AccountingError, iso_time, parse_iso_time
+from zomes.accounting.common import AccountingError
+from zomes.accounting.formatting import iso_time, parse_iso_time
 from zomes.valueflows.actions import ActionName
 from zomes.valueflows.entries import (
     Agent,

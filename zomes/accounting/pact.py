@@ -21,8 +21,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from zomes.accounting.common import AccountingError, iso_time, text
+from zomes.accounting.common import AccountingError
 from zomes.accounting.footprint import FootprintReport
+from zomes.accounting.formatting import iso_time, text
 from zomes.valueflows.units import UNITS
 
 SPEC_VERSION: Final = "3.0.0"

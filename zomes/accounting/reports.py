@@ -15,16 +15,15 @@ footprint, else by their own mass or energy. Products made of them are not count
 
 from __future__ import annotations
 
-import functools
-import gc
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final, ParamSpec, TypeVar
 
-from zomes.accounting.common import AccountingError, dimension, from_base, iso_time, shown, text
+from node.core.collector import gc_paused
+from zomes.accounting.common import AccountingError, dimension, from_base
 from zomes.accounting.contributions import distribute
 from zomes.accounting.dataset import Dataset, event_time
 from zomes.accounting.entries import KIND_UNITS, Budget, ValueEquation, Vector
@@ -32,6 +31,7 @@ from zomes.accounting.epcis import to_epcis
 from zomes.accounting.exports import dumps_json, to_csv
 from zomes.accounting.flows import FlowMatrix, flows
 from zomes.accounting.footprint import FootprintReport, footprint, perma_circularity
+from zomes.accounting.formatting import iso_time, shown, text
 from zomes.accounting.jsonld import agent_iri, node_id, to_vf_jsonld
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact
 from zomes.accounting.sankey import sankey_html, sankey_svg
@@ -55,27 +55,10 @@ _INCOME = re.compile(
 Inputs = list[tuple[str, EconomicEvent, Vector]]  # raw inputs consumed, with their footprints
 
 
-def _gc_paused(function: Callable[P, R]) -> Callable[P, R]:
-    """Hold off the cyclic collector while a report runs: it allocates no cycles, and
-    collections its allocations would start scan the whole dataset, many times over."""
-
-    @functools.wraps(function)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return run
-
-
 # -- flows --------------------------------------------------------------------------
 
 
-@_gc_paused
+@gc_paused()
 def flow_report(
     ds: Dataset, *, since_us: int | None = None, until_us: int | None = None,
     spec: str | None = None,
@@ -100,7 +83,7 @@ def spec_names(ds: Dataset) -> dict[str, str]:
     return {address: spec.name for address, spec in ds.specs.items()}
 
 
-@_gc_paused
+@gc_paused()
 def flow_text(matrix: FlowMatrix, ds: Dataset) -> str:
     if not matrix.rows:
         return "(no flows)"
@@ -118,7 +101,7 @@ def flow_text(matrix: FlowMatrix, ds: Dataset) -> str:
     return "\n".join(lines)
 
 
-@_gc_paused
+@gc_paused()
 def flow_diagram(matrix: FlowMatrix, ds: Dataset, fmt: str) -> str:
     """The matrix as a Sankey diagram: "svg" or "html" (with the table)."""
     names = {agent: ds.name_of(agent) for agent in matrix.agents}
@@ -166,7 +149,7 @@ def _require_resource(ds: Dataset, resource: str) -> None:
         raise AccountingError(f"{resource} is not a resource known here or on the chains gathered")
 
 
-@_gc_paused
+@gc_paused()
 def contribution_report(ds: Dataset, *, output: str, income: str, equation: str) -> dict[str, Any]:
     """Each contributor's share of `income` for `output`, by the value equation."""
     _require_resource(ds, output)
@@ -361,7 +344,7 @@ def circularity(inputs: Inputs, period: str) -> dict[str, Any]:
     return out
 
 
-@_gc_paused
+@gc_paused()
 def footprint_report(
     ds: Dataset, resource: str, *, quantity: str | None = None, period: str = "year"
 ) -> dict[str, Any]:
@@ -445,7 +428,7 @@ def _referenced(ds: Dataset, events: Iterable[tuple[str, EconomicEvent]]) -> dic
     }  # fmt: skip
 
 
-@_gc_paused
+@gc_paused()
 def export(
     ds: Dataset, fmt: str, *, me: str, now_us: int, everyone: bool = False,
     resource: str | None = None,

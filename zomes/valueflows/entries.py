@@ -190,8 +190,9 @@ class Plan(VfEntry):
     note: Text | None = None
 
 
-class Intent(VfEntry):
-    """A flow one agent wants to happen: an offer or a request, not yet agreed."""
+class PlannedFlow(VfEntry):
+    """What an intent and a commitment both say of a flow to come: its action, its agents,
+    the resource and the quantities (the fields each declares after these keep their order)."""
 
     action: ActionName
     provider: AgentId | None = None
@@ -201,6 +202,11 @@ class Intent(VfEntry):
     resource_classified_as: tuple[Label, ...] = ()
     resource_quantity: Measure | None = None
     effort_quantity: Measure | None = None
+
+
+class Intent(PlannedFlow):
+    """A flow one agent wants to happen: an offer or a request, not yet agreed."""
+
     available_quantity: Measure | None = None
     minimum_quantity: Measure | None = None
     input_of: Address | None = None
@@ -218,17 +224,9 @@ class Intent(VfEntry):
     note: Text | None = None
 
 
-class Commitment(VfEntry):
+class Commitment(PlannedFlow):
     """A flow agents have agreed will happen; economic events fulfill it."""
 
-    action: ActionName
-    provider: AgentId | None = None
-    receiver: AgentId | None = None
-    resource_inventoried_as: Address | None = None
-    resource_conforms_to: Address | None = None
-    resource_classified_as: tuple[Label, ...] = ()
-    resource_quantity: Measure | None = None
-    effort_quantity: Measure | None = None
     input_of: Address | None = None
     output_of: Address | None = None
     has_beginning: Timestamp | None = None

@@ -12,11 +12,10 @@ order the events were given; `distance` is the depth in the walk's tree (start =
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from typing import Final, NamedTuple, Protocol
 
+from node.core.collector import gc_paused
 from zomes.valueflows.actions import ACTIONS
 
 RESOURCE, EVENT, PROCESS = 0, 1, 2
@@ -185,7 +184,7 @@ class FlowIndex:
             held[pair[0]] = 1
         stack: list[Iterator[int]] = [siblings(steps[start])]
         pair_of, visit, enter, leave = pairs.get, flow.append, stack.append, stack.pop
-        with _gc_paused():
+        with gc_paused():
             while stack:
                 for node in stack[-1]:
                     if seen[node]:
@@ -210,16 +209,3 @@ class FlowIndex:
 
 
 _new = tuple.__new__
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector: a walk allocates no cycles, and a collection
-    started by its allocations would scan the whole index (and heap) several times over."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -163,7 +163,7 @@ def _convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
             f"({source.dimension} vs {target.dimension})"
         )
     exact = Fraction(value) * Fraction(source.factor) / Fraction(target.factor)
-    result = _terminating_decimal(exact)
+    result = exact_decimal(exact)
     if result is None:
         raise UnitError(
             f"{decimal_string(value)} {from_unit} is not an exact decimal number of {to_unit}"
@@ -190,7 +190,7 @@ def _unit(unit: str) -> Unit:
         raise UnitError(f"unknown unit {unit!r}; known units: {', '.join(UNITS)}") from None
 
 
-def _terminating_decimal(exact: Fraction) -> Decimal | None:
+def exact_decimal(exact: Fraction) -> Decimal | None:
     """The Fraction as an exact Decimal, or None when its decimal expansion never ends."""
     denominator, twos, fives = exact.denominator, 0, 0
     while denominator % 2 == 0:

@@ -10,7 +10,7 @@ dependencies; until they arrive the op is Unresolved, never Invalid.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from pydantic.alias_generators import to_camel
@@ -22,7 +22,7 @@ from node.core.errors import CoreError, RemoteError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved, Valid
 from node.core.records import Entry, Record
-from zomes.api import Deps, IntegrityZome, Zome, fold_chain
+from zomes.api import Deps, IntegrityZome, Memo, MemoSlot, Zome, fold_chain
 from zomes.valueflows import resources
 from zomes.valueflows.entries import (
     ADDRESS_PATTERN,
@@ -55,6 +55,13 @@ COUNTERSIGNED_TYPE: Final = PREFIX + COUNTERSIGNED_EVENT
 # What app validation counts as malformed data (validation.app) rather than a bug.
 _MALFORMED: Final = (ValueError, TypeError, KeyError, RemoteError)
 
+# The zome's memos (deps.memo), its own: parsed entries by (type, bytes); the verdict on
+# an event's action; an author's compact view up to an action (see `seed_view`).
+_ENTRIES: MemoSlot[tuple[str, bytes], tuple[VfEntry, Envelope | None]] = MemoSlot(
+    "valueflows entries")
+_VERDICTS: MemoSlot[Cid, Outcome] = MemoSlot("valueflows verdicts")
+_VIEWS: MemoSlot[Cid, ChainView] = MemoSlot("valueflows views")
+
 
 def entry_type(cls: type[VfEntry]) -> str:
     return PREFIX + cls.__name__
@@ -81,17 +88,18 @@ def parse_signed(entry_type_name: str, content: Any) -> tuple[VfEntry, Envelope 
 
 
 def parse_entry(
-    cache: MutableMapping[Any, Any], entry_type_name: str, entry: Entry
+    memo: Memo, entry_type_name: str, entry: Entry
 ) -> tuple[VfEntry, Envelope | None]:
-    """parse_signed of an entry's value, memoized in `cache` by type and bytes: the
+    """parse_signed of an entry's value, memoized in `memo` by type and bytes: the
     StoreRecord, StoreEntry and agent-activity ops of an action carry the same entry,
     and folding the chain reads it once more. Keyed by the bytes themselves, not by an
     address, so the memo holds whatever the bytes say; entries are frozen models, safe
     to share. A malformed entry is not memoized (its ValueError is raised each time)."""
-    key = ("valueflows-entry", entry_type_name, entry.data)
-    parsed: tuple[VfEntry, Envelope | None] | None = cache.get(key)
+    key = (entry_type_name, entry.data)
+    parsed = memo.recall(_ENTRIES, key)
     if parsed is None:
-        parsed = cache[key] = parse_signed(entry_type_name, entry.value)
+        parsed = parse_signed(entry_type_name, entry.value)
+        memo.remember(_ENTRIES, key, parsed)
     return parsed
 
 
@@ -155,19 +163,19 @@ class ChainView:
         return other
 
     def step(
-        self, record: Record, cache: MutableMapping[Any, Any] | None = None,
+        self, record: Record, memo: Memo | None = None,
         after: dict[str, resources.ResourceState] | None = None,
     ) -> ChainView:
-        """Fold one more record of the chain into this view (in place); `cache` (a deps
-        cache) memoizes the parsed entry (see parse_entry); `after`, the record's event's
+        """Fold one more record of the chain into this view (in place); `memo` (a deps
+        memo) memoizes the parsed entry (see parse_entry); `after`, the record's event's
         `states_after` when already known, spares applying it again."""
         action = record.action
         name = getattr(action, "entry_type", None)
         if name is None or not name.startswith(PREFIX) or record.entry is None:
             return self
         side = str(action.author) if name == COUNTERSIGNED_TYPE else None
-        entry = (parse(name, record.entry.value) if cache is None
-                 else parse_entry(cache, name, record.entry)[0])
+        entry = (parse(name, record.entry.value) if memo is None
+                 else parse_entry(memo, name, record.entry)[0])
         self.add(thing_address(action, record.address), entry, side, after)
         return self
 
@@ -252,15 +260,22 @@ class ChainView:
 def chain_view(deps: Deps, top: Cid | None) -> ChainView:
     """The author's compact view up to and including `top` (memoized; read it, don't
     change it)."""
-    cache = deps.cache
+    memo = deps.memo
 
     def compact() -> ChainView:
         return ChainView(keep_events=False)
 
     def step(view: ChainView, record: Record) -> ChainView:
-        return view.step(record, cache)
+        return view.step(record, memo)
 
-    return fold_chain(deps, top, "valueflows", compact, step)
+    return fold_chain(deps, top, _VIEWS, compact, step)
+
+
+def seed_view(deps: Deps, top: Cid, view: ChainView) -> None:
+    """Tell validation the author's view up to `top`: an author checking its own commit
+    holds it already, and would otherwise fold its whole chain again on every commit.
+    `view` becomes the memo's (it may be extended in place): give a copy."""
+    deps.memo.remember(_VIEWS, top, view)
 
 
 class ChainEvents(Mapping[str, EconomicEvent]):
@@ -304,7 +319,7 @@ class ChainEvents(Mapping[str, EconomicEvent]):
             action = record.action
             name = getattr(action, "entry_type", None)
             if name is not None and name.startswith(PREFIX) and record.entry is not None:
-                entry = parse_entry(self._deps.cache, name, record.entry)[0]
+                entry = parse_entry(self._deps.memo, name, record.entry)[0]
                 if isinstance(entry, EconomicEvent):
                     yield action.seq, thing_address(action, record.address), entry
             address = action.prev_action
@@ -324,7 +339,7 @@ def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
         name = getattr(record.action, "entry_type", None)
         if record.entry is None or name is None or not name.startswith(PREFIX):
             continue  # not a VF entry: the rules will name what is wrong with it
-        found[text] = parse_entry(deps.cache, name, record.entry)[0]
+        found[text] = parse_entry(deps.memo, name, record.entry)[0]
     return found
 
 
@@ -372,7 +387,7 @@ def validate(op: Op, deps: Deps) -> Outcome:
     if op.entry is None:
         return VALID  # ops that carry no entry: nothing of ours to check
     try:
-        entry, envelope = parse_entry(deps.cache, action.entry_type, op.entry)
+        entry, envelope = parse_entry(deps.memo, action.entry_type, op.entry)
     except ValueError as e:
         return Invalid("check_entry_shape", describe_error(e))
     local = action.entry_type.removeprefix(PREFIX)
@@ -381,8 +396,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
     if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
         return VALID
     # StoreRecord and agent-activity ops of one action get the same verdict: judge once.
-    key = ("valueflows-verdict", op.signed.address)
-    verdict = deps.cache.get(key)
+    memo, key = deps.memo, op.signed.address
+    verdict = memo.recall(_VERDICTS, key)
     if verdict is None:
         view = chain_view(deps, action.prev_action)
         author = str(action.author)
@@ -399,7 +414,7 @@ def validate(op: Op, deps: Deps) -> Outcome:
         verdict = judge_event(entry, author, view, deps, cosigners, after, action.timestamp,
                               action.prev_action)
         if not isinstance(verdict, Unresolved):
-            deps.cache[key] = verdict
+            memo.remember(_VERDICTS, key, verdict)
         if isinstance(verdict, Valid):
             _fold_forward(deps, view, Record(op.signed, op.entry), after)
     return verdict
@@ -415,14 +430,15 @@ def _fold_forward(
     retry or a warrant's re-validation may still need the view before an op that was
     not); if the step fails, the view is dropped and the next fold meets the error."""
     prev = record.action.prev_action
-    if prev is None or deps.cache.get(("valueflows", prev)) is not view:
+    memo = deps.memo
+    if prev is None or memo.recall(_VIEWS, prev) is not view:
         return
-    del deps.cache[("valueflows", prev)]  # a memoized state is moved, never shared
+    memo.forget(_VIEWS, prev)  # a memoized state is moved, never shared
     try:
-        view.step(record, deps.cache, after)
+        view.step(record, memo, after)
     except _MALFORMED:
         return
-    deps.cache[("valueflows", record.address)] = view
+    memo.remember(_VIEWS, record.address, view)
 
 
 def describe_error(error: Exception) -> str:
