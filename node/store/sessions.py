@@ -280,9 +280,14 @@ class SessionStore:
 
     def all(self, states: frozenset[SessionState] | frozenset[str] | None = None
             ) -> list[SessionRow]:
-        rows = [_row(r) for r in self._conn.execute(
-            f"SELECT {_COLUMNS} FROM sessions ORDER BY created_us")]
-        return [r for r in rows if states is None or r.state in states]
+        if states is None:
+            found = self._conn.execute(f"SELECT {_COLUMNS} FROM sessions ORDER BY created_us")
+        else:  # only the rows asked for are decoded (a sweep asks for the few open ones)
+            marks = ",".join("?" * len(states))
+            found = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM sessions WHERE state IN ({marks}) ORDER BY created_us",
+                [str(s) for s in states])
+        return [_row(r) for r in found]
 
     def lock(self, now_us: int) -> SessionRow | None:
         return active_lock(self._conn, now_us)
