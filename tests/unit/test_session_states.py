@@ -96,8 +96,8 @@ def test_the_modules_docstring_shows_the_table():
 def test_open_and_locking_states():
     finals = {SessionState.COMMITTED, SessionState.DECLINED, SessionState.EXPIRED,
               SessionState.ABANDONED}
-    assert OPEN_STATES == set(STATES) - finals
-    assert LOCKING_STATES == {SessionState.PROPOSED, SessionState.SIGNED}
+    assert set(STATES) - finals == OPEN_STATES
+    assert {SessionState.PROPOSED, SessionState.SIGNED} == LOCKING_STATES
     for (_, _), after in TRANSITIONS.items():
         assert after in OPEN_STATES or after in finals
 
