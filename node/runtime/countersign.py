@@ -35,7 +35,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Final
+from typing import Final
 
 import trio
 
@@ -45,6 +45,7 @@ from dht.session_wire import (
     Decision,
     Decline,
     Propose,
+    SessionMessage,
     Status,
     decode_reply,
     decode_request,
@@ -68,7 +69,7 @@ from node.core.countersign import (
 from node.core.errors import CoreError, LocalError
 from node.core.identity import AgentId, AgentKey
 from node.core.records import Record
-from node.core.session_states import OPEN_STATES, SessionEvent, SessionState
+from node.core.session_states import OPEN_STATES, Role, SessionEvent, SessionState
 from node.runtime.countersign_api import (
     ActivityReader,
     Clock,
@@ -128,7 +129,7 @@ class Countersigner:
         self._new_session = trio.Event()  # wakes an idle loop
         self._nursery: trio.Nursery | None = None
 
-    async def _ask(self, peer: AgentId, message: Any) -> bytes:
+    async def _ask(self, peer: AgentId, message: SessionMessage) -> bytes:
         return await self.requests.request(peer, "countersign", encode_session(message),
                                            timeout=REQUEST_TIMEOUT)
 
@@ -442,7 +443,7 @@ class Countersigner:
             return row
         return self.sessions.move(sid, event, now_us=self.clock(), reason=reason)
 
-    def _mine(self, sid: bytes, role: str | None = None) -> SessionRow:
+    def _mine(self, sid: bytes, role: Role | None = None) -> SessionRow:
         row = self.sessions.get(sid)
         if row is None or (role is not None and row.role != role):
             raise LocalError(f"no {'incoming ' if role == COUNTERPARTY else ''}session {sid.hex()}")
