@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from node.core.cid import Cid
 from node.core.identity import AgentId
@@ -58,6 +58,10 @@ class Memo(Protocol):
         ...
 
 
+if TYPE_CHECKING:
+    from node.core.scratch import Scratch
+
+
 class Deps(Protocol):
     """Must-get style reads available to validation; each raises MissingDependency.
 
@@ -77,6 +81,7 @@ class Deps(Protocol):
         ...
 
 
+T = TypeVar("T")
 # a chain's top -> an address below it that was missing when the chain was last folded
 _FOLD_GAPS: MemoSlot[Cid, Cid] = MemoSlot("fold gaps")
 
@@ -160,6 +165,73 @@ class Zome:
     @property
     def name(self) -> str:
         return self.integrity.name
+
+
+class AppLedger(Protocol):
+    """The agent's ledger as an app's hook uses it: the app's view of the chain, must-get
+    reads (over records sent along too), and a validated commit."""
+
+    def view(self) -> Any: ...
+
+    def deps(self, staged: list[Record] | None = None) -> Deps: ...
+
+    def commit(self, build: Callable[[Scratch, Any], T]) -> T: ...
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An initiator's proposal as the app drafted it."""
+
+    content: dict[str, Any]
+    """The entry to countersign, as proposed."""
+    to_new: str | None
+    """The name of what the counterparty is to create and fill in (`CountersignHook.new_field`)."""
+    records: tuple[Record, ...]
+    """Records of ours the counterparty needs to check the entry without the network."""
+
+
+class CountersignHook(Protocol):
+    """What an app supplies for the runtime to countersign its entries (one entry on two
+    chains) without knowing what they are: the runtime keeps the session, the app says
+    what is proposed, who the parties are, and whether its rules would take it."""
+
+    entry_type: str
+    """The envelope entry type written on both chains."""
+    new_field: str
+    """The one field the counterparty fills in when the proposal names a `to_new`."""
+
+    def draft(self, request: object, me: AgentId, other: AgentId, now_us: int) -> Draft:
+        """The entry a request describes, from `me` to `other` (LocalError if it cannot be)."""
+        ...
+
+    def parties(self, content: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The agents the entry names as initiator and counterparty; None if malformed."""
+        ...
+
+    def complete(self, content: Mapping[str, Any], to_new: str | None,
+                 staged: Sequence[Record]) -> dict[str, Any]:
+        """The counterparty's final entry: `to_new` created on its chain and filled in."""
+        ...
+
+    def context_records(self, content: Mapping[str, Any]) -> list[Record]:
+        """The records of ours the entry names, sent along for the other party to check it."""
+        ...
+
+    def precheck(self, content: Mapping[str, Any], me: AgentId, other: AgentId,
+                 staged: Sequence[Record], *, placeholder: bool) -> str | None:
+        """Why the network's rules would refuse our side of the entry (None: they would
+        not); with `placeholder`, records we do not hold are no reason yet."""
+        ...
+
+
+class OwnRecords(Protocol):
+    """The records of this agent's own chain, by address."""
+
+    def get_record(self, address: Cid) -> Record | None: ...
+
+
+CountersignHooks = Callable[[AppLedger, OwnRecords], CountersignHook]
+"""How an app's hook is made for one agent's ledger and chain."""
 
 
 def split_entry_type(qualified: str) -> tuple[str, str]:

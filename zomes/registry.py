@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zomes.api import Zome
+from zomes.api import CountersignHooks, Zome
 
 
 def installed_zomes() -> tuple[Zome, ...]:
@@ -10,3 +10,10 @@ def installed_zomes() -> tuple[Zome, ...]:
     from zomes.valueflows.zome import ZOME as VALUEFLOWS
 
     return (VALUEFLOWS, ACCOUNTING)
+
+
+def countersign_hooks() -> CountersignHooks:
+    """The app's side of countersigned sessions: ValueFlows transfers."""
+    from zomes.valueflows.countersign import TransferHook
+
+    return TransferHook

@@ -35,6 +35,7 @@ from node.core.identity import AgentId, AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid
 from node.core.records import Record, SignedAction
+from node.runtime.countersign import Countersigner
 from node.runtime.held import SharedOps
 from node.runtime.hello import Hello, check_hello, fitting
 from node.runtime.integrate import ValidationWorkflow, WorkflowReport
@@ -47,6 +48,7 @@ from node.store.publish import Outgoing, PublishQueue
 from validation.receipts import ValidationReceipt, verify_receipt
 from validation.sys import counterfeit, decode_op
 from validation.warrants import ForkEvidence, Warrant
+from zomes.registry import countersign_hooks
 
 log = logging.getLogger("coledger.node")
 
@@ -149,9 +151,13 @@ class Node:
         # until a peer's hello shows a membrane proof, the transport holds it to the
         # stranger limits (small frames, few streams, a deadline to greet)
         transport.set_trust(lambda peer: peer in self.members)
-        from node.runtime.countersign import Countersigner
-
-        self.countersigner = Countersigner(self, tuple(auto_accept_from))
+        store = self.ledger.agent.store
+        self.countersigner = Countersigner(
+            key, clock, requests=transport, member=self._member, ledger=self.ledger,
+            chain=store, sessions=store.sessions, app=countersign_hooks()(self.ledger, store),
+            activity=self.agent_activity, written=self.enqueue_new_records,
+            auto_accept_from=tuple(auto_accept_from))
+        transport.set_handler("countersign", self.countersigner.on_request)
 
     def _own_avp(self) -> SignedAction:
         avp = self.ledger.own_avp()
