@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import trio
 
+from dht.testing import ALL_CHECKS, Check, serve_echo
 from dht.transport import PeerUnreachable, Transport
 from node.core.cid import Cid
 from node.core.identity import AgentKey
-from tests.conformance.transport_suite import ALL_CHECKS, Factory, serve_echo
 
 NETWORK = Cid.of(b"\xa0")  # any CID will do for a network id here
 
@@ -70,7 +70,7 @@ async def libp2p_harness(n: int) -> AsyncIterator[Libp2pHarness]:
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
-async def test_libp2p_conformance(check: Callable[[Factory], Awaitable[None]]) -> None:
+async def test_libp2p_conformance(check: Check) -> None:
     await check(libp2p_harness)
 
 

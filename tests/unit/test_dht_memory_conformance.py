@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
@@ -11,9 +11,9 @@ import trio
 
 from dht.authority import sort_by_distance
 from dht.memory import MemoryNetwork, MemoryTransport
+from dht.testing import ALL_CHECKS, Check
 from dht.transport import PeerUnreachable, RequestFailed
 from node.core.identity import AgentId, AgentKey
-from tests.conformance.transport_suite import ALL_CHECKS, Factory
 
 
 class MemoryHarness:
@@ -39,7 +39,7 @@ async def memory_harness(n: int, **options: float) -> AsyncIterator[MemoryHarnes
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
-async def test_memory_conformance(check: Callable[[Factory], Awaitable[None]]) -> None:
+async def test_memory_conformance(check: Check) -> None:
     await check(memory_harness)
 
 
