@@ -5,6 +5,7 @@ on one agent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ import pytest
 import trio
 
 from dht.memory import MemoryNetwork
+from node.core.clock import now_us
 from node.core.errors import LocalError
 from node.ledger import open_ledger
 from node.runtime.conductor import open_node
@@ -52,7 +54,15 @@ async def wait_for(predicate, timeout: float = 15.0) -> None:
             await trio.sleep(0.05)
 
 
-async def network(stack, tmp_path, names, auto=None):
+def skipping_clock() -> Callable[[], int]:
+    """A node clock (µs): the wall clock moved on by the time trio's MockClock skipped,
+    so that a session expires as the test's time passes, never behind the records
+    written at wall time."""
+    start = trio.current_time()
+    return lambda: now_us() + int((trio.current_time() - start) * 1_000_000)
+
+
+async def network(stack, tmp_path, names, auto=None, clock=now_us):
     homes, _ = make_homes(tmp_path, names, redundancy=3)
     net = MemoryNetwork()
     nodes = []
@@ -60,7 +70,7 @@ async def network(stack, tmp_path, names, auto=None):
         accept = auto(i, nodes) if auto else ()
         nodes.append(await stack.enter_async_context(open_node(
             home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False,
-            auto_accept_from=accept)))
+            auto_accept_from=accept, clock=clock)))
     for node in nodes[1:]:
         assert await node.connect(nodes[0].transport.listen_addrs()[0]) is not None
     await wait_for(lambda: all(len(n.peers()) == len(nodes) for n in nodes))
@@ -99,9 +109,11 @@ async def test_accepted_transfer_is_on_both_chains_and_valid_everywhere(tmp_path
         assert sum(n.dht.counts()[INTEGRATED] for n in (farm, mill, bakery)) > 0
 
 
-async def test_decline_and_timeout_write_nothing_and_unlock(tmp_path):
+async def test_decline_and_timeout_write_nothing_and_unlock(tmp_path, autojump_clock):
+    """(On trio's mock clock: the session's time runs out at once.)"""
     async with AsyncExitStack() as stack:
-        homes, (farm, mill) = await network(stack, tmp_path, ["farm", "mill"])
+        homes, (farm, mill) = await network(stack, tmp_path, ["farm", "mill"],
+                                            clock=skipping_clock())
         wheat = harvest(homes[0])
         heads = [len(list(open_ledger_records(h))) for h in homes]
         row = await farm.countersigner.start(transfer(mill.me, wheat))

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 from dht.authority import sort_by_distance
 from dht.memory import MemoryNetwork, MemoryTransport
@@ -39,11 +40,12 @@ async def memory_harness(n: int, **options: float) -> AsyncIterator[MemoryHarnes
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
-async def test_memory_conformance(check: Check) -> None:
+async def test_memory_conformance(check: Check, autojump_clock: MockClock) -> None:
+    """On trio's mock clock: a timeout or a latency passes at once, not in wall time."""
     await check(memory_harness)
 
 
-async def test_conformance_with_latency() -> None:
+async def test_conformance_with_latency(autojump_clock: MockClock) -> None:
     def slow(n: int) -> object:
         return memory_harness(n, latency=0.002)
 
