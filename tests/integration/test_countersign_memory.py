@@ -5,7 +5,6 @@ on one agent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from decimal import Decimal
 
@@ -20,7 +19,7 @@ from node.runtime.conductor import open_node
 from node.runtime.countersign import TransferRequest
 from node.store.dht import INTEGRATED
 from node.store.sessions import ChainLocked
-from tests.integration.network_harness import make_homes, passphrase
+from tests.integration.network_harness import make_homes, passphrase, skipping_clock
 from zomes.valueflows.coordinator import EventRequest
 from zomes.valueflows.zome import COUNTERSIGNED_TYPE
 
@@ -52,14 +51,6 @@ async def wait_for(predicate, timeout: float = 15.0) -> None:
     with trio.fail_after(timeout):
         while not predicate():
             await trio.sleep(0.05)
-
-
-def skipping_clock() -> Callable[[], int]:
-    """A node clock (µs): the wall clock moved on by the time trio's MockClock skipped,
-    so that a session expires as the test's time passes, never behind the records
-    written at wall time."""
-    start = trio.current_time()
-    return lambda: now_us() + int((trio.current_time() - start) * 1_000_000)
 
 
 async def network(stack, tmp_path, names, auto=None, clock=now_us):
