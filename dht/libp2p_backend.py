@@ -5,7 +5,7 @@ it (`stream.muxed_conn.peer_id`). A request is a frame written on a stream of it
 protocol, answered by one frame on the same stream; the stream is then kept for the
 next request to that peer and protocol (opening one, with its protocol negotiation,
 cost ~2 ms of CPU: more than a small request), and the serving side answers frame
-after frame until the stream ends or idles (STREAM_IDLE_S). A peer that half-closes
+after frame until the stream ends or idles (`stream_idle`). A peer that half-closes
 after its one request is served the same way. Kademlia (`libp2p.kad_dht`) is the routing table;
 we add peers to it on every connection (py-libp2p does not) and sort by its metric
 (`dht.authority`, checked against its `sort_peer_ids_by_distance`), counting the local
@@ -219,9 +219,12 @@ class Libp2pTransport:
     """One agent's libp2p host, as a `dht.transport.Transport`."""
 
     def __init__(
-        self, host: IHost, dht: KadDHT, network_id: Cid, agent: AgentId, limits: Limits
+        self, host: IHost, dht: KadDHT, network_id: Cid, agent: AgentId, limits: Limits,
+        *, streams_per_peer: int = STREAMS_PER_PEER, stream_idle: float = STREAM_IDLE_S,
     ) -> None:
         self._host = host
+        self._streams_per_peer = streams_per_peer
+        self._stream_idle = stream_idle
         self._dht = dht
         self._network_id = network_id
         self._endpoint = Endpoint(agent, limits)
@@ -532,12 +535,12 @@ class Libp2pTransport:
                      open_now)
             await _reset_quietly(stream)
             return
-        if open_now >= 4 * STREAMS_PER_PEER:
+        if open_now >= 4 * self._streams_per_peer:
             ep.inbound_failed += 1
             log.warning("reset a %s stream from %s: %d streams open", name, agent, open_now)
             await _reset_quietly(stream)
             return
-        busy = f"Busy: {open_now} streams open" if open_now >= STREAMS_PER_PEER else None
+        busy = f"Busy: {open_now} streams open" if open_now >= self._streams_per_peer else None
         self._inbound_streams[agent] = open_now + 1
         try:
             await self._serve_stream(stream, name, agent, busy)
@@ -554,7 +557,7 @@ class Libp2pTransport:
         try:
             while True:
                 # the first request must come at once; later ones may wait a while
-                with trio.move_on_after(wait if first else STREAM_IDLE_S) as idle:
+                with trio.move_on_after(wait if first else self._stream_idle) as idle:
                     payload = await read_frame_or_end(
                         lambda n: _read_or_eof(stream, n), ep.frame_limit(agent),
                         ep.budget_for(agent),
@@ -726,12 +729,16 @@ async def open_libp2p_transport(
     *,
     limits: Limits | None = None,
     bootstrap_attempts: int = BOOTSTRAP_ATTEMPTS,
+    streams_per_peer: int = STREAMS_PER_PEER,
+    stream_idle: float = STREAM_IDLE_S,
 ) -> AsyncIterator[Libp2pTransport]:
     """Run a libp2p host for `key` on `network_id` until the block exits.
 
     Bootstrap connections are made in the background, `bootstrap_attempts` tries
     each with doubling delays from 0.25 s; the transport's `bootstrapped` event is
-    set when all succeeded or were given up."""
+    set when all succeeded or were given up. A peer may have `streams_per_peer`
+    inbound streams open (more are answered "busy"); one idle `stream_idle` seconds is
+    ended by the serving side."""
     key_pair = key_pair_of(key)
     host = new_host(
         key_pair=key_pair,
@@ -755,7 +762,8 @@ async def open_libp2p_transport(
     if host.get_id().to_bytes() != key.agent_id.to_bytes():
         raise AssertionError("libp2p derived a peer id other than the agent id")
     dht = KadDHT(host, DHTMode.SERVER, enable_random_walk=False)
-    transport = Libp2pTransport(host, dht, network_id, key.agent_id, limits or Limits())
+    transport = Libp2pTransport(host, dht, network_id, key.agent_id, limits or Limits(),
+                                streams_per_peer=streams_per_peer, stream_idle=stream_idle)
     failure: TransportError | None = None
     try:
         async with host.run([multiaddr.Multiaddr(listen)]):

@@ -1,7 +1,7 @@
 """The transport interface: request/response over named protocols, bytes in and out.
 
 Two backends implement `Transport` and pass one conformance suite
-(`tests/conformance/transport_suite.py`): `dht.memory` (many agents in one process)
+(`dht.testing`, public): `dht.memory` (many agents in one process)
 and `dht.libp2p_backend` (TCP + Noise + Yamux). Library exceptions never leave a
 backend: callers see `PeerUnreachable`, `RequestFailed` or `RequestTimeout`.
 

@@ -20,7 +20,7 @@ from dht.transport import Limits
 from node.core.clock import now_us
 from node.core.identity import AgentId
 from node.runtime.ledger import open_ledger
-from node.runtime.node import Node
+from node.runtime.node import REQUEST_TIMEOUT, Node
 from node.store.home import HomePaths, PassphraseSource, hold_node_lock
 from node.store.network_file import read_network_file
 
@@ -38,6 +38,7 @@ async def open_node(
     rpc: bool = True,
     auto_accept_from: Sequence[str] = (),
     limits: Limits | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> AsyncIterator[Node]:
     """Run this home's node until the block exits. With `memory_network` (a
     dht.memory.MemoryNetwork) it joins that simulated network instead of libp2p;
@@ -60,7 +61,8 @@ async def open_node(
                 open_libp2p_transport(key, ledger.dna.address, listen, (), limits=limits)
             )
         node = Node(ledger, key, transport, clock, gossip_interval=gossip_interval,
-                    auto_accept_from=[AgentId.parse(a) for a in auto_accept_from])
+                    auto_accept_from=[AgentId.parse(a) for a in auto_accept_from],
+                    request_timeout=request_timeout)
         nursery = await stack.enter_async_context(trio.open_nursery())
         if rpc:
             from node.runtime.rpc import serve_rpc

@@ -104,8 +104,10 @@ class Node:
 
     def __init__(self, ledger: Ledger, key: AgentKey, transport: Transport,
                  clock: Callable[[], int] = now_us, *, gossip_interval: float = 2.0,
-                 publish_interval: float = 0.25, auto_accept_from: Iterable[AgentId] = ()) -> None:
+                 publish_interval: float = 0.25, auto_accept_from: Iterable[AgentId] = (),
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.ledger = ledger
+        self.request_timeout = request_timeout  # seconds for any request to a peer
         self.key = key
         self.me = key.agent_id
         self.transport = transport
@@ -266,7 +268,7 @@ class Node:
 
     async def greet(self, peer: AgentId) -> None:
         answer = await self.transport.request(
-            peer, "hello", self._hello_bytes(peer), timeout=REQUEST_TIMEOUT
+            peer, "hello", self._hello_bytes(peer), timeout=self.request_timeout
         )
         try:
             self._admit_bytes(peer, answer)
@@ -772,7 +774,7 @@ class Node:
         request = wire.PublishRequest(tuple(wire.RawOp.of(op) for op in ops))
         try:
             data = await self.transport.request(
-                peer, "publish", wire.encode_message(request), timeout=REQUEST_TIMEOUT
+                peer, "publish", wire.encode_message(request), timeout=self.request_timeout
             )
             response = wire.decode_message(wire.PublishResponse, data)
         except (TransportError, CoreError) as e:
@@ -802,7 +804,8 @@ class Node:
             targets = set(self.authorities(warrant.basis)) | set(self.transport.connected_peers())
             for peer in targets - {self.me, warrant.warrantee}:
                 try:
-                    await self.transport.request(peer, "warrant", data, timeout=REQUEST_TIMEOUT)
+                    await self.transport.request(peer, "warrant", data,
+                                                 timeout=self.request_timeout)
                     self.stats.warrants_sent += 1
                 except TransportError as e:
                     log.info("warrant to %s failed: %s", peer, e)
@@ -834,7 +837,7 @@ class Node:
         mine_fps, addresses = self._shared_with(peer, self.redundancy, now)
         request = wire.GossipRequest(now, self.redundancy, tuple(mine_fps.items()))
         data = await self.transport.request(
-            peer, "gossip", wire.encode_message(request), timeout=REQUEST_TIMEOUT
+            peer, "gossip", wire.encode_message(request), timeout=self.request_timeout
         )
         response = wire.decode_message(wire.GossipResponse, data)
         self.stats.gossip_rounds += 1
@@ -847,7 +850,7 @@ class Node:
         for i in range(0, len(want), BATCH):
             fetch = wire.FetchRequest(tuple(want[i:i + BATCH]))
             answer = await self.transport.request(
-                peer, "fetch", wire.encode_message(fetch), timeout=REQUEST_TIMEOUT
+                peer, "fetch", wire.encode_message(fetch), timeout=self.request_timeout
             )
             ops = self._decode_ops(wire.decode_message(wire.FetchResponse, answer).ops)
             ops = [op for op in ops if op.address in wanted]
@@ -858,7 +861,7 @@ class Node:
             for i in range(0, len(ops), BATCH):
                 push = wire.PublishRequest(tuple(wire.RawOp.of(op) for op in ops[i:i + BATCH]))
                 await self.transport.request(
-                    peer, "publish", wire.encode_message(push), timeout=REQUEST_TIMEOUT
+                    peer, "publish", wire.encode_message(push), timeout=self.request_timeout
                 )
             self.stats.pushed_by_gossip += len(ops)
         self.stats.fetched_by_gossip += fetched
@@ -985,7 +988,7 @@ class Node:
             request = wire.PublishRequest(tuple(wire.RawOp.of(op) for op in ops))
             try:
                 await self.transport.request(peer, "publish", wire.encode_message(request),
-                                             timeout=REQUEST_TIMEOUT)
+                                             timeout=self.request_timeout)
             except TransportError as e:
                 log.info("hand-off to %s failed: %s", peer, e)
         return moved

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+import trio
+
 from node.api import init_home, open_agent
+from node.core.clock import now_us
 from node.membership import create_network, invite, join
 
 PASS = "network test"
@@ -46,3 +50,11 @@ def restore(home: Path, copy: Path) -> None:
     for suffix in ("-wal", "-shm"):
         (home / f"coledger.db{suffix}").unlink(missing_ok=True)
     (home / "coledger.db").write_bytes(copy.read_bytes())
+
+
+def skipping_clock() -> Callable[[], int]:
+    """A node clock (µs): the wall clock moved on by the time trio's clock skipped since
+    (on an autojump MockClock, a test's waits for a window or a deadline pass at once),
+    never behind the records that homes write at wall time."""
+    start = trio.current_time()
+    return lambda: now_us() + int((trio.current_time() - start) * 1_000_000)

@@ -12,13 +12,14 @@ import pytest
 import trio
 
 from dht.memory import MemoryNetwork
+from node.core.clock import now_us
 from node.core.errors import LocalError
 from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.runtime.countersign import TransferRequest
 from node.store.dht import INTEGRATED
 from node.store.sessions import ChainLocked
-from tests.integration.network_harness import make_homes, passphrase
+from tests.integration.network_harness import make_homes, passphrase, skipping_clock
 from zomes.valueflows.coordinator import EventRequest
 from zomes.valueflows.zome import COUNTERSIGNED_TYPE
 
@@ -52,7 +53,7 @@ async def wait_for(predicate, timeout: float = 15.0) -> None:
             await trio.sleep(0.05)
 
 
-async def network(stack, tmp_path, names, auto=None):
+async def network(stack, tmp_path, names, auto=None, clock=now_us):
     homes, _ = make_homes(tmp_path, names, redundancy=3)
     net = MemoryNetwork()
     nodes = []
@@ -60,7 +61,7 @@ async def network(stack, tmp_path, names, auto=None):
         accept = auto(i, nodes) if auto else ()
         nodes.append(await stack.enter_async_context(open_node(
             home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False,
-            auto_accept_from=accept)))
+            auto_accept_from=accept, clock=clock)))
     for node in nodes[1:]:
         assert await node.connect(nodes[0].transport.listen_addrs()[0]) is not None
     await wait_for(lambda: all(len(n.peers()) == len(nodes) for n in nodes))
@@ -99,9 +100,11 @@ async def test_accepted_transfer_is_on_both_chains_and_valid_everywhere(tmp_path
         assert sum(n.dht.counts()[INTEGRATED] for n in (farm, mill, bakery)) > 0
 
 
-async def test_decline_and_timeout_write_nothing_and_unlock(tmp_path):
+async def test_decline_and_timeout_write_nothing_and_unlock(tmp_path, autojump_clock):
+    """(On trio's mock clock: the session's time runs out at once.)"""
     async with AsyncExitStack() as stack:
-        homes, (farm, mill) = await network(stack, tmp_path, ["farm", "mill"])
+        homes, (farm, mill) = await network(stack, tmp_path, ["farm", "mill"],
+                                            clock=skipping_clock())
         wheat = harvest(homes[0])
         heads = [len(list(open_ledger_records(h))) for h in homes]
         row = await farm.countersigner.start(transfer(mill.me, wheat))
@@ -181,15 +184,18 @@ async def test_auto_accept_and_overdraw_refused_before_anything_is_signed(tmp_pa
         assert balance(homes[1], "wheat") == Decimal("2.5")
 
 
-async def test_a_counterparty_whose_initiator_is_gone_unlocks_after_the_window(tmp_path):
+async def test_a_counterparty_whose_initiator_is_gone_unlocks_after_the_window(
+        tmp_path, autojump_clock):
     """The farm vanishes after the mill signed, before deciding: the mill stays locked
     through the window and the grace (the farm might have committed), then learns from
-    the farm's agent-activity authorities that nothing was written there, and unlocks."""
+    the farm's agent-activity authorities that nothing was written there, and unlocks.
+    (On trio's mock clock: the window and the grace pass at once.)"""
     from node.runtime.countersign import session_json
 
     finished = [False]
     async with AsyncExitStack() as stack:
-        homes, (farm, mill, bakery) = await network(stack, tmp_path, ["farm", "mill", "bakery"])
+        homes, (farm, mill, bakery) = await network(stack, tmp_path, ["farm", "mill", "bakery"],
+                                                    clock=skipping_clock())
         wheat = harvest(homes[0])
         farm.enqueue_new_records()
         await wait_for(lambda: farm.queue.pending() == 0, timeout=30)

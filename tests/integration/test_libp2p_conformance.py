@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import trio
 
+from dht.testing import ALL_CHECKS, Check, serve_echo
 from dht.transport import PeerUnreachable, Transport
 from node.core.cid import Cid
 from node.core.identity import AgentKey
-from tests.conformance.transport_suite import ALL_CHECKS, Factory, serve_echo
 
 NETWORK = Cid.of(b"\xa0")  # any CID will do for a network id here
 
@@ -56,12 +56,13 @@ class Libp2pHarness:
 
 
 @asynccontextmanager
-async def libp2p_harness(n: int) -> AsyncIterator[Libp2pHarness]:
+async def libp2p_harness(n: int, **options: Any) -> AsyncIterator[Libp2pHarness]:
+    """`n` hosts, each opened with `options` (of `open_libp2p_transport`)."""
     async with trio.open_nursery() as nursery:
         harness = Libp2pHarness(nursery)
         try:
             for _ in range(n):
-                await harness.add(AgentKey.generate())
+                await harness.add(AgentKey.generate(), **options)
             for t in harness.transports[1:]:
                 await harness.transports[0].connect(t.listen_addrs()[0])
             yield harness
@@ -70,7 +71,7 @@ async def libp2p_harness(n: int) -> AsyncIterator[Libp2pHarness]:
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
-async def test_libp2p_conformance(check: Callable[[Factory], Awaitable[None]]) -> None:
+async def test_libp2p_conformance(check: Check) -> None:
     await check(libp2p_harness)
 
 
@@ -157,7 +158,6 @@ async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
     replaced without the request failing; a peer refused since gets no answer on it."""
     import dht.libp2p_backend as backend
 
-    monkeypatch.setattr(backend, "STREAM_IDLE_S", 0.3)  # the serving side ends idle streams
     opened: list[str] = []
     original = backend.Libp2pTransport._open
 
@@ -168,7 +168,7 @@ async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
     monkeypatch.setattr(backend.Libp2pTransport, "_open", counting)
 
     with trio.fail_after(30):
-        async with libp2p_harness(2) as h:
+        async with libp2p_harness(2, stream_idle=0.3) as h:  # the serving side ends idle ones
             a, b = h.transports
             serve_echo([b])
             for i in range(20):
@@ -193,17 +193,13 @@ async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
             assert type(info.value).__name__ in {"PeerUnreachable", "RequestFailed"}
 
 
-async def test_a_peer_gets_a_bounded_number_of_streams(monkeypatch) -> None:
-    import dht.libp2p_backend as backend
-
-    monkeypatch.setattr(backend, "STREAMS_PER_PEER", 2)
-
+async def test_a_peer_gets_a_bounded_number_of_streams() -> None:
     async def slow(peer: object, data: bytes) -> bytes:
         await trio.sleep(0.3)
         return data
 
     with trio.fail_after(30):
-        async with libp2p_harness(2) as h:
+        async with libp2p_harness(2, streams_per_peer=2) as h:
             a, b = h.transports
             b.set_handler("slow", slow)
             outcomes: list[str] = []

@@ -210,7 +210,10 @@ async def find_node(t: Any, peer: AgentId, key: bytes) -> list[AgentId] | None:
     from libp2p.kad_dht.pb.kademlia_pb2 import Message
     from libp2p.peer.id import ID
 
-    stream = await t._host.new_stream(ID(peer.to_bytes()), [PROTOCOL_ID])
+    try:  # (the refusal's reset may overtake the protocol's acceptance: refused too)
+        stream = await t._host.new_stream(ID(peer.to_bytes()), [PROTOCOL_ID])
+    except Exception:  # noqa: BLE001 - libp2p's StreamFailure
+        return None
     request = Message()
     request.type = Message.MessageType.FIND_NODE
     request.key = key

@@ -13,7 +13,7 @@ from node.core.cid import Cid
 from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.store.dht import INTEGRATED
-from tests.integration.network_harness import make_homes, passphrase
+from tests.integration.network_harness import make_homes, passphrase, skipping_clock
 from zomes.valueflows.coordinator import EventRequest
 
 
@@ -66,21 +66,23 @@ async def test_publish_get_and_activity_across_nodes(tmp_path):
         assert sum(c[INTEGRATED] for c in counts) > 0
 
 
-async def test_gossip_brings_a_late_node_up_to_date(tmp_path):
+async def test_gossip_brings_a_late_node_up_to_date(tmp_path, autojump_clock):
+    """(On trio's mock clock: the ops settle for gossip, SETTLE_US, at once.)"""
     homes, _ = make_homes(tmp_path, ["a", "b", "c"], redundancy=3)
     net = MemoryNetwork()
+    clock = skipping_clock()
     async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(
-            open_node(homes[0], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
-        b = await stack.enter_async_context(
-            open_node(homes[1], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        a = await stack.enter_async_context(open_node(
+            homes[0], passphrase, memory_network=net, gossip_interval=0.3, rpc=False, clock=clock))
+        b = await stack.enter_async_context(open_node(
+            homes[1], passphrase, memory_network=net, gossip_interval=0.3, rpc=False, clock=clock))
         await b.connect(a.transport.listen_addrs()[0])
         record_some(homes[0], n=5)
         a.enqueue_new_records()
         await wait_for(lambda: a.queue.pending() == 0 and b.dht.counts()[INTEGRATED] > 0)
         # c was offline: it joins now and catches up by gossip, without any republish
-        c = await stack.enter_async_context(
-            open_node(homes[2], passphrase, memory_network=net, gossip_interval=0.3, rpc=False))
+        c = await stack.enter_async_context(open_node(
+            homes[2], passphrase, memory_network=net, gossip_interval=0.3, rpc=False, clock=clock))
         await c.connect(a.transport.listen_addrs()[0])
         published = a.stats.published_ops
         target = a.dht.counts()[INTEGRATED]
@@ -181,18 +183,18 @@ async def test_a_node_started_before_its_bootstrap_peer_joins_when_it_comes(tmp_
 
 
 @pytest.mark.parametrize("answer", ["too slow", "an error"])
-async def test_a_member_whose_hello_fails_is_not_refused(tmp_path, monkeypatch, answer):
-    import node.runtime.node as node_module
+async def test_a_member_whose_hello_fails_is_not_refused(tmp_path, autojump_clock, answer):
+    """(On trio's mock clock: the slow hello's timeout passes at once.)"""
     from node.api import open_agent
 
-    monkeypatch.setattr(node_module, "REQUEST_TIMEOUT", 0.2)
     homes, _ = make_homes(tmp_path, ["a", "b"])
     with open_agent(homes[1], passphrase) as b_agent:
         b_key = b_agent.key()
     net = MemoryNetwork()
     async with AsyncExitStack() as stack:
         a = await stack.enter_async_context(
-            open_node(homes[0], passphrase, memory_network=net, rpc=False, gossip_interval=3600))
+            open_node(homes[0], passphrase, memory_network=net, rpc=False, gossip_interval=3600,
+                      request_timeout=0.2))
         b = await stack.enter_async_context(net.open_transport(b_key))
 
         async def hello(peer, data):

@@ -15,13 +15,20 @@ import trio
 from dht import wire
 from dht.memory import MemoryNetwork
 from node.core.cid import Cid
+from node.core.clock import now_us
 from node.core.errors import LocalError
 from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.runtime.recovery import CHECK_WINDOW
 from node.store.dht import INTEGRATED
 from node.store.sqlite import ChainBehind
-from tests.integration.network_harness import backup, make_homes, passphrase, restore
+from tests.integration.network_harness import (
+    backup,
+    make_homes,
+    passphrase,
+    restore,
+    skipping_clock,
+)
 from zomes.valueflows.coordinator import EventRequest
 
 
@@ -44,10 +51,11 @@ def head_seq(home: Path) -> int:
         return head.seq
 
 
-async def start(stack: AsyncExitStack, home: Path, net: MemoryNetwork, bootstrap=()):  # type: ignore[no-untyped-def]
+async def start(stack: AsyncExitStack, home: Path, net: MemoryNetwork, bootstrap=(),  # type: ignore[no-untyped-def]
+                clock=now_us):
     return await stack.enter_async_context(open_node(
         home, passphrase, memory_network=net, gossip_interval=0.3, rpc=False,
-        bootstrap=list(bootstrap)))
+        bootstrap=list(bootstrap), clock=clock))
 
 
 async def test_a_restored_backup_is_noticed_refuses_writes_and_recovers(tmp_path):
@@ -145,18 +153,22 @@ async def test_a_fork_of_ours_reaching_the_node_flags_the_home_and_the_node_stay
                 assert led.agent.verify().seq == result["head_seq"]
 
 
-async def test_a_rollback_the_network_never_saw_still_publishes_what_comes_after(tmp_path):
+async def test_a_rollback_the_network_never_saw_still_publishes_what_comes_after(
+        tmp_path, autojump_clock):
     """The actions lost were never published beyond the node itself: nothing can bring
     them back, but the chain's new actions must still reach the network (the node's
-    mark of what it had queued pointed past the new head, and they were skipped)."""
+    mark of what it had queued pointed past the new head, and they were skipped).
+    (On trio's mock clock: what the loops wait for, gossip's settling time among it,
+    passes at once.)"""
     homes, _ = make_homes(tmp_path, ["a", "b", "c"], redundancy=3)
     net = MemoryNetwork()
+    clock = skipping_clock()
     async with AsyncExitStack() as stack:
-        b = await start(stack, homes[1], net)
-        c = await start(stack, homes[2], net, [b.transport.listen_addrs()[0]])
+        b = await start(stack, homes[1], net, clock=clock)
+        c = await start(stack, homes[2], net, [b.transport.listen_addrs()[0]], clock=clock)
         bootstrap = [b.transport.listen_addrs()[0]]
         async with AsyncExitStack() as first:
-            a = await start(first, homes[0], net, bootstrap)
+            a = await start(first, homes[0], net, bootstrap, clock=clock)
             record_events(homes[0], [f"e{i}" for i in range(8)])
             mid = head_seq(homes[0])
             a.enqueue_new_records()
@@ -173,7 +185,7 @@ async def test_a_rollback_the_network_never_saw_still_publishes_what_comes_after
             db.execute("DELETE FROM publish_queue")
         db.close()
         async with AsyncExitStack() as second:
-            a = await start(second, homes[0], net, bootstrap)
+            a = await start(second, homes[0], net, bootstrap, clock=clock)
             assert a.status()["behind"] is None  # (nobody holds what was lost)
             new = record_events(homes[0], ["after the rollback"])[0]
             a.enqueue_new_records()

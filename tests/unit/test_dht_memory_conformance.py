@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 from dht.authority import sort_by_distance
 from dht.memory import MemoryNetwork, MemoryTransport
+from dht.testing import ALL_CHECKS, Check, check_timeout
 from dht.transport import PeerUnreachable, RequestFailed
 from node.core.identity import AgentId, AgentKey
-from tests.conformance.transport_suite import ALL_CHECKS, Factory
 
 
 class MemoryHarness:
@@ -39,11 +40,34 @@ async def memory_harness(n: int, **options: float) -> AsyncIterator[MemoryHarnes
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
-async def test_memory_conformance(check: Callable[[Factory], Awaitable[None]]) -> None:
+async def test_memory_conformance(check: Check, autojump_clock: MockClock) -> None:
+    """On trio's mock clock: a timeout or a latency passes at once, not in wall time."""
     await check(memory_harness)
 
 
-async def test_conformance_with_latency() -> None:
+async def test_the_suite_fails_a_backend_that_ignores_timeouts(
+        autojump_clock: MockClock) -> None:
+    """The public suite catches a broken backend: one that waits past a request's timeout
+    fails `check_timeout` (on the mock clock, at once)."""
+
+    @asynccontextmanager
+    async def patient(n: int) -> AsyncIterator[MemoryHarness]:
+        async with memory_harness(n) as h:
+            for t in h.transports:
+                request = t.request
+
+                async def ignoring(peer: AgentId, name: str, payload: bytes, *,
+                                   timeout: float, request=request) -> bytes:  # type: ignore[no-untyped-def]
+                    return await request(peer, name, payload, timeout=3600)
+
+                t.request = ignoring  # type: ignore[method-assign]
+            yield h
+
+    with pytest.raises(trio.TooSlowError):
+        await check_timeout(patient)
+
+
+async def test_conformance_with_latency(autojump_clock: MockClock) -> None:
     def slow(n: int) -> object:
         return memory_harness(n, latency=0.002)
 

@@ -1,10 +1,17 @@
-"""A conformance suite every `dht.transport.Transport` backend must pass.
+"""Test helpers for transports, public like `trio.testing`: the conformance suite that
+every `dht.transport.Transport` backend must pass, whoever wrote the backend.
 
 Like trio's `check_two_way_stream`: each `check_*` is an async function taking a
 factory; the factory is an async context manager `factory(n)` yielding a `Harness`
 with `n` transports, every pair able to reach each other (transport 0 connected to
 all), and a `kill(i)` that makes transport i vanish as a crashed process would.
-`ALL_CHECKS` lists them, so a backend's test module parametrises over it.
+`ALL_CHECKS` lists them, so a backend's test module parametrises over it:
+
+    @pytest.mark.parametrize("check", ALL_CHECKS)
+    async def test_conformance(check): await check(my_harness)
+
+The checks take time from trio's clock only (no wall time), so a backend whose own
+waits are trio's may run them under `trio.testing.MockClock(autojump_threshold=0)`.
 """
 
 from __future__ import annotations
@@ -34,24 +41,34 @@ TIMEOUT = 10.0  # per request; every check also runs under trio.fail_after
 
 
 class Harness(Protocol):
+    """`n` transports that reach each other, and a way to crash one of them."""
+
     transports: Sequence[Transport]
 
-    async def kill(self, index: int) -> None: ...
+    async def kill(self, index: int) -> None:
+        """Make transport `index` vanish as a crashed process would."""
+        ...
 
 
 Factory = Callable[[int], AbstractAsyncContextManager[Harness]]
+"""`factory(n)` opens a `Harness` of `n` connected transports."""
+Check = Callable[[Factory], Awaitable[None]]
+"""One conformance check: raises (AssertionError or a transport error) on a failure."""
 
 
 async def echo(peer: AgentId, data: bytes) -> bytes:
+    """A handler that answers with the request's bytes."""
     return data
 
 
 def serve_echo(transports: Sequence[Transport]) -> None:
+    """Serve `echo` as protocol "echo" on each of `transports`."""
     for t in transports:
         t.set_handler("echo", echo)
 
 
 async def check_round_trip(factory: Factory) -> None:
+    """A request reaches its handler with the verified requester and is counted."""
     with trio.fail_after(20):
         async with factory(2) as h:
             a, b = h.transports
@@ -73,6 +90,7 @@ async def check_round_trip(factory: Factory) -> None:
 
 
 async def check_large_messages(factory: Factory) -> None:
+    """Frames up to MAX_MESSAGE pass; larger ones are refused both ways."""
     with trio.fail_after(40):
         async with factory(2) as h:
             a, b = h.transports
@@ -107,6 +125,7 @@ async def check_large_messages(factory: Factory) -> None:
 
 
 async def check_unknown_protocol(factory: Factory) -> None:
+    """A protocol nobody serves raises NotServed; the peer still serves."""
     with trio.fail_after(20):
         async with factory(2) as h:
             a, b = h.transports
@@ -120,6 +139,7 @@ async def check_unknown_protocol(factory: Factory) -> None:
 
 
 async def check_handler_exception(factory: Factory) -> None:
+    """A handler's error reaches the requester as RequestFailed, with its message."""
     with trio.fail_after(20):
         async with factory(2) as h:
             a, b = h.transports
@@ -140,6 +160,7 @@ async def check_handler_exception(factory: Factory) -> None:
 
 
 async def check_garbage_frames(factory: Factory) -> None:
+    """Malformed frames are refused without an answer; the peer survives them."""
     with trio.fail_after(30):
         async with factory(2) as h:
             a, b = h.transports
@@ -183,6 +204,7 @@ async def check_stranger_frames(factory: Factory) -> None:
 
 
 async def check_timeout(factory: Factory) -> None:
+    """A request the peer never answers raises RequestTimeout at its timeout."""
     with trio.fail_after(20):
         async with factory(2) as h:
             a, b = h.transports
@@ -206,6 +228,7 @@ async def check_timeout(factory: Factory) -> None:
 
 
 async def check_peer_filter(factory: Factory) -> None:
+    """A filtered peer is neither reached nor answered, nor listed; unfiltered, it is."""
     with trio.fail_after(30):
         async with factory(3) as h:
             a, b, c = h.transports
@@ -232,6 +255,7 @@ async def check_peer_filter(factory: Factory) -> None:
 
 
 async def check_concurrency(factory: Factory) -> None:
+    """Requests to one peer run concurrently, within the per-peer limit."""
     with trio.fail_after(30):
         async with factory(2) as h:
             a, b = h.transports
@@ -260,6 +284,7 @@ async def check_concurrency(factory: Factory) -> None:
 
 
 async def check_closest_peers(factory: Factory) -> None:
+    """`closest_peers` is exact in Kademlia's metric, the local node counted."""
     with trio.fail_after(20):
         async with factory(4) as h:
             a = h.transports[0]
@@ -275,6 +300,7 @@ async def check_closest_peers(factory: Factory) -> None:
 
 
 async def check_disconnect_and_kill(factory: Factory) -> None:
+    """A disconnected peer is dialled again; a killed one is unreachable."""
     with trio.fail_after(30):
         async with factory(3) as h:
             a, b, c = h.transports
@@ -297,6 +323,7 @@ async def check_disconnect_and_kill(factory: Factory) -> None:
 
 
 async def check_listen_addrs(factory: Factory) -> None:
+    """Listen addresses end in the agent id and can be connected to."""
     with trio.fail_after(20):
         async with factory(2) as h:
             a, b = h.transports
@@ -314,7 +341,7 @@ async def check_listen_addrs(factory: Factory) -> None:
                 pass
 
 
-ALL_CHECKS: list[Callable[[Factory], Awaitable[None]]] = [
+ALL_CHECKS: list[Check] = [
     check_round_trip,
     check_large_messages,
     check_unknown_protocol,
@@ -328,3 +355,4 @@ ALL_CHECKS: list[Callable[[Factory], Awaitable[None]]] = [
     check_disconnect_and_kill,
     check_listen_addrs,
 ]
+"""Every check, in the order a backend should pass them."""
