@@ -33,6 +33,7 @@ from node.core.session_states import (
     next_state,
 )
 from node.store import sessions
+from node.store.db import Db
 from node.store.sessions import SessionCommit, SessionDetail, SessionStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +124,7 @@ def store_with(state: SessionState) -> tuple[sqlite3.Connection, SessionStore, b
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.executescript(sessions.SCHEMA)
     conn.execute("CREATE TABLE chain (seq INTEGER, address BLOB)")
-    store = SessionStore(conn)
+    store = SessionStore(Db(conn, Path(":memory:")))
     role = Role.INITIATOR if state == SessionState.PROPOSED else Role.COUNTERPARTY
     sid = bytes(16)
     detail = SessionDetail("app.CountersignedThing", {"a": 1}, 1_000, 9_000, None, party=PLACE)
@@ -137,7 +138,7 @@ def store_with(state: SessionState) -> tuple[sqlite3.Connection, SessionStore, b
 def test_a_session_opens_in_its_roles_state(role):
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.executescript(sessions.SCHEMA)
-    store = SessionStore(conn)
+    store = SessionStore(Db(conn, Path(":memory:")))
     detail = SessionDetail("app.CountersignedThing", {"a": 1}, 1_000, 9_000, None)
     store.add(bytes(16), role, PEER, created_us=1, expires_us=9_000, detail=detail, now_us=2)
     row = store.get(bytes(16))
@@ -165,13 +166,13 @@ def test_a_commit_moves_only_as_the_table_says(state):
     conn, store, sid = store_with(state)
     commit = SessionCommit(sid, "bafy-event")
     if (state, SessionEvent.COMMIT) in TRANSITIONS:
-        sessions.apply_commit(conn, commit, now_us=3)
+        sessions.apply_commit(Db(conn, Path(":memory:")), commit, now_us=3)
         row = store.get(sid)
         assert row is not None and row.state == SessionState.COMMITTED and not row.locks
         assert row.event == "bafy-event"
     else:
         with pytest.raises(SessionClosed, match=f"is {state.value}"):
-            sessions.apply_commit(conn, commit, now_us=3)
+            sessions.apply_commit(Db(conn, Path(":memory:")), commit, now_us=3)
         row = store.get(sid)
         assert row is not None and row.state == state
 
