@@ -275,7 +275,7 @@ def cmd_chain_verify(a: argparse.Namespace) -> None:
 def cmd_chain_recover(a: argparse.Namespace) -> None:
     """Fetch this chain's records back from the network (after a rollback: a restored
     backup, a damaged disk) and append the missing ones; print what was restored."""
-    from node.runtime.rpc import node_running
+    from node.runtime.socket_client import node_running
 
     if node_running(OPTS.home):
         result = _rpc_long("recover", a.timeout + 150, force=a.force)
@@ -334,7 +334,7 @@ def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> An
 
 
 def _rpc_long(method: str, timeout: float, **params: Any) -> Any:
-    from node.runtime.rpc import call
+    from node.runtime.socket_client import call
 
     return call(OPTS.home, method, timeout=timeout, **params)
 
@@ -358,7 +358,7 @@ def cmd_get(a: argparse.Namespace) -> None:
         except NotFound:
             found = None
     if found is None:
-        from node.runtime.rpc import node_running
+        from node.runtime.socket_client import node_running
 
         if not node_running(OPTS.home):
             raise NotFound(
@@ -749,7 +749,7 @@ def _flow_text(nodes: list[dict[str, Any]]) -> str:
 
 def _flows(address: str, backwards: bool) -> list[dict[str, Any]]:
     """Across the network when a node runs (following other agents' chains), else local."""
-    from node.runtime.rpc import node_running
+    from node.runtime.socket_client import node_running
 
     if node_running(OPTS.home):
         return _rpc("flows", address=address, backwards=backwards)  # type: ignore[no-any-return]
@@ -1136,7 +1136,7 @@ def cmd_run(a: argparse.Namespace) -> None:
 
 
 def _rpc(method: str, **params: Any) -> Any:
-    from node.runtime.rpc import call
+    from node.runtime.socket_client import call
 
     return call(OPTS.home, method, **params)
 

@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 
 from dht import wire
+from dht.transport import Transport
 from node.core.errors import LocalError
+from node.core.identity import AgentId
 from node.core.own_chain import Divergence, divergence, plan_recovery
 from node.core.records import Record, SignedAction
+from node.runtime.ledger import Ledger
 from node.store.behind import (
     BehindMark,
     addresses_at,
@@ -29,9 +32,24 @@ from node.store.behind import (
     restore_chain,
     set_aside,
 )
+from node.store.dht import DhtStore
 
-if TYPE_CHECKING:
-    from node.runtime.node import Node
+
+class ChainNode(Protocol):
+    """What watching and recovering our chain needs of the node (node.runtime.node.Node)."""
+
+    me: AgentId
+    members: set[AgentId]
+    clock: Callable[[], int]
+    dht: DhtStore
+    ledger: Ledger
+    transport: Transport
+    _published_seq: int | None  # set to None: publishing looks at the chain afresh
+
+    def authorities(self, basis: bytes) -> list[AgentId]: ...
+
+    async def _ask(self, peer: AgentId, request: wire.GetRequest
+                   ) -> tuple[wire.RawRecord, ...]: ...
 
 log = logging.getLogger("coledger.node")
 
@@ -51,7 +69,7 @@ Progress = Callable[[int, int], None]
 class OwnChain:
     """Watches that our chain holds all the network holds of it; recovers it if not."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: ChainNode) -> None:
         self.node = node
         self.store = node.ledger.agent.store
         self.mark: BehindMark | None = read_mark(self.store)

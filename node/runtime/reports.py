@@ -92,7 +92,7 @@ def gather_from_node(
     home: Path, *, max_agents: int = MAX_AGENTS, progress: Progress | None = None
 ) -> tuple[Dataset, str]:
     """(dataset, this agent's id), breadth first through the running node."""
-    from node.runtime.rpc import call
+    from node.runtime.socket_client import call
 
     progress = progress or Progress("gathering chains")
     ds = Dataset()
@@ -140,7 +140,7 @@ def gather(
 ) -> tuple[Dataset, str]:  # fmt: skip
     """Through the running node when there is one (and `network` is wanted), else from
     the home alone."""
-    from node.runtime.rpc import node_running
+    from node.runtime.socket_client import node_running
 
     if network and node_running(home):
         return gather_from_node(home, max_agents=max_agents)

@@ -30,15 +30,11 @@ from node.core.cid import Cid
 from node.core.errors import CoreError, LocalError
 from node.core.identity import AgentId
 from node.core.jsonview import record_json
+from node.runtime.socket_client import socket_path
 
 log = logging.getLogger("coledger.rpc")
 
-SOCKET_NAME = "node.sock"
 MAX_REQUEST = 1024 * 1024
-
-
-def socket_path(home: Path) -> Path:
-    return Path(home) / SOCKET_NAME
 
 
 async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
@@ -270,35 +266,3 @@ def chain_view_of(records: list[Any]) -> Any:
     for record in records:
         view.step(record)
     return view
-
-
-def call(home: Path, method: str, timeout: float = 60.0, **params: Any) -> Any:
-    """Call a running node's method (blocking; for the CLI). LocalError if none runs."""
-    path = socket_path(home)
-    if not path.exists():
-        raise LocalError("no node is running for this home: start one with `coledger run`")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-        sock.sendall(json.dumps({"method": method, "params": params}).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError as e:
-        raise LocalError(
-            f"the node for this home does not answer ({e}); is `coledger run` still running?"
-        ) from None
-    finally:
-        sock.close()
-    reply = json.loads(data)
-    if "error" in reply:
-        raise LocalError(reply["error"])
-    return reply["result"]
-
-
-def node_running(home: Path) -> bool:
-    return socket_path(home).exists()

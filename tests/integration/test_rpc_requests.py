@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from dht.memory import MemoryNetwork
-from node.runtime import rpc
+from node.runtime import rpc, socket_client
 from node.runtime.conductor import open_node
 from tests.integration.network_harness import make_homes, passphrase
 
@@ -66,7 +66,7 @@ def _line(request: bytes | object) -> bytes:
 
 async def ask(home, request: bytes | object) -> dict:
     """Send one raw request line on the node's socket; its parsed answer."""
-    stream = await trio.open_unix_socket(str(rpc.socket_path(home)))
+    stream = await trio.open_unix_socket(str(socket_client.socket_path(home)))
     async with stream:
         # (BrokenResource: it answered and closed before reading all of a too long request)
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
@@ -97,7 +97,8 @@ async def test_malformed_requests_get_an_error_and_the_node_stays_up(tmp_path):
         assert status["result"]["agent_id"] == str(node.me)
         sessions = await ask(homes[0], {"method": "cs_list", "params": {"everything": True}})
         assert sessions == {"result": []}
-        blocking = await trio.to_thread.run_sync(lambda: rpc.call(homes[0], "peers", timeout=15))
+        blocking = await trio.to_thread.run_sync(
+            lambda: socket_client.call(homes[0], "peers", timeout=15))
         assert blocking == []
 
 

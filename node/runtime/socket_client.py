@@ -1,0 +1,50 @@
+"""The client side of a running node's local socket (node/runtime/rpc.py serves it):
+one JSON request per connection, blocking, for the command line and the reports that
+gather chains through the node."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from node.core.errors import LocalError
+
+SOCKET_NAME = "node.sock"
+
+
+def socket_path(home: Path) -> Path:
+    return Path(home) / SOCKET_NAME
+
+
+def call(home: Path, method: str, timeout: float = 60.0, **params: Any) -> Any:
+    """Call a running node's method (blocking; for the CLI). LocalError if none runs."""
+    path = socket_path(home)
+    if not path.exists():
+        raise LocalError("no node is running for this home: start one with `coledger run`")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+        sock.sendall(json.dumps({"method": method, "params": params}).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError as e:
+        raise LocalError(
+            f"the node for this home does not answer ({e}); is `coledger run` still running?"
+        ) from None
+    finally:
+        sock.close()
+    reply = json.loads(data)
+    if "error" in reply:
+        raise LocalError(reply["error"])
+    return reply["result"]
+
+
+def node_running(home: Path) -> bool:
+    return socket_path(home).exists()
