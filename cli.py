@@ -13,16 +13,21 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # skips an entry-point scan
 
 from node.core.errors import CoreError, LocalError, NotFound  # noqa: E402
 
+if TYPE_CHECKING:  # (imported where a command needs them: a command pays for what it uses)
+    from node.ledger import Ledger
+    from node.store.home import Agent
+
+T = TypeVar("T")
 Handler = Callable[[argparse.Namespace], None]
 
 
@@ -189,13 +194,13 @@ def new_passphrase() -> str:
     return first
 
 
-def agent():  # type: ignore[no-untyped-def]
+def agent() -> AbstractContextManager[Agent]:
     from node.api import open_agent
 
     return _warned(open_agent(OPTS.home, passphrase), lambda ag: ag)
 
 
-def ledger():  # type: ignore[no-untyped-def]
+def ledger() -> AbstractContextManager[Ledger]:
     from node.ledger import open_ledger
 
     return _warned(open_ledger(OPTS.home, passphrase), lambda led: led.agent)
@@ -205,7 +210,7 @@ WARNINGS: list[str] = []
 
 
 @contextmanager
-def _warned(opened: Any, agent_of: Callable[[Any], Any]) -> Iterator[Any]:
+def _warned(opened: AbstractContextManager[T], agent_of: Callable[[T], Agent]) -> Iterator[T]:
     """Yield what `opened` opens; keep its agent's warning (a damaged chain) for emit."""
     with opened as value:
         try:
@@ -322,9 +327,10 @@ def _recover_in_session(force: bool, bootstrap: list[str], timeout: float) -> An
         found = group.subgroup(CoreError)
         if found is None:
             raise
-        while isinstance(found, BaseExceptionGroup):
-            found = found.exceptions[0]
-        raise found from None
+        first: BaseException = found
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
     finally:  # (as they were: main() may be called again in this process, as tests do)
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)

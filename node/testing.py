@@ -13,7 +13,14 @@ from typing import Any
 
 from node.core.chain import ChainHead, StoredRow
 from node.core.cid import Cid
-from node.core.countersign import SESSION_ID_SIZE, Envelope, Session, approve, next_party
+from node.core.countersign import (
+    SESSION_ID_SIZE,
+    Envelope,
+    Party,
+    Session,
+    approve,
+    next_party,
+)
 from node.core.encoding import Value
 from node.core.identity import AgentKey
 from node.core.records import Entry, Record
@@ -77,7 +84,10 @@ class MemoryAgent:
         approvals = tuple(approve(a.key, entry_type, session, inner) for a in agents)
         envelope = Envelope(session, inner, approvals).entry()
         for a, party in zip(agents, parties, strict=True):
-            a.commit(lambda s, party=party: s.countersigned(entry_type, envelope, party))
+            def write(s: Scratch, party: Party = party) -> Cid:
+                return s.countersigned(entry_type, envelope, party)
+
+            a.commit(write)
         return envelope
 
     def rows(self) -> Iterator[StoredRow]:

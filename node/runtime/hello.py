@@ -48,21 +48,24 @@ class Hello:
         ):
             raise DecodeError("not a hello message")
         avp, peers = obj["avp"], obj["peers"]
-        if not (isinstance(avp, list) and len(avp) == 2 and all(isinstance(x, bytes) for x in avp)):
+        if not (isinstance(avp, list) and len(avp) == 2):
+            raise DecodeError("hello: avp must be [action, signature]")
+        action, signature = avp
+        if not (isinstance(action, bytes) and isinstance(signature, bytes)):
             raise DecodeError("hello: avp must be [action, signature]")
         if not isinstance(peers, list) or len(peers) > MAX_PEERS:
             raise DecodeError("hello: too many peers")
-        out = []
+        out: list[tuple[AgentId, tuple[str, ...]]] = []
         for item in peers:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], bytes)
                     and isinstance(item[1], list) and len(item[1]) <= MAX_ADDRS
                     and all(isinstance(a, str) and len(a) < 300 for a in item[1])):
                 raise DecodeError("hello: a peer is [agent id, [multiaddr...]]")
             try:
-                out.append((AgentId(item[0]), tuple(item[1])))
+                out.append((AgentId(item[0]), tuple(str(a) for a in item[1])))
             except CoreError as e:
                 raise DecodeError(f"hello: {e}") from None
-        return cls(SignedAction.from_bytes(avp[0], avp[1]), tuple(out))
+        return cls(SignedAction.from_bytes(action, signature), tuple(out))
 
 
 def fitting(

@@ -21,6 +21,7 @@ from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
 from node.core.records import Record, SignedAction
 from node.runtime.logs import event as log_event
+from node.store.db import StoreError
 from node.store.deps import StoreDeps
 from node.store.dht import (
     APP_VALID,
@@ -34,7 +35,6 @@ from node.store.dht import (
     QueuedOp,
 )
 from node.store.home import gc_paused
-from node.store.sqlite import StoreError
 from validation.pipeline import Validator
 from validation.receipts import ReceiptOutcome, receipt_bytes
 from validation.warrants import (

@@ -200,10 +200,8 @@ class Ledger:
             original = None
         if original is None or original.entry is None:
             raise LocalError(f"{process} is not a process on this chain")
-        now = self.agent.clock()
-        return self.commit(
-            lambda s, v: coordinator.finish_process(s, v, process, original.entry.address, now)
-        )
+        now, entry = self.agent.clock(), original.entry.address
+        return self.commit(lambda s, v: coordinator.finish_process(s, v, process, entry, now))
 
     # -- views ---------------------------------------------------------------------
 

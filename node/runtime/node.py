@@ -449,7 +449,9 @@ class Node:
         for op in ops:
             held = outcomes.get(op.address)
             state = None if held is None else held.state
-            status = {INTEGRATED: "integrated", REJECTED: "rejected"}.get(state, "pending")
+            status: wire.OpStatus = (
+                "integrated" if state == INTEGRATED else "rejected" if state == REJECTED
+                else "pending")
             results.append(wire.OpResult(op.address, status,
                                          held.reason if held and state == REJECTED else None))
             if held is not None and held.receipt is not None:
@@ -677,7 +679,7 @@ class Node:
             if now - self._audit_lap_us < AUDIT_LAP_US:
                 return 0
             self._audit_lap_us = now
-        records = []
+        records: list[Record] = []
         for record in store.records(start=start):
             if record.action.seq > upto or len(records) == limit:
                 break

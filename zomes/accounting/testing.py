@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from zomes.accounting.footprint import Factor, SpecFootprint
+from zomes.accounting.entries import SpecFootprint
+from zomes.accounting.footprint import Factor
 from zomes.valueflows.entries import (
     Agent,
     EconomicEvent,

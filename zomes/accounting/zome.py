@@ -17,7 +17,7 @@ from node.core.outcome import VALID, Invalid, Outcome
 from node.core.records import Record
 from zomes.accounting.common import dimension
 from zomes.accounting.entries import ENTRY_TYPES, Allocation, Budget, SpecFootprint
-from zomes.api import Deps, IntegrityZome, Zome, fold_chain
+from zomes.api import Deps, IntegrityZome, MemoSlot, Zome, fold_chain
 from zomes.valueflows.entries import ResourceSpecification, VfEntry
 from zomes.valueflows.zome import PREFIX as VF_PREFIX
 from zomes.valueflows.zome import describe_error
@@ -81,6 +81,14 @@ def check_allocation_process(entry: Allocation, op: Op, deps: Deps) -> str | Non
     return None
 
 
+# a chain's top -> the AgentValidationPkg on the chain up to it (None: none yet)
+_AVPS: MemoSlot[Cid, AgentValidationPkg | None] = MemoSlot("accounting avps")
+
+
+def _no_avp() -> AgentValidationPkg | None:
+    return None
+
+
 def _avp_step(found: AgentValidationPkg | None, record: Record) -> AgentValidationPkg | None:
     return record.action if isinstance(record.action, AgentValidationPkg) else found
 
@@ -94,7 +102,7 @@ def check_budget_declarer(entry: Budget, op: Op, deps: Deps) -> str | None:
         return None if entry.agent == author else "an agent's budget is set by that agent"
     if op.type is not OpType.REGISTER_AGENT_ACTIVITY:
         return None
-    avp = fold_chain(deps, op.action.prev_action, "accounting-avp", lambda: None, _avp_step)
+    avp = fold_chain(deps, op.action.prev_action, _AVPS, _no_avp, _avp_step)
     if avp is None or avp.membrane_proof:
         return "a network budget is set by the network's progenitor"
     return None

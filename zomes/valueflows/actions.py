@@ -7,7 +7,7 @@ a test checks every cell against the TTL. Values are the TTL individuals' local 
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeGuard, get_args
 
 NA: Final = "notApplicable"
 
@@ -100,3 +100,8 @@ def actions_as_json() -> list[dict[str, str]]:
         {"action": name, **dict(zip(VF_PROPERTIES, astuple(ACTIONS[name]), strict=True))}
         for name in sorted(ACTIONS)
     ]
+
+
+def is_action(name: str) -> TypeGuard[ActionName]:
+    """Whether `name` is one of the 19 VF actions."""
+    return name in ACTIONS

@@ -14,7 +14,7 @@ from typing import Any
 from node.core.cid import Cid
 from node.core.errors import LocalError
 from node.core.scratch import Scratch
-from zomes.valueflows.actions import ACTIONS
+from zomes.valueflows.actions import is_action
 from zomes.valueflows.entries import (
     EconomicEvent,
     EconomicResource,
@@ -134,7 +134,8 @@ def build_event(
 ) -> EconomicEvent:
     """The EconomicEvent a request describes; `new_resource(option, name, quantity, spec,
     location)` gives the address for a `new:NAME` resource (or None to leave it out)."""
-    if req.action not in ACTIONS:
+    action = req.action
+    if not is_action(action):
         raise LocalError(
             f"unknown action {req.action!r}; `coledger actions` lists the 19 VF actions"
         )
@@ -155,7 +156,7 @@ def build_event(
             resolved[option] = _address(text, option)
     try:
         return EconomicEvent(
-            action=req.action,
+            action=action,
             provider=req.provider or author,
             receiver=req.receiver or author,
             resource_inventoried_as=resolved["resource"],
