@@ -26,7 +26,7 @@ from zomes.membrane.invitations import (
     token_of,
 )
 from zomes.registry import installed_zomes
-from zomes.valueflows.zome import describe_error
+from zomes.valueflows.messages import describe_error
 
 
 def code_hash(zome: IntegrityZome) -> str:

@@ -29,7 +29,8 @@ from node.core.scratch import Scratch
 from node.runtime.ledger import Ledger, RuleBroken
 from zomes.accounting.jsonld import MalformedDocument, node_id, read_vf_graph
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process, ResourceSpecification
-from zomes.valueflows.zome import describe_error, entry_type
+from zomes.valueflows.messages import describe_error
+from zomes.valueflows.zome import entry_type
 
 _RESOURCE_KEYS = ("resourceInventoriedAs", "toResourceInventoriedAs")
 _PROCESS_KEYS = ("inputOf", "outputOf")

@@ -26,6 +26,7 @@ from zomes.accounting.entries import (
 )
 from zomes.accounting.zome import entry_type
 from zomes.valueflows.entries import VfEntry
+from zomes.valueflows.messages import describe_error
 from zomes.valueflows.units import (
     Measure,
     UnitError,
@@ -35,7 +36,6 @@ from zomes.valueflows.units import (
     parse_quantity,
     to_decimal,
 )
-from zomes.valueflows.zome import describe_error
 
 _DECIMAL_KEYS = frozenset({"percentage", "rate", "fraction"})
 _UNIT_KEYS = frozenset({"per"})

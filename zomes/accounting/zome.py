@@ -19,8 +19,8 @@ from zomes.accounting.common import dimension
 from zomes.accounting.entries import ENTRY_TYPES, Allocation, Budget, SpecFootprint
 from zomes.api import Deps, IntegrityZome, MemoSlot, Zome, fold_chain
 from zomes.valueflows.entries import ResourceSpecification, VfEntry
+from zomes.valueflows.messages import describe_error
 from zomes.valueflows.zome import PREFIX as VF_PREFIX
-from zomes.valueflows.zome import describe_error
 from zomes.valueflows.zome import parse as parse_vf
 
 NAME: Final = "accounting"

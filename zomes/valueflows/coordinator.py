@@ -22,9 +22,10 @@ from zomes.valueflows.entries import (
     ProcessSpecification,
     ResourceSpecification,
 )
+from zomes.valueflows.messages import describe_error
 from zomes.valueflows.trace import FlowIndex
 from zomes.valueflows.units import Measure, UnitError, canonical_unit, parse_quantity
-from zomes.valueflows.zome import ChainView, describe_error, entry_type
+from zomes.valueflows.zome import ChainView, entry_type
 
 NEW_PREFIX = "new:"
 
