@@ -32,7 +32,8 @@ from zomes.valueflows.entries import (
     VfEntry,
 )
 from zomes.valueflows.messages import describe_error
-from zomes.valueflows.rules import Missing, Pair, RuleContext, check_event, pair_of
+from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
+from zomes.valueflows.rules import check_event
 
 NAME: Final = "valueflows"
 VERSION: Final = "1"
@@ -453,6 +454,7 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.units",
         "zomes.valueflows.resources",
         "zomes.valueflows.rules",
+        "zomes.valueflows.rule_context",
     ),
 )
 
