@@ -16,17 +16,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
 from dht.transport import MAX_MESSAGE
-from dht.wire import (
-    MAX_REASON,
-    MAX_SIGNATURE,
-    RawRecord,
-    WireError,
-    _bytes,
-    _list,
-    _map,
-    _text,
-    _uint,
-)
+from dht.wire import MAX_REASON, MAX_SIGNATURE, RawRecord
+from dht.wire_fields import WireError, check_bytes, check_list, check_map, check_text, check_uint
 from node.core.countersign import SESSION_ID_SIZE, Party
 from node.core.encoding import decode, encode_trusted, lookup
 from node.core.errors import CoreError
@@ -39,7 +30,7 @@ ACKS: Final = frozenset({"pending", "declined"})
 
 
 def _sid(value: Any) -> bytes:
-    sid = _bytes(value, "session id", SESSION_ID_SIZE)
+    sid = check_bytes(value, "session id", SESSION_ID_SIZE)
     if len(sid) != SESSION_ID_SIZE:
         raise WireError(f"a session id is {SESSION_ID_SIZE} bytes")
     return sid
@@ -59,11 +50,11 @@ def _party(value: Any) -> Party:
 
 
 def _records(value: Any) -> tuple[RawRecord, ...]:
-    return tuple(RawRecord.from_obj(r) for r in _list(value, "records", MAX_CONTEXT_RECORDS))
+    return tuple(RawRecord.from_obj(r) for r in check_list(value, "records", MAX_CONTEXT_RECORDS))
 
 
 def _opt_text(value: Any, name: str, bound: int) -> str | None:
-    return None if value is None else _text(value, name, bound)
+    return None if value is None else check_text(value, name, bound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +76,13 @@ class Propose:
 
     @classmethod
     def from_obj(cls, obj: Any) -> Propose:
-        m = _map(obj, cls.KIND, frozenset(
+        m = check_map(obj, cls.KIND, frozenset(
             {"t", "id", "entry_type", "event", "party", "start", "end", "to_new", "records"}))
         if m["to_new"] == "":
             raise WireError("to_new, the receiving resource's name, is empty")
-        return cls(_sid(m["id"]), _text(m["entry_type"], "entry type", MAX_ENTRY_TYPE),
-                   _event(m["event"]), _party(m["party"]), _uint(m["start"], "start"),
-                   _uint(m["end"], "end"), _opt_text(m["to_new"], "to_new", MAX_NAME),
+        return cls(_sid(m["id"]), check_text(m["entry_type"], "entry type", MAX_ENTRY_TYPE),
+                   _event(m["event"]), _party(m["party"]), check_uint(m["start"], "start"),
+                   check_uint(m["end"], "end"), _opt_text(m["to_new"], "to_new", MAX_NAME),
                    _records(m["records"]))
 
 
@@ -106,8 +97,8 @@ class Ack:
 
     @classmethod
     def from_obj(cls, obj: Any) -> Ack:
-        m = _map(obj, cls.KIND, frozenset({"t", "state", "reason"}))
-        state = _text(m["state"], "state", 16)
+        m = check_map(obj, cls.KIND, frozenset({"t", "state", "reason"}))
+        state = check_text(m["state"], "state", 16)
         if state not in ACKS:
             raise WireError(f"unknown ack state {state!r}")
         return cls(state, _opt_text(m["reason"], "reason", MAX_REASON))
@@ -128,9 +119,10 @@ class Accept:
 
     @classmethod
     def from_obj(cls, obj: Any) -> Accept:
-        m = _map(obj, cls.KIND, frozenset({"t", "id", "event", "party", "approval", "records"}))
+        m = check_map(obj, cls.KIND,
+                      frozenset({"t", "id", "event", "party", "approval", "records"}))
         return cls(_sid(m["id"]), _event(m["event"]), _party(m["party"]),
-                   _bytes(m["approval"], "approval", MAX_SIGNATURE), _records(m["records"]))
+                   check_bytes(m["approval"], "approval", MAX_SIGNATURE), _records(m["records"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +136,7 @@ class Decline:
 
     @classmethod
     def from_obj(cls, obj: Any) -> Decline:
-        m = _map(obj, cls.KIND, frozenset({"t", "id", "reason"}))
+        m = check_map(obj, cls.KIND, frozenset({"t", "id", "reason"}))
         return cls(_sid(m["id"]), _opt_text(m["reason"], "reason", MAX_REASON))
 
 
@@ -158,7 +150,7 @@ class Status:
 
     @classmethod
     def from_obj(cls, obj: Any) -> Status:
-        return cls(_sid(_map(obj, cls.KIND, frozenset({"t", "id"}))["id"]))
+        return cls(_sid(check_map(obj, cls.KIND, frozenset({"t", "id"}))["id"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +166,12 @@ class Decision:
 
     @classmethod
     def from_obj(cls, obj: Any) -> Decision:
-        m = _map(obj, cls.KIND, frozenset({"t", "state", "approval", "reason"}))
-        state = _text(m["state"], "state", 16)
+        m = check_map(obj, cls.KIND, frozenset({"t", "state", "approval", "reason"}))
+        state = check_text(m["state"], "state", 16)
         if state not in DECISIONS:
             raise WireError(f"unknown decision {state!r}")
         approval = (
-            None if m["approval"] is None else _bytes(m["approval"], "approval", MAX_SIGNATURE)
+            None if m["approval"] is None else check_bytes(m["approval"], "approval", MAX_SIGNATURE)
         )
         return cls(state, approval, _opt_text(m["reason"], "reason", MAX_REASON))
 

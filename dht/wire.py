@@ -17,11 +17,21 @@ from typing import Any, ClassVar, Final, Literal, TypeVar, cast, get_args, overl
 
 from dht.gossip import Bucket, Fingerprint
 from dht.transport import MAX_MESSAGE
+from dht.wire_fields import (
+    WireError,
+    check_agent,
+    check_bytes,
+    check_cid,
+    check_list,
+    check_map,
+    check_text,
+    check_uint,
+)
 from node.core.chain import check_entry_address
 from node.core.cid import Cid
 from node.core.encoding import decode, encode_trusted, one_of
-from node.core.errors import CoreError, DecodeError
-from node.core.identity import AGENT_ID_SIZE, AgentId
+from node.core.errors import CoreError
+from node.core.identity import AgentId
 from node.core.ops import Op
 from node.core.records import MAX_ACTION_SIZE, MAX_ENTRY_SIZE, Entry, Record, SignedAction
 
@@ -41,68 +51,6 @@ OpStatus = Literal["integrated", "pending", "rejected", "not_authority"]
 OP_STATUSES: Final = frozenset(get_args(OpStatus))
 GetKind = Literal["record", "entry", "agent_activity"]
 GET_KINDS: Final = frozenset(get_args(GetKind))
-
-
-class WireError(DecodeError):
-    """Bytes from a peer are not a well-formed message of the expected kind."""
-
-
-# --- checking helpers: each raises WireError with the field's name -------------------
-
-
-def _map(obj: Any, tag: str, fields: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise WireError(f"{tag}: a message must be a map")
-    if obj.get("t") != tag:
-        raise WireError(f"expected a {tag} message, got type {obj.get('t')!r}")
-    if obj.keys() != fields:
-        raise WireError(f"{tag}: fields must be exactly {sorted(fields)}")
-    return obj
-
-
-def _list(value: Any, name: str, bound: int) -> list[Any]:
-    if not isinstance(value, list):
-        raise WireError(f"{name} must be a list")
-    if len(value) > bound:
-        raise WireError(f"{name} has {len(value)} items, more than {bound}")
-    return value
-
-
-def _bytes(value: Any, name: str, bound: int) -> bytes:
-    if not isinstance(value, bytes):
-        raise WireError(f"{name} must be bytes")
-    if len(value) > bound:
-        raise WireError(f"{name} of {len(value)} bytes exceeds {bound}")
-    return value
-
-
-def _text(value: Any, name: str, bound: int) -> str:
-    if not isinstance(value, str):
-        raise WireError(f"{name} must be text")
-    if len(value) > bound:
-        raise WireError(f"{name} longer than {bound}")
-    return value
-
-
-def _uint(value: Any, name: str) -> int:
-    if type(value) is not int or not 0 <= value < 2**63:
-        raise WireError(f"{name} must be an integer in [0, 2^63)")
-    return value
-
-
-def _cid(value: Any, name: str) -> Cid:
-    if not isinstance(value, Cid):
-        raise WireError(f"{name} must be a link (CID)")
-    return value
-
-
-def _agent(value: Any, name: str) -> AgentId:
-    if not isinstance(value, bytes) or len(value) != AGENT_ID_SIZE:
-        raise WireError(f"{name} must be agent id bytes")
-    try:
-        return AgentId(value)
-    except CoreError as e:
-        raise WireError(f"{name}: {e}") from None
 
 
 # --- parts ---------------------------------------------------------------------------
@@ -131,10 +79,10 @@ class RawOp:
             raise WireError("an op is a list [op_type, action, signature, entry]")
         op_type, action, signature, entry = obj
         return cls(
-            _text(op_type, "op type", MAX_OP_TYPE),
-            _bytes(action, "action", MAX_ACTION_SIZE),
-            _bytes(signature, "signature", MAX_SIGNATURE),
-            None if entry is None else _bytes(entry, "entry", MAX_ENTRY_SIZE),
+            check_text(op_type, "op type", MAX_OP_TYPE),
+            check_bytes(action, "action", MAX_ACTION_SIZE),
+            check_bytes(signature, "signature", MAX_SIGNATURE),
+            None if entry is None else check_bytes(entry, "entry", MAX_ENTRY_SIZE),
         )
 
 
@@ -180,9 +128,9 @@ class RawRecord:
             raise WireError("a record is a list [action, signature, entry]")
         action, signature, entry = obj
         return cls(
-            _bytes(action, "action", MAX_ACTION_SIZE),
-            _bytes(signature, "signature", MAX_SIGNATURE),
-            None if entry is None else _bytes(entry, "entry", MAX_ENTRY_SIZE),
+            check_bytes(action, "action", MAX_ACTION_SIZE),
+            check_bytes(signature, "signature", MAX_SIGNATURE),
+            None if entry is None else check_bytes(entry, "entry", MAX_ENTRY_SIZE),
         )
 
 
@@ -205,9 +153,9 @@ class OpResult:
         if not one_of(status, OP_STATUSES):
             raise WireError(f"unknown op status {status!r}")
         return cls(
-            _cid(address, "op address"),
+            check_cid(address, "op address"),
             cast(OpStatus, status),
-            None if reason is None else _text(reason, "reason", MAX_REASON),
+            None if reason is None else check_text(reason, "reason", MAX_REASON),
         )
 
 
@@ -221,14 +169,18 @@ def _bucket_fp(obj: Any) -> tuple[Bucket, Fingerprint]:
     start, span, count, xor = obj
     if not isinstance(xor, bytes) or len(xor) != 32:
         raise WireError("a fingerprint's xor is 32 bytes")
-    bucket = Bucket(_uint(start, "bucket start"), _uint(span, "bucket span"))
-    return bucket, Fingerprint(_uint(count, "count"), int.from_bytes(xor, "big"))
+    bucket = Bucket(check_uint(start, "bucket start"), check_uint(span, "bucket span"))
+    return bucket, Fingerprint(check_uint(count, "count"), int.from_bytes(xor, "big"))
+
+
+def _addresses(obj: Any) -> tuple[Cid, ...]:
+    return tuple(check_cid(a, "address") for a in check_list(obj, "addresses", MAX_ADDRESSES))
 
 
 def _bucket(obj: Any) -> Bucket:
     if not isinstance(obj, list) or len(obj) != 2:
         raise WireError("a bucket is a list [start_us, span_us]")
-    return Bucket(_uint(obj[0], "bucket start"), _uint(obj[1], "bucket span"))
+    return Bucket(check_uint(obj[0], "bucket start"), check_uint(obj[1], "bucket span"))
 
 
 # --- messages ------------------------------------------------------------------------
@@ -246,8 +198,8 @@ class PublishRequest:
 
     @classmethod
     def from_obj(cls, obj: Any) -> PublishRequest:
-        m = _map(obj, cls.KIND, frozenset({"t", "ops"}))
-        return cls(tuple(RawOp.from_obj(o) for o in _list(m["ops"], "ops", MAX_OPS)))
+        m = check_map(obj, cls.KIND, frozenset({"t", "ops"}))
+        return cls(tuple(RawOp.from_obj(o) for o in check_list(m["ops"], "ops", MAX_OPS)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,11 +219,10 @@ class PublishResponse:
 
     @classmethod
     def from_obj(cls, obj: Any) -> PublishResponse:
-        m = _map(obj, cls.KIND, frozenset({"t", "results", "receipts"}))
-        results = tuple(OpResult.from_obj(r) for r in _list(m["results"], "results", MAX_OPS))
-        receipts = tuple(
-            _bytes(r, "receipt", MAX_RECEIPT) for r in _list(m["receipts"], "receipts", MAX_OPS)
-        )
+        m = check_map(obj, cls.KIND, frozenset({"t", "results", "receipts"}))
+        results = tuple(OpResult.from_obj(r) for r in check_list(m["results"], "results", MAX_OPS))
+        receipts = tuple(check_bytes(r, "receipt", MAX_RECEIPT)
+                         for r in check_list(m["receipts"], "receipts", MAX_OPS))
         return cls(results, receipts)
 
 
@@ -287,9 +238,9 @@ class FetchRequest:
 
     @classmethod
     def from_obj(cls, obj: Any) -> FetchRequest:
-        m = _map(obj, cls.KIND, frozenset({"t", "addresses"}))
-        items = _list(m["addresses"], "addresses", MAX_ADDRESSES)
-        return cls(tuple(_cid(a, "address") for a in items))
+        m = check_map(obj, cls.KIND, frozenset({"t", "addresses"}))
+        items = check_list(m["addresses"], "addresses", MAX_ADDRESSES)
+        return cls(tuple(check_cid(a, "address") for a in items))
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,8 +255,8 @@ class FetchResponse:
 
     @classmethod
     def from_obj(cls, obj: Any) -> FetchResponse:
-        m = _map(obj, cls.KIND, frozenset({"t", "ops"}))
-        return cls(tuple(RawOp.from_obj(o) for o in _list(m["ops"], "ops", MAX_OPS)))
+        m = check_map(obj, cls.KIND, frozenset({"t", "ops"}))
+        return cls(tuple(RawOp.from_obj(o) for o in check_list(m["ops"], "ops", MAX_OPS)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,18 +283,18 @@ class GetRequest:
 
     @classmethod
     def from_obj(cls, obj: Any) -> GetRequest:
-        m = _map(obj, cls.KIND, frozenset({"t", "target", "kind", "since"}))
+        m = check_map(obj, cls.KIND, frozenset({"t", "target", "kind", "since"}))
         kind = m["kind"]
         if not one_of(kind, GET_KINDS):
             raise WireError(f"unknown get kind {kind!r}")
-        since = _uint(m["since"], "since")
+        since = check_uint(m["since"], "since")
         target: Cid | AgentId
         if kind == "agent_activity":
-            target = _agent(m["target"], "target")
+            target = check_agent(m["target"], "target")
         elif since:
             raise WireError("only an agent_activity get starts at a seq")
         else:
-            target = _cid(m["target"], "target")
+            target = check_cid(m["target"], "target")
         return cls(target, cast(GetKind, kind), since)
 
 
@@ -360,10 +311,10 @@ class GetResponse:
 
     @classmethod
     def from_obj(cls, obj: Any) -> GetResponse:
-        m = _map(obj, cls.KIND, frozenset({"t", "found", "records"}))
+        m = check_map(obj, cls.KIND, frozenset({"t", "found", "records"}))
         if not isinstance(m["found"], bool):
             raise WireError("found must be a boolean")
-        items = _list(m["records"], "records", MAX_RECORDS)
+        items = check_list(m["records"], "records", MAX_RECORDS)
         return cls(m["found"], tuple(RawRecord.from_obj(r) for r in items))
 
 
@@ -393,15 +344,16 @@ class GossipRequest:
     @classmethod
     def from_obj(cls, obj: Any) -> GossipRequest:
         fields = frozenset({"t", "now_us", "redundancy", "fingerprints", "addresses"})
-        m = _map(obj, cls.KIND, fields)
-        redundancy = _uint(m["redundancy"], "redundancy")
+        m = check_map(obj, cls.KIND, fields)
+        redundancy = check_uint(m["redundancy"], "redundancy")
         if not 1 <= redundancy <= 64:
             raise WireError("redundancy must be in 1..64")
         return cls(
-            _uint(m["now_us"], "now_us"),
+            check_uint(m["now_us"], "now_us"),
             redundancy,
-            tuple(_bucket_fp(f) for f in _list(m["fingerprints"], "fingerprints", MAX_BUCKETS)),
-            tuple(_cid(a, "address") for a in _list(m["addresses"], "addresses", MAX_ADDRESSES)),
+            tuple(_bucket_fp(f)
+                  for f in check_list(m["fingerprints"], "fingerprints", MAX_BUCKETS)),
+            _addresses(m["addresses"]),
         )
 
 
@@ -422,10 +374,10 @@ class GossipResponse:
 
     @classmethod
     def from_obj(cls, obj: Any) -> GossipResponse:
-        m = _map(obj, cls.KIND, frozenset({"t", "differing", "addresses"}))
+        m = check_map(obj, cls.KIND, frozenset({"t", "differing", "addresses"}))
         return cls(
-            tuple(_bucket(b) for b in _list(m["differing"], "differing", MAX_BUCKETS)),
-            tuple(_cid(a, "address") for a in _list(m["addresses"], "addresses", MAX_ADDRESSES)),
+            tuple(_bucket(b) for b in check_list(m["differing"], "differing", MAX_BUCKETS)),
+            _addresses(m["addresses"]),
         )
 
 
@@ -441,9 +393,9 @@ class WarrantMessage:
 
     @classmethod
     def from_obj(cls, obj: Any) -> WarrantMessage:
-        m = _map(obj, cls.KIND, frozenset({"t", "warrants"}))
-        items = _list(m["warrants"], "warrants", MAX_WARRANTS)
-        return cls(tuple(_bytes(w, "warrant", MAX_WARRANT) for w in items))
+        m = check_map(obj, cls.KIND, frozenset({"t", "warrants"}))
+        items = check_list(m["warrants"], "warrants", MAX_WARRANTS)
+        return cls(tuple(check_bytes(w, "warrant", MAX_WARRANT) for w in items))
 
 
 Message = (
