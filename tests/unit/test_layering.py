@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DHT_PURE = {"dht.wire", "dht.authority", "dht.gossip", "dht.transport"}
+DHT_PURE = {"dht.wire", "dht.wire_fields", "dht.authority", "dht.gossip", "dht.transport"}
 IMPURE = {"trio", "sqlite3", "libp2p", "multiaddr"}
 
 
