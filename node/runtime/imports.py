@@ -27,7 +27,8 @@ from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Unresolved
 from node.core.scratch import Scratch
 from node.runtime.ledger import Ledger, RuleBroken
-from zomes.accounting.jsonld import MalformedDocument, node_id, read_vf_graph
+from zomes.accounting.jsonld import MalformedDocument, node_id
+from zomes.accounting.jsonld_import import read_vf_graph
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process, ResourceSpecification
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.zome import entry_type

@@ -10,7 +10,8 @@ from typing import Final
 
 from zomes.accounting.epcis import to_epcis
 from zomes.accounting.formatting import dumps_json, iso_time
-from zomes.accounting.jsonld import MalformedDocument, from_vf_jsonld, to_vf_jsonld
+from zomes.accounting.jsonld import MalformedDocument, to_vf_jsonld
+from zomes.accounting.jsonld_import import from_vf_jsonld
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact, validate_pact
 from zomes.valueflows.entries import EconomicEvent
 
