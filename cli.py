@@ -1251,6 +1251,21 @@ def _os_message(error: OSError) -> str:
     return reason
 
 
+class _Version(argparse.Action):
+    """--version, which reads the installed version only when asked: importlib.metadata
+    and the package's metadata cost every command about 10 ms (argparse's own action
+    wants the text when the parser is built)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(_version())
+        parser.exit()
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -1281,7 +1296,7 @@ def build_parser() -> Parser:
                     "for cooperatives.",
         parents=[_common_options(True)],
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     after = [_common_options(False)]
     subparsers: dict[str, Any] = {
         "": parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser),
