@@ -11,10 +11,10 @@ the start, median, end (MB) and the slope of a least-squares line through the sa
 the events recorded and whether publishing caught up.
 Short check: --seconds 180. The figure the issue asks for: --seconds 1800 --rate 10.
 
-Measured here (2 nodes, 10 events/s, 30 min, December 2026): RSS 103 -> 222 MB, 211 MB/h
-(the code before issue 11: 103 -> 272 MB, 320 MB/h, same time, same machine); an idle node
-103.2 MB flat. What still grows grows with the data held (about 6.6 KB an event: gossip's
-running sums, ~380 B an op, and the validated chain's view, ~1.7 KB an event).
+Measured here (2 nodes, 10 events/s, December 2026): 60 min, RSS 103 -> 148 MB, 15 MB/h
+over the second half and flat (148.0 MB) for the last 12 minutes while bounded memos
+finished filling; 30 min, 103 -> 140 MB (the code before issue 11: 103 -> 272 MB,
+320 MB/h); an idle node flat at 102.6 MB.
 """
 
 from __future__ import annotations
