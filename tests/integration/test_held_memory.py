@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import pytest
 
 from dht.gossip import SETTLE_US, Bucket, _hash_of, fingerprints, shared_scope
 from dht.memory import MemoryNetwork
@@ -158,18 +162,26 @@ async def test_the_sums_survive_a_block_a_restart_and_a_hand_off(tmp_path) -> No
             assert sorted(again.fellows(), key=str) == sorted(shared.fellows(), key=str)
 
 
-async def test_a_refresh_that_fails_leaves_nothing_half_filed(tmp_path, monkeypatch) -> None:
-    ops = make_ops(600, agents=4)
+@asynccontextmanager
+async def five_peers() -> AsyncIterator[tuple[MemoryNetwork, list[Any], Population]]:
+    """Five members on an in-memory network, their transports, and the population as the
+    first of them sees it."""
     network = MemoryNetwork()
     keys = [AgentKey.generate() for _ in range(5)]
+    async with AsyncExitStack() as stack:
+        live = [await stack.enter_async_context(network.open_transport(k)) for k in keys]
+        population = Population(live[0].local_id, live[0], R)
+        population.refresh({k.agent_id for k in keys}, set())
+        yield network, live, population
+
+
+async def test_a_refresh_that_fails_leaves_nothing_half_filed(tmp_path, monkeypatch) -> None:
+    ops = make_ops(600, agents=4)
     with open_store(tmp_path / "db", create=True) as store:
         dht = DhtStore(store)
         integrate(dht, ops[:300])
-        async with AsyncExitStack() as stack:
-            live = [await stack.enter_async_context(network.open_transport(k)) for k in keys]
+        async with five_peers() as (network, live, population):
             me = live[0].local_id
-            population = Population(me, live[0], R)
-            population.refresh({k.agent_id for k in keys}, set())
             shared = SharedOps(me, dht)
             shared.refresh(population, 0, NOW)
             integrate(dht, ops[300:])  # handed over once, to the refresh that fails
@@ -178,11 +190,8 @@ async def test_a_refresh_that_fails_leaves_nothing_half_filed(tmp_path, monkeypa
                 raise RuntimeError("the disk failed")
 
             monkeypatch.setattr(shared._held, "add_sums", fail)
-            try:
+            with pytest.raises(RuntimeError, match="the disk failed"):
                 shared.refresh(population, 0, NOW)
-                raise AssertionError("the refresh did not fail")
-            except RuntimeError:
-                pass
             monkeypatch.undo()
             shared.refresh(population, 0, NOW)
             check_sums(shared, dht, population, me)
@@ -192,16 +201,11 @@ async def test_the_sums_queries_scan_and_sort_nothing(tmp_path) -> None:
     """Every statement a refresh, gossip and hand-off run seeks by an index (a sort or a
     scan in a page's query makes a full re-read quadratic in the ops held)."""
     ops = make_ops(300, agents=3)
-    network = MemoryNetwork()
-    keys = [AgentKey.generate() for _ in range(5)]
     with open_store(tmp_path / "db", create=True) as store:
         dht = DhtStore(store)
         integrate(dht, ops[:200])
-        async with AsyncExitStack() as stack:
-            live = [await stack.enter_async_context(network.open_transport(k)) for k in keys]
+        async with five_peers() as (network, live, population):
             me = live[0].local_id
-            population = Population(me, live[0], R)
-            population.refresh({k.agent_id for k in keys}, set())
             shared = SharedOps(me, dht)
             statements: list[str] = []
             store.db.trace(statements.append)
@@ -209,7 +213,7 @@ async def test_the_sums_queries_scan_and_sort_nothing(tmp_path) -> None:
                 shared.refresh(population, 0, NOW)
                 integrate(dht, ops[200:])
                 network.kill(live[4].local_id)
-                population.refresh({k.agent_id for k in keys}, set())
+                population.refresh({t.local_id for t in live}, set())
                 shared.refresh(population, 0, NOW)
                 shared.refresh(population, 1, NOW)
                 for peer in shared.fellows():
