@@ -10,7 +10,7 @@ accounting zome's Dataset, is node/gather.py; the reports themselves are pure
 from __future__ import annotations
 
 import base64
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from node.core.errors import CoreError
 from node.core.identity import AgentId
@@ -42,7 +42,27 @@ def unpack(packed: list[str | None]) -> Record:
 # -- in the node (the RPC method) --------------------------------------------------------
 
 
-async def fetch_chains(node: Any, agents: list[str] | None = None) -> dict[str, Any]:
+class ActivityAuthors(Protocol):
+    """The authors whose chains this node's DHT store holds (as their authority)."""
+
+    def activity_authors(self) -> list[AgentId]: ...
+
+
+class ChainSource(Protocol):
+    """The running node as `fetch_chains` reads it."""
+
+    @property
+    def me(self) -> AgentId: ...
+
+    @property
+    def dht(self) -> ActivityAuthors: ...
+
+    def peers(self) -> list[AgentId]: ...
+
+    async def agent_activity(self, author: AgentId, first: bool = False) -> list[Record]: ...
+
+
+async def fetch_chains(node: ChainSource, agents: list[str] | None = None) -> dict[str, Any]:
     """The chains of `agents`, each from its authorities, fetched a few at a time. Without
     `agents`: where to start, this node's own agent, its peers and the authors its store
     holds (`start`), and no chains yet."""
