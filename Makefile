@@ -27,6 +27,17 @@ demo: install
 bench: install
 	$(PY) bench/commit.py
 
+# Issue 12's before/after figures: the four benches run alternately here and in BEFORE
+# (a checkout of the code before the change, with its own `make install`), one session.
+BEFORE ?= /tmp/before-263776d
+.PHONY: compare
+compare: install
+	$(PY) bench/compare.py $(BEFORE) . commit.py --rounds 7
+	$(PY) bench/compare.py $(BEFORE) . validate.py --rounds 7 -- --repeat 1
+	$(PY) bench/compare.py $(BEFORE) . countersign.py --rounds 7 -- --transfers 100
+	$(PY) bench/compare.py $(BEFORE) . network.py --rounds 5 -- --events 500 --nodes 5 \
+		--rate 5 --seconds 15 --catchup-ops 1000
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy --strict node validation zomes dht cli.py
