@@ -27,6 +27,23 @@ demo: install
 bench: install
 	$(PY) bench/commit.py
 
+# Issue 12's before/after figures: the four benches run alternately here and in BEFORE,
+# a worktree of BEFORE_COMMIT (the code before the change) with its own .venv, made if
+# missing (`git worktree remove --force $(BEFORE)` after).
+BEFORE_COMMIT ?= 263776d
+BEFORE ?= /tmp/before-$(BEFORE_COMMIT)
+.PHONY: compare
+compare: install $(BEFORE)/.venv/.installed
+	$(PY) bench/compare.py $(BEFORE) . commit.py --rounds 7
+	$(PY) bench/compare.py $(BEFORE) . validate.py --rounds 7 -- --repeat 1
+	$(PY) bench/compare.py $(BEFORE) . countersign.py --rounds 7 -- --transfers 100
+	$(PY) bench/compare.py $(BEFORE) . network.py --rounds 5 -- --events 500 --nodes 5 \
+		--rate 5 --seconds 15 --catchup-ops 1000
+
+$(BEFORE)/.venv/.installed:
+	test -d $(BEFORE) || git worktree add --detach $(BEFORE) $(BEFORE_COMMIT)
+	$(MAKE) -C $(BEFORE) install
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy --strict node validation zomes dht cli.py

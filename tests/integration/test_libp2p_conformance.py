@@ -186,7 +186,7 @@ async def test_requests_share_a_stream_and_survive_its_end(monkeypatch) -> None:
                 for i in range(10):
                     nursery.start_soon(one, i)
             assert sorted(answers) == [bytes([i]) for i in range(10)]
-            assert 1 <= len(a._idle[(b.local_id, "echo")]) <= backend.STREAMS_KEPT  # type: ignore[attr-defined]
+            assert 1 <= len(a._outbound.idle[(b.local_id, "echo")]) <= backend.STREAMS_KEPT  # type: ignore[attr-defined]
             b.set_peer_filter(lambda p: p != a.local_id)
             with pytest.raises(Exception) as info:
                 await a.request(b.local_id, "echo", b"refused", timeout=5)
@@ -226,7 +226,7 @@ async def test_streams_kept_for_a_peer_go_with_its_connection() -> None:
             serve_echo([b])
             for _ in range(3):
                 await a.request(b.local_id, "echo", b"x", timeout=5)
-            assert (b.local_id, "echo") in a._idle  # type: ignore[attr-defined]
+            assert (b.local_id, "echo") in a._outbound.idle  # type: ignore[attr-defined]
             await h.kill(1)  # no request follows: only the connection's end can clear it
-            while (b.local_id, "echo") in a._idle:  # type: ignore[attr-defined]
+            while (b.local_id, "echo") in a._outbound.idle:  # type: ignore[attr-defined]
                 await trio.sleep(0.05)
