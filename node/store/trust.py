@@ -51,18 +51,24 @@ CREATE TABLE IF NOT EXISTS blocked (
 class Blocked(AbstractSet[AgentId]):
     """The agents blocked, as the `blocked` table holds them: the one copy in memory (it is
     asked about every message and op), read on first use and again on `reload`, and kept
-    up to date by `Trust.block`, the one way to block."""
+    up to date by `Trust.block`, the one way to block. A block inside a transaction shows
+    at once; once that transaction is over (committed or rolled back) the table is read
+    again, so that the copy never holds a block the table does not."""
 
-    def __init__(self, read: Callable[[], Iterable[AgentId]]) -> None:
+    def __init__(self, read: Callable[[], Iterable[AgentId]],
+                 in_transaction: Callable[[], bool]) -> None:
         self._read = read
+        self._in_transaction = in_transaction
         self._agents: set[AgentId] | None = None
+        self._unsure = False  # a block was added inside a transaction not yet over
 
     def reload(self) -> None:
         """Read the table again."""
         self._agents = set(self._read())
+        self._unsure = False
 
     def _held(self) -> set[AgentId]:
-        if self._agents is None:
+        if self._agents is None or (self._unsure and not self._in_transaction()):
             self.reload()
             assert self._agents is not None
         return self._agents
@@ -70,6 +76,7 @@ class Blocked(AbstractSet[AgentId]):
     def added(self, agent: AgentId) -> None:
         """`agent` was blocked just now (by `Trust.block`)."""
         self._held().add(agent)
+        self._unsure = self._unsure or self._in_transaction()
 
     def __contains__(self, agent: object) -> bool:
         return agent in self._held()
@@ -90,7 +97,7 @@ class Trust:
 
     def __init__(self, db: Db) -> None:
         self._db = db
-        self.blocked_agents = Blocked(self.blocked)
+        self.blocked_agents = Blocked(self.blocked, lambda: db.in_transaction)
         """The agents blocked, in memory (the table is the truth; `block` updates both)."""
 
     def add_receipts(self, rows: Sequence[tuple[Cid, AgentId, bytes]]) -> None:
