@@ -46,8 +46,8 @@ from node.core.ops import OpType, produce_ops  # noqa: E402
 from node.core.scratch import Scratch  # noqa: E402
 from node.ledger import make_validator  # noqa: E402
 from node.membership import zome_refs  # noqa: E402
-from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.runtime.reports import gather_local  # noqa: E402
+from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.store.deps import StoreDeps  # noqa: E402
 from node.store.dht import DhtStore  # noqa: E402
 from node.store.home import open_agent  # noqa: E402
