@@ -814,7 +814,7 @@ def _accounting(fn: Callable[[], Any]) -> Any:
 def _gathered(max_agents: int, network: bool = True):  # type: ignore[no-untyped-def]
     """(dataset, my agent id): through the running node when there is one (and `network`),
     else from this home's chain and DHT store."""
-    from node.runtime.reports import gather
+    from node.gather import gather
 
     return gather(OPTS.home, passphrase, network=network, max_agents=max_agents)
 
@@ -991,7 +991,7 @@ def cmd_import(a: argparse.Namespace) -> None:
     events name are copied from the document onto this chain (new addresses)."""
     from decimal import Decimal
 
-    from node.runtime.imports import import_vf_jsonld
+    from node.imports import import_vf_jsonld
 
     try:
         document = json.loads(a.file.read_text(encoding="utf-8"), parse_float=Decimal)

@@ -27,6 +27,7 @@ from node.runtime.conductor import open_node  # noqa: E402
 from node.runtime.countersign import TransferRequest  # noqa: E402
 from node.testing import SIM_PASSPHRASE, simulated_network  # noqa: E402
 from zomes.valueflows.coordinator import EventRequest  # noqa: E402
+from zomes.valueflows.ledger_calls import record  # noqa: E402
 
 
 def passphrase() -> str:
@@ -74,7 +75,7 @@ async def bench(root: Path, transfers: int) -> dict[str, float]:
         commits = []
         for _ in range(min(transfers, 100)):
             t = time.perf_counter()
-            farm.ledger.record(EventRequest("raise", resource=wheat, quantity="1 kg"))
+            record(farm.ledger, EventRequest("raise", resource=wheat, quantity="1 kg"))
             commits.append(time.perf_counter() - t)
         latencies = []
         mill_wheat: str | None = None  # the mill's wheat, made by the first transfer

@@ -44,14 +44,14 @@ from node.core.clock import now_us  # noqa: E402
 from node.core.identity import AgentKey  # noqa: E402
 from node.core.ops import OpType, produce_ops  # noqa: E402
 from node.core.scratch import Scratch  # noqa: E402
+from node.gather import gather_local  # noqa: E402
 from node.ledger import make_validator  # noqa: E402
 from node.membership import zome_refs  # noqa: E402
-from node.runtime.reports import gather_local  # noqa: E402
 from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.store.deps import StoreDeps  # noqa: E402
 from node.store.dht import DhtStore  # noqa: E402
 from node.store.home import open_agent  # noqa: E402
-from node.testing import SIM_PASSPHRASE, MemoryAgent, fast_home  # noqa: E402
+from node.testing import SIM_PASSPHRASE, MemoryAgent, fast_home, step_clock  # noqa: E402
 from zomes.accounting import reports  # noqa: E402
 from zomes.accounting.entries import Budget, SpecFootprint, ValueEquation  # noqa: E402
 from zomes.accounting.zome import entry_type as accounting_type  # noqa: E402
@@ -65,8 +65,11 @@ from zomes.valueflows.entries import (  # noqa: E402
 )
 from zomes.valueflows.zome import entry_type  # noqa: E402
 
-START = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
+START = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z (three years, all in the past)
 SPAN = 3 * 365 * 86_400_000_000  # three years of batches
+# The chains are written after the last batch (an event may not be recorded before it
+# happens: check_event_not_in_future), each action a millisecond after the one before.
+RECORDED = START + SPAN + 86_400_000_000
 TIER_NAMES = ("grower", "mill", "bakery", "packer", "shop", "maker", "trader", "store")
 
 
@@ -84,8 +87,9 @@ class Network:
 
     def __init__(self, tiers: int, width: int, batches: int) -> None:
         self.tiers, self.width, self.batches = tiers, width, batches
-        self.coop = MemoryAgent(AgentKey(b"\x40" * 32))
-        self.producers = [[MemoryAgent(AgentKey(bytes([0x41 + t]) + bytes([j]) * 31))
+        self.coop = MemoryAgent(AgentKey(b"\x40" * 32), step_clock(RECORDED))
+        self.producers = [[MemoryAgent(AgentKey(bytes([0x41 + t]) + bytes([j]) * 31),
+                                       step_clock(RECORDED))
                            for j in range(width)] for t in range(tiers)]  # fmt: skip
         self.dna = new_dna("bench reports", self.coop.agent_id, zome_refs(installed_zomes()), {})
         self.names: dict[str, str] = {}

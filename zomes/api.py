@@ -167,6 +167,47 @@ class Zome:
         return self.integrity.name
 
 
+class ViewHook(Protocol[V]):
+    """An app's view of one agent's chain (its data folded record by record), which the
+    ledger keeps folded between commits and hands to the app's calls without reading it:
+    folded in full once, then only over the records written since."""
+
+    @property
+    def prefix(self) -> str:
+        """The entry types the view is folded from (`zome.`): the ledger reads only those."""
+        ...
+
+    def empty(self) -> V:
+        """The view of a chain with none of those records."""
+        ...
+
+    def step(self, view: V, record: Record) -> None:
+        """Fold one more record of the chain into `view`, in place."""
+        ...
+
+    def copy(self, view: V) -> V:
+        """An independent view: folding one goes on without changing the other."""
+        ...
+
+    def seed(self, deps: Deps, top: Cid, view: V) -> None:
+        """Tell validation the author's view up to `top` (an author checking its own commit
+        holds it already); `view` becomes validation's, so give a copy."""
+        ...
+
+
+class Cascade(Protocol):
+    """What an app's call may ask of the network beyond its own chain (the running node's
+    get cascade): a record by address, and an agent's chain from its authorities."""
+
+    async def get(self, address: Cid) -> Record | None:
+        """The record at `address`, held here or fetched from its authorities."""
+        ...
+
+    async def agent_activity(self, author: AgentId, first: bool = False) -> list[Record]:
+        """`author`'s chain, verified (the longest answer; with `first`, the first)."""
+        ...
+
+
 class AppLedger(Protocol):
     """The agent's ledger as an app's hook uses it: the app's view of the chain, must-get
     reads (over records sent along too), and a validated commit."""

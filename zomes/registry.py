@@ -1,8 +1,14 @@
-"""The zomes this build of coledger installs, in DNA order."""
+"""The zomes this build of coledger installs, in DNA order, and the app's hooks the
+runtime calls (it imports no app itself)."""
 
 from __future__ import annotations
 
-from zomes.api import CountersignHooks, Zome
+from typing import TYPE_CHECKING
+
+from zomes.api import CountersignHooks, ViewHook, Zome
+
+if TYPE_CHECKING:
+    from zomes.valueflows.zome import ChainView
 
 
 def installed_zomes() -> tuple[Zome, ...]:
@@ -17,3 +23,10 @@ def countersign_hooks() -> CountersignHooks:
     from zomes.valueflows.countersign import TransferHook
 
     return TransferHook
+
+
+def app_view() -> ViewHook[ChainView]:
+    """The app's view of a chain that the ledger keeps folded: ValueFlows' ChainView."""
+    from zomes.valueflows.chain_views import CHAIN_VIEWS
+
+    return CHAIN_VIEWS

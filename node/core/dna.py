@@ -21,7 +21,7 @@ DEFAULT_REDUNDANCY = 5
 class ZomeRef(BaseModel):
     """An integrity zome as the DNA pins it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     name: str = Field(min_length=1, max_length=64)
     version: str = Field(min_length=1, max_length=32)
     code_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -30,7 +30,7 @@ class ZomeRef(BaseModel):
 class DnaDef(BaseModel):
     """A network definition; `address` is the network id."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     name: str = Field(min_length=1, max_length=128)
     zomes: tuple[ZomeRef, ...]
     properties: dict[str, str] = Field(default_factory=dict)

@@ -1,8 +1,10 @@
-"""The ledger of one home: its agent, its network's validator and the ValueFlows zome.
+"""The ledger of one home: its agent, its network's validator and the app's view of its
+chain (a `zomes.api.ViewHook`, kept folded between commits; the runtime never reads it).
 
 Every write is validated as a peer would validate it (sys + app rules on the new
 records' agent-activity ops) before it is flushed: an invalid event fails with the
-rule's message and nothing is written.
+rule's message and nothing is written. What the app writes is its own: its calls build
+the records (e.g. zomes/valueflows/ledger_calls.py) and `commit` checks and flushes them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,13 +32,12 @@ from node.store.network_file import current_dna
 from node.store.sessions import SessionCommit
 from validation.app import seed_membership
 from validation.pipeline import Validator
+from zomes.api import ViewHook
 from zomes.membrane.invitations import validate_agent_validation_pkg
-from zomes.registry import installed_zomes
-from zomes.valueflows import coordinator
-from zomes.valueflows.trace import FlowNode, NotInIndex
-from zomes.valueflows.zome import PREFIX, ChainView, seed_view
+from zomes.registry import app_view, installed_zomes
 
 T = TypeVar("T")
+L = TypeVar("L", bound="Ledger")
 
 # Another process writing this chain between our read of its head and our flush makes the
 # flush fail (HeadMoved, nothing written); the commit is then built again on the new head.
@@ -65,30 +66,33 @@ class Ledger:
     dna: DnaDef
     validator: Validator
     dht: DhtStore
-    _folded: tuple[int, Cid, ChainView] | None = field(default=None, init=False, repr=False)
+    app: ViewHook[Any] = field(default_factory=app_view)
+    """The app's view of the chain, which `commit` hands to what it builds."""
+    _folded: tuple[int, Cid, Any] | None = field(default=None, init=False, repr=False)
     _avp: SignedAction | None = field(default=None, init=False, repr=False)
 
     # -- reading -----------------------------------------------------------------
 
-    def view(self) -> ChainView:
-        """This agent's ValueFlows data, folded from its chain: in full once, then only the
-        records written since (a long-running node asks for it at every step). Each call
-        returns a view of its own."""
+    def view(self) -> Any:
+        """This agent's app data (`app`'s view), folded from its chain: in full once, then
+        only the records written since (a long-running node asks for it at every step).
+        Each call returns a view of its own."""
+        app = self.app
         head = self.agent.head()
         folded = self._folded
         if head is None:
-            return ChainView()
+            return app.empty()
         if folded is not None and (folded[0], folded[1]) == (head.seq, head.address):
-            return folded[2].copy()
-        start, view = 0, ChainView()
+            return app.copy(folded[2])
+        start, view = 0, app.empty()
         if folded is not None and folded[0] < head.seq:
             record = self.agent.store.get_record_at(folded[0])
             if record is not None and record.address == folded[1]:  # still our chain's prefix
-                start, view = folded[0] + 1, folded[2].copy()
+                start, view = folded[0] + 1, app.copy(folded[2])
         store = self.agent.store
-        for record in store.records(entry_type_prefix=PREFIX, start=start):
+        for record in store.records(entry_type_prefix=app.prefix, start=start):
             try:
-                view.step(record)
+                app.step(view, record)
             except (CoreError, ValueError, LookupError):
                 if store.damage is None:
                     raise
@@ -96,7 +100,7 @@ class Ledger:
                 # folded either. Reads go on with a warning; writes are refused.
                 store.note_damage(f"seq {record.action.seq} cannot be folded")
         self._folded = (head.seq, head.address, view)
-        return view.copy()
+        return app.copy(view)
 
     def own_avp(self) -> SignedAction | None:
         """Our AgentValidationPkg (seq 1), once read."""
@@ -113,7 +117,7 @@ class Ledger:
 
     def commit(
         self,
-        build: Callable[[Scratch, ChainView], T],
+        build: Callable[[Scratch, Any], T],
         *,
         session: SessionCommit | None = None,
         staged: Sequence[Record] = (),
@@ -139,7 +143,7 @@ class Ledger:
 
     def _commit_once(
         self,
-        build: Callable[[Scratch, ChainView], T],
+        build: Callable[[Scratch, Any], T],
         *,
         session: SessionCommit | None,
         staged: Sequence[Record],
@@ -157,7 +161,7 @@ class Ledger:
             if scratch.base != head:  # the view was folded at another head than the scratch's
                 raise HeadMoved("the chain head moved while this commit was being built")
             deps = self.deps([*staged, *scratch.records])
-            seed_view(deps, head.address, view.copy())
+            self.app.seed(deps, head.address, self.app.copy(view))
             own_avp = self.own_avp()
             if own_avp is not None and head.seq >= own_avp.action.seq:
                 seed_membership(deps, head.address, own_avp)
@@ -176,75 +180,15 @@ class Ledger:
             missing = ", ".join(str(m) for m in outcome.missing[:3])
             raise RuleBroken(f"cannot be checked yet: missing {missing} (not held locally)")
 
-    def record(self, req: coordinator.EventRequest) -> coordinator.Recorded:
-        author = str(self.agent.agent_id)
-        now = self.agent.clock()
-        return self.commit(lambda s, v: coordinator.record_event(s, v, author, req, now))
 
-    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None) -> Cid:
-        return self.commit(
-            lambda s, v: coordinator.create_spec(s, name, unit, allow_negative, note)
-        )
-
-    def create_process_spec(self, name: str, note: str | None) -> Cid:
-        return self.commit(lambda s, v: coordinator.create_process_spec(s, name, note))
-
-    def create_process(self, name: str, based_on: str | None, note: str | None) -> Cid:
-        now = self.agent.clock()
-        return self.commit(lambda s, v: coordinator.create_process(s, name, based_on, note, now))
-
-    def finish_process(self, process: str) -> Cid:
-        try:
-            original = self.agent.store.get_record(Cid.parse(process))
-        except Exception:
-            original = None
-        if original is None or original.entry is None:
-            raise LocalError(f"{process} is not a process on this chain")
-        now, entry = self.agent.clock(), original.entry.address
-        return self.commit(lambda s, v: coordinator.finish_process(s, v, process, entry, now))
-
-    # -- views ---------------------------------------------------------------------
-
-    def inventory(self) -> list[dict[str, Any]]:
-        return coordinator.inventory(self.view())
-
-    def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]:
-        """The VF trace (backwards) or track (forwards) from `address`, as an ordered list."""
-        view = self.view()
-        index = coordinator.flow_index(view)
-        try:
-            nodes = index.trace(address) if backwards else index.track(address)
-        except NotInIndex:
-            raise LocalError(f"{address} is not a resource, event or process known here") from None
-        return [describe_node(n, view) for n in nodes]
-
-
-def describe_node(node: FlowNode, view: ChainView) -> dict[str, Any]:
-    """A flow node with what a person needs to read it: names, actions, quantities."""
-    out: dict[str, Any] = {"kind": node.kind, "address": node.address, "distance": node.distance}
-    if node.kind == "EconomicEvent":
-        event = view.events.get(node.address)
-        if event is not None:
-            out["action"] = event.action
-            if event.resource_quantity is not None:
-                out["quantity"] = event.resource_quantity.to_content()
-            if event.effort_quantity is not None:
-                out["effort"] = event.effort_quantity.to_content()
-            out["provider"] = event.provider
-            out["receiver"] = event.receiver
-    elif node.kind == "Process":
-        process = view.processes.get(node.address)
-        if process is not None:
-            out["name"] = process.name
-    elif node.kind == "EconomicResource":
-        resource = view.resources.get(node.address)
-        if resource is not None:
-            out["name"] = resource.name
-    return out
+def open_ledger(home: Path, passphrase: PassphraseSource) -> AbstractContextManager[Ledger]:
+    """The ledger of the home at `home`, its agent opened with `passphrase`."""
+    return open_ledger_as(Ledger, home, passphrase)
 
 
 @contextmanager
-def open_ledger(home: Path, passphrase: PassphraseSource) -> Iterator[Ledger]:
+def open_ledger_as(kind: type[L], home: Path, passphrase: PassphraseSource) -> Iterator[L]:
+    """The ledger of a home as a `kind` (a Ledger that adds an app's calls)."""
     with open_agent(home, passphrase) as agent:
         dna = current_dna(agent)
-        yield Ledger(agent, dna, make_validator(dna), DhtStore(agent.store))
+        yield kind(agent, dna, make_validator(dna), DhtStore(agent.store))

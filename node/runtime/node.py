@@ -189,53 +189,6 @@ class Node:
     def activity_held(self, author: AgentId, since: int = 0) -> list[Record]:
         return self.cascade.activity_held(author, since)
 
-    async def flows(
-        self, address: str, backwards: bool, max_agents: int = 64
-    ) -> list[dict[str, object]]:
-        """Trace or track across chains: start from our own, fetch the chains of the
-        agents our events name (and theirs, breadth first), walk the joined flows."""
-        from node.runtime.ledger import describe_node
-        from node.runtime.rpc import chain_view_of
-        from zomes.valueflows.coordinator import flow_index, merged_view
-        from zomes.valueflows.trace import NotInIndex
-
-        views = {self.me: self.ledger.view()}
-        frontier = list(views)
-        tried: set[AgentId] = set(views)
-        if address not in views[self.me].events and address not in views[self.me].resources \
-                and address not in views[self.me].processes:
-            start = await self.get(Cid.parse(address))  # whose chain is it on?
-            author = start.action.author if start is not None else None
-            if author is not None and author != self.me:
-                records = await self.agent_activity(author)
-                if records:
-                    views[author] = chain_view_of(records)
-                    frontier.append(author)
-        while frontier and len(views) < max_agents:
-            agent = frontier.pop(0)
-            for other in sorted(views[agent].agents()):
-                try:
-                    other_id = AgentId.parse(other)
-                except CoreError:
-                    continue
-                if other_id in views or other_id in tried or len(views) >= max_agents:
-                    continue
-                tried.add(other_id)
-                records = await self.agent_activity(other_id)
-                if records:
-                    views[other_id] = chain_view_of(records)
-                    frontier.append(other_id)
-        view = merged_view(list(views.values()))
-        index = flow_index(view)
-        try:
-            nodes = index.trace(address) if backwards else index.track(address)
-        except NotInIndex:
-            raise CoreError(
-                f"{address} is not a resource, event or process known here"
-                " or to the chains it names"
-            ) from None
-        return [describe_node(n, view) for n in nodes]
-
     def enqueue_new_records(self) -> int:
         return self.publish.enqueue_new_records()
 

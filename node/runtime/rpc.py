@@ -189,7 +189,9 @@ def _methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
         return coordinator.inventory(chain_view_of(records))
 
     async def flows(address: str, backwards: bool) -> Any:
-        return await node.flows(address, backwards)
+        from zomes.valueflows.network_trace import network_flows
+
+        return await network_flows(node, node.me, node.ledger.view(), address, backwards)
 
     async def sync() -> Any:
         node.enqueue_new_records()

@@ -14,9 +14,8 @@ commit gets meanwhile.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from dht.wire import RawRecord
 from node.core.countersign import Party
 from node.core.encoding import Value, decode, encode
 from node.core.errors import DecodeError, LocalError
@@ -32,6 +31,9 @@ from node.core.session_states import (
     next_state,
 )
 from node.store.db import Db
+
+if TYPE_CHECKING:
+    from dht.wire import RawRecord
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -109,6 +111,8 @@ class SessionDetail:
                 or not isinstance(to_new, str | None) or not isinstance(approval, bytes | None)
                 or not isinstance(records, list | None)):
             raise DecodeError("a session's detail is malformed")
+        from dht.wire import RawRecord  # (the wire codecs: only for a session's records)
+
         return cls(
             entry_type, _map(obj.get("event")), start, end, to_new,
             party=None if party is None else Party.from_obj(party),

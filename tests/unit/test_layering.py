@@ -9,6 +9,7 @@ only node.store imports sqlite3.
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,26 @@ def test_the_cycle_finder_finds_cycles():
 def test_no_import_cycle_anywhere():
     found = cycles(module_graph())
     assert not found, f"import cycles: {found}"
+
+
+APPS = ("zomes.valueflows", "zomes.accounting")
+_RUNTIME_WITH_APP = {"node.runtime.rpc"}  # until the front door leaves only the server there
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="rpc still imports the app"))
+     if n in _RUNTIME_WITH_APP else n
+     for n, _ in modules() if n == "node.runtime" or n.startswith("node.runtime.")],
+)
+def test_the_runtime_imports_no_app(name):
+    """The runtime is generic: an app reaches it only through zomes.api's hooks (chosen in
+    zomes.registry), never by an import, however spelt or wherever it stands."""
+    found = sorted(m for m in _graph()[name]
+                   if any(m == app or m.startswith(app + ".") for app in APPS))
+    assert not found, f"{name} imports {found}"
+
+
+@cache
+def _graph() -> dict[str, set[str]]:
+    return module_graph()

@@ -31,7 +31,7 @@ from zomes.accounting.jsonld import MalformedDocument, node_id
 from zomes.accounting.jsonld_import import read_vf_graph
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process, ResourceSpecification
 from zomes.valueflows.messages import describe_error
-from zomes.valueflows.zome import entry_type
+from zomes.valueflows.zome import ChainView, entry_type
 
 _RESOURCE_KEYS = ("resourceInventoriedAs", "toResourceInventoriedAs")
 _PROCESS_KEYS = ("inputOf", "outputOf")
@@ -42,7 +42,7 @@ class _Import:
 
     def __init__(self, ledger: Ledger, graph: dict[str, Any], agents: Mapping[str, str]) -> None:
         self.ledger, self.graph, self.agents = ledger, graph, agents
-        self.view = ledger.view()
+        self.view: ChainView = ledger.view()
         self.deps = ledger.deps()
         self.copies: dict[str, str] = {}  # address in the file -> address of our copy
         self.counts = {"resources": 0, "processes": 0, "specs": 0}

@@ -1,0 +1,111 @@
+"""The valueflows coordinator's calls as a ledger runs them: each builds its records in a
+scratch at the chain's head, with the author's `ChainView`, and the ledger checks them as
+a validator would and flushes them (node/runtime/ledger.py); the views read the
+ChainView the ledger keeps folded.
+
+Over the `Ledger` protocol below, which node/runtime/ledger.py's `Ledger` satisfies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from node.core.cid import Cid
+from node.core.errors import LocalError
+from node.core.identity import AgentId
+from zomes.api import AppLedger, OwnRecords
+from zomes.valueflows import coordinator
+from zomes.valueflows.trace import FlowNode, NotInIndex
+from zomes.valueflows.zome import ChainView
+
+
+class Author(Protocol):
+    """The agent whose chain the ledger writes: who, what time it is, its records."""
+
+    @property
+    def agent_id(self) -> AgentId: ...
+
+    @property
+    def clock(self) -> Callable[[], int]: ...
+
+    @property
+    def store(self) -> OwnRecords: ...
+
+
+class Ledger(AppLedger, Protocol):
+    """A ledger (its view is a complete ChainView) and the agent it writes for."""
+
+    @property
+    def agent(self) -> Author: ...
+
+
+def record(ledger: Ledger, req: coordinator.EventRequest) -> coordinator.Recorded:
+    """`coledger record`: one economic event by this agent."""
+    author = str(ledger.agent.agent_id)
+    now = ledger.agent.clock()
+    return ledger.commit(lambda s, v: coordinator.record_event(s, v, author, req, now))
+
+
+def create_spec(ledger: Ledger, name: str, unit: str, allow_negative: bool,
+                note: str | None) -> Cid:
+    return ledger.commit(lambda s, v: coordinator.create_spec(s, name, unit, allow_negative, note))
+
+
+def create_process_spec(ledger: Ledger, name: str, note: str | None) -> Cid:
+    return ledger.commit(lambda s, v: coordinator.create_process_spec(s, name, note))
+
+
+def create_process(ledger: Ledger, name: str, based_on: str | None, note: str | None) -> Cid:
+    now = ledger.agent.clock()
+    return ledger.commit(lambda s, v: coordinator.create_process(s, name, based_on, note, now))
+
+
+def finish_process(ledger: Ledger, process: str) -> Cid:
+    try:
+        original = ledger.agent.store.get_record(Cid.parse(process))
+    except Exception:
+        original = None
+    if original is None or original.entry is None:
+        raise LocalError(f"{process} is not a process on this chain")
+    now, entry = ledger.agent.clock(), original.entry.address
+    return ledger.commit(lambda s, v: coordinator.finish_process(s, v, process, entry, now))
+
+
+def inventory(ledger: Ledger) -> list[dict[str, Any]]:
+    return coordinator.inventory(ledger.view())
+
+
+def flows(ledger: Ledger, address: str, backwards: bool) -> list[dict[str, Any]]:
+    """The VF trace (backwards) or track (forwards) from `address`, as an ordered list."""
+    view: ChainView = ledger.view()
+    index = coordinator.flow_index(view)
+    try:
+        nodes = index.trace(address) if backwards else index.track(address)
+    except NotInIndex:
+        raise LocalError(f"{address} is not a resource, event or process known here") from None
+    return [describe_node(n, view) for n in nodes]
+
+
+def describe_node(node: FlowNode, view: ChainView) -> dict[str, Any]:
+    """A flow node with what a person needs to read it: names, actions, quantities."""
+    out: dict[str, Any] = {"kind": node.kind, "address": node.address, "distance": node.distance}
+    if node.kind == "EconomicEvent":
+        event = view.events.get(node.address)
+        if event is not None:
+            out["action"] = event.action
+            if event.resource_quantity is not None:
+                out["quantity"] = event.resource_quantity.to_content()
+            if event.effort_quantity is not None:
+                out["effort"] = event.effort_quantity.to_content()
+            out["provider"] = event.provider
+            out["receiver"] = event.receiver
+    elif node.kind == "Process":
+        process = view.processes.get(node.address)
+        if process is not None:
+            out["name"] = process.name
+    elif node.kind == "EconomicResource":
+        resource = view.resources.get(node.address)
+        if resource is not None:
+            out["name"] = resource.name
+    return out
