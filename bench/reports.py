@@ -47,7 +47,7 @@ from node.core.scratch import Scratch  # noqa: E402
 from node.gather import gather_local  # noqa: E402
 from node.ledger import make_validator  # noqa: E402
 from node.membership import zome_refs  # noqa: E402
-from node.runtime.integrate import ValidationWorkflow  # noqa: E402
+from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.store.deps import StoreDeps  # noqa: E402
 from node.store.dht import DhtStore  # noqa: E402
 from node.store.home import open_agent  # noqa: E402

@@ -48,7 +48,7 @@ from node.core.identity import AgentKey  # noqa: E402
 from node.core.ops import Op, produce_ops  # noqa: E402
 from node.ledger import make_validator  # noqa: E402
 from node.membership import zome_refs  # noqa: E402
-from node.runtime.integrate import ValidationWorkflow  # noqa: E402
+from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.store.deps import StoreDeps  # noqa: E402
 from node.store.dht import DhtStore  # noqa: E402
 from node.store.sqlite import open_store  # noqa: E402

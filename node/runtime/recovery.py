@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -23,7 +24,6 @@ from node.core.errors import LocalError
 from node.core.identity import AgentId
 from node.core.own_chain import Divergence, divergence, plan_recovery
 from node.core.records import Record, SignedAction
-from node.runtime.ledger import Ledger
 from node.store.behind import (
     BehindMark,
     addresses_at,
@@ -33,23 +33,14 @@ from node.store.behind import (
     set_aside,
 )
 from node.store.dht import DhtStore
+from node.store.sqlite import Store
 
 
-class ChainNode(Protocol):
-    """What watching and recovering our chain needs of the node (node.runtime.node.Node)."""
+class Asks(Protocol):
+    """How a get goes to one peer (node.runtime.cascade.Cascade)."""
 
-    me: AgentId
-    members: set[AgentId]
-    clock: Callable[[], int]
-    dht: DhtStore
-    ledger: Ledger
-    transport: Transport
-    _published_seq: int | None  # set to None: publishing looks at the chain afresh
-
-    def authorities(self, basis: bytes) -> list[AgentId]: ...
-
-    async def _ask(self, peer: AgentId, request: wire.GetRequest
-                   ) -> tuple[wire.RawRecord, ...]: ...
+    async def ask(self, peer: AgentId, request: wire.GetRequest
+                  ) -> tuple[wire.RawRecord, ...]: ...
 
 log = logging.getLogger("coledger.node")
 
@@ -69,9 +60,19 @@ Progress = Callable[[int, int], None]
 class OwnChain:
     """Watches that our chain holds all the network holds of it; recovers it if not."""
 
-    def __init__(self, node: ChainNode) -> None:
-        self.node = node
-        self.store = node.ledger.agent.store
+    def __init__(self, me: AgentId, store: Store, dht: DhtStore, transport: Transport,
+                 clock: Callable[[], int], *, members: AbstractSet[AgentId],
+                 authorities: Callable[[bytes], list[AgentId]], cascade: Asks,
+                 restored: Callable[[], None]) -> None:
+        self.me = me
+        self.store = store
+        self.dht = dht
+        self.transport = transport
+        self.clock = clock
+        self.members = members
+        self.authorities = authorities
+        self.cascade = cascade
+        self.restored = restored  # the chain changed under publishing: it looks afresh
         self.mark: BehindMark | None = read_mark(self.store)
         self.checked_us = 0
         self.due = True  # (a check is wanted: on start, or on a hint)
@@ -88,11 +89,11 @@ class OwnChain:
 
     def note(self, actions: Iterable[SignedAction], how: str) -> Divergence | None:
         """Mark the home behind if any of `actions` is ours and not on our chain."""
-        mine = [a for a in actions if a.action.author == self.node.me]
+        mine = [a for a in actions if a.action.author == self.me]
         if not mine:
             return None
         head = self.store.head()
-        found = divergence(self.node.me, -1 if head is None else head.seq,
+        found = divergence(self.me, -1 if head is None else head.seq,
                            addresses_at(self.store, {a.action.seq for a in mine}), mine,
                            set_aside(self.store))
         if found is not None:
@@ -104,7 +105,7 @@ class OwnChain:
             log.error("our chain is behind the network (%s: %s): writes are refused until"
                       " `coledger chain recover`", how, found.describe())
         mark_behind(self.store, BehindMark(found.local_seq, found.network_seq,
-                                           f"{how}: {found.describe()}", self.node.clock()))
+                                           f"{how}: {found.describe()}", self.clock()))
         self.mark = read_mark(self.store)
 
     def refresh(self) -> None:
@@ -114,10 +115,10 @@ class OwnChain:
     async def check(self) -> Divergence | None:
         """Ask our agent-activity authorities for our chain and compare (our own store
         first: as an authority of ourselves we may hold what our chain lost)."""
-        self.checked_us = self.node.clock()
+        self.checked_us = self.clock()
         head = self.store.head()
         since = 0 if head is None else max(0, head.seq - CHECK_WINDOW)
-        held = self.node.dht.activity(self.node.me, since)
+        held = self.dht.activity(self.me, since)
         found = self.note((r.signed for r in held), "our own authority store")
         records = await self.fetch(since=since)
         self.due = False
@@ -131,7 +132,7 @@ class OwnChain:
     async def maybe_check(self) -> None:
         """A check when one is due (a hint came, or OWN_CHECK_US passed)."""
         self.refresh()
-        if self.due or self.node.clock() - self.checked_us >= OWN_CHECK_US:
+        if self.due or self.clock() - self.checked_us >= OWN_CHECK_US:
             await self.check()
 
     async def fetch(self, progress: Progress | None = None, *,
@@ -139,16 +140,16 @@ class OwnChain:
         """Our chain as our authorities (`wide`: and other members, up to ASK_AT_MOST)
         hold it from seq `since` on, decoded, unverified: every answer, merged (a peer
         may hold a part; forks included)."""
-        node = self.node
-        sources = [p for p in node.authorities(node.me.to_bytes()) if p != node.me]
+        me = self.me
+        sources = [p for p in self.authorities(me.to_bytes()) if p != me]
         if wide:
-            sources += [p for p in node.transport.connected_peers()
-                        if p in node.members and p not in sources and p != node.me]
+            sources += [p for p in self.transport.connected_peers()
+                        if p in self.members and p not in sources and p != me]
         sources = sources[:ASK_AT_MOST]
         merged: dict[bytes, Record] = {}
         self.answered = 0
         for done, peer in enumerate(sources):
-            raws = await node._ask(peer, wire.GetRequest(node.me, "agent_activity", since))
+            raws = await self.cascade.ask(peer, wire.GetRequest(me, "agent_activity", since))
             if raws:
                 self.answered += 1
             for raw in raws:
@@ -168,8 +169,8 @@ class OwnChain:
         mark. A chain of ours that forks from the network's needs `force` to drop what
         the network does not hold on its longest chain."""
         network = await self.fetch(progress, wide=True)
-        held = self.node.dht.activity(self.node.me)  # (as our own authority)
-        me, store = self.node.me, self.store
+        held = self.dht.activity(self.me)  # (as our own authority)
+        me, store = self.me, self.store
         local = list(store.records())
         plan = plan_recovery(me, local, [*network, *held])
         if not self.answered and not plan.append:
@@ -190,7 +191,7 @@ class OwnChain:
         aside = [*plan.set_aside, *(s.address for s in plan.drop)]
         restore_chain(store, head, plan.base_seq, plan.append, aside)
         self.mark = None
-        self.node._published_seq = None
+        self.restored()
         if plan.append or plan.drop:
             log.warning("chain recovered: %d records restored from the network, %d dropped;"
                         " head seq %d", len(plan.append), len(plan.drop), plan.head_seq)

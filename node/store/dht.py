@@ -89,6 +89,7 @@ class DhtStore:
         self.block = trust.block
         self.is_blocked = trust.is_blocked
         self.blocked = trust.blocked
+        self.blocked_agents = trust.blocked_agents
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -6,12 +6,15 @@ Imports node/core and node/store/db only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Final, TypeVar
 
 from node.core.cid import Cid
 from node.core.identity import AgentId
 from node.store.db import Db, mapped
+
+_T = TypeVar("_T")
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -45,11 +48,57 @@ CREATE TABLE IF NOT EXISTS blocked (
 """
 
 
+class Blocked(AbstractSet[AgentId]):
+    """The agents blocked, as the `blocked` table holds them: the one copy in memory (it is
+    asked about every message and op), read on first use and again on `reload`, and kept
+    up to date by `Trust.block`, the one way to block. A block inside a transaction shows
+    at once; once that transaction is over (committed or rolled back) the table is read
+    again, so that the copy never holds a block the table does not."""
+
+    def __init__(self, read: Callable[[], Iterable[AgentId]],
+                 in_transaction: Callable[[], bool]) -> None:
+        self._read = read
+        self._in_transaction = in_transaction
+        self._agents: set[AgentId] | None = None
+        self._unsure = False  # a block was added inside a transaction not yet over
+
+    def reload(self) -> None:
+        """Read the table again."""
+        self._agents = set(self._read())
+        self._unsure = False
+
+    def _held(self) -> set[AgentId]:
+        if self._agents is None or (self._unsure and not self._in_transaction()):
+            self.reload()
+            assert self._agents is not None
+        return self._agents
+
+    def added(self, agent: AgentId) -> None:
+        """`agent` was blocked just now (by `Trust.block`)."""
+        self._held().add(agent)
+        self._unsure = self._unsure or self._in_transaction()
+
+    def __contains__(self, agent: object) -> bool:
+        return agent in self._held()
+
+    def __iter__(self) -> Iterator[AgentId]:
+        return iter(self._held())
+
+    def __len__(self) -> int:
+        return len(self._held())
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[_T]) -> frozenset[_T]:
+        return frozenset(it)  # (what `|`, `&` and `-` of this set and another make)
+
+
 class Trust:
     """Receipts, warrants and blocks, in the home's database."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        self.blocked_agents = Blocked(self.blocked, lambda: db.in_transaction)
+        """The agents blocked, in memory (the table is the truth; `block` updates both)."""
 
     def add_receipts(self, rows: Sequence[tuple[Cid, AgentId, bytes]]) -> None:
         """Store (op address, validator, receipt bytes) rows; ones held are kept."""
@@ -138,6 +187,7 @@ class Trust:
                 " VALUES (?, ?, ?, ?)",
                 (agent.to_bytes(), reason, now_us, warrant),
             )
+        self.blocked_agents.added(agent)
 
     def is_blocked(self, agent: AgentId) -> bool:
         with mapped("checking blocks"):

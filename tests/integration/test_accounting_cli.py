@@ -40,7 +40,7 @@ def deliver(source: Path, target: Path) -> None:
     from node.core.clock import now_us
     from node.core.ops import produce_ops
     from node.ledger import open_ledger
-    from node.runtime.integrate import ValidationWorkflow
+    from node.runtime.validate import ValidationWorkflow
 
     with open_agent(source, lambda: PASS) as agent:
         ops = [op for record in agent.store.records() for op in produce_ops(record)]

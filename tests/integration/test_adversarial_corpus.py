@@ -48,7 +48,7 @@ from node.core.records import Entry, Record, SignedAction
 from node.core.scratch import Scratch
 from node.ledger import make_validator
 from node.membership import zome_refs
-from node.runtime.integrate import UNDECIDED_PER_ISSUER, ValidationWorkflow
+from node.runtime.validate import UNDECIDED_PER_ISSUER, ValidationWorkflow
 from node.store.deps import StoreDeps
 from node.store.dht import INTEGRATED, REJECTED, DhtStore
 from node.store.sqlite import open_store

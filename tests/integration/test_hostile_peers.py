@@ -122,7 +122,7 @@ async def test_gossip_and_reads_survive_a_members_garbage_answers(tmp_path):
         own = list(a.ledger.agent.store.records())
         from node.core.ops import produce_ops
 
-        await a._publish_to(m_key.agent_id, produce_ops(own[-1]))  # noqa: SLF001
+        await a.publish.publish_to(m_key.agent_id, produce_ops(own[-1]))
         assert a.stats.receipts == 0
         rounds = a.stats.gossip_rounds
         await wait_for(lambda: a.stats.gossip_rounds > rounds, timeout=10, what="gossip goes on")

@@ -135,7 +135,7 @@ async def test_counterfeit_copies_cannot_squat_on_a_genuine_ops_address(tmp_path
 
 def test_the_longest_verified_answer_wins_an_agent_activity() -> None:
     from node.core.records import SignedAction
-    from node.runtime.node import _longer
+    from node.runtime.cascade import _longer
     from node.testing import MemoryAgent
 
     agent, other = MemoryAgent(), MemoryAgent()
@@ -156,7 +156,7 @@ def test_the_longest_verified_answer_wins_an_agent_activity() -> None:
 
 
 async def test_a_node_started_before_its_bootstrap_peer_joins_when_it_comes(tmp_path):
-    from node.runtime.node import DIAL_INTERVAL_US
+    from node.runtime.membership import DIAL_INTERVAL_US
 
     homes, _ = make_homes(tmp_path, ["a", "b"])
     net = MemoryNetwork()
@@ -215,7 +215,7 @@ async def test_ops_whose_every_authority_vanished_are_published_again(tmp_path):
     from dht.authority import ClosestIndex
     from node.core.clock import now_us
     from node.core.ops import produce_ops
-    from node.runtime.node import AUDIT_LAP_US
+    from node.runtime.publish import AUDIT_LAP_US
 
     names = [f"coop{i}" for i in range(8)]
     homes, _ = make_homes(tmp_path, names, redundancy=3)

@@ -80,7 +80,7 @@ async def test_strangers_with_ever_new_ids_leave_bounded_traces(tmp_path) -> Non
     net = MemoryNetwork()
     async with open_node(homes[0], passphrase, memory_network=net, rpc=False) as a, \
             open_node(outsider, passphrase, memory_network=net, rpc=False) as o:
-        hello = Hello(o._hello.avp).to_bytes()
+        hello = Hello(o.membership.hello.avp).to_bytes()
         address = a.transport.listen_addrs()[0]
         refused = 0
         for _ in range(1324):
@@ -93,4 +93,4 @@ async def test_strangers_with_ever_new_ids_leave_bounded_traces(tmp_path) -> Non
             await a.discover()
         assert refused == 1324
         assert 0 < len(a.stats.refused_peers) <= 1024
-        assert len(a._dialed_at) <= 300
+        assert len(a.membership._dialed_at) <= 300

@@ -251,7 +251,7 @@ async def test_the_check_asks_for_the_end_of_the_chain_and_still_notices_a_rollb
             await wait_for(lambda: a.queue.pending() == 0)
             asked: list[wire.GetRequest] = []
             answered: list[int] = []
-            ask = a._ask
+            ask = a.cascade.ask
 
             async def spy(peer, request):  # type: ignore[no-untyped-def]
                 answer = await ask(peer, request)
@@ -260,7 +260,7 @@ async def test_the_check_asks_for_the_end_of_the_chain_and_still_notices_a_rollb
                     answered.append(len(answer))
                 return answer
 
-            a._ask = spy
+            a.cascade.ask = spy  # type: ignore[method-assign]
             assert await a.own_chain.check() is None
             assert asked and {r.since for r in asked} == {full - CHECK_WINDOW}
             assert max(answered) == CHECK_WINDOW + 1  # the end of the chain, not all of it

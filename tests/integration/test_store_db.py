@@ -137,3 +137,20 @@ def test_one_transaction_spans_the_chain_the_dht_and_the_publish_queue(tmp_path:
             dht.add_ops(ops, NOW)
             store.set_meta("mark", b"2")
         assert sum(dht.counts().values()) == len(ops) and store.get_meta("mark") == b"2"
+
+
+def test_the_blocked_in_memory_are_the_blocked_in_the_table(tmp_path: Path) -> None:
+    """One truth for "blocked": the table; `blocked_agents` is its copy in memory, and
+    never holds a block the table lost with a rolled-back transaction."""
+    agent, other = MemoryAgent(), MemoryAgent()
+    with open_store(tmp_path / "db", create=True) as store:
+        dht = DhtStore(store)
+        assert agent.agent_id not in dht.blocked_agents and not dht.blocked_agents
+        with pytest.raises(RuntimeError), store.db.transaction("all of it"):
+            dht.block(agent.agent_id, "test", NOW, None)
+            assert agent.agent_id in dht.blocked_agents  # (the transaction sees it)
+            raise RuntimeError("the batch failed")
+        assert agent.agent_id not in dht.blocked_agents and not dht.is_blocked(agent.agent_id)
+        dht.block(other.agent_id, "test", NOW, None)
+        assert set(dht.blocked_agents) == {other.agent_id} == set(dht.blocked())
+        assert set(DhtStore(store).blocked_agents) == {other.agent_id}

@@ -31,7 +31,7 @@ from node.core.ops import Op, OpType, produce_ops
 from node.core.records import Record
 from node.ledger import make_validator, open_ledger
 from node.membership import create_network
-from node.runtime.integrate import ValidationWorkflow
+from node.runtime.validate import ValidationWorkflow
 from node.store.deps import StoreDeps
 from node.store.dht import FINAL_STATES, INTEGRATED, REJECTED, DhtStore
 from node.store.sqlite import open_store

@@ -143,7 +143,7 @@ def _message_bytes(name: str) -> list[bytes]:
 
 
 def _ops_of(raws: Any) -> list[object]:
-    """What the node does with ops a peer sent (Node._decode_ops)."""
+    """What the node does with ops a peer sent (node.runtime.receive.decode_ops)."""
     return [decode_op(*astuple(raw)) for raw in raws]
 
 

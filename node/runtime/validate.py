@@ -1,6 +1,10 @@
 """The validation workflow: move queued ops through sys and app validation to
 integration, issuing warrants and blocks, and receipts when asked. Synchronous and
-store-level; the conductor runs it whenever ops arrive (and on a timer for retries).
+store-level; the node runs it whenever ops arrive (and on a timer for retries).
+
+Queue: the DHT store's `ops` table (node/store/op_queue.py), ops due by `next_try_us`;
+and `warrants_undecided`, judged again by `retry_warrants`. Blocks go to the store's
+`blocked` table through `DhtStore.block`, read back through `DhtStore.blocked_agents`.
 
     pending --sys Valid--> sys_valid --app Valid--> app_valid --integrate--> integrated
        \\__________ Invalid (either stage) _________________________________> rejected
@@ -91,7 +95,7 @@ class ValidationWorkflow:
         self.validator = validator
         self.key = key
         self._finished: list[tuple[Cid, str, str | None, str | None]] = []
-        self._blocked: set[AgentId] = set()
+        self.blocked = dht.blocked_agents  # (the store's table, in memory)
         # (author, prev) where the store holds a fork, for the batch being run (None: ask)
         self._forks: set[tuple[bytes, bytes]] | None = None
         # actions held in deps for the batch being run (DhtStore.due shares their objects)
@@ -109,7 +113,7 @@ class ValidationWorkflow:
         """Process up to `limit` due ops (repeating while ops keep integrating)."""
         report = WorkflowReport()
         stages = self._stages()
-        self._blocked = set(self.dht.blocked())
+        self.blocked.reload()
         while True:
             before = report.integrated + report.rejected
             with gc_paused(), self.dht.transaction():
@@ -132,7 +136,7 @@ class ValidationWorkflow:
             q.op.signed for q in due if q.op.type is OpType.REGISTER_AGENT_ACTIVITY
         )
         for queued in due:
-            if queued.op.action.author in self._blocked:
+            if queued.op.action.author in self.blocked:
                 # blocked while this batch ran, or its ops arrived after the block
                 self.dht.set_state(queued.op.address, REJECTED, now_us, "blocked",
                                    "the author is blocked")
@@ -315,7 +319,6 @@ class ValidationWorkflow:
         """Refuse `agent` from now on and reject everything it wrote (never ourselves)."""
         if agent == self.key.agent_id:
             return
-        self._blocked.add(agent)
         self.dht.block(agent, reason, now_us, warrant)
         self.dht.reject_author(agent, now_us, reason)
 
