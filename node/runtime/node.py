@@ -574,8 +574,7 @@ class Node:
         """Trace or track across chains: start from our own, fetch the chains of the
         agents our events name (and theirs, breadth first), walk the joined flows."""
         from node.runtime.ledger import describe_node
-        from node.runtime.rpc import chain_view_of
-        from zomes.valueflows.coordinator import flow_index, merged_view
+        from zomes.valueflows.coordinator import chain_view_of, flow_index, merged_view
         from zomes.valueflows.trace import NotInIndex
 
         views = {self.me: self.ledger.view()}

@@ -7,12 +7,13 @@ opens the home, runs these, validates the result and flushes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from node.core.cid import Cid
 from node.core.errors import LocalError
+from node.core.records import Record
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
 from zomes.valueflows.entries import (
@@ -238,6 +239,15 @@ def inventory(view: ChainView) -> list[dict[str, Any]]:
         rows.append(row)
     rows.sort(key=lambda r: (r["name"] or "", r["address"]))
     return rows
+
+
+def chain_view_of(records: Iterable[Record]) -> ChainView:
+    """The ValueFlows view of one agent's chain, folded from its records (another agent's
+    activity as the network gave it)."""
+    view = ChainView()
+    for record in records:
+        view.step(record)
+    return view
 
 
 def merged_view(views: list[ChainView]) -> ChainView:
