@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.core.cid import Cid
-from node.core.errors import LocalError
+from node.core.errors import AddressError, LocalError
 from node.core.records import Record
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
@@ -64,7 +64,7 @@ def _address(text: str | None, what: str) -> str | None:
         return None
     try:
         return str(Cid.parse(text))
-    except Exception:
+    except AddressError:
         raise LocalError(f"--{what} {text!r} is not an address (bafy...)") from None
 
 
