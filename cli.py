@@ -29,7 +29,7 @@ import clicmd.reports  # noqa: E402, F401
 import clicmd.entries  # noqa: E402, F401
 import clicmd.running  # noqa: E402, F401
 # isort: on
-from clicmd.common import _CLIENT, _COMMANDS, OPTS, clean  # noqa: E402
+from clicmd.common import _COMMANDS, OPTS, clean, forget_client  # noqa: E402
 from node.core.errors import CoreError, NotFound  # noqa: E402
 
 __all__ = ["ERROR_KINDS", "_COMMANDS", "build_parser", "main"]
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
 
     OPTS.home = args.home if args.home is not None else default_home()
     OPTS.json, OPTS.debug = args.json, args.debug
-    _CLIENT.clear()  # (chosen again for each command: a node may have started meanwhile)
+    forget_client()
     try:
         args.handler(args)
     except CoreError as e:

@@ -231,9 +231,15 @@ def client() -> Client:
     """The front door to this home: through its node when one runs, else on the home."""
     from node.api import open_client
 
-    if not _CLIENT:  # (main() forgets it: a test may run many commands in one process)
+    if not _CLIENT:
         _CLIENT.append(open_client(OPTS.home, passphrase, warnings=WARNINGS))
     return _CLIENT[0]
+
+
+def forget_client() -> None:
+    """Choose the client again at the next command (main() runs many in a test's process,
+    and a node may start or stop between them)."""
+    _CLIENT.clear()
 
 
 @contextmanager
