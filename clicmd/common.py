@@ -192,28 +192,32 @@ def emit(data: Any, text: str | None = None) -> None:
 
 def passphrase() -> str:
     """From COLEDGER_PASSPHRASE, else a prompt when there is a terminal."""
-    env = os.environ.get("COLEDGER_PASSPHRASE")
-    if env is not None:
-        return env
-    if not sys.stdin.isatty():
-        raise LocalError("no passphrase: set COLEDGER_PASSPHRASE or run in a terminal")
+    given = _passphrase_given()
+    if given is not None:
+        return given
     import getpass
 
     return getpass.getpass("Passphrase: ")
 
 
 def new_passphrase() -> str:
-    env = os.environ.get("COLEDGER_PASSPHRASE")
-    if env is not None:
-        return env
-    if not sys.stdin.isatty():
-        raise LocalError("no passphrase: set COLEDGER_PASSPHRASE or run in a terminal")
+    given = _passphrase_given()
+    if given is not None:
+        return given
     import getpass
 
     first = getpass.getpass("New passphrase: ")
     if first != getpass.getpass("Repeat passphrase: "):
         raise LocalError("the passphrases differ")
     return first
+
+
+def _passphrase_given() -> str | None:
+    """COLEDGER_PASSPHRASE; None if it is unset and a terminal can be asked; else LocalError."""
+    env = os.environ.get("COLEDGER_PASSPHRASE")
+    if env is None and not sys.stdin.isatty():
+        raise LocalError("no passphrase: set COLEDGER_PASSPHRASE or run in a terminal")
+    return env
 
 
 def agent() -> AbstractContextManager[Agent]:

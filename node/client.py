@@ -10,11 +10,11 @@ caller (the CLI adds its own hints: a flag, a command to run).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from node.core.errors import CoreError, LocalError, NotFound
 from node.store.home import Agent, PassphraseSource
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from node.runtime.ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
+
+
+T = TypeVar("T")
 
 
 class HomeTaken(LocalError):
@@ -66,25 +69,25 @@ class LocalClient:
         self.passphrase = passphrase
         self.warnings = warnings
 
-    @contextmanager
-    def _agent(self) -> Iterator[Agent]:
+    def _agent(self) -> AbstractContextManager[Agent]:
         from node.store.home import open_agent
 
-        with open_agent(self.home, self.passphrase) as agent:
-            try:
-                yield agent
-            finally:
-                self._warn(agent)
+        return self._warned(open_agent(self.home, self.passphrase), lambda agent: agent)
 
-    @contextmanager
-    def _ledger(self) -> Iterator[Ledger]:
+    def _ledger(self) -> AbstractContextManager[Ledger]:
         from node.runtime.ledger import open_ledger
 
-        with open_ledger(self.home, self.passphrase) as ledger:
+        return self._warned(open_ledger(self.home, self.passphrase), lambda led: led.agent)
+
+    @contextmanager
+    def _warned(self, opened: AbstractContextManager[T],
+                agent_of: Callable[[T], Agent]) -> Iterator[T]:
+        """Yield what `opened` opens; then keep its agent's warning for the caller."""
+        with opened as value:
             try:
-                yield ledger
+                yield value
             finally:
-                self._warn(ledger.agent)
+                self._warn(agent_of(value))
 
     def _warn(self, agent: Agent) -> None:
         """Keep the agent's warning (a damaged chain) for the caller to show."""
