@@ -83,12 +83,8 @@ def _error_kind(error: Exception) -> str:
 
 def _hinted(error: CoreError) -> str:
     """The error's message, with what to do about it on this command line."""
-    from node.api import HomeTaken, KeyMissing, NoNode, NoPeerKnown, NotStoredHere
+    from node.api import NoNode, NoPeerKnown, NotStoredHere
 
-    if isinstance(error, HomeTaken):
-        return f"{error}; use --force to replace it"
-    if isinstance(error, KeyMissing):
-        return f"{error} (--force would destroy this chain)"
     if isinstance(error, NoNode):
         return f"{error}: start one with `coledger run`"
     if isinstance(error, NoPeerKnown):

@@ -84,13 +84,13 @@ def init_home(home: Path, passphrase: str, name: str | None, *, force: bool = Fa
     to write one beside an existing chain (its own key lost) unless `force`d."""
     paths = HomePaths(Path(home))
     if paths.key.exists() and not force:
-        raise HomeTaken(f"{paths.root} already holds agent")
+        raise HomeTaken(f"{paths.root} already holds agent; use --force to replace it")
     if not force and paths.db.exists() and paths.db.stat().st_size:
         length = chain_length(paths.db)
         if length:
             raise KeyMissing(
                 f"{paths.root} holds a chain of {length} actions whose key file is missing: "
-                "restore the key from a backup"
+                "restore the key from a backup (--force would destroy this chain)"
             )
     key = AgentKey.generate()
     peer_id = libp2p_peer_id(key)

@@ -29,11 +29,13 @@ T = TypeVar("T")
 
 
 class HomeTaken(LocalError):
-    """`init` where an agent already lives (replacing it destroys it)."""
+    """`init` where an agent already lives (replacing it destroys it). Its message still
+    names `--force`: tests/integration/test_store.py asserts it."""
 
 
 class KeyMissing(LocalError):
-    """`init` beside a chain whose key file is missing (a new key would orphan the chain)."""
+    """`init` beside a chain whose key file is missing (a new key would orphan the chain);
+    its message names `--force` as HomeTaken's does."""
 
 
 class NoNode(LocalError):
