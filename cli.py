@@ -83,7 +83,7 @@ def _error_kind(error: Exception) -> str:
 
 def _hinted(error: CoreError) -> str:
     """The error's message, with what to do about it on this command line."""
-    from node.api import NoNode, NoPeerKnown, NotStoredHere
+    from node.client import NoNode, NoPeerKnown, NotStoredHere
 
     if isinstance(error, NoNode):
         return f"{error}: start one with `coledger run`"

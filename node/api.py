@@ -15,14 +15,6 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from node.client import (
-    Found,
-    HomeTaken,
-    KeyMissing,
-    NoNode,
-    NoPeerKnown,
-    NotStoredHere,
-)
 from node.core.dna import DnaDef, ZomeRef
 from node.core.errors import LocalError
 from node.core.identity import AgentId, AgentKey
@@ -39,6 +31,7 @@ from node.store.keyfile import write_key_file
 from node.store.sqlite import chain_length, open_store
 
 if TYPE_CHECKING:
+    from node.client import Found
     from node.runtime.ledger import Ledger
     from node.runtime.node import Node
     from validation.pipeline import Validator
@@ -48,13 +41,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Agent",
     "Client",
-    "Found",
     "HomePaths",
     "HomeTaken",
     "KeyMissing",
-    "NoNode",
-    "NoPeerKnown",
-    "NotStoredHere",
     "PassphraseSource",
     "configure_logs",
     "default_home",
@@ -69,6 +58,16 @@ __all__ = [
     "open_ledger",
     "open_node",
 ]
+
+
+class HomeTaken(LocalError):
+    """`init` where an agent already lives (replacing it destroys it). Its message names
+    `--force`: tests/integration/test_store.py asserts it."""
+
+
+class KeyMissing(LocalError):
+    """`init` beside a chain whose key file is missing (a new key would orphan the chain);
+    its message names `--force` as HomeTaken's does."""
 
 
 def libp2p_peer_id(key: AgentKey) -> str:

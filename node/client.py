@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,16 +25,6 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
-
-
-class HomeTaken(LocalError):
-    """`init` where an agent already lives (replacing it destroys it). Its message still
-    names `--force`: tests/integration/test_store.py asserts it."""
-
-
-class KeyMissing(LocalError):
-    """`init` beside a chain whose key file is missing (a new key would orphan the chain);
-    its message names `--force` as HomeTaken's does."""
 
 
 class NoNode(LocalError):
@@ -54,13 +43,16 @@ class NotStoredHere(NotFound):
         self.address = address
 
 
-@dataclass(frozen=True)
 class Found:
     """What `get` found: its JSON view, and the exact stored DAG-CBOR bytes when the home
-    holds it (None when it came from the network)."""
+    holds it (None when it came from the network). (A plain class: a dataclass costs every
+    command that imports this module most of a millisecond.)"""
 
-    view: dict[str, Any]
-    data: bytes | None
+    __slots__ = ("data", "view")
+
+    def __init__(self, view: dict[str, Any], data: bytes | None) -> None:
+        self.view = view
+        self.data = data
 
 
 class LocalClient:
