@@ -22,7 +22,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from node.ledger import open_ledger  # noqa: E402
+from node.api import open_ledger  # noqa: E402
 from node.runtime.conductor import open_node  # noqa: E402
 from node.runtime.countersign import TransferRequest  # noqa: E402
 from node.testing import SIM_PASSPHRASE, simulated_network  # noqa: E402

@@ -39,7 +39,7 @@ def build_home(root: Path, home: Path, events: int, ops: int, op_bytes: int) -> 
     cli(root, home, "init")
     cli(root, home, "network", "create", "bench", "--out", str(home.parent / "b.json"))
     sys.path.insert(0, str(root))
-    from node.ledger import open_ledger
+    from node.api import open_ledger
     from zomes.valueflows.coordinator import EventRequest
 
     with open_ledger(home, lambda: PASS) as led:

@@ -39,13 +39,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.api import new_dna  # noqa: E402
+from node.api import make_validator, new_dna  # noqa: E402
 from node.core.clock import now_us  # noqa: E402
 from node.core.identity import AgentKey  # noqa: E402
 from node.core.ops import OpType, produce_ops  # noqa: E402
 from node.core.scratch import Scratch  # noqa: E402
 from node.gather import gather_local  # noqa: E402
-from node.ledger import make_validator  # noqa: E402
 from node.membership import zome_refs  # noqa: E402
 from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.store.deps import StoreDeps  # noqa: E402

@@ -54,7 +54,7 @@ def build_home(home: Path, events: int) -> None:
     run([COLEDGER, "--home", str(home), "network", "create", "bench", "--out",
          str(home.parent / "bench.network.json")], home)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from node.ledger import open_ledger
+    from node.api import open_ledger
     from zomes.valueflows.coordinator import EventRequest
 
     with open_ledger(home, lambda: PASS) as led:

@@ -42,11 +42,13 @@ import nacl.signing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.api import new_dna  # noqa: E402
+from node.api import (
+    make_validator,  # noqa: E402
+    new_dna,  # noqa: E402
+)
 from node.core.dna import DnaDef  # noqa: E402
 from node.core.identity import AgentKey  # noqa: E402
 from node.core.ops import Op, produce_ops  # noqa: E402
-from node.ledger import make_validator  # noqa: E402
 from node.membership import zome_refs  # noqa: E402
 from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.store.deps import StoreDeps  # noqa: E402

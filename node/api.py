@@ -1,13 +1,19 @@
-"""The node's public facade: homes, agents and networks, for the CLI and for scripts.
+"""The node's front door, for the CLI, scripts and (next) an HTTP API: homes, agents and
+networks; `open_ledger` and `open_node`; and the `Client`, chosen once by `open_client`,
+that does every operation a caller asks of a home, whether its node runs or not.
 
-The home itself lives in node.store.home; this module adds what needs more than the
-store: creating an agent (its peer id computed by py-libp2p) and a network's DNA.
+The home itself lives in node.store.home. What needs the runtime (the ledger, the node,
+the clients' work) is imported when first used: every command imports this module, and
+a command pays only for what it uses.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from node.core.dna import DnaDef, ZomeRef
 from node.core.errors import LocalError
@@ -24,17 +30,44 @@ from node.store.home import (
 from node.store.keyfile import write_key_file
 from node.store.sqlite import chain_length, open_store
 
+if TYPE_CHECKING:
+    from node.client import Found
+    from node.runtime.node import Node
+    from node.vf_ledger import Ledger
+    from validation.pipeline import Validator
+    from zomes.accounting.dataset import Dataset
+    from zomes.valueflows.coordinator import EventRequest
+
 __all__ = [
     "Agent",
+    "Client",
     "HomePaths",
+    "HomeTaken",
+    "KeyMissing",
     "PassphraseSource",
+    "configure_logs",
     "default_home",
     "gc_paused",
     "init_home",
     "libp2p_peer_id",
+    "log_event",
+    "make_validator",
     "new_dna",
     "open_agent",
+    "open_client",
+    "open_ledger",
+    "open_node",
 ]
+
+
+class HomeTaken(LocalError):
+    """`init` where an agent already lives (replacing it destroys it). Its message names
+    `--force`: tests/integration/test_store.py asserts it."""
+
+
+class KeyMissing(LocalError):
+    """`init` beside a chain whose key file is missing (a new key would orphan the chain);
+    its message names `--force` as HomeTaken's does."""
 
 
 def libp2p_peer_id(key: AgentKey) -> str:
@@ -50,11 +83,11 @@ def init_home(home: Path, passphrase: str, name: str | None, *, force: bool = Fa
     to write one beside an existing chain (its own key lost) unless `force`d."""
     paths = HomePaths(Path(home))
     if paths.key.exists() and not force:
-        raise LocalError(f"{paths.root} already holds agent; use --force to replace it")
+        raise HomeTaken(f"{paths.root} already holds agent; use --force to replace it")
     if not force and paths.db.exists() and paths.db.stat().st_size:
         length = chain_length(paths.db)
         if length:
-            raise LocalError(
+            raise KeyMissing(
                 f"{paths.root} holds a chain of {length} actions whose key file is missing: "
                 "restore the key from a backup (--force would destroy this chain)"
             )
@@ -94,3 +127,109 @@ def new_dna(
         progenitor=str(progenitor),
         network_seed=secrets.token_hex(16),
     )
+
+
+# -- the ledger and the node ----------------------------------------------------------
+
+
+def open_ledger(home: Path, passphrase: PassphraseSource) -> AbstractContextManager[Ledger]:
+    """The home's ledger: its agent, its network's validator, every write checked, and
+    the ValueFlows calls (record, inventory, trace ...) as its methods."""
+    from node.vf_ledger import open_ledger as opened
+
+    return opened(home, passphrase)
+
+
+def make_validator(dna: DnaDef) -> Validator:
+    """A validator of `dna`'s network (its integrity zomes and its membrane)."""
+    from node.runtime.ledger import make_validator as made
+
+    return made(dna)
+
+
+def open_node(home: Path, passphrase: PassphraseSource, *, rpc: bool = True,
+              **options: Any) -> AbstractAsyncContextManager[Node]:
+    """Run the home's node until the block exits (node.runtime.conductor.open_node takes
+    the `options`); with `rpc`, its socket serves the Client's operations (node/in_node.py)."""
+    from node.runtime.conductor import open_node as opened
+
+    if not rpc:
+        return opened(home, passphrase, **options)
+    from node.in_node import rpc_methods
+
+    return opened(home, passphrase, rpc=rpc_methods, **options)
+
+
+def configure_logs(level: str, fmt: str) -> None:
+    """The running node's log lines on stderr: `level` and over, as text or JSON lines."""
+    from node.runtime.logs import configure
+
+    configure(level, fmt)
+
+
+def log_event(name: str, **fields: Any) -> dict[str, Any]:
+    """The `extra` of a log call that records the event `name` with `fields`."""
+    from node.runtime.logs import event
+
+    return event(name, **fields)
+
+
+# -- the client ------------------------------------------------------------------------
+
+
+class Client(Protocol):
+    """Every operation a caller asks of a home, with plain data in and out (JSON-able dicts
+    and lists) and errors as CoreError subclasses. `open_client` chooses it once: on the
+    home directly, or through its running node's socket, which adds the network."""
+
+    warnings: list[str]
+
+    # writing this agent's chain (always on the home: the node publishes what it finds)
+    def record(self, event: EventRequest, *, detail: bool = False) -> dict[str, Any]: ...
+    def create_spec(self, name: str, unit: str, allow_negative: bool,
+                    note: str | None) -> str: ...
+    def create_process_spec(self, name: str, note: str | None) -> str: ...
+    def create_process(self, name: str, based_on: str | None, note: str | None) -> str: ...
+    def finish_process(self, process: str) -> str: ...
+    def create_equation(self, document: Any) -> dict[str, Any]: ...
+    def declare_footprint(self, spec: str, per: str, factors: list[str],
+                          note: str | None) -> str: ...
+    def allocate_footprint(self, process: str, shares: list[str], note: str | None) -> str: ...
+    def set_budget(self, *, kind: str, allocated: str, start_us: int, end_us: int,
+                   material: str | None, holder: str, name: str | None) -> dict[str, Any]: ...
+    def import_vf_jsonld(self, document: Any, agents: Mapping[str, str]) -> dict[str, Any]: ...
+
+    # reading: here, or across the network when the node runs
+    def get(self, address: str) -> Found: ...
+    def inventory(self, agent: str | None = None) -> list[dict[str, Any]]: ...
+    def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]: ...
+    def gather(self, max_agents: int, network: bool = True) -> tuple[Dataset, str]: ...
+
+    # the running node (NoNode without one)
+    def status(self) -> dict[str, Any]: ...
+    def peers(self) -> list[dict[str, Any]]: ...
+    def sync(self) -> dict[str, Any]: ...
+    def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]: ...
+    def session(self, id: str) -> dict[str, Any]: ...
+    def sessions(self, everything: bool = False) -> list[dict[str, Any]]: ...
+    def accept(self, id: str) -> dict[str, Any]: ...
+    def decline(self, id: str, reason: str | None = None) -> dict[str, Any]: ...
+    def recover(self, force: bool, bootstrap: Sequence[str], timeout: float, *,
+                quiet: bool = True) -> dict[str, Any]: ...
+
+
+def open_client(home: Path, passphrase: PassphraseSource, *,
+                warnings: list[str] | None = None) -> Client:
+    """The home's Client: through its node's socket when one runs, else on the home alone
+    (the one place that asks). A reader's warnings (a damaged chain) go to `warnings`."""
+    from node.client import LocalClient, SocketClient
+
+    kind = SocketClient if node_running(home) else LocalClient
+    return kind(Path(home), passphrase, [] if warnings is None else warnings)
+
+
+def node_running(home: Path) -> bool:
+    """Whether a node runs for `home` (its socket is there)."""
+    from node.runtime.socket_client import node_running as running
+
+    return running(home)

@@ -9,7 +9,7 @@ then the store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,14 +35,16 @@ async def open_node(
     bootstrap: Sequence[str] = (),
     clock: Callable[[], int] = now_us,
     gossip_interval: float = 2.0,
-    rpc: bool = True,
+    rpc: Callable[[Node], Mapping[str, Callable[..., Awaitable[object]]]] | None = None,
     auto_accept_from: Sequence[str] = (),
     limits: Limits | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
 ) -> AsyncIterator[Node]:
     """Run this home's node until the block exits. With `memory_network` (a
     dht.memory.MemoryNetwork) it joins that simulated network instead of libp2p;
-    `limits` are the libp2p transport's (its defaults otherwise)."""
+    `limits` are the libp2p transport's (its defaults otherwise). With `rpc`, the home's
+    socket serves the methods it gives for the node (node.api.open_node gives the front
+    door's)."""
     async with AsyncExitStack() as stack:
         stack.enter_context(hold_node_lock(HomePaths(Path(home))))  # before the socket is taken
         ledger = stack.enter_context(open_ledger(home, passphrase))
@@ -67,7 +69,7 @@ async def open_node(
         if rpc:
             from node.runtime.rpc import serve_rpc
 
-            await nursery.start(serve_rpc, node, ledger.agent.paths.root)
+            await nursery.start(serve_rpc, rpc(node), ledger.agent.paths.root)
         await node.join(peers)
         await node.own_chain.check_on_start()  # (before publishing: a rolled-back chain forks)
         node.enqueue_new_records()

@@ -4,10 +4,9 @@ One JSON request per connection: {"method": ..., "params": {...}} -> {"result": 
 or {"error": "one line"}. Every request is checked before it runs: a JSON object, a
 known method, params an object of exactly that method's parameters, each of its type
 (a model per method, built from the method's signature); anything else is an error
-answer, and no request can end the node. Commands that need the network (status, peers, get from
-others, another agent's inventory, cross-agent trace, the chains reports gather) use it;
-local writes go to the store directly and the node publishes them within a fraction of a
-second.
+answer, and no request can end the node. This is the server only: the methods it serves
+are the front door's operations on the node (node/in_node.py), given by whoever starts
+it; their callers are node/client.py's SocketClient and the reports gathering chains.
 """
 
 from __future__ import annotations
@@ -18,18 +17,14 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
-from functools import cache
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import trio
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from node.core.cid import Cid
 from node.core.errors import CoreError, LocalError
-from node.core.identity import AgentId
-from node.core.jsonview import record_json
 from node.runtime.socket_client import socket_path
 
 log = logging.getLogger("coledger.rpc")
@@ -37,7 +32,14 @@ log = logging.getLogger("coledger.rpc")
 MAX_REQUEST = 1024 * 1024
 
 
-async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
+Operation = Callable[..., Awaitable[object]]
+"""A method the socket serves: keyword parameters (checked), a JSON-able answer."""
+
+
+async def serve_rpc(  # type: ignore[no-untyped-def]  # (trio.TaskStatus: not exported)
+    operations: Mapping[str, Operation], home: Path, *, task_status=trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `operations` on the home's socket until cancelled."""
     path = socket_path(home)
     path.unlink(missing_ok=True)
     sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -49,9 +51,7 @@ async def serve_rpc(node: Any, home: Path, *, task_status=trio.TASK_STATUS_IGNOR
     os.chmod(path, 0o600)
     sock.listen(16)
     listener = trio.SocketListener(sock)
-    methods = {name: _checked(name, fn)
-               for name, fn in (_methods(node) | session_methods(node)
-                                 | recovery_methods(node)).items()}
+    methods = {name: _checked(name, fn) for name, fn in operations.items()}
     task_status.started()
     try:
         async with trio.open_nursery() as nursery:
@@ -68,7 +68,7 @@ class BadRequest(LocalError):
     """A request to the node's socket that is not one it serves (the client's mistake)."""
 
 
-Method = Callable[[dict[str, Any]], Awaitable[Any]]
+Method = Callable[[dict[str, Any]], Awaitable[object]]
 
 
 async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> None:
@@ -119,7 +119,7 @@ def _request(data: bytes, methods: dict[str, Method]) -> tuple[Method, dict[str,
 _TYPE_WORDS = {"string_type": "text", "int_type": "an integer", "float_type": "a number",
                "bool_type": "true or false", "list_type": "a list", "dict_type": "an object",
                "model_type": "an object"}
-_STRICT = ConfigDict(strict=True, extra="forbid")
+STRICT = ConfigDict(strict=True, extra="forbid")
 
 
 def _params_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
@@ -129,10 +129,10 @@ def _params_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
     for param in inspect.signature(fn).parameters.values():
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (hints.get(param.name, Any), default)
-    return create_model(f"{name}_params", __config__=_STRICT, **fields)
+    return create_model(f"{name}_params", __config__=STRICT, **fields)
 
 
-def _validated(model: type[BaseModel], what: str, params: dict[str, Any]) -> dict[str, Any]:
+def validated(model: type[BaseModel], what: str, params: dict[str, Any]) -> dict[str, Any]:
     """`params` checked against `model`; BadRequest naming the first wrong one in words."""
     try:
         checked = model.model_validate(params)
@@ -152,119 +152,11 @@ def _validated(model: type[BaseModel], what: str, params: dict[str, Any]) -> dic
     return {k: getattr(checked, k) for k in type(checked).model_fields}
 
 
-def _checked(name: str, fn: Callable[..., Awaitable[Any]]) -> Method:
+def _checked(name: str, fn: Operation) -> Method:
     """`fn` behind a check of its params (one model per method, made once)."""
     model = _params_model(name, fn)
 
-    async def method(params: dict[str, Any]) -> Any:
-        return await fn(**_validated(model, name, params))
+    async def method(params: dict[str, Any]) -> object:
+        return await fn(**validated(model, name, params))
 
     return method
-
-
-def _methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
-    async def status() -> Any:
-        return node.status()
-
-    async def peers() -> Any:
-        return [{"agent_id": str(p), "addresses": list(node.addresses.get(p, ()))}
-                for p in node.peers() if p != node.me]
-
-    async def get(address: str) -> Any:
-        record = await node.get(Cid.parse(address))
-        if record is None:
-            raise LocalError(f"nothing at {address} locally or at its authorities")
-        return record_json(record)
-
-    async def activity(agent: str) -> Any:
-        records = await node.agent_activity(AgentId.parse(agent))
-        return [record_json(r) for r in records]
-
-    async def inventory(agent: str) -> Any:
-        from zomes.valueflows import coordinator
-
-        records = await node.agent_activity(AgentId.parse(agent))
-        if not records:
-            raise LocalError(f"no chain found for {agent} on the network")
-        return coordinator.inventory(chain_view_of(records))
-
-    async def flows(address: str, backwards: bool) -> Any:
-        from zomes.valueflows.network_trace import network_flows
-
-        return await network_flows(node, node.me, node.ledger.view(), address, backwards)
-
-    async def sync() -> Any:
-        node.enqueue_new_records()
-        done = await node.publish_once()
-        return {"published": done, **node.publish_state()}
-
-    async def chains(agents: list[str] | None = None) -> Any:
-        from node.runtime.reports import fetch_chains  # reports gather chains through this
-
-        return await fetch_chains(node, agents)
-
-    return {"status": status, "peers": peers, "get": get, "activity": activity, "sync": sync,
-            "inventory": inventory, "flows": flows, "chains": chains}
-
-
-def session_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
-    """Countersigning: start (initiator), list, show, accept and decline sessions."""
-    from node.runtime.countersign import TransferRequest, session_json
-    from zomes.valueflows.coordinator import EventRequest
-
-    signer = node.countersigner
-
-    async def cs_start(event: dict[str, Any], to: str, wait_s: float) -> Any:
-        fields = _validated(_event_model(), "cs_start's event", event)
-        row = await signer.start(TransferRequest(EventRequest(**fields), to, wait_s))
-        return session_json(row)
-
-    async def cs_session(id: str) -> Any:  # noqa: A002 - the JSON name
-        return session_json(signer.find(id))
-
-    async def cs_list(everything: bool = False) -> Any:
-        states = None if everything else frozenset({"pending", "signed", "proposed"})
-        rows = signer.sessions.all(states)
-        return [session_json(r) for r in rows]
-
-    async def cs_accept(id: str) -> Any:  # noqa: A002
-        return session_json(await signer.accept(signer.find(id).id))
-
-    async def cs_decline(id: str, reason: str | None = None) -> Any:  # noqa: A002
-        return session_json(await signer.decline(signer.find(id).id, reason))
-
-    return {"cs_start": cs_start, "cs_session": cs_session, "cs_list": cs_list,
-            "cs_accept": cs_accept, "cs_decline": cs_decline}
-
-
-@cache
-def _event_model() -> type[BaseModel]:
-    """The fields of an EventRequest, each of its type (cs_start's event)."""
-    from zomes.valueflows.coordinator import EventRequest
-
-    hints = get_type_hints(EventRequest)
-    fields: dict[str, Any] = {
-        f: (hints[f], ... if p.default is inspect.Parameter.empty else p.default)
-        for f, p in inspect.signature(EventRequest).parameters.items()
-    }
-    return create_model("event_params", __config__=_STRICT, **fields)
-
-
-def recovery_methods(node: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
-    """`coledger chain recover` on the running node (node/runtime/recovery.py)."""
-
-    async def recover(force: bool = False) -> Any:
-        if not isinstance(force, bool):
-            raise LocalError("recover: force must be true or false")
-        return await node.own_chain.recover(force)
-
-    return {"recover": recover}
-
-
-def chain_view_of(records: list[Any]) -> Any:
-    from zomes.valueflows.zome import ChainView
-
-    view = ChainView()
-    for record in records:
-        view.step(record)
-    return view

@@ -36,10 +36,9 @@ Home = CliHome  # a home, as these tests call it
 def deliver(source: Path, target: Path) -> None:
     """What publishing and gossip would do: the source chain's ops, validated into the
     target's DHT store."""
-    from node.api import open_agent
+    from node.api import open_agent, open_ledger
     from node.core.clock import now_us
     from node.core.ops import produce_ops
-    from node.ledger import open_ledger
     from node.runtime.validate import ValidationWorkflow
 
     with open_agent(source, lambda: PASS) as agent:

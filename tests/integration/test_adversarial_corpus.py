@@ -37,7 +37,7 @@ from typing import Any
 import cbor2
 import pytest
 
-from node.api import new_dna
+from node.api import make_validator, new_dna
 from node.core.actions import Create
 from node.core.cid import Cid
 from node.core.errors import LocalError
@@ -46,7 +46,6 @@ from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid
 from node.core.records import Entry, Record, SignedAction
 from node.core.scratch import Scratch
-from node.ledger import make_validator
 from node.membership import zome_refs
 from node.runtime.validate import UNDECIDED_PER_ISSUER, ValidationWorkflow
 from node.store.deps import StoreDeps

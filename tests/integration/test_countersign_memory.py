@@ -12,9 +12,9 @@ import pytest
 import trio
 
 from dht.memory import MemoryNetwork
+from node.api import open_ledger
 from node.core.clock import now_us
 from node.core.errors import LocalError
-from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.runtime.countersign import TransferRequest
 from node.store.dht import INTEGRATED

@@ -191,8 +191,7 @@ def test_every_connection_the_store_opens_is_wal_with_synchronous_full(tmp_path,
     import node.store.db as store_db
     import node.store.sqlite as store_sqlite
     from dht.memory import MemoryNetwork
-    from node.api import init_home, open_agent
-    from node.ledger import open_ledger
+    from node.api import init_home, open_agent, open_ledger
     from node.membership import create_network
     from node.runtime.conductor import open_node
 

@@ -13,10 +13,10 @@ import trio
 from dht import wire
 from dht.memory import MemoryNetwork
 from dht.transport import TransportError
+from node.api import open_ledger
 from node.core.cid import Cid
 from node.core.encoding import decode, encode, encode_trusted
 from node.core.identity import AgentId, AgentKey
-from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.runtime.hello import Hello
 from tests.integration.network_harness import make_homes, passphrase

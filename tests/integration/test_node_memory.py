@@ -9,8 +9,8 @@ import pytest
 import trio
 
 from dht.memory import MemoryNetwork
+from node.api import open_ledger
 from node.core.cid import Cid
-from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.store.dht import INTEGRATED
 from tests.integration.network_harness import make_homes, passphrase, skipping_clock

@@ -14,10 +14,10 @@ import trio
 
 from dht import wire
 from dht.memory import MemoryNetwork
+from node.api import open_ledger
 from node.core.cid import Cid
 from node.core.clock import now_us
 from node.core.errors import LocalError
-from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.runtime.recovery import CHECK_WINDOW
 from node.store.dht import INTEGRATED

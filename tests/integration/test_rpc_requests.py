@@ -11,8 +11,8 @@ import pytest
 import trio
 
 from dht.memory import MemoryNetwork
+from node.api import open_node
 from node.runtime import rpc, socket_client
-from node.runtime.conductor import open_node
 from tests.integration.network_harness import make_homes, passphrase
 
 EVENT = {"action": "transfer", "resource": "x", "quantity": "1 kg"}

@@ -22,8 +22,8 @@ import trio
 
 from dht.authority import ClosestIndex
 from dht.memory import MemoryNetwork
+from node.api import open_ledger
 from node.core.ops import OpType, produce_ops
-from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from node.store.dht import INTEGRATED
 from node.testing import SIM_PASSPHRASE, simulated_network

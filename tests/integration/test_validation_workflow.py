@@ -23,13 +23,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.api import init_home, open_agent
+from node.api import init_home, make_validator, open_agent, open_ledger
 from node.core.cid import Cid
 from node.core.dna import DnaDef
 from node.core.identity import AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.records import Record
-from node.ledger import make_validator, open_ledger
 from node.membership import create_network
 from node.runtime.validate import ValidationWorkflow
 from node.store.deps import StoreDeps

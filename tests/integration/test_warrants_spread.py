@@ -11,11 +11,11 @@ import trio
 
 from dht import wire
 from dht.memory import MemoryNetwork
+from node.api import open_ledger
 from node.core.chain import ChainHead
 from node.core.ops import OpType, produce_ops
 from node.core.outcome import Invalid
 from node.core.scratch import Scratch
-from node.ledger import open_ledger
 from node.runtime.conductor import open_node
 from tests.integration.network_harness import make_homes, passphrase
 from validation.warrants import InvalidOpEvidence, issue_warrant

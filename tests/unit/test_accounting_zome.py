@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from node.api import new_dna
+from node.api import make_validator, new_dna
 from node.core.identity import AgentKey
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved, Valid
 from node.core.records import Record
-from node.ledger import make_validator
 from node.membership import zome_refs
 from node.store.deps import StoreDeps
 from node.testing import MemoryAgent

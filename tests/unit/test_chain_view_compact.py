@@ -17,13 +17,12 @@ import tracemalloc
 from dataclasses import replace
 from typing import Any
 
-from node.api import new_dna
+from node.api import make_validator, new_dna
 from node.core.cid import Cid
 from node.core.identity import AgentKey
 from node.core.ops import OpType, produce_ops
 from node.core.outcome import VALID, Invalid, Outcome, Valid
 from node.core.records import Record
-from node.ledger import make_validator
 from node.membership import zome_refs
 from node.store.deps import BoundedMemo, StoreDeps
 from node.testing import MemoryAgent, step_clock

@@ -14,7 +14,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.api import new_dna
+from node.api import make_validator, new_dna
 from node.core.actions import ACTION_TYPES, Create, action_from_obj
 from node.core.cid import Cid
 from node.core.encoding import decode, encode, encode_trusted
@@ -23,7 +23,6 @@ from node.core.identity import AgentKey
 from node.core.ops import OpType, op_address, op_types, produce_ops
 from node.core.outcome import Invalid, Valid
 from node.core.records import Record, SignedAction
-from node.ledger import make_validator
 from node.membership import zome_refs
 from node.store.deps import BoundedMemo, StoreDeps
 from node.testing import MemoryAgent

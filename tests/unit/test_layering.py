@@ -1,7 +1,7 @@
 """The dependency direction of DESIGN.md, checked on the source (AST), not by convention.
 
 1 node.core  2 validation, zomes.api, dht pure parts  3 zomes.<app>
-4 node.store, dht backends  5 node.runtime  6 node.api (and node/*.py)  7 cli.py
+4 node.store, dht backends  5 node.runtime  6 node.api (and node/*.py)  7 cli.py, clicmd
 Pure layers (1-3) import no trio, sqlite3 or libp2p; only dht backends import libp2p;
 only node.store imports sqlite3.
 """
@@ -31,14 +31,14 @@ def layer(module: str) -> int:
         return 4
     if module.startswith("node.runtime"):
         return 5
-    if module == "cli":
+    if module == "cli" or module.split(".")[0] == "clicmd":
         return 7
     return 6  # node.api, node.membership, node.testing ...
 
 
 def modules() -> list[tuple[str, Path]]:
     out = []
-    for top in ("node", "validation", "zomes", "dht"):
+    for top in ("node", "validation", "zomes", "dht", "clicmd"):
         for path in sorted((ROOT / top).rglob("*.py")):
             rel = path.relative_to(ROOT).with_suffix("")
             name = ".".join(p for p in rel.parts if p != "__init__")
@@ -57,7 +57,7 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-OURS = ("node", "validation", "zomes", "dht", "cli")
+OURS = ("node", "validation", "zomes", "dht", "cli", "clicmd")
 
 
 @pytest.mark.parametrize("name, path", modules(),
@@ -80,8 +80,29 @@ def test_imports_point_down_the_layers(name, path):
             assert name.startswith("node.store"), f"{name} imports sqlite3: only node.store may"
 
 
+def cli_modules() -> list[tuple[str, Path]]:
+    """The command line's modules: cli.py and every module of clicmd/."""
+    return [(n, p) for n, p in modules() if layer(n) == 7]
+
+
+def test_the_cli_imports_nothing_from_the_runtime():
+    """The CLI goes through the front door (node.api): no import of node.runtime, in a
+    function or not, however spelt (`from node import runtime`, `from node.runtime...`)."""
+    assert {n for n, _ in cli_modules()} >= {"cli", "clicmd.common", "clicmd.chain"}
+    for name, path in cli_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                found = [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            runtime = [m for m in found if m == "node.runtime" or m.startswith("node.runtime.")]
+            assert not runtime, f"{name} imports {runtime} (line {node.lineno}): use node.api"
+
+
 def test_package_inits_import_nothing():
-    for pkg in ("node", "zomes", "validation", "dht"):
+    for pkg in ("node", "zomes", "validation", "dht", "clicmd"):
         init = ROOT / pkg / "__init__.py"
         if init.exists():
             assert not imports(init), f"{init} imports {imports(init)}"
@@ -176,14 +197,9 @@ def test_no_import_cycle_anywhere():
 
 
 APPS = ("zomes.valueflows", "zomes.accounting")
-_RUNTIME_WITH_APP = {"node.runtime.rpc"}  # until the front door leaves only the server there
-
-
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="rpc still imports the app"))
-     if n in _RUNTIME_WITH_APP else n
-     for n, _ in modules() if n == "node.runtime" or n.startswith("node.runtime.")],
+    [n for n, _ in modules() if n == "node.runtime" or n.startswith("node.runtime.")],
 )
 def test_the_runtime_imports_no_app(name):
     """The runtime is generic: an app reaches it only through zomes.api's hooks (chosen in

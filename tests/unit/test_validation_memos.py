@@ -27,13 +27,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from node.api import make_validator
 from node.core.cid import Cid
 from node.core.encoding import encode_presorted
 from node.core.identity import AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid, Valid
 from node.core.records import Entry, Record, SignedAction, encodes_to
-from node.ledger import make_validator
 from node.store.deps import BoundedMemo, StoreDeps
 from node.testing import MemoryAgent
 from tests.vf_author import VfAuthor, network

@@ -11,10 +11,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from node.api import make_validator
 from node.core.identity import AgentKey
 from node.core.ops import Op, OpType, produce_ops
 from node.core.outcome import Invalid, Unresolved, Valid
-from node.ledger import make_validator
 from node.store.deps import StoreDeps
 from node.testing import MemoryAgent
 from tests.vf_author import VfAuthor, network

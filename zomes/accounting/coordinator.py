@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from node.core.cid import Cid
-from node.core.errors import LocalError
+from node.core.errors import AddressError, LocalError
 from node.core.scratch import Scratch
 from zomes.accounting.entries import (
     Allocation,
@@ -145,5 +145,5 @@ def set_budget(
 def _address(text: str, what: str) -> str:
     try:
         return str(Cid.parse(text))
-    except Exception:
+    except AddressError:
         raise LocalError(f"{what} {text!r} is not an address (bafy...)") from None

@@ -1,7 +1,7 @@
 """The valueflows zome's coordinator: what the CLI and API ask of it.
 
 Writes go through a `Scratch` (pure: it chains and signs in memory); reads use the
-author's `ChainView`. Nothing here touches a disk or a network: node/ledger.py
+author's `ChainView`. Nothing here touches a disk or a network: node/vf_ledger.py
 opens the home, runs these, validates the result and flushes it.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.core.cid import Cid
-from node.core.errors import LocalError
+from node.core.errors import AddressError, LocalError
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
 from zomes.valueflows.entries import (
@@ -63,7 +63,7 @@ def _address(text: str | None, what: str) -> str | None:
         return None
     try:
         return str(Cid.parse(text))
-    except Exception:
+    except AddressError:
         raise LocalError(f"--{what} {text!r} is not an address (bafy...)") from None
 
 

@@ -1,6 +1,6 @@
-"""The ledger of a home, for the CLI and scripts: the commit workflow of
-node.runtime.ledger (where the running node uses it too) with the ValueFlows calls
-(zomes/valueflows/ledger_calls.py) as its methods."""
+"""A home's ledger as the front door hands it out (node.api.open_ledger): the commit
+workflow of node.runtime.ledger (where the running node uses it too) with the ValueFlows
+calls (zomes/valueflows/ledger_calls.py) as its methods."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The `coledger` commands by group, one module each (cli.py builds the parser from them)."""

@@ -1,0 +1,375 @@
+"""The two Clients of the front door (node/api.py chooses one, once): `LocalClient` works on
+the home directly; `SocketClient`, when the home's node runs, asks it over its socket what
+needs the network (status, another agent's inventory, traces across chains, countersigning,
+the chains reports gather) and writes on the home as `LocalClient` does: the node publishes
+what its chain gains within a fraction of a second.
+
+Answers are plain data (JSON-able); errors are CoreError subclasses in words for any
+caller (the CLI adds its own hints: a flag, a command to run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from node.core.errors import CoreError, LocalError, NotFound
+from node.store.home import Agent, PassphraseSource
+
+if TYPE_CHECKING:
+    from node.vf_ledger import Ledger
+    from zomes.accounting.dataset import Dataset
+    from zomes.valueflows.coordinator import EventRequest
+
+
+T = TypeVar("T")
+
+
+class NoNode(LocalError):
+    """An operation that needs the home's running node, and none runs."""
+
+
+class NoPeerKnown(LocalError):
+    """Recovery with no node running and no member's address to ask."""
+
+
+class NotStoredHere(NotFound):
+    """Nothing at this address in the home (the network may hold it)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"nothing stored at {address} here")
+        self.address = address
+
+
+class Found:
+    """What `get` found: its JSON view, and the exact stored DAG-CBOR bytes when the home
+    holds it (None when it came from the network). (A plain class: a dataclass costs every
+    command that imports this module most of a millisecond.)"""
+
+    __slots__ = ("data", "view")
+
+    def __init__(self, view: dict[str, Any], data: bytes | None) -> None:
+        self.view = view
+        self.data = data
+
+
+class LocalClient:
+    """The operations on the home alone: its chain, its ledger, its DHT store."""
+
+    def __init__(self, home: Path, passphrase: PassphraseSource, warnings: list[str]) -> None:
+        self.home = home
+        self.passphrase = passphrase
+        self.warnings = warnings
+
+    def _agent(self) -> AbstractContextManager[Agent]:
+        from node.store.home import open_agent
+
+        return self._warned(open_agent(self.home, self.passphrase), lambda agent: agent)
+
+    def _ledger(self) -> AbstractContextManager[Ledger]:
+        from node.vf_ledger import open_ledger
+
+        return self._warned(open_ledger(self.home, self.passphrase), lambda led: led.agent)
+
+    @contextmanager
+    def _warned(self, opened: AbstractContextManager[T],
+                agent_of: Callable[[T], Agent]) -> Iterator[T]:
+        """Yield what `opened` opens; then keep its agent's warning for the caller."""
+        with opened as value:
+            try:
+                yield value
+            finally:
+                self._warn(agent_of(value))
+
+    def _warn(self, agent: Agent) -> None:
+        """Keep the agent's warning (a damaged chain) for the caller to show."""
+        warning = agent.warning()
+        if warning is not None and warning not in self.warnings:
+            self.warnings.append(warning)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def record(self, event: EventRequest, *, detail: bool = False) -> dict[str, Any]:
+        """Sign and commit one economic event: its address; with `detail`, also the event,
+        the resources it created and the states of those it touched."""
+        with self._ledger() as led:
+            done = led.record(event)
+            if not detail:
+                return {"address": str(done.event)}
+            view = led.view()
+        made = view.events[str(done.event)]
+        touched = [r for r in (made.resource_inventoried_as, made.to_resource_inventoried_as)
+                   if r]
+        states = [
+            dict(view.states[r].to_content(),
+                 name=view.resources[r].name if r in view.resources else None)
+            for r in touched if r in view.states
+        ]
+        return {
+            "address": str(done.event),
+            "event": made.to_content(),
+            "created_resources": {k: str(v) for k, v in done.created_resources.items()},
+            "resources": states,
+        }
+
+    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None) -> str:
+        with self._ledger() as led:
+            return str(led.create_spec(name, unit, allow_negative, note))
+
+    def create_process_spec(self, name: str, note: str | None) -> str:
+        with self._ledger() as led:
+            return str(led.create_process_spec(name, note))
+
+    def create_process(self, name: str, based_on: str | None, note: str | None) -> str:
+        with self._ledger() as led:
+            return str(led.create_process(name, based_on, note))
+
+    def finish_process(self, process: str) -> str:
+        with self._ledger() as led:
+            return str(led.finish_process(process))
+
+    def create_equation(self, document: Any) -> dict[str, Any]:
+        from zomes.accounting.coordinator import create_equation
+
+        with self._ledger() as led:
+            address, equation = led.commit(lambda s, v: create_equation(s, document))
+        return {"address": str(address), "name": equation.name,
+                "equation": equation.to_content()}
+
+    def declare_footprint(self, spec: str, per: str, factors: list[str],
+                          note: str | None) -> str:
+        from zomes.accounting.coordinator import declare_footprint
+
+        with self._ledger() as led:
+            return str(led.commit(lambda s, v: declare_footprint(s, spec, per, factors, note)))
+
+    def allocate_footprint(self, process: str, shares: list[str], note: str | None) -> str:
+        from zomes.accounting.coordinator import allocate
+
+        with self._ledger() as led:
+            return str(led.commit(lambda s, v: allocate(s, process, shares, note)))
+
+    def set_budget(self, *, kind: str, allocated: str, start_us: int, end_us: int,
+                   material: str | None, holder: str, name: str | None) -> dict[str, Any]:
+        """`holder`: "me", "network" (the progenitor only) or an agent id."""
+        from zomes.accounting.coordinator import set_budget
+
+        with self._ledger() as led:
+            me = str(led.agent.agent_id)
+            agent = None if holder == "network" else me if holder == "me" else holder
+            address = led.commit(lambda s, v: set_budget(
+                s, kind=kind, allocated=allocated, start_us=start_us, end_us=end_us,
+                material=material, agent=agent, name=name))
+        return {"address": str(address), "kind": kind, "agent": agent}
+
+    def import_vf_jsonld(self, document: Any, agents: Mapping[str, str]) -> dict[str, Any]:
+        """Record a ValueFlows JSON-LD document's events, all or nothing; `agents` maps an
+        agent of the document to one of ours ("me": this agent)."""
+        from node.imports import import_vf_jsonld
+
+        with self._ledger() as led:
+            me = str(led.agent.agent_id)
+            mapping = {old: me if new == "me" else new for old, new in agents.items()}
+            return import_vf_jsonld(led, document, mapping)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get(self, address: str) -> Found:
+        """A record (by action address) or an entry (by entry address) the home holds."""
+        from node.core.cid import Cid
+        from node.core.jsonview import jsonable, record_json
+        from node.core.records import Record
+
+        try:
+            cid = Cid.parse(address)
+        except CoreError:
+            raise LocalError(f"{address!r} is not an address (bafy...)") from None
+        with self._agent() as ag:
+            try:
+                found = ag.get(cid)
+            except NotFound:
+                raise NotStoredHere(str(cid)) from None
+        if isinstance(found, Record):
+            return Found(record_json(found), found.signed.data)
+        return Found({"entry_address": str(found.address), "entry": jsonable(found.value)},
+                     found.data)
+
+    def inventory(self, agent: str | None = None) -> list[dict[str, Any]]:
+        """Resources with their accounting and onhand quantities (another `agent`'s needs
+        the node)."""
+        if agent is not None:
+            raise NoNode("no node is running for this home")
+        with self._ledger() as led:
+            return led.inventory()
+
+    def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]:
+        """The ValueFlows trace (backwards) or track (forwards) on this chain."""
+        with self._ledger() as led:
+            return led.flows(address, backwards=backwards)
+
+    def gather(self, max_agents: int, network: bool = True) -> tuple[Dataset, str]:
+        """(dataset, this agent's id) for reports: this chain and those the DHT store holds."""
+        from node.gather import gather_local
+
+        return gather_local(self.home, self.passphrase)
+
+    # -- the running node: none here --------------------------------------------------
+
+    def _no_node(self) -> NoNode:
+        return NoNode("no node is running for this home")
+
+    def status(self) -> dict[str, Any]:
+        raise self._no_node()
+
+    def peers(self) -> list[dict[str, Any]]:
+        raise self._no_node()
+
+    def sync(self) -> dict[str, Any]:
+        raise self._no_node()
+
+    def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
+        raise self._no_node()
+
+    def session(self, id: str) -> dict[str, Any]:  # noqa: A002 - the session's id
+        raise self._no_node()
+
+    def sessions(self, everything: bool = False) -> list[dict[str, Any]]:
+        raise self._no_node()
+
+    def accept(self, id: str) -> dict[str, Any]:  # noqa: A002
+        raise self._no_node()
+
+    def decline(self, id: str, reason: str | None = None) -> dict[str, Any]:  # noqa: A002
+        raise self._no_node()
+
+    def recover(self, force: bool, bootstrap: Sequence[str], timeout: float, *,
+                quiet: bool = True) -> dict[str, Any]:
+        """Fetch this chain's records back from the network in a short session of this
+        home's node (through `bootstrap` and the network file's members, waiting up to
+        `timeout` for them); `quiet` silences its log lines, which the result repeats."""
+        return _recover_in_session(self.home, self.passphrase, force, bootstrap, timeout,
+                                   quiet=quiet)
+
+
+class SocketClient(LocalClient):
+    """The home's running node asked over its socket for what needs the network."""
+
+    def _call(self, method: str, timeout: float = 60.0, **params: Any) -> Any:
+        from node.runtime.socket_client import call
+
+        return call(self.home, method, timeout=timeout, **params)
+
+    def get(self, address: str) -> Found:
+        """From the home, else from the network (the view only: no stored bytes)."""
+        try:
+            return super().get(address)
+        except NotStoredHere as e:
+            return Found(self._call("get", address=e.address), None)
+
+    def inventory(self, agent: str | None = None) -> list[dict[str, Any]]:
+        if agent is None:
+            return super().inventory()
+        rows: list[dict[str, Any]] = self._call("inventory", agent=agent)
+        return rows
+
+    def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]:
+        """Across chains: the node follows the agents the events name."""
+        nodes: list[dict[str, Any]] = self._call("flows", address=address, backwards=backwards)
+        return nodes
+
+    def gather(self, max_agents: int, network: bool = True) -> tuple[Dataset, str]:
+        """Through the node, breadth first from its peers (`network`), else the home's."""
+        from node.gather import gather_from_node
+
+        if not network:
+            return super().gather(max_agents, network)
+        return gather_from_node(self.home, max_agents=max_agents)
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self._call("status")
+        return status
+
+    def peers(self) -> list[dict[str, Any]]:
+        peers: list[dict[str, Any]] = self._call("peers")
+        return peers
+
+    def sync(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("sync")
+        return result
+
+    def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
+        """Propose a countersigned event to `to`: the session as proposed."""
+        session: dict[str, Any] = self._call("cs_start", event=event, to=to, wait_s=wait_s)
+        return session
+
+    def session(self, id: str) -> dict[str, Any]:  # noqa: A002
+        session: dict[str, Any] = self._call("cs_session", id=id)
+        return session
+
+    def sessions(self, everything: bool = False) -> list[dict[str, Any]]:
+        sessions: list[dict[str, Any]] = self._call("cs_list", everything=everything)
+        return sessions
+
+    def accept(self, id: str) -> dict[str, Any]:  # noqa: A002
+        session: dict[str, Any] = self._call("cs_accept", id=id)
+        return session
+
+    def decline(self, id: str, reason: str | None = None) -> dict[str, Any]:  # noqa: A002
+        session: dict[str, Any] = self._call("cs_decline", id=id, reason=reason)
+        return session
+
+    def recover(self, force: bool, bootstrap: Sequence[str], timeout: float, *,
+                quiet: bool = True) -> dict[str, Any]:
+        """The running node recovers (it knows its peers; `bootstrap` is not needed)."""
+        result: dict[str, Any] = self._call("recover", timeout + 150, force=force)
+        return result
+
+
+def _recover_in_session(home: Path, passphrase: PassphraseSource, force: bool,
+                        bootstrap: Sequence[str], timeout: float, *,
+                        quiet: bool) -> dict[str, Any]:
+    """`recover` with no node running: this home's node for as long as it takes."""
+    import logging
+
+    import trio
+
+    from node.runtime.conductor import open_node
+    from node.runtime.progress import Progress
+
+    async def main() -> dict[str, Any] | CoreError:
+        async with open_node(home, passphrase, listen="/ip4/127.0.0.1/tcp/0",
+                             bootstrap=bootstrap) as node:
+            if not node.addresses:  # nobody to ask: say so now, not after the timeout
+                return NoPeerKnown(
+                    "no node runs for this home and no member's address is known")
+            with trio.move_on_after(timeout):
+                while len(node.peers()) < 2:
+                    await trio.sleep(0.2)
+            with Progress("asking the network for this chain") as progress:
+                try:
+                    return await node.own_chain.recover(force, progress.update)
+                except CoreError as e:
+                    return e  # (raised out here, not inside the node's nursery)
+
+    silenced = [logging.getLogger(n) for n in ("coledger", "libp2p")] if quiet else []
+    levels = [logger.level for logger in silenced]
+    for logger in silenced:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        result = trio.run(main)
+    except BaseExceptionGroup as group:  # (a failure to start, from the node's nursery)
+        found = group.subgroup(CoreError)
+        if found is None:
+            raise
+        first: BaseException = found
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    finally:  # (as they were: a caller may recover again in this process, as tests do)
+        for logger, level in zip(silenced, levels, strict=True):
+            logger.setLevel(level)
+    if isinstance(result, CoreError):
+        raise result
+    return result

@@ -1,0 +1,133 @@
+"""The front door inside a running node: the Client's network operations done on the `Node`
+itself, which its socket serves (node/runtime/rpc.py checks each request against the
+method's signature; node/client.py's SocketClient calls them). The method names, their
+parameters and the JSON they answer are the socket's protocol: keep them as they are.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, create_model
+
+from node.core.cid import Cid
+from node.core.errors import LocalError
+from node.core.identity import AgentId
+from node.core.jsonview import record_json
+from node.runtime.node import Node
+from node.runtime.rpc import STRICT, validated
+from zomes.valueflows.chain_views import chain_view_of
+from zomes.valueflows.coordinator import EventRequest, inventory
+from zomes.valueflows.network_trace import network_flows
+
+OPEN_SESSIONS = frozenset({"pending", "signed", "proposed"})
+
+
+class InNodeClient:
+    """The operations a running node answers for its socket's callers."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def status(self) -> dict[str, object]:
+        return self.node.status()
+
+    async def peers(self) -> list[dict[str, object]]:
+        node = self.node
+        return [{"agent_id": str(p), "addresses": list(node.addresses.get(p, ()))}
+                for p in node.peers() if p != node.me]
+
+    async def get(self, address: str) -> dict[str, Any]:
+        record = await self.node.get(Cid.parse(address))
+        if record is None:
+            raise LocalError(f"nothing at {address} locally or at its authorities")
+        return record_json(record)
+
+    async def activity(self, agent: str) -> list[dict[str, Any]]:
+        records = await self.node.agent_activity(AgentId.parse(agent))
+        return [record_json(r) for r in records]
+
+    async def inventory(self, agent: str) -> list[dict[str, Any]]:
+        records = await self.node.agent_activity(AgentId.parse(agent))
+        if not records:
+            raise LocalError(f"no chain found for {agent} on the network")
+        return inventory(chain_view_of(records))
+
+    async def flows(self, address: str, backwards: bool) -> list[dict[str, object]]:
+        node = self.node
+        return await network_flows(node, node.me, node.ledger.view(), address, backwards)
+
+    async def sync(self) -> dict[str, object]:
+        node = self.node
+        node.enqueue_new_records()
+        done = await node.publish_once()
+        return {"published": done, **node.publish_state()}
+
+    async def chains(self, agents: list[str] | None = None) -> dict[str, Any]:
+        """Reports gather chains through this (node/runtime/reports.py)."""
+        from node.runtime.reports import fetch_chains
+
+        return await fetch_chains(self.node, agents)
+
+    # -- countersigning: start (initiator), list, show, accept and decline sessions ------
+
+    async def cs_start(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, object]:
+        from node.runtime.countersign import TransferRequest, session_json
+
+        fields = validated(_event_model(), "cs_start's event", event)
+        row = await self.node.countersigner.start(
+            TransferRequest(EventRequest(**fields), to, wait_s))
+        return session_json(row)
+
+    async def cs_session(self, id: str) -> dict[str, object]:  # noqa: A002 - the JSON name
+        from node.runtime.countersign import session_json
+
+        return session_json(self.node.countersigner.find(id))
+
+    async def cs_list(self, everything: bool = False) -> list[dict[str, object]]:
+        from node.runtime.countersign import session_json
+
+        rows = self.node.countersigner.sessions.all(None if everything else OPEN_SESSIONS)
+        return [session_json(r) for r in rows]
+
+    async def cs_accept(self, id: str) -> dict[str, object]:  # noqa: A002
+        from node.runtime.countersign import session_json
+
+        signer = self.node.countersigner
+        return session_json(await signer.accept(signer.find(id).id))
+
+    async def cs_decline(self, id: str, reason: str | None = None) -> dict[str, object]:  # noqa: A002
+        from node.runtime.countersign import session_json
+
+        signer = self.node.countersigner
+        return session_json(await signer.decline(signer.find(id).id, reason))
+
+    async def recover(self, force: bool = False) -> dict[str, Any]:
+        """`coledger chain recover` on the running node (node/runtime/recovery.py)."""
+        return await self.node.own_chain.recover(force)
+
+
+METHODS = ("status", "peers", "get", "activity", "sync", "inventory", "flows", "chains",
+           "cs_start", "cs_session", "cs_list", "cs_accept", "cs_decline", "recover")
+
+
+def rpc_methods(node: Node) -> dict[str, Callable[..., Awaitable[object]]]:
+    """The socket's method table: each name to its operation on `node`."""
+    client = InNodeClient(node)
+    methods: dict[str, Callable[..., Awaitable[object]]] = {
+        name: getattr(client, name) for name in METHODS}
+    return methods
+
+
+@cache
+def _event_model() -> type[BaseModel]:
+    """The fields of an EventRequest, each of its type (cs_start's event)."""
+    hints = get_type_hints(EventRequest)
+    fields: dict[str, Any] = {
+        f: (hints[f], ... if p.default is inspect.Parameter.empty else p.default)
+        for f, p in inspect.signature(EventRequest).parameters.items()
+    }
+    return create_model("event_params", __config__=STRICT, **fields)
