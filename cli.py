@@ -30,7 +30,7 @@ import clicmd.entries  # noqa: E402, F401
 import clicmd.running  # noqa: E402, F401
 # isort: on
 from clicmd.common import _COMMANDS, OPTS, clean, forget_client  # noqa: E402
-from node.core.errors import CoreError, NotFound  # noqa: E402
+from node.core.errors import CoreError, Field, NotFound  # noqa: E402
 
 __all__ = ["ERROR_KINDS", "_COMMANDS", "build_parser", "main"]
 
@@ -82,16 +82,41 @@ def _error_kind(error: Exception) -> str:
 
 
 def _hinted(error: CoreError) -> str:
-    """The error's message, with what to do about it on this command line."""
-    from node.client import NoNode, NoPeerKnown, NotStoredHere
+    """The error's message as this command line says it: a request's fields by their
+    flags, and what to do about it here (the library's messages name neither)."""
+    from node.client import NotStoredHere
+    from node.core.errors import Phrased
 
-    if isinstance(error, NoNode):
-        return f"{error}: start one with `coledger run`"
-    if isinstance(error, NoPeerKnown):
-        return f"{error}: start `coledger run`, or give a member's address with --bootstrap"
+    text = error.phrase(_flag) if isinstance(error, Phrased) else str(error)
     if isinstance(error, NotStoredHere):
-        return f"{error} (start `coledger run` to look on the network)"
-    return str(error)
+        return f"{text} (start `coledger run` to look on the network)"
+    return text + next((hint for kind, hint in _hints() if isinstance(error, kind)), "")
+
+
+def _flag(field: Field) -> str:
+    """A request's field named by its command-line flag (`to_resource`: `--to-resource`)."""
+    return FLAG_OF.get(field.name, "--" + field.name.replace("_", "-"))
+
+
+FLAG_OF: Final = {"wait_s": "--wait"}
+"""The flags not named after their request field."""
+
+
+def _hints() -> tuple[tuple[type[CoreError], str], ...]:
+    """What to do on this command line about each kind of refusal: appended to its message."""
+    from node.core import refusals as r
+
+    return (
+        (r.NoNode, ": start one with `coledger run`"),
+        (r.NodeSilent, "; is `coledger run` still running?"),
+        (r.NoPeerKnown, ": start `coledger run`, or give a member's address with --bootstrap"),
+        (r.NotJoined, ": run `coledger network create` or `coledger join`"),
+        (r.NetworkFileMissing, ": put it back with `coledger network file --restore"
+                               " NAME.network.json` (the file a member shares; it is checked"
+                               " against this chain)"),
+        (r.NoSession, " (see `coledger pending`)"),
+        (r.UnknownAction, "; `coledger actions` lists the 19 VF actions"),
+    )
 
 
 def _os_message(error: OSError) -> str:

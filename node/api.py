@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from node.core.dna import DnaDef, ZomeRef
-from node.core.errors import LocalError
+from node.core.errors import Field, LocalError
 from node.core.identity import AgentId, AgentKey
+from node.core.refusals import HomeTaken, KeyMissing
 from node.store.dht import DhtStore
 from node.store.home import (
     Agent,
@@ -59,15 +60,8 @@ __all__ = [
     "open_node",
 ]
 
-
-class HomeTaken(LocalError):
-    """`init` where an agent already lives (replacing it destroys it). Its message names
-    `--force`: tests/integration/test_store.py asserts it."""
-
-
-class KeyMissing(LocalError):
-    """`init` beside a chain whose key file is missing (a new key would orphan the chain);
-    its message names `--force` as HomeTaken's does."""
+FORCE = Field("force", "force")
+"""`init_home`'s `force`: the one way to replace a home's agent."""
 
 
 def libp2p_peer_id(key: AgentKey) -> str:
@@ -83,13 +77,13 @@ def init_home(home: Path, passphrase: str, name: str | None, *, force: bool = Fa
     to write one beside an existing chain (its own key lost) unless `force`d."""
     paths = HomePaths(Path(home))
     if paths.key.exists() and not force:
-        raise HomeTaken(f"{paths.root} already holds agent; use --force to replace it")
+        raise HomeTaken(f"{paths.root} already holds agent; use ", FORCE, " to replace it")
     if not force and paths.db.exists() and paths.db.stat().st_size:
         length = chain_length(paths.db)
         if length:
             raise KeyMissing(
                 f"{paths.root} holds a chain of {length} actions whose key file is missing: "
-                "restore the key from a backup (--force would destroy this chain)"
+                "restore the key from a backup (", FORCE, " would destroy this chain)"
             )
     key = AgentKey.generate()
     peer_id = libp2p_peer_id(key)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from node.core.errors import CoreError, LocalError, NotFound
+from node.core.refusals import NoNode, NoPeerKnown
 from node.store.home import Agent, PassphraseSource
 
 if TYPE_CHECKING:
@@ -25,14 +26,6 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
-
-
-class NoNode(LocalError):
-    """An operation that needs the home's running node, and none runs."""
-
-
-class NoPeerKnown(LocalError):
-    """Recovery with no node running and no member's address to ask."""
 
 
 class NotStoredHere(NotFound):

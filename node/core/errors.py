@@ -7,6 +7,9 @@ a tampered database) and are turned into rejections by validation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 
 class CoreError(Exception):
     """Base of every coledger error; `str(e)` is one line meant for a person."""
@@ -56,3 +59,45 @@ class NotFound(LocalError):
 
 class WrongPassphrase(LocalError):
     """The key file could not be decrypted with the given passphrase."""
+
+
+class Field(NamedTuple):
+    """A field of the caller's request named inside an error's message: `name` as the
+    request spells it, `words` as the message says it to any caller."""
+
+    name: str
+    words: str
+
+
+Part = str | Field
+
+
+class Phrased(LocalError):
+    """A caller's mistake whose message names fields of the request (`parts`: text or
+    `Field`s). `str(e)` says each field in its words; a front end may name them its own
+    way (`phrase`: the CLI names its flags). Every subclass is named by cause."""
+
+    def __init__(self, *parts: Part) -> None:
+        self.parts = tuple(p if isinstance(p, str) else Field(*p) for p in parts)
+        super().__init__(self.phrase(lambda field: field.words))
+
+    def phrase(self, name: Callable[[Field], str]) -> str:
+        """The message with each field named by `name` (`str(e)`: in its words)."""
+        return "".join(p if isinstance(p, str) else name(p) for p in self.parts)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The request's fields the message names."""
+        return tuple(p.name for p in self.parts if isinstance(p, Field))
+
+
+def phrased_type(name: str) -> type[Phrased]:
+    """The imported `Phrased` subclass of this name (for an error that crossed a socket
+    by name and parts), else `Phrased` itself."""
+    todo: list[type[Phrased]] = [Phrased]
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == name:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return Phrased

@@ -66,9 +66,10 @@ from node.core.countersign import (
     next_party,
     party_action,
 )
-from node.core.errors import CoreError, LocalError
+from node.core.errors import CoreError, Field, LocalError
 from node.core.identity import AgentId, AgentKey
 from node.core.records import Record
+from node.core.refusals import NoSession, NotAnAgentId, OutOfRange, SelfCountersign
 from node.core.session_states import OPEN_STATES, Role, SessionEvent, SessionState
 from node.runtime.countersign_api import (
     ActivityReader,
@@ -101,6 +102,7 @@ log = logging.getLogger("coledger.countersign")
 
 REQUEST_TIMEOUT: Final = 10.0
 RESOLVE_INTERVAL_US: Final = 2_000_000
+TO: Final = Field("to", "the counterparty")
 
 
 class Countersigner:
@@ -141,11 +143,12 @@ class Countersigner:
         try:
             other = AgentId.parse(req.to)
         except CoreError:
-            raise LocalError(f"--to {req.to!r} is not an agent id (12D3KooW...)") from None
+            raise NotAnAgentId(TO, f" {req.to!r} is not an agent id (12D3KooW...)") from None
         if other == me:
-            raise LocalError("--to names this agent: a countersigned event needs another agent")
+            raise SelfCountersign(
+                TO, " names this agent: a countersigned event needs another agent")
         if not 1 <= req.wait_s <= MAX_WINDOW_US / 1e6:
-            raise LocalError("--wait must be between 1 and 3600 seconds")
+            raise OutOfRange(Field("wait_s", "the wait"), " must be between 1 and 3600 seconds")
         draft = app.draft(req.event, me, other, self.clock())
         head = self.chain.head()
         if head is None:
@@ -452,7 +455,7 @@ class Countersigner:
     def find(self, text: str) -> SessionRow:
         row = self.sessions.find(text.strip())
         if row is None:
-            raise LocalError(f"no session {text!r} (see `coledger pending`)")
+            raise NoSession(f"no session {text!r}")
         return row
 
     def _opened(self) -> None:

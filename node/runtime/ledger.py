@@ -24,6 +24,7 @@ from node.core.errors import CoreError, HeadMoved, LocalError
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Outcome, Unresolved
 from node.core.records import Record, SignedAction
+from node.core.refusals import NotJoined
 from node.core.scratch import Scratch
 from node.store.deps import StoreDeps
 from node.store.dht import DhtStore
@@ -152,10 +153,7 @@ class Ledger:
         view = self.view()
         head = self.agent.head()
         if head is None:
-            raise LocalError(
-                "this agent has not joined a network: "
-                "run `coledger network create` or `coledger join`"
-            )
+            raise NotJoined("this agent has not joined a network")
 
         def check(scratch: Scratch) -> None:
             if scratch.base != head:  # the view was folded at another head than the scratch's

@@ -24,7 +24,7 @@ from typing import Any, get_type_hints
 import trio
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from node.core.errors import CoreError, LocalError
+from node.core.errors import CoreError, LocalError, Phrased
 from node.runtime.socket_client import socket_path
 
 log = logging.getLogger("coledger.rpc")
@@ -85,6 +85,8 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> N
             with trio.fail_after(120):
                 result = await method(params)
             reply = json.dumps({"result": result})
+        except Phrased as e:  # by type and parts: the client phrases its fields its own way
+            reply = json.dumps({"error": str(e), "type": type(e).__name__, "parts": e.parts})
         except (CoreError, KeyError, ValueError, TypeError) as e:
             reply = json.dumps({"error": str(e).splitlines()[0] if str(e) else type(e).__name__})
         except trio.TooSlowError:

@@ -9,7 +9,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from node.core.errors import LocalError
+from node.core.errors import LocalError, phrased_type
+from node.core.refusals import NodeSilent, NoNode
 
 SOCKET_NAME = "node.sock"
 
@@ -22,7 +23,7 @@ def call(home: Path, method: str, timeout: float = 60.0, **params: Any) -> Any:
     """Call a running node's method (blocking; for the CLI). LocalError if none runs."""
     path = socket_path(home)
     if not path.exists():
-        raise LocalError("no node is running for this home: start one with `coledger run`")
+        raise NoNode("no node is running for this home")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -35,16 +36,23 @@ def call(home: Path, method: str, timeout: float = 60.0, **params: Any) -> Any:
                 break
             data += chunk
     except OSError as e:
-        raise LocalError(
-            f"the node for this home does not answer ({e}); is `coledger run` still running?"
-        ) from None
+        raise NodeSilent(f"the node for this home does not answer ({e})") from None
     finally:
         sock.close()
     reply = json.loads(data)
     if "error" in reply:
-        raise LocalError(reply["error"])
+        raise _error(reply)
     return reply["result"]
 
 
 def node_running(home: Path) -> bool:
     return socket_path(home).exists()
+
+
+def _error(reply: dict[str, Any]) -> LocalError:
+    """The node's error as raised there: a `Phrased` one by its type and parts (so that
+    each front end phrases its fields its own way), any other as its message."""
+    parts, name = reply.get("parts"), reply.get("type")
+    if isinstance(parts, list) and isinstance(name, str):
+        return phrased_type(name)(*parts)
+    return LocalError(reply["error"])

@@ -13,6 +13,7 @@ from typing import Any
 
 from node.core.dna import DnaDef
 from node.core.errors import LocalError, NotFound
+from node.core.refusals import NetworkFileMissing, NotJoined
 from node.store.home import Agent
 
 NETWORK_FORMAT = "coledger-network/1"
@@ -80,13 +81,7 @@ def current_dna(agent: Agent) -> DnaDef:
     """The DNA of the network this home belongs to."""
     if not agent.paths.network.exists():
         if agent.head() is not None:
-            raise LocalError(
-                f"this home's copy of its network file ({agent.paths.network}) is missing: "
-                "put it back with `coledger network file --restore NAME.network.json` "
-                "(the file a member shares; it is checked against this chain)"
-            )
-        raise LocalError(
-            "this agent has not joined a network: "
-            "run `coledger network create` or `coledger join`"
-        )
+            raise NetworkFileMissing(
+                f"this home's copy of its network file ({agent.paths.network}) is missing")
+        raise NotJoined("this agent has not joined a network")
     return read_network_file(agent.paths.network)[0]

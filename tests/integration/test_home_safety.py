@@ -117,6 +117,7 @@ def test_a_chain_without_its_key_is_refused_and_init_writes_no_key_beside_it(mem
     assert f"chain of {length} actions but no agent key" in err, err
     err = error_line(run(member, "init", "--name", "Someone else"))
     assert f"chain of {length} actions" in err and "key" in err, err
+    assert err.endswith("(--force would destroy this chain)"), err
     assert not (member / "agent.key").exists()
     assert chain_length(member) == length
     run(member, "init", "--force", check=True)  # said plainly: this destroys the chain

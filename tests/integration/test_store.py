@@ -6,10 +6,10 @@ import stat
 
 import pytest
 
-from node.api import Agent, HomePaths, init_home, open_agent
+from node.api import Agent, HomePaths, HomeTaken, init_home, open_agent
 from node.core.chain import ChainHead
 from node.core.cid import Cid
-from node.core.errors import ChainError, HeadMoved, LocalError, NotFound, WrongPassphrase
+from node.core.errors import ChainError, HeadMoved, NotFound, WrongPassphrase
 from node.core.scratch import Scratch
 from node.store.keyfile import read_key_file
 from node.testing import step_clock
@@ -43,7 +43,7 @@ def test_key_file_is_private_and_needs_the_passphrase(home):
 
 
 def test_init_refuses_an_existing_home_unless_forced(home):
-    with pytest.raises(LocalError, match="--force"):
+    with pytest.raises(HomeTaken, match="already holds agent; use force to replace it"):
         init_home(home, PASS, None)
     new_id = init_home(home, PASS, None, force=True)
     with open_agent(home, lambda: PASS) as a:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.core.cid import Cid
-from node.core.errors import AddressError, LocalError
+from node.core.errors import AddressError, Field, LocalError
+from node.core.refusals import (
+    BadQuantity,
+    NewNotAllowed,
+    NotAnAddress,
+    UnknownAction,
+    UnknownUnit,
+)
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
 from zomes.valueflows.entries import (
@@ -58,22 +65,24 @@ class Recorded:
     created_resources: dict[str, Cid]
 
 
-def _address(text: str | None, what: str) -> str | None:
+def _address(text: str | None, field: str) -> str | None:
+    """The address the request's `field` holds (NotAnAddress, naming the field, if none)."""
     if text is None:
         return None
     try:
         return str(Cid.parse(text))
     except AddressError:
-        raise LocalError(f"--{what} {text!r} is not an address (bafy...)") from None
+        raise NotAnAddress(Field(field, field), f" {text!r} is not an address (bafy...)") from None
 
 
-def _measure(text: str | None, what: str) -> Measure | None:
+def _measure(text: str | None, field: str) -> Measure | None:
+    """The quantity the request's `field` holds (BadQuantity, naming the field, if none)."""
     if text is None:
         return None
     try:
         return parse_quantity(text)
     except UnitError as e:
-        raise LocalError(f"--{what}: {e}") from None
+        raise BadQuantity(Field(field, field), f": {e}") from None
 
 
 def _new_resource(
@@ -87,9 +96,9 @@ def _new_resource(
     if unit is None and quantity is not None:
         unit = quantity.has_unit
     if unit is None:
-        raise LocalError(
-            f"new resource {name!r} needs a unit: give --quantity or --conforms-to a spec"
-        )
+        raise UnknownUnit(f"new resource {name!r} needs a unit: give ",
+                          Field("quantity", "a quantity"), " or ",
+                          Field("conforms_to", "conforms_to"), " a spec")
     try:
         resource = EconomicResource(
             name=name, unit_of_resource=unit, conforms_to=spec, current_location=location
@@ -137,24 +146,23 @@ def build_event(
     location)` gives the address for a `new:NAME` resource (or None to leave it out)."""
     action = req.action
     if not is_action(action):
-        raise LocalError(
-            f"unknown action {req.action!r}; `coledger actions` lists the 19 VF actions"
-        )
+        raise UnknownAction(f"unknown action {req.action!r}")
     quantity = _measure(req.quantity, "quantity")
     effort = _measure(req.effort, "effort")
-    spec = _address(req.conforms_to, "conforms-to")
+    spec = _address(req.conforms_to, "conforms_to")
     resolved: dict[str, str | None] = {}
     for option, text, location in (
         ("resource", req.resource, req.location),
         ("to-resource", req.to_resource, req.to_location or req.location),
     ):
+        field = option.replace("-", "_")
         if text is not None and text.startswith(NEW_PREFIX):
             name = text[len(NEW_PREFIX):].strip()
             if not name:
-                raise LocalError(f"--{option} new:NAME needs a name")
+                raise NewNotAllowed(Field(field, field), " new:NAME needs a name")
             resolved[option] = new_resource(option, name, quantity, spec, location)
         else:
-            resolved[option] = _address(text, option)
+            resolved[option] = _address(text, field)
     try:
         return EconomicEvent(
             action=action,
@@ -165,8 +173,8 @@ def build_event(
             resource_conforms_to=spec if resolved["resource"] is None else None,
             resource_quantity=quantity,
             effort_quantity=effort,
-            input_of=_address(req.input_of, "input-of"),
-            output_of=_address(req.output_of, "output-of"),
+            input_of=_address(req.input_of, "input_of"),
+            output_of=_address(req.output_of, "output_of"),
             has_point_in_time=req.at_us if req.at_us is not None else now_us,
             at_location=req.location,
             to_location=req.to_location,
@@ -206,7 +214,7 @@ def create_process(
 ) -> Cid:
     try:
         process = Process(
-            name=name, based_on=_address(based_on, "based-on"), has_beginning=now_us, note=note
+            name=name, based_on=_address(based_on, "based_on"), has_beginning=now_us, note=note
         )
     except ValueError as e:
         raise LocalError(f"bad process: {describe_error(e)}") from None

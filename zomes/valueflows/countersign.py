@@ -15,10 +15,11 @@ from dataclasses import replace
 from typing import Any, Final
 
 from node.core.cid import Cid
-from node.core.errors import CoreError, LocalError
+from node.core.errors import CoreError, Field, LocalError
 from node.core.identity import AgentId
 from node.core.outcome import Invalid, MissingDependency, Unresolved
 from node.core.records import Record
+from node.core.refusals import MissingField, NewNotAllowed, UnknownUnit
 from zomes.api import AppLedger, Draft, OwnRecords
 from zomes.valueflows import coordinator
 from zomes.valueflows.coordinator import EventRequest, build_event
@@ -28,6 +29,7 @@ from zomes.valueflows.zome import COUNTERSIGNED_TYPE, judge_event, parse
 TO_RESOURCE: Final = "toResourceInventoriedAs"
 _NAMED: Final = ("resourceInventoriedAs", TO_RESOURCE, "resourceConformsTo", "inputOf", "outputOf")
 MAX_CONTEXT_RECORDS: Final = 16
+TO_RESOURCE_FIELD: Final = Field("to_resource", "to_resource")
 
 
 class TransferHook:
@@ -50,14 +52,14 @@ class TransferHook:
         if event_req.to_resource is None:
             source = view.resources.get(event_req.resource or "")
             if source is None:
-                raise LocalError(
-                    "give --to-resource RES|new:NAME (or a --resource of yours to name it after)"
-                )
+                raise MissingField("give ", TO_RESOURCE_FIELD, " RES|new:NAME (or a ",
+                                   Field("resource", "resource"), " of yours to name it after)")
             event_req = replace(event_req, to_resource=f"new:{source.name}")
 
         def new_resource(option: str, name: str, *_: Any) -> str | None:
             if option != "to-resource":
-                raise LocalError("only the receiving resource (--to-resource) may be new:NAME here")
+                raise NewNotAllowed("only the receiving resource (", TO_RESOURCE_FIELD,
+                                    ") may be new:NAME here")
             to_new.append(name)
             return None  # the counterparty creates it and names it on accepting
 
@@ -98,9 +100,8 @@ class TransferHook:
                     if isinstance(resource, EconomicResource):
                         spec, unit = resource.conforms_to, resource.unit_of_resource
         if unit is None:
-            raise LocalError(
-                "cannot tell the receiving resource's unit: name one with --to-resource"
-            )
+            raise UnknownUnit("cannot tell the receiving resource's unit: name one with ",
+                              TO_RESOURCE_FIELD)
         return self.ledger.commit(
             lambda s, v: coordinator.create_resource(s, v, name, unit, spec)
         )
