@@ -98,7 +98,8 @@ def _flag(field: Field) -> str:
     return FLAG_OF.get(field.name, "--" + field.name.replace("_", "-"))
 
 
-FLAG_OF: Final = {"wait_s": "--wait"}
+FLAG_OF: Final = {"wait_s": "--wait", "fmt": "--format", "factors": "--factor",
+                  "shares": "--share", "target": "--out"}
 """The flags not named after their request field."""
 
 
@@ -115,6 +116,11 @@ def _hints() -> tuple[tuple[type[CoreError], str], ...]:
                                " NAME.network.json` (the file a member shares; it is checked"
                                " against this chain)"),
         (r.NoSession, " (see `coledger pending`)"),
+        (r.NoKey, ": run `coledger init` first"),
+        (r.ChainNeverJoined, "; an agent that never joined can `init --force`"),
+        (r.ChainBehind, ": run `coledger chain recover`"),
+        (r.WriteRefused, "; run `coledger chain verify` for details"),
+        (r.RecoveryLoses, "; run `coledger chain recover --force` to do it"),
         (r.UnknownAction, "; `coledger actions` lists the 19 VF actions"),
     )
 

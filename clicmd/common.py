@@ -179,7 +179,8 @@ def emit(data: Any, text: str | None = None) -> None:
     A warning (a damaged chain) goes to stderr and, under --json, into a "warning" key (a
     list becomes {"warning": ..., "result": [...]})."""
     if WARNINGS:
-        warning = "; ".join(WARNINGS)
+        # (the library says what is wrong; what to run about it is the command line's)
+        warning = "; ".join(f"{w}; run `coledger chain verify`" for w in WARNINGS)
         print(f"coledger: warning: {warning}", file=sys.stderr)
         if OPTS.json:
             data = dict(data, warning=warning) if isinstance(data, dict) else {

@@ -14,8 +14,9 @@ from typing import Any
 from node.api import Agent, new_dna
 from node.core.actions import AgentValidationPkg
 from node.core.dna import DnaDef, ZomeRef
-from node.core.errors import CoreError, LocalError
+from node.core.errors import CoreError, Field, LocalError
 from node.core.identity import AgentId
+from node.core.refusals import OutOfRange, TargetExists
 from node.core.scratch import Scratch
 from node.store.network_file import current_dna, read_network_file, write_network_file
 from zomes.api import IntegrityZome, Zome
@@ -75,7 +76,7 @@ def create_network(agent: Agent, name: str, properties: dict[str, str], target: 
     except ValueError as e:  # pydantic's, on the name or a property
         raise LocalError(f"bad network: {describe_error(e)}") from None
     if target.exists():
-        raise LocalError(f"{target} exists; choose another --out")
+        raise TargetExists(f"{target} exists; choose another ", Field("target", "target"))
     genesis(agent, dna, None)
     write_network_file(target, dna)
     return dna
@@ -105,8 +106,8 @@ def invite(agent: Agent, invitee: str, days: float = DEFAULT_INVITE_DAYS) -> str
     if invitee_id == agent.agent_id:
         raise LocalError("an agent cannot invite itself")
     if not 0 < days <= MAX_INVITE_DAYS:  # also refuses nan
-        raise LocalError(f"an invitation expires in more than 0 and at most {MAX_INVITE_DAYS} "
-                         "days (--days)")
+        raise OutOfRange(f"an invitation expires in more than 0 and at most {MAX_INVITE_DAYS} "
+                         "days (", Field("days", "days"), ")")
     expires = agent.clock() + int(days * 86_400 * 1_000_000)
     proof = issue_invitation(
         agent.key(), own_membrane_proof(agent), dna.address, invitee_id, expires,

@@ -92,8 +92,16 @@ class ChainNeverJoined(Phrased):
     """An agent key without a chain: restore it, or start again if it never joined."""
 
 
-class HomeInUse(Phrased):
+class NodeAlreadyRunning(Phrased):
     """Another running node holds this home's lock."""
+
+
+class WriteRefused(Phrased):
+    """This home must not be written to now (its chain is damaged); nothing was written."""
+
+
+class ChainBehind(Phrased):
+    """Our chain is behind what the network holds of it: a write would fork it."""
 
 
 class NoNode(Phrased):

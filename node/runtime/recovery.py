@@ -20,10 +20,11 @@ import trio
 
 from dht import wire
 from dht.transport import Transport
-from node.core.errors import LocalError
+from node.core.errors import Field
 from node.core.identity import AgentId
 from node.core.own_chain import Divergence, divergence, plan_recovery
 from node.core.records import Record, SignedAction
+from node.core.refusals import NoPeerAnswered, RecoveryLoses, RecoveryShort
 from node.store.behind import (
     BehindMark,
     addresses_at,
@@ -174,19 +175,19 @@ class OwnChain:
         local = list(store.records())
         plan = plan_recovery(me, local, [*network, *held])
         if not self.answered and not plan.append:
-            raise LocalError("no peer answered with this chain: nothing restored"
-                             " (is the network reachable? give a member's address with"
-                             " --bootstrap)")
+            raise NoPeerAnswered("no peer answered with this chain: nothing restored"
+                                 " (is the network reachable? give a member's address with"
+                                 " ", Field("bootstrap", "bootstrap"), ")")
         known = set_aside(store)
         lost = [a for a in plan.set_aside if a not in known]
         self.refresh()
         if (plan.drop or lost) and not force:
-            raise LocalError(_fork_message(plan.base_seq, plan.drop, lost, plan.head_seq))
+            raise RecoveryLoses(_fork_message(plan.base_seq, plan.drop, lost, plan.head_seq))
         if self.mark is not None and plan.head_seq < self.mark.network_seq and not force:
-            raise LocalError(
+            raise RecoveryShort(
                 f"the peers reached hold this chain only up to seq {plan.head_seq}, the"
                 f" network had seq {self.mark.network_seq}: nothing restored; try again when"
-                " more members are online (or --force to accept this)")
+                " more members are online (or ", Field("force", "force"), " to accept this)")
         head = store.head()
         aside = [*plan.set_aside, *(s.address for s in plan.drop)]
         restore_chain(store, head, plan.base_seq, plan.append, aside)
@@ -211,5 +212,5 @@ def _fork_message(base: int, drop: tuple[SignedAction, ...], lost: list[Any],
         parts.append(f"sets aside {len(lost)} action(s) of yours the network holds on a"
                      " shorter branch")
     return (f"your chain and the network's differ after seq {base}: recovering to seq"
-            f" {head_seq} {' and '.join(parts)}; run `coledger chain recover --force` to do it")
+            f" {head_seq} {' and '.join(parts)}")
 

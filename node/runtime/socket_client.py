@@ -20,7 +20,8 @@ def socket_path(home: Path) -> Path:
 
 
 def call(home: Path, method: str, timeout: float = 60.0, **params: Any) -> Any:
-    """Call a running node's method (blocking; for the CLI). LocalError if none runs."""
+    """Call a running node's method (blocking; for the CLI). NoNode if none runs; the
+    node's error as it raised it (`_error`)."""
     path = socket_path(home)
     if not path.exists():
         raise NoNode("no node is running for this home")

@@ -15,10 +15,10 @@ from node.core.chain import ChainHead
 from node.core.cid import Cid
 from node.core.errors import CoreError, HeadMoved
 from node.core.records import Record
+from node.core.refusals import ChainBehind
 from node.store.db import Db, mapped
 from node.store.sqlite import (
     BEHIND_META,
-    ChainBehind,
     Store,
     behind_message,
     insert_records,

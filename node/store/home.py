@@ -21,9 +21,10 @@ from node.core.chain import ChainHead, verify_chain
 from node.core.cid import Cid
 from node.core.clock import now_us
 from node.core.collector import gc_paused as gc_paused  # re-exported: the runtime imports it here
-from node.core.errors import LocalError, NotFound
+from node.core.errors import Field, LocalError, NotFound
 from node.core.identity import AgentId, AgentKey
 from node.core.records import Entry, Record
+from node.core.refusals import ChainNeverJoined, NodeAlreadyRunning, WriteRefused
 from node.core.scratch import Scratch
 from node.store.integrity import open_check
 from node.store.keyfile import KeyFileInfo, read_key_file, read_key_info
@@ -66,10 +67,6 @@ class HomePaths:
         return self.root / LOCK_FILE
 
 
-class WriteRefused(LocalError):
-    """This home must not be written to now (its chain is damaged); nothing was written."""
-
-
 def check_home(paths: HomePaths) -> None:
     """Refuse, in one line saying which, a home whose key and chain do not belong together:
     a key without a database (or with an empty one: a lost chain that joining again with
@@ -88,15 +85,11 @@ def check_home(paths: HomePaths) -> None:
         " chain)"
     )
     if not paths.db.exists():
-        raise LocalError(f"{paths.root} has an agent key but no chain ({DB_FILE} is missing): "
-                         + lost + "; an agent that never joined can `init --force`")
+        raise ChainNeverJoined(f"{paths.root} has an agent key but no chain ({DB_FILE} is"
+                               " missing): " + lost)
     if _size(paths.db) == 0:
         raise LocalError(f"{paths.db} is empty (0 bytes) though {paths.root} has an agent key:"
                          " its chain is lost; " + lost)
-
-
-class NodeAlreadyRunning(LocalError):
-    """Another `coledger run` holds this home."""
 
 
 @contextmanager
@@ -115,7 +108,7 @@ def hold_node_lock(paths: HomePaths) -> Iterator[None]:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             raise NodeAlreadyRunning(
                 f"a node is already running for {paths.root} (pid {holder}); "
-                "stop it first or use another --home"
+                "stop it first or use another ", Field("home", "home")
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -194,8 +187,7 @@ class Agent:
         damage = self.store.damage
         if damage is None:
             return None
-        return (f"this chain is damaged ({damage}): what is shown may be incomplete;"
-                " run `coledger chain verify`")
+        return f"this chain is damaged ({damage}): what is shown may be incomplete"
 
     def verify(self) -> ChainHead | None:
         """Verify every stored link and signature; ChainError names the first bad seq, a
@@ -224,8 +216,7 @@ def write_refusal(agent: Agent) -> str | None:
     longer) join here."""
     damage = agent.store.damage
     if damage is not None:
-        return (f"refusing to write: this chain is damaged ({damage}); nothing was written;"
-                " run `coledger chain verify` for details")
+        return f"refusing to write: this chain is damaged ({damage}); nothing was written"
     return None
 
 

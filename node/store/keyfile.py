@@ -19,8 +19,9 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 
-from node.core.errors import CoreError, LocalError, NotFound, WrongPassphrase
+from node.core.errors import CoreError, LocalError, WrongPassphrase
 from node.core.identity import AgentId, AgentKey
+from node.core.refusals import NoKey
 
 FORMAT_VERSION = 1
 # Above OWASP's argon2id minimum (19 MiB, t=2); kept in the file so it can be raised.
@@ -97,7 +98,7 @@ def _load(path: Path) -> dict[str, object]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise NotFound(f"no agent key at {path}: run `coledger init` first") from None
+        raise NoKey(f"no agent key at {path}") from None
     except OSError as e:
         raise LocalError(f"key file {path} is unreadable ({e.strerror or e})") from None
     if not raw.strip():

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from node.core.chain import ChainHead, StoredRow
 from node.core.cid import Cid
-from node.core.errors import CoreError, HeadMoved, LocalError
+from node.core.errors import CoreError, HeadMoved
 from node.core.records import Entry, Record, SignedAction
+from node.core.refusals import ChainBehind
 from node.store import sessions
 from node.store.db import Db, StoreError, mapped, open_db, open_readonly
 from node.store.sessions import SessionCommit
@@ -62,13 +63,9 @@ BEHIND_META = "chain_behind"
 """A meta row: the network holds actions of ours this chain lacks (node/store/behind.py)."""
 
 
-class ChainBehind(LocalError):
-    """Our chain is behind what the network holds of it: a write would fork it."""
-
-
 def behind_message(local_seq: int, network_seq: int) -> str:
     return (f"your chain is behind the network (local head seq {local_seq}, network has seq"
-            f" {network_seq}): run `coledger chain recover`")
+            f" {network_seq})")
 
 
 def refuse_if_behind(db: Db) -> None:

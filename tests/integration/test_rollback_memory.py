@@ -17,11 +17,10 @@ from dht.memory import MemoryNetwork
 from node.api import open_ledger
 from node.core.cid import Cid
 from node.core.clock import now_us
-from node.core.errors import LocalError
+from node.core.refusals import ChainBehind, RecoveryLoses
 from node.runtime.conductor import open_node
 from node.runtime.recovery import CHECK_WINDOW
 from node.store.dht import INTEGRATED
-from node.store.sqlite import ChainBehind
 from tests.integration.network_harness import (
     backup,
     make_homes,
@@ -143,7 +142,7 @@ async def test_a_fork_of_ours_reaching_the_node_flags_the_home_and_the_node_stay
                 record_events(homes[0], ["more"])
             # (the others warranted and blocked a for its fork: what a holds of its old
             # chain is what came back before that; to get it back a must drop its fork)
-            with pytest.raises(LocalError, match="--force"):
+            with pytest.raises(RecoveryLoses, match="differ after seq"):
                 await a.own_chain.recover()
             result = await a.own_chain.recover(force=True)
             assert result["head_seq"] >= mid

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from node.core.cid import Cid
-from node.core.errors import AddressError, LocalError
+from node.core.errors import AddressError, Field, LocalError
+from node.core.refusals import BadFactor, BadQuantity, MissingField
 from node.core.scratch import Scratch
 from zomes.accounting.entries import (
     Allocation,
@@ -39,6 +40,7 @@ from zomes.valueflows.units import (
 
 _DECIMAL_KEYS = frozenset({"percentage", "rate", "fraction"})
 _UNIT_KEYS = frozenset({"per"})
+FACTOR = Field("factors", "factor")
 
 
 def _normalised(value: Any, key: str | None = None) -> Any:
@@ -80,15 +82,18 @@ def parse_factor(text: str) -> Factor:
     """ "energy=3.6 MJ", "emissions=0.25 kgCO2e", "material:diesel=0.832 kg", "water=1 m3"."""
     kind, sep, quantity = text.partition("=")
     if not sep:
-        raise LocalError(f"--factor takes KIND=QUANTITY (e.g. emissions=0.25kgCO2e), not {text!r}")
+        raise BadFactor(Field("factors", "a factor"),
+                        f" takes KIND=QUANTITY (e.g. emissions=0.25kgCO2e), not {text!r}")
     kind, _, material = kind.strip().partition(":")
     try:
         measure = parse_quantity(quantity)
     except UnitError as e:
-        raise LocalError(f"--factor {text!r}: {e}") from None
+        raise BadQuantity(FACTOR, f" {text!r}: {e}") from None
     content = {"kind": kind, "quantity": measure, "material": material or None}
-    built: Factor = _build(Factor, content, f"--factor {text!r}")
-    return built
+    try:
+        return Factor.model_validate(content)
+    except ValueError as e:
+        raise BadFactor("bad ", FACTOR, f" {text!r}: {describe_error(e)}") from None
 
 
 def declare_footprint(
@@ -96,11 +101,11 @@ def declare_footprint(
 ) -> Cid:
     """A SpecFootprint: the footprint per `per` of any resource of the specification."""
     if not factors:
-        raise LocalError("give at least one --factor")
+        raise MissingField("give at least one ", FACTOR)
     try:
         unit = canonical_unit(per)
     except UnitError as e:
-        raise LocalError(f"--per: {e}") from None
+        raise BadQuantity(Field("per", "per"), f": {e}") from None
     content = {"specification": _address(spec, "specification"), "per": unit,
                "factors": tuple(parse_factor(f) for f in factors), "note": note}  # fmt: skip
     entry: SpecFootprint = _build(SpecFootprint, content, "footprint")
@@ -113,11 +118,11 @@ def allocate(scratch: Scratch, process: str, shares: list[str], note: str | None
     for share in shares:
         resource, sep, fraction = share.partition("=")
         if not sep:
-            raise LocalError(f"--share takes RESOURCE=FRACTION, not {share!r}")
+            raise BadFactor(Field("shares", "a share"), f" takes RESOURCE=FRACTION, not {share!r}")
         try:
             number = decimal_string(bounded(to_decimal(fraction.strip())))
         except UnitError as e:
-            raise LocalError(f"--share {share!r}: {e}") from None
+            raise BadQuantity(Field("shares", "share"), f" {share!r}: {e}") from None
         address = _address(resource.strip(), "share")
         parsed.append(AllocationShare(resource=address, fraction=number))
     content = {"process": _address(process, "process"), "shares": tuple(parsed), "note": note}
@@ -133,7 +138,7 @@ def set_budget(
     try:
         measure: Measure = parse_quantity(allocated)
     except UnitError as e:
-        raise LocalError(f"--allocated: {e}") from None
+        raise BadQuantity(Field("allocated", "allocated"), f": {e}") from None
     content = {
         "kind": kind, "period_start": start_us, "period_end": end_us, "allocated": measure,
         "material": material, "agent": agent, "name": name,

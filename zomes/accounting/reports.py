@@ -23,6 +23,8 @@ from fractions import Fraction
 from typing import Any, Final, ParamSpec, TypeVar
 
 from node.core.collector import gc_paused
+from node.core.errors import Field
+from node.core.refusals import FieldNotForThis, MissingField
 from zomes.accounting.common import AccountingError, dimension, from_base
 from zomes.accounting.contributions import distribute
 from zomes.accounting.dataset import Dataset, event_time
@@ -49,6 +51,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 PERIODS: Final = ("year", "quarter", "month")
 EXPORT_FORMATS: Final = ("vf-jsonld", "pact", "epcis", "csv")
+RESOURCE: Final = Field("resource", "resource")  # (the PACT footprint's product)
 _INCOME = re.compile(
     r"\s*(?P<amount>[0-9]+(?:\.[0-9]+)?)\s*(?P<currency>[A-Za-z][A-Za-z0-9]{0,11})\s*"
 )
@@ -438,10 +441,10 @@ def export(
         raise AccountingError(f"export format is one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
     if fmt == "pact":
         if resource is None:
-            raise AccountingError("a PACT footprint is of one product: give --resource")
+            raise MissingField("a PACT footprint is of one product: give ", RESOURCE)
         return dumps_json(pact_document(ds, resource, me=me, now_us=now_us)) + "\n"
     if resource is not None:
-        raise AccountingError("--resource is for --format pact")
+        raise FieldNotForThis(RESOURCE, " is for ", Field("fmt", "format"), " pact")
     events = ds.ordered_events(None if everyone else me)
     if fmt == "csv":
         return to_csv(events, authors=ds.authors)
