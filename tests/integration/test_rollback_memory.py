@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
+import cli
 from dht import wire
 from dht.memory import MemoryNetwork
 from node.api import open_ledger
@@ -83,6 +84,9 @@ async def test_a_restored_backup_is_noticed_refuses_writes_and_recovers(tmp_path
             with pytest.raises(ChainBehind) as refused:
                 record_events(homes[0], ["forked"])
             assert str(refused.value) == (
+                f"your chain is behind the network (local head seq {short}, network has seq"
+                f" {full})")
+            assert cli._hinted(refused.value) == (  # (the command line's words: as before)
                 f"your chain is behind the network (local head seq {short}, network has seq"
                 f" {full}): run `coledger chain recover`")
             assert head_seq(homes[0]) == short  # nothing written

@@ -9,7 +9,8 @@ import pytest
 from node.api import Agent, HomePaths, HomeTaken, init_home, open_agent
 from node.core.chain import ChainHead
 from node.core.cid import Cid
-from node.core.errors import ChainError, HeadMoved, NotFound, WrongPassphrase
+from node.core.errors import ChainError, HeadMoved, WrongPassphrase
+from node.core.refusals import NoKey
 from node.core.scratch import Scratch
 from node.store.keyfile import read_key_file
 from node.testing import step_clock
@@ -52,7 +53,7 @@ def test_init_refuses_an_existing_home_unless_forced(home):
 
 
 def test_open_without_init_is_not_found(tmp_path):
-    with pytest.raises(NotFound, match="coledger init"), open_agent(tmp_path, lambda: PASS):
+    with pytest.raises(NoKey, match="no agent key at"), open_agent(tmp_path, lambda: PASS):
         pass
 
 
