@@ -32,7 +32,7 @@ from zomes.valueflows.coordinator import EventRequest, build_event
 
 ROOT = Path(__file__).resolve().parents[2]
 BELOW_THE_CLI = ("node", "zomes", "validation", "dht")
-CLI_WORDS = re.compile(r"(?<![\w-])--[a-z{]|`coledger ")
+CLI_WORDS = re.compile(r"(?<![\w-])--([a-z]|$)|`coledger ")
 ALLOWED = {
     # a rule's reason is integrity code, hashed into the network id: editing it forks
     ("zomes/valueflows/rules.py", " (`coledger record "),
