@@ -117,7 +117,7 @@ def _hints() -> tuple[tuple[type[CoreError], str], ...]:
                                " against this chain)"),
         (r.NoSession, " (see `coledger pending`)"),
         (r.NoKey, ": run `coledger init` first"),
-        (r.ChainNeverJoined, "; an agent that never joined can `init --force`"),
+        (r.NoChain, "; an agent that never joined can `init --force`"),
         (r.ChainBehind, ": run `coledger chain recover`"),
         (r.WriteRefused, "; run `coledger chain verify` for details"),
         (r.RecoveryLoses, "; run `coledger chain recover --force` to do it"),

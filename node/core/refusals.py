@@ -88,8 +88,8 @@ class NoKey(Phrased, NotFound):
     """No agent key in this home: nothing was ever created here."""
 
 
-class ChainNeverJoined(Phrased):
-    """An agent key without a chain: restore it, or start again if it never joined."""
+class NoChain(Phrased):
+    """An agent key without its chain: restore the chain (or, never joined, start again)."""
 
 
 class NodeAlreadyRunning(Phrased):

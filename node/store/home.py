@@ -24,7 +24,7 @@ from node.core.collector import gc_paused as gc_paused  # re-exported: the runti
 from node.core.errors import Field, LocalError, NotFound
 from node.core.identity import AgentId, AgentKey
 from node.core.records import Entry, Record
-from node.core.refusals import ChainNeverJoined, NodeAlreadyRunning, WriteRefused
+from node.core.refusals import NoChain, NodeAlreadyRunning, WriteRefused
 from node.core.scratch import Scratch
 from node.store.integrity import open_check
 from node.store.keyfile import KeyFileInfo, read_key_file, read_key_info
@@ -85,7 +85,7 @@ def check_home(paths: HomePaths) -> None:
         " chain)"
     )
     if not paths.db.exists():
-        raise ChainNeverJoined(f"{paths.root} has an agent key but no chain ({DB_FILE} is"
+        raise NoChain(f"{paths.root} has an agent key but no chain ({DB_FILE} is"
                                " missing): " + lost)
     if _size(paths.db) == 0:
         raise LocalError(f"{paths.db} is empty (0 bytes) though {paths.root} has an agent key:"
