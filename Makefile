@@ -46,7 +46,7 @@ $(BEFORE)/.venv/.installed:
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy --strict node validation zomes dht cli.py clicmd
+	$(PY) -m mypy --strict node validation zomes dht cli.py clicmd bench demo.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

@@ -24,9 +24,11 @@ import nacl.signing  # noqa: E402
 
 from node.api import init_home, open_agent  # noqa: E402
 from node.core.cid import Cid  # noqa: E402
+from node.core.encoding import Value  # noqa: E402
+from node.core.scratch import Scratch  # noqa: E402
 
 
-def entry(i: int) -> dict[str, object]:
+def entry(i: int) -> Value:
     return {
         "action": "produce",
         "resourceQuantity": {"hasNumericalValue": str(i), "hasUnit": "kilogram"},
@@ -43,13 +45,13 @@ def real_path(n: int, batch: int, root: Path) -> float:
         agent.key()
         start = time.perf_counter()
         for lo in range(0, n, batch):
-            agent.commit(
-                lambda s, lo=lo: [
-                    s.create("bench.Event", entry(i)) for i in range(lo, min(n, lo + batch))
-                ]
-            )
+            def build(s: Scratch, lo: int = lo) -> list[Cid]:
+                return [s.create("bench.Event", entry(i)) for i in range(lo, min(n, lo + batch))]
+
+            agent.commit(build)
         elapsed = time.perf_counter() - start
-        assert agent.head().seq == n + 2
+        head = agent.head()
+        assert head is not None and head.seq == n + 2
     return n / elapsed
 
 

@@ -45,11 +45,11 @@ async def bench(root: Path, transfers: int) -> dict[str, float]:
         made = led.record(EventRequest("raise", resource="new:wheat", quantity="1000000 kg"))
         wheat = str(made.created_resources["wheat"])
     async with trio.open_nursery() as nursery:
-        async def serve(home: Path, bootstrap: list[str], accept: list[str], *,
-                        task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
+        async def serve(home: Path, bootstrap: list[str], accept: list[str], *,  # type: ignore[no-untyped-def]
+                        task_status=trio.TASK_STATUS_IGNORED) -> None:
             async with open_node(
                 home, passphrase, listen="/ip4/127.0.0.1/tcp/0", bootstrap=bootstrap,
-                rpc=False, gossip_interval=5.0, auto_accept_from=accept,
+                gossip_interval=5.0, auto_accept_from=accept,
             ) as node:
                 task_status.started(node)
                 await trio.sleep_forever()

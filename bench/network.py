@@ -31,7 +31,9 @@ import statistics
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -41,9 +43,11 @@ from dht.authority import ClosestIndex  # noqa: E402
 from dht.wire import PublishRequest, RawOp, encode_message  # noqa: E402
 from node.core.ops import produce_ops  # noqa: E402
 from node.runtime.conductor import open_node  # noqa: E402
+from node.runtime.node import Node  # noqa: E402
 from node.store.dht import INTEGRATED  # noqa: E402
 from node.testing import SIM_PASSPHRASE, simulated_network  # noqa: E402
 from zomes.valueflows.coordinator import EventRequest  # noqa: E402
+from zomes.valueflows.ledger_calls import create_process, record  # noqa: E402
 
 R = 5
 
@@ -58,13 +62,14 @@ async def start(nursery: trio.Nursery, homes: list[Path]) -> list:  # type: igno
     return nodes
 
 
-async def start_nodes(nursery: trio.Nursery, homes: list[Path], bootstrap: str | None) -> list:  # type: ignore[type-arg]
+async def start_nodes(nursery: trio.Nursery, homes: list[Path], bootstrap: str | None,
+                      ) -> list[Node]:
     """A node for each home, bootstrapping to `bootstrap`, else to the first of them."""
     async def serve(  # type: ignore[no-untyped-def]
         home: Path, bootstrap: list[str], *, task_status=trio.TASK_STATUS_IGNORED
     ) -> None:
         async with open_node(home, passphrase, listen="/ip4/127.0.0.1/tcp/0", bootstrap=bootstrap,
-                             rpc=False, gossip_interval=1.0) as node:
+                             gossip_interval=1.0) as node:
             task_status.started(node)
             await trio.sleep_forever()
 
@@ -82,13 +87,13 @@ async def mesh(nodes: list, total: int) -> None:  # type: ignore[type-arg]
             await trio.sleep(0.2)
 
 
-def record_events(node, count: int, state: dict) -> None:  # type: ignore[no-untyped-def]
+def record_events(node: Node, count: int, state: dict[str, str]) -> None:
     """`count` work events on the node's own chain (a process made on first use)."""
     led = node.ledger
     if "process" not in state:
-        state["process"] = str(led.create_process("bench", None, None))
+        state["process"] = str(create_process(led, "bench", None, None))
     for _ in range(count):
-        led.record(EventRequest("work", effort="1 h", input_of=state["process"]))
+        record(led, EventRequest("work", effort="1 h", input_of=state["process"]))
     node.enqueue_new_records()
 
 
@@ -168,16 +173,16 @@ def sync_lag(root: Path, n: int, rate: float, seconds: float, processes: int) ->
 
 
 def _lag_worker(homes: list[str], first: bool, total: int, rate: float, seconds: float,
-                pipe) -> None:  # type: ignore[no-untyped-def]
+                pipe: Connection) -> None:
     quiet_libp2p()
     trio.run(_lag_nodes, [Path(h) for h in homes], first, total, rate, seconds, pipe)
 
 
 async def _lag_nodes(homes: list[Path], first: bool, total: int, rate: float, seconds: float,
-                     pipe) -> None:  # type: ignore[no-untyped-def]
+                     pipe: Connection) -> None:
     """One worker: its nodes each commit `rate` events/s for `seconds` (on a fixed
     schedule, so a slow commit does not lower the rate), then wait for R receipts."""
-    async def recv():  # type: ignore[no-untyped-def]
+    async def recv() -> Any:
         return await trio.to_thread.run_sync(pipe.recv)
 
     async with trio.open_nursery() as nursery:
@@ -235,7 +240,7 @@ async def catch_up(root: Path, n: int, ops_wanted: int) -> dict[str, float]:
 
         async def fresh(*, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
             async with open_node(homes[n], passphrase, listen="/ip4/127.0.0.1/tcp/0",
-                                 bootstrap=[nodes[0].transport.listen_addrs()[0]], rpc=False,
+                                 bootstrap=[nodes[0].transport.listen_addrs()[0]],
                                  gossip_interval=0.5) as node:
                 task_status.started(node)
                 await trio.sleep_forever()

@@ -62,6 +62,7 @@ from zomes.valueflows.entries import (  # noqa: E402
     Process,
     ResourceSpecification,
 )
+from zomes.valueflows.units import Measure  # noqa: E402
 from zomes.valueflows.zome import entry_type  # noqa: E402
 
 START = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z (three years, all in the past)
@@ -106,8 +107,11 @@ class Network:
                 proof = issue_invitation(coop.key, None, dna.address, agent.agent_id, far,
                                          bytes([t, j]))
                 name = f"{TIER_NAMES[t % len(TIER_NAMES)]} {j + 1}"
-                agent.commit(lambda s, a=agent, n=name, p=proof: s.genesis(
-                    dna.address, p, {"agent": a.agent_id.to_bytes(), "name": n}))
+                def join(s: Scratch, a: MemoryAgent = agent, n: str = name,
+                         p: bytes = proof) -> None:
+                    s.genesis(dna.address, p, {"agent": a.agent_id.to_bytes(), "name": n})
+
+                agent.commit(join)
         out: dict[str, str] = {}
         coop_id = str(coop.agent_id)
 
@@ -140,8 +144,9 @@ class Network:
             for year in range(3):
                 budget = Budget(kind="emissions", period_start=START + year * SPAN // 3,
                                 period_end=START + (year + 1) * SPAN // 3,
-                                allocated={"hasNumericalValue": "30000", "hasUnit": "kilogramCO2e"},
-                                name=f"network carbon {2024 + year}")  # type: ignore[arg-type]
+                                allocated=Measure.model_validate(
+                                    measure(30000, "kilogramCO2e")),
+                                name=f"network carbon {2024 + year}")
                 s.create(accounting_type(Budget), budget.to_content())
 
         coop.commit(declarations)
@@ -201,7 +206,7 @@ class Network:
 
 def install(network: Network, root: Path, trust: bool) -> Path:
     """The cooperative's home: its own chain, and the others' in its DHT store."""
-    home, _ = fast_home(root, "coop", network.coop.key)
+    home: Path = fast_home(root, "coop", network.coop.key)[0]
     now = now_us()
     with open_agent(home, lambda: SIM_PASSPHRASE) as agent:
         agent.store.flush(None, network.coop.records)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from node.runtime.ledger import open_ledger  # noqa: E402
+from node.api import open_ledger  # noqa: E402
 from tests.integration.processes import PASS, NodeProcess, cli, cooperatives  # noqa: E402
 from zomes.valueflows.coordinator import EventRequest  # noqa: E402
 

@@ -62,7 +62,7 @@ def serve(home: Path, limits: str) -> None:
     from node.runtime.conductor import open_node
 
     async def main() -> None:
-        async with open_node(home, lambda: PASS, listen="/ip4/127.0.0.1/tcp/0", rpc=False,
+        async with open_node(home, lambda: PASS, listen="/ip4/127.0.0.1/tcp/0",
                              gossip_interval=3600.0, limits=LIMITS[limits]) as node:
             print(json.dumps({"address": node.transport.listen_addrs()[0],
                               "network": str(node.network_id)}), flush=True)

@@ -36,7 +36,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import nacl.signing
 
@@ -49,6 +51,7 @@ from node.api import (
 from node.core.dna import DnaDef  # noqa: E402
 from node.core.identity import AgentKey  # noqa: E402
 from node.core.ops import Op, produce_ops  # noqa: E402
+from node.core.scratch import Scratch  # noqa: E402
 from node.membership import zome_refs  # noqa: E402
 from node.runtime.validate import ValidationWorkflow  # noqa: E402
 from node.store.deps import StoreDeps  # noqa: E402
@@ -60,6 +63,8 @@ from zomes.registry import installed_zomes  # noqa: E402
 from zomes.valueflows import coordinator  # noqa: E402
 from zomes.valueflows.coordinator import EventRequest  # noqa: E402
 from zomes.valueflows.zome import ChainView  # noqa: E402
+
+T = TypeVar("T")
 
 AGENTS = 4
 NOW = 1_800_000_000_000_000
@@ -74,19 +79,17 @@ class Farm:
         self.view = ChainView()
         self.author = str(key.agent_id)
 
-    def commit(self, build):  # type: ignore[no-untyped-def]
+    def commit(self, build: Callable[[Scratch, ChainView], T]) -> T:
         start = len(self.agent.records)
-        result = self.agent.commit(lambda s: build(s, self.view))
+        result: T = self.agent.commit(lambda s: build(s, self.view))
         for record in self.agent.records[start:]:
             self.view.step(record)
         return result
 
-    def event(self, action: str, **fields: str) -> coordinator.Recorded:
+    def event(self, action: str, **fields: Any) -> coordinator.Recorded:
         req = EventRequest(action, **fields)
         now = self.agent.clock()
-        return self.commit(  # type: ignore[no-any-return]
-            lambda s, v: coordinator.record_event(s, v, self.author, req, now)
-        )
+        return self.commit(lambda s, v: coordinator.record_event(s, v, self.author, req, now))
 
     def ops(self) -> list[Op]:
         return [op for r in self.agent.records for op in produce_ops(r)]

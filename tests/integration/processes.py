@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,8 @@ def cli(home: Path, *args: str, check: bool = True, timeout: float = 120) -> Any
 class NodeProcess:
     """A `coledger run` child process; `address` is its first listen multiaddr."""
 
-    def __init__(self, home: Path, bootstrap: list[str] = (), gossip: float = 0.5,
-                 extra: list[str] = (), environment: dict[str, str] | None = None,
+    def __init__(self, home: Path, bootstrap: Sequence[str] = (), gossip: float = 0.5,
+                 extra: Sequence[str] = (), environment: dict[str, str] | None = None,
                  listen: str = "/ip4/127.0.0.1/tcp/0", netns: str | None = None) -> None:
         self.home = home
         inside = ["ip", "netns", "exec", netns] if netns else []  # (tests/integration/netns.py)
