@@ -85,3 +85,16 @@ def test_chain_verify_loads_no_dna_no_dht_and_no_zome():
         "'node.client', 'email') if m in sys.modules)}))"
     )
     assert found["loaded"] == []
+
+
+def test_a_write_loads_no_trace_and_no_network():
+    """`record` opens the ledger and writes: not the ValueFlows trace (what traces imports
+    it), the DHT's wire, libp2p, the node's runtime beyond the ledger, or pint."""
+    found = loaded_after(
+        "import json, sys, cli, node.api, node.client, node.vf_ledger; "
+        "from zomes.valueflows.coordinator import EventRequest; "
+        "print(json.dumps({'loaded': sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dht', 'libp2p', 'trio', 'pint') or m in ('zomes.valueflows.trace', "
+        "'node.runtime.node', 'node.runtime.conductor', 'zomes.membrane.invitations'))}))"
+    )
+    assert found["loaded"] == []
