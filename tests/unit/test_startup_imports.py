@@ -77,12 +77,14 @@ def test_pydantic_without_plugins_asks_its_loader_for_none_but_get_plugins():
 
 def test_chain_verify_loads_no_dna_no_dht_and_no_zome():
     """`chain verify` opens the front door and reads the chain: not the DNA, the DHT's
-    records and op queue, validation or any zome (nor cbor2's semantic types: email)."""
+    records and op queue, validation or any zome, nor what writes (the scratch, the
+    countersigned actions) or cbor2's semantic types (email)."""
     found = loaded_after(
         "import json, sys, cli, node.api, node.store.behind; "
         f"print(json.dumps({{'loaded': {ours(('dht', 'zomes', 'validation'))} + "
         "sorted(m for m in ('node.core.dna', 'node.core.ops', 'node.store.op_queue', "
-        "'node.client', 'email') if m in sys.modules)}))"
+        "'node.client', 'email', 'node.core.scratch', 'node.core.countersign') "
+        "if m in sys.modules)}))"
     )
     assert found["loaded"] == []
 
