@@ -12,10 +12,27 @@ import argparse
 import json
 import os
 import sys
+import types
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # skips an entry-point scan
+
+
+def _no_pydantic_plugins() -> None:
+    """With every plugin disabled, pydantic's plugin loader finds none, yet importing it
+    imports importlib.metadata (with email, zipfile, csv: ~10 ms a command): a loader that
+    finds none stands in for it (tests/unit/test_startup_imports.py checks pydantic's own
+    finds none too, and asks it for get_plugins alone)."""
+    disabled = os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    if not disabled or "pydantic.plugin._loader" in sys.modules:
+        return
+    loader = types.ModuleType("pydantic.plugin._loader", "No pydantic plugins (cli.py).")
+    loader.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> ()
+    sys.modules[loader.__name__] = loader
+
+
+_no_pydantic_plugins()
 
 # The command groups register their commands as they are imported, in this order (the
 # order of `coledger --help` and of docs/cli.md).
@@ -171,7 +188,10 @@ def _common_options(required: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The whole command line's parser; with `only` (a command or group's first word, see
+    `_asked`), the parser of that command alone, which parses and helps it alike: building
+    the parsers of every command costs one command about 8 ms."""
     parser = Parser(
         prog="coledger",
         description="coledger: an agent-centric ledger of ValueFlows economic events "
@@ -192,6 +212,8 @@ def build_parser() -> Parser:
               "budget": "allocations per period (e.g. a carbon budget)"}
     for path, fn, args in _COMMANDS:
         *parents, name = path.split()
+        if only is not None and (parents or [name])[0] != only:
+            continue
         prefix = ""
         for part in parents:
             key = f"{prefix} {part}".strip()
@@ -211,11 +233,29 @@ def build_parser() -> Parser:
     return parser
 
 
+def _asked(words: list[str]) -> str | None:
+    """The first word of the command the command line names, when it is a known command or
+    group and only --home, --json and --debug come before it; else None (help, --version,
+    an unknown or missing command, anything unusual), for which the whole parser is built."""
+    at = 0
+    while at < len(words):
+        word = words[at]
+        if word == "--home":
+            at += 2
+        elif word in ("--json", "--debug") or word.startswith("--home="):
+            at += 1
+        elif word.startswith("-"):
+            return None
+        else:
+            return word if any(path.split()[0] == word for path, _, _ in _COMMANDS) else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     words = sys.argv[1:] if argv is None else argv
     # known before parsing, so that usage errors are JSON too under --json
     OPTS.json = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
-    parser = build_parser()
+    parser = build_parser(_asked(words))
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()

@@ -4,7 +4,9 @@ chain of --events events) and `coledger chain verify`, each against
 CBOR and SQLite), measured alternately in one run so the machine's load falls on all
 alike. Issue 12's target: each command at most 2.5x the floor. A fourth line, the floor
 plus one pydantic model defined and used, shows what any command that touches a pydantic
-model (an action, an entry, the DNA) pays before doing anything else.
+model (an action, an entry, the DNA) pays before doing anything else; a fifth, the same
+without pydantic's plugin loader (as cli.py runs it: plugins disabled, a stand-in loader),
+what a coledger command pays for it.
 
 Runs the installed entry point (`coledger` beside this interpreter), as a user does: with
 its bytecode cached (PYTHONDONTWRITEBYTECODE is dropped for the runs, else every command
@@ -29,6 +31,11 @@ PASS = "bench startup"
 FLOOR = [sys.executable, "-c", "import nacl.bindings, cbor2, sqlite3"]
 PYDANTIC = [*FLOOR[:-1], FLOOR[-1] + "\nfrom pydantic import BaseModel\n"
             "class M(BaseModel):\n    x: int\nM(x=1)"]
+NO_PLUGINS = [*FLOOR[:-1], FLOOR[-1] + "\nimport os, sys, types\n"
+              "os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\n"
+              "loader = types.ModuleType('pydantic.plugin._loader')\n"
+              "loader.get_plugins = tuple\nsys.modules[loader.__name__] = loader\n"
+              + PYDANTIC[-1].removeprefix(FLOOR[-1] + "\n")]
 COLEDGER = str(Path(sys.executable).with_name("coledger"))
 
 
@@ -78,6 +85,7 @@ def main() -> None:
                        "new:rye", "--quantity", "1 kg"],
             "chain verify": [COLEDGER, "--home", str(home), "chain", "verify"],
             "floor+pydantic": PYDANTIC,
+            "floor+pydantic, no plugins": NO_PLUGINS,
         }
         for args in commands.values():  # warm the page cache and .pyc files
             run(args, home)
@@ -89,7 +97,7 @@ def main() -> None:
     cpus = {name: statistics.median(c for _, c in t) for name, t in times.items()}
     floor, floor_cpu = medians["floor"], cpus["floor"]
     for name, median in medians.items():
-        print(f"{name:>14}: median {median * 1000:6.1f} ms  ({median / floor:.2f}x the floor)"
+        print(f"{name:>26}: median {median * 1000:6.1f} ms  ({median / floor:.2f}x the floor)"
               f"   cpu {cpus[name] * 1000:6.1f} ms  ({cpus[name] / floor_cpu:.2f}x)")
     print(json.dumps({"bench": "startup", "events": a.events, "runs": a.runs,
                       "median_ms": {n: round(m * 1000, 1) for n, m in medians.items()},

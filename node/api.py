@@ -9,17 +9,14 @@ a command pays only for what it uses.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from node.core.dna import DnaDef, ZomeRef
 from node.core.errors import Field, LocalError
 from node.core.identity import AgentId, AgentKey
 from node.core.refusals import HomeTaken, KeyMissing
-from node.store.dht import DhtStore
 from node.store.home import (
     Agent,
     HomePaths,
@@ -33,6 +30,7 @@ from node.store.sqlite import chain_length, open_store
 
 if TYPE_CHECKING:
     from node.client import Found
+    from node.core.dna import DnaDef, ZomeRef
     from node.runtime.node import Node
     from node.vf_ledger import Ledger
     from validation.pipeline import Validator
@@ -75,6 +73,8 @@ def libp2p_peer_id(key: AgentKey) -> str:
 def init_home(home: Path, passphrase: str, name: str | None, *, force: bool = False) -> AgentId:
     """Create a new agent key (and empty database) in `home`; refuse to overwrite a key or
     to write one beside an existing chain (its own key lost) unless `force`d."""
+    from node.store.dht import DhtStore  # (the DHT's tables: `init` alone creates them)
+
     paths = HomePaths(Path(home))
     if paths.key.exists() and not force:
         raise HomeTaken(f"{paths.root} already holds agent; use ", FORCE, " to replace it")
@@ -114,6 +114,10 @@ def new_dna(
     name: str, progenitor: AgentId, zomes: tuple[ZomeRef, ...], properties: dict[str, str]
 ) -> DnaDef:
     """A fresh network definition with a random seed."""
+    import secrets
+
+    from node.core.dna import DnaDef
+
     return DnaDef(
         name=name,
         zomes=zomes,

@@ -34,7 +34,6 @@ from node.store.sessions import SessionCommit
 from validation.app import seed_membership
 from validation.pipeline import Validator
 from zomes.api import ViewHook
-from zomes.membrane.invitations import validate_agent_validation_pkg
 from zomes.registry import app_view, installed_zomes
 
 T = TypeVar("T")
@@ -56,6 +55,10 @@ def make_validator(dna: DnaDef) -> Validator:
     network_id = dna.address
 
     def validate_genesis(op: Op) -> Outcome:
+        # imported at the first check (a commit checks its author's membership): a ledger
+        # opened to read (inventory, trace ...) checks nothing
+        from zomes.membrane.invitations import validate_agent_validation_pkg
+
         return validate_agent_validation_pkg(op, network_id=network_id, progenitor=progenitor)
 
     return Validator(network_id, tuple(z.integrity for z in installed_zomes()), validate_genesis)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from node.core.chain import ChainHead, verify_chain
 from node.core.cid import Cid
@@ -25,11 +25,13 @@ from node.core.errors import Field, LocalError, NotFound
 from node.core.identity import AgentId, AgentKey
 from node.core.records import Entry, Record
 from node.core.refusals import NoChain, NodeAlreadyRunning, WriteRefused
-from node.core.scratch import Scratch
 from node.store.integrity import open_check
 from node.store.keyfile import KeyFileInfo, read_key_file, read_key_info
 from node.store.sessions import SessionCommit
 from node.store.sqlite import Store, chain_length, open_store
+
+if TYPE_CHECKING:  # (commit imports it: a home opened to read writes nothing)
+    from node.core.scratch import Scratch
 
 T = TypeVar("T")
 PassphraseSource = Callable[[], str]
@@ -173,6 +175,8 @@ class Agent:
         refusal = write_refusal(self)
         if refusal is not None:
             raise WriteRefused(refusal)
+        from node.core.scratch import Scratch
+
         key = self.key()
         with gc_paused():
             scratch = Scratch(self.store.head(), key, self.clock)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from node.core.countersign import Party
 from node.core.encoding import Value, decode, encode
 from node.core.errors import DecodeError, LocalError
 from node.core.identity import AgentId
@@ -34,6 +33,7 @@ from node.store.db import Db
 
 if TYPE_CHECKING:
     from dht.wire import RawRecord
+    from node.core.countersign import Party
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -112,6 +112,7 @@ class SessionDetail:
                 or not isinstance(records, list | None)):
             raise DecodeError("a session's detail is malformed")
         from dht.wire import RawRecord  # (the wire codecs: only for a session's records)
+        from node.core.countersign import Party  # (not for a home that only opens)
 
         return cls(
             entry_type, _map(obj.get("event")), start, end, to_new,

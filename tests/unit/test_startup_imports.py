@@ -46,3 +46,57 @@ def test_the_dna_imports_no_zome_and_builds_no_validator():
         "'built': [c.__name__ for c in (DnaDef, ZomeRef) if c.__pydantic_complete__]}))"
     )
     assert found == {"loaded": [], "built": []}
+
+
+def test_the_command_line_reads_no_package_metadata():
+    """With pydantic's plugins disabled (cli.py), its plugin loader stays out, and with it
+    importlib.metadata (and email, zipfile, csv), even after a model is built and used."""
+    found = loaded_after(
+        "import json, sys, cli; from node.core.actions import action_from_obj; "
+        "from pydantic import BaseModel\n"
+        "class M(BaseModel):\n    x: int\n"
+        "M(x=1)\n"
+        "print(json.dumps({'loaded': sorted(m for m in ('importlib.metadata', 'email', "
+        "'zipfile', 'csv') if m in sys.modules)}))"
+    )
+    assert found["loaded"] == []
+
+
+def test_pydantic_without_plugins_asks_its_loader_for_none_but_get_plugins():
+    """cli.py's stand-in loader is faithful: pydantic's own loader finds no plugin when they
+    are all disabled, and pydantic asks it for get_plugins alone."""
+    found = loaded_after(
+        "import inspect, json, os; os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\n"
+        "from pydantic.plugin import _loader, _schema_validator\n"
+        "src = inspect.getsource(_schema_validator)\n"
+        "print(json.dumps({'plugins': list(_loader.get_plugins()), "
+        "'asks': [line.strip() for line in src.splitlines() if '_loader' in line]}))"
+    )
+    assert found == {"plugins": [], "asks": ["from ._loader import get_plugins"]}
+
+
+def test_chain_verify_loads_no_dna_no_dht_and_no_zome():
+    """`chain verify` opens the front door and reads the chain: not the DNA, the DHT's
+    records and op queue, validation or any zome, nor what writes (the scratch, the
+    countersigned actions) or cbor2's semantic types (email)."""
+    found = loaded_after(
+        "import json, sys, cli, node.api, node.store.behind; "
+        f"print(json.dumps({{'loaded': {ours(('dht', 'zomes', 'validation'))} + "
+        "sorted(m for m in ('node.core.dna', 'node.core.ops', 'node.store.op_queue', "
+        "'node.client', 'email', 'node.core.scratch', 'node.core.countersign') "
+        "if m in sys.modules)}))"
+    )
+    assert found["loaded"] == []
+
+
+def test_a_write_loads_no_trace_and_no_network():
+    """`record` opens the ledger and writes: not the ValueFlows trace (what traces imports
+    it), the DHT's wire, libp2p, the node's runtime beyond the ledger, or pint."""
+    found = loaded_after(
+        "import json, sys, cli, node.api, node.client, node.vf_ledger; "
+        "from zomes.valueflows.coordinator import EventRequest; "
+        "print(json.dumps({'loaded': sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dht', 'libp2p', 'trio', 'pint') or m in ('zomes.valueflows.trace', "
+        "'node.runtime.node', 'node.runtime.conductor', 'zomes.membrane.invitations'))}))"
+    )
+    assert found["loaded"] == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.core.cid import Cid
 from node.core.errors import AddressError, Field, LocalError
@@ -30,9 +30,11 @@ from zomes.valueflows.entries import (
     ResourceSpecification,
 )
 from zomes.valueflows.messages import describe_error
-from zomes.valueflows.trace import FlowIndex
 from zomes.valueflows.units import Measure, UnitError, canonical_unit, parse_quantity
 from zomes.valueflows.zome import ChainView, entry_type
+
+if TYPE_CHECKING:  # (the trace is imported by what traces: a write needs none)
+    from zomes.valueflows.trace import FlowIndex
 
 NEW_PREFIX = "new:"
 
@@ -265,6 +267,8 @@ def _event_time(event: EconomicEvent) -> int:
 
 
 def flow_index(view: ChainView) -> FlowIndex:
+    from zomes.valueflows.trace import FlowIndex
+
     return FlowIndex(
         ((a, view.events[a]) for a in view.order),
         processes=view.processes,

@@ -9,15 +9,17 @@ Over the `Ledger` protocol below, which node/runtime/ledger.py's `Ledger` satisf
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from node.core.cid import Cid
 from node.core.errors import LocalError
 from node.core.identity import AgentId
 from zomes.api import AppLedger, OwnRecords
 from zomes.valueflows import coordinator
-from zomes.valueflows.trace import FlowNode, NotInIndex
 from zomes.valueflows.zome import ChainView
+
+if TYPE_CHECKING:  # (imported by `flows`: a write needs no trace)
+    from zomes.valueflows.trace import FlowNode
 
 
 class Author(Protocol):
@@ -78,6 +80,8 @@ def inventory(ledger: Ledger) -> list[dict[str, Any]]:
 
 def flows(ledger: Ledger, address: str, backwards: bool) -> list[dict[str, Any]]:
     """The VF trace (backwards) or track (forwards) from `address`, as an ordered list."""
+    from zomes.valueflows.trace import NotInIndex
+
     view: ChainView = ledger.view()
     index = coordinator.flow_index(view)
     try:
