@@ -149,3 +149,74 @@ async def test_forged_links_from_a_member_are_refused(tmp_path):
 
 async def _bytes(data: bytes) -> bytes:
     return data
+
+
+async def test_the_front_door_lists_links_through_the_running_node(tmp_path):
+    import trio
+
+    from node.api import open_node as open_served_node
+    from node.client import LocalClient, NoNode, SocketClient
+
+    homes, _ = make_homes(tmp_path, ["a"])
+    with pytest.raises(NoNode):
+        LocalClient(homes[0], passphrase, []).links(str(BYPRODUCT))
+    async with open_served_node(homes[0], passphrase, memory_network=MemoryNetwork(),
+                                gossip_interval=0.2) as a:
+        with open_ledger(homes[0], passphrase) as led:
+            link = led.create_link(BYPRODUCT, BRAN, "valueflows", "offer", b"bran")
+        a.enqueue_new_records()
+        await wait_for(lambda: a.dht.get_links(BYPRODUCT) != [], what="held by a")
+        client = SocketClient(homes[0], passphrase, [])
+        page = await trio.to_thread.run_sync(
+            lambda: client.links(str(BYPRODUCT), "offer", b"br".hex()))
+        assert [x["address"] for x in page["links"]] == [str(link)] and page["next"] is None
+        assert page["links"][0]["target"] == str(BRAN) and page["links"][0]["tag"] == "6272616e"
+        with pytest.raises(LocalError, match="not hex"):
+            await trio.to_thread.run_sync(lambda: client.links(str(BYPRODUCT), tag_prefix="zz"))
+
+
+async def test_pages_merge_authorities_that_hold_different_links(tmp_path):
+    """One authority holds links the others lack (they reached it alone): paging through
+    the union at 7 a page gives every link once, in address order."""
+    homes, _ = make_homes(tmp_path, ["farm", "mill", "bakery", "energy"], redundancy=3)
+    net = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        nodes = [await stack.enter_async_context(open_node(
+            home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False))
+            for home in homes]
+        for node in nodes[1:]:
+            assert await node.connect(nodes[0].transport.listen_addrs()[0]) is not None
+        await wait_for(lambda: all(len(n.peers()) == 4 for n in nodes), what="full mesh")
+        farm = nodes[0]
+        with open_ledger(homes[0], passphrase) as led:
+            shared = led.commit(lambda s, _v: [
+                s.create_link(BYPRODUCT, Cid.of(b"%d" % i), "valueflows", "offer")
+                for i in range(12)])
+            key, head = led.agent.key(), led.agent.head()
+        await _published(farm)
+        authorities = farm.authorities(BYPRODUCT.to_bytes())
+        outsider = next(n for n in nodes if n.me not in authorities)
+        lone = next(n for n in nodes if n.me in authorities)
+        # every authority holds the same 12: a full page says there may be more
+        first = await outsider.get_links(BYPRODUCT, limit=6)
+        assert len(first.links) == 6 and first.next == first.links[-1].address
+        second = await outsider.get_links(BYPRODUCT, limit=6, after=first.next)
+        assert sorted([x.address for x in first.links + second.links],
+                      key=lambda c: c.to_bytes()) == sorted(shared, key=lambda c: c.to_bytes())
+        scratch = Scratch(head, key, lambda: farm.clock())
+        for i in range(9):
+            scratch.create_link(BYPRODUCT, Cid.of(b"lone %d" % i), "valueflows", "offer")
+        lone.take_ops(op for r in scratch.records for op in produce_ops(r)
+                      if op.type is OpType.REGISTER_ADD_LINK)
+        await wait_for(lambda: len(lone.dht.get_links(BYPRODUCT)) == 21, what="lone links")
+        seen, after, pages = [], None, 0
+        while True:
+            page = await outsider.get_links(BYPRODUCT, after=after, limit=7)
+            pages += 1
+            seen += [x.address for x in page.links]
+            if page.next is None:
+                break
+            after = page.next
+        expected = sorted([*shared, *(r.address for r in scratch.records)],
+                          key=lambda c: c.to_bytes())
+        assert seen == expected and pages >= 3
