@@ -4,6 +4,9 @@ link of the same base, a link at all), the checks a reader applies to a link a p
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 import cbor2
 import pytest
 
@@ -117,6 +120,25 @@ def test_matching_by_type_and_tag_prefix() -> None:
     link = Link(_link(_agent(1), tag=b"wheat/organic"))
     assert link.matches(None, b"") and link.matches("offer", b"wheat/")
     assert not link.matches("request", b"") and not link.matches(None, b"barley")
+
+
+@cache
+def raw_links() -> list[link_wire.RawLink]:
+    """A link with its delete by its author, and a bare link: samples of the "links"
+    protocol (also for tests/unit/test_peer_decoders.py)."""
+    farm = _agent(7)
+    first, second = _link(farm, tag=b"wheat"), _link(farm, tag=b"bran")
+    delete = _unlink(farm, first.address)
+    return [link_wire.RawLink.of(Link(first, (delete,))), link_wire.RawLink.of(Link(second))]
+
+
+def checked_links(raws: Any) -> list[object]:
+    """What the node does with links a peer sent (node.runtime.cascade.get_links)."""
+    return [raw.checked(BASE) for raw in raws]
+
+
+def test_the_samples_check_out() -> None:
+    assert [x is not None and x.deleted for x in checked_links(raw_links())] == [True, False]
 
 
 # -- the codec -------------------------------------------------------------------------------

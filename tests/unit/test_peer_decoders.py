@@ -42,6 +42,9 @@ from node.core.records import Entry, SignedAction
 from node.core.scratch import Scratch
 from node.runtime.hello import Hello, check_hello
 from node.testing import MemoryAgent, step_clock
+from tests.unit.test_links import BASE as LINK_BASE
+from tests.unit.test_links import checked_links as _checked_links
+from tests.unit.test_links import raw_links as _raw_links
 from validation.receipts import ValidationReceipt, receipt_bytes
 from validation.sys import decode_op
 from validation.warrants import ForkEvidence, InvalidOpEvidence, Warrant, issue_warrant
@@ -55,7 +58,6 @@ PROGENITOR = AgentKey(b"\x01" * 32)
 MEMBER = AgentKey(b"\x02" * 32)
 OTHER = AgentKey(b"\x03" * 32)
 COUNTERSIGNED = "valueflows.CountersignedEvent"
-LINK_BASE = Cid.of(b"label:byproduct")
 
 
 @dataclass(frozen=True)
@@ -101,26 +103,6 @@ def _raw_ops() -> list[wire.RawOp]:
 
 def _raw_records() -> list[wire.RawRecord]:
     return [wire.RawRecord.of(r) for r in world().records]
-
-
-@cache
-def _raw_links() -> list[link_wire.RawLink]:
-    """A link and its delete by its author, and a bare link (the "links" protocol)."""
-    agent = MemoryAgent(MEMBER, step_clock(T))
-    agent.genesis(NETWORK, world().proof)
-    for tag in (b"wheat", b"bran"):
-        agent.commit(lambda s, tag=tag: s.create_link(LINK_BASE, NETWORK, "valueflows", "offer",
-                                                      tag))
-    first, second = agent.records[-2].signed, agent.records[-1].signed
-    agent.commit(lambda s: s.delete_link(first.address, LINK_BASE))
-    delete = agent.records[-1].signed
-    return [link_wire.RawLink(first.data, first.signature, ((delete.data, delete.signature),)),
-            link_wire.RawLink(second.data, second.signature)]
-
-
-def _checked_links(raws: Any) -> list[object]:
-    """What the node does with links a peer sent (node.runtime.cascade.get_links)."""
-    return [raw.checked(LINK_BASE) for raw in raws]
 
 
 def _session_id() -> bytes:
