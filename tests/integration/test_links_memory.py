@@ -35,16 +35,22 @@ async def _published(node) -> None:  # type: ignore[no-untyped-def]
     await wait_for(lambda: node.queue.pending() == 0, timeout=40, what="published")
 
 
-async def test_a_link_is_listed_across_the_network_and_deleted(tmp_path):
+async def four_nodes(stack: AsyncExitStack, tmp_path):  # type: ignore[no-untyped-def]
+    """Four members (R = 3, so one is no authority of a given base), fully connected."""
     homes, _ = make_homes(tmp_path, ["farm", "mill", "bakery", "energy"], redundancy=3)
     net = MemoryNetwork()
+    nodes = [await stack.enter_async_context(open_node(
+        home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False))
+        for home in homes]
+    for node in nodes[1:]:
+        assert await node.connect(nodes[0].transport.listen_addrs()[0]) is not None
+    await wait_for(lambda: all(len(n.peers()) == 4 for n in nodes), what="full mesh")
+    return homes, nodes
+
+
+async def test_a_link_is_listed_across_the_network_and_deleted(tmp_path):
     async with AsyncExitStack() as stack:
-        nodes = [await stack.enter_async_context(open_node(
-            home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False))
-            for home in homes]
-        for node in nodes[1:]:
-            assert await node.connect(nodes[0].transport.listen_addrs()[0]) is not None
-        await wait_for(lambda: all(len(n.peers()) == 4 for n in nodes), what="full mesh")
+        homes, nodes = await four_nodes(stack, tmp_path)
         farm = nodes[0]
         with open_ledger(homes[0], passphrase) as led:
             link = led.create_link(BYPRODUCT, BRAN, "valueflows", "offer", b"bran")
@@ -178,15 +184,8 @@ async def test_the_front_door_lists_links_through_the_running_node(tmp_path):
 async def test_pages_merge_authorities_that_hold_different_links(tmp_path):
     """One authority holds links the others lack (they reached it alone): paging through
     the union at 7 a page gives every link once, in address order."""
-    homes, _ = make_homes(tmp_path, ["farm", "mill", "bakery", "energy"], redundancy=3)
-    net = MemoryNetwork()
     async with AsyncExitStack() as stack:
-        nodes = [await stack.enter_async_context(open_node(
-            home, passphrase, memory_network=net, gossip_interval=0.5, rpc=False))
-            for home in homes]
-        for node in nodes[1:]:
-            assert await node.connect(nodes[0].transport.listen_addrs()[0]) is not None
-        await wait_for(lambda: all(len(n.peers()) == 4 for n in nodes), what="full mesh")
+        homes, nodes = await four_nodes(stack, tmp_path)
         farm = nodes[0]
         with open_ledger(homes[0], passphrase) as led:
             shared = led.commit(lambda s, _v: [
