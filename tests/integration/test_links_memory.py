@@ -219,3 +219,35 @@ async def test_pages_merge_authorities_that_hold_different_links(tmp_path):
         expected = sorted([*shared, *(r.address for r in scratch.records)],
                           key=lambda c: c.to_bytes())
         assert seen == expected and pages >= 3
+
+
+async def test_an_answer_keeps_to_its_byte_budget_and_leaves_out_blocked_authors(
+        tmp_path, monkeypatch):
+    homes, _ = make_homes(tmp_path, ["a", "b"])
+    with open_ledger(homes[1], passphrase) as led:
+        b_key, b_head = led.agent.key(), led.agent.head()
+    async with open_node(homes[0], passphrase, memory_network=MemoryNetwork(),
+                         gossip_interval=0.2, rpc=False) as a:
+        with open_ledger(homes[0], passphrase) as led:
+            mine = led.commit(lambda s, _v: [
+                s.create_link(BYPRODUCT, Cid.of(b"%d" % i), "valueflows", "offer", b"x" * 900)
+                for i in range(5)])
+        scratch = Scratch(b_head, b_key, lambda: a.clock())
+        scratch.create_link(BYPRODUCT, BRAN, "valueflows", "offer")
+        a.enqueue_new_records()
+        a.take_ops(op for op in produce_ops(scratch.records[0])
+                   if op.type is OpType.REGISTER_ADD_LINK)
+        await wait_for(lambda: len(a.dht.get_links(BYPRODUCT)) == 6, what="held by a")
+        raw = link_wire.RawLink.of(Link(a.dht.get_record(mine[0]).signed))
+        monkeypatch.setattr(link_wire, "RESPONSE_BUDGET", 2 * raw.size + 10)
+        request = link_wire.encode_links(link_wire.LinksRequest(BYPRODUCT))
+        answer = link_wire.decode_links(link_wire.LinksResponse,
+                                        await a.cascade.on_links(a.me, request))
+        assert len(answer.links) == 2 and answer.more
+        monkeypatch.undo()
+        a.dht.block(b_key.agent_id, "a test", a.clock(), None)
+        answer = link_wire.decode_links(link_wire.LinksResponse,
+                                        await a.cascade.on_links(a.me, request))
+        assert sorted(x.checked(BYPRODUCT).address.to_bytes() for x in answer.links) == sorted(
+            c.to_bytes() for c in mine)
+        assert {x.address for x in (await a.get_links(BYPRODUCT)).links} == set(mine)
