@@ -214,6 +214,9 @@ class Client(Protocol):
     def decline(self, id: str, reason: str | None = None) -> dict[str, Any]: ...
     def recover(self, force: bool, bootstrap: Sequence[str], timeout: float, *,
                 quiet: bool = True) -> dict[str, Any]: ...
+    def links(self, base: str, link_type: str | None = None, tag_prefix: str = "",
+              include_deleted: bool = False, after: str | None = None,
+              limit: int = 1000) -> dict[str, Any]: ...
 
 
 def open_client(home: Path, passphrase: PassphraseSource, *,

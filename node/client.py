@@ -237,6 +237,13 @@ class LocalClient:
     def decline(self, id: str, reason: str | None = None) -> dict[str, Any]:  # noqa: A002
         raise self._no_node()
 
+    def links(self, base: str, link_type: str | None = None, tag_prefix: str = "",
+              include_deleted: bool = False, after: str | None = None,
+              limit: int = 1000) -> dict[str, Any]:
+        """A page of the links from `base` across the network (the node asks the base's
+        authorities): {"links": [...], "next": where the next page starts, or None}."""
+        raise self._no_node()
+
     def recover(self, force: bool, bootstrap: Sequence[str], timeout: float, *,
                 quiet: bool = True) -> dict[str, Any]:
         """Fetch this chain's records back from the network in a short session of this
@@ -291,6 +298,14 @@ class SocketClient(LocalClient):
     def sync(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("sync")
         return result
+
+    def links(self, base: str, link_type: str | None = None, tag_prefix: str = "",
+              include_deleted: bool = False, after: str | None = None,
+              limit: int = 1000) -> dict[str, Any]:
+        page: dict[str, Any] = self._call(
+            "links", base=base, link_type=link_type, tag_prefix=tag_prefix,
+            include_deleted=include_deleted, after=after, limit=limit)
+        return page
 
     def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         """Propose a countersigned event to `to`: the session as proposed."""

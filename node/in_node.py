@@ -17,6 +17,7 @@ from node.core.cid import Cid
 from node.core.errors import LocalError
 from node.core.identity import AgentId
 from node.core.jsonview import record_json
+from node.core.links import MAX_LINKS
 from node.runtime.node import Node
 from node.runtime.rpc import STRICT, validated
 from zomes.valueflows.chain_views import chain_view_of
@@ -105,13 +106,28 @@ class InNodeClient:
         signer = self.node.countersigner
         return session_json(await signer.decline(signer.find(id).id, reason))
 
+    async def links(self, base: str, link_type: str | None = None, tag_prefix: str = "",
+                    include_deleted: bool = False, after: str | None = None,
+                    limit: int = MAX_LINKS) -> dict[str, Any]:
+        """A page of the links from `base` across the network (`tag_prefix` in hex), and
+        where the next page starts (`after` for the next call; null on the last)."""
+        try:
+            prefix = bytes.fromhex(tag_prefix)
+        except ValueError:
+            raise LocalError(f"tag prefix {tag_prefix!r} is not hex") from None
+        page = await self.node.get_links(
+            Cid.parse(base), link_type, prefix, include_deleted=include_deleted,
+            after=None if after is None else Cid.parse(after), limit=limit)
+        return {"links": [link.to_json() for link in page.links],
+                "next": None if page.next is None else str(page.next)}
+
     async def recover(self, force: bool = False) -> dict[str, Any]:
         """`coledger chain recover` on the running node (node/runtime/recovery.py)."""
         return await self.node.own_chain.recover(force)
 
 
 METHODS = ("status", "peers", "get", "activity", "sync", "inventory", "flows", "chains",
-           "cs_start", "cs_session", "cs_list", "cs_accept", "cs_decline", "recover")
+           "cs_start", "cs_session", "cs_list", "cs_accept", "cs_decline", "recover", "links")
 
 
 def rpc_methods(node: Node) -> dict[str, Callable[..., Awaitable[object]]]:

@@ -27,7 +27,8 @@ _AVPS: MemoSlot[Cid, SignedAction | None] = MemoSlot("agent validation pkgs")
 # an AgentValidationPkg -> the genesis check's verdict on it
 _AVP_VERDICTS: MemoSlot[Cid, Outcome] = MemoSlot("agent validation pkg verdicts")
 
-APP_RULES = ("check_author_membership", "check_zome_exists", "app_validation")
+APP_RULES = ("check_author_membership", "check_link_delete", "check_zome_exists",
+             "app_validation")
 
 # RemoteError, not only DecodeError: e.g. an event naming an address-shaped string that
 # is no CID makes Cid.parse raise AddressError, which must be a rejection, not a crash.
@@ -73,6 +74,22 @@ def seed_membership(deps: Deps, top: Cid, avp: SignedAction) -> None:
     deps.memo.remember(_AVPS, top, avp)
 
 
+def check_link_delete(op: Op, deps: Deps) -> Outcome:
+    """A DeleteLink deletes a CreateLink from the same base, made by the same author: only
+    a link's author may delete it (every op of the action gets the same verdict)."""
+    action = op.action
+    if not isinstance(action, DeleteLink):
+        return VALID
+    link = deps.must_get_record(action.link_add).action
+    if not isinstance(link, CreateLink):
+        return Invalid("check_link_delete", f"{action.link_add} is a {link.TYPE}, not a link")
+    if link.base != action.base:
+        return Invalid("check_link_delete", f"the link is from {link.base}, not {action.base}")
+    if link.author != action.author:
+        return Invalid("check_link_delete", "only the link's author may delete it")
+    return VALID
+
+
 def _owning_zome(action: ActionBase, deps: Deps) -> str | None:
     """The zome whose rules apply to this action (None for system actions)."""
     if isinstance(action, CreateLink):
@@ -96,6 +113,9 @@ def app_validate(
         member = check_author_membership(op, deps, validate_genesis)
         if not isinstance(member, type(VALID)):
             return member
+        deletes = check_link_delete(op, deps)
+        if not isinstance(deletes, type(VALID)):
+            return deletes
         zome_name = _owning_zome(op.action, deps)
         if zome_name is None:
             return VALID

@@ -1,6 +1,7 @@
 """The cascade: reads that look locally first, then ask the authorities (Holochain's
-cascade). A record by address, an agent's activity (its chain, verified), and the
-dependencies waiting ops miss; and the "get" handler that answers other nodes' reads.
+cascade). A record by address, an agent's activity (its chain, verified), the links
+from a base (every authority's answer merged, each link checked), and the dependencies
+waiting ops miss; and the "get" and "links" handlers that answer other nodes' reads.
 
 Queue: the DHT store's `op_waits` (ops Unresolved on missing addresses) and its undecided
 warrants' warrantees, fetched by `resolve_missing`, once a second per author at most.
@@ -12,12 +13,13 @@ import logging
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 
-from dht import wire
+from dht import link_wire, wire
 from dht.transport import Transport, TransportError
 from node.core.chain import verify_records
 from node.core.cid import Cid
 from node.core.errors import CoreError
 from node.core.identity import AgentId
+from node.core.links import MAX_LINKS, Link, LinkPage, merge_deletes
 from node.core.ops import Op, OpType, produce_ops
 from node.core.records import Record
 from node.store.dht import DhtStore
@@ -131,6 +133,89 @@ class Cascade:
             log.info("get from %s failed: %s", peer, e)
             return ()
         return response.records if response.found else ()
+
+    # -- links -------------------------------------------------------------------------
+
+    async def on_links(self, peer: AgentId, data: bytes) -> bytes:
+        """The "links" handler: a page of the links from a base held here (none of a
+        blocked author), within a byte budget."""
+        self.member(peer)
+        request = link_wire.decode_links(link_wire.LinksRequest, data)
+        held = self.dht.get_links(
+            request.base, request.link_type, request.tag_prefix,
+            include_deleted=request.include_deleted, after=request.after, limit=request.limit)
+        more = len(held) >= request.limit
+        raws: list[link_wire.RawLink] = []
+        size = 0
+        for link in held:
+            if link.author in self.dht.blocked_agents:
+                continue
+            raw = link_wire.RawLink.of(link)
+            size += raw.size
+            if size > link_wire.RESPONSE_BUDGET:
+                more = True
+                break
+            raws.append(raw)
+        return link_wire.encode_links(link_wire.LinksResponse(tuple(raws), more))
+
+    async def get_links(self, base: Cid, link_type: str | None = None, tag_prefix: bytes = b"",
+                        *, include_deleted: bool = False, after: Cid | None = None,
+                        limit: int = MAX_LINKS) -> LinkPage:
+        """The links from `base` (of `link_type`, any if None; tag starting with
+        `tag_prefix`), in address order after `after`, at most `limit`: the union of what
+        the base's authorities and our own store hold, each link checked (its CreateLink
+        signed by its author and naming `base`: a forged one is dropped), minus the links
+        a checked delete removed (unless `include_deleted`). One request per authority."""
+        limit = max(1, min(limit, MAX_LINKS))
+        found: dict[Cid, Link] = {}
+        cutoff: bytes | None = None  # an answer with more: nothing is known past its end
+
+        def take(links: Iterable[Link], more: bool) -> None:
+            nonlocal cutoff
+            kept = [x for x in links if x.matches(link_type, tag_prefix)
+                    and (after is None or x.address.to_bytes() > after.to_bytes())]
+            for link in kept:
+                held = found.get(link.address)
+                found[link.address] = link if held is None else merge_deletes(held, link)
+            if more and kept:
+                end = max(x.address.to_bytes() for x in kept)
+                cutoff = end if cutoff is None else min(cutoff, end)
+
+        local = self.dht.get_links(base, link_type, tag_prefix, include_deleted=True,
+                                   after=after, limit=limit)
+        take(local, len(local) >= limit)
+        request = link_wire.LinksRequest(base, link_type, tag_prefix, True, after, limit)
+        for peer in self.authorities(base.to_bytes()):
+            if peer == self.me:
+                continue
+            answer = await self._ask_links(peer, request)
+            if answer is None:
+                continue
+            links = [x for x in (raw.checked(base) for raw in answer.links) if x is not None]
+            if len(links) < len(answer.links):
+                log.info("links from %s: %d forged, dropped", peer,
+                         len(answer.links) - len(links))
+            take(links, answer.more)
+        known = sorted((x for x in found.values()
+                        if cutoff is None or x.address.to_bytes() <= cutoff),
+                       key=lambda x: x.address.to_bytes())
+        page = known[:limit]
+        more = cutoff is not None or len(known) > limit
+        blocked = self.dht.blocked_agents
+        return LinkPage(tuple(x for x in page if x.author not in blocked
+                              and (include_deleted or not x.deleted)),
+                        page[-1].address if more and page else None)
+
+    async def _ask_links(self, peer: AgentId,
+                         request: link_wire.LinksRequest) -> link_wire.LinksResponse | None:
+        """`peer`'s page of links, undecoded; None if the request fails (a line in the log)."""
+        try:
+            data = await self.transport.request(
+                peer, "links", link_wire.encode_links(request), timeout=GET_TIMEOUT)
+            return link_wire.decode_links(link_wire.LinksResponse, data)
+        except (TransportError, CoreError) as e:
+            log.info("links from %s failed: %s", peer, e)
+            return None
 
     # -- missing dependencies ----------------------------------------------------------
 

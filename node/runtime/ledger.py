@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node.core.actions import AgentValidationPkg
+from node.core.actions import AgentValidationPkg, CreateLink
 from node.core.cid import Cid
 from node.core.dna import DnaDef
 from node.core.errors import CoreError, HeadMoved, LocalError
@@ -172,6 +172,21 @@ class Ledger:
                 self._raise_unless_valid(self.validator.validate(op, deps, now), record)
 
         return self.agent.commit(lambda s: build(s, view), check, session=session)
+
+    def create_link(self, base: Cid, target: Cid, zome: str, link_type: str,
+                    tag: bytes = b"") -> Cid:
+        """Link `target` from `base` (checked as a peer would: the zome must be this
+        network's); the CreateLink's address, which names the link."""
+        return self.commit(lambda s, _view: s.create_link(base, target, zome, link_type, tag))
+
+    def delete_link(self, link: Cid) -> Cid:
+        """Delete a link this agent made (check_link_delete: only its author may); the
+        DeleteLink's address."""
+        record = self.agent.store.get_record(link)
+        action = None if record is None else record.action
+        if not isinstance(action, CreateLink) or action.author != self.agent.agent_id:
+            raise LocalError(f"{link} is no link of this agent's chain")
+        return self.commit(lambda s, _view: s.delete_link(link, action.base))
 
     @staticmethod
     def _raise_unless_valid(outcome: Outcome, record: Record) -> None:

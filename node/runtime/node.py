@@ -2,8 +2,8 @@
 
 Each workflow is a file of node/runtime (Holochain's core/workflow/ is the model):
 membership.py (hello, discovery, refusal), receive.py (incoming ops and warrants),
-validate.py (the validation workflow), cascade.py (get, agent activity, missing
-dependencies), publish.py (our ops to their authorities, the audit, warrants) and
+validate.py (the validation workflow), cascade.py (get, agent activity, links,
+missing dependencies), publish.py (our ops to their authorities, the audit, warrants) and
 gossip.py (reconciliation, hand-off); countersign.py and recovery.py likewise. `Node`
 builds them, each with the narrow collaborators it needs, gives the transport their
 handlers, and runs the loops. Everything touches SQLite from the trio thread only,
@@ -24,6 +24,7 @@ from node.core.cid import Cid
 from node.core.clock import now_us
 from node.core.errors import CoreError
 from node.core.identity import AgentId, AgentKey
+from node.core.links import MAX_LINKS, LinkPage
 from node.core.ops import Op
 from node.core.records import Record, SignedAction
 from node.runtime.cascade import Cascade
@@ -131,6 +132,7 @@ class Node:
                              request_timeout=request_timeout)
         for name, handler in (("hello", membership.on_hello), ("publish", receive.on_publish),
                               ("fetch", self.gossip.on_fetch), ("get", self.cascade.on_get),
+                              ("links", self.cascade.on_links),
                               ("gossip", self.gossip.on_gossip),
                               ("warrant", receive.on_warrant)):
             transport.set_handler(name, handler)
@@ -185,6 +187,13 @@ class Node:
 
     async def agent_activity(self, author: AgentId, first: bool = False) -> list[Record]:
         return await self.cascade.agent_activity(author, first)
+
+    async def get_links(self, base: Cid, link_type: str | None = None, tag_prefix: bytes = b"",
+                        *, include_deleted: bool = False, after: Cid | None = None,
+                        limit: int = MAX_LINKS) -> LinkPage:
+        return await self.cascade.get_links(base, link_type, tag_prefix,
+                                            include_deleted=include_deleted, after=after,
+                                            limit=limit)
 
     def activity_held(self, author: AgentId, since: int = 0) -> list[Record]:
         return self.cascade.activity_held(author, since)

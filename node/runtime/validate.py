@@ -39,6 +39,7 @@ from node.store.dht import (
     QueuedOp,
 )
 from node.store.home import gc_paused
+from node.store.links import LINK_OPS
 from validation.pipeline import Validator
 from validation.receipts import ReceiptOutcome, receipt_bytes
 from validation.warrants import (
@@ -195,6 +196,8 @@ class ValidationWorkflow:
     def _integrate(self, op: Op, address: Cid, now_us: int, report: WorkflowReport) -> None:
         report.integrated += 1
         self._finished.append((address, INTEGRATED, None, None))
+        if op.type in LINK_OPS:  # the base's authority lists the link (node/store/links.py)
+            self.dht.hold_link(op)
         if op.type is OpType.REGISTER_AGENT_ACTIVITY and self._may_fork(op):
             for sibling in self.dht.siblings(op.signed):
                 self._flush(now_us)

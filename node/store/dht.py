@@ -1,8 +1,8 @@
 """The DHT side of a home's database, as one name for its callers: the op queue
 (op_queue.py: ops and their validation state), the DHT records (dht_records.py: the
-actions and entries held, what is integrated) and trust (trust.py: receipts, warrants,
-blocked agents). Each room owns its tables; all share the home's `Db` and its one
-transaction. Imports node/core and node/store only.
+actions and entries held, what is integrated), the links held by base (links.py) and
+trust (trust.py: receipts, warrants, blocked agents). Each room owns its tables; all
+share the home's `Db` and its one transaction. Imports node/core and node/store only.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from node.store.db import mapped
 from node.store.dht_records import SCHEMA as RECORDS_SCHEMA
 from node.store.dht_records import DhtRecords
+from node.store.links import SCHEMA as LINKS_SCHEMA
+from node.store.links import Links
 from node.store.op_queue import (
     APP_VALID,
     FEED_LIMIT,
@@ -39,17 +41,19 @@ __all__ = ["APP_VALID", "FEED_LIMIT", "FINAL_STATES", "INTEGRATED", "NEXT_STATE"
 class DhtStore:
     """Ops this node holds as an authority, their validation queue, and whom it trusts.
 
-    `ops`, `records` and `trust` are the rooms; their methods are also this object's (the
+    `ops`, `records`, `links` and `trust` are the rooms; their methods are also this object's (the
     callers of one authority's store need not know which room answers)."""
 
     def __init__(self, store: Store) -> None:
         self.db = store.db
         if not store.readonly:  # a read-only home has them from `init` (or cannot write them)
             with mapped("creating the DHT tables"):
-                self.db.executescript(RECORDS_SCHEMA + QUEUE_SCHEMA + TRUST_SCHEMA)
+                self.db.executescript(RECORDS_SCHEMA + QUEUE_SCHEMA + TRUST_SCHEMA
+                                      + LINKS_SCHEMA)
         self.records = records = DhtRecords(self.db)
         self.ops = ops = OpQueue(self.db, records)
         self.trust = trust = Trust(self.db)
+        self.links = links = Links(self.db)
         # the op queue
         self.add_ops = ops.add_ops
         self.outcomes = ops.outcomes
@@ -76,6 +80,9 @@ class DhtStore:
         self.integrated = records.integrated
         self.activity = records.activity
         self.activity_authors = records.activity_authors
+        # the links held by base
+        self.hold_link = links.hold
+        self.get_links = links.links
         # trust
         self.add_receipts = trust.add_receipts
         self.receipts_for = trust.receipts_for

@@ -1,6 +1,6 @@
 """A real node (real homes, SQLite) on the in-memory network keeps running whatever one
 peer answers: a stranger's hello whose membrane-proof action has `"type": [0]`, a
-member's garbage fetch, get and publish answers (issue #11, item 1). The hostile peer is
+member's garbage fetch, get, links and publish answers (issue #11, item 1). The hostile peer is
 a bare transport whose handlers answer with crafted bytes."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 import pytest
 import trio
 
-from dht import wire
+from dht import link_wire, wire
 from dht.memory import MemoryNetwork
 from dht.transport import TransportError
 from node.api import open_ledger
@@ -101,6 +101,8 @@ async def test_gossip_and_reads_survive_a_members_garbage_answers(tmp_path):
             "get": wire.encode_message(wire.GetResponse(True, (garbage_record,))),
             "publish": wire.encode_message(wire.PublishResponse((), (encode({"type": [0]}),))),
             "warrant": wire.encode_message(wire.WarrantMessage(())),
+            "links": link_wire.encode_links(link_wire.LinksResponse(
+                (link_wire.RawLink(bad_action(m_key.agent_id), bytes(64)),), True)),
         }
         for name, answer in answers.items():
             async def handler(peer: AgentId, data: bytes, name: str = name,
@@ -118,6 +120,7 @@ async def test_gossip_and_reads_survive_a_members_garbage_answers(tmp_path):
         assert a.dht.get_op(wanted) is None
         # reads and publishing that ask m get nothing from its garbage, and go on
         assert await a.get(wanted) is None
+        assert (await a.get_links(wanted)).links == ()
         assert await a.agent_activity(m_key.agent_id) is not None
         own = list(a.ledger.agent.store.records())
         from node.core.ops import produce_ops

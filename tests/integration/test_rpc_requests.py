@@ -57,6 +57,12 @@ MALFORMED: list[bytes | dict | list | str | int | None] = [
     {"method": "cs_start", "params": {"event": {**EVENT, "bogus": 1}, "to": "x", "wait_s": 1}},
     {"method": "cs_start", "params": {"event": EVENT, "to": "x", "wait_s": "1"}},
     {"method": "cs_start", "params": {"event": EVENT, "to": ["x"], "wait_s": 1}},
+    {"method": "links", "params": {}},
+    {"method": "links", "params": {"base": 5}},
+    {"method": "links", "params": {"base": "bafy" + "a" * 5000}},
+    {"method": "links", "params": {"base": "x", "tag_prefix": "not hex"}},
+    {"method": "links", "params": {"base": "x", "limit": "10"}},
+    {"method": "links", "params": {"base": "x", "after": 5}},
 ]
 
 

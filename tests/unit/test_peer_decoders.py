@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dht import session_wire, transport, wire
+from dht import link_wire, session_wire, transport, wire
 from node.core.actions import ACTION_TYPES, action_from_obj
 from node.core.cid import Cid
 from node.core.countersign import Envelope, Party, Session
@@ -42,6 +42,9 @@ from node.core.records import Entry, SignedAction
 from node.core.scratch import Scratch
 from node.runtime.hello import Hello, check_hello
 from node.testing import MemoryAgent, step_clock
+from tests.unit.test_links import BASE as LINK_BASE
+from tests.unit.test_links import checked_links as _checked_links
+from tests.unit.test_links import raw_links as _raw_links
 from validation.receipts import ValidationReceipt, receipt_bytes
 from validation.sys import decode_op
 from validation.warrants import ForkEvidence, InvalidOpEvidence, Warrant, issue_warrant
@@ -129,6 +132,9 @@ def _messages() -> dict[str, Any]:
         "Decline": session_wire.Decline(sid, "no"),
         "Status": session_wire.Status(sid),
         "Decision": session_wire.Decision("committed", bytes(64), None),
+        "LinksRequest": link_wire.LinksRequest(LINK_BASE, "offer", b"wh", False,
+                                               w.ops[0].address, 10),
+        "LinksResponse": link_wire.LinksResponse(tuple(_raw_links()), True),
     }
 
 
@@ -136,6 +142,8 @@ def _message_bytes(name: str) -> list[bytes]:
     message = _messages()[name]
     if type(message) in wire.MESSAGE_TYPES.values():
         return [wire.encode_message(message)]
+    if isinstance(message, link_wire.LinksRequest | link_wire.LinksResponse):
+        return [link_wire.encode_links(message)]
     return [session_wire.encode_session(message)]
 
 
@@ -257,6 +265,19 @@ DECODERS: tuple[Decoder, ...] = (
     Decoder("dht.session_wire.decode_reply",
             lambda d: session_wire.decode_reply(session_wire.Decision, d),
             lambda: _message_bytes("Decision")),
+    # the links of a base (dht.link_wire), as the "links" handler and get_links read them
+    Decoder("dht.link_wire.LinksRequest.from_obj",
+            lambda d: link_wire.decode_links(link_wire.LinksRequest, d),
+            lambda: _message_bytes("LinksRequest")),
+    Decoder("dht.link_wire.LinksResponse.from_obj",
+            lambda d: _checked_links(link_wire.decode_links(link_wire.LinksResponse, d).links),
+            lambda: _message_bytes("LinksResponse")),
+    Decoder("dht.link_wire.decode_links",
+            lambda d: link_wire.decode_links(link_wire.LinksResponse, d),
+            lambda: _message_bytes("LinksResponse")),
+    Decoder("dht.link_wire.RawLink.from_obj",
+            lambda v: _checked_links([link_wire.RawLink.from_obj(v)]),
+            lambda: [r.to_obj() for r in _raw_links()], "value"),
     # the membership handshake
     Decoder("node.runtime.hello.Hello.from_bytes", _hello, lambda: [world().hello.to_bytes()]),
     # the pure core
@@ -307,7 +328,7 @@ NOT_PEER_DATA: dict[str, str] = {
 }
 
 PEER_MODULES = (
-    "dht.wire", "dht.session_wire", "dht.transport", "node.runtime.hello",
+    "dht.wire", "dht.session_wire", "dht.link_wire", "dht.transport", "node.runtime.hello",
     "node.core.actions", "node.core.cid", "node.core.countersign", "node.core.encoding",
     "node.core.identity", "node.core.ops", "node.core.records",
     "validation.receipts", "validation.sys", "validation.warrants",
@@ -354,7 +375,8 @@ def test_the_samples_are_well_formed(decoder: Decoder) -> None:
 NAMES = sorted({*ACTION_TYPES, *(t.value for t in OpType), *wire.MESSAGE_TYPES,
                 *session_wire.REQUESTS, "cs-ack", "cs-decision", "hello", "Warrant",
                 "ValidationReceipt", "Invitation", "invalid_op", "fork", "valid", "pending",
-                "record", "agent_activity", "committed", "t", "type", "kind"})
+                "record", "agent_activity", "committed", "t", "type", "kind",
+                "links_req", "links_resp"})
 cids = st.binary(max_size=8).map(Cid.of)
 agent_bytes = st.binary(min_size=32, max_size=32).map(lambda b: AgentId.from_public_key(b)
                                                       .to_bytes())
