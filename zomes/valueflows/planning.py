@@ -152,7 +152,7 @@ def _dimension(unit: str) -> str:
     return UNITS[unit].dimension
 
 
-def _measure(amount: Fraction, unit: str) -> tuple[Measure, bool]:
+def measure_of(amount: Fraction, unit: str) -> tuple[Measure, bool]:
     """The amount as a Measure, exact when it can be, else rounded up at PLACES."""
     exact = exact_decimal(amount)
     if exact is not None:
@@ -317,6 +317,8 @@ def plan_from_recipe(
     begin: dict[str, int] = {}
     for process in order:
         begin[process] = end[process] - _duration_us(book.processes[process])
+        if begin[process] < 0:
+            raise PlanningError(f"{book.processes[process].name!r} would begin before 1970")
         for maker in edges[process]:
             end[maker] = min(end.get(maker, begin[process]), begin[process])
 
@@ -362,10 +364,10 @@ def _flow(
     if flow.resource_quantity is not None:
         unit = flow.resource_quantity.has_unit
         amount = scale * Fraction(flow.resource_quantity.value)
-        resource, rounded = _measure(amount, unit)
+        resource, rounded = measure_of(amount, unit)
     if flow.effort_quantity is not None:
         effort_amount = scale * Fraction(flow.effort_quantity.value)
-        effort, effort_rounded = _measure(effort_amount, flow.effort_quantity.has_unit)
+        effort, effort_rounded = measure_of(effort_amount, flow.effort_quantity.has_unit)
         rounded = rounded or effort_rounded
         if resource is None:
             amount, unit = effort_amount, flow.effort_quantity.has_unit
