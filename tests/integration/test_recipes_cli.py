@@ -29,7 +29,7 @@ def bakery(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     home("network", "create", "valley", "--out", str(tmp_path / "valley.network.json"))
     specs = {name: str(home("spec", "create", name, "--unit", unit)["address"])  # type: ignore[index]
              for name, unit in (("wheat", "kg"), ("flour", "kg"), ("water", "l"),
-                                ("bread", "one"))}
+                                ("bread", "one"), ("euro", "EUR"))}
     return home, specs, tmp_path
 
 
@@ -49,8 +49,13 @@ def test_a_plan_from_a_recipe_walks_down_to_raw_inputs(bakery) -> None:  # type:
         "name": "flour", "primaryOutput": s["flour"], "processes": [{
             "name": "milling", "hasDuration": "2 hour",
             "inputs": [flow("consume", s["wheat"], "100 kg")],
-            "outputs": [flow("produce", s["flour"], "80 kg")]}]}))
-    assert len(flour["processes"]) == 1 and len(flour["flows"]) == 2
+            "outputs": [flow("produce", s["flour"], "80 kg")]}],
+        "exchanges": [{"name": "buy wheat", "clauses": [flow("transfer", s["wheat"], "100 kg")],
+                       "reciprocal": [flow("transfer", s["euro"], "30 EUR")]}]}))
+    assert len(flour["processes"]) == 1 and len(flour["exchanges"]) == 1
+    assert len(flour["flows"]) == 4
+    clause = home("get", flour["flows"][2])["entry"]  # type: ignore[index]
+    assert clause["recipeClauseOf"] == flour["exchanges"][0]
     bread = home("recipe", "create", write(tmp, "bread", {
         "name": "bread", "primaryOutput": s["bread"], "processes": [{
             "name": "baking", "hasDuration": "3 hour",

@@ -77,46 +77,42 @@ def _list(document: Mapping[str, Any], key: str, what: str) -> list[Any]:
     return value
 
 
+# the parts of a recipe document: (its key, the entry type, what to call one, and the
+# lists of flows each holds: key, the property linking a flow to it, what to call one)
+_PARTS: Final = (
+    ("processes", RecipeProcess, "process",
+     (("inputs", "recipeInputOf", "input"), ("outputs", "recipeOutputOf", "output"))),
+    ("exchanges", RecipeExchange, "exchange",
+     (("clauses", "recipeClauseOf", "clause"),
+      ("reciprocal", "recipeReciprocalClauseOf", "reciprocal"))),
+)
+
+
 def create_recipe(scratch: Scratch, document: Any) -> dict[str, Any]:
     """Write a recipe document's entries (see the module's docstring); what was written."""
     if not isinstance(document, dict):
         raise LocalError("a recipe is a JSON object with a name, primaryOutput and processes")
+    written: dict[str, list[str]] = {"processes": [], "exchanges": [], "flows": []}
+    for key, cls, called, lists in _PARTS:
+        for n, given in enumerate(_list(document, key, "the recipe"), 1):
+            what = f"{called} {n}"
+            if not isinstance(given, dict):
+                raise LocalError(f"{what} is a JSON object")
+            own = {k: v for k, v in given.items() if k not in {k for k, _, _ in lists}}
+            part = _build(cls, own, what)
+            address = str(scratch.create(entry_type(cls), part.to_content()))
+            written[key].append(address)
+            for flows_key, link, one in lists:
+                for m, content in enumerate(_list(given, flows_key, what), 1):
+                    merged = dict(content, **{link: address}) if isinstance(content, dict) \
+                        else content
+                    flow = _build(RecipeFlow, merged, f"{what}, {one} {m}")
+                    written["flows"].append(
+                        str(scratch.create(entry_type(RecipeFlow), flow.to_content())))
     head = {k: v for k, v in document.items() if k not in ("processes", "exchanges")}
-    processes: list[str] = []
-    flows: list[str] = []
-
-    def flow(content: Any, links: dict[str, str], what: str) -> None:
-        merged = dict(content, **links) if isinstance(content, dict) else content
-        entry = _build(RecipeFlow, merged, what)
-        flows.append(str(scratch.create(entry_type(RecipeFlow), entry.to_content())))
-
-    for n, given in enumerate(_list(document, "processes", "the recipe"), 1):
-        what = f"process {n}"
-        if not isinstance(given, dict):
-            raise LocalError(f"{what} is a JSON object")
-        own = {k: v for k, v in given.items() if k not in ("inputs", "outputs")}
-        process = _build(RecipeProcess, own, what)
-        address = str(scratch.create(entry_type(RecipeProcess), process.to_content()))
-        processes.append(address)
-        for m, content in enumerate(_list(given, "inputs", what), 1):
-            flow(content, {"recipeInputOf": address}, f"{what}, input {m}")
-        for m, content in enumerate(_list(given, "outputs", what), 1):
-            flow(content, {"recipeOutputOf": address}, f"{what}, output {m}")
-    for n, given in enumerate(_list(document, "exchanges", "the recipe"), 1):
-        what = f"exchange {n}"
-        if not isinstance(given, dict):
-            raise LocalError(f"{what} is a JSON object")
-        own = {k: v for k, v in given.items() if k not in ("clauses", "reciprocal")}
-        exchange = _build(RecipeExchange, own, what)
-        address = str(scratch.create(entry_type(RecipeExchange), exchange.to_content()))
-        for m, content in enumerate(_list(given, "clauses", what), 1):
-            flow(content, {"recipeClauseOf": address}, f"{what}, clause {m}")
-        for m, content in enumerate(_list(given, "reciprocal", what), 1):
-            flow(content, {"recipeReciprocalClauseOf": address}, f"{what}, reciprocal {m}")
-    recipe = _build(Recipe, dict(head, recipeIncludes=processes), "the recipe")
+    recipe = _build(Recipe, dict(head, recipeIncludes=written["processes"]), "the recipe")
     made = scratch.create(entry_type(Recipe), recipe.to_content())
-    return {"address": str(made), "name": document.get("name"), "processes": processes,
-            "flows": flows}
+    return {"address": str(made), "name": document.get("name"), **written}
 
 
 def recipe_entries(records: Iterable[Record]) -> dict[str, VfEntry]:
