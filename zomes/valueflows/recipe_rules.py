@@ -210,9 +210,11 @@ def check_recipe_no_cycle(flow: RecipeFlow, op: Op, deps: Deps, read: Reader) ->
         return None
 
     def step(graph: RecipeGraph, record: Record) -> RecipeGraph:
-        entry = read(record)
-        if isinstance(entry, RecipeFlow):
-            graph.add(entry)
+        name = getattr(record.action, "entry_type", None)
+        if isinstance(name, str) and name.endswith(".RecipeFlow"):  # (read no other entry)
+            entry = read(record)
+            if isinstance(entry, RecipeFlow):
+                graph.add(entry)
         return graph
 
     graph = fold_chain(deps, op.action.prev_action, _GRAPHS, RecipeGraph, step)
