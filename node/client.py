@@ -20,6 +20,7 @@ from node.core.refusals import NoNode, NoPeerKnown
 from node.store.home import Agent, PassphraseSource
 
 if TYPE_CHECKING:
+    from node.core.records import Record
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
@@ -166,6 +167,56 @@ class LocalClient:
             me = str(led.agent.agent_id)
             mapping = {old: me if new == "me" else new for old, new in agents.items()}
             return import_vf_jsonld(led, document, mapping)
+
+    def create_recipe(self, document: Any) -> dict[str, Any]:
+        """Publish a recipe (its processes, flows and exchanges) from its JSON form."""
+        from zomes.valueflows.recipes import create_recipe
+
+        with self._ledger() as led:
+            made: dict[str, Any] = led.commit(lambda s, v: create_recipe(s, document))
+        return made
+
+    def plan_from_recipe(self, recipe: str, quantity: str, due_us: int, *,
+                         name: str | None = None, buy: Sequence[str] = ()) -> dict[str, Any]:
+        """Write a plan to make `quantity` of a recipe's output by `due_us`, from the recipes
+        and footprints this home holds (its chain and the chains its DHT store holds)."""
+        from zomes.accounting.dataset import Dataset
+        from zomes.accounting.footprint import vector_json
+        from zomes.valueflows.planning import RecipeBook
+        from zomes.valueflows.recipes import commit_plan, recipe_entries
+
+        with self._ledger() as led:
+            records = self._held_records(led.agent)
+            data = Dataset()
+            data.add_records(records)
+            book = RecipeBook.of(recipe_entries(records))
+            me = str(led.agent.agent_id)
+            draft, made = led.commit(lambda s, v: commit_plan(
+                s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
+        made["footprint"] = vector_json(draft.footprint)
+        return made
+
+    def recipes(self) -> list[dict[str, Any]]:
+        """The recipes this home holds (its chain's and those of the chains it holds)."""
+        from zomes.valueflows.planning import RecipeBook
+        from zomes.valueflows.recipes import list_recipes, recipe_entries
+
+        with self._agent() as agent:
+            records = self._held_records(agent)
+        authors = {str(r.address): str(r.action.author) for r in records}
+        return list_recipes(RecipeBook.of(recipe_entries(records)), authors)
+
+    @staticmethod
+    def _held_records(agent: Agent) -> list[Record]:
+        """Our chain's records and the chains of others our DHT store holds (validated)."""
+        from node.store.dht import DhtStore
+
+        records = list(agent.store.records())
+        dht = DhtStore(agent.store)
+        for author in dht.activity_authors():
+            if author != agent.agent_id:
+                records.extend(dht.activity(author))
+        return records
 
     # -- reading ---------------------------------------------------------------------
 

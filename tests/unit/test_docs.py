@@ -6,13 +6,14 @@ from node.core.chain import PAIR_RULES, RECORD_RULES
 from validation.app import APP_RULES
 from validation.sys import SYS_RULES
 from zomes.accounting.zome import RULES as ACCOUNTING_RULES
+from zomes.valueflows.recipe_rules import RECIPE_RULES
 from zomes.valueflows.rules import RULES
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "validation-rules.md").read_text()
 
 
 def test_every_rule_is_documented():
-    names = [*SYS_RULES, *RULES, *ACCOUNTING_RULES, *PAIR_RULES, *RECORD_RULES,
+    names = [*SYS_RULES, *RULES, *RECIPE_RULES, *ACCOUNTING_RULES, *PAIR_RULES, *RECORD_RULES,
              "check_membrane_proof", "check_entry_shape", "check_update_allowed"]
     names += list(APP_RULES)
     missing = [n for n in names if f"`{n}`" not in DOC]

@@ -125,7 +125,8 @@ def test_registry_names_every_entry_type_by_its_class() -> None:
     assert set(ENTRY_TYPES) == {
         "Agent", "ResourceSpecification", "ProcessSpecification", "SpatialThing",
         "EconomicResource", "EconomicEvent", "Process", "Plan", "Intent", "Commitment",
-        "Agreement", "Proposal", "Claim",
+        "Agreement", "Proposal", "Claim", "Recipe", "RecipeProcess", "RecipeExchange",
+        "RecipeFlow",
     }  # fmt: skip
     assert all(cls.__name__ == name for name, cls in ENTRY_TYPES.items())
 

@@ -92,6 +92,57 @@ class ProcessSpecification(VfEntry):
     note: Text | None = None
 
 
+# Knowledge layer: recipes (VF 1.0 has no RecipeResource: ResourceSpecification is one)
+
+
+class Recipe(VfEntry):
+    """A design: the recipe processes that make `primaryOutput` (VF's Recipe, "testing")."""
+
+    name: Name
+    primary_output: Address | None = None
+    recipe_includes: tuple[Address, ...] = ()
+    note: Text | None = None
+
+
+class RecipeProcess(VfEntry):
+    """A kind of process in a recipe; `hasDuration` (a time) schedules it in a plan."""
+
+    name: Name
+    has_duration: Measure | None = None
+    process_conforms_to: Address | None = None
+    process_classified_as: tuple[Label, ...] = ()
+    image: Text | None = None
+    note: Text | None = None
+
+
+class RecipeExchange(VfEntry):
+    """An exchange in a recipe (buying an input, say): its flows are its clauses."""
+
+    name: Name | None = None
+    note: Text | None = None
+
+
+class RecipeFlow(VfEntry):
+    """An input or output of a recipe process, and/or a clause of a recipe exchange: what
+    kind of resource (or effort), how much, as the recipe process is written."""
+
+    action: ActionName
+    recipe_input_of: Address | None = None
+    recipe_output_of: Address | None = None
+    recipe_clause_of: Address | None = None
+    recipe_reciprocal_clause_of: Address | None = None
+    resource_conforms_to: Address | None = None
+    resource_classified_as: tuple[Label, ...] = ()
+    resource_quantity: Measure | None = None
+    effort_quantity: Measure | None = None
+    stage: Address | None = None
+    state: Label | None = None
+    note: Text | None = None
+
+
+RECIPE_TYPES: Final = (Recipe, RecipeProcess, RecipeExchange, RecipeFlow)
+
+
 # Observation layer
 
 
@@ -305,5 +356,6 @@ ENTRY_TYPES: Final[dict[str, type[VfEntry]]] = {
         Agreement,
         Proposal,
         Claim,
+        *RECIPE_TYPES,
     )
 }

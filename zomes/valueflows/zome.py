@@ -24,6 +24,7 @@ from zomes.api import Deps, IntegrityZome, Memo, MemoSlot, Zome, fold_chain
 from zomes.valueflows import resources
 from zomes.valueflows.entries import (
     ENTRY_TYPES,
+    RECIPE_TYPES,
     EconomicEvent,
     EconomicResource,
     Process,
@@ -32,6 +33,7 @@ from zomes.valueflows.entries import (
     VfEntry,
 )
 from zomes.valueflows.messages import describe_error
+from zomes.valueflows.recipe_rules import validate_recipe
 from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
 from zomes.valueflows.rules import check_event
 
@@ -332,12 +334,18 @@ def _fetch_foreign(deps: Deps, missing: Missing) -> dict[str, VfEntry]:
     """Entries named by the event but not on the author's chain (MissingDependency if absent)."""
     found: dict[str, VfEntry] = {}
     for text in missing.addresses:
-        record = deps.must_get_record(Cid.parse(text))
-        name = getattr(record.action, "entry_type", None)
-        if record.entry is None or name is None or not name.startswith(PREFIX):
-            continue  # not a VF entry: the rules will name what is wrong with it
-        found[text] = parse_entry(deps.memo, name, record.entry)[0]
+        entry = read_record(deps, deps.must_get_record(Cid.parse(text)))
+        if entry is not None:  # else not a VF entry: the rules will name what is wrong
+            found[text] = entry
     return found
+
+
+def read_record(deps: Deps, record: Record) -> VfEntry | None:
+    """The valueflows entry a record holds (parsed once: see parse_entry), or None."""
+    name = getattr(record.action, "entry_type", None)
+    if record.entry is None or name is None or not name.startswith(PREFIX):
+        return None
+    return parse_entry(deps.memo, name, record.entry)[0]
 
 
 def judge_event(
@@ -390,6 +398,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
     local = action.entry_type.removeprefix(PREFIX)
     if isinstance(action, Update):
         return _check_update(action, local, deps)
+    if isinstance(entry, RECIPE_TYPES):
+        return validate_recipe(entry, op, deps, lambda record: read_record(deps, record))
     if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
         return VALID
     # StoreRecord and agent-activity ops of one action get the same verdict: judge once.
@@ -455,6 +465,7 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.resources",
         "zomes.valueflows.rules",
         "zomes.valueflows.rule_context",
+        "zomes.valueflows.recipe_rules",
     ),
 )
 

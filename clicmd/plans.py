@@ -1,0 +1,87 @@
+"""Recipes and plans: recipe create/list (shared open designs), plan from-recipe (a plan
+with its processes, commitments and intents, by dependent demand)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from clicmd.common import arg, clean, client, command, emit, iso_time
+from clicmd.reports import date_us
+from node.core.errors import LocalError
+
+
+def read_json(file: str) -> Any:
+    """The JSON document in `file` (`-`: stdin); one-line errors."""
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        return json.loads(text)
+    except OSError as e:
+        raise LocalError(f"cannot read {file}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise LocalError(f"{file} is not JSON: {e}") from None
+
+
+@command("recipe create", arg("file", help="the recipe as JSON (name, primaryOutput, processes "
+                                           "with inputs and outputs); - for stdin"))
+def cmd_recipe_create(a: argparse.Namespace) -> None:
+    """Publish a recipe: how to make something, per run of each of its processes.
+
+    A process lists its inputs and outputs as VF recipe flows (action, resourceConformsTo,
+    resourceQuantity such as "50 kg", or effortQuantity for work) and may last a hasDuration
+    ("3 hour"). Written all at once, checked by the recipe rules (no cycles, every flow
+    with a quantity and a unit)."""
+    made = client().create_recipe(read_json(a.file))
+    emit(made, f"{made['address']}  ({len(made['processes'])} processes, "
+               f"{len(made['flows'])} flows)")
+
+
+@command("recipe list")
+def cmd_recipe_list(a: argparse.Namespace) -> None:
+    """The recipes this home holds: its own and those of the chains it holds."""
+    rows = client().recipes()
+    emit(rows, "\n".join(
+        f"{clean(r['name']):<24} {r['address']}  makes {r['primaryOutput']}  "
+        f"({clean(', '.join(r['processes']))})" for r in rows) or "(no recipes)")
+
+
+@command("plan from-recipe", arg("recipe", help="the recipe's address"),
+         arg("--quantity", required=True,
+             help="how much of the recipe's primary output, e.g. '400 one'"),
+         arg("--due", required=True, help="when it is due (ISO date or time, UTC by default)"),
+         arg("--name", help="the plan's name (default: the recipe's and the quantity)"),
+         arg("--buy", action="append", default=[], metavar="SPEC",
+             help="a specification to source rather than make, even when a recipe is known; "
+                  "repeatable"))
+def cmd_plan_from_recipe(a: argparse.Namespace) -> None:
+    """Write a plan from a recipe: its processes, commitments and intents, scaled.
+
+    Processes are scheduled back from --due; a commitment for each flow the plan makes and
+    uses, an intent for each raw input it needs (with the footprint they carry). Inputs
+    made by a known recipe are planned from it in turn (dependent demand), one process
+    for everything that needs the same input."""
+    due = date_us(a.due, "--due")
+    assert due is not None
+    made = client().plan_from_recipe(a.recipe, a.quantity, due, name=a.name, buy=a.buy)
+    lines = [f"plan {made['address']}  {clean(made['name'])}, due {iso_time(made['due'])}"]
+    lines += [f"  process {clean(p['name']):<20} x{p['scale']:<8} {iso_time(p['hasBeginning'])}"
+              f" .. {iso_time(p['hasEnd'])}  {p['address']}" for p in made["processes"]]
+    for kind in ("commitment", "intent"):
+        flows = [f for f in made["flows"] if f["kind"] == kind]
+        lines.append(f"  {len(flows)} {kind}s" + "".join(
+            f"\n    {f['action']:<8} {_quantity(f['quantity'])}"
+            f" {f['resourceConformsTo'] or ''}" for f in flows))
+    footprint = made["footprint"]
+    if footprint:
+        lines.append("  expected footprint: " + ", ".join(
+            f"{key} {_quantity(value)}" for key, value in footprint.items()))
+    if made["noFootprint"]:
+        lines.append(f"  no footprint declared for {', '.join(made['noFootprint'])}")
+    emit(made, "\n".join(lines))
+
+
+def _quantity(measure: dict[str, Any]) -> str:
+    return f"{measure['hasNumericalValue']} {measure['hasUnit']}"
