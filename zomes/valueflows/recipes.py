@@ -21,8 +21,9 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any, Final
 
-from node.core.errors import LocalError
+from node.core.errors import Field, LocalError
 from node.core.records import Record
+from node.core.refusals import BadQuantity
 from node.core.scratch import Scratch
 from zomes.valueflows.entries import (
     Plan,
@@ -147,7 +148,7 @@ def commit_plan(
     try:
         measure = parse_quantity(quantity)
     except UnitError as e:
-        raise LocalError(f"--quantity: {e}") from None
+        raise BadQuantity(Field("quantity", "quantity"), f": {e}") from None
     try:
         draft = plan_from_recipe(book, recipe, measure, due_us, agent=agent, name=name,
                                  buy=frozenset(buy), footprints=footprints)
