@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from validation.pipeline import Validator
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
+    from zomes.valueflows.offers import ProposalRequest
 
 __all__ = [
     "Agent",
@@ -198,6 +199,8 @@ class Client(Protocol):
     def set_budget(self, *, kind: str, allocated: str, start_us: int, end_us: int,
                    material: str | None, holder: str, name: str | None) -> dict[str, Any]: ...
     def import_vf_jsonld(self, document: Any, agents: Mapping[str, str]) -> dict[str, Any]: ...
+    def propose(self, request: ProposalRequest) -> dict[str, Any]: ...
+    def withdraw_proposal(self, proposal: str) -> dict[str, Any]: ...
 
     # reading: here, or across the network when the node runs
     def get(self, address: str) -> Found: ...

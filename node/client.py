@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
+    from zomes.valueflows.offers import ProposalRequest
 
 
 T = TypeVar("T")
@@ -173,6 +174,44 @@ class LocalClient:
             me = str(led.agent.agent_id)
             mapping = {old: me if new == "me" else new for old, new in agents.items()}
             return import_vf_jsonld(led, document, mapping)
+
+    def propose(self, request: ProposalRequest) -> dict[str, Any]:
+        """Publish an offer or a request: its intents, the proposal and its links."""
+        from zomes.valueflows.offers import publish
+
+        with self._ledger() as led:
+            author, now = str(led.agent.agent_id), led.agent.clock()
+            done = led.commit(lambda s, v: publish(s, author, request, now))
+        return {"proposal": str(done.proposal), "purpose": request.purpose,
+                "intents": [str(i) for i in done.intents],
+                "reciprocal": [str(i) for i in done.reciprocal],
+                "links": [str(x) for x in done.links]}
+
+    def withdraw_proposal(self, proposal: str) -> dict[str, Any]:
+        """Delete this agent's open links to `proposal`: it leaves every listing."""
+        from node.core.actions import CreateLink, DeleteLink
+        from node.core.cid import Cid
+        from zomes.valueflows.offers import withdraw
+        from zomes.valueflows.proposals import PROPOSAL_LINK
+
+        try:
+            target = Cid.parse(proposal)
+        except CoreError:
+            raise LocalError(f"{proposal!r} is not an address (bafy...)") from None
+        with self._ledger() as led:
+            links: dict[Cid, Cid] = {}
+            for record in led.agent.store.records():
+                action = record.action
+                if (isinstance(action, CreateLink) and action.target == target
+                        and action.link_type == PROPOSAL_LINK):
+                    links[record.address] = action.base
+                elif isinstance(action, DeleteLink):
+                    links.pop(action.link_add, None)
+            if not links:
+                raise LocalError(f"{proposal} is no open proposal of this agent")
+            deleted = led.commit(lambda s, v: withdraw(s, links.items()))
+        return {"proposal": proposal, "withdrawn": True,
+                "deleted_links": [str(d) for d in deleted]}
 
     # -- reading ---------------------------------------------------------------------
 

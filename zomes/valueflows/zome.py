@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from node.core.actions import ActionBase, Create, Update
+from node.core.actions import ActionBase, Create, CreateLink, Update
 from node.core.cid import Cid
 from node.core.countersign import Envelope
 from node.core.errors import CoreError, RemoteError
@@ -26,12 +26,15 @@ from zomes.valueflows.entries import (
     ENTRY_TYPES,
     EconomicEvent,
     EconomicResource,
+    Intent,
     Process,
     ProcessSpecification,
+    Proposal,
     ResourceSpecification,
     VfEntry,
 )
 from zomes.valueflows.messages import describe_error
+from zomes.valueflows.proposals import PROPOSAL_LINK, check_planning, check_proposal_link
 from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
 from zomes.valueflows.rules import check_event
 
@@ -379,8 +382,10 @@ def _check_update(action: Update, local: str, deps: Deps) -> Outcome:
 def validate(op: Op, deps: Deps) -> Outcome:
     """The valueflows integrity rules for one op (deterministic; reads only deps)."""
     action = op.action
+    if isinstance(action, CreateLink) and action.link_type == PROPOSAL_LINK:
+        return check_proposal_link(action, deps)
     if not isinstance(action, Create | Update):
-        return VALID  # links and deletes carry no accounting meaning here
+        return VALID  # other links and deletes carry no accounting meaning here
     if op.entry is None:
         return VALID  # ops that carry no entry: nothing of ours to check
     try:
@@ -390,6 +395,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
     local = action.entry_type.removeprefix(PREFIX)
     if isinstance(action, Update):
         return _check_update(action, local, deps)
+    if isinstance(entry, Intent | Proposal):
+        return check_planning(entry, str(action.author), deps)
     if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
         return VALID
     # StoreRecord and agent-activity ops of one action get the same verdict: judge once.
@@ -455,6 +462,7 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.resources",
         "zomes.valueflows.rules",
         "zomes.valueflows.rule_context",
+        "zomes.valueflows.proposals",
     ),
 )
 
