@@ -138,3 +138,28 @@ def test_an_offer_through_the_command_line_is_listed_by_the_running_node(coop):
     assert "800 kilogram" in table and "byproduct,organic" in table and "2030-01-01" in table
     assert gone[0]["withdrawn"] is True and gone[1] == []
 
+
+
+def test_the_authors_ledger_refuses_a_broken_rule_and_writes_nothing(coop):
+    from node.api import open_ledger
+    from node.core.cid import Cid
+    from node.runtime.ledger import RuleBroken
+    from zomes.valueflows.entries import Intent, Proposal
+    from zomes.valueflows.proposals import INTENT_TYPE, PROPOSAL_LINK, PROPOSAL_TYPE
+
+    spec = coop("spec", "create", "bran", "--unit", "kg")["address"]
+    made = coop("offer", "--spec", spec, "--quantity", "800 kg", "--class", "byproduct")
+    before = coop.length()
+    other = "12D3KooW" + "A" * 44
+    with open_ledger(coop.home, lambda: "offers test") as led:
+        proposal = Cid.parse(made["proposal"])
+        with pytest.raises(RuleBroken, match="check_proposal_link"):
+            led.create_link(proposal_base("offer", "class", "waste"), proposal, "valueflows",
+                            PROPOSAL_LINK)
+        with pytest.raises(RuleBroken, match="check_intent_party"):
+            led.commit(lambda s, v: s.create(INTENT_TYPE, Intent(
+                action="transfer", provider=other).to_content()))
+        with pytest.raises(RuleBroken, match="check_proposal_intents"):
+            led.commit(lambda s, v: s.create(PROPOSAL_TYPE, Proposal(
+                purpose="offer", publishes=(made["proposal"],)).to_content()))
+    assert coop.length() == before
