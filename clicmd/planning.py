@@ -33,11 +33,16 @@ _PUBLISH_ARGS = (
     arg("--note", help="a note"),
     arg("--withdraw", metavar="PROPOSAL",
         help="withdraw this proposal of yours instead: it leaves every listing"),
+    arg("--replace", metavar="PROPOSAL",
+        help="publish this one in place of that proposal of yours (withdrawn in the same "
+        "commit): an update"),
 )
 
 
 def _publish(a: argparse.Namespace, purpose: str) -> None:
     if a.withdraw is not None:
+        if a.replace is not None:
+            raise LocalError("give --withdraw or --replace, not both")
         done = client().withdraw_proposal(a.withdraw)
         emit(done, f"withdrew {a.withdraw}")
         return
@@ -53,7 +58,7 @@ def _publish(a: argparse.Namespace, purpose: str) -> None:
         reciprocal_spec=a.for_spec, unit_based=a.unit_based,
         begins_us=_time(a.begins, "--from"), ends_us=_time(a.until, "--until"),
         location=a.location, classes=tuple(a.classes), name=a.name, note=a.note)
-    done = client().propose(req)
+    done = client().propose(req, replaces=a.replace)
     emit(done, done["proposal"])
 
 

@@ -14,6 +14,7 @@ import trio
 
 from dht.memory import MemoryNetwork
 from node.client import LocalClient
+from node.core.cid import Cid
 from node.in_node import InNodeClient
 from node.runtime.node import Node
 from tests.cli_home import CliHome
@@ -54,8 +55,8 @@ async def test_the_farms_bran_is_listed_by_class_and_spec_and_leaves_when_withdr
         await _published(nodes[0])
         await _published(nodes[3])
         base = proposal_base("offer", "class", "byproduct")
-        outsider = next(n for n in nodes[1:] if n.me not in nodes[0].authorities(
-            base.to_bytes()))
+        outsider = next(n for n in nodes if n.me not in nodes[0].authorities(
+            base.to_bytes()))  # (R = 3 of 4: one node is none)
         by_class = await _listing(outsider, "offer", None, "byproduct")
         assert [(r["proposal"], r["author"], r["spec"], r["available"], r["minimum"],
                  r["for"], r["location"]) for r in by_class] == [
@@ -105,6 +106,9 @@ def test_without_a_node_a_listing_says_so_in_one_line_and_nothing_is_written(coo
     assert "--from" in coop.fails("request", "--spec", spec, "--quantity", "1 kg",
                                   "--from", "soon")
     assert "no open proposal" in coop.fails("offer", "--withdraw", spec)
+    assert "no open proposal" in coop.fails("offer", "--spec", spec, "--quantity", "1 kg",
+                                            "--replace", spec)
+    assert "not both" in coop.fails("offer", "--withdraw", spec, "--replace", spec)
     assert coop.length() == before
 
 
@@ -125,24 +129,35 @@ def test_an_offer_through_the_command_line_is_listed_by_the_running_node(coop):
             listed = await trio.to_thread.run_sync(
                 lambda: coop("offers", "--class", "organic"))
             table = await trio.to_thread.run_sync(lambda: coop.text("offers", "--spec", spec))
+            new = await trio.to_thread.run_sync(lambda: coop(
+                "offer", "--spec", spec, "--quantity", "500 kg", "--class", "organic",
+                "--replace", made["proposal"]))
+            node.enqueue_new_records()
+            await wait_for(lambda: [x.target for x in node.dht.get_links(organic)] == [
+                Cid.parse(new["proposal"])], what="replaced")
+            replaced = await trio.to_thread.run_sync(
+                lambda: coop("offers", "--class", "organic"))
             withdrawn = await trio.to_thread.run_sync(
-                lambda: coop("offer", "--withdraw", made["proposal"]))
+                lambda: coop("offer", "--withdraw", new["proposal"]))
             node.enqueue_new_records()
             await wait_for(lambda: node.dht.get_links(organic) == [], what="unlisted")
             gone = await trio.to_thread.run_sync(lambda: coop("offers", "--class", "organic"))
-            return listed, table, (withdrawn, gone)
+            return listed, table, (new, replaced, withdrawn, gone)
 
     listed, table, gone = trio.run(main)
     assert [(r["proposal"], r["classes"], r["for"]) for r in listed] == [
         (made["proposal"], ["byproduct", "organic"], "20 euro")]
     assert "800 kilogram" in table and "byproduct,organic" in table and "2030-01-01" in table
-    assert gone[0]["withdrawn"] is True and gone[1] == []
+    new, replaced, withdrawn, nothing = gone
+    assert new["replaces"] == made["proposal"] and len(new["deleted_links"]) == 4
+    assert [(r["proposal"], r["available"], r["classes"]) for r in replaced] == [
+        (new["proposal"], "500 kilogram", ["organic"])]
+    assert withdrawn["withdrawn"] is True and nothing == []
 
 
 
 def test_the_authors_ledger_refuses_a_broken_rule_and_writes_nothing(coop):
     from node.api import open_ledger
-    from node.core.cid import Cid
     from node.runtime.ledger import RuleBroken
     from zomes.valueflows.entries import Intent, Proposal
     from zomes.valueflows.proposals import INTENT_TYPE, PROPOSAL_LINK, PROPOSAL_TYPE

@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from node.core.actions import CreateLink, DeleteLink
 from node.core.cid import Cid
 from node.core.errors import AddressError, CoreError, LocalError
+from node.core.records import Record
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
 from zomes.valueflows.entries import Intent, Proposal
@@ -133,6 +135,20 @@ def publish(scratch: Scratch, author: str, req: ProposalRequest, now_us: int) ->
 def withdraw(scratch: Scratch, links: Iterable[tuple[Cid, Cid]]) -> tuple[Cid, ...]:
     """Delete a proposal's links, given as (link, base): it leaves every listing."""
     return tuple(scratch.delete_link(link, base) for link, base in links)
+
+
+def open_links(records: Iterable[Record], proposal: Cid) -> list[tuple[Cid, Cid]]:
+    """(link, base) of the `proposal` links to `proposal` that `records` (an agent's own
+    chain, in order) create and do not delete."""
+    links: dict[Cid, Cid] = {}
+    for record in records:
+        action = record.action
+        if (isinstance(action, CreateLink) and action.target == proposal
+                and action.link_type == PROPOSAL_LINK):
+            links[record.address] = action.base
+        elif isinstance(action, DeleteLink):
+            links.pop(action.link_add, None)
+    return list(links.items())
 
 
 # -- the network's listing ------------------------------------------------------------
