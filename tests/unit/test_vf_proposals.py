@@ -139,7 +139,8 @@ def test_check_proposal_intents_only_the_authors_intents() -> None:
                                            provider=str(farm.agent_id)).to_content())
     everything = lambda: [*farm.records, *mill.records]  # noqa: E731
     cases = [((str(theirs),), ()), ((str(mine),), (str(theirs),)), ((), ()),
-             ((str(farm.records[2].address),), ())]  # the agent entry: no intent
+             ((str(farm.records[2].address),), ()),  # the agent entry: no intent
+             ((str(mine),) * 40, (str(mine),) * 25)]  # more than MAX_INTENTS
     for publishes, reciprocal in cases:
         farm.create(PROPOSAL_TYPE, Proposal(purpose="offer", publishes=publishes,
                                             reciprocal=reciprocal).to_content())

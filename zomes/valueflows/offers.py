@@ -23,6 +23,7 @@ from zomes.valueflows.entries import Intent, Proposal
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.proposals import (
     INTENT_TYPE,
+    MAX_INTENTS,
     PROPOSAL_LINK,
     PROPOSAL_TYPE,
     proposal_base,
@@ -227,6 +228,8 @@ def _row(target: str, author: str, fetch: Fetch) -> dict[str, Any] | None:
         if content is None:
             return None
         proposal = Proposal.from_content(content)
+        if len(proposal.publishes) + len(proposal.reciprocal) > MAX_INTENTS:
+            return None
         intents = []
         for address in (*proposal.publishes, *proposal.reciprocal):
             found = _entry(fetch, address, INTENT_TYPE, author)

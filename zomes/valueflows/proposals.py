@@ -25,6 +25,9 @@ PURPOSES: Final = ("offer", "request")
 BASE_KINDS: Final = ("all", "spec", "class")
 INTENT_TYPE: Final = "valueflows.Intent"
 PROPOSAL_TYPE: Final = "valueflows.Proposal"
+MAX_INTENTS: Final = 64
+"""Intents (primary and reciprocal) one proposal publishes at most: validators and
+listings fetch each of them."""
 RULES: Final = ("check_intent_party", "check_proposal_intents", "check_proposal_link")
 
 
@@ -80,10 +83,13 @@ def _own_intent(address: str, author: str, deps: Deps) -> Intent | Outcome:
 
 
 def check_proposal_intents(proposal: Proposal, author: str, deps: Deps) -> Outcome:
-    """A proposal publishes at least one intent, and only intents its author created
-    (its primary and reciprocal intents alike)."""
+    """A proposal publishes at least one intent and at most MAX_INTENTS, and only
+    intents its author created (its primary and reciprocal intents alike)."""
     if not proposal.publishes:
         return Invalid("check_proposal_intents", "a proposal publishes at least one intent")
+    if len(proposal.publishes) + len(proposal.reciprocal) > MAX_INTENTS:
+        return Invalid("check_proposal_intents",
+                       f"a proposal publishes at most {MAX_INTENTS} intents")
     for address in (*proposal.publishes, *proposal.reciprocal):
         found = _own_intent(address, author, deps)
         if not isinstance(found, Intent):
@@ -104,6 +110,8 @@ def check_proposal_link(link: CreateLink, deps: Deps) -> Outcome:
     proposal = Proposal.from_content(record.entry.value)
     if proposal.purpose is None:
         return Invalid("check_proposal_link", "a proposal without a purpose is not listed")
+    if len(proposal.publishes) > MAX_INTENTS:
+        return Invalid("check_proposal_link", "the proposal publishes too many intents")
     intents = []
     for address in proposal.publishes:
         found = _own_intent(address, str(link.author), deps)
