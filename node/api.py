@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from validation.pipeline import Validator
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
+    from zomes.valueflows.offers import ProposalRequest
 
 __all__ = [
     "Agent",
@@ -200,6 +201,9 @@ class Client(Protocol):
     def plan_from_recipe(self, recipe: str, quantity: str, due_us: int, *,
                          name: str | None = None, buy: Sequence[str] = ()) -> dict[str, Any]: ...
     def recipes(self) -> list[dict[str, Any]]: ...
+    def propose(self, request: ProposalRequest,
+                replaces: str | None = None) -> dict[str, Any]: ...
+    def withdraw_proposal(self, proposal: str) -> dict[str, Any]: ...
 
     # reading: here, or across the network when the node runs
     def get(self, address: str) -> Found: ...

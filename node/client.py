@@ -20,10 +20,12 @@ from node.core.refusals import NoNode, NoPeerKnown
 from node.store.home import Agent, PassphraseSource
 
 if TYPE_CHECKING:
+    from node.core.cid import Cid
     from node.core.records import Record
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
+    from zomes.valueflows.offers import ProposalRequest
 
 
 T = TypeVar("T")
@@ -217,6 +219,48 @@ class LocalClient:
             if author != agent.agent_id:
                 records.extend(dht.activity(author))
         return records
+    def propose(self, request: ProposalRequest, replaces: str | None = None) -> dict[str, Any]:
+        """Publish an offer or a request: its intents, the proposal and its links;
+        `replaces`: a proposal of this agent's withdrawn in the same commit (an update)."""
+        from zomes.valueflows.offers import publish, withdraw
+
+        with self._ledger() as led:
+            author, now = str(led.agent.agent_id), led.agent.clock()
+            old = [] if replaces is None else self._open_links(led, replaces)
+            done, gone = led.commit(lambda s, v: (
+                publish(s, author, request, now), withdraw(s, old)))
+        out = {"proposal": str(done.proposal), "purpose": request.purpose,
+               "intents": [str(i) for i in done.intents],
+               "reciprocal": [str(i) for i in done.reciprocal],
+               "links": [str(x) for x in done.links]}
+        if replaces is not None:
+            out.update(replaces=replaces, deleted_links=[str(d) for d in gone])
+        return out
+
+    def withdraw_proposal(self, proposal: str) -> dict[str, Any]:
+        """Delete this agent's open links to `proposal`: it leaves every listing."""
+        from zomes.valueflows.offers import withdraw
+
+        with self._ledger() as led:
+            links = self._open_links(led, proposal)
+            deleted = led.commit(lambda s, v: withdraw(s, links))
+        return {"proposal": proposal, "withdrawn": True,
+                "deleted_links": [str(d) for d in deleted]}
+
+    @staticmethod
+    def _open_links(led: Ledger, proposal: str) -> list[tuple[Cid, Cid]]:
+        """(link, base) of this agent's open links to `proposal`; LocalError if none."""
+        from node.core.cid import Cid
+        from zomes.valueflows.offers import open_links
+
+        try:
+            target = Cid.parse(proposal)
+        except CoreError:
+            raise LocalError(f"{proposal!r} is not an address (bafy...)") from None
+        links = open_links(led.agent.store.records(), target)
+        if not links:
+            raise LocalError(f"{proposal} is no open proposal of this agent")
+        return links
 
     # -- reading ---------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from node.core.actions import ActionBase, Create, Update
+from node.core.actions import ActionBase, Create, CreateLink, Update
 from node.core.cid import Cid
 from node.core.countersign import Envelope
 from node.core.errors import CoreError, RemoteError
@@ -27,12 +27,15 @@ from zomes.valueflows.entries import (
     RECIPE_TYPES,
     EconomicEvent,
     EconomicResource,
+    Intent,
     Process,
     ProcessSpecification,
+    Proposal,
     ResourceSpecification,
     VfEntry,
 )
 from zomes.valueflows.messages import describe_error
+from zomes.valueflows.proposals import PROPOSAL_LINK, check_planning, check_proposal_link
 from zomes.valueflows.recipe_rules import validate_recipe
 from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
 from zomes.valueflows.rules import check_event
@@ -387,8 +390,10 @@ def _check_update(action: Update, local: str, deps: Deps) -> Outcome:
 def validate(op: Op, deps: Deps) -> Outcome:
     """The valueflows integrity rules for one op (deterministic; reads only deps)."""
     action = op.action
+    if isinstance(action, CreateLink) and action.link_type == PROPOSAL_LINK:
+        return check_proposal_link(action, deps)
     if not isinstance(action, Create | Update):
-        return VALID  # links and deletes carry no accounting meaning here
+        return VALID  # other links and deletes carry no accounting meaning here
     if op.entry is None:
         return VALID  # ops that carry no entry: nothing of ours to check
     try:
@@ -400,6 +405,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
         return _check_update(action, local, deps)
     if isinstance(entry, RECIPE_TYPES):
         return validate_recipe(entry, op, deps, lambda record: read_record(deps, record))
+    if isinstance(entry, Intent | Proposal):
+        return check_planning(entry, str(action.author), deps)
     if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
         return VALID
     # StoreRecord and agent-activity ops of one action get the same verdict: judge once.
@@ -466,6 +473,7 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.rules",
         "zomes.valueflows.rule_context",
         "zomes.valueflows.recipe_rules",
+        "zomes.valueflows.proposals",
     ),
 )
 

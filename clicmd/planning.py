@@ -1,0 +1,138 @@
+"""Offers and requests: `offer` / `request` publish a proposal (or withdraw one),
+`offers` / `requests` list the network's open ones by specification or classification
+(zomes/valueflows/offers.py; the listing asks the running node through the Client)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from clicmd.common import arg, client, command, emit, iso_time, parse_time
+from node.core.errors import LocalError
+
+_PUBLISH_ARGS = (
+    arg("--spec", help="the resource specification (address)"),
+    arg("--quantity", help='how much, e.g. "100 kg" (resourceQuantity; with --unit-based, '
+        "one unit's)"),
+    arg("--available", help="how much is available in all (availableQuantity; an offer's "
+        "defaults to --quantity)"),
+    arg("--minimum", help="the least that may be asked for (minimumQuantity)"),
+    arg("--for", dest="reciprocal", metavar="QUANTITY",
+        help='what is expected in return, e.g. "20 EUR" (a reciprocal intent)'),
+    arg("--for-spec", help="the specification of what is expected in return (address)"),
+    arg("--unit-based", action="store_true",
+        help="quantities are per unit and can be multiplied (a price list)"),
+    arg("--action", default="transfer", help="the flow's ValueFlows action [transfer]"),
+    arg("--from", dest="begins", metavar="TIME", help="open from, ISO 8601"),
+    arg("--until", metavar="TIME", help="open until, ISO 8601"),
+    arg("--location", help="where (atLocation, as text)"),
+    arg("--class", dest="classes", action="append", default=[], metavar="LABEL",
+        help="a classification (resourceClassifiedAs): byproduct, waste, organic...; "
+        "repeatable"),
+    arg("--name", help="a name for the proposal"),
+    arg("--note", help="a note"),
+    arg("--withdraw", metavar="PROPOSAL",
+        help="withdraw this proposal of yours instead: it leaves every listing"),
+    arg("--replace", metavar="PROPOSAL",
+        help="publish this one in place of that proposal of yours (withdrawn in the same "
+        "commit): an update"),
+)
+
+
+def _publish(a: argparse.Namespace, purpose: str) -> None:
+    if a.withdraw is not None:
+        if a.replace is not None:
+            raise LocalError("give --withdraw or --replace, not both")
+        done = client().withdraw_proposal(a.withdraw)
+        emit(done, f"withdrew {a.withdraw}")
+        return
+    if a.spec is None or (a.quantity is None and a.available is None):
+        article = "an" if purpose == "offer" else "a"
+        raise LocalError(f"{article} {purpose} needs --spec and --quantity "
+                         "(or --withdraw PROPOSAL)")
+    from zomes.valueflows.offers import ProposalRequest
+
+    req = ProposalRequest(
+        purpose=purpose, spec=a.spec, quantity=a.quantity, available=a.available,
+        minimum=a.minimum, action=a.action, reciprocal=a.reciprocal,
+        reciprocal_spec=a.for_spec, unit_based=a.unit_based,
+        begins_us=_time(a.begins, "--from"), ends_us=_time(a.until, "--until"),
+        location=a.location, classes=tuple(a.classes), name=a.name, note=a.note)
+    done = client().propose(req, replaces=a.replace)
+    emit(done, done["proposal"])
+
+
+def _time(text: str | None, flag: str) -> int | None:
+    try:
+        return parse_time(text)
+    except LocalError as e:
+        raise LocalError(str(e).replace("--at", flag, 1)) from None
+
+
+@command("offer", *_PUBLISH_ARGS)
+def cmd_offer(a: argparse.Namespace) -> None:
+    """Offer a resource to the network (a Proposal publishing an Intent you provide)."""
+    _publish(a, "offer")
+
+
+@command("request", *_PUBLISH_ARGS)
+def cmd_request(a: argparse.Namespace) -> None:
+    """Ask the network for a resource (a Proposal publishing an Intent you receive)."""
+    _publish(a, "request")
+
+
+_LIST_ARGS = (
+    arg("--spec", help="only those of this resource specification (address)"),
+    arg("--class", dest="label", metavar="LABEL",
+        help="only those classified so (byproduct, waste, organic...)"),
+    arg("--location", help="only those whose location contains this text"),
+    arg("--at", help="only those open at this time, ISO 8601"),
+)
+
+
+def _list(a: argparse.Namespace, purpose: str) -> None:
+    from zomes.valueflows.offers import list_proposals
+
+    door = client()
+
+    def links_page(base: str, after: str | None) -> dict[str, Any]:
+        return door.links(base, "proposal", after=after)
+
+    def fetch(address: str) -> dict[str, Any] | None:
+        return door.get(address).view
+
+    rows = list_proposals(purpose, a.spec, a.label, links_page, fetch,
+                          location=a.location, at_us=parse_time(a.at))
+    emit(rows, _table(rows, purpose))
+
+
+def _table(rows: list[dict[str, Any]], purpose: str) -> str:
+    if not rows:
+        return f"no open {purpose}s"
+    lines = [f"{'proposal':<20} {'spec':<20} {'quantity':<18} {'for':<14} {'classes':<18} "
+             f"{'location':<14} {'until':<20} author"]
+    for r in rows:
+        quantity = r["available"] or r["quantity"] or ""
+        if r["unit_based"]:
+            quantity = f"{r['quantity']} each"
+        lines.append(
+            f"{_short(r['proposal']):<20} {_short(r['spec'] or ''):<20} {quantity:<18} "
+            f"{r['for'] or '':<14} {','.join(r['classes']):<18} {r['location'] or '':<14} "
+            f"{iso_time(r['has_end']) or '':<20} {_short(r['author'])}")
+    return "\n".join(lines)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 18 else text[:8] + "…" + text[-8:]
+
+
+@command("offers", *_LIST_ARGS)
+def cmd_offers(a: argparse.Namespace) -> None:
+    """The network's open offers (asks the authorities of one listing; needs `coledger run`)."""
+    _list(a, "offer")
+
+
+@command("requests", *_LIST_ARGS)
+def cmd_requests(a: argparse.Namespace) -> None:
+    """The network's open requests (asks the authorities of one listing; needs the node)."""
+    _list(a, "request")

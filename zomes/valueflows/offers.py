@@ -1,0 +1,261 @@
+"""Offers and requests, as the coordinator makes and reads them: a Proposal with its
+Intents and its links from the well-known bases (zomes/valueflows/proposals.py), its
+withdrawal (those links deleted), and the network's listing of one base, read through
+two callables (a page of links, a record by address) the caller's Client provides.
+
+Pure: the ledger checks and flushes what `publish` writes in a scratch; the listing
+reads only what its callables answer, and leaves out anything malformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from node.core.actions import CreateLink, DeleteLink
+from node.core.cid import Cid
+from node.core.errors import AddressError, CoreError, LocalError
+from node.core.records import Record
+from node.core.scratch import Scratch
+from zomes.valueflows.actions import is_action
+from zomes.valueflows.entries import Intent, Proposal
+from zomes.valueflows.messages import describe_error
+from zomes.valueflows.proposals import (
+    INTENT_TYPE,
+    MAX_INTENTS,
+    PROPOSAL_LINK,
+    PROPOSAL_TYPE,
+    proposal_base,
+    proposal_bases,
+)
+from zomes.valueflows.units import Measure, UnitError, parse_quantity
+
+ZOME: Final = "valueflows"
+MAX_PAGES: Final = 20
+"""Pages of links a listing reads at most (20,000 proposals)."""
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """One `coledger offer|request` as given on the command line (text, unparsed)."""
+
+    purpose: str  # offer | request
+    spec: str
+    quantity: str | None = None  # resourceQuantity
+    available: str | None = None  # availableQuantity (an offer's; defaults to quantity)
+    minimum: str | None = None  # minimumQuantity
+    action: str = "transfer"
+    reciprocal: str | None = None  # "20 EUR": what is expected in return
+    reciprocal_spec: str | None = None
+    unit_based: bool = False
+    begins_us: int | None = None
+    ends_us: int | None = None
+    location: str | None = None
+    classes: tuple[str, ...] = field(default=())
+    name: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    proposal: Cid
+    intents: tuple[Cid, ...]
+    reciprocal: tuple[Cid, ...]
+    links: tuple[Cid, ...]
+
+
+def _measure(text: str | None, what: str) -> Measure | None:
+    if text is None:
+        return None
+    try:
+        return parse_quantity(text)
+    except UnitError as e:
+        raise LocalError(f"--{what}: {e}") from None
+
+
+def _address(text: str | None, what: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        return str(Cid.parse(text))
+    except AddressError:
+        raise LocalError(f"--{what} {text!r} is not an address (bafy...)") from None
+
+
+def build(author: str, req: ProposalRequest, now_us: int) -> tuple[Proposal, Intent,
+                                                                   Intent | None]:
+    """The proposal (its intent addresses left empty), its primary intent and its
+    reciprocal intent; LocalError naming the option at fault."""
+    if req.purpose not in ("offer", "request"):
+        raise LocalError(f"a proposal is an offer or a request, not {req.purpose!r}")
+    if not is_action(req.action):
+        raise LocalError(f"--action {req.action!r} is not a ValueFlows action")
+    offer = req.purpose == "offer"
+    quantity = _measure(req.quantity, "quantity")
+    available = _measure(req.available, "available")
+    if offer and available is None and not req.unit_based:
+        available = quantity
+    if (req.begins_us is not None and req.ends_us is not None
+            and req.ends_us <= req.begins_us):
+        raise LocalError("--until must be after --from")
+    provider, receiver = (author, None) if offer else (None, author)
+    try:
+        intent = Intent(
+            action=req.action, resource_conforms_to=_address(req.spec, "spec"),
+            resource_classified_as=tuple(dict.fromkeys(req.classes)),
+            resource_quantity=quantity, available_quantity=available,
+            minimum_quantity=_measure(req.minimum, "minimum"), at_location=req.location,
+            has_beginning=req.begins_us, has_end=req.ends_us, provider=provider,
+            receiver=receiver)
+        reciprocal = None if req.reciprocal is None else Intent(
+            action="transfer", resource_quantity=_measure(req.reciprocal, "for"),
+            resource_conforms_to=_address(req.reciprocal_spec, "for-spec"), provider=receiver,
+            receiver=provider)
+        proposal = Proposal(
+            name=req.name, purpose="offer" if offer else "request", unit_based=req.unit_based,
+            has_beginning=req.begins_us, has_end=req.ends_us, created=now_us, note=req.note)
+    except ValueError as e:
+        raise LocalError(f"bad {req.purpose}: {describe_error(e)}") from None
+    return proposal, intent, reciprocal
+
+
+def publish(scratch: Scratch, author: str, req: ProposalRequest, now_us: int) -> Published:
+    """Write the intents, the proposal publishing them and its links from its bases."""
+    proposal, intent, reciprocal = build(author, req, now_us)
+    primary = scratch.create(INTENT_TYPE, intent.to_content())
+    back = () if reciprocal is None else (scratch.create(INTENT_TYPE, reciprocal.to_content()),)
+    listed = Proposal.from_content({**proposal.to_content(), "publishes": [str(primary)],
+                                    "reciprocal": [str(b) for b in back]})
+    address = scratch.create(PROPOSAL_TYPE, listed.to_content())
+    links = tuple(scratch.create_link(base, address, ZOME, PROPOSAL_LINK)
+                  for base in proposal_bases(req.purpose, [intent]))
+    return Published(address, (primary,), back, links)
+
+
+def withdraw(scratch: Scratch, links: Iterable[tuple[Cid, Cid]]) -> tuple[Cid, ...]:
+    """Delete a proposal's links, given as (link, base): it leaves every listing."""
+    return tuple(scratch.delete_link(link, base) for link, base in links)
+
+
+def open_links(records: Iterable[Record], proposal: Cid) -> list[tuple[Cid, Cid]]:
+    """(link, base) of the `proposal` links to `proposal` that `records` (an agent's own
+    chain, in order) create and do not delete."""
+    links: dict[Cid, Cid] = {}
+    for record in records:
+        action = record.action
+        if (isinstance(action, CreateLink) and action.target == proposal
+                and action.link_type == PROPOSAL_LINK):
+            links[record.address] = action.base
+        elif isinstance(action, DeleteLink):
+            links.pop(action.link_add, None)
+    return list(links.items())
+
+
+# -- the network's listing ------------------------------------------------------------
+
+LinksPage = Callable[[str, str | None], dict[str, Any]]
+"""(base, after) -> a page of links as Client.links answers it."""
+Fetch = Callable[[str], dict[str, Any] | None]
+"""an address -> its record as the front door's `get` shows it, or None."""
+
+
+def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
+    """The base a listing asks: the specification's if one is given, else the label's,
+    else all of the purpose's proposals."""
+    if spec is not None:
+        return proposal_base(purpose, "spec", _address(spec, "spec") or spec)
+    if label is not None:
+        return proposal_base(purpose, "class", label)
+    return proposal_base(purpose, "all")
+
+
+def list_proposals(purpose: str, spec: str | None, label: str | None,
+                   links_page: LinksPage, fetch: Fetch,
+                   location: str | None = None, at_us: int | None = None) -> list[dict[str, Any]]:
+    """The open proposals of `purpose` listed under the base of `spec` or `label` (both:
+    the specification's, then filtered by the label), each as a row; `location` keeps
+    those whose location contains it (case-insensitively), `at_us` those open then."""
+    base = str(listing_base(purpose, spec, label))
+    targets: dict[str, str] = {}
+    after: str | None = None
+    for _ in range(MAX_PAGES):
+        page = links_page(base, after)
+        for link in page.get("links", []):
+            targets.setdefault(str(link["target"]), str(link["author"]))
+        after = page.get("next")
+        if after is None:
+            break
+    rows = []
+    for target, author in targets.items():
+        row = _row(target, author, fetch)
+        if row is None or row["purpose"] != purpose:
+            continue
+        if label is not None and label not in row["classes"]:
+            continue
+        if location is not None and location.casefold() not in (row["location"] or "").casefold():
+            continue
+        if at_us is not None and not _open_at(row, at_us):
+            continue
+        rows.append(row)
+    return rows
+
+
+def _open_at(row: dict[str, Any], at_us: int) -> bool:
+    begins, ends = row["has_beginning"], row["has_end"]
+    return (begins is None or begins <= at_us) and (ends is None or at_us < ends)
+
+
+def _entry(fetch: Fetch, address: str, entry_type: str, author: str) -> dict[str, Any] | None:
+    """The entry of the record at `address` if it is a Create of `entry_type` by `author`."""
+    try:
+        found = fetch(address)
+    except CoreError:
+        return None
+    if not isinstance(found, dict):
+        return None
+    action, entry = found.get("action"), found.get("entry")
+    if (not isinstance(action, dict) or action.get("entry_type") != entry_type
+            or action.get("author") != author or not isinstance(entry, dict)):
+        return None
+    return entry
+
+
+def _row(target: str, author: str, fetch: Fetch) -> dict[str, Any] | None:
+    """One proposal and its intents as a listing shows them (None if any is malformed)."""
+    try:
+        content = _entry(fetch, target, PROPOSAL_TYPE, author)
+        if content is None:
+            return None
+        proposal = Proposal.from_content(content)
+        if len(proposal.publishes) + len(proposal.reciprocal) > MAX_INTENTS:
+            return None
+        intents = []
+        for address in (*proposal.publishes, *proposal.reciprocal):
+            found = _entry(fetch, address, INTENT_TYPE, author)
+            if found is None:
+                return None
+            intents.append(Intent.from_content(found))
+    except ValueError:
+        return None
+    primary, back = intents[:len(proposal.publishes)], intents[len(proposal.publishes):]
+    if not primary:
+        return None
+    first = primary[0]
+    return {
+        "proposal": target, "purpose": proposal.purpose, "author": author,
+        "name": proposal.name, "spec": first.resource_conforms_to,
+        "quantity": _text(first.resource_quantity), "available": _text(first.available_quantity),
+        "minimum": _text(first.minimum_quantity),
+        "for": _text(back[0].resource_quantity) if back else None,
+        "unit_based": proposal.unit_based,
+        "classes": sorted({c for i in primary for c in i.resource_classified_as}),
+        "location": first.at_location, "has_beginning": proposal.has_beginning,
+        "has_end": proposal.has_end, "note": proposal.note,
+        "intents": [i.to_content() for i in primary],
+        "reciprocal": [i.to_content() for i in back],
+    }
+
+
+def _text(measure: Measure | None) -> str | None:
+    return None if measure is None else str(measure)
