@@ -118,7 +118,8 @@ def _flag(field: Field) -> str:
 
 
 FLAG_OF: Final = {"wait_s": "--wait", "fmt": "--format", "factors": "--factor",
-                  "shares": "--share", "target": "--out"}
+                  "shares": "--share", "target": "--out", "begins_us": "--from",
+                  "ends_us": "--until"}
 """The flags not named after their request field."""
 
 

@@ -15,8 +15,9 @@ from typing import Any, Final
 
 from node.core.actions import CreateLink, DeleteLink
 from node.core.cid import Cid
-from node.core.errors import AddressError, CoreError, LocalError
+from node.core.errors import AddressError, CoreError, Field, LocalError
 from node.core.records import Record
+from node.core.refusals import BadQuantity, NotAnAddress, OutOfRange, UnknownAction
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
 from zomes.valueflows.entries import Intent, Proposal
@@ -71,7 +72,7 @@ def _measure(text: str | None, what: str) -> Measure | None:
     try:
         return parse_quantity(text)
     except UnitError as e:
-        raise LocalError(f"--{what}: {e}") from None
+        raise BadQuantity(Field(what, what), f": {e}") from None
 
 
 def _address(text: str | None, what: str) -> str | None:
@@ -80,7 +81,7 @@ def _address(text: str | None, what: str) -> str | None:
     try:
         return str(Cid.parse(text))
     except AddressError:
-        raise LocalError(f"--{what} {text!r} is not an address (bafy...)") from None
+        raise NotAnAddress(Field(what, what), f" {text!r} is not an address (bafy...)") from None
 
 
 def build(author: str, req: ProposalRequest, now_us: int) -> tuple[Proposal, Intent,
@@ -90,7 +91,8 @@ def build(author: str, req: ProposalRequest, now_us: int) -> tuple[Proposal, Int
     if req.purpose not in ("offer", "request"):
         raise LocalError(f"a proposal is an offer or a request, not {req.purpose!r}")
     if not is_action(req.action):
-        raise LocalError(f"--action {req.action!r} is not a ValueFlows action")
+        raise UnknownAction(Field("action", "action"),
+                            f" {req.action!r} is not a ValueFlows action")
     offer = req.purpose == "offer"
     quantity = _measure(req.quantity, "quantity")
     available = _measure(req.available, "available")
@@ -98,7 +100,8 @@ def build(author: str, req: ProposalRequest, now_us: int) -> tuple[Proposal, Int
         available = quantity
     if (req.begins_us is not None and req.ends_us is not None
             and req.ends_us <= req.begins_us):
-        raise LocalError("--until must be after --from")
+        raise OutOfRange(Field("ends_us", "the end"), " must be after ",
+                         Field("begins_us", "the beginning"))
     provider, receiver = (author, None) if offer else (None, author)
     try:
         intent = Intent(
