@@ -12,45 +12,25 @@ from typing import Any
 
 import pytest
 
-from node.api import make_validator, new_dna
 from node.core.identity import AgentKey
-from node.core.ops import Op, OpType
-from node.core.outcome import Invalid, Outcome, Unresolved, Valid
+from node.core.ops import OpType
+from node.core.outcome import Invalid, Unresolved, Valid
 from node.core.records import Record
-from node.membership import zome_refs
-from node.store.deps import StoreDeps
 from node.testing import MemoryAgent
+from tests.two_members import TwoMembers
 from zomes.accounting.dataset import Dataset
 from zomes.accounting.entries import Budget, SpecFootprint, ValueEquation
 from zomes.accounting.zome import RULES, entry_type
-from zomes.membrane.invitations import issue_invitation
-from zomes.registry import installed_zomes
 from zomes.valueflows import coordinator
 from zomes.valueflows.units import Measure
 
 NOW = 1_800_000_000_000_000
 P_KEY, A_KEY = AgentKey(b"\x50" * 32), AgentKey(b"\x51" * 32)
-DNA = new_dna("accounting", P_KEY.agent_id, zome_refs(installed_zomes()), {})
-VALIDATOR = make_validator(DNA)
+NET = TwoMembers("accounting", P_KEY, A_KEY, NOW)
+members, judge = NET.members, NET.judge
 FACTORS = [
     {"kind": "emissions", "quantity": {"hasNumericalValue": "0.25", "hasUnit": "kilogramCO2e"}}
 ]
-
-
-def members() -> tuple[MemoryAgent, MemoryAgent]:
-    progenitor = MemoryAgent(P_KEY)
-    progenitor.genesis(DNA.address, None)
-    member = MemoryAgent(A_KEY)
-    proof = issue_invitation(P_KEY, None, DNA.address, A_KEY.agent_id, 2 * NOW, b"a")
-    member.genesis(DNA.address, proof)
-    return progenitor, member
-
-
-def judge(
-    record: Record, *chains: MemoryAgent, op_type: OpType = OpType.REGISTER_AGENT_ACTIVITY
-) -> Outcome:
-    deps = StoreDeps(staged=[r for chain in chains for r in chain.records])
-    return VALIDATOR.validate(Op(op_type, record.signed, record.entry), deps, NOW)
 
 
 def create(agent: MemoryAgent, local: str, content: dict[str, Any]) -> Record:
@@ -167,4 +147,4 @@ def test_the_dataset_takes_the_latest_footprint_its_specifications_author_declar
 
 @pytest.mark.parametrize("local", ["ValueEquation", "SpecFootprint", "Allocation", "Budget"])
 def test_every_entry_type_is_known_to_the_network(local: str) -> None:
-    assert f"accounting.{local}" in VALIDATOR.known_entry_types
+    assert f"accounting.{local}" in NET.validator.known_entry_types

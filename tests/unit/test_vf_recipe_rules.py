@@ -10,38 +10,18 @@ from typing import Any
 
 import pytest
 
-from node.api import make_validator, new_dna
 from node.core.identity import AgentKey
-from node.core.ops import Op, OpType
-from node.core.outcome import Invalid, Outcome, Unresolved, Valid
+from node.core.ops import OpType
+from node.core.outcome import Invalid, Unresolved, Valid
 from node.core.records import Record
-from node.membership import zome_refs
-from node.store.deps import StoreDeps
 from node.testing import MemoryAgent
-from zomes.membrane.invitations import issue_invitation
-from zomes.registry import installed_zomes
+from tests.two_members import TwoMembers
 from zomes.valueflows.recipe_rules import RECIPE_RULES, find_cycle
 
 NOW = 1_800_000_000_000_000
 P_KEY, A_KEY = AgentKey(b"\x60" * 32), AgentKey(b"\x61" * 32)
-DNA = new_dna("recipes", P_KEY.agent_id, zome_refs(installed_zomes()), {})
-VALIDATOR = make_validator(DNA)
-
-
-def members() -> tuple[MemoryAgent, MemoryAgent]:
-    progenitor = MemoryAgent(P_KEY)
-    progenitor.genesis(DNA.address, None)
-    member = MemoryAgent(A_KEY)
-    proof = issue_invitation(P_KEY, None, DNA.address, A_KEY.agent_id, 2 * NOW, b"a")
-    member.genesis(DNA.address, proof)
-    return progenitor, member
-
-
-def judge(
-    record: Record, *chains: MemoryAgent, op_type: OpType = OpType.REGISTER_AGENT_ACTIVITY
-) -> Outcome:
-    deps = StoreDeps(staged=[r for chain in chains for r in chain.records])
-    return VALIDATOR.validate(Op(op_type, record.signed, record.entry), deps, NOW)
+NET = TwoMembers("recipes", P_KEY, A_KEY, NOW)
+members, judge = NET.members, NET.judge
 
 
 def create(agent: MemoryAgent, local: str, content: dict[str, Any]) -> Record:
