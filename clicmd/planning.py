@@ -136,3 +136,45 @@ def cmd_offers(a: argparse.Namespace) -> None:
 def cmd_requests(a: argparse.Namespace) -> None:
     """The network's open requests (asks the authorities of one listing; needs the node)."""
     _list(a, "request")
+
+
+@command("match")
+def cmd_match(a: argparse.Namespace) -> None:
+    """Offers elsewhere that could answer this cooperative's requests, and requests
+    elsewhere that its offers could answer, best first (needs `coledger run`)."""
+    from zomes.valueflows.matching import rank
+    from zomes.valueflows.offers import list_proposals
+
+    door = client()
+
+    def links_page(base: str, after: str | None) -> dict[str, Any]:
+        return door.links(base, "proposal", after=after)
+
+    def fetch(address: str) -> dict[str, Any] | None:
+        return door.get(address).view
+
+    offers = list_proposals("offer", None, None, links_page, fetch)
+    requests = list_proposals("request", None, None, links_page, fetch)
+    dataset, me = door.gather(1, network=False)
+    footprints = dataset.spec_footprints()
+    mine = [r for r in requests if r["author"] == me], [o for o in offers if o["author"] == me]
+    found = [*rank(mine[0], [o for o in offers if o["author"] != me], footprints),
+             *rank([r for r in requests if r["author"] != me], mine[1], footprints)]
+    rows = [m.to_json() for m in found]
+    emit(rows, _match_table(rows))
+
+
+def _match_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no matches"
+    lines = [f"{'score':>5} {'request':<20} {'offer':<20} {'offered':<18} {'requested':<18} "
+             f"{'from':<20} why"]
+    for r in rows:
+        why = "; ".join(f["why"] for f in r["fits"].values())
+        if r["footprint_per_unit"]:
+            why += "; footprint per unit: " + ", ".join(
+                f"{k} {v}" for k, v in r["footprint_per_unit"].items())
+        lines.append(f"{r['score']:>5} {_short(r['request']):<20} {_short(r['offer']):<20} "
+                     f"{r['offered'] or '':<18} {r['requested'] or '':<18} "
+                     f"{_short(r['offered_by']):<20} {why}")
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""Matching for a circular economy: which open offers could answer which open requests,
+ranked by how well they fit (resource, unit dimension, quantity, time window, location),
+each match saying why, with the offer's footprint per unit where one is declared.
+
+Pure: it scores the rows a listing (zomes/valueflows/offers.py `list_proposals`) answers;
+the caller decides whose requests and offers are paired (this cooperative's against the
+network's, both ways). A pair whose quantities are of different dimensions never matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Final, Protocol
+
+from zomes.valueflows.units import Measure, UnitError, compatible, convert, parse_quantity
+
+SAME_SPEC: Final = 3
+SHARED_CLASS: Final = 1
+COVERS: Final = 2
+COVERS_MINIMUM: Final = 1
+WINDOWS_OVERLAP: Final = 2
+OPEN_ENDED: Final = 1
+SAME_PLACE: Final = 2
+PLACE_UNKNOWN: Final = 1
+
+Row = Mapping[str, Any]
+"""One proposal as a listing shows it (proposal, author, spec, quantity, available,
+minimum, unit_based, classes, location, has_beginning, has_end)."""
+
+
+class PerUnit(Protocol):
+    """A footprint per one unit of a resource (accounting's SpecFootprint is one)."""
+
+    def per_unit(self, unit: str) -> Mapping[str, Fraction]: ...
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How well one factor fits: its points and why, in words."""
+
+    score: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """An offer that could answer a request, with the fit of each factor."""
+
+    request: Row
+    offer: Row
+    fits: dict[str, Fit]
+    footprint: dict[str, str] | None  # the offer's footprint per one unit of its quantity
+
+    @property
+    def score(self) -> int:
+        return sum(fit.score for fit in self.fits.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The match as plain data: both proposals, the score, each factor's fit."""
+        return {
+            "score": self.score,
+            "request": self.request["proposal"], "requested_by": self.request["author"],
+            "offer": self.offer["proposal"], "offered_by": self.offer["author"],
+            "spec": self.offer["spec"], "request_spec": self.request["spec"],
+            "offered": _amount(self.offer), "requested": _amount(self.request),
+            "location": self.offer["location"],
+            "fits": {name: {"score": f.score, "why": f.why} for name, f in self.fits.items()},
+            "footprint_per_unit": self.footprint,
+        }
+
+
+def _amount(row: Row) -> str | None:
+    """The quantity a row offers or asks in all (an offer's available, else its quantity)."""
+    text = row.get("available") if row.get("purpose") == "offer" else None
+    return text or row.get("quantity") or row.get("available")
+
+
+def _measure(text: str | None) -> Measure | None:
+    if not text:
+        return None
+    try:
+        return parse_quantity(text)
+    except UnitError:
+        return None
+
+
+def resource_fit(request: Row, offer: Row) -> Fit | None:
+    """Same resource specification, else a shared classification; None: no match."""
+    if request.get("spec") is not None and request.get("spec") == offer.get("spec"):
+        return Fit(SAME_SPEC, "same resource specification")
+    shared = sorted(set(request.get("classes") or ()) & set(offer.get("classes") or ()))
+    if shared:
+        return Fit(SHARED_CLASS, "shared classification: " + ", ".join(shared))
+    return None
+
+
+def quantity_fit(request: Row, offer: Row) -> tuple[Fit, Fit] | None:
+    """(unit, quantity) fits; None when the quantities are unknown or of different
+    dimensions (never a match)."""
+    asked, given = _measure(_amount(request)), _measure(_amount(offer))
+    if asked is None or given is None or not compatible(asked.has_unit, given.has_unit):
+        return None
+    unit = Fit(0, f"{given.has_unit} and {asked.has_unit} convert")
+    if offer.get("unit_based"):
+        return unit, Fit(COVERS, f"{given} each: any quantity")
+    offered = convert(given.value, given.has_unit, asked.has_unit)
+    least = _measure(offer.get("minimum"))
+    if least is not None and compatible(least.has_unit, asked.has_unit) and (
+            convert(least.value, least.has_unit, asked.has_unit) > asked.value):
+        return unit, Fit(0, f"the offer's minimum {least} is more than the {asked} asked")
+    if offered >= asked.value:
+        return unit, Fit(COVERS, f"{given} covers the {asked} asked")
+    minimum = _measure(request.get("minimum"))
+    if minimum is not None and compatible(minimum.has_unit, asked.has_unit) and (
+            offered >= convert(minimum.value, minimum.has_unit, asked.has_unit)):
+        return unit, Fit(COVERS_MINIMUM, f"{given} covers the minimum {minimum}")
+    return unit, Fit(0, f"{given} is part of the {asked} asked")
+
+
+def time_fit(request: Row, offer: Row) -> Fit:
+    """Both windows bounded and overlapping; open-ended (one side or both unbounded,
+    overlapping); or disjoint."""
+    rb, re_, ob, oe = (request.get("has_beginning"), request.get("has_end"),
+                       offer.get("has_beginning"), offer.get("has_end"))
+    starts = max((t for t in (rb, ob) if t is not None), default=None)
+    ends = min((t for t in (re_, oe) if t is not None), default=None)
+    if starts is not None and ends is not None and ends <= starts:
+        return Fit(0, "the windows do not overlap")
+    if None in (rb, re_, ob, oe):
+        return Fit(OPEN_ENDED, "open-ended windows")
+    return Fit(WINDOWS_OVERLAP, "the windows overlap")
+
+
+def location_fit(request: Row, offer: Row) -> Fit:
+    """The same place (text, case and spaces aside), unknown on either side, or elsewhere."""
+    asked, given = request.get("location"), offer.get("location")
+    if not asked or not given:
+        return Fit(PLACE_UNKNOWN, "location unknown")
+    if " ".join(asked.split()).casefold() == " ".join(given.split()).casefold():
+        return Fit(SAME_PLACE, "same location")
+    return Fit(0, f"elsewhere ({given})")
+
+
+def _footprint(offer: Row, footprints: Mapping[str, PerUnit]) -> dict[str, str] | None:
+    spec, given = offer.get("spec"), _measure(offer.get("quantity") or offer.get("available"))
+    declared = footprints.get(spec) if spec is not None else None
+    if declared is None or given is None:
+        return None
+    try:
+        vector = declared.per_unit(given.has_unit)
+    except (ValueError, ArithmeticError):
+        return None
+    return {key: _decimal(amount) for key, amount in sorted(vector.items())}
+
+
+def _decimal(amount: Fraction) -> str:
+    value = Decimal(amount.numerator) / Decimal(amount.denominator)
+    return format(value.normalize(), "f") if value else "0"
+
+
+def pair(request: Row, offer: Row,
+         footprints: Mapping[str, PerUnit] | None = None) -> Match | None:
+    """The match of `offer` to `request`, or None when it cannot answer it (another
+    resource, unknown quantities or another dimension, the same author)."""
+    if request.get("author") == offer.get("author"):
+        return None
+    resource = resource_fit(request, offer)
+    amounts = quantity_fit(request, offer)
+    if resource is None or amounts is None:
+        return None
+    unit, quantity = amounts
+    fits = {"resource": resource, "unit": unit, "quantity": quantity,
+            "time": time_fit(request, offer), "location": location_fit(request, offer)}
+    return Match(request, offer, fits, _footprint(offer, footprints or {}))
+
+
+def rank(requests: Iterable[Row], offers: Iterable[Row],
+         footprints: Mapping[str, PerUnit] | None = None) -> list[Match]:
+    """Every match of an offer to a request, best first: by score, then by the request's
+    and the offer's addresses (deterministic whatever order the rows came in)."""
+    offered = list(offers)
+    found = [m for r in requests for o in offered if (m := pair(r, o, footprints)) is not None]
+    return sorted(found, key=lambda m: (-m.score, str(m.request["proposal"]),
+                                        str(m.offer["proposal"])))
