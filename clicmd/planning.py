@@ -1,14 +1,20 @@
 """Offers and requests: `offer` / `request` publish a proposal (or withdraw one),
 `offers` / `requests` list the network's open ones by specification or classification
-(zomes/valueflows/offers.py; the listing asks the running node through the Client)."""
+(zomes/valueflows/offers.py; the listing asks the running node through the Client);
+`match` ranks the offers and requests that could answer each other
+(zomes/valueflows/matching.py)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clicmd.common import arg, client, command, emit, iso_time, parse_time
 from node.core.errors import LocalError
+
+if TYPE_CHECKING:
+    from node.api import Client
+    from zomes.valueflows.offers import Fetch, LinksPage
 
 _PUBLISH_ARGS = (
     arg("--spec", help="the resource specification (address)"),
@@ -93,7 +99,14 @@ _LIST_ARGS = (
 def _list(a: argparse.Namespace, purpose: str) -> None:
     from zomes.valueflows.offers import list_proposals
 
-    door = client()
+    links_page, fetch = _reads(client())
+    rows = list_proposals(purpose, a.spec, a.label, links_page, fetch,
+                          location=a.location, at_us=parse_time(a.at))
+    emit(rows, _table(rows, purpose))
+
+
+def _reads(door: Client) -> tuple[LinksPage, Fetch]:
+    """A listing's two reads (a page of `proposal` links, a record) through `door`."""
 
     def links_page(base: str, after: str | None) -> dict[str, Any]:
         return door.links(base, "proposal", after=after)
@@ -101,9 +114,7 @@ def _list(a: argparse.Namespace, purpose: str) -> None:
     def fetch(address: str) -> dict[str, Any] | None:
         return door.get(address).view
 
-    rows = list_proposals(purpose, a.spec, a.label, links_page, fetch,
-                          location=a.location, at_us=parse_time(a.at))
-    emit(rows, _table(rows, purpose))
+    return links_page, fetch
 
 
 def _table(rows: list[dict[str, Any]], purpose: str) -> str:
@@ -140,27 +151,19 @@ def cmd_requests(a: argparse.Namespace) -> None:
 
 @command("match")
 def cmd_match(a: argparse.Namespace) -> None:
-    """Offers elsewhere that could answer this cooperative's requests, and requests
-    elsewhere that its offers could answer, best first (needs `coledger run`)."""
-    from zomes.valueflows.matching import rank
+    """Offers elsewhere for this cooperative's requests; requests elsewhere for its offers
+    and its byproducts and waste on hand; best first (needs `coledger run`)."""
+    from zomes.valueflows.matching import find, held_rows
     from zomes.valueflows.offers import list_proposals
 
     door = client()
-
-    def links_page(base: str, after: str | None) -> dict[str, Any]:
-        return door.links(base, "proposal", after=after)
-
-    def fetch(address: str) -> dict[str, Any] | None:
-        return door.get(address).view
-
+    links_page, fetch = _reads(door)
     offers = list_proposals("offer", None, None, links_page, fetch)
     requests = list_proposals("request", None, None, links_page, fetch)
     dataset, me = door.gather(1, network=False)
-    footprints = dataset.spec_footprints()
-    mine = [r for r in requests if r["author"] == me], [o for o in offers if o["author"] == me]
-    found = [*rank(mine[0], [o for o in offers if o["author"] != me], footprints),
-             *rank([r for r in requests if r["author"] != me], mine[1], footprints)]
-    rows = [m.to_json() for m in found]
+    classes = {address: r.classified_as for address, r in dataset.resources.items()}
+    held = held_rows(me, door.inventory(), classes)
+    rows = [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
     emit(rows, _match_table(rows))
 
 
@@ -174,7 +177,8 @@ def _match_table(rows: list[dict[str, Any]]) -> str:
         if r["footprint_per_unit"]:
             why += "; footprint per unit: " + ", ".join(
                 f"{k} {v}" for k, v in r["footprint_per_unit"].items())
-        lines.append(f"{r['score']:>5} {_short(r['request']):<20} {_short(r['offer']):<20} "
+        offer = ("held " if r["held"] else "") + _short(r["offer"])
+        lines.append(f"{r['score']:>5} {_short(r['request']):<20} {offer:<20} "
                      f"{r['offered'] or '':<18} {r['requested'] or '':<18} "
                      f"{_short(r['offered_by']):<20} {why}")
     return "\n".join(lines)

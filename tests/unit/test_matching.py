@@ -106,3 +106,24 @@ def test_the_offers_footprint_per_unit_is_shown_where_declared():
     assert as_json["score"] == 3 + 0 + 2 + 1 + 1
     assert as_json["footprint_per_unit"] == {"co2e": "500", "energy": "2000"}
     assert as_json["fits"]["quantity"]["why"] == "1 tonne covers the 300 kilogram asked"
+
+
+def test_find_pairs_my_requests_with_others_offers_and_others_requests_with_my_surplus():
+    from zomes.valueflows.matching import find, held_rows
+
+    inventory = [
+        {"address": "res-bran", "name": "bran", "conformsTo": BRAN,
+         "onhandQuantity": {"hasNumericalValue": "400", "hasUnit": "kilogram"}},
+        {"address": "res-flour", "name": "flour", "conformsTo": FEED,
+         "onhandQuantity": {"hasNumericalValue": "900", "hasUnit": "kilogram"}},
+        {"address": "res-gone", "conformsTo": BRAN,
+         "onhandQuantity": {"hasNumericalValue": "0", "hasUnit": "kilogram"}}]
+    held = held_rows("farm", inventory, {"res-bran": ["byproduct"], "res-gone": ["waste"]})
+    assert [(h["proposal"], h["available"], h["classes"]) for h in held] == [
+        ("res-bran", "400 kilogram", ["byproduct"])]
+    mine_asked = row("req-farm", "request", "farm", spec=FEED)
+    theirs_offered = row("off-mill", "offer", "mill", spec=FEED, available="1 t")
+    theirs_asked = row("req-pigs", "request", "livestock")
+    found = find("farm", [theirs_offered], [mine_asked, theirs_asked], held)
+    assert [(m.request["proposal"], m.offer["proposal"], m.to_json()["held"])
+            for m in found] == [("req-farm", "off-mill", False), ("req-pigs", "res-bran", True)]

@@ -64,6 +64,7 @@ class Match:
             "score": self.score,
             "request": self.request["proposal"], "requested_by": self.request["author"],
             "offer": self.offer["proposal"], "offered_by": self.offer["author"],
+            "held": bool(self.offer.get("held")),
             "spec": self.offer["spec"], "request_spec": self.request["spec"],
             "offered": _amount(self.offer), "requested": _amount(self.request),
             "location": self.offer["location"],
@@ -185,3 +186,43 @@ def rank(requests: Iterable[Row], offers: Iterable[Row],
     found = [m for r in requests for o in offered if (m := pair(r, o, footprints)) is not None]
     return sorted(found, key=lambda m: (-m.score, str(m.request["proposal"]),
                                         str(m.offer["proposal"])))
+
+
+SURPLUS: Final = ("byproduct", "waste")
+"""Classifications of a held resource that has no planned use: offered to matching."""
+
+
+def held_rows(me: str, inventory: Iterable[Mapping[str, Any]],
+              classes: Mapping[str, Iterable[str]]) -> list[dict[str, Any]]:
+    """`me`'s resources on hand classified byproduct or waste (`classes`: a resource's
+    address -> its classifications), as offer rows (their address in place of a
+    proposal's, `held` true) that matching pairs with the network's requests."""
+    rows = []
+    for resource in inventory:
+        labels = sorted(set(classes.get(str(resource.get("address")), ())))
+        onhand = resource.get("onhandQuantity") or {}
+        try:
+            measure = Measure.model_validate(onhand)
+        except ValueError:
+            continue
+        if not set(labels) & set(SURPLUS) or measure.value <= 0:
+            continue
+        rows.append({
+            "proposal": str(resource["address"]), "purpose": "offer", "author": me,
+            "held": True, "name": resource.get("name"), "spec": resource.get("conformsTo"),
+            "quantity": str(measure), "available": str(measure), "minimum": None,
+            "unit_based": False, "classes": labels,
+            "location": resource.get("currentLocation"), "has_beginning": None,
+            "has_end": None})
+    return rows
+
+
+def find(me: str, offers: Iterable[Row], requests: Iterable[Row], held: Iterable[Row] = (),
+         footprints: Mapping[str, PerUnit] | None = None) -> list[Match]:
+    """For `me`: the others' offers that could answer its requests, then the others'
+    requests its offers and `held` surplus could answer, each part ranked."""
+    offered, asked = list(offers), list(requests)
+    mine = [o for o in offered if o["author"] == me] + list(held)
+    return [*rank([r for r in asked if r["author"] == me],
+                  [o for o in offered if o["author"] != me], footprints),
+            *rank([r for r in asked if r["author"] != me], mine, footprints)]
