@@ -153,16 +153,14 @@ def cmd_requests(a: argparse.Namespace) -> None:
 def cmd_match(a: argparse.Namespace) -> None:
     """Offers elsewhere for this cooperative's requests; requests elsewhere for its offers
     and its byproducts and waste on hand; best first (needs `coledger run`)."""
-    from zomes.valueflows.matching import find, held_rows
-    from zomes.valueflows.offers import list_proposals
+    from zomes.valueflows.matching import candidates, find, held_rows
 
     door = client()
-    links_page, fetch = _reads(door)
-    offers = list_proposals("offer", None, None, links_page, fetch)
-    requests = list_proposals("request", None, None, links_page, fetch)
+    door.status()  # (no node: the one-line error before reading the home)
     dataset, me = door.gather(1, network=False)
     classes = {address: r.classified_as for address, r in dataset.resources.items()}
     held = held_rows(me, door.inventory(), classes)
+    offers, requests = candidates(me, *_reads(door), held)
     rows = [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
     emit(rows, _match_table(rows))
 

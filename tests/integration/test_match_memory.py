@@ -19,8 +19,8 @@ from tests.integration.network_harness import passphrase
 from tests.integration.test_links_memory import _published, four_nodes
 from tests.integration.test_node_memory import wait_for
 from tests.integration.test_offers_memory import coop  # noqa: F401 - a fixture
-from zomes.valueflows.matching import find
-from zomes.valueflows.offers import ProposalRequest, list_proposals
+from zomes.valueflows.matching import candidates, find
+from zomes.valueflows.offers import ProposalRequest
 
 
 async def _matches(node: Node) -> list[dict[str, Any]]:
@@ -34,8 +34,7 @@ async def _matches(node: Node) -> list[dict[str, Any]]:
         return trio.from_thread.run(lambda: door.get(address))
 
     def work() -> list[dict[str, Any]]:
-        offers = list_proposals("offer", None, None, links_page, fetch)
-        requests = list_proposals("request", None, None, links_page, fetch)
+        offers, requests = candidates(str(node.me), links_page, fetch)
         return [m.to_json() for m in find(str(node.me), offers, requests)]
 
     return await trio.to_thread.run_sync(work)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, Protocol
 
+from zomes.valueflows.offers import Fetch, LinksPage, list_proposals
 from zomes.valueflows.units import Measure, UnitError, compatible, convert, parse_quantity
 
 SAME_SPEC: Final = 3
@@ -226,3 +227,32 @@ def find(me: str, offers: Iterable[Row], requests: Iterable[Row], held: Iterable
     return [*rank([r for r in asked if r["author"] == me],
                   [o for o in offered if o["author"] != me], footprints),
             *rank([r for r in asked if r["author"] != me], mine, footprints)]
+
+
+def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row] = ()
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(offers, requests) `find` needs for `me`, read through a Client's two callables:
+    its own open proposals (from the listings of all, only its links' targets fetched),
+    then the others' under each specification and classification its requests, offers and
+    `held` surplus name (each base asked once, each record fetched once)."""
+    seen: dict[str, dict[str, Any] | None] = {}
+
+    def once(address: str) -> dict[str, Any] | None:
+        if address not in seen:
+            seen[address] = fetch(address)
+        return seen[address]
+
+    mine = {p: list_proposals(p, None, None, links_page, once, author=me)
+            for p in ("offer", "request")}
+    wanted: dict[str, list[Row]] = {"offer": [*mine["request"]],
+                                    "request": [*mine["offer"], *held]}
+    found: dict[str, dict[str, dict[str, Any]]] = {"offer": {}, "request": {}}
+    for purpose, rows in wanted.items():
+        bases = sorted({(r["spec"], None) for r in rows if r.get("spec")}
+                       | {(None, label) for r in rows for label in r.get("classes") or ()},
+                       key=lambda b: (b[0] or "", b[1] or ""))
+        for spec, label in bases:
+            for listed in list_proposals(purpose, spec, label, links_page, once):
+                found[purpose].setdefault(listed["proposal"], listed)
+    return ([*mine["offer"], *found["offer"].values()],
+            [*mine["request"], *found["request"].values()])

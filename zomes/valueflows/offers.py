@@ -175,17 +175,20 @@ def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
 
 def list_proposals(purpose: str, spec: str | None, label: str | None,
                    links_page: LinksPage, fetch: Fetch,
-                   location: str | None = None, at_us: int | None = None) -> list[dict[str, Any]]:
+                   location: str | None = None, at_us: int | None = None,
+                   author: str | None = None) -> list[dict[str, Any]]:
     """The open proposals of `purpose` listed under the base of `spec` or `label` (both:
     the specification's, then filtered by the label), each as a row; `location` keeps
-    those whose location contains it (case-insensitively), `at_us` those open then."""
+    those whose location contains it (case-insensitively), `at_us` those open then,
+    `author` those its links say this agent listed (the others are not fetched)."""
     base = str(listing_base(purpose, spec, label))
     targets: dict[str, str] = {}
     after: str | None = None
     for _ in range(MAX_PAGES):
         page = links_page(base, after)
         for link in page.get("links", []):
-            targets.setdefault(str(link["target"]), str(link["author"]))
+            if author is None or str(link["author"]) == author:
+                targets.setdefault(str(link["target"]), str(link["author"]))
         after = page.get("next")
         if after is None:
             break
