@@ -8,9 +8,12 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from node.core.cid import Cid
 from zomes.valueflows.matching import pair, rank
+from zomes.valueflows.units import parse_quantity
 
 BRAN, FEED = "bafy-bran", "bafy-feed"
+AGENTS = ("12D3KooW" + "A" * 44, "12D3KooW" + "B" * 44, "12D3KooW" + "C" * 44)
 
 
 def row(proposal: str, purpose: str, author: str, **fields: Any) -> dict[str, Any]:
@@ -127,3 +130,51 @@ def test_find_pairs_my_requests_with_others_offers_and_others_requests_with_my_s
     found = find("farm", [theirs_offered], [mine_asked, theirs_asked], held)
     assert [(m.request["proposal"], m.offer["proposal"], m.to_json()["held"])
             for m in found] == [("req-farm", "off-mill", False), ("req-pigs", "res-bran", True)]
+
+
+def test_candidates_fetch_only_my_proposals_and_those_under_the_bases_they_name():
+    from zomes.valueflows.entries import Intent, Proposal
+    from zomes.valueflows.matching import candidates
+    from zomes.valueflows.proposals import INTENT_TYPE, PROPOSAL_TYPE, proposal_bases
+
+    bran, hay = (str(Cid.of(name.encode())) for name in ("bran", "hay"))
+    records: dict[str, dict[str, Any]] = {}
+    links: dict[str, list[dict[str, str]]] = {}
+    intents: dict[str, str] = {}  # proposal -> its intent
+
+    def publish(author: str, purpose: str, spec: str, *classes: str) -> str:
+        offer = purpose == "offer"
+        intent = Intent(action="transfer", resource_conforms_to=spec,
+                        resource_classified_as=classes, resource_quantity=parse_quantity("1 t"),
+                        provider=author if offer else None, receiver=None if offer else author)
+        address = str(Cid.of(f"{author}{purpose}{spec}{classes}".encode()))
+        intents[address] = str(Cid.of(address.encode()))
+        records[intents[address]] = {"action": {"entry_type": INTENT_TYPE, "author": author},
+                                  "entry": intent.to_content()}
+        records[address] = {"action": {"entry_type": PROPOSAL_TYPE, "author": author},
+                            "entry": Proposal(purpose=purpose,
+                                              publishes=(intents[address],)).to_content()}
+        for base in proposal_bases(purpose, [intent]):
+            links.setdefault(str(base), []).append({"target": address, "author": author})
+        return address
+
+    asked = publish(AGENTS[0], "request", bran, "feed")
+    mine = publish(AGENTS[0], "offer", hay)
+    answer = publish(AGENTS[1], "offer", bran)
+    similar = publish(AGENTS[2], "offer", hay, "feed")
+    wants_hay = publish(AGENTS[1], "request", hay)
+    publish(AGENTS[2], "offer", hay)  # (another spec, no shared class: never read)
+    publish(AGENTS[2], "request", bran)  # (a request for what I do not offer)
+    fetched: list[str] = []
+
+    def fetch(address: str) -> dict[str, Any] | None:
+        fetched.append(address)
+        return records.get(address)
+
+    offers, requests = candidates(AGENTS[0], lambda base, after: {"links": links.get(base, [])},
+                                  fetch)
+    assert [o["proposal"] for o in offers] == [mine, similar, answer]  # (class, then spec)
+    assert [r["proposal"] for r in requests] == [asked, wants_hay]
+    assert sorted(set(fetched)) == sorted(fetched)  # each record fetched once
+    assert set(fetched) == {a for p in (asked, mine, answer, similar, wants_hay)
+                            for a in (p, intents[p])}
