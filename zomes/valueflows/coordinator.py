@@ -67,7 +67,7 @@ class Recorded:
     created_resources: dict[str, Cid]
 
 
-def _address(text: str | None, field: str) -> str | None:
+def field_address(text: str | None, field: str) -> str | None:
     """The address the request's `field` holds (NotAnAddress, naming the field, if none)."""
     if text is None:
         return None
@@ -77,7 +77,7 @@ def _address(text: str | None, field: str) -> str | None:
         raise NotAnAddress(Field(field, field), f" {text!r} is not an address (bafy...)") from None
 
 
-def _measure(text: str | None, field: str) -> Measure | None:
+def field_measure(text: str | None, field: str) -> Measure | None:
     """The quantity the request's `field` holds (BadQuantity, naming the field, if none)."""
     if text is None:
         return None
@@ -149,9 +149,9 @@ def build_event(
     action = req.action
     if not is_action(action):
         raise UnknownAction(f"unknown action {req.action!r}")
-    quantity = _measure(req.quantity, "quantity")
-    effort = _measure(req.effort, "effort")
-    spec = _address(req.conforms_to, "conforms_to")
+    quantity = field_measure(req.quantity, "quantity")
+    effort = field_measure(req.effort, "effort")
+    spec = field_address(req.conforms_to, "conforms_to")
     resolved: dict[str, str | None] = {}
     for option, text, location in (
         ("resource", req.resource, req.location),
@@ -164,7 +164,7 @@ def build_event(
                 raise NewNotAllowed(Field(field, field), " new:NAME needs a name")
             resolved[option] = new_resource(option, name, quantity, spec, location)
         else:
-            resolved[option] = _address(text, field)
+            resolved[option] = field_address(text, field)
     try:
         return EconomicEvent(
             action=action,
@@ -175,14 +175,14 @@ def build_event(
             resource_conforms_to=spec if resolved["resource"] is None else None,
             resource_quantity=quantity,
             effort_quantity=effort,
-            input_of=_address(req.input_of, "input_of"),
-            output_of=_address(req.output_of, "output_of"),
+            input_of=field_address(req.input_of, "input_of"),
+            output_of=field_address(req.output_of, "output_of"),
             has_point_in_time=req.at_us if req.at_us is not None else now_us,
             at_location=req.location,
             to_location=req.to_location,
             state=req.state,
             note=req.note,
-            corrects=_address(req.corrects, "corrects"),
+            corrects=field_address(req.corrects, "corrects"),
         )
     except ValueError as e:
         raise LocalError(f"bad event: {describe_error(e)}") from None
@@ -216,7 +216,7 @@ def create_process(
 ) -> Cid:
     try:
         process = Process(
-            name=name, based_on=_address(based_on, "based_on"), has_beginning=now_us, note=note
+            name=name, based_on=field_address(based_on, "based_on"), has_beginning=now_us, note=note
         )
     except ValueError as e:
         raise LocalError(f"bad process: {describe_error(e)}") from None

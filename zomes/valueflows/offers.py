@@ -15,11 +15,12 @@ from typing import Any, Final
 
 from node.core.actions import CreateLink, DeleteLink
 from node.core.cid import Cid
-from node.core.errors import AddressError, CoreError, Field, LocalError
+from node.core.errors import CoreError, Field, LocalError
 from node.core.records import Record
-from node.core.refusals import BadQuantity, NotAnAddress, OutOfRange, UnknownAction
+from node.core.refusals import OutOfRange, UnknownAction
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
+from zomes.valueflows.coordinator import field_address, field_measure
 from zomes.valueflows.entries import Intent, Proposal
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.proposals import (
@@ -30,7 +31,7 @@ from zomes.valueflows.proposals import (
     proposal_base,
     proposal_bases,
 )
-from zomes.valueflows.units import Measure, UnitError, parse_quantity
+from zomes.valueflows.units import Measure
 
 ZOME: Final = "valueflows"
 MAX_PAGES: Final = 20
@@ -66,24 +67,6 @@ class Published:
     links: tuple[Cid, ...]
 
 
-def _measure(text: str | None, what: str) -> Measure | None:
-    if text is None:
-        return None
-    try:
-        return parse_quantity(text)
-    except UnitError as e:
-        raise BadQuantity(Field(what, what), f": {e}") from None
-
-
-def _address(text: str | None, what: str) -> str | None:
-    if text is None:
-        return None
-    try:
-        return str(Cid.parse(text))
-    except AddressError:
-        raise NotAnAddress(Field(what, what), f" {text!r} is not an address (bafy...)") from None
-
-
 def build(author: str, req: ProposalRequest, now_us: int) -> tuple[Proposal, Intent,
                                                                    Intent | None]:
     """The proposal (its intent addresses left empty), its primary intent and its
@@ -94,8 +77,8 @@ def build(author: str, req: ProposalRequest, now_us: int) -> tuple[Proposal, Int
         raise UnknownAction(Field("action", "action"),
                             f" {req.action!r} is not a ValueFlows action")
     offer = req.purpose == "offer"
-    quantity = _measure(req.quantity, "quantity")
-    available = _measure(req.available, "available")
+    quantity = field_measure(req.quantity, "quantity")
+    available = field_measure(req.available, "available")
     if offer and available is None and not req.unit_based:
         available = quantity
     if (req.begins_us is not None and req.ends_us is not None
@@ -105,15 +88,15 @@ def build(author: str, req: ProposalRequest, now_us: int) -> tuple[Proposal, Int
     provider, receiver = (author, None) if offer else (None, author)
     try:
         intent = Intent(
-            action=req.action, resource_conforms_to=_address(req.spec, "spec"),
+            action=req.action, resource_conforms_to=field_address(req.spec, "spec"),
             resource_classified_as=tuple(dict.fromkeys(req.classes)),
             resource_quantity=quantity, available_quantity=available,
-            minimum_quantity=_measure(req.minimum, "minimum"), at_location=req.location,
+            minimum_quantity=field_measure(req.minimum, "minimum"), at_location=req.location,
             has_beginning=req.begins_us, has_end=req.ends_us, provider=provider,
             receiver=receiver)
         reciprocal = None if req.reciprocal is None else Intent(
-            action="transfer", resource_quantity=_measure(req.reciprocal, "for"),
-            resource_conforms_to=_address(req.reciprocal_spec, "for-spec"), provider=receiver,
+            action="transfer", resource_quantity=field_measure(req.reciprocal, "for"),
+            resource_conforms_to=field_address(req.reciprocal_spec, "for-spec"), provider=receiver,
             receiver=provider)
         proposal = Proposal(
             name=req.name, purpose="offer" if offer else "request", unit_based=req.unit_based,
@@ -167,7 +150,7 @@ def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
     """The base a listing asks: the specification's if one is given, else the label's,
     else all of the purpose's proposals."""
     if spec is not None:
-        return proposal_base(purpose, "spec", _address(spec, "spec") or spec)
+        return proposal_base(purpose, "spec", field_address(spec, "spec") or spec)
     if label is not None:
         return proposal_base(purpose, "class", label)
     return proposal_base(purpose, "all")

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any, Final
 
-from node.core.errors import Field, LocalError
+from node.core.errors import LocalError
 from node.core.records import Record
-from node.core.refusals import BadQuantity
 from node.core.scratch import Scratch
+from zomes.valueflows.coordinator import field_measure
 from zomes.valueflows.entries import (
     Plan,
     Recipe,
@@ -145,10 +145,8 @@ def commit_plan(
     """`coledger plan from-recipe`: the plan, its processes and flows written in one go;
     the draft and what was written (plan_json; its footprint as numbers in the units the
     caller's footprints use)."""
-    try:
-        measure = parse_quantity(quantity)
-    except UnitError as e:
-        raise BadQuantity(Field("quantity", "quantity"), f": {e}") from None
+    measure = field_measure(quantity, "quantity")
+    assert measure is not None  # (a text was given)
     try:
         draft = plan_from_recipe(book, recipe, measure, due_us, agent=agent, name=name,
                                  buy=frozenset(buy), footprints=footprints)
