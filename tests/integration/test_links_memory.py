@@ -251,3 +251,30 @@ async def test_an_answer_keeps_to_its_byte_budget_and_leaves_out_blocked_authors
         assert sorted(x.checked(BYPRODUCT).address.to_bytes() for x in answer.links) == sorted(
             c.to_bytes() for c in mine)
         assert {x.address for x in (await a.get_links(BYPRODUCT)).links} == set(mine)
+
+
+async def test_the_authorities_of_a_base_are_asked_at_once(tmp_path):
+    """Three authorities each answering after a pause: the outsider's listing takes about
+    one pause, not three (asked one after another it took three)."""
+    import trio
+
+    pause = 2.0
+    async with AsyncExitStack() as stack:
+        homes, nodes = await four_nodes(stack, tmp_path)
+        with open_ledger(homes[0], passphrase) as led:
+            link = led.create_link(BYPRODUCT, BRAN, "valueflows", "offer", b"bran")
+        await _published(nodes[0])
+        authorities = nodes[0].authorities(BYPRODUCT.to_bytes())
+        outsider = next(n for n in nodes if n.me not in authorities)
+        for node in nodes:
+            if node.me in authorities:
+                async def slow(peer, data, answer=node.cascade.on_links):  # type: ignore[no-untyped-def]
+                    await trio.sleep(pause)
+                    return await answer(peer, data)
+
+                node.transport.set_handler("links", slow)
+        began = trio.current_time()
+        page = await outsider.get_links(BYPRODUCT, "offer")
+        took = trio.current_time() - began
+        assert [x.address for x in page.links] == [link]
+        assert pause <= took < 2 * pause, took
