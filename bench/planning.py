@@ -31,6 +31,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.network import quiet_libp2p  # noqa: E402
+from clicmd.planning import MATCH_WORKERS  # noqa: E402
 from node.api import open_ledger  # noqa: E402
 from node.api import open_node as open_front_door  # noqa: E402
 from node.client import SocketClient  # noqa: E402
@@ -167,7 +168,7 @@ def match(door: SocketClient) -> list[dict[str, Any]]:
     dataset, me = door.gather(1, network=False)
     classes = {address: r.classified_as for address, r in dataset.resources.items()}
     held = held_rows(me, door.inventory(), classes)
-    offers, requests = candidates(me, *reads(door), held)
+    offers, requests = candidates(me, *reads(door), held, workers=MATCH_WORKERS)
     return [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
 
 

@@ -87,6 +87,8 @@ def cmd_request(a: argparse.Namespace) -> None:
     _publish(a, "request")
 
 
+MATCH_WORKERS = 8  # listings `match` reads at once through the socket (one connection each)
+
 _LIST_ARGS = (
     arg("--spec", help="only those of this resource specification (address)"),
     arg("--class", dest="label", metavar="LABEL",
@@ -160,7 +162,7 @@ def cmd_match(a: argparse.Namespace) -> None:
     dataset, me = door.gather(1, network=False)
     classes = {address: r.classified_as for address, r in dataset.resources.items()}
     held = held_rows(me, door.inventory(), classes)
-    offers, requests = candidates(me, *_reads(door), held)
+    offers, requests = candidates(me, *_reads(door), held, workers=MATCH_WORKERS)
     rows = [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
     emit(rows, _match_table(rows))
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+import pytest
+
 from node.core.cid import Cid
 from zomes.valueflows.matching import pair, rank
 from zomes.valueflows.units import parse_quantity
@@ -132,7 +134,13 @@ def test_find_pairs_my_requests_with_others_offers_and_others_requests_with_my_s
             for m in found] == [("req-farm", "off-mill", False), ("req-pigs", "res-bran", True)]
 
 
-def test_candidates_fetch_only_my_proposals_and_those_under_the_bases_they_name():
+@pytest.mark.parametrize("workers", [1, 4])
+def test_candidates_fetch_only_my_proposals_and_those_under_the_bases_they_name(workers):
+    """And the same with the listings read in threads: the same rows, in the same order,
+    each record still fetched once (a fetch taking a while, so that the threads meet)."""
+    import threading
+    import time
+
     from zomes.valueflows.entries import Intent, Proposal
     from zomes.valueflows.matching import candidates
     from zomes.valueflows.proposals import INTENT_TYPE, PROPOSAL_TYPE, proposal_bases
@@ -166,15 +174,19 @@ def test_candidates_fetch_only_my_proposals_and_those_under_the_bases_they_name(
     publish(AGENTS[2], "offer", hay)  # (another spec, no shared class: never read)
     publish(AGENTS[2], "request", bran)  # (a request for what I do not offer)
     fetched: list[str] = []
+    threads: set[int] = set()
 
     def fetch(address: str) -> dict[str, Any] | None:
         fetched.append(address)
+        threads.add(threading.get_ident())
+        time.sleep(0.02 if workers > 1 else 0)
         return records.get(address)
 
     offers, requests = candidates(AGENTS[0], lambda base, after: {"links": links.get(base, [])},
-                                  fetch)
+                                  fetch, workers=workers)
     assert [o["proposal"] for o in offers] == [mine, similar, answer]  # (class, then spec)
     assert [r["proposal"] for r in requests] == [asked, wants_hay]
     assert sorted(set(fetched)) == sorted(fetched)  # each record fetched once
     assert set(fetched) == {a for p in (asked, mine, answer, similar, wants_hay)
                             for a in (p, intents[p])}
+    assert (len(threads) > 1) == (workers > 1)

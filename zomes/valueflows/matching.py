@@ -9,7 +9,9 @@ network's, both ways). A pair whose quantities are of different dimensions never
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -26,6 +28,7 @@ WINDOWS_OVERLAP: Final = 2
 OPEN_ENDED: Final = 1
 SAME_PLACE: Final = 2
 PLACE_UNKNOWN: Final = 1
+MAX_WORKERS: Final = 16  # listings read at once by `candidates`, at most
 
 Row = Mapping[str, Any]
 """One proposal as a listing shows it (proposal, author, spec, quantity, available,
@@ -229,30 +232,59 @@ def find(me: str, offers: Iterable[Row], requests: Iterable[Row], held: Iterable
             *rank([r for r in asked if r["author"] != me], mine, footprints)]
 
 
-def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row] = ()
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row] = (),
+               workers: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(offers, requests) `find` needs for `me`, read through a Client's two callables:
     its own open proposals (from the listings of all, only its links' targets fetched),
     then the others' under each specification and classification its requests, offers and
-    `held` surplus name (each base asked once, each record fetched once)."""
-    seen: dict[str, dict[str, Any] | None] = {}
-
-    def once(address: str) -> dict[str, Any] | None:
-        if address not in seen:
-            seen[address] = fetch(address)
-        return seen[address]
-
+    `held` surplus name (each base asked once, each record fetched once). `workers` > 1:
+    that many listings read at once, in threads (the callables must allow it; a
+    SocketClient's do: one connection a call)."""
+    once = _Once(fetch)
     mine = {p: list_proposals(p, None, None, links_page, once, author=me)
             for p in ("offer", "request")}
     wanted: dict[str, list[Row]] = {"offer": [*mine["request"]],
                                     "request": [*mine["offer"], *held]}
+    asks = [(purpose, spec, label) for purpose, rows in wanted.items()
+            for spec, label in sorted(
+                {(r["spec"], None) for r in rows if r.get("spec")}
+                | {(None, label) for r in rows for label in r.get("classes") or ()},
+                key=lambda b: (b[0] or "", b[1] or ""))]
+
+    def listing(ask: tuple[str, str | None, str | None]) -> list[dict[str, Any]]:
+        return list_proposals(*ask, links_page, once)
+
+    if workers > 1 and len(asks) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, MAX_WORKERS)) as pool:
+            listed = list(pool.map(listing, asks))  # (in order: the same rows, any timing)
+    else:
+        listed = [listing(ask) for ask in asks]
     found: dict[str, dict[str, dict[str, Any]]] = {"offer": {}, "request": {}}
-    for purpose, rows in wanted.items():
-        bases = sorted({(r["spec"], None) for r in rows if r.get("spec")}
-                       | {(None, label) for r in rows for label in r.get("classes") or ()},
-                       key=lambda b: (b[0] or "", b[1] or ""))
-        for spec, label in bases:
-            for listed in list_proposals(purpose, spec, label, links_page, once):
-                found[purpose].setdefault(listed["proposal"], listed)
+    for (purpose, _, _), rows in zip(asks, listed, strict=True):
+        for row in rows:
+            found[purpose].setdefault(row["proposal"], row)
     return ([*mine["offer"], *found["offer"].values()],
             [*mine["request"], *found["request"].values()])
+
+
+class _Once:
+    """`fetch` of each address once, whichever thread asks first; the others wait for
+    its answer (or its error)."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self.fetch = fetch
+        self.lock = threading.Lock()
+        self.seen: dict[str, Future[dict[str, Any] | None]] = {}
+
+    def __call__(self, address: str) -> dict[str, Any] | None:
+        with self.lock:
+            future = self.seen.get(address)
+            first = future is None
+            if future is None:
+                future = self.seen[address] = Future()
+        if first:
+            try:
+                future.set_result(self.fetch(address))
+            except BaseException as e:
+                future.set_exception(e)
+        return future.result()
