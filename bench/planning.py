@@ -34,7 +34,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.network import quiet_libp2p  # noqa: E402
-from clicmd.planning import MATCH_WORKERS  # noqa: E402
+from clicmd.planning import READERS  # noqa: E402
 from node.api import open_ledger  # noqa: E402
 from node.api import open_node as open_front_door  # noqa: E402
 from node.client import SocketClient  # noqa: E402
@@ -196,7 +196,7 @@ def match(door: SocketClient) -> list[dict[str, Any]]:
     dataset, me = door.gather(1, network=False)
     classes = {address: r.classified_as for address, r in dataset.resources.items()}
     held = held_rows(me, door.inventory(), classes)
-    offers, requests = candidates(me, *reads(door), held, workers=MATCH_WORKERS)
+    offers, requests = candidates(me, *reads(door), held, workers=READERS)
     return [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
 
 
@@ -251,8 +251,8 @@ def measure(door: SocketClient, specs: list[str], remote: list[str], listings: i
     step = max(1, len(specs) // listings)
     for i in range(listings):
         spec = specs[(i * step + 1) % len(specs)]  # (mostly not one the cooperative asks for)
-        sizes.append(len(timed(partial(list_proposals, "offer", spec, None, *reads(door)),
-                               lists)))
+        sizes.append(len(timed(partial(list_proposals, "offer", spec, None, *reads(door),
+                                       workers=READERS), lists)))
     calls = {k: sorted(v) for k, v in CALLS.items()}
     print(f"  in the listings: links {[round(x * 1000) for x in calls['links']]} ms; "
           f"gets p50 {statistics.median(calls['get']) * 1000:.1f} ms, max "

@@ -87,7 +87,7 @@ def cmd_request(a: argparse.Namespace) -> None:
     _publish(a, "request")
 
 
-MATCH_WORKERS = 8  # listings `match` reads at once through the socket (one connection each)
+READERS = 8  # reads a listing or `match` makes at once through the socket (a connection each)
 
 _LIST_ARGS = (
     arg("--spec", help="only those of this resource specification (address)"),
@@ -103,7 +103,7 @@ def _list(a: argparse.Namespace, purpose: str) -> None:
 
     links_page, fetch = _reads(client())
     rows = list_proposals(purpose, a.spec, a.label, links_page, fetch,
-                          location=a.location, at_us=parse_time(a.at))
+                          location=a.location, at_us=parse_time(a.at), workers=READERS)
     emit(rows, _table(rows, purpose))
 
 
@@ -162,7 +162,7 @@ def cmd_match(a: argparse.Namespace) -> None:
     dataset, me = door.gather(1, network=False)
     classes = {address: r.classified_as for address, r in dataset.resources.items()}
     held = held_rows(me, door.inventory(), classes)
-    offers, requests = candidates(me, *_reads(door), held, workers=MATCH_WORKERS)
+    offers, requests = candidates(me, *_reads(door), held, workers=READERS)
     rows = [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
     emit(rows, _match_table(rows))
 

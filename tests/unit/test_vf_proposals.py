@@ -238,3 +238,27 @@ def test_op_types_are_judged_alike() -> None:
     rules = {_rule(validate(op, deps)) for op in produce_ops(link)}
     assert rules == {"check_proposal_link"}
     assert all(isinstance(op, Op) for op in produce_ops(link))
+
+
+def test_a_listing_in_threads_answers_the_same_rows_in_the_same_order() -> None:
+    """list_proposals(workers=4): the proposals read in several threads at once (each
+    fetch taking a while), the rows those of one thread, in its order."""
+    import threading
+    import time
+
+    farm = _agent(1)
+    for k in range(6):
+        _published(farm, ProposalRequest(purpose="offer", spec=SPEC, quantity=f"{k + 1} t",
+                                         classes=("byproduct",)))
+    links_page, fetch = _reader([farm])
+    threads: set[int] = set()
+
+    def slow(address: str) -> dict[str, Any] | None:
+        threads.add(threading.get_ident())
+        time.sleep(0.02)
+        return fetch(address)  # type: ignore[no-any-return]
+
+    alone = list_proposals("offer", SPEC, None, links_page, fetch)
+    assert len(alone) == 6
+    assert list_proposals("offer", SPEC, None, links_page, slow, workers=4) == alone
+    assert len(threads) > 1

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, Protocol
 
-from zomes.valueflows.offers import Fetch, LinksPage, list_proposals
+from zomes.valueflows.offers import Fetch, LinksPage, in_threads, list_proposals
 from zomes.valueflows.units import Measure, UnitError, compatible, convert, parse_quantity
 
 SAME_SPEC: Final = 3
@@ -28,7 +28,6 @@ WINDOWS_OVERLAP: Final = 2
 OPEN_ENDED: Final = 1
 SAME_PLACE: Final = 2
 PLACE_UNKNOWN: Final = 1
-MAX_WORKERS: Final = 16  # listings read at once by `candidates`, at most
 
 Row = Mapping[str, Any]
 """One proposal as a listing shows it (proposal, author, spec, quantity, available,
@@ -238,8 +237,7 @@ def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row]
     its own open proposals (from the listings of all, only its links' targets fetched),
     then the others' under each specification and classification its requests, offers and
     `held` surplus name (each base asked once, each record fetched once). `workers` > 1:
-    that many listings read at once, in threads (the callables must allow it; a
-    SocketClient's do: one connection a call)."""
+    that many listings read at once (offers.in_threads)."""
     once = _Once(fetch)
     mine = {p: list_proposals(p, None, None, links_page, once, author=me)
             for p in ("offer", "request")}
@@ -254,11 +252,7 @@ def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row]
     def listing(ask: tuple[str, str | None, str | None]) -> list[dict[str, Any]]:
         return list_proposals(*ask, links_page, once)
 
-    if workers > 1 and len(asks) > 1:
-        with ThreadPoolExecutor(max_workers=min(workers, MAX_WORKERS)) as pool:
-            listed = list(pool.map(listing, asks))  # (in order: the same rows, any timing)
-    else:
-        listed = [listing(ask) for ask in asks]
+    listed = in_threads(listing, asks, workers)  # (in order: the same rows, any timing)
     found: dict[str, dict[str, dict[str, Any]]] = {"offer": {}, "request": {}}
     for (purpose, _, _), rows in zip(asks, listed, strict=True):
         for row in rows:

@@ -9,9 +9,10 @@ reads only what its callables answer, and leaves out anything malformed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from node.core.actions import CreateLink, DeleteLink
 from node.core.cid import Cid
@@ -36,6 +37,10 @@ from zomes.valueflows.units import Measure
 ZOME: Final = "valueflows"
 MAX_PAGES: Final = 20
 """Pages of links a listing reads at most (20,000 proposals)."""
+MAX_WORKERS: Final = 16
+"""Threads a listing or a match reads in at most (in_threads)."""
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -159,11 +164,12 @@ def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
 def list_proposals(purpose: str, spec: str | None, label: str | None,
                    links_page: LinksPage, fetch: Fetch,
                    location: str | None = None, at_us: int | None = None,
-                   author: str | None = None) -> list[dict[str, Any]]:
+                   author: str | None = None, workers: int = 1) -> list[dict[str, Any]]:
     """The open proposals of `purpose` listed under the base of `spec` or `label` (both:
     the specification's, then filtered by the label), each as a row; `location` keeps
     those whose location contains it (case-insensitively), `at_us` those open then,
-    `author` those its links say this agent listed (the others are not fetched)."""
+    `author` those its links say this agent listed (the others are not fetched);
+    `workers` > 1: that many proposals read at once (in_threads)."""
     base = str(listing_base(purpose, spec, label))
     targets: dict[str, str] = {}
     after: str | None = None
@@ -176,8 +182,7 @@ def list_proposals(purpose: str, spec: str | None, label: str | None,
         if after is None:
             break
     rows = []
-    for target, author in targets.items():
-        row = _row(target, author, fetch)
+    for row in in_threads(lambda t: _row(*t, fetch), list(targets.items()), workers):
         if row is None or row["purpose"] != purpose:
             continue
         if label is not None and label not in row["classes"]:
@@ -188,6 +193,16 @@ def list_proposals(purpose: str, spec: str | None, label: str | None,
             continue
         rows.append(row)
     return rows
+
+
+def in_threads(work: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """`work` of each item, in order; in up to `workers` threads (MAX_WORKERS at most)
+    when more than one is asked for, else here (`work` must allow threads then: a
+    SocketClient's calls do, one connection a call)."""
+    if workers <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, MAX_WORKERS, len(items))) as pool:
+        return list(pool.map(work, items))
 
 
 def _open_at(row: dict[str, Any], at_us: int) -> bool:
