@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -171,7 +171,7 @@ def timed(work: Callable[[], Any], rounds: list[float]) -> Any:
     return out
 
 
-CALLS: dict[str, list[float]] = {"links": [], "get": []}
+CALLS: dict[str, list[float]] = {"links": [], "get": [], "get_many": []}
 
 
 def reads(door: SocketClient) -> tuple[Callable[[str, str | None], dict[str, Any]],
@@ -190,13 +190,24 @@ def reads(door: SocketClient) -> tuple[Callable[[str, str | None], dict[str, Any
     return links_page, fetch
 
 
-def match(door: SocketClient) -> list[dict[str, Any]]:
+def fetch_many(door: SocketClient) -> Callable[[Sequence[str]], list[dict[str, Any] | None]]:
+    """The batched read the CLI's listings and match make (Client.get_many), timed."""
+    def many(addresses: Sequence[str]) -> list[dict[str, Any] | None]:
+        views: list[dict[str, Any] | None] = timed(partial(door.get_many, addresses),
+                                                   CALLS["get_many"])
+        return views
+
+    return many
+
+
+def match(door: SocketClient, batched: bool) -> list[dict[str, Any]]:
     """What `coledger match` does through the door (clicmd/planning.py cmd_match)."""
     door.status()
     dataset, me = door.gather(1, network=False)
     classes = {address: r.classified_as for address, r in dataset.resources.items()}
     held = held_rows(me, door.inventory(), classes)
-    offers, requests = candidates(me, *reads(door), held, workers=READERS)
+    offers, requests = candidates(me, *reads(door), held, workers=READERS,
+                                  fetch_many=fetch_many(door) if batched else None)
     return [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
 
 
@@ -242,42 +253,43 @@ def bench(root: Path, listings: int, matches: int, specs_wanted: int,
 
 def measure(door: SocketClient, specs: list[str], remote: list[str], listings: int,
             matches: int) -> dict[str, Any]:
-    """The gets (the baseline), the listings and the matches, through `door`."""
+    """The gets (the baseline), the listings and the matches through `door`: each
+    listing and match with its records read in batches (Client.get_many) as the command
+    line reads them, and as often one by one (as before get_many), alternately."""
     gets: list[float] = []
     for address in remote[:listings]:
         timed(partial(door.get, address), gets)
-    lists: list[float] = []
+    lists: dict[bool, list[float]] = {True: [], False: []}
     sizes = []
-    step = max(1, len(specs) // listings)
-    for i in range(listings):
+    step = max(1, len(specs) // (2 * listings))
+    for i in range(2 * listings):
         spec = specs[(i * step + 1) % len(specs)]  # (mostly not one the cooperative asks for)
-        sizes.append(len(timed(partial(list_proposals, "offer", spec, None, *reads(door),
-                                       workers=READERS), lists)))
-    calls = {k: sorted(v) for k, v in CALLS.items()}
-    print(f"  in the listings: links {[round(x * 1000) for x in calls['links']]} ms; "
-          f"gets p50 {statistics.median(calls['get']) * 1000:.1f} ms, max "
-          f"{calls['get'][-1] * 1000:.0f} ms, {len(calls['get'])}", file=sys.stderr)
-    runs: list[float] = []
+        batched = i % 2 == 0
+        sizes.append(len(timed(partial(
+            list_proposals, "offer", spec, None, *reads(door),
+            fetch_many=fetch_many(door) if batched else None), lists[batched])))
+    runs: dict[bool, list[float]] = {True: [], False: []}
     found = 0
-    for _ in range(matches):
+    for i in range(2 * matches):
+        batched = i % 2 == 0
         for made in CALLS.values():
             made.clear()
-        found = len(timed(lambda: match(door), runs))
-        print(f"  match {runs[-1]:.2f} s: links {len(CALLS['links'])} calls "
-              f"{sum(CALLS['links']):.2f} s (max {max(CALLS['links']):.2f}), gets "
-              f"{len(CALLS['get'])} calls {sum(CALLS['get']):.2f} s", file=sys.stderr)
+        found = len(timed(partial(match, door, batched), runs[batched]))
+        print(f"  match ({'batched' if batched else 'one by one'}) {runs[batched][-1]:.2f} s: "
+              + ", ".join(f"{k} {len(v)} calls {sum(v):.2f} s" for k, v in CALLS.items()),
+              file=sys.stderr)
     get_p50 = statistics.median(gets)
-    return {
-        "get_p50_ms": round(get_p50 * 1000, 2),
-        "get_p95_ms": round(percentile(gets, 0.95) * 1000, 2),
-        "listing_rows": round(statistics.mean(sizes), 1),
-        "listing_p50_ms": round(statistics.median(lists) * 1000, 1),
-        "listing_p95_ms": round(percentile(lists, 0.95) * 1000, 1),
-        "listing_over_get": round(statistics.median(lists) / get_p50, 1),
-        "match_rows": found,
-        "match_p50_s": round(statistics.median(runs), 3),
-        "match_p95_s": round(percentile(runs, 0.95), 3),
-    }
+    out: dict[str, Any] = {"get_p50_ms": round(get_p50 * 1000, 2),
+                           "get_p95_ms": round(percentile(gets, 0.95) * 1000, 2),
+                           "listing_rows": round(statistics.mean(sizes), 1), "match_rows": found}
+    for batched, tag in ((True, ""), (False, "_one_by_one")):
+        out.update({
+            f"listing{tag}_p50_ms": round(statistics.median(lists[batched]) * 1000, 1),
+            f"listing{tag}_p95_ms": round(percentile(lists[batched], 0.95) * 1000, 1),
+            f"listing{tag}_over_get": round(statistics.median(lists[batched]) / get_p50, 1),
+            f"match{tag}_p50_s": round(statistics.median(runs[batched]), 3),
+            f"match{tag}_p95_s": round(percentile(runs[batched], 0.95), 3)})
+    return out
 
 
 def main() -> None:
@@ -296,10 +308,12 @@ def main() -> None:
           f"specifications: written in {f['written_s']} s, published and settled in "
           f"{f['settled_s']} s")
     print(f"get of one record (baseline): p50 {f['get_p50_ms']} ms, p95 {f['get_p95_ms']} ms")
-    print(f"offers of one specification ({f['listing_rows']} rows): p50 {f['listing_p50_ms']} "
-          f"ms, p95 {f['listing_p95_ms']} ms = {f['listing_over_get']}x a get (target < 5x)")
-    print(f"match, {f['requests']} requests ({f['match_rows']} matches): p50 "
-          f"{f['match_p50_s']} s, p95 {f['match_p95_s']} s (target < 2 s)")
+    for tag, how in (("", "records in batches"), ("_one_by_one", "records one by one")):
+        print(f"offers of one specification ({f['listing_rows']} rows, {how}): p50 "
+              f"{f[f'listing{tag}_p50_ms']} ms, p95 {f[f'listing{tag}_p95_ms']} ms = "
+              f"{f[f'listing{tag}_over_get']}x a get (target < 5x)")
+        print(f"match, {f['requests']} requests ({f['match_rows']} matches, {how}): p50 "
+              f"{f[f'match{tag}_p50_s']} s, p95 {f[f'match{tag}_p95_s']} s (target < 2 s)")
     print(json.dumps(f))
 
 

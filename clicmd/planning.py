@@ -87,7 +87,7 @@ def cmd_request(a: argparse.Namespace) -> None:
     _publish(a, "request")
 
 
-READERS = 8  # reads a listing or `match` makes at once through the socket (a connection each)
+READERS = 8  # listings `match` reads at once through the socket (a connection each)
 
 _LIST_ARGS = (
     arg("--spec", help="only those of this resource specification (address)"),
@@ -101,9 +101,11 @@ _LIST_ARGS = (
 def _list(a: argparse.Namespace, purpose: str) -> None:
     from zomes.valueflows.offers import list_proposals
 
-    links_page, fetch = _reads(client())
+    door = client()
+    links_page, fetch = _reads(door)
     rows = list_proposals(purpose, a.spec, a.label, links_page, fetch,
-                          location=a.location, at_us=parse_time(a.at), workers=READERS)
+                          location=a.location, at_us=parse_time(a.at),
+                          fetch_many=door.get_many)
     emit(rows, _table(rows, purpose))
 
 
@@ -162,7 +164,8 @@ def cmd_match(a: argparse.Namespace) -> None:
     dataset, me = door.gather(1, network=False)
     classes = {address: r.classified_as for address, r in dataset.resources.items()}
     held = held_rows(me, door.inventory(), classes)
-    offers, requests = candidates(me, *_reads(door), held, workers=READERS)
+    offers, requests = candidates(me, *_reads(door), held, workers=READERS,
+                                  fetch_many=door.get_many)
     rows = [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
     emit(rows, _match_table(rows))
 

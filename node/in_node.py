@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any, get_type_hints
 
+import trio
 from pydantic import BaseModel, create_model
 
 from node.core.cid import Cid
@@ -20,11 +21,13 @@ from node.core.jsonview import record_json
 from node.core.links import MAX_LINKS
 from node.runtime.node import Node
 from node.runtime.rpc import STRICT, validated
+from node.runtime.socket_client import MAX_GET_MANY
 from zomes.valueflows.chain_views import chain_view_of
 from zomes.valueflows.coordinator import EventRequest, inventory
 from zomes.valueflows.network_trace import network_flows
 
 OPEN_SESSIONS = frozenset({"pending", "signed", "proposed"})
+GET_MANY_READERS = 16  # records `get_many` reads from the network at once, at most
 
 
 class InNodeClient:
@@ -46,6 +49,25 @@ class InNodeClient:
         if record is None:
             raise LocalError(f"nothing at {address} locally or at its authorities")
         return record_json(record)
+
+    async def get_many(self, addresses: list[str]) -> list[dict[str, Any] | None]:
+        """Each address's record (None where neither here nor its authorities have one),
+        read at once (GET_MANY_READERS at a time; each read bounded as `get`'s)."""
+        if len(addresses) > MAX_GET_MANY:
+            raise LocalError(f"at most {MAX_GET_MANY} addresses at once")
+        cids = [Cid.parse(a) for a in addresses]
+        found: list[dict[str, Any] | None] = [None] * len(cids)
+        readers = trio.CapacityLimiter(GET_MANY_READERS)
+
+        async def one(i: int, cid: Cid) -> None:
+            async with readers:
+                record = await self.node.get(cid)
+            found[i] = None if record is None else record_json(record)
+
+        async with trio.open_nursery() as nursery:
+            for i, cid in enumerate(cids):
+                nursery.start_soon(one, i, cid)
+        return found
 
     async def activity(self, agent: str) -> list[dict[str, Any]]:
         records = await self.node.agent_activity(AgentId.parse(agent))
@@ -126,7 +148,7 @@ class InNodeClient:
         return await self.node.own_chain.recover(force)
 
 
-METHODS = ("status", "peers", "get", "activity", "sync", "inventory", "flows", "chains",
+METHODS = ("status", "peers", "get", "get_many", "activity", "sync", "inventory", "flows", "chains",
            "cs_start", "cs_session", "cs_list", "cs_accept", "cs_decline", "recover", "links")
 
 

@@ -13,6 +13,8 @@ from node.core.errors import LocalError, phrased_type
 from node.core.refusals import NodeSilent, NoNode
 
 SOCKET_NAME = "node.sock"
+MAX_GET_MANY = 256
+"""Addresses one `get_many` asks for at most (a listing's page of records)."""
 
 
 def socket_path(home: Path) -> Path:

@@ -63,6 +63,12 @@ MALFORMED: list[bytes | dict | list | str | int | None] = [
     {"method": "links", "params": {"base": "x", "tag_prefix": "not hex"}},
     {"method": "links", "params": {"base": "x", "limit": "10"}},
     {"method": "links", "params": {"base": "x", "after": 5}},
+    {"method": "get_many", "params": {}},
+    {"method": "get_many", "params": {"addresses": "bafy"}},
+    {"method": "get_many", "params": {"addresses": [5]}},
+    {"method": "get_many", "params": {"addresses": ["x"]}},
+    {"method": "get_many", "params": {"addresses": ["bafy" + "a" * 5000]}},
+    {"method": "get_many", "params": {"addresses": ["x"] * 257}},  # (more than MAX_GET_MANY)
 ]
 
 

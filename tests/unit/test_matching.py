@@ -134,10 +134,12 @@ def test_find_pairs_my_requests_with_others_offers_and_others_requests_with_my_s
             for m in found] == [("req-farm", "off-mill", False), ("req-pigs", "res-bran", True)]
 
 
-@pytest.mark.parametrize("workers", [1, 4])
-def test_candidates_fetch_only_my_proposals_and_those_under_the_bases_they_name(workers):
-    """And the same with the listings read in threads: the same rows, in the same order,
-    each record still fetched once (a fetch taking a while, so that the threads meet)."""
+@pytest.mark.parametrize(("workers", "batched"), [(1, False), (4, False), (4, True)])
+def test_candidates_fetch_only_my_proposals_and_those_under_the_bases_they_name(workers,
+                                                                               batched):
+    """And the same with the listings read in threads, and with each listing's records
+    read in batches: the same rows, in the same order, each record still fetched once (a
+    fetch taking a while, so that the threads meet)."""
     import threading
     import time
 
@@ -182,8 +184,12 @@ def test_candidates_fetch_only_my_proposals_and_those_under_the_bases_they_name(
         time.sleep(0.02 if workers > 1 else 0)
         return records.get(address)
 
+    def fetch_many(addresses: Any) -> list[dict[str, Any] | None]:
+        return [fetch(a) for a in addresses]
+
     offers, requests = candidates(AGENTS[0], lambda base, after: {"links": links.get(base, [])},
-                                  fetch, workers=workers)
+                                  fetch, workers=workers,
+                                  fetch_many=fetch_many if batched else None)
     assert [o["proposal"] for o in offers] == [mine, similar, answer]  # (class, then spec)
     assert [r["proposal"] for r in requests] == [asked, wants_hay]
     assert sorted(set(fetched)) == sorted(fetched)  # each record fetched once

@@ -240,25 +240,26 @@ def test_op_types_are_judged_alike() -> None:
     assert all(isinstance(op, Op) for op in produce_ops(link))
 
 
-def test_a_listing_in_threads_answers_the_same_rows_in_the_same_order() -> None:
-    """list_proposals(workers=4): the proposals read in several threads at once (each
-    fetch taking a while), the rows those of one thread, in its order."""
-    import threading
-    import time
-
+def test_a_listing_with_fetch_many_reads_two_batches_and_answers_the_same_rows() -> None:
+    """list_proposals(fetch_many=...): the proposals in one call, the intents they name in
+    another, nothing one by one; the rows those of the one-by-one listing."""
     farm = _agent(1)
     for k in range(6):
         _published(farm, ProposalRequest(purpose="offer", spec=SPEC, quantity=f"{k + 1} t",
                                          classes=("byproduct",)))
     links_page, fetch = _reader([farm])
-    threads: set[int] = set()
+    batches: list[list[str]] = []
+    singles: list[str] = []
 
-    def slow(address: str) -> dict[str, Any] | None:
-        threads.add(threading.get_ident())
-        time.sleep(0.02)
+    def many(addresses: Any) -> list[dict[str, Any] | None]:
+        batches.append(list(addresses))
+        return [fetch(a) for a in addresses]
+
+    def one(address: str) -> dict[str, Any] | None:
+        singles.append(address)
         return fetch(address)  # type: ignore[no-any-return]
 
     alone = list_proposals("offer", SPEC, None, links_page, fetch)
     assert len(alone) == 6
-    assert list_proposals("offer", SPEC, None, links_page, slow, workers=4) == alone
-    assert len(threads) > 1
+    assert list_proposals("offer", SPEC, None, links_page, one, fetch_many=many) == alone
+    assert [len(b) for b in batches] == [6, 6] and singles == []  # (an intent each)

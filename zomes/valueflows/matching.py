@@ -10,14 +10,14 @@ network's, both ways). A pair whose quantities are of different dimensions never
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, Protocol
 
-from zomes.valueflows.offers import Fetch, LinksPage, in_threads, list_proposals
+from zomes.valueflows.offers import Fetch, FetchMany, LinksPage, in_threads, list_proposals
 from zomes.valueflows.units import Measure, UnitError, compatible, convert, parse_quantity
 
 SAME_SPEC: Final = 3
@@ -232,14 +232,17 @@ def find(me: str, offers: Iterable[Row], requests: Iterable[Row], held: Iterable
 
 
 def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row] = (),
-               workers: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+               workers: int = 1, fetch_many: FetchMany | None = None,
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(offers, requests) `find` needs for `me`, read through a Client's two callables:
     its own open proposals (from the listings of all, only its links' targets fetched),
     then the others' under each specification and classification its requests, offers and
     `held` surplus name (each base asked once, each record fetched once). `workers` > 1:
-    that many listings read at once (offers.in_threads)."""
-    once = _Once(fetch)
-    mine = {p: list_proposals(p, None, None, links_page, once, author=me)
+    that many listings read at once (offers.in_threads); `fetch_many`: each listing's
+    records read in batches (offers.prefetched)."""
+    once = _Once(fetch, fetch_many)
+    many = None if fetch_many is None else once.many
+    mine = {p: list_proposals(p, None, None, links_page, once, author=me, fetch_many=many)
             for p in ("offer", "request")}
     wanted: dict[str, list[Row]] = {"offer": [*mine["request"]],
                                     "request": [*mine["offer"], *held]}
@@ -250,7 +253,7 @@ def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row]
                 key=lambda b: (b[0] or "", b[1] or ""))]
 
     def listing(ask: tuple[str, str | None, str | None]) -> list[dict[str, Any]]:
-        return list_proposals(*ask, links_page, once)
+        return list_proposals(*ask, links_page, once, fetch_many=many)
 
     listed = in_threads(listing, asks, workers)  # (in order: the same rows, any timing)
     found: dict[str, dict[str, dict[str, Any]]] = {"offer": {}, "request": {}}
@@ -262,13 +265,33 @@ def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row]
 
 
 class _Once:
-    """`fetch` of each address once, whichever thread asks first; the others wait for
-    its answer (or its error)."""
+    """`fetch` (or `fetch_many`) of each address once, whichever thread asks first; the
+    others wait for its answer (or its error)."""
 
-    def __init__(self, fetch: Fetch) -> None:
+    def __init__(self, fetch: Fetch, fetch_many: FetchMany | None = None) -> None:
         self.fetch = fetch
+        self.fetch_many = fetch_many
         self.lock = threading.Lock()
         self.seen: dict[str, Future[dict[str, Any] | None]] = {}
+
+    def many(self, addresses: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Each address's record, those not asked for yet in one fetch_many call."""
+        assert self.fetch_many is not None
+        with self.lock:
+            new = [a for a in dict.fromkeys(addresses) if a not in self.seen]
+            for address in new:
+                self.seen[address] = Future()
+        if new:
+            try:
+                views = self.fetch_many(new)
+                for address, view in zip(new, views, strict=True):
+                    self.seen[address].set_result(view)
+            except BaseException as e:
+                for address in new:
+                    if not self.seen[address].done():
+                        self.seen[address].set_exception(e)
+                raise
+        return [self.seen[a].result() for a in addresses]
 
     def __call__(self, address: str) -> dict[str, Any] | None:
         with self.lock:

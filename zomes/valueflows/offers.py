@@ -38,7 +38,9 @@ ZOME: Final = "valueflows"
 MAX_PAGES: Final = 20
 """Pages of links a listing reads at most (20,000 proposals)."""
 MAX_WORKERS: Final = 16
-"""Threads a listing or a match reads in at most (in_threads)."""
+"""Threads a match reads its listings in at most (in_threads)."""
+GET_BATCH: Final = 256
+"""Addresses one fetch_many call asks for at most (the front door's MAX_GET_MANY)."""
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -149,6 +151,8 @@ LinksPage = Callable[[str, str | None], dict[str, Any]]
 """(base, after) -> a page of links as Client.links answers it."""
 Fetch = Callable[[str], dict[str, Any] | None]
 """an address -> its record as the front door's `get` shows it, or None."""
+FetchMany = Callable[[Sequence[str]], list[dict[str, Any] | None]]
+"""addresses -> their records as Client.get_many shows them (None where none)."""
 
 
 def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
@@ -164,12 +168,13 @@ def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
 def list_proposals(purpose: str, spec: str | None, label: str | None,
                    links_page: LinksPage, fetch: Fetch,
                    location: str | None = None, at_us: int | None = None,
-                   author: str | None = None, workers: int = 1) -> list[dict[str, Any]]:
+                   author: str | None = None, fetch_many: FetchMany | None = None,
+                   ) -> list[dict[str, Any]]:
     """The open proposals of `purpose` listed under the base of `spec` or `label` (both:
     the specification's, then filtered by the label), each as a row; `location` keeps
     those whose location contains it (case-insensitively), `at_us` those open then,
-    `author` those its links say this agent listed (the others are not fetched);
-    `workers` > 1: that many proposals read at once (in_threads)."""
+    `author` those its links say this agent listed (the others are not fetched).
+    With `fetch_many`, the records are read in two batches (prefetched), not one by one."""
     base = str(listing_base(purpose, spec, label))
     targets: dict[str, str] = {}
     after: str | None = None
@@ -181,8 +186,11 @@ def list_proposals(purpose: str, spec: str | None, label: str | None,
         after = page.get("next")
         if after is None:
             break
+    if fetch_many is not None:
+        fetch = prefetched(list(targets), fetch, fetch_many)
     rows = []
-    for row in in_threads(lambda t: _row(*t, fetch), list(targets.items()), workers):
+    for target, author in targets.items():
+        row = _row(target, author, fetch)
         if row is None or row["purpose"] != purpose:
             continue
         if label is not None and label not in row["classes"]:
@@ -193,6 +201,37 @@ def list_proposals(purpose: str, spec: str | None, label: str | None,
             continue
         rows.append(row)
     return rows
+
+
+def prefetched(targets: Sequence[str], fetch: Fetch, fetch_many: FetchMany) -> Fetch:
+    """`fetch` answering from two batched reads (GET_BATCH addresses a call): the
+    proposals at `targets`, then the intents they name; anything else one by one."""
+    got: dict[str, dict[str, Any] | None] = {}
+
+    def read(addresses: Iterable[str]) -> None:
+        wanted = [a for a in dict.fromkeys(addresses) if a not in got]
+        for start in range(0, len(wanted), GET_BATCH):
+            chunk = wanted[start:start + GET_BATCH]
+            got.update(zip(chunk, fetch_many(chunk), strict=True))
+
+    read(targets)
+    read(a for t in targets for a in _named_intents(got.get(t)))
+
+    def answer(address: str) -> dict[str, Any] | None:
+        return got[address] if address in got else fetch(address)
+
+    return answer
+
+
+def _named_intents(view: dict[str, Any] | None) -> list[str]:
+    """The intent addresses a proposal's record names (none if it is no such record;
+    at most MAX_INTENTS + 1: a listing leaves out a proposal with more)."""
+    entry = view.get("entry") if isinstance(view, dict) else None
+    if not isinstance(entry, dict):
+        return []
+    named = [a for key in ("publishes", "reciprocal") if isinstance(entry.get(key), list)
+             for a in entry[key] if isinstance(a, str)]
+    return named[:MAX_INTENTS + 1]
 
 
 def in_threads(work: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
