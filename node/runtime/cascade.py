@@ -197,10 +197,14 @@ class Cascade:
         async with trio.open_nursery() as nursery:  # (each ask bounded by GET_TIMEOUT)
             for i, peer in enumerate(peers):
                 nursery.start_soon(ask, i, peer)
+        verified: dict[link_wire.RawLink, Link | None] = {}  # (the same bytes: checked once)
         for peer, answer in zip(peers, answers, strict=True):
             if answer is None:
                 continue
-            links = [x for x in (raw.checked(base) for raw in answer.links) if x is not None]
+            for raw in answer.links:
+                if raw not in verified:
+                    verified[raw] = raw.checked(base)
+            links = [x for x in (verified[raw] for raw in answer.links) if x is not None]
             if len(links) < len(answer.links):
                 log.info("links from %s: %d forged, dropped", peer,
                          len(answer.links) - len(links))

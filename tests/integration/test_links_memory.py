@@ -278,3 +278,24 @@ async def test_the_authorities_of_a_base_are_asked_at_once(tmp_path):
         took = trio.current_time() - began
         assert [x.address for x in page.links] == [link]
         assert pause <= took < 2 * pause, took
+
+
+async def test_a_link_every_authority_answers_alike_is_verified_once(tmp_path, monkeypatch):
+    checks: list[Cid] = []
+    real = link_wire.RawLink.checked
+
+    def counted(raw: link_wire.RawLink, base: Cid) -> Link | None:
+        checks.append(base)
+        return real(raw, base)
+
+    async with AsyncExitStack() as stack:
+        homes, nodes = await four_nodes(stack, tmp_path)
+        with open_ledger(homes[0], passphrase) as led:
+            link = led.create_link(BYPRODUCT, BRAN, "valueflows", "offer", b"bran")
+        await _published(nodes[0])
+        authorities = nodes[0].authorities(BYPRODUCT.to_bytes())
+        outsider = next(n for n in nodes if n.me not in authorities)
+        monkeypatch.setattr(link_wire.RawLink, "checked", counted)
+        page = await outsider.get_links(BYPRODUCT, "offer")
+        assert [x.address for x in page.links] == [link]
+        assert checks == [BYPRODUCT]  # (three authorities answered it)
