@@ -108,6 +108,15 @@ def finished(proc: subprocess.Popen[str]) -> str:
     return out.strip()
 
 
+def listed(home: Path, *args: str) -> None:
+    """Show a listing once it lists something (the network takes a moment; 60 s at most)."""
+    deadline = time.monotonic() + 60
+    while (not json.loads(coledger(home, "--json", *args, show=False, echo=False) or "[]")
+           and time.monotonic() < deadline):
+        time.sleep(0.5)
+    coledger(home, *args)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coledger-demo-") as tmp:
         root = Path(tmp)
@@ -173,6 +182,20 @@ def main() -> None:
                             "--quantity", "400 each", "--output-of", baking)
             for home in (farm, mill, bakery):
                 coledger(home, "sync")
+
+            print("\n== The offers board: the mill offers its bran, a byproduct of milling; "
+                  "the farm asks for feed")
+            bran = value(mill, "spec", "create", "bran", "--unit", "kg")
+            feed = value(farm, "spec", "create", "animal feed", "--unit", "kg")
+            value(mill, "offer", "--spec", bran, "--quantity", "50 kg", "--class", "byproduct",
+                  "--class", "feed", "--for", "15 EUR", key="proposal")
+            value(farm, "request", "--spec", feed, "--quantity", "40 kg", "--class", "feed",
+                  key="proposal")
+            for home in (mill, farm):
+                coledger(home, "sync", show=False, echo=False)
+            listed(bakery, "offers", "--class", "byproduct")
+            print("\n== Match at the farm: the mill's bran answers its request for feed")
+            listed(farm, "match")
 
             print("\n== An overdraft is refused by the accounting rules; nothing is written")
             coledger(bakery, "record", "consume", "--resource", dough, "--quantity", "1 kg",
