@@ -27,6 +27,11 @@ demo: install
 bench: install
 	$(PY) bench/commit.py
 
+# Issue 13's planning reads (bench/planning.py: 10 nodes, 2,000 open proposals; minutes).
+.PHONY: bench-planning
+bench-planning: install
+	$(PY) bench/planning.py
+
 # Issue 12's before/after figures: the four benches run alternately here and in BEFORE,
 # a worktree of BEFORE_COMMIT (the code before the change) with its own .venv, made if
 # missing (`git worktree remove --force $(BEFORE)` after).

@@ -33,7 +33,8 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.network import quiet_libp2p  # noqa: E402
+from network import quiet_libp2p  # noqa: E402  (bench/network.py)
+
 from clicmd.planning import READERS  # noqa: E402
 from node.api import open_ledger  # noqa: E402
 from node.api import open_node as open_front_door  # noqa: E402
