@@ -1,17 +1,19 @@
-"""Planning reads on real nodes: 10 nodes on libp2p (127.0.0.1, one process, so figures
-are pessimistic next to one node per machine), 2,000 open proposals over 200 resource
-specifications (1,950 offers by nine members, half of them "for N EUR", every tenth
-classified byproduct; 50 requests by the cooperative, each of another specification).
+"""Planning reads on real nodes: 10 nodes on libp2p (127.0.0.1), 2,000 open proposals
+over 200 resource specifications (1,950 offers by nine members, half of them "for N EUR",
+every tenth classified byproduct; 50 requests by the cooperative, each of another
+specification). The cooperative's node runs in a process of its own, the nine others in
+`--processes` more (one machine: pessimistic next to one node per machine).
 
-Measured through the front door as the command line uses it (a SocketClient on the
-cooperative's home, its node serving the socket in this process):
+Measured from the main process through the cooperative's socket (a SocketClient), as
+the command line reads:
 (a) listing the offers of one specification (`coledger offers --spec S`), a different
-    specification each time (nothing cached from the one before);
+    specification each time;
 (b) `coledger match` for the cooperative with its 50 requests;
-and in the same run the baseline: a `get` of one record its node does not hold (asked
-of the record's authorities), a different record each time.
+each with its records read in batches (Client.get_many, as the command line reads them)
+and, alternately, one by one (as before get_many); and in the same run the baseline: a
+`get` of one record the cooperative's node does not hold, a different one each time.
 Targets: (a) under 5x a get, (b) under 2 s. Last line: JSON. Smaller runs: --listings 10
---matches 3.
+--matches 3 --specs 60 --proposals 600.
 """
 
 from __future__ import annotations
