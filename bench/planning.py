@@ -139,7 +139,9 @@ async def _nodes(homes: list[Path], first: bool, total: int, remote_of: list[str
         for node in nodes:
             node.enqueue_new_records()
         while (asked := await recv()) != "stop":
-            if asked == "remote":  # the records the cooperative's node does not hold
+            if asked == "cpu":
+                pipe.send(time.process_time())
+            elif asked == "remote":  # the records the cooperative's node does not hold
                 pipe.send([a for a in remote_of
                            if nodes[0].me not in nodes[0].authorities(Cid.parse(a).to_bytes())])
             else:
@@ -150,6 +152,18 @@ async def _nodes(homes: list[Path], first: bool, total: int, remote_of: list[str
 def undecided(node: Node) -> int:
     """The ops the node holds that are neither integrated nor rejected yet."""
     return sum(n for state, n in node.dht.counts().items() if state not in FINAL_STATES)
+
+
+def busy(pipes: list[Connection], seconds: float) -> float:
+    """The cores the node processes keep busy while nobody asks them anything (gossip)."""
+    def cpu() -> float:
+        for pipe in pipes:
+            pipe.send("cpu")
+        return sum(float(pipe.recv()) for pipe in pipes)
+
+    before = cpu()
+    time.sleep(seconds)
+    return (cpu() - before) / seconds
 
 
 def settled(pipes: list[Connection]) -> float:
@@ -238,6 +252,8 @@ def bench(root: Path, listings: int, matches: int, specs_wanted: int,
             pipe.send(address)
         spread = settled(pipes)
         print(f"  started and settled in {spread:.1f} s", file=sys.stderr)
+        idle = busy(pipes, 5.0)
+        print(f"  the node processes idle: {idle:.2f} cores busy", file=sys.stderr)
         pipes[0].send("remote")
         remote = pipes[0].recv()
         figures = measure(SocketClient(homes[0], passphrase, []), specs, remote, listings,
@@ -251,7 +267,7 @@ def bench(root: Path, listings: int, matches: int, specs_wanted: int,
                 worker.kill()
     return {"nodes": NODES, "proposals": len(proposals), "specs": len(specs),
             "requests": REQUESTS, "written_s": round(written, 1),
-            "settled_s": round(spread, 1), **figures}
+            "settled_s": round(spread, 1), "idle_cores_busy": round(idle, 2), **figures}
 
 
 def measure(door: SocketClient, specs: list[str], remote: list[str], listings: int,
