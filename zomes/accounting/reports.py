@@ -30,11 +30,13 @@ from zomes.accounting.contributions import distribute
 from zomes.accounting.dataset import Dataset, event_time
 from zomes.accounting.entries import KIND_UNITS, Budget, ValueEquation, Vector
 from zomes.accounting.epcis import to_epcis
-from zomes.accounting.exports import dumps_json, to_csv
+from zomes.accounting.exports import PLANNING_CSV, dumps_json, to_csv, to_planning_csv
 from zomes.accounting.flows import FlowMatrix, flows
 from zomes.accounting.footprint import FootprintReport, footprint, perma_circularity
 from zomes.accounting.formatting import iso_time, shown, text
 from zomes.accounting.jsonld import agent_iri, node_id, to_vf_jsonld
+from zomes.accounting.jsonld_planning import chosen as chosen_planning
+from zomes.accounting.jsonld_planning import with_planning
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact
 from zomes.accounting.sankey import sankey_html, sankey_svg
 from zomes.valueflows.entries import EconomicEvent
@@ -454,7 +456,19 @@ def export(
                        created_us=now_us)
         return dumps_json(doc) + "\n"
     doc = to_vf_jsonld(events, refs["processes"], refs["resources"], refs["specs"], refs["agents"])
+    doc = with_planning(doc, ds, me=me, everyone=everyone)
     return dumps_json(doc) + "\n"
+
+
+def csv_files(ds: Dataset, *, me: str, everyone: bool = False) -> dict[str, str]:
+    """The CSV export as files: events.csv, then one per kind of planning and recipe record
+    (PLANNING_CSV), of this agent's records (or every gathered one)."""
+    records, withdrawn = chosen_planning(ds, me=me, everyone=everyone)
+    files = {"events.csv": to_csv(ds.ordered_events(None if everyone else me),
+                                  authors=ds.authors)}
+    for name, cls in PLANNING_CSV.items():
+        files[name] = to_planning_csv(cls, records, authors=ds.authors, withdrawn=withdrawn)
+    return files
 
 
 def pact_document(ds: Dataset, resource: str, *, me: str, now_us: int) -> dict[str, Any]:
