@@ -204,8 +204,8 @@ def cmd_export(a: argparse.Namespace) -> None:
     With its planning and recipe records: vf-jsonld writes them as VF 1.0 nodes beside the
     events; csv to an existing folder (`--output DIR`) writes events.csv and a file per
     kind (plans, intents, proposals, agreements, commitments, claims, recipes,
-    recipe_processes, recipe_exchanges, recipe_flows .csv: their columns are under "CSV
-    files" at the end of this page)."""
+    recipe_processes, recipe_exchanges, recipe_flows .csv: their columns are in the CLI
+    reference, docs/cli.md, "CSV files")."""
     from node.core.clock import now_us
     from zomes.accounting import reports
 

@@ -185,3 +185,33 @@ def test_csv_export_writes_a_file_per_kind(bakery: dict[str, Any]) -> None:
     text = b["home"]("export", "--format", "csv")
     assert text["csv"].startswith("address,author,action")  # type: ignore[index]
     assert text["files"]["plans.csv"].startswith("address,author,name")  # type: ignore[index]
+
+
+def test_events_in_the_document_fulfil_the_copies_of_its_commitments(
+        bakery: dict[str, Any]) -> None:
+    b = bakery
+    doc = json.loads(b["home"].text("export", "--format", "vf-jsonld"))
+    commitment = next(n for n in doc["@graph"] if n["type"] == "vf:Commitment")
+    assert commitment["action"] == "vf:produce"
+    doc["@graph"] += [
+        {"id": "urn:coledger:bafyreibreadbreadbreadbreadbreadbreadbreadbreadbreadbreadbr",
+         "type": "vf:EconomicResource", "name": "loaves", "unitOfResource": "om2:one",
+         "conformsTo": commitment["resourceConformsTo"]},
+        {"id": "urn:coledger:bafyreibakedbakedbakedbakedbakedbakedbakedbakedbakedbakedba",
+         "type": "vf:EconomicEvent", "action": "vf:produce", "provider": commitment["provider"],
+         "receiver": commitment["receiver"],
+         "resourceInventoriedAs":
+             "urn:coledger:bafyreibreadbreadbreadbreadbreadbreadbreadbreadbreadbreadbr",
+         "resourceQuantity": commitment["resourceQuantity"], "outputOf": commitment["outputOf"],
+         "hasPointInTime": "2026-01-10T12:00:00Z", "fulfills": commitment["id"]}]
+    other, _ = fresh(b, "elsewhere")
+    path = write(b["root"] / "with-event.jsonld", doc)
+    result = other("import", "--format", "vf-jsonld", path, "--agent", f"{b['me']}=me")
+    assert result["imported"] == 1 and result["planning"]["created"]["Commitment"] == 1  # type: ignore[index]
+    event = other("get", result["events"][  # type: ignore[index]
+        "bafyreibakedbakedbakedbakedbakedbakedbakedbakedbakedbakedba"])["entry"]  # type: ignore[index]
+    fulfilled = other("get", event["fulfills"])["entry"]  # type: ignore[index]
+    assert event["fulfills"] != commitment["id"].removeprefix("urn:coledger:")
+    assert fulfilled["outputOf"] == event["outputOf"]
+    assert fulfilled["resourceQuantity"] == {"hasNumericalValue": "400", "hasUnit": "one"}
+    assert other("get", fulfilled["plannedWithin"])["entry"]["name"] == "bread: 400 one"  # type: ignore[index]
