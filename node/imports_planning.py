@@ -4,7 +4,7 @@ agreements, commitments, claims, recipes and process specifications written to t
 
 The importing agent authors every copy, so the rules of authorship decide what it may
 copy: recipes, plans and process specifications anyone may; an intent, a commitment or a
-claim only if this agent is its provider or its receiver (after `--agent OLD=NEW`), else
+claim only if this agent is its provider or its receiver (after the agents' mapping), else
 the import is refused naming the node. References are rewritten to the copies' addresses
 (a reference to nothing in the document is kept as written, for the validators to judge).
 A record already on this chain, by address (one's own export) or by identical content
@@ -140,7 +140,7 @@ class PlanningImport:
                 getattr(entry, "provider", None), getattr(entry, "receiver", None)):
             raise LocalError(
                 f"{label}: this agent is neither its provider nor its receiver, and only a "
-                "party may author it (map the document's agent to this one: --agent OLD=me)")
+                "party may author it (map the document's agent to this one)")
         type_name = f"valueflows.{name}"
         here = entry.to_content()
         found = self.host.reuse(type_name, here)
