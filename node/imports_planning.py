@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from node.core.cid import Cid
-from node.core.errors import LocalError
+from node.core.errors import Field, LocalError, Phrased
 from node.core.scratch import Scratch
 from zomes.accounting.jsonld import node_id
 from zomes.accounting.jsonld_planning import CLASSES, PROPERTIES
@@ -35,6 +35,10 @@ EVENT_REFERENCES: Mapping[str, str] = {
     "stage": "ProcessSpecification",
 }  # fmt: skip
 """An event's properties that name planning records, and the class each names."""
+
+
+class NotAParty(Phrased):
+    """An intent, commitment or claim of the document that this agent is no party to."""
 
 
 class Host(Protocol):
@@ -138,9 +142,10 @@ class PlanningImport:
             raise LocalError(f"{label}: {describe_error(e)}") from None
         if name in PARTY_BOUND and self.host.me not in (
                 getattr(entry, "provider", None), getattr(entry, "receiver", None)):
-            raise LocalError(
+            raise NotAParty(
                 f"{label}: this agent is neither its provider nor its receiver, and only a "
-                "party may author it (map the document's agent to this one)")
+                "party may author it (map the document's agent to this one: ",
+                Field("agent", "the agents' mapping"), " OLD=me)")
         type_name = f"valueflows.{name}"
         here = entry.to_content()
         found = self.host.reuse(type_name, here)

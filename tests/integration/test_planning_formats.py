@@ -148,6 +148,7 @@ def test_another_agents_intents_and_broken_nodes_are_refused(bakery: dict[str, A
     path = write(b["root"] / "as-is.jsonld", exported)
     err = other.fails("import", "--format", "vf-jsonld", path)  # no --agent: not its intents
     assert "Intent urn:coledger:" in err and "only a party may author it" in err
+    assert "--agent OLD=me" in err
     broken = json.loads(json.dumps(exported))
     plan = next(n for n in broken["@graph"] if n["type"] == "vf:Plan")
     plan["due"] = "soon"
