@@ -24,6 +24,7 @@ from zomes.accounting.jsonld_planning import (
     INLINE_CLAUSES,
     PLANNING_CONTEXT,
     PROPERTIES,
+    agreement_clauses,
     planning_nodes,
 )
 from zomes.valueflows.entries import (
@@ -246,3 +247,18 @@ def test_csv_files_have_the_columns_docs_cli_lists() -> None:
         Proposal, sample, authors={}, withdrawn=[addr(11)]))))[0]
     assert offer["withdrawn"] == "true" and offer["publishes"] == addr(9)
     assert offer["proposedTo"] == YOU
+
+
+def test_an_agreements_inline_clauses_are_written_as_its_commitments() -> None:
+    """(Agreement.clauses is being added with countersigned agreements; until it is, a
+    clause is set on the frozen model by hand.)"""
+    sample = records()
+    agreement, clause = sample[addr(12)], sample[addr(13)]
+    object.__setattr__(agreement, INLINE_CLAUSES, (clause,))
+    nodes = agreement_clauses(addr(12), agreement)  # type: ignore[arg-type]
+    assert [(n["type"], n["clauseOf"], n["id"]) for n in nodes] == [
+        ("vf:Commitment", f"urn:coledger:{addr(12)}", f"urn:coledger:{addr(12)}#clause-1")]
+    doc = document()
+    doc["@graph"] += nodes
+    read = read_vf_graph(doc)["planning"]["Commitment"]
+    assert list(read) == [addr(13)]  # the inline clause is not read as a commitment of its own

@@ -99,7 +99,8 @@ def _unit(unit: str) -> str:
     return f"om2:{unit}"
 
 
-def _measure(content: Mapping[str, str]) -> dict[str, Any]:
+def measure_node(content: Mapping[str, str]) -> dict[str, Any]:
+    """A measure's content as a vf:Measure node (its unit an OM2 IRI)."""
     return {
         "type": "vf:Measure",
         "hasNumericalValue": content["hasNumericalValue"],
@@ -107,7 +108,8 @@ def _measure(content: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _place(label: str) -> dict[str, Any]:
+def place_node(label: str) -> dict[str, Any]:
+    """A location label as a vf:SpatialThing node named by it."""
     return {"type": "vf:SpatialThing", "name": label}
 
 
@@ -122,17 +124,18 @@ def _event_node(address: str, event: EconomicEvent) -> dict[str, Any]:
         elif key in REFERENCES:
             node[key] = node_id(value)
         elif key in MEASURES:
-            node[key] = _measure(value)
+            node[key] = measure_node(value)
         elif key in TIMES:
             node[key] = iso_time(value)
         elif key in LOCATIONS:
-            node[key] = _place(value)
+            node[key] = place_node(value)
         else:  # resourceClassifiedAs, state, image, note
             node[key] = value
     return node
 
 
-def _process_node(address: str, process: Process) -> dict[str, Any]:
+def process_node(address: str, process: Process) -> dict[str, Any]:
+    """A process as a vf:Process node."""
     node: dict[str, Any] = {"id": node_id(address), "type": "vf:Process", "name": process.name}
     if process.based_on:
         node["basedOn"] = node_id(process.based_on)
@@ -165,7 +168,7 @@ def _resource_node(address: str, resource: EconomicResource) -> dict[str, Any]:
     if resource.tracking_identifier:
         node["trackingIdentifier"] = resource.tracking_identifier
     if resource.current_location:
-        node["currentLocation"] = _place(resource.current_location)
+        node["currentLocation"] = place_node(resource.current_location)
     if resource.classified_as:
         node["classifiedAs"] = list(resource.classified_as)
     for key in ("image", "note"):
@@ -174,7 +177,8 @@ def _resource_node(address: str, resource: EconomicResource) -> dict[str, Any]:
     return node
 
 
-def _spec_node(address: str, spec: ResourceSpecification) -> dict[str, Any]:
+def spec_node(address: str, spec: ResourceSpecification) -> dict[str, Any]:
+    """A resource specification as a vf:ResourceSpecification node."""
     node: dict[str, Any] = {
         "id": node_id(address),
         "type": "vf:ResourceSpecification",
@@ -196,14 +200,15 @@ def _spec_node(address: str, spec: ResourceSpecification) -> dict[str, Any]:
     return node
 
 
-def _agent_node(agent_id: str, agent: Agent) -> dict[str, Any]:
+def agent_node(agent_id: str, agent: Agent) -> dict[str, Any]:
+    """An agent as a node of its VF class (vf:Organization, vf:Person...)."""
     node: dict[str, Any] = {
         "id": agent_iri(agent_id),
         "type": f"vf:{agent.agent_type}",
         "name": agent.name,
     }
     if agent.primary_location:
-        node["primaryLocation"] = _place(agent.primary_location)
+        node["primaryLocation"] = place_node(agent.primary_location)
     if agent.classified_as:
         node["classifiedAs"] = list(agent.classified_as)
     for key in ("image", "note"):
@@ -222,9 +227,9 @@ def to_vf_jsonld(
     """A VF 1.0 JSON-LD document: agents, specifications, resources, processes, then the
     events in the order given; each group but the events sorted by id."""
     graph: list[dict[str, Any]] = []
-    graph += [_agent_node(a, agents[a]) for a in sorted(agents)]
-    graph += [_spec_node(a, specs[a]) for a in sorted(specs)]
+    graph += [agent_node(a, agents[a]) for a in sorted(agents)]
+    graph += [spec_node(a, specs[a]) for a in sorted(specs)]
     graph += [_resource_node(a, resources[a]) for a in sorted(resources)]
-    graph += [_process_node(a, processes[a]) for a in sorted(processes)]
+    graph += [process_node(a, processes[a]) for a in sorted(processes)]
     graph += [_event_node(address, event) for address, event in events]
     return {"@context": CONTEXT, "@graph": graph}

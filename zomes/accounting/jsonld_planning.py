@@ -24,13 +24,13 @@ from zomes.accounting.jsonld import (
     EXTENSIONS,
     VF,
     MalformedDocument,
-    _agent_node,
-    _measure,
-    _place,
-    _process_node,
-    _spec_node,
     agent_iri,
+    agent_node,
+    measure_node,
     node_id,
+    place_node,
+    process_node,
+    spec_node,
 )
 from zomes.valueflows.entries import (
     Agreement,
@@ -144,11 +144,11 @@ def _value(kind: str, value: Any) -> Any:
     if kind in ("action", "purpose"):
         return f"vf:{value}"
     if kind == "measure":
-        return _measure(value)
+        return measure_node(value)
     if kind == "time":
         return iso_time(value)
     if kind == "place":
-        return _place(value)
+        return place_node(value)
     return list(value) if kind == "labels" else value
 
 
@@ -213,6 +213,8 @@ def read_planning(
             if VF + name in types and "@id" in node:
                 if name == "ProcessSpecification" and len(node) <= 2:
                     continue  # a mere reference
+                if "#" in node["@id"]:
+                    continue  # an agreement's inline clause (INLINE_CLAUSES): not read yet
                 address = address_of(node["@id"])
                 found[name][address], gone = _content(name, cls, node, by_id, read)
                 if gone:
@@ -302,11 +304,11 @@ def with_planning(doc: dict[str, Any], ds: Dataset, *, me: str, everyone: bool) 
     present = {node.get("id") for node in doc["@graph"]}
     vf_agents = ds.vf_agents()
     graph = list(doc["@graph"])
-    graph += [_agent_node(a, vf_agents[a]) for a in sorted(agents)
+    graph += [agent_node(a, vf_agents[a]) for a in sorted(agents)
               if a in vf_agents and agent_iri(a) not in present]
-    graph += [_spec_node(a, ds.specs[a]) for a in sorted(specs)
+    graph += [spec_node(a, ds.specs[a]) for a in sorted(specs)
               if a in ds.specs and node_id(a) not in present]
-    graph += [_process_node(a, ds.processes[a]) for a in sorted(processes)
+    graph += [process_node(a, ds.processes[a]) for a in sorted(processes)
               if a in ds.processes and node_id(a) not in present]
     records |= {a: ds.process_specs[a] for a in process_specs if a in ds.process_specs}
     graph += planning_nodes(records, withdrawn)
