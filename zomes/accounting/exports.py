@@ -13,22 +13,9 @@ from zomes.accounting.epcis import to_epcis
 from zomes.accounting.formatting import dumps_json, iso_time
 from zomes.accounting.jsonld import MalformedDocument, to_vf_jsonld
 from zomes.accounting.jsonld_import import from_vf_jsonld
-from zomes.accounting.jsonld_planning import INLINE_CLAUSES, PROPERTIES
+from zomes.accounting.jsonld_planning import CLASSES, INLINE_CLAUSES, PROPERTIES
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact, validate_pact
-from zomes.valueflows.entries import (
-    Agreement,
-    Claim,
-    Commitment,
-    EconomicEvent,
-    Intent,
-    Plan,
-    Proposal,
-    Recipe,
-    RecipeExchange,
-    RecipeFlow,
-    RecipeProcess,
-    VfEntry,
-)
+from zomes.valueflows.entries import EconomicEvent, Proposal, VfEntry
 
 __all__ = [
     "CSV_COLUMNS",
@@ -86,10 +73,11 @@ def to_csv(
 
 
 PLANNING_CSV: Final[dict[str, type[VfEntry]]] = {
-    "plans.csv": Plan, "intents.csv": Intent, "proposals.csv": Proposal,
-    "agreements.csv": Agreement, "commitments.csv": Commitment, "claims.csv": Claim,
-    "recipes.csv": Recipe, "recipe_processes.csv": RecipeProcess,
-    "recipe_exchanges.csv": RecipeExchange, "recipe_flows.csv": RecipeFlow,
+    f"{file}.csv": CLASSES[name] for file, name in (
+        ("plans", "Plan"), ("intents", "Intent"), ("proposals", "Proposal"),
+        ("agreements", "Agreement"), ("commitments", "Commitment"), ("claims", "Claim"),
+        ("recipes", "Recipe"), ("recipe_processes", "RecipeProcess"),
+        ("recipe_exchanges", "RecipeExchange"), ("recipe_flows", "RecipeFlow"))
 }  # fmt: skip
 """The CSV file of each kind of planning and recipe record, beside events.csv."""
 

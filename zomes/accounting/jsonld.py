@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from zomes.accounting.common import AccountingError
 from zomes.accounting.formatting import iso_time
 from zomes.valueflows.entries import (
@@ -21,6 +23,7 @@ from zomes.valueflows.entries import (
     EconomicResource,
     Process,
     ResourceSpecification,
+    VfEntry,
 )
 from zomes.valueflows.units import (
     OM2,
@@ -85,6 +88,24 @@ CONTEXT: Final[dict[str, Any]] = {
 
 class MalformedDocument(AccountingError):
     """A JSON-LD document that cannot be imported as ValueFlows events."""
+
+
+def validated(cls: type[VfEntry], content: Mapping[str, Any], where: str,
+              whole: str) -> dict[str, Any]:
+    """`content` as the entry type checks it; else MalformedDocument naming `where` (the
+    node) and the field at fault (`whole` when the fault is no one field's)."""
+    try:
+        return dict(cls.from_content(content).to_content())
+    except ValidationError as error:
+        first = error.errors()[0]
+        at = ".".join(str(part) for part in first["loc"]) or whole
+        raise MalformedDocument(f"{where}: {at}: {first['msg']}") from None
+
+
+def dereferenced(values: list[Any], by_id: Mapping[str, Any]) -> list[Any]:
+    """Values that are references to nodes (a flattened document's measures and places)
+    replaced by those nodes."""
+    return [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
 
 
 def node_id(address: str) -> str:

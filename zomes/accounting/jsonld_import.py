@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final, get_args
 
-from pydantic import ValidationError
-
 from zomes.accounting.common import AccountingError
 from zomes.accounting.formatting import parse_iso_time
 from zomes.accounting.jsonld import (
@@ -30,6 +28,8 @@ from zomes.accounting.jsonld import (
     TIMES,
     VF,
     MalformedDocument,
+    dereferenced,
+    validated,
 )
 from zomes.accounting.jsonld_planning import read_planning
 from zomes.valueflows.actions import ActionName
@@ -211,17 +211,12 @@ def _event_content(node: dict[str, Any], by_id: Mapping[str, Any]) -> dict[str, 
         if field is None:
             raise MalformedDocument(f"event {name}: property {key} is not supported")
         if field in MEASURES or field in LOCATIONS:  # flattened documents refer to nodes
-            values = [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+            values = dereferenced(values, by_id)
         try:
             content[field] = _field(field, values)
         except (AccountingError, UnitError) as error:
             raise MalformedDocument(f"event {name}: {field}: {error}") from None
-    try:
-        return EconomicEvent.from_content(content).to_content()
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "event"
-        raise MalformedDocument(f"event {name}: {where}: {first['msg']}") from None
+    return validated(EconomicEvent, content, f"event {name}", "event")
 
 
 def _single(values: list[Any]) -> Any:
@@ -371,17 +366,12 @@ def _thing_content(vf_class: str, node: dict[str, Any], by_id: Mapping[str, Any]
             raise MalformedDocument(f"{vf_class} {name}: property {key} is not supported")
         field, kind = fields[key]
         if kind == "place":
-            values = [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+            values = dereferenced(values, by_id)
         try:
             content[field] = _thing_value(kind, values)
         except (AccountingError, UnitError) as error:
             raise MalformedDocument(f"{vf_class} {name}: {field}: {error}") from None
-    try:
-        return dict(_THING_CLASSES[vf_class].from_content(content).to_content())
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or vf_class
-        raise MalformedDocument(f"{vf_class} {name}: {where}: {first['msg']}") from None
+    return validated(_THING_CLASSES[vf_class], content, f"{vf_class} {name}", vf_class)
 
 
 def read_vf_graph(document: Any) -> dict[str, Any]:

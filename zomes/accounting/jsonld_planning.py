@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from pydantic import ValidationError
-
 from zomes.accounting.common import AccountingError
 from zomes.accounting.dataset import Dataset
 from zomes.accounting.formatting import iso_time
@@ -26,11 +24,13 @@ from zomes.accounting.jsonld import (
     MalformedDocument,
     agent_iri,
     agent_node,
+    dereferenced,
     measure_node,
     node_id,
     place_node,
     process_node,
     spec_node,
+    validated,
 )
 from zomes.valueflows.entries import (
     Agreement,
@@ -237,18 +237,12 @@ def _content(name: str, cls: type[VfEntry], node: dict[str, Any], by_id: Mapping
         if field is None or _snake(field) not in cls.model_fields:
             raise MalformedDocument(f"{where}: property {key} is not supported")
         if kind in ("measure", "place"):  # flattened documents refer to nodes
-            values = [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+            values = dereferenced(values, by_id)
         try:
             content[field] = read(kind, values)
         except (AccountingError, UnitError) as error:
             raise MalformedDocument(f"{where}: {field}: {error}") from None
-    try:
-        parsed = cls.from_content(content).to_content()
-    except ValidationError as error:
-        first = error.errors()[0]
-        at = ".".join(str(part) for part in first["loc"]) or name
-        raise MalformedDocument(f"{where}: {at}: {first['msg']}") from None
-    return parsed, withdrawn
+    return validated(cls, content, where, name), withdrawn
 
 
 def _snake(camel: str) -> str:
