@@ -13,7 +13,8 @@ refer to is resolved in this order:
 
 Copies get new addresses, and the events are rewritten to name them. An event already on
 this chain (same address) is skipped, so importing one's own export again adds nothing; a
-specification or process with the very content of one already here is not copied again.
+specification or a plan's process with the very content of one already here is not copied
+again.
 The document's plans, intents, proposals, commitments, claims and recipes are copied too
 (node/imports_planning.py), and the events' fulfills/satisfies/settles name the copies.
 Agents are kept as the file names them unless mapped (`--agent OLD=NEW`, NEW may be `me`).
@@ -90,7 +91,9 @@ class _Import:
             entry = cls.from_content(content)
         except ValueError as e:
             raise LocalError(f"{self.label}: {node_id(address)}: {describe_error(e)}") from None
-        if kind != "resources":  # (resources are copied each time, as they always were)
+        # knowledge and a plan's processes are found again; resources and other processes
+        # (what happened, to things) are copied each time, as they always were
+        if kind == "specs" or (kind == "processes" and "plannedWithin" in content):
             found = self.reuse(entry_type(cls), entry.to_content())
             if found is not None:
                 self.copies[address] = found
