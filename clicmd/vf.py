@@ -77,6 +77,13 @@ def cmd_process_finish(a: argparse.Namespace) -> None:
          arg("--state", help="the resource's state after the event (e.g. pass, fail)"),
          arg("--note", help="a note"),
          arg("--corrects", help="the event this one corrects (with negative quantities)"),
+         arg("--fulfills", metavar="COMMITMENT", help="the commitment this event fulfils "
+             "(`coledger commitments` lists them)"),
+         arg("--satisfies", metavar="INTENT", help="the intent (an offer's or a request's) "
+             "this event satisfies"),
+         arg("--settles", metavar="CLAIM", help="the claim this event settles"),
+         arg("--realization-of", metavar="AGREEMENT",
+             help="the agreement this event realizes [found for a clause you hold]"),
          arg("--to", metavar="AGENT", help="the receiving agent: a countersigned event, signed by "
              "both of you and written on both chains (needs the running node)"),
          arg("--wait", type=seconds, default=60.0, metavar="SECONDS",
@@ -94,6 +101,8 @@ def cmd_record(a: argparse.Namespace) -> None:
         quantity=a.quantity, effort=a.effort, provider=a.provider, receiver=a.receiver,
         input_of=a.input_of, output_of=a.output_of, at_us=parse_time(a.at), location=a.location,
         to_location=a.to_location, state=a.state, note=a.note, corrects=a.corrects,
+        fulfills=a.fulfills, satisfies=a.satisfies, settles=a.settles,
+        realization_of=a.realization_of,
     )
     done = client().record(req, detail=OPTS.json)
     if not OPTS.json:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
+    from zomes.valueflows.entries import Intent
+    from zomes.valueflows.obligations import ClaimRequest
     from zomes.valueflows.offers import ProposalRequest
 
 
@@ -227,8 +229,9 @@ class LocalClient:
         with self._ledger() as led:
             author, now = str(led.agent.agent_id), led.agent.clock()
             old = [] if replaces is None else self._open_links(led, replaces)
+            intents = [] if replaces is None else self._open_intents(led, replaces)
             done, gone = led.commit(lambda s, v: (
-                publish(s, author, request, now), withdraw(s, old)))
+                publish(s, author, request, now), withdraw(s, old, intents)))
         out = {"proposal": str(done.proposal), "purpose": request.purpose,
                "intents": [str(i) for i in done.intents],
                "reciprocal": [str(i) for i in done.reciprocal],
@@ -243,7 +246,8 @@ class LocalClient:
 
         with self._ledger() as led:
             links = self._open_links(led, proposal)
-            deleted = led.commit(lambda s, v: withdraw(s, links))
+            intents = self._open_intents(led, proposal)
+            deleted = led.commit(lambda s, v: withdraw(s, links, intents))
         return {"proposal": proposal, "withdrawn": True,
                 "deleted_links": [str(d) for d in deleted]}
 
@@ -262,7 +266,48 @@ class LocalClient:
             raise LocalError(f"{proposal} is no open proposal of this agent")
         return links
 
+    @staticmethod
+    def _open_intents(led: Ledger, proposal: str) -> list[tuple[Cid, Cid, Intent]]:
+        """The intents of this agent's `proposal` not yet finished (see offers.withdraw)."""
+        from node.core.cid import Cid
+        from zomes.valueflows.offers import open_intents
+
+        return open_intents(led.agent.store.records(), Cid.parse(proposal))
+
+    def claim(self, request: ClaimRequest) -> dict[str, Any]:
+        """Record a claim of this agent (its receiver) triggered by an event."""
+        from zomes.valueflows.obligations import create_claim
+
+        with self._ledger() as led:
+            me, now = str(led.agent.agent_id), led.agent.clock()
+            address = led.commit(lambda s, v: create_claim(s, me, request, now))
+        return {"address": str(address), "receiver": me, "provider": request.provider}
+
     # -- reading ---------------------------------------------------------------------
+
+    def commitments(self, everything: bool = False) -> list[dict[str, Any]]:
+        """The commitments and claims this agent is a party to, with what the events that
+        fulfil or settle them add up to: its own chain's, and with a node those linked
+        to it and from them (the bases' authorities asked)."""
+        from zomes.valueflows.obligations import list_obligations
+
+        with self._agent() as agent:
+            me, now = str(agent.agent_id), agent.clock()
+            records = list(agent.store.records())
+        try:
+            self.links(str(records[0].address), "party", limit=1)
+        except NoNode:
+            return list_obligations(me, records, now, None, None, everything)
+        except CoreError:
+            pass
+
+        def links_page(base: str, link_type: str, after: str | None) -> dict[str, Any]:
+            return self.links(base, link_type, after=after)
+
+        def fetch(address: str) -> dict[str, Any] | None:
+            return self.get(address).view
+
+        return list_obligations(me, records, now, links_page, fetch, everything)
 
     def get(self, address: str) -> Found:
         """A record (by action address) or an entry (by entry address) the home holds."""

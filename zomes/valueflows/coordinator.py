@@ -22,6 +22,7 @@ from node.core.refusals import (
 )
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
+from zomes.valueflows.commitments import FLOW_LINKS
 from zomes.valueflows.entries import (
     EconomicEvent,
     EconomicResource,
@@ -31,6 +32,7 @@ from zomes.valueflows.entries import (
 )
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.units import Measure, UnitError, canonical_unit, parse_quantity
+from zomes.valueflows.zome import NAME as ZOME_NAME
 from zomes.valueflows.zome import ChainView, entry_type
 
 if TYPE_CHECKING:  # (the trace is imported by what traces: a write needs none)
@@ -59,6 +61,10 @@ class EventRequest:
     state: str | None = None
     note: str | None = None
     corrects: str | None = None
+    fulfills: str | None = None  # a commitment (an agreement's clause: with realization_of)
+    satisfies: str | None = None  # an intent
+    settles: str | None = None  # a claim
+    realization_of: str | None = None  # an agreement (found for a clause we hold if not given)
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,28 @@ def record_event(
         return str(address)
 
     event = build_event(view, author, req, now_us, new_resource)
-    return Recorded(scratch.create(entry_type(EconomicEvent), event.to_content()), created)
+    address = scratch.create(entry_type(EconomicEvent), event.to_content())
+    link_flows(scratch, event, address)
+    return Recorded(address, created)
+
+
+def link_flows(scratch: Scratch, event: EconomicEvent, address: Cid) -> list[Cid]:
+    """Link the event at `address` from the commitment, intent and claim it fulfils,
+    satisfies and settles (commitments.FLOW_LINKS): what either party asks to see it."""
+    links = []
+    for link_type, name in FLOW_LINKS.items():
+        base = getattr(event, name)
+        if base is not None:
+            links.append(scratch.create_link(Cid.parse(base), address, ZOME_NAME, link_type))
+    return links
+
+
+def clause_agreement(view: ChainView, commitment: str) -> str | None:
+    """The agreement of ours that holds `commitment` as a clause, if any: an event
+    fulfilling a clause names it in realization_of.
+    LEAD: wire agree's lookup of the author's agreements (their clauses' entry addresses)
+    here at merge; until then no commitment is a clause."""
+    return None
 
 
 NewResource = Callable[[str, str, "Measure | None", "str | None", "str | None"], "str | None"]
@@ -152,6 +179,10 @@ def build_event(
     quantity = field_measure(req.quantity, "quantity")
     effort = field_measure(req.effort, "effort")
     spec = field_address(req.conforms_to, "conforms_to")
+    fulfills = field_address(req.fulfills, "fulfills")
+    realization = field_address(req.realization_of, "realization_of")
+    if fulfills is not None and realization is None:
+        realization = clause_agreement(view, fulfills)
     resolved: dict[str, str | None] = {}
     for option, text, location in (
         ("resource", req.resource, req.location),
@@ -183,6 +214,10 @@ def build_event(
             state=req.state,
             note=req.note,
             corrects=field_address(req.corrects, "corrects"),
+            fulfills=fulfills,
+            satisfies=field_address(req.satisfies, "satisfies"),
+            settles=field_address(req.settles, "settles"),
+            realization_of=realization,
         )
     except ValueError as e:
         raise LocalError(f"bad event: {describe_error(e)}") from None
