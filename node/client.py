@@ -228,8 +228,7 @@ class LocalClient:
 
         with self._ledger() as led:
             author, now = str(led.agent.agent_id), led.agent.clock()
-            old = [] if replaces is None else self._open_links(led, replaces)
-            intents = [] if replaces is None else self._open_intents(led, replaces)
+            old, intents = ([], []) if replaces is None else self._withdrawal(led, replaces)
             done, gone = led.commit(lambda s, v: (
                 publish(s, author, request, now), withdraw(s, old, intents)))
         out = {"proposal": str(done.proposal), "purpose": request.purpose,
@@ -245,34 +244,28 @@ class LocalClient:
         from zomes.valueflows.offers import withdraw
 
         with self._ledger() as led:
-            links = self._open_links(led, proposal)
-            intents = self._open_intents(led, proposal)
+            links, intents = self._withdrawal(led, proposal)
             deleted = led.commit(lambda s, v: withdraw(s, links, intents))
         return {"proposal": proposal, "withdrawn": True,
                 "deleted_links": [str(d) for d in deleted]}
 
     @staticmethod
-    def _open_links(led: Ledger, proposal: str) -> list[tuple[Cid, Cid]]:
-        """(link, base) of this agent's open links to `proposal`; LocalError if none."""
+    def _withdrawal(led: Ledger, proposal: str) -> tuple[list[tuple[Cid, Cid]],
+                                                         list[tuple[Cid, Cid, Intent]]]:
+        """(link, base) of this agent's open links to `proposal` (LocalError if none), and
+        its intents not yet finished: what withdrawing it deletes and finishes."""
         from node.core.cid import Cid
-        from zomes.valueflows.offers import open_links
+        from zomes.valueflows.offers import open_intents, open_links
 
         try:
             target = Cid.parse(proposal)
         except CoreError:
             raise LocalError(f"{proposal!r} is not an address (bafy...)") from None
-        links = open_links(led.agent.store.records(), target)
+        records = list(led.agent.store.records())
+        links = open_links(records, target)
         if not links:
             raise LocalError(f"{proposal} is no open proposal of this agent")
-        return links
-
-    @staticmethod
-    def _open_intents(led: Ledger, proposal: str) -> list[tuple[Cid, Cid, Intent]]:
-        """The intents of this agent's `proposal` not yet finished (see offers.withdraw)."""
-        from node.core.cid import Cid
-        from zomes.valueflows.offers import open_intents
-
-        return open_intents(led.agent.store.records(), Cid.parse(proposal))
+        return links, open_intents(records, target)
 
     def claim(self, request: ClaimRequest) -> dict[str, Any]:
         """Record a claim of this agent (its receiver) triggered by an event."""
@@ -289,25 +282,13 @@ class LocalClient:
         """The commitments and claims this agent is a party to, with what the events that
         fulfil or settle them add up to: its own chain's, and with a node those linked
         to it and from them (the bases' authorities asked)."""
-        from zomes.valueflows.obligations import list_obligations
+        from zomes.valueflows.obligations import list_through
 
         with self._agent() as agent:
             me, now = str(agent.agent_id), agent.clock()
             records = list(agent.store.records())
-        try:
-            self.links(str(records[0].address), "party", limit=1)
-        except NoNode:
-            return list_obligations(me, records, now, None, None, everything)
-        except CoreError:
-            pass
-
-        def links_page(base: str, link_type: str, after: str | None) -> dict[str, Any]:
-            return self.links(base, link_type, after=after)
-
-        def fetch(address: str) -> dict[str, Any] | None:
-            return self.get(address).view
-
-        return list_obligations(me, records, now, links_page, fetch, everything)
+        return list_through(me, records, now, self.links, lambda a: self.get(a).view,
+                            everything)
 
     def get(self, address: str) -> Found:
         """A record (by action address) or an entry (by entry address) the home holds."""

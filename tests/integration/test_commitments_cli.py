@@ -108,3 +108,22 @@ def test_a_claim_is_recorded_and_listed(bakery) -> None:  # type: ignore[no-unty
                      "--quantity", "3 EUR")
     assert "check_claim" in err
     assert home.length() == before
+
+
+def test_an_event_satisfies_an_offer_until_it_is_withdrawn(bakery) -> None:  # type: ignore[no-untyped-def]
+    home, specs, _ = bakery
+    offer = home("offer", "--spec", specs["bread"], "--quantity", "20 one", "--action", "raise")
+    intent = offer["intents"][0]
+    event = home("record", "raise", "--resource", "new:rolls", "--conforms-to", specs["bread"],
+                 "--quantity", "5 one", "--satisfies", intent)
+    assert event["event"]["satisfies"] == intent
+    err = home.fails("record", "raise", "--resource", "new:rolls", "--conforms-to",
+                     specs["euro"], "--quantity", "5 EUR", "--satisfies", intent)
+    assert "check_satisfaction" in err
+    home("offer", "--withdraw", offer["proposal"])
+    updates = [r for r in home("chain", "show") if r["action"]["type"] == "Update"]
+    assert [u["action"]["original_action"] for u in updates] == [intent]
+    assert home("get", updates[0]["address"])["entry"]["finished"] is True  # type: ignore[index]
+    err = home.fails("record", "raise", "--resource", "new:rolls", "--conforms-to",
+                     specs["bread"], "--quantity", "5 one", "--satisfies", updates[0]["address"])
+    assert "check_satisfaction_open" in err

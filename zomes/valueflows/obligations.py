@@ -11,7 +11,7 @@ Pure: no disk, no network of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -20,7 +20,7 @@ from node.core.actions import Create
 from node.core.cid import Cid
 from node.core.errors import CoreError, LocalError
 from node.core.records import Record
-from node.core.refusals import UnknownAction
+from node.core.refusals import NoNode, UnknownAction
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
 from zomes.valueflows.commitments import (
@@ -126,6 +126,13 @@ def own_items(me: str, records: Iterable[Record]) -> tuple[list[_Item], list[tup
         except ValueError:
             continue
     return items, events
+
+
+def clause_items(me: str, records: Iterable[Record]) -> list[_Item]:
+    """The clauses of the countersigned agreements on `me`'s chain it is a party to, each
+    named by the entry address of its commitment (what an event's `fulfills` names).
+    LEAD: wire agree's reading of an agreement's clauses here at merge; none until then."""
+    return []
 
 
 def _pages(links_page: LinksPage, base: str, link_type: str) -> list[tuple[str, str]]:
@@ -246,7 +253,9 @@ def list_obligations(me: str, records: Iterable[Record], now_us: int,
     """Every commitment and claim `me` is a party to (open ones; `everything`: all), with
     committed, fulfilled and remaining quantities; `links_page` and `fetch` None: from
     the own chain alone (no node runs)."""
+    records = list(records)
     items, events = own_items(me, records)
+    items += clause_items(me, records)
     if links_page is not None and fetch is not None:
         items += linked_items(me, {i.address for i in items}, links_page, fetch)
     by_address = {i.address: i for i in items}
@@ -261,6 +270,21 @@ def list_obligations(me: str, records: Iterable[Record], now_us: int,
     rows = [row(i, now_us) for i in items]
     rows.sort(key=lambda r: (r["due"] is None, r["due"] or 0, r["address"]))
     return [r for r in rows if everything or r["open"]]
+
+
+def list_through(me: str, records: Sequence[Record], now_us: int,
+                 links: Callable[..., dict[str, Any]], fetch: Fetch,
+                 everything: bool = False) -> list[dict[str, Any]]:
+    """list_obligations through a Client's `links(base, link_type, after=...)` and `get`'s
+    view; from the own chain alone when no node runs (NoNode from the first links read)."""
+
+    def links_page(base: str, link_type: str, after: str | None) -> dict[str, Any]:
+        return links(base, link_type, after=after)
+
+    try:
+        return list_obligations(me, records, now_us, links_page, fetch, everything)
+    except NoNode:
+        return list_obligations(me, records, now_us, None, None, everything)
 
 
 def quantity_text(measure: dict[str, Any] | None) -> str:
