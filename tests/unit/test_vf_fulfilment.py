@@ -310,3 +310,13 @@ def test_both_parties_see_a_fulfilment_recorded_on_one_chain() -> None:
     # a forged link (the bakery's event said to be the mill's) is left out
     forged = {"links": [{"target": str(commitment), "author": _me(bakery)}], "next": None}
     assert list_obligations(_me(bakery), bakery.records, now, lambda *a: forged, fetch) == []
+
+
+def test_a_commitment_its_parties_did_not_make_is_fulfilled_by_nothing() -> None:
+    farm, mill = _agent(1), _agent(2)
+    spec = _spec(farm)
+    forged = mill.create(COMMITMENT_TYPE, Commitment(
+        action="raise", provider=_me(farm), receiver=_me(farm), resource_conforms_to=spec,
+        resource_quantity=Measure.of(10, "kg")).to_content())
+    assert _rule(_judge(_event(farm, spec, fulfills=str(forged)), farm, mill)) == (
+        "check_fulfilment")

@@ -96,7 +96,10 @@ def resolve_commitment(deps: Deps, address: str,
     if record is None or not _created(record, COMMITMENT_TYPE):
         return None
     assert record.entry is not None
-    return Commitment.from_content(record.entry.value)
+    commitment = Commitment.from_content(record.entry.value)
+    if check_commitment_party(commitment, str(record.action.author)) is not None:
+        return None  # (not a commitment its parties made: its author is warranted)
+    return commitment
 
 
 def resolve_intent(deps: Deps, address: str) -> tuple[Intent, int | None] | None:
@@ -108,6 +111,8 @@ def resolve_intent(deps: Deps, address: str) -> tuple[Intent, int | None] | None
         return None
     assert record.entry is not None
     intent = Intent.from_content(record.entry.value)
+    if str(record.action.author) not in (intent.provider, intent.receiver):
+        return None  # (check_intent_party: no intent its parties made)
     return intent, record.action.timestamp if intent.finished else None
 
 
@@ -117,7 +122,8 @@ def resolve_claim(deps: Deps, address: str) -> Claim | None:
     if record is None or not _created(record, CLAIM_TYPE):
         return None
     assert record.entry is not None
-    return Claim.from_content(record.entry.value)
+    claim = Claim.from_content(record.entry.value)
+    return claim if str(record.action.author) == claim.receiver else None  # (check_claim)
 
 
 def _event(record: Record) -> EconomicEvent | None:
