@@ -112,8 +112,8 @@ def status_text(report: dict[str, Any]) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in report["states"].items())
     lines = [f"plan {report['plan']}  {clean(report['name'])}, due {report['due'] or '-'}, "
              f"as of {report['asOf']}: {counts or 'no flows'}"]
-    rows: list[tuple[str, ...]] = [("kind", "process", "action", "resource", "planned", "done", "remaining", "due",
-             "state")]
+    rows: list[tuple[str, ...]] = [("kind", "process", "action", "resource", "planned", "done",
+                                    "remaining", "due", "state")]
     rows += [(f["kind"], clean(f["processName"] or "-"), f["action"],
               clean(f["resourceName"] or f["resourceConformsTo"] or "-"),
               _quantity(f["planned"]), _quantity(f["done"]), _quantity(f["remaining"]),

@@ -164,3 +164,22 @@ def _day(days: int) -> str:
     from datetime import UTC, datetime, timedelta
 
     return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()
+
+
+def test_plan_status_through_a_running_nodes_socket(planned) -> None:  # type: ignore[no-untyped-def]
+    import trio
+
+    from dht.memory import MemoryNetwork
+    from node.api import node_running, open_node
+
+    home, plan, s = planned
+
+    async def main() -> Any:
+        async with open_node(home.home, lambda: PASS, memory_network=MemoryNetwork(),
+                             gossip_interval=0.2):
+            assert node_running(home.home)
+            return await trio.to_thread.run_sync(
+                lambda: home("plan", "status", plan["address"]))
+
+    report = trio.run(main)
+    assert report["states"] == {"pending": 6} and report["breaksBudget"] is True
