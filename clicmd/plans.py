@@ -99,7 +99,8 @@ def cmd_plan_status(a: argparse.Namespace) -> None:
     remaining), missing (due passed, nothing recorded), pending. Each process's planned
     begin and end beside its first and last event. The footprint expected from the plan's
     raw inputs beside what its processes recorded, and the budgets that apply, as recorded
-    and with what the plan still needs (before production, the whole plan)."""
+    and with what the plan still needs (before production, the whole plan).
+    (docs/cli.md lists the keys of --json.)"""
     from node.core.clock import now_us
 
     at = date_us(a.at, "--at")
