@@ -18,12 +18,10 @@ import pytest
 from node.api import open_ledger
 from node.core.scratch import Scratch
 from tests.cli_home import CliHome
-from tests.integration.test_recipes_cli import flow, write
+from tests.integration.test_recipes_cli import PASS, bakery, flow, write  # noqa: F401
 from zomes.valueflows.coordinator import EventRequest, build_event, create_resource
 from zomes.valueflows.entries import EconomicEvent
 from zomes.valueflows.zome import ChainView, entry_type
-
-PASS = "plan status cli test"
 
 
 def fulfilling(home: Path, request: EventRequest, *, fulfills: str | None = None,
@@ -47,15 +45,9 @@ def fulfilling(home: Path, request: EventRequest, *, fulfills: str | None = None
 
 
 @pytest.fixture
-def planned(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-            monkeypatch: pytest.MonkeyPatch) -> tuple[CliHome, dict[str, Any], dict[str, str]]:
-    monkeypatch.setenv("COLEDGER_PASSPHRASE", PASS)
-    monkeypatch.chdir(tmp_path)
-    home = CliHome(tmp_path / "bakery", capsys)
-    home("init", "--name", "Bakery")
-    home("network", "create", "valley", "--out", str(tmp_path / "valley.network.json"))
-    s = {name: str(home("spec", "create", name, "--unit", unit)["address"])  # type: ignore[index]
-         for name, unit in (("wheat", "kg"), ("flour", "kg"), ("water", "l"), ("bread", "one"))}
+def planned(bakery: tuple[CliHome, dict[str, str], Path]  # noqa: F811
+            ) -> tuple[CliHome, dict[str, Any], dict[str, str]]:
+    home, s, tmp_path = bakery
     home("recipe", "create", write(tmp_path, "flour", {
         "name": "flour", "primaryOutput": s["flour"], "processes": [{
             "name": "milling", "hasDuration": "2 day",
