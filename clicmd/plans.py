@@ -139,10 +139,11 @@ def status_text(report: dict[str, Any]) -> str:
         if specs:
             lines.append(f"no footprint declared ({what}) for: "
                          + ", ".join(clean(names.get(s) or s) for s in specs))
+    who = {None: "the network", report["author"]: "the planner"}
     for b in report["budgets"]:
         with_plan = b["withPlan"]
         lines.append(
-            f"budget {clean(b['name'] or b['kind'])} of {b['agent'] or 'the network'}, "
+            f"budget {clean(b['name'] or b['kind'])} of {who.get(b['agent'], b['agent'])}, "
             f"{b['periodStart'][:10]} to {b['lastDay']}: {b['actual']['hasNumericalValue']} "
             f"(quotient {b['quotient']}) recorded, {with_plan['actual']['hasNumericalValue']} "
             f"(quotient {with_plan['quotient']}) with the plan, of "

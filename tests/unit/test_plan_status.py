@@ -11,6 +11,8 @@ import pytest
 
 from node.core.cid import Cid
 from node.core.identity import AgentKey
+from node.core.records import Record
+from node.testing import MemoryAgent
 from zomes.accounting.dataset import Dataset
 from zomes.accounting.entries import Budget, Factor, SpecFootprint
 from zomes.accounting.plan_report import plan_report
@@ -21,6 +23,7 @@ from zomes.valueflows.entries import (
     Intent,
     Plan,
     Process,
+    VfEntry,
 )
 from zomes.valueflows.plan_status import (
     STATES,
@@ -28,10 +31,12 @@ from zomes.valueflows.plan_status import (
     flow_state,
     flow_status,
     fulfilments,
+    plan_parts,
     plan_status,
     process_status,
 )
 from zomes.valueflows.units import Measure
+from zomes.valueflows.zome import entry_type
 
 DAY = 86_400 * 1_000_000
 T0 = 1_800_000_000_000_000  # the plan's first day
@@ -219,3 +224,33 @@ def test_a_plan_that_grows_the_throughput_more_than_one_percent_is_flagged() -> 
     smaller = plan.flows[NEED].model_copy(update={"resource_quantity": Measure.of(100, "kg")})
     plan.flows[NEED] = smaller
     assert plan_report(ds, plan, {}, T0 - DAY)["circularity"]["flaggedByPlan"] == []
+
+
+def test_plan_parts_are_its_authors_and_a_process_keeps_its_planned_times() -> None:
+    from tests.two_members import TwoMembers
+
+    bakery, other = TwoMembers("plans", AgentKey(b"\x70" * 32), AgentKey(b"\x71" * 32),
+                               T0).members()
+
+    def create(agent: MemoryAgent, entry: VfEntry) -> Record:
+        agent.create(entry_type(type(entry)), entry.to_content())
+        return agent.records[-1]
+
+    plan = str(create(bakery, Plan(name="flour", due=T0 + DAY)).address)
+    planned = Process(name="milling", has_beginning=T0, has_end=T0 + DAY, planned_within=plan)
+    process = create(bakery, planned)
+    made = str(create(bakery, Commitment(
+        action="produce", provider=str(bakery.agent_id), receiver=str(bakery.agent_id),
+        resource_quantity=Measure.of(1, "kilogram"), output_of=str(process.address),
+        planned_within=plan)).address)
+    create(other, Intent(action="consume", receiver=str(other.agent_id), planned_within=plan,
+                         resource_quantity=Measure.of(1, "kilogram")))
+    finished = planned.model_copy(update={"finished": True, "has_end": T0 + 3 * DAY})
+    bakery.commit(lambda s: s.update(process.address, process.action.entry_address,  # type: ignore[attr-defined]
+                                     entry_type(Process), finished.to_content()))
+    found = plan_parts([*bakery.records, *other.records], plan)
+    assert found is not None and found.author == str(bakery.agent_id)
+    assert list(found.flows) == [made]  # the other member's intent is not the plan's
+    assert found.processes[str(process.address)].has_end == T0 + DAY  # as planned
+    assert found.finished == {str(process.address): T0 + 3 * DAY}
+    assert plan_parts(bakery.records, made) is None

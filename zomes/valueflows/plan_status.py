@@ -54,8 +54,9 @@ class PlanParts:
 
 
 def plan_parts(records: Iterable[Record], plan: str) -> PlanParts | None:
-    """The plan at `plan` and its processes and flows among `records` (None: no such plan).
-    A process keeps its planned times from its first version; a later one may finish it."""
+    """The plan at `plan` and its processes and flows among `records` (None: no such plan):
+    only its author's (nobody else plans within it). A process keeps its planned times from
+    its first version; a later one may finish it."""
     found: dict[str, tuple[VfEntry, str]] = {}
     later: dict[str, Process] = {}
     for record in records:
