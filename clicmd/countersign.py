@@ -23,6 +23,8 @@ def record_countersigned(a: argparse.Namespace) -> None:
         "location": a.location, "to_location": a.to_location, "state": a.state, "note": a.note,
         "corrects": a.corrects,
     }
+    if a.classified_as:
+        event["classified_as"] = a.classified_as
     session = countersign(event, a.to, a.wait)
     if session["state"] != "committed":
         raise LocalError(f"session {session['id'][:12]} {session['state']}: "

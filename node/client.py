@@ -110,9 +110,11 @@ class LocalClient:
             "resources": states,
         }
 
-    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None) -> str:
+    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None,
+                    classified_as: Sequence[str] = ()) -> str:
+        """A resource specification; `classified_as`: what its resources are (byproduct...)."""
         with self._ledger() as led:
-            return str(led.create_spec(name, unit, allow_negative, note))
+            return str(led.create_spec(name, unit, allow_negative, note, tuple(classified_as)))
 
     def create_process_spec(self, name: str, note: str | None) -> str:
         with self._ledger() as led:

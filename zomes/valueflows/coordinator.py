@@ -59,6 +59,7 @@ class EventRequest:
     state: str | None = None
     note: str | None = None
     corrects: str | None = None
+    classified_as: tuple[str, ...] = ()  # the resource's (resourceClassifiedAs): byproduct...
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,10 @@ def field_measure(text: str | None, field: str) -> Measure | None:
 
 def _new_resource(
     scratch: Scratch, view: ChainView, name: str, quantity: Measure | None, spec: str | None,
-    location: str | None,
+    location: str | None, classes: tuple[str, ...] = (),
 ) -> Cid:
-    """An EconomicResource entry for `new:NAME`; its unit is the spec's default or the event's."""
+    """An EconomicResource entry for `new:NAME`, classified as `classes`; its unit is the
+    spec's default or the event's."""
     unit = None
     if spec is not None and spec in view.resource_specs:
         unit = view.resource_specs[spec].default_unit_of_resource
@@ -103,8 +105,8 @@ def _new_resource(
                           Field("conforms_to", "conforms_to"), " a spec")
     try:
         resource = EconomicResource(
-            name=name, unit_of_resource=unit, conforms_to=spec, current_location=location
-        )
+            name=name, unit_of_resource=unit, conforms_to=spec, current_location=location,
+            classified_as=classes)
     except ValueError as e:
         raise LocalError(f"bad resource: {describe_error(e)}") from None
     return scratch.create(entry_type(EconomicResource), resource.to_content())
@@ -130,7 +132,8 @@ def record_event(
 
     def new_resource(option: str, name: str, quantity: Measure | None, spec: str | None,
                      location: str | None) -> str:
-        address = _new_resource(scratch, view, name, quantity, spec, location)
+        address = _new_resource(scratch, view, name, quantity, spec, location,
+                                tuple(dict.fromkeys(req.classified_as)))
         created[name] = address
         return str(address)
 
@@ -173,6 +176,7 @@ def build_event(
             resource_inventoried_as=resolved["resource"],
             to_resource_inventoried_as=resolved["to-resource"],
             resource_conforms_to=spec if resolved["resource"] is None else None,
+            resource_classified_as=tuple(dict.fromkeys(req.classified_as)),
             resource_quantity=quantity,
             effort_quantity=effort,
             input_of=field_address(req.input_of, "input_of"),
@@ -189,12 +193,15 @@ def build_event(
 
 
 def create_spec(
-    scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None
+    scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None,
+    classified_as: tuple[str, ...] = (),
 ) -> Cid:
+    """A ResourceSpecification; `classified_as`: what its resources are (byproduct...)."""
     try:
         spec = ResourceSpecification(
             name=name,
             default_unit_of_resource=canonical_unit(unit),
+            resource_classified_as=tuple(dict.fromkeys(classified_as)),
             allow_negative=allow_negative,
             note=note,
         )
@@ -239,15 +246,28 @@ def finish_process(
 
 
 def inventory(view: ChainView) -> list[dict[str, Any]]:
-    """Every resource with both quantities, its unit and what the events say of it."""
+    """Every resource with both quantities, its unit and what the events say of it, and
+    its classifications (its own and its specification's)."""
     rows = []
     for address, state in view.states.items():
         resource = view.resources.get(address)
         row = state.to_content()
         row["name"] = resource.name if resource else None
+        row["classifiedAs"] = resource_classes(view, address)
         rows.append(row)
     rows.sort(key=lambda r: (r["name"] or "", r["address"]))
     return rows
+
+
+def resource_classes(view: ChainView, address: str) -> list[str]:
+    """A resource's classifications: its entry's, then its specification's (when the view
+    holds that specification), each once."""
+    resource = view.resources.get(address)
+    if resource is None:
+        return []
+    spec = view.resource_specs.get(resource.conforms_to or "")
+    own = spec.resource_classified_as if spec is not None else ()
+    return list(dict.fromkeys((*resource.classified_as, *own)))
 
 
 def merged_view(views: list[ChainView]) -> ChainView:
