@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
-    from zomes.valueflows.offers import ProposalRequest
+    from zomes.valueflows.entries import VfEntry
+    from zomes.valueflows.offers import Fetch, LinksPage, ProposalRequest
 
 
 T = TypeVar("T")
@@ -183,32 +184,52 @@ class LocalClient:
     def plan_from_recipe(self, recipe: str, quantity: str, due_us: int, *,
                          name: str | None = None, buy: Sequence[str] = ()) -> dict[str, Any]:
         """Write a plan to make `quantity` of a recipe's output by `due_us`, from the recipes
-        and footprints this home holds (its chain and the chains its DHT store holds)."""
+        and footprints this home holds (its chain and the chains its DHT store holds) and,
+        for another member's recipe it does not hold, those its node fetches."""
         from zomes.accounting.dataset import Dataset
         from zomes.accounting.footprint import vector_json
         from zomes.valueflows.planning import RecipeBook
         from zomes.valueflows.recipes import commit_plan, recipe_entries
 
+        with self._agent() as agent:
+            records = self._held_records(agent)
+        entries = recipe_entries(records)
+        if recipe not in RecipeBook.of(entries).recipes:
+            entries, fetched = self._network_recipes(recipe, entries, frozenset(buy))
+            records += fetched
+        data = Dataset()
+        data.add_records(records)
+        book = RecipeBook.of(entries)
         with self._ledger() as led:
-            records = self._held_records(led.agent)
-            data = Dataset()
-            data.add_records(records)
-            book = RecipeBook.of(recipe_entries(records))
             me = str(led.agent.agent_id)
             draft, made = led.commit(lambda s, v: commit_plan(
                 s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
         made["footprint"] = vector_json(draft.footprint)
         return made
 
-    def recipes(self) -> list[dict[str, Any]]:
-        """The recipes this home holds (its chain's and those of the chains it holds)."""
+    def recipes(self, spec: str | None = None, network: bool = False) -> list[dict[str, Any]]:
+        """The recipes this home holds (its chain's and those of the chains it holds), or
+        with `network` those the network lists (needs the node); `spec`: only those making it."""
+        from zomes.valueflows.coordinator import field_address
         from zomes.valueflows.planning import RecipeBook
         from zomes.valueflows.recipes import list_recipes, recipe_entries
 
+        wanted = field_address(spec, "spec")
+        if network:
+            return self._network_recipe_list(wanted)
         with self._agent() as agent:
             records = self._held_records(agent)
         authors = {str(r.address): str(r.action.author) for r in records}
-        return list_recipes(RecipeBook.of(recipe_entries(records)), authors)
+        rows = list_recipes(RecipeBook.of(recipe_entries(records)), authors)
+        return [r for r in rows if wanted is None or r["primaryOutput"] == wanted]
+
+    def _network_recipe_list(self, spec: str | None) -> list[dict[str, Any]]:
+        raise self._no_node()
+
+    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str]
+                         ) -> tuple[dict[str, VfEntry], list[Record]]:
+        """The recipe book for another member's recipe: without a node, what is known."""
+        return known, []
 
     @staticmethod
     def _held_records(agent: Agent) -> list[Record]:
@@ -403,6 +424,33 @@ class SocketClient(LocalClient):
             "links", base=base, link_type=link_type, tag_prefix=tag_prefix,
             include_deleted=include_deleted, after=after, limit=limit)
         return page
+
+    def _recipe_reads(self) -> tuple[LinksPage, Fetch]:
+        """A page of `recipe` links from a base, a record: asked of the network."""
+        from zomes.valueflows.recipe_links import RECIPE_LINK
+
+        return (lambda base, after: self.links(base, RECIPE_LINK, after=after),
+                lambda address: self.get(address).view)
+
+    def _network_recipe_list(self, spec: str | None) -> list[dict[str, Any]]:
+        """The recipes listed under `spec`'s base (or every recipe's), from its authorities."""
+        from zomes.valueflows.recipe_commons import list_network_recipes
+
+        return list_network_recipes(spec, *self._recipe_reads())
+
+    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str]
+                         ) -> tuple[dict[str, VfEntry], list[Record]]:
+        """Another member's recipe fetched with its author's chain, and the recipes the
+        network lists for the inputs it consumes that none known makes (recipe_commons)."""
+        from node.runtime.reports import unpack
+        from zomes.valueflows.recipe_commons import network_book
+
+        def chains(authors: list[str]) -> list[Record]:
+            answer = self._call("chains", timeout=180.0, agents=authors)
+            return [unpack(p) for packed in answer["chains"].values() for p in packed]
+
+        links_page, fetch = self._recipe_reads()
+        return network_book(recipe, known, fetch, links_page, chains, buy)
 
     def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         """Propose a countersigned event to `to`: the session as proposed."""
