@@ -315,6 +315,15 @@ class LocalClient:
         with self._ledger() as led:
             return led.inventory()
 
+    def surplus(self) -> list[dict[str, Any]]:
+        """What this agent holds or will produce that has no planned use (byproducts and
+        waste on hand, outputs nothing of its own uses), as offer rows for matching."""
+        from zomes.valueflows.surplus import surplus_rows
+
+        with self._ledger() as led:
+            me, records = str(led.agent.agent_id), list(led.agent.store.records())
+            return surplus_rows(me, records, led.inventory())
+
     def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]:
         """The ValueFlows trace (backwards) or track (forwards) on this chain."""
         with self._ledger() as led:
