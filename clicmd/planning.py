@@ -155,14 +155,21 @@ def cmd_match(a: argparse.Namespace) -> None:
     and for what it holds or will produce with no planned use (byproducts and waste on
     hand, outputs of its processes nothing of its own uses); best first (needs `coledger
     run`)."""
-    from zomes.valueflows.matching import candidates, find
+    from zomes.valueflows.matching import candidates, find, footprint_authors
 
     door = client()
     door.status()  # (no node: the one-line error before reading the home)
     dataset, me = door.gather(1, network=False)
     held = door.surplus()
     offers, requests = candidates(me, *_reads(door), held)
-    rows = [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
+    footprints: dict[str, Any] = dict(dataset.spec_footprints())
+    found = find(me, offers, requests, held, footprints)
+    authors = footprint_authors(me, found, footprints)
+    if authors:  # the footprints the offerers declared, where this home holds none
+        for spec, declared in door.chains(authors).spec_footprints().items():
+            footprints.setdefault(spec, declared)
+        found = find(me, offers, requests, held, footprints)
+    rows = [m.to_json() for m in found]
     emit(rows, _match_table(rows))
 
 

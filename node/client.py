@@ -192,16 +192,17 @@ class LocalClient:
         from zomes.valueflows.recipes import commit_plan, recipe_entries
 
         with self._agent() as agent:
+            me, own = str(agent.agent_id), list(agent.store.records())
             records = self._held_records(agent)
         entries = recipe_entries(records)
-        if recipe not in RecipeBook.of(entries).recipes:
-            entries, fetched = self._network_recipes(recipe, entries, frozenset(buy))
+        if recipe not in recipe_entries(own):  # another's design: what this home holds of
+            entries, fetched = self._network_recipes(  # it may be a part (as an authority)
+                recipe, entries, frozenset(buy), me)
             records += fetched
         data = Dataset()
         data.add_records(records)
         book = RecipeBook.of(entries)
         with self._ledger() as led:
-            me = str(led.agent.agent_id)
             draft, made = led.commit(lambda s, v: commit_plan(
                 s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
         made["footprint"] = vector_json(draft.footprint)
@@ -226,8 +227,12 @@ class LocalClient:
     def _network_recipe_list(self, spec: str | None) -> list[dict[str, Any]]:
         raise self._no_node()
 
-    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str]
-                         ) -> tuple[dict[str, VfEntry], list[Record]]:
+    def chains(self, agents: Sequence[str]) -> Dataset:
+        """The chains of `agents`, fetched from the network by the running node."""
+        raise self._no_node()
+
+    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str],
+                         me: str) -> tuple[dict[str, VfEntry], list[Record]]:
         """The recipe book for another member's recipe: without a node, what is known."""
         return known, []
 
@@ -447,19 +452,34 @@ class SocketClient(LocalClient):
 
         return list_network_recipes(spec, *self._recipe_reads())
 
-    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str]
-                         ) -> tuple[dict[str, VfEntry], list[Record]]:
-        """Another member's recipe fetched with its author's chain, and the recipes the
-        network lists for the inputs it consumes that none known makes (recipe_commons)."""
-        from node.runtime.reports import unpack
+    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str],
+                         me: str) -> tuple[dict[str, VfEntry], list[Record]]:
+        """Another member's recipe fetched with its author's chain (and the chains of the
+        authors of the recipes it depends on), and the recipes the network lists for the
+        inputs it consumes that none known makes (recipe_commons)."""
         from zomes.valueflows.recipe_commons import network_book
 
-        def chains(authors: list[str]) -> list[Record]:
-            answer = self._call("chains", timeout=180.0, agents=authors)
-            return [unpack(p) for packed in answer["chains"].values() for p in packed]
-
         links_page, fetch = self._recipe_reads()
-        return network_book(recipe, known, fetch, links_page, chains, buy)
+        return network_book(recipe, known, fetch, links_page, self._chain_records, buy,
+                            whole=frozenset({me}))
+
+    def _chain_records(self, agents: Sequence[str]) -> list[Record]:
+        """The records of `agents`' chains, each from its authorities (a few per call)."""
+        from node.gather import BATCH
+        from node.runtime.reports import unpack
+
+        wanted, records = list(dict.fromkeys(agents)), []
+        for start in range(0, len(wanted), BATCH):
+            answer = self._call("chains", timeout=180.0, agents=wanted[start:start + BATCH])
+            records += [unpack(p) for packed in answer["chains"].values() for p in packed]
+        return records
+
+    def chains(self, agents: Sequence[str]) -> Dataset:
+        from zomes.accounting.dataset import Dataset
+
+        data = Dataset()
+        data.add_records(self._chain_records(agents))
+        return data
 
     def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         """Propose a countersigned event to `to`: the session as proposed."""

@@ -140,3 +140,18 @@ def test_find_pairs_the_networks_requests_with_the_planned_surplus_ranked_on_tim
             for m in found] == [("req-late", planned, "open-ended windows"),
                                 ("req-early", planned, "the windows do not overlap")]
     assert found[0].to_json()["planned"] is True and found[0].to_json()["surplus"] == UNUSED
+
+
+def test_the_footprints_unknown_here_are_read_from_the_offerers_chains_best_first() -> None:
+    from zomes.valueflows.matching import MAX_FOOTPRINT_CHAINS, footprint_authors, rank
+
+    asked = row("req", "request", "me", quantity="1 kg")
+    offers = [row(f"o{n:02}", "offer", f"coop-{n % 20:02}", quantity=f"{n + 1} kg")
+              for n in range(40)]
+    found = rank([asked], [*offers, row("mine", "offer", "me")])
+    assert footprint_authors("me", found, {}) == [
+        f"coop-{n:02}" for n in range(20)][:MAX_FOOTPRINT_CHAINS]
+    assert footprint_authors("me", found, {"bafy-bran": object()}) == []  # (all known)
+    other = rank([row("req", "request", "me", classes=["feed"])],
+                 [row("x", "offer", "coop-x", spec=None, classes=["feed"])])
+    assert len(other) == 1 and footprint_authors("me", other, {}) == []  # (no spec)

@@ -158,3 +158,27 @@ def test_a_plan_from_another_members_recipe_fetches_it_and_the_recipes_it_depend
     assert net.chains_asked == [str(bakery.agent_id)]
     # an unknown address: nothing fetched, nothing known
     assert network_book(flour, {}, net.fetch, net.links_page, net.chains)[0] == {}
+
+
+def test_a_recipe_known_in_part_is_completed_from_its_authors_chain() -> None:
+    from zomes.valueflows.recipes import recipe_entries
+
+    mill, bakery = NET.members()
+    wheat, flour = spec(mill, "wheat"), spec(mill, "flour")
+    recipe(mill, "flour", flour, [(wheat, "100 kg")], "80 kg")
+    bread = spec(bakery, "bread", "one")
+    loaves = recipe(bakery, "bread", bread, [(flour, "40 kg")], "100 one")
+    held = recipe_entries([r for r in bakery.records if str(r.address) == loaves])
+    assert list(held) == [loaves]  # (the bread recipe without its process)
+    net = Network(mill, bakery)
+    entries, _ = network_book(loaves, held, net.fetch, net.links_page, net.chains)
+    assert net.chains_asked == [str(bakery.agent_id), str(mill.agent_id)]
+    draft = plan_from_recipe(RecipeBook.of(entries), loaves, parse_quantity("100 one"),
+                             NOW, agent="12D3KooW" + "C" * 44)
+    assert [p.process.name for p in draft.processes] == ["breading", "flouring"]
+    # the chains of the authors in `whole` are known whole: never fetched
+    net = Network(mill, bakery)
+    whole = recipe_entries([*mill.records, *bakery.records])
+    network_book(loaves, whole, net.fetch, net.links_page, net.chains,
+                 whole=frozenset({str(bakery.agent_id), str(mill.agent_id)}))
+    assert net.chains_asked == []

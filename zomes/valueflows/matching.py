@@ -238,6 +238,21 @@ def find(me: str, offers: Iterable[Row], requests: Iterable[Row], held: Iterable
             *rank([r for r in asked if r["author"] != me], mine, footprints)]
 
 
+MAX_FOOTPRINT_CHAINS: Final = 16
+"""Chains match reads at most for the footprints of the offers it found."""
+
+
+def footprint_authors(me: str, matches: Iterable[Match],
+                      footprints: Mapping[str, PerUnit]) -> list[str]:
+    """The others whose offers matched with a specification of no footprint known here:
+    whose chains to read for one (a specification's footprint is declared on its author's
+    chain, most often the offerer's), best match first, at most MAX_FOOTPRINT_CHAINS."""
+    authors = [m.offer["author"] for m in matches
+               if m.offer.get("spec") and m.offer["spec"] not in footprints
+               and m.offer["author"] != me]
+    return list(dict.fromkeys(authors))[:MAX_FOOTPRINT_CHAINS]
+
+
 def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row] = ()
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(offers, requests) `find` needs for `me`, read through a Client's two callables:

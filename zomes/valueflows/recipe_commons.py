@@ -122,10 +122,11 @@ def _entries(records: Iterable[Record]) -> dict[str, VfEntry]:
     return found
 
 
-def _unmade(book: RecipeBook, recipe: str) -> list[str]:
-    """The specifications the processes of `recipe`, and of the known recipes making what
-    those consume, consume and no known recipe makes (where to look on the network)."""
-    todo, seen, missing = [recipe], {recipe}, []
+def _walk(book: RecipeBook, recipe: str) -> tuple[list[str], list[str]]:
+    """(the recipes a plan from `recipe` walks: it and the known recipes making what their
+    processes consume, the specifications they consume that no known recipe makes: where
+    to look on the network)."""
+    todo, seen, missing = [recipe], [recipe], []
     while todo:
         processes = book.recipes[todo.pop()].recipe_includes
         for process in processes:
@@ -139,23 +140,24 @@ def _unmade(book: RecipeBook, recipe: str) -> list[str]:
                 if maker is None:
                     missing.append(spec)
                 elif maker not in seen:
-                    seen.add(maker)
+                    seen.append(maker)
                     todo.append(maker)
-    return list(dict.fromkeys(missing))
+    return seen, list(dict.fromkeys(missing))
 
 
 def network_book(recipe: str, known: Mapping[str, VfEntry], fetch: Fetch,
-                 links_page: LinksPage, chains: Chains,
-                 buy: frozenset[str] = frozenset()) -> tuple[dict[str, VfEntry], list[Record]]:
-    """The recipe entries a plan from `recipe` needs, beyond those `known`: its author's
-    (fetched from the network when `recipe` is not known), then, for each input consumed
-    that no known recipe makes (and is not in `buy`), the recipe the network lists under
-    that specification (the lowest address), its author's chain fetched in turn, down to
-    raw inputs. (entries, the records of the chains fetched: their footprints count.)"""
+                 links_page: LinksPage, chains: Chains, buy: frozenset[str] = frozenset(),
+                 whole: frozenset[str] = frozenset()) -> tuple[dict[str, VfEntry], list[Record]]:
+    """The recipe entries a plan from `recipe` needs, beyond those `known` (a part of some
+    chains, whole for the authors in `whole`): the chain of its author, and of the author of
+    each known recipe the plan walks; then, for each input consumed that no known recipe
+    makes (and is not in `buy`), the recipe the network lists under that specification
+    (the lowest address), its author's chain fetched in turn, down to raw inputs.
+    (entries, the records of the chains fetched: their footprints count.)"""
     fetch = _once(fetch)
     entries = dict(known)
     fetched: list[Record] = []
-    authors: set[str] = set()
+    authors: set[str] = set(whole)
 
     def add_chain_of(address: str) -> bool:
         """Fetch the chain of the author of the recipe at `address` (once, if a recipe)."""
@@ -164,7 +166,8 @@ def network_book(recipe: str, known: Mapping[str, VfEntry], fetch: Fetch,
         found = fetch(address)
         action = found.get("action") if isinstance(found, dict) else None
         author = action.get("author") if isinstance(action, dict) else None
-        if not isinstance(author, str) or author in authors or len(authors) >= MAX_CHAINS:
+        if (not isinstance(author, str) or author in authors
+                or len(authors) - len(whole) >= MAX_CHAINS):
             return False
         authors.add(author)
         records = list(chains([author]))
@@ -172,11 +175,13 @@ def network_book(recipe: str, known: Mapping[str, VfEntry], fetch: Fetch,
         entries.update(_entries(records))
         return True
 
-    if recipe not in RecipeBook.of(entries).recipes:
-        add_chain_of(recipe)
+    add_chain_of(recipe)
     asked: set[str] = set()
     while recipe in (book := RecipeBook.of(entries)).recipes:
-        wanted = [s for s in _unmade(book, recipe) if s not in asked and s not in buy]
+        walked, unmade = _walk(book, recipe)
+        if any([add_chain_of(r) for r in walked]):  # (each, then the book again)
+            continue
+        wanted = [s for s in unmade if s not in asked and s not in buy]
         if not wanted or len(asked) >= MAX_SPECS:
             break
         for spec in wanted[:MAX_SPECS - len(asked)]:
