@@ -149,7 +149,9 @@ def cmd_requests(a: argparse.Namespace) -> None:
     _list(a, "request")
 
 
-@command("match")
+@command("match", arg("--footprints", action="store_true",
+                      help="read the chains of the offerers whose footprint this home does not "
+                           "hold, for the footprint per unit they declared (at most 16; slower)"))
 def cmd_match(a: argparse.Namespace) -> None:
     """Offers elsewhere for this cooperative's requests; requests elsewhere for its offers
     and for what it holds or will produce with no planned use (byproducts and waste on
@@ -164,7 +166,7 @@ def cmd_match(a: argparse.Namespace) -> None:
     offers, requests = candidates(me, *_reads(door), held)
     footprints: dict[str, Any] = dict(dataset.spec_footprints())
     found = find(me, offers, requests, held, footprints)
-    authors = footprint_authors(me, found, footprints)
+    authors = footprint_authors(me, found, footprints) if a.footprints else []
     if authors:  # the footprints the offerers declared, where this home holds none
         for spec, declared in door.chains(authors).spec_footprints().items():
             footprints.setdefault(spec, declared)

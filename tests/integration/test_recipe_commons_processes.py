@@ -85,8 +85,8 @@ def test_a_cooperative_lists_another_members_recipe_by_spec_and_plans_from_it(tm
         asked = cli(home, "request", "--spec", specs["flour"], "--quantity", "100 kg")
         cli(home, "sync", "--timeout", "90", timeout=150)
         found: list[Any] = []
-        wait_until(lambda: found.extend(cli(home, "match", timeout=240)) or bool(found),
-                   timeout=60, what="a match")
+        wait_until(lambda: found.extend(cli(home, "match", "--footprints", timeout=240))
+                   or bool(found), timeout=60, what="a match")
         assert [(m["request"], m["offer"], m["footprint_per_unit"]) for m in found] == [
             (asked["proposal"], offered["proposal"], {"emissions": "0.5"})]
         assert all(n.status()["ops"].get("rejected", 0) == 0 for n in nodes.values())
