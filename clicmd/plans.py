@@ -33,7 +33,8 @@ def cmd_recipe_create(a: argparse.Namespace) -> None:
     A process lists its inputs and outputs as VF recipe flows (action, resourceConformsTo,
     resourceQuantity such as "50 kg", or effortQuantity for work) and may last a hasDuration
     ("3 hour"). Written all at once, checked by the recipe rules (no cycles, every flow
-    with a quantity and a unit)."""
+    with a quantity and a unit), and listed on the network under the specification it
+    makes: a shared design any member can plan from."""
     made = client().create_recipe(read_json(a.file))
     emit(made, f"{made['address']}  ({len(made['processes'])} processes, "
                f"{len(made['flows'])} flows)")
