@@ -117,4 +117,17 @@ def test_without_a_node_recipes_are_the_homes_and_the_network_needs_the_node(
     before = home.length()
     assert "no node is running" in home.fails("recipe", "list", "--network")
     assert "not an address" in home.fails("recipe", "list", "--spec", "bread")
+    # the author's own ledger refuses a recipe listed under what it does not make
+    from node.api import open_ledger
+    from node.core.cid import Cid
+    from node.runtime.ledger import RuleBroken
+    from zomes.valueflows.recipe_links import RECIPE_LINK, recipe_base
+
+    with open_ledger(home.home, lambda: "recipe commons test") as led:
+        with pytest.raises(RuleBroken, match="check_recipe_link"):
+            led.create_link(recipe_base(specs["bread"]), Cid.parse(made["address"]),  # type: ignore[index]
+                            "valueflows", RECIPE_LINK)
+        with pytest.raises(RuleBroken, match="check_recipe_link"):
+            led.create_link(recipe_base(specs["flour"]), Cid.parse(specs["flour"]),
+                            "valueflows", RECIPE_LINK)
     assert home.length() == before
