@@ -94,3 +94,80 @@ def cmd_plan_from_recipe(a: argparse.Namespace) -> None:
 
 def _quantity(measure: dict[str, Any]) -> str:
     return f"{measure['hasNumericalValue']} {measure['hasUnit']}"
+
+
+@command("plan status", arg("plan", help="the plan's address (as plan from-recipe prints it)"),
+         arg("--at", metavar="TIME", help="as of this time (ISO date or time, UTC) [now]"),
+         arg("--period", choices=("year", "quarter", "month"), default="year",
+             help="periods for the perma-circularity check [year]"))
+def cmd_plan_status(a: argparse.Namespace) -> None:
+    """A plan against what was recorded: each flow beside the events that fulfilled it.
+
+    Each commitment and intent of the plan with its planned, done (in the planned unit) and
+    remaining quantity, its due date and state: done, partly, late (due passed, some
+    remaining), missing (due passed, nothing recorded), pending. Each process's planned
+    begin and end beside its first and last event. The footprint expected from the plan's
+    raw inputs beside what its processes recorded, and the budgets that apply, as recorded
+    and with what the plan still needs (before production, the whole plan).
+    (docs/cli.md lists the keys of --json.)"""
+    from node.core.clock import now_us
+
+    at = date_us(a.at, "--at")
+    report = client().plan_status(a.plan, now_us() if at is None else at, a.period)
+    emit(report, status_text(report))
+
+
+def status_text(report: dict[str, Any]) -> str:
+    """The plan status as aligned tables."""
+    counts = ", ".join(f"{n} {state}" for state, n in report["states"].items())
+    lines = [f"plan {report['plan']}  {clean(report['name'])}, due {report['due'] or '-'}, "
+             f"as of {report['asOf']}: {counts or 'no flows'}"]
+    rows: list[tuple[str, ...]] = [("kind", "process", "action", "resource", "planned", "done",
+                                    "remaining", "due", "state")]
+    rows += [(f["kind"], clean(f["processName"] or "-"), f["action"],
+              clean(f["resourceName"] or f["resourceConformsTo"] or "-"),
+              _quantity(f["planned"]), _quantity(f["done"]), _quantity(f["remaining"]),
+              (f["due"] or "-")[:16], f["state"]) for f in report["flows"]]
+    lines += _aligned(rows)
+    rows = [("process", "planned begin", "planned end", "actual begin", "actual end",
+             "events", "state")]
+    rows += [(clean(p["name"]), *((t or "-")[:16] for t in (
+        p["plannedBeginning"], p["plannedEnd"], p["actualBeginning"], p["actualEnd"])),
+        str(p["events"]), p["state"]) for p in report["processes"]]
+    lines += ["", *_aligned(rows)]
+    fp = report["footprint"]
+    keys = sorted(set(fp["expected"]) | set(fp["recorded"]))
+    if keys:
+        rows = [("footprint", "expected", "recorded", "unit")]
+        rows += [(k, *(fp[s][k]["hasNumericalValue"] if k in fp[s] else "0"
+                       for s in ("expected", "recorded")),
+                  (fp["expected"].get(k) or fp["recorded"][k])["hasUnit"]) for k in keys]
+        lines += ["", *_aligned(rows)]
+    names = {f["resourceConformsTo"]: f["resourceName"] for f in report["flows"]}
+    for what, specs in (("expected", fp["noFootprint"]), ("recorded", fp["missing"])):
+        if specs:
+            lines.append(f"no footprint declared ({what}) for: "
+                         + ", ".join(clean(names.get(s) or s) for s in specs))
+    who = {None: "the network", report["author"]: "the planner"}
+    for b in report["budgets"]:
+        with_plan = b["withPlan"]
+        lines.append(
+            f"budget {clean(b['name'] or b['kind'])} of {who.get(b['agent'], b['agent'])}, "
+            f"{b['periodStart'][:10]} to {b['lastDay']}: {b['actual']['hasNumericalValue']} "
+            f"(quotient {b['quotient']}) recorded, {with_plan['actual']['hasNumericalValue']} "
+            f"(quotient {with_plan['quotient']}) with the plan, of "
+            f"{b['allocated']['hasNumericalValue']} {b['allocated']['hasUnit']}: "
+            + ("OVER with the plan" if with_plan["over"] else "within"))
+    circ = report["circularity"]
+    lines.append("perma-circularity: " + (
+        "the plan makes throughput grow more than 1 % in " + ", ".join(circ["flaggedByPlan"])
+        if circ["flaggedByPlan"] else "the plan adds no " + circ["period"]
+        + " with throughput growth above 1 %"))
+    return "\n".join(lines)
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as columns padded to their widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]

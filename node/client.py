@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
-    from zomes.valueflows.entries import VfEntry
+    from zomes.valueflows.entries import EconomicEvent, VfEntry
     from zomes.valueflows.offers import Fetch, LinksPage, ProposalRequest
 
 
@@ -207,6 +207,23 @@ class LocalClient:
                 s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
         made["footprint"] = vector_json(draft.footprint)
         return made
+
+    def plan_status(self, plan: str, now_us: int, period: str = "year") -> dict[str, Any]:
+        """A plan this home holds against what was recorded as of `now_us`, and its
+        footprint against the budgets that apply (zomes/accounting/plan_report.py)."""
+        from zomes.accounting.plan_report import plan_status_of
+
+        with self._agent() as agent:
+            records = self._held_records(agent)
+        return plan_status_of(records, plan, now_us, period, self.fulfilling)
+
+    def fulfilling(self, held: Sequence[tuple[str, EconomicEvent]],
+                   flows: Sequence[str]) -> dict[str, list[tuple[str, EconomicEvent]]]:
+        """The (address, event) fulfilling or satisfying each of `flows` (commitments,
+        intents) among the events `held` here. (A node's client may add the network's.)"""
+        from zomes.valueflows.plan_status import fulfilments
+
+        return fulfilments(held, flows)
 
     def recipes(self, spec: str | None = None, network: bool = False) -> list[dict[str, Any]]:
         """The recipes this home holds (its chain's and those of the chains it holds), or
