@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from node.client_commons import HomeCommons, NodeCommons
 from node.core.errors import CoreError, LocalError, NotFound
 from node.core.refusals import NoNode, NoPeerKnown
 from node.store.home import Agent, PassphraseSource
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
-    from zomes.valueflows.entries import EconomicEvent, VfEntry
-    from zomes.valueflows.offers import Fetch, LinksPage, ProposalRequest
+    from zomes.valueflows.entries import EconomicEvent
+    from zomes.valueflows.offers import ProposalRequest
 
 
 T = TypeVar("T")
@@ -52,7 +53,7 @@ class Found:
         self.data = data
 
 
-class LocalClient:
+class LocalClient(HomeCommons):
     """The operations on the home alone: its chain, its ledger, its DHT store."""
 
     def __init__(self, home: Path, passphrase: PassphraseSource, warnings: list[str]) -> None:
@@ -181,33 +182,6 @@ class LocalClient:
             made: dict[str, Any] = led.commit(lambda s, v: create_recipe(s, document))
         return made
 
-    def plan_from_recipe(self, recipe: str, quantity: str, due_us: int, *,
-                         name: str | None = None, buy: Sequence[str] = ()) -> dict[str, Any]:
-        """Write a plan to make `quantity` of a recipe's output by `due_us`, from the recipes
-        and footprints this home holds (its chain and the chains its DHT store holds) and,
-        for another member's recipe it does not hold, those its node fetches."""
-        from zomes.accounting.dataset import Dataset
-        from zomes.accounting.footprint import vector_json
-        from zomes.valueflows.planning import RecipeBook
-        from zomes.valueflows.recipes import commit_plan, recipe_entries
-
-        with self._agent() as agent:
-            me, own = str(agent.agent_id), list(agent.store.records())
-            records = self._held_records(agent)
-        entries = recipe_entries(records)
-        if recipe not in recipe_entries(own):  # another's design: what this home holds of
-            entries, fetched = self._network_recipes(  # it may be a part (as an authority)
-                recipe, entries, frozenset(buy), me)
-            records += fetched
-        data = Dataset()
-        data.add_records(records)
-        book = RecipeBook.of(entries)
-        with self._ledger() as led:
-            draft, made = led.commit(lambda s, v: commit_plan(
-                s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
-        made["footprint"] = vector_json(draft.footprint)
-        return made
-
     def plan_status(self, plan: str, now_us: int, period: str = "year") -> dict[str, Any]:
         """A plan this home holds against what was recorded as of `now_us`, and its
         footprint against the budgets that apply (zomes/accounting/plan_report.py)."""
@@ -224,34 +198,6 @@ class LocalClient:
         from zomes.valueflows.plan_status import fulfilments
 
         return fulfilments(held, flows)
-
-    def recipes(self, spec: str | None = None, network: bool = False) -> list[dict[str, Any]]:
-        """The recipes this home holds (its chain's and those of the chains it holds), or
-        with `network` those the network lists (needs the node); `spec`: only those making it."""
-        from zomes.valueflows.coordinator import field_address
-        from zomes.valueflows.planning import RecipeBook
-        from zomes.valueflows.recipes import list_recipes, recipe_entries
-
-        wanted = field_address(spec, "spec")
-        if network:
-            return self._network_recipe_list(wanted)
-        with self._agent() as agent:
-            records = self._held_records(agent)
-        authors = {str(r.address): str(r.action.author) for r in records}
-        rows = list_recipes(RecipeBook.of(recipe_entries(records)), authors)
-        return [r for r in rows if wanted is None or r["primaryOutput"] == wanted]
-
-    def _network_recipe_list(self, spec: str | None) -> list[dict[str, Any]]:
-        raise self._no_node()
-
-    def chains(self, agents: Sequence[str]) -> Dataset:
-        """The chains of `agents`, fetched from the network by the running node."""
-        raise self._no_node()
-
-    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str],
-                         me: str) -> tuple[dict[str, VfEntry], list[Record]]:
-        """The recipe book for another member's recipe: without a node, what is known."""
-        return known, []
 
     @staticmethod
     def _held_records(agent: Agent) -> list[Record]:
@@ -337,15 +283,6 @@ class LocalClient:
         with self._ledger() as led:
             return led.inventory()
 
-    def surplus(self) -> list[dict[str, Any]]:
-        """What this agent holds or will produce that has no planned use (byproducts and
-        waste on hand, outputs nothing of its own uses), as offer rows for matching."""
-        from zomes.valueflows.surplus import surplus_rows
-
-        with self._ledger() as led:
-            me, records = str(led.agent.agent_id), list(led.agent.store.records())
-            return surplus_rows(me, records, led.inventory())
-
     def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]:
         """The ValueFlows trace (backwards) or track (forwards) on this chain."""
         with self._ledger() as led:
@@ -402,7 +339,7 @@ class LocalClient:
                                    quiet=quiet)
 
 
-class SocketClient(LocalClient):
+class SocketClient(LocalClient, NodeCommons):
     """The home's running node asked over its socket for what needs the network."""
 
     def _call(self, method: str, timeout: float = 60.0, **params: Any) -> Any:
@@ -455,48 +392,6 @@ class SocketClient(LocalClient):
             "links", base=base, link_type=link_type, tag_prefix=tag_prefix,
             include_deleted=include_deleted, after=after, limit=limit)
         return page
-
-    def _recipe_reads(self) -> tuple[LinksPage, Fetch]:
-        """A page of `recipe` links from a base, a record: asked of the network."""
-        from zomes.valueflows.recipe_links import RECIPE_LINK
-
-        return (lambda base, after: self.links(base, RECIPE_LINK, after=after),
-                lambda address: self.get(address).view)
-
-    def _network_recipe_list(self, spec: str | None) -> list[dict[str, Any]]:
-        """The recipes listed under `spec`'s base (or every recipe's), from its authorities."""
-        from zomes.valueflows.recipe_commons import list_network_recipes
-
-        return list_network_recipes(spec, *self._recipe_reads())
-
-    def _network_recipes(self, recipe: str, known: dict[str, VfEntry], buy: frozenset[str],
-                         me: str) -> tuple[dict[str, VfEntry], list[Record]]:
-        """Another member's recipe fetched with its author's chain (and the chains of the
-        authors of the recipes it depends on), and the recipes the network lists for the
-        inputs it consumes that none known makes (recipe_commons)."""
-        from zomes.valueflows.recipe_commons import network_book
-
-        links_page, fetch = self._recipe_reads()
-        return network_book(recipe, known, fetch, links_page, self._chain_records, buy,
-                            whole=frozenset({me}))
-
-    def _chain_records(self, agents: Sequence[str]) -> list[Record]:
-        """The records of `agents`' chains, each from its authorities (a few per call)."""
-        from node.gather import BATCH
-        from node.runtime.reports import unpack
-
-        wanted, records = list(dict.fromkeys(agents)), []
-        for start in range(0, len(wanted), BATCH):
-            answer = self._call("chains", timeout=180.0, agents=wanted[start:start + BATCH])
-            records += [unpack(p) for packed in answer["chains"].values() for p in packed]
-        return records
-
-    def chains(self, agents: Sequence[str]) -> Dataset:
-        from zomes.accounting.dataset import Dataset
-
-        data = Dataset()
-        data.add_records(self._chain_records(agents))
-        return data
 
     def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         """Propose a countersigned event to `to`: the session as proposed."""
