@@ -2,7 +2,7 @@
 specification says what its resources are (`spec create --classified-as`), an event says
 what the resource it creates or touches is (`record ... --classified-as`, VF's
 resourceClassifiedAs, and a new:NAME resource's classifiedAs), and `inventory` shows each
-resource's classifications, its own and its specification's."""
+resource's classifications, its own, those its events gave it and its specification's."""
 
 from __future__ import annotations
 
@@ -39,8 +39,13 @@ def test_what_a_cooperative_holds_is_classified_and_the_inventory_shows_it(farm)
     rows = {r["name"]: r for r in farm("inventory")}  # type: ignore[union-attr, index]
     assert rows["bran"]["classifiedAs"] == ["byproduct", "organic", "feed"]
     assert rows["wheat"]["classifiedAs"] == []
+    # what it holds already is classified by an event naming it (its resourceClassifiedAs)
+    farm("record", "produce", "--resource", resource, "--quantity", "50 kg", "--output-of",
+         milling, "--classified-as", "waste")
+    rows = {r["name"]: r for r in farm("inventory")}  # type: ignore[union-attr, index]
+    assert rows["bran"]["classifiedAs"] == ["byproduct", "waste", "organic", "feed"]
     table = farm.text("inventory")
-    assert "[byproduct, organic, feed]" in table
+    assert "[byproduct, waste, organic, feed]" in table
     assert wheat["created_resources"]["wheat"] in table  # type: ignore[index]
     # a process specification has no resources to classify
     before = farm.length()

@@ -7,7 +7,7 @@ opens the home, runs these, validates the result and flushes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -247,27 +247,33 @@ def finish_process(
 
 def inventory(view: ChainView) -> list[dict[str, Any]]:
     """Every resource with both quantities, its unit and what the events say of it, and
-    its classifications (its own and its specification's)."""
+    its classifications (its own, those events gave it, its specification's)."""
+    labelled: dict[str, list[str]] = {}
+    for event in view.events.values():
+        for named in (event.resource_inventoried_as, event.to_resource_inventoried_as):
+            if named is not None and event.resource_classified_as:
+                labelled.setdefault(named, []).extend(event.resource_classified_as)
     rows = []
     for address, state in view.states.items():
         resource = view.resources.get(address)
         row = state.to_content()
         row["name"] = resource.name if resource else None
-        row["classifiedAs"] = resource_classes(view, address)
+        row["classifiedAs"] = resource_classes(view, address, labelled.get(address, ()))
         rows.append(row)
     rows.sort(key=lambda r: (r["name"] or "", r["address"]))
     return rows
 
 
-def resource_classes(view: ChainView, address: str) -> list[str]:
-    """A resource's classifications: its entry's, then its specification's (when the view
-    holds that specification), each once."""
+def resource_classes(view: ChainView, address: str, given: Iterable[str] = ()) -> list[str]:
+    """A resource's classifications: its entry's, then those `given` by the events naming
+    it (their resourceClassifiedAs), then its specification's (when the view holds that
+    specification), each once."""
     resource = view.resources.get(address)
     if resource is None:
         return []
     spec = view.resource_specs.get(resource.conforms_to or "")
-    own = spec.resource_classified_as if spec is not None else ()
-    return list(dict.fromkeys((*resource.classified_as, *own)))
+    kinds = spec.resource_classified_as if spec is not None else ()
+    return list(dict.fromkeys((*resource.classified_as, *given, *kinds)))
 
 
 def merged_view(views: list[ChainView]) -> ChainView:
