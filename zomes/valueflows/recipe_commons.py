@@ -122,17 +122,17 @@ def _entries(records: Iterable[Record]) -> dict[str, VfEntry]:
     return found
 
 
-def _walk(book: RecipeBook, recipe: str) -> tuple[list[str], list[str]]:
+def _walk(book: RecipeBook, recipe: str, buy: frozenset[str]) -> tuple[list[str], list[str]]:
     """(the recipes a plan from `recipe` walks: it and the known recipes making what their
     processes consume, the specifications they consume that no known recipe makes: where
-    to look on the network)."""
+    to look on the network); what is in `buy` is sourced, never made."""
     todo, seen, missing = [recipe], [recipe], []
     while todo:
         processes = book.recipes[todo.pop()].recipe_includes
         for process in processes:
             for _, flow in book.inputs.get(process, ()):
                 spec = flow.resource_conforms_to
-                if flow.action not in DEMANDING or spec is None:
+                if flow.action not in DEMANDING or spec is None or spec in buy:
                     continue
                 if book.maker(spec, processes) is not None:
                     continue
@@ -178,10 +178,10 @@ def network_book(recipe: str, known: Mapping[str, VfEntry], fetch: Fetch,
     add_chain_of(recipe)
     asked: set[str] = set()
     while recipe in (book := RecipeBook.of(entries)).recipes:
-        walked, unmade = _walk(book, recipe)
+        walked, unmade = _walk(book, recipe, buy)
         if any([add_chain_of(r) for r in walked]):  # (each, then the book again)
             continue
-        wanted = [s for s in unmade if s not in asked and s not in buy]
+        wanted = [s for s in unmade if s not in asked]
         if not wanted or len(asked) >= MAX_SPECS:
             break
         for spec in wanted[:MAX_SPECS - len(asked)]:
