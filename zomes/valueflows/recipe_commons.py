@@ -22,6 +22,8 @@ from zomes.valueflows.recipe_links import RECIPE_TYPE, recipe_base
 from zomes.valueflows.recipe_rules import DEMANDING
 from zomes.valueflows.recipes import recipe_entries
 
+MAX_LISTED: Final = 500
+"""Recipes a listing reads at most (the lowest addresses; each and its processes fetched)."""
 MAX_PROCESSES: Final = 64
 """Processes of one recipe a listing names at most (each is fetched)."""
 MAX_CHAINS: Final = 16
@@ -100,7 +102,9 @@ def list_network_recipes(spec: str | None, links_page: LinksPage,
     """The recipes the network lists under `spec`'s base (every recipe: None), by name, as
     `recipes.list_recipes` shows a book's: what each makes, of which processes, whose."""
     rows = []
-    for target, author in _targets(str(recipe_base(spec)), links_page).items():
+    targets = _targets(str(recipe_base(spec)), links_page)
+    for target in sorted(targets)[:MAX_LISTED]:
+        author = targets[target]
         recipe = _recipe(fetch, target, author)
         if recipe is None or (spec is not None and recipe.primary_output != spec):
             continue
