@@ -24,6 +24,8 @@ def record_countersigned(a: argparse.Namespace) -> None:
         "corrects": a.corrects, "fulfills": a.fulfills, "satisfies": a.satisfies,
         "settles": a.settles, "realization_of": a.realization_of,
     }
+    if a.classified_as:
+        event["classified_as"] = a.classified_as
     session = countersign(event, a.to, a.wait)
     if session["state"] != "committed":
         raise LocalError(f"session {session['id'][:12]} {session['state']}: "

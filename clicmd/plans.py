@@ -33,19 +33,26 @@ def cmd_recipe_create(a: argparse.Namespace) -> None:
     A process lists its inputs and outputs as VF recipe flows (action, resourceConformsTo,
     resourceQuantity such as "50 kg", or effortQuantity for work) and may last a hasDuration
     ("3 hour"). Written all at once, checked by the recipe rules (no cycles, every flow
-    with a quantity and a unit)."""
+    with a quantity and a unit), and listed on the network under the specification it
+    makes: a shared design any member can plan from."""
     made = client().create_recipe(read_json(a.file))
     emit(made, f"{made['address']}  ({len(made['processes'])} processes, "
                f"{len(made['flows'])} flows)")
 
 
-@command("recipe list")
+@command("recipe list",
+         arg("--spec", help="only the recipes making this resource specification (address)"),
+         arg("--network", action="store_true",
+             help="the recipes the network lists (asks the authorities of the spec's listing, "
+                  "or of every recipe's; needs `coledger run`)"))
 def cmd_recipe_list(a: argparse.Namespace) -> None:
-    """The recipes this home holds: its own and those of the chains it holds."""
-    rows = client().recipes()
+    """The recipes this home holds (its own and those of the chains it holds), or with
+    --network those published to the network: a commons of designs to plan from."""
+    rows = client().recipes(a.spec, network=a.network)
     emit(rows, "\n".join(
         f"{clean(r['name']):<24} {r['address']}  makes {r['primaryOutput']}  "
-        f"({clean(', '.join(r['processes']))})" for r in rows) or "(no recipes)")
+        f"({clean(', '.join(r['processes']))})"
+        + (f"  by {r['author']}" if a.network else "") for r in rows) or "(no recipes)")
 
 
 @command("plan from-recipe", arg("recipe", help="the recipe's address"),
@@ -62,7 +69,9 @@ def cmd_plan_from_recipe(a: argparse.Namespace) -> None:
     Processes are scheduled back from --due; a commitment for each flow the plan makes and
     uses, an intent for each raw input it needs (with the footprint they carry). Inputs
     made by a known recipe are planned from it in turn (dependent demand), one process
-    for everything that needs the same input."""
+    for everything that needs the same input. Another member's recipe is fetched from the
+    network (with the running node): its author's recipes, and those the network lists
+    for the inputs none of them makes (--buy SPEC to source one instead)."""
     due = date_us(a.due, "--due")
     assert due is not None
     made = client().plan_from_recipe(a.recipe, a.quantity, due, name=a.name, buy=a.buy)

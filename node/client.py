@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from node.client_commons import HomeCommons, NodeCommons
 from node.core.errors import CoreError, LocalError, NotFound
 from node.core.refusals import NoNode, NoPeerKnown
 from node.store.home import Agent, PassphraseSource
@@ -53,7 +54,7 @@ class Found:
         self.data = data
 
 
-class LocalClient:
+class LocalClient(HomeCommons):
     """The operations on the home alone: its chain, its ledger, its DHT store."""
 
     def __init__(self, home: Path, passphrase: PassphraseSource, warnings: list[str]) -> None:
@@ -112,9 +113,11 @@ class LocalClient:
             "resources": states,
         }
 
-    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None) -> str:
+    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None,
+                    classified_as: Sequence[str] = ()) -> str:
+        """A resource specification; `classified_as`: what its resources are (byproduct...)."""
         with self._ledger() as led:
-            return str(led.create_spec(name, unit, allow_negative, note))
+            return str(led.create_spec(name, unit, allow_negative, note, tuple(classified_as)))
 
     def create_process_spec(self, name: str, note: str | None) -> str:
         with self._ledger() as led:
@@ -180,26 +183,6 @@ class LocalClient:
             made: dict[str, Any] = led.commit(lambda s, v: create_recipe(s, document))
         return made
 
-    def plan_from_recipe(self, recipe: str, quantity: str, due_us: int, *,
-                         name: str | None = None, buy: Sequence[str] = ()) -> dict[str, Any]:
-        """Write a plan to make `quantity` of a recipe's output by `due_us`, from the recipes
-        and footprints this home holds (its chain and the chains its DHT store holds)."""
-        from zomes.accounting.dataset import Dataset
-        from zomes.accounting.footprint import vector_json
-        from zomes.valueflows.planning import RecipeBook
-        from zomes.valueflows.recipes import commit_plan, recipe_entries
-
-        with self._ledger() as led:
-            records = self._held_records(led.agent)
-            data = Dataset()
-            data.add_records(records)
-            book = RecipeBook.of(recipe_entries(records))
-            me = str(led.agent.agent_id)
-            draft, made = led.commit(lambda s, v: commit_plan(
-                s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
-        made["footprint"] = vector_json(draft.footprint)
-        return made
-
     def plan_status(self, plan: str, now_us: int, period: str = "year") -> dict[str, Any]:
         """A plan this home holds against what was recorded as of `now_us`, and its
         footprint against the budgets that apply (zomes/accounting/plan_report.py)."""
@@ -216,16 +199,6 @@ class LocalClient:
         from zomes.valueflows.plan_status import fulfilments
 
         return fulfilments(held, flows)
-
-    def recipes(self) -> list[dict[str, Any]]:
-        """The recipes this home holds (its chain's and those of the chains it holds)."""
-        from zomes.valueflows.planning import RecipeBook
-        from zomes.valueflows.recipes import list_recipes, recipe_entries
-
-        with self._agent() as agent:
-            records = self._held_records(agent)
-        authors = {str(r.address): str(r.action.author) for r in records}
-        return list_recipes(RecipeBook.of(recipe_entries(records)), authors)
 
     @staticmethod
     def _held_records(agent: Agent) -> list[Record]:
@@ -391,7 +364,7 @@ class LocalClient:
                                    quiet=quiet)
 
 
-class SocketClient(LocalClient):
+class SocketClient(LocalClient, NodeCommons):
     """The home's running node asked over its socket for what needs the network."""
 
     def _call(self, method: str, timeout: float = 60.0, **params: Any) -> Any:

@@ -7,7 +7,7 @@ opens the home, runs these, validates the result and flushes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,7 @@ class EventRequest:
     satisfies: str | None = None  # an intent
     settles: str | None = None  # a claim
     realization_of: str | None = None  # an agreement (found for a clause we hold if not given)
+    classified_as: tuple[str, ...] = ()  # the resource's (resourceClassifiedAs): byproduct...
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,10 @@ def field_measure(text: str | None, field: str) -> Measure | None:
 
 def _new_resource(
     scratch: Scratch, view: ChainView, name: str, quantity: Measure | None, spec: str | None,
-    location: str | None,
+    location: str | None, classes: tuple[str, ...] = (),
 ) -> Cid:
-    """An EconomicResource entry for `new:NAME`; its unit is the spec's default or the event's."""
+    """An EconomicResource entry for `new:NAME`, classified as `classes`; its unit is the
+    spec's default or the event's."""
     unit = None
     if spec is not None and spec in view.resource_specs:
         unit = view.resource_specs[spec].default_unit_of_resource
@@ -109,8 +111,8 @@ def _new_resource(
                           Field("conforms_to", "conforms_to"), " a spec")
     try:
         resource = EconomicResource(
-            name=name, unit_of_resource=unit, conforms_to=spec, current_location=location
-        )
+            name=name, unit_of_resource=unit, conforms_to=spec, current_location=location,
+            classified_as=classes)
     except ValueError as e:
         raise LocalError(f"bad resource: {describe_error(e)}") from None
     return scratch.create(entry_type(EconomicResource), resource.to_content())
@@ -136,7 +138,8 @@ def record_event(
 
     def new_resource(option: str, name: str, quantity: Measure | None, spec: str | None,
                      location: str | None) -> str:
-        address = _new_resource(scratch, view, name, quantity, spec, location)
+        address = _new_resource(scratch, view, name, quantity, spec, location,
+                                tuple(dict.fromkeys(req.classified_as)))
         created[name] = address
         return str(address)
 
@@ -204,6 +207,7 @@ def build_event(
             resource_inventoried_as=resolved["resource"],
             to_resource_inventoried_as=resolved["to-resource"],
             resource_conforms_to=spec if resolved["resource"] is None else None,
+            resource_classified_as=tuple(dict.fromkeys(req.classified_as)),
             resource_quantity=quantity,
             effort_quantity=effort,
             input_of=field_address(req.input_of, "input_of"),
@@ -224,12 +228,15 @@ def build_event(
 
 
 def create_spec(
-    scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None
+    scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None,
+    classified_as: tuple[str, ...] = (),
 ) -> Cid:
+    """A ResourceSpecification; `classified_as`: what its resources are (byproduct...)."""
     try:
         spec = ResourceSpecification(
             name=name,
             default_unit_of_resource=canonical_unit(unit),
+            resource_classified_as=tuple(dict.fromkeys(classified_as)),
             allow_negative=allow_negative,
             note=note,
         )
@@ -274,15 +281,34 @@ def finish_process(
 
 
 def inventory(view: ChainView) -> list[dict[str, Any]]:
-    """Every resource with both quantities, its unit and what the events say of it."""
+    """Every resource with both quantities, its unit and what the events say of it, and
+    its classifications (its own, those events gave it, its specification's)."""
+    labelled: dict[str, list[str]] = {}
+    for event in view.events.values():
+        for named in (event.resource_inventoried_as, event.to_resource_inventoried_as):
+            if named is not None and event.resource_classified_as:
+                labelled.setdefault(named, []).extend(event.resource_classified_as)
     rows = []
     for address, state in view.states.items():
         resource = view.resources.get(address)
         row = state.to_content()
         row["name"] = resource.name if resource else None
+        row["classifiedAs"] = resource_classes(view, address, labelled.get(address, ()))
         rows.append(row)
     rows.sort(key=lambda r: (r["name"] or "", r["address"]))
     return rows
+
+
+def resource_classes(view: ChainView, address: str, given: Iterable[str] = ()) -> list[str]:
+    """A resource's classifications: its entry's, then those `given` by the events naming
+    it (their resourceClassifiedAs), then its specification's (when the view holds that
+    specification), each once."""
+    resource = view.resources.get(address)
+    if resource is None:
+        return []
+    spec = view.resource_specs.get(resource.conforms_to or "")
+    kinds = spec.resource_classified_as if spec is not None else ()
+    return list(dict.fromkeys((*resource.classified_as, *given, *kinds)))
 
 
 def merged_view(views: list[ChainView]) -> ChainView:

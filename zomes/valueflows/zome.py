@@ -45,6 +45,7 @@ from zomes.valueflows.entries import (
 )
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.proposals import PROPOSAL_LINK, check_planning, check_proposal_link
+from zomes.valueflows.recipe_links import RECIPE_LINK, check_recipe_link
 from zomes.valueflows.recipe_rules import validate_recipe
 from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
 from zomes.valueflows.rules import check_event
@@ -405,6 +406,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
         return check_proposal_link(action, deps)
     if isinstance(action, CreateLink) and action.link_type in PLAN_LINK_TYPES:
         return check_link(action, deps)
+    if isinstance(action, CreateLink) and action.link_type == RECIPE_LINK:
+        return check_recipe_link(action, deps)
     if not isinstance(action, Create | Update):
         return VALID  # other links and deletes carry no accounting meaning here
     if op.entry is None:
@@ -494,6 +497,7 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.recipe_rules",
         "zomes.valueflows.proposals",
         "zomes.valueflows.commitments",
+        "zomes.valueflows.recipe_links",
     ),
 )
 
