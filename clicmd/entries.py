@@ -33,11 +33,12 @@ def cmd_import(a: argparse.Namespace) -> None:
 
     All or nothing: one refused event and nothing is written. Resources and processes the
     events name are copied from the document onto this chain (new addresses). So are its
-    plans, intents, proposals (open ones listed again), commitments, claims and recipes, with
-    their references rewritten: recipes and plans anyone may copy, an intent, commitment or
-    claim only one of its parties (map the document's agent with `--agent OLD=me`). What is
-    already here (the same address, or the same content: the document imported before) is
-    not written again."""
+    plans, intents, proposals, commitments, claims and recipes, with their references
+    rewritten and their links (open proposals and recipes listed again, commitments and
+    claims linked for the other party): recipes and plans anyone may copy, an intent,
+    commitment or claim only one of its parties (map the document's agent with `--agent
+    OLD=me`). What is already here (the same address, or the same content: the document
+    imported before) is not written again."""
     from decimal import Decimal
 
     try:

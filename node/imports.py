@@ -36,6 +36,7 @@ from node.imports_planning import PlanningImport
 from node.runtime.ledger import Ledger, RuleBroken
 from zomes.accounting.jsonld import MalformedDocument, node_id
 from zomes.accounting.jsonld_import import read_vf_graph
+from zomes.valueflows.coordinator import link_flows
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process, ResourceSpecification
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.zome import ChainView, entry_type
@@ -191,6 +192,8 @@ class _Import:
                 raise LocalError(f"{self.label}: {describe_error(e)}") from None
             new = scratch.create(entry_type(EconomicEvent), parsed.to_content())
             self.labels[new] = self.label
+            for link in link_flows(scratch, parsed, new):  # from what it fulfils, satisfies...
+                self.labels[link] = f"{self.label}: its link from what it meets"
             self.imported += 1
             if address is not None:
                 self.events[address] = str(new)

@@ -9,7 +9,8 @@ the import is refused naming the node. References are rewritten to the copies' a
 (a reference to nothing in the document is kept as written, for the validators to judge).
 A record already on this chain, by address (one's own export) or by identical content
 once its references are rewritten (the same document imported before), is not written
-again. An open proposal is listed (its links from its bases), a withdrawn one is not.
+again. A copy gets the links such a record has (an open proposal's and a recipe's
+listings, a commitment's or claim's party links); a withdrawn proposal is not listed.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from node.core.errors import Field, LocalError, Phrased
 from node.core.scratch import Scratch
 from zomes.accounting.jsonld import node_id
 from zomes.accounting.jsonld_planning import CLASSES, PROPERTIES
-from zomes.valueflows.entries import Intent, Proposal, VfEntry
+from zomes.valueflows.commitments import PARTY_LINK, party_base
+from zomes.valueflows.entries import Claim, Commitment, Intent, Proposal, Recipe, VfEntry
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.offers import ZOME
 from zomes.valueflows.proposals import PROPOSAL_LINK, proposal_bases
+from zomes.valueflows.recipe_links import RECIPE_LINK, recipe_bases
 
 PARTY_BOUND = frozenset({"Intent", "Commitment", "Claim"})
 """Records only their provider or receiver may author."""
@@ -159,17 +162,26 @@ class PlanningImport:
         self.contents[str(new)] = here
         self.host.labels[new] = label
         self.created[name] += 1
-        if isinstance(entry, Proposal) and entry.purpose and address not in self.withdrawn:
-            self._list(scratch, new, entry)
+        for base, link_type in self._bases(address, entry):
+            link = scratch.create_link(base, new, ZOME, link_type)
+            self.host.labels[link] = f"the link to {label}"
         return str(new)
 
-    def _list(self, scratch: Scratch, proposal: Cid, entry: Proposal) -> None:
-        """The links a published proposal has from its bases (as `offers.publish` makes)."""
-        intents = [Intent.from_content(self._content_here(a)) for a in entry.publishes]
-        assert entry.purpose is not None
-        for base in proposal_bases(entry.purpose, intents):
-            link = scratch.create_link(base, proposal, ZOME, PROPOSAL_LINK)
-            self.host.labels[link] = f"listing {self.host.label}"
+    def _bases(self, address: str, entry: VfEntry) -> list[tuple[Cid, str]]:
+        """The links a copy has from well-known bases, as the commands that write such a
+        record make them: an open proposal's listings (offers.publish), a recipe's
+        (recipes.create_recipe), a commitment's or claim's from each other party's base
+        (obligations)."""
+        if isinstance(entry, Proposal) and entry.purpose and address not in self.withdrawn:
+            intents = [Intent.from_content(self._content_here(a)) for a in entry.publishes]
+            return [(b, PROPOSAL_LINK) for b in proposal_bases(entry.purpose, intents)]
+        if isinstance(entry, Recipe):
+            return [(b, RECIPE_LINK) for b in recipe_bases(entry)]
+        if isinstance(entry, Commitment | Claim):
+            parties = dict.fromkeys((entry.provider, entry.receiver))
+            return [(party_base(p), PARTY_LINK) for p in parties
+                    if p is not None and p != self.host.me]
+        return []
 
     def _content_here(self, address: str) -> dict[str, Any]:
         """The content of an intent this import wrote or found (one a proposal names)."""

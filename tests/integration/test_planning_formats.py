@@ -21,6 +21,7 @@ from rdflib.compare import isomorphic
 
 from tests.cli_home import CliHome
 from zomes.accounting.exports import PLANNING_CSV
+from zomes.valueflows.commitments import party_base
 from zomes.valueflows.proposals import proposal_base
 
 PASS = "planning formats test"
@@ -121,12 +122,13 @@ def test_planning_records_round_trip_through_another_home(bakery: dict[str, Any]
     again = other.text("export", "--format", "vf-jsonld")
     assert isomorphic(graph_of(again, me), graph_of(document.read_text(), b["me"]))
 
-    # the open offers are listed again (links from their bases), the withdrawn one is not
+    # the open offers are listed again (links from their bases), the withdrawn one is not;
+    # so are the recipes (every recipe's base, their primary output's)
     chain = other("chain", "show")
-    links = [r for r in chain if r["action"]["type"] == "CreateLink"]  # type: ignore[index]
-    assert len(links) == 3 + 2  # the bran offer: all, spec, class; the request: all, spec
-    bases = {link["action"]["base"] for link in links}  # type: ignore[index]
-    assert str(proposal_base("offer", "class", "byproduct")) in bases
+    links = [r["action"] for r in chain if r["action"]["type"] == "CreateLink"]  # type: ignore[index]
+    kinds = sorted(link["link_type"] for link in links)
+    assert kinds == ["proposal"] * (3 + 2) + ["recipe"] * 4  # bran: all, spec, class; water
+    assert str(proposal_base("offer", "class", "byproduct")) in {x["base"] for x in links}
 
     # twice: nothing more
     length = other.length()
@@ -216,3 +218,33 @@ def test_events_in_the_document_fulfil_the_copies_of_its_commitments(
     assert fulfilled["outputOf"] == event["outputOf"]
     assert fulfilled["resourceQuantity"] == {"hasNumericalValue": "400", "hasUnit": "one"}
     assert other("get", fulfilled["plannedWithin"])["entry"]["name"] == "bread: 400 one"  # type: ignore[index]
+    [row] = other("commitments", "--all")  # type: ignore[misc]
+    assert row["address"] == event["fulfills"] and row["events"] == [  # type: ignore[index]
+        result["events"]["bafyreibakedbakedbakedbakedbakedbakedbakedbakedbakedbakedba"]]  # type: ignore[index]
+    assert row["fulfilled"] == {"hasNumericalValue": "400", "hasUnit": "one"}  # type: ignore[index]
+    links = [r["action"] for r in other("chain", "show")  # type: ignore[union-attr]
+             if r["action"]["type"] == "CreateLink" and r["action"]["link_type"] == "fulfilment"]
+    assert [link["base"] for link in links] == [event["fulfills"]]
+
+
+def test_a_commitment_naming_another_party_is_linked_from_its_party_base(
+        bakery: dict[str, Any]) -> None:
+    b = bakery
+    doc = json.loads(b["home"].text("export", "--format", "vf-jsonld"))
+    mill = "12D3KooW" + "M" * 44
+    doc["@graph"].append({
+        "id": "urn:coledger:bafyreiflourflourflourflourflourflourflourflourflourflourfl",
+        "type": "vf:Commitment", "action": "vf:transfer",
+        "provider": f"urn:coledger:agent:{mill}", "receiver": f"urn:coledger:agent:{b['me']}",
+        "resourceConformsTo": f"urn:coledger:{b['specs']['flour']}",
+        "resourceQuantity": {"type": "vf:Measure", "hasNumericalValue": "300",
+                             "hasUnit": "om2:kilogram"},
+        "due": "2027-03-01T00:00:00Z"})
+    other, _ = fresh(b, "elsewhere")
+    path = write(b["root"] / "with-mill.jsonld", doc)
+    other("import", "--format", "vf-jsonld", path, "--agent", f"{b['me']}=me")
+    party = [r["action"] for r in other("chain", "show")  # type: ignore[union-attr]
+             if r["action"]["type"] == "CreateLink" and r["action"]["link_type"] == "party"]
+    assert [link["base"] for link in party] == [str(party_base(mill))]
+    [row] = [r for r in other("commitments") if r["provider"] == mill]  # type: ignore[union-attr]
+    assert row["committed"] == {"hasNumericalValue": "300", "hasUnit": "kilogram"}
