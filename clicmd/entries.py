@@ -38,7 +38,8 @@ def cmd_import(a: argparse.Namespace) -> None:
     claims linked for the other party): recipes and plans anyone may copy, an intent,
     commitment or claim only one of its parties (map the document's agent with `--agent
     OLD=me`). What is already here (the same address, or the same content: the document
-    imported before) is not written again."""
+    imported before) is not written again. Countersigned agreements are left out: only
+    their parties' signatures make one."""
     from decimal import Decimal
 
     try:
@@ -53,7 +54,10 @@ def cmd_import(a: argparse.Namespace) -> None:
                  f"copied {made['resources']} resources, {made['processes']} processes, "
                  f"{made['specs']} specifications; "
                  f"{sum(planned['created'].values())} planning and recipe records "
-                 f"({planned['already_here']} already here)")
+                 f"({planned['already_here']} already here)" + (
+                     f"; left out {planned['countersigned_left_out']} countersigned agreements"
+                     " and clauses (only their parties sign them)"
+                     if planned["countersigned_left_out"] else ""))
 
 
 @command("equation create", arg("file", help="the equation as JSON (name, buckets); - for stdin"))

@@ -235,7 +235,7 @@ def import_vf_jsonld(ledger: Ledger, document: Any, agents: Mapping[str, str]) -
         "skipped": job.skipped,
         "created": job.counts,
         "events": job.events,
-        "planning": job.planning.summary(),
+        "planning": job.planning.summary(graph["countersigned"]),
     }
 
 

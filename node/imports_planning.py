@@ -9,8 +9,10 @@ the import is refused naming the node. References are rewritten to the copies' a
 (a reference to nothing in the document is kept as written, for the validators to judge).
 A record already on this chain, by address (one's own export) or by identical content
 once its references are rewritten (the same document imported before), is not written
-again. A copy gets the links such a record has (an open proposal's and a recipe's
-listings, a commitment's or claim's party links); a withdrawn proposal is not listed.
+again. A countersigned agreement and its clauses are left out (reported): only its
+parties' two signatures make one. A copy gets the links such a record has (an open
+proposal's and a recipe's listings, a commitment's or claim's party links); a withdrawn
+proposal is not listed.
 """
 
 from __future__ import annotations
@@ -190,6 +192,8 @@ class PlanningImport:
                              "document")
         return self.contents[address]
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, countersigned: set[str]) -> dict[str, Any]:
+        """What was copied; what was here already; the countersigned agreements and
+        clauses left out (only their parties' two signatures make them)."""
         return {"created": {k: v for k, v in self.created.items() if v},
-                "already_here": self.already}
+                "already_here": self.already, "countersigned_left_out": len(countersigned)}

@@ -16,6 +16,7 @@ import pytest
 import rdflib
 from rdflib.namespace import OWL, RDF
 
+from node.core.records import Entry
 from zomes.accounting.exports import PLANNING_CSV, planning_columns, to_planning_csv
 from zomes.accounting.jsonld import CONTEXT, EXTENSIONS, VF, MalformedDocument
 from zomes.accounting.jsonld_import import read_vf_graph
@@ -24,7 +25,7 @@ from zomes.accounting.jsonld_planning import (
     INLINE_CLAUSES,
     PLANNING_CONTEXT,
     PROPERTIES,
-    agreement_clauses,
+    inline_clauses,
     planning_nodes,
 )
 from zomes.valueflows.entries import (
@@ -45,7 +46,7 @@ from zomes.valueflows.units import Measure
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = ROOT / "zomes" / "valueflows" / "valueflows-1.0.ttl"
-DOCUMENTED_EXTENSIONS = {EXTENSIONS + "atLocation", EXTENSIONS + "withdrawn"}
+DOCUMENTED_EXTENSIONS = {EXTENSIONS + name for name in ("atLocation", "withdrawn", "countersigned")}
 ME = "12D3KooW" + "A" * 44
 YOU = "12D3KooW" + "B" * 44
 T = 1_800_000_000_000_000
@@ -140,7 +141,9 @@ def test_planning_terms_are_vf_terms_or_documented_extensions(ontology: rdflib.G
             assert rdflib.URIRef(iri) in properties, f"{key}: {iri} is not a VF property"
         else:
             assert iri in DOCUMENTED_EXTENSIONS, f"{key}: {iri} is neither VF nor documented"
-    graph = rdflib.Graph().parse(data=json.dumps(document((addr(11),))), format="json-ld")
+    marked = {"@context": PLANNING_CONTEXT,
+              "@graph": planning_nodes(records(), [addr(11)], [addr(12)])}
+    graph = rdflib.Graph().parse(data=json.dumps(marked), format="json-ld")
     for used in set(graph.objects(None, RDF.type)):
         assert used in classes, f"{used} is not a VF class"
     assert {rdflib.URIRef(VF + name) for name in CLASSES} <= set(graph.objects(None, RDF.type))
@@ -154,6 +157,7 @@ def test_planning_terms_are_vf_terms_or_documented_extensions(ontology: rdflib.G
     actions = set(ontology.subjects(RDF.type, rdflib.URIRef(VF + "Action")))
     assert set(graph.objects(None, rdflib.URIRef(VF + "action"))) <= actions
     assert (None, rdflib.URIRef(EXTENSIONS + "withdrawn"), None) in graph
+    assert (None, rdflib.URIRef(EXTENSIONS + "countersigned"), None) in graph
 
 
 def test_the_events_terms_keep_their_meaning_in_the_planning_context() -> None:
@@ -249,16 +253,23 @@ def test_csv_files_have_the_columns_docs_cli_lists() -> None:
     assert offer["proposedTo"] == YOU
 
 
-def test_an_agreements_inline_clauses_are_written_as_its_commitments() -> None:
-    """(Agreement.clauses is being added with countersigned agreements; until it is, a
-    clause is set on the frozen model by hand.)"""
+def test_a_countersigned_agreements_clauses_are_commitments_an_import_leaves_out() -> None:
+    """(Agreement.clauses comes with countersigned agreements; until it is merged, a clause
+    is set on the frozen model by hand.)"""
     sample = records()
-    agreement, clause = sample[addr(12)], sample[addr(13)]
-    object.__setattr__(agreement, INLINE_CLAUSES, (clause,))
-    nodes = agreement_clauses(addr(12), agreement)  # type: ignore[arg-type]
-    assert [(n["type"], n["clauseOf"], n["id"]) for n in nodes] == [
-        ("vf:Commitment", f"urn:coledger:{addr(12)}", f"urn:coledger:{addr(12)}#clause-1")]
-    doc = document()
-    doc["@graph"] += nodes
-    read = read_vf_graph(doc)["planning"]["Commitment"]
-    assert list(read) == [addr(13)]  # the inline clause is not read as a commitment of its own
+    agreement = sample[addr(12)]
+    bare = sample[addr(13)].model_copy(update={"clause_of": None, "reciprocal_clause_of": None})
+    object.__setattr__(agreement, INLINE_CLAUSES, (bare,))
+    clauses = inline_clauses(addr(12), agreement)  # type: ignore[arg-type]
+    [(address, clause)] = clauses.items()
+    assert address == str(Entry.of(bare.to_content()).address)  # as the agreement rules name it
+    assert clause.clause_of == addr(12)
+    doc = {"@context": PLANNING_CONTEXT,
+           "@graph": planning_nodes({**sample, **clauses}, countersigned=[addr(12)])}
+    node = next(n for n in doc["@graph"] if n["id"] == f"urn:coledger:{addr(12)}")
+    assert node["countersigned"] is True and INLINE_CLAUSES not in node
+    graph = read_vf_graph(json.loads(json.dumps(doc)))
+    # the agreement and its clauses (the inline one, and addr(13) naming it) are left out
+    assert graph["countersigned"] == {addr(12), addr(13), address}
+    assert graph["planning"]["Agreement"] == {} and graph["planning"]["Commitment"] == {}
+    assert graph["planning"]["Plan"] == expected()["Plan"]

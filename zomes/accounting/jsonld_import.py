@@ -381,8 +381,8 @@ def read_vf_graph(document: Any) -> dict[str, Any]:
     (contents, validated) and the withdrawn proposals; raises MalformedDocument."""
     nodes, by_id = _expanded_nodes(document)
     events = _events(nodes, by_id)
-    planning, withdrawn = read_planning(nodes, by_id, _address_of, _planning_value)
-    if not events and not any(planning.values()):
+    planning = read_planning(nodes, by_id, _address_of, _planning_value)
+    if not events and not any(planning.records.values()) and not planning.countersigned:
         raise MalformedDocument(
             "the document has no vf:EconomicEvent and no planning or recipe record")
     event_ids: list[str | None] = []
@@ -401,8 +401,9 @@ def read_vf_graph(document: Any) -> dict[str, Any]:
         "resources": things["EconomicResource"],
         "processes": things["Process"],
         "specs": things["ResourceSpecification"],
-        "planning": planning,
-        "withdrawn": withdrawn,
+        "planning": planning.records,
+        "withdrawn": planning.withdrawn,
+        "countersigned": planning.countersigned,
     }
 
 

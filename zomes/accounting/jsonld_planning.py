@@ -5,15 +5,19 @@ specifications, written beside the events (jsonld.py) and read back (jsonld_impo
 One table, PROPERTIES, says for every entry field its VF 1.0 property and its kind of
 value; the writer, the reader, the @context terms and the importer's reference rewriting
 all follow it. VF 1.0 has no term for an intent's atLocation (kept as `coledger:atLocation`,
-as for events) nor for a withdrawn proposal (`coledger:withdrawn true`: its listing links
-were deleted, so an import must not list it again).
+as for events), for a withdrawn proposal (`coledger:withdrawn true`: its listing links
+were deleted, so an import must not list it again) nor for a countersigned agreement
+(`coledger:countersigned true`: its clauses, held inline, are written as vf:Commitment
+nodes with vf:clauseOf; an import leaves it out, as only its parties' signatures make it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
+from node.core.records import Entry
 from zomes.accounting.common import AccountingError
 from zomes.accounting.dataset import Dataset
 from zomes.accounting.formatting import iso_time
@@ -102,9 +106,13 @@ PROPERTIES: Final[dict[str, tuple[str, str]]] = {
 WITHDRAWN: Final = EXTENSIONS + "withdrawn"
 """A proposal whose listing links its author deleted (a coledger extension)."""
 PURPOSES: Final = ("offer", "request")
+COUNTERSIGNED: Final = EXTENSIONS + "countersigned"
+"""An agreement its parties countersigned, its clauses inline (a coledger extension): only
+their two signatures make one, so an import leaves it and its clauses out."""
 INLINE_CLAUSES: Final = "clauses"
 """An agreement's commitments held in the Agreement entry itself (countersigned
-agreements, being added): written as vf:Commitment nodes by `agreement_clauses`."""
+agreements): each written as a vf:Commitment node, vf:clauseOf the agreement, named by the
+address its content would have as a Commitment entry (`inline_clauses`)."""
 
 
 def _term(iri: str, kind: str) -> Any:
@@ -125,6 +133,7 @@ def _term(iri: str, kind: str) -> Any:
 PLANNING_CONTEXT: Final[dict[str, Any]] = {
     **{key: _term(iri, kind) for key, (iri, kind) in PROPERTIES.items()},
     "withdrawn": {"@id": "coledger:withdrawn", "@type": "xsd:boolean"},
+    "countersigned": {"@id": "coledger:countersigned", "@type": "xsd:boolean"},
     **CONTEXT,  # the events' terms stand (the same IRIs: a unit test checks)
 }
 
@@ -152,44 +161,39 @@ def _value(kind: str, value: Any) -> Any:
     return list(value) if kind == "labels" else value
 
 
-def planning_node(address: str, entry: VfEntry, *, withdrawn: bool = False) -> dict[str, Any]:
+def planning_node(address: str, entry: VfEntry, *, withdrawn: bool = False,
+                  countersigned: bool = False) -> dict[str, Any]:
     """One planning or knowledge record as a JSON-LD node of its VF class."""
     node: dict[str, Any] = {"id": node_id(address), "type": f"vf:{type(entry).__name__}"}
     for key, value in entry.to_content().items():
-        if key != INLINE_CLAUSES:
+        if key != INLINE_CLAUSES:  # (written as commitments of their own: inline_clauses)
             node[key] = _value(PROPERTIES[key][1], value)
     if withdrawn:
         node["withdrawn"] = True
+    if countersigned:
+        node["countersigned"] = True
     return node
 
 
-def agreement_clauses(address: str, agreement: Agreement) -> list[dict[str, Any]]:
-    """THE PLACE for commitments held inline in an agreement (countersigned agreements'
-    clauses): each a vf:Commitment node with vf:clauseOf the agreement. Written when the
-    Agreement entry has such a field; standalone commitments name their agreement
-    themselves (clauseOf) and are written as any record."""
-    clauses = getattr(agreement, "clauses", None) or ()
-    nodes = []
-    for n, clause in enumerate(clauses, 1):
-        if isinstance(clause, VfEntry):
-            node = planning_node(f"{address}#clause-{n}", clause)
-            node["type"] = "vf:Commitment"
-            node.setdefault("clauseOf", node_id(address))
-            nodes.append(node)
-    return nodes
+def inline_clauses(address: str, agreement: Agreement) -> dict[str, Commitment]:
+    """The commitments an agreement holds inline (a countersigned agreement's clauses), by
+    the address each would have as a Commitment entry (as the agreement rules name a
+    clause), each a clause of the agreement (clauseOf)."""
+    clauses: tuple[Any, ...] = getattr(agreement, INLINE_CLAUSES, None) or ()
+    return {str(Entry.of(c.to_content()).address):
+            c if c.clause_of or c.reciprocal_clause_of else c.model_copy(
+                update={"clause_of": address})
+            for c in clauses if isinstance(c, Commitment)}
 
 
-def planning_nodes(records: Mapping[str, VfEntry], withdrawn: Iterable[str] = ()) -> list[Any]:
+def planning_nodes(records: Mapping[str, VfEntry], withdrawn: Iterable[str] = (),
+                   countersigned: Iterable[str] = ()) -> list[Any]:
     """The records as nodes, by class (CLASSES' order), then by address."""
-    gone = set(withdrawn)
-    nodes: list[dict[str, Any]] = []
-    for cls in CLASSES.values():
-        for address in sorted(a for a, e in records.items() if type(e) is cls):
-            entry = records[address]
-            nodes.append(planning_node(address, entry, withdrawn=address in gone))
-            if isinstance(entry, Agreement):
-                nodes += agreement_clauses(address, entry)
-    return nodes
+    gone, signed = set(withdrawn), set(countersigned)
+    return [planning_node(address, records[address], withdrawn=address in gone,
+                          countersigned=address in signed)
+            for cls in CLASSES.values()
+            for address in sorted(a for a, e in records.items() if type(e) is cls)]
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -197,41 +201,60 @@ def planning_nodes(records: Mapping[str, VfEntry], withdrawn: Iterable[str] = ()
 _BY_IRI: Final = {iri: (key, kind) for key, (iri, kind) in PROPERTIES.items()}
 
 
+@dataclass
+class PlanningRead:
+    """What a document holds of the planning and knowledge layers: records by class, then
+    address (contents, validated); the withdrawn proposals; and the countersigned
+    agreements and their clauses, read but left out of `records`."""
+
+    records: dict[str, dict[str, dict[str, Any]]]
+    withdrawn: set[str]
+    countersigned: set[str]
+
+
 def read_planning(
     nodes: Iterable[dict[str, Any]], by_id: Mapping[str, Any], address_of: Callable[[str], str],
     read: Callable[[str, list[Any]], Any],
-) -> tuple[dict[str, dict[str, dict[str, Any]]], set[str]]:
-    """The planning and knowledge records of expanded nodes, class -> address -> content
-    (validated), and the addresses of the withdrawn proposals. `address_of` reads a node's
+) -> PlanningRead:
+    """The planning and knowledge records of expanded nodes. `address_of` reads a node's
     address from its IRI, `read(kind, values)` one property's values (jsonld_import's);
     raises MalformedDocument naming the node and the property."""
     found: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in CLASSES}
-    withdrawn: set[str] = set()
+    marked: dict[str, set[str]] = {WITHDRAWN: set(), COUNTERSIGNED: set()}
     for node in nodes:
         types = node.get("@type", [])
         for name, cls in CLASSES.items():
             if VF + name in types and "@id" in node:
                 if name == "ProcessSpecification" and len(node) <= 2:
                     continue  # a mere reference
-                if "#" in node["@id"]:
-                    continue  # an agreement's inline clause (INLINE_CLAUSES): not read yet
                 address = address_of(node["@id"])
-                found[name][address], gone = _content(name, cls, node, by_id, read)
-                if gone:
-                    withdrawn.add(address)
-    return found, withdrawn
+                found[name][address], marks = _content(name, cls, node, by_id, read)
+                for mark in marks:
+                    marked[mark].add(address)
+    signed = marked[COUNTERSIGNED] & set(found["Agreement"])
+    clauses = {a for a, c in found["Commitment"].items()
+               if {c.get("clauseOf"), c.get("reciprocalClauseOf")} & signed}
+    for address in signed | clauses:
+        found["Agreement"].pop(address, None)
+        found["Commitment"].pop(address, None)
+    return PlanningRead(found, marked[WITHDRAWN], signed | clauses)
+
+
+_MARKS: Final = {WITHDRAWN: "Proposal", COUNTERSIGNED: "Agreement"}
+"""The extensions that mark a record, and the class each marks."""
 
 
 def _content(name: str, cls: type[VfEntry], node: dict[str, Any], by_id: Mapping[str, Any],
-             read: Callable[[str, list[Any]], Any]) -> tuple[dict[str, Any], bool]:
+             read: Callable[[str, list[Any]], Any]) -> tuple[dict[str, Any], set[str]]:
     where = f"{name} {node['@id']}"
     content: dict[str, Any] = {}
-    withdrawn = False
+    marks: set[str] = set()
     for key, values in node.items():
         if key.startswith("@"):
             continue
-        if key == WITHDRAWN and name == "Proposal":
-            withdrawn = read("literal", values) is True
+        if _MARKS.get(key) == name:
+            if read("bool", values):
+                marks.add(key)
             continue
         field, kind = _BY_IRI.get(key, (None, ""))
         if field is None or _snake(field) not in cls.model_fields:
@@ -242,7 +265,7 @@ def _content(name: str, cls: type[VfEntry], node: dict[str, Any], by_id: Mapping
             content[field] = read(kind, values)
         except (AccountingError, UnitError) as error:
             raise MalformedDocument(f"{where}: {field}: {error}") from None
-    return validated(cls, content, where, name), withdrawn
+    return validated(cls, content, where, name), marks
 
 
 def _snake(camel: str) -> str:
@@ -260,21 +283,36 @@ def _mine(ds: Dataset, address: str, entry: VfEntry, me: str) -> bool:
     return address in ds.cosigned and me in parties
 
 
-def chosen(ds: Dataset, *, me: str, everyone: bool) -> tuple[dict[str, VfEntry], set[str]]:
-    """The planning and recipe records an export carries: those of `me` (every gathered
-    one with `everyone`); and which of them are withdrawn proposals."""
+@dataclass
+class Chosen:
+    """What an export carries of the planning and knowledge layers."""
+
+    records: dict[str, VfEntry]  # with the countersigned agreements' clauses, by address
+    withdrawn: set[str]  # proposals whose listing links were deleted
+    countersigned: set[str]  # agreements holding their clauses inline
+
+
+def chosen(ds: Dataset, *, me: str, everyone: bool) -> Chosen:
+    """The planning and recipe records of `me` (every gathered one with `everyone`), an
+    agreement's inline clauses as commitments of their own."""
     records = {a: e for a, e in ds.planning.items() if everyone or _mine(ds, a, e, me)}
     listed = ds.listed_proposals()
     withdrawn = {a for a, e in records.items()
                  if isinstance(e, Proposal) and e.purpose is not None and a not in listed}
-    return records, withdrawn
+    countersigned = set()
+    for address, entry in list(records.items()):
+        if isinstance(entry, Agreement) and (clauses := inline_clauses(address, entry)):
+            countersigned.add(address)
+            records |= clauses
+    return Chosen(records, withdrawn, countersigned)
 
 
 def with_planning(doc: dict[str, Any], ds: Dataset, *, me: str, everyone: bool) -> dict[str, Any]:
     """`doc` (to_vf_jsonld's) with the planning and recipe records `chosen` picks, and the
     processes, specifications and agents they name that it lacks; `doc` itself when there
     are none (an events-only export stays as it was)."""
-    records, withdrawn = chosen(ds, me=me, everyone=everyone)
+    picked = chosen(ds, me=me, everyone=everyone)
+    records = picked.records
     if not records:
         return doc
     plans = {a for a, e in records.items() if isinstance(e, Plan)}
@@ -305,5 +343,5 @@ def with_planning(doc: dict[str, Any], ds: Dataset, *, me: str, everyone: bool) 
     graph += [process_node(a, ds.processes[a]) for a in sorted(processes)
               if a in ds.processes and node_id(a) not in present]
     records |= {a: ds.process_specs[a] for a in process_specs if a in ds.process_specs}
-    graph += planning_nodes(records, withdrawn)
+    graph += planning_nodes(records, picked.withdrawn, picked.countersigned)
     return {"@context": PLANNING_CONTEXT, "@graph": graph}

@@ -463,11 +463,12 @@ def export(
 def csv_files(ds: Dataset, *, me: str, everyone: bool = False) -> dict[str, str]:
     """The CSV export as files: events.csv, then one per kind of planning and recipe record
     (PLANNING_CSV), of this agent's records (or every gathered one)."""
-    records, withdrawn = chosen_planning(ds, me=me, everyone=everyone)
+    picked = chosen_planning(ds, me=me, everyone=everyone)
     files = {"events.csv": to_csv(ds.ordered_events(None if everyone else me),
                                   authors=ds.authors)}
     for name, cls in PLANNING_CSV.items():
-        files[name] = to_planning_csv(cls, records, authors=ds.authors, withdrawn=withdrawn)
+        files[name] = to_planning_csv(cls, picked.records, authors=ds.authors,
+                                      withdrawn=picked.withdrawn)
     return files
 
 
