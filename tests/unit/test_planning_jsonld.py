@@ -17,6 +17,7 @@ import rdflib
 from rdflib.namespace import OWL, RDF
 
 from node.core.records import Entry
+from zomes.accounting.dataset import Dataset
 from zomes.accounting.exports import PLANNING_CSV, planning_columns, to_planning_csv
 from zomes.accounting.jsonld import CONTEXT, EXTENSIONS, VF, MalformedDocument
 from zomes.accounting.jsonld_import import read_vf_graph
@@ -25,6 +26,7 @@ from zomes.accounting.jsonld_planning import (
     INLINE_CLAUSES,
     PLANNING_CONTEXT,
     PROPERTIES,
+    chosen,
     inline_clauses,
     planning_nodes,
 )
@@ -273,3 +275,16 @@ def test_a_countersigned_agreements_clauses_are_commitments_an_import_leaves_out
     assert graph["countersigned"] == {addr(12), addr(13), address}
     assert graph["planning"]["Agreement"] == {} and graph["planning"]["Commitment"] == {}
     assert graph["planning"]["Plan"] == expected()["Plan"]
+
+
+def test_an_export_carries_the_agreements_whose_clauses_name_this_agent() -> None:
+    ds = Dataset()
+    sample = records()
+    agreement = sample[addr(12)]
+    object.__setattr__(agreement, INLINE_CLAUSES, (sample[addr(13)],))  # ME provides
+    ds.planning |= {addr(12): agreement, addr(8): sample[addr(8)]}
+    ds.authors |= {addr(12): YOU, addr(8): YOU}  # the other party's chain came first
+    mine = chosen(ds, me=ME, everyone=False)
+    assert set(mine.records) == {addr(12), *inline_clauses(addr(12), agreement)}  # type: ignore[arg-type]
+    assert mine.countersigned == {addr(12)}
+    assert set(chosen(ds, me="12D3KooW" + "C" * 44, everyone=False).records) == set()

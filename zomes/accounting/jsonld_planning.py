@@ -276,11 +276,14 @@ def _snake(camel: str) -> str:
 
 
 def _mine(ds: Dataset, address: str, entry: VfEntry, me: str) -> bool:
-    """Authored by `me`, or countersigned by both parties, `me` one of them."""
+    """Authored by `me`, or countersigned by both parties, `me` one of them (an
+    agreement's parties are those of its inline clauses)."""
     if ds.authors.get(address) == me:
         return True
-    parties = (getattr(entry, "provider", None), getattr(entry, "receiver", None))
-    return address in ds.cosigned and me in parties
+    flows = inline_clauses(address, entry).values() if isinstance(entry, Agreement) else ()
+    parties = {p for flow in (entry, *flows)
+               for p in (getattr(flow, "provider", None), getattr(flow, "receiver", None))}
+    return (address in ds.cosigned or bool(flows)) and me in parties
 
 
 @dataclass
