@@ -36,6 +36,8 @@ class TransferHook:
     """Countersigned ValueFlows events of one agent: its ledger and its own records."""
 
     entry_type: str = COUNTERSIGNED_TYPE
+    noun: str = "event"
+    initiator_is: str = "provider, to its receiver"
     new_field: str = TO_RESOURCE
 
     def __init__(self, ledger: AppLedger, own: OwnRecords) -> None:
