@@ -320,6 +320,16 @@ class LocalClient:
     def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         raise self._no_node()
 
+    def agree(self, agreement: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
+        raise self._no_node()
+
+    def agreements(self) -> list[dict[str, Any]]:
+        """The countersigned agreements on this home's chain, with their clauses."""
+        from zomes.valueflows.agreement_hook import list_agreements
+
+        with self._agent() as agent:
+            return list_agreements(agent.store.records())
+
     def session(self, id: str) -> dict[str, Any]:  # noqa: A002 - the session's id
         raise self._no_node()
 
@@ -405,6 +415,12 @@ class SocketClient(LocalClient):
     def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         """Propose a countersigned event to `to`: the session as proposed."""
         session: dict[str, Any] = self._call("cs_start", event=event, to=to, wait_s=wait_s)
+        return session
+
+    def agree(self, agreement: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
+        """Propose a countersigned agreement to `to`: the session as proposed."""
+        session: dict[str, Any] = self._call("cs_agree", agreement=agreement, to=to,
+                                             wait_s=wait_s)
         return session
 
     def session(self, id: str) -> dict[str, Any]:  # noqa: A002
