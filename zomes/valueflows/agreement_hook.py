@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from node.core.cid import Cid
 from node.core.errors import CoreError, LocalError
@@ -40,25 +40,26 @@ class ClauseRequest(BaseModel):
     """One clause as asked for: `quantity` as text ("300 kg"), due at `due_us`, of
     specification `conforms_to`, optionally satisfying an intent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    quantity: str = Field(max_length=200)
-    due_us: int = Field(ge=0, lt=2**63)
-    action: str = Field("transfer", max_length=40)
-    conforms_to: str | None = Field(None, max_length=200)
-    satisfies: str | None = Field(None, max_length=200)
-    note: str | None = Field(None, max_length=10_000)
+    quantity: StrictStr = Field(max_length=200)
+    due_us: StrictInt = Field(ge=0, lt=2**63)
+    action: StrictStr = Field("transfer", max_length=40)
+    conforms_to: StrictStr | None = Field(None, max_length=200)
+    satisfies: StrictStr | None = Field(None, max_length=200)
+    note: StrictStr | None = Field(None, max_length=10_000)
 
 
 class AgreementRequest(BaseModel):
-    """`coledger agree`: what this agent gives (it provides) and gets (the other provides)."""
+    """`coledger agree`: what this agent gives (it provides) and gets (the other provides)
+    (JSON lists become tuples; every scalar is strict)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     give: tuple[ClauseRequest, ...] = Field(max_length=MAX_CLAUSES)
     get: tuple[ClauseRequest, ...] = Field(max_length=MAX_CLAUSES)
-    name: str | None = Field(None, max_length=500)
-    note: str | None = Field(None, max_length=10_000)
+    name: StrictStr | None = Field(None, max_length=500)
+    note: StrictStr | None = Field(None, max_length=10_000)
 
     @classmethod
     def of(cls, value: Mapping[str, Any]) -> AgreementRequest:
