@@ -111,6 +111,8 @@ def proposal_problem(app: CountersignHook | None, msg: Propose, peer: AgentId, m
     parties = app.parties(msg.event)
     if parties is None:
         return f"the proposed {app.noun} is malformed"
+    if msg.to_new is not None and not app.new_field:
+        return f"the {app.noun} has nothing for the counterparty to create"
     if msg.party.agent != peer or parties != (str(peer), str(me)):
         return f"the proposal must come from the {app.noun}'s {app.initiator_is}"
     if (

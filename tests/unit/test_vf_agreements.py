@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clicmd.agreements import parse_clause
 from dht.session_wire import Propose
@@ -23,6 +25,7 @@ from node.core.records import Entry, Record
 from node.runtime.countersign_api import proposal_problem
 from node.store.deps import BoundedMemo
 from node.testing import MemoryAgent
+from tests.unit.test_peer_decoders import dag_values
 from tests.unit.test_sys_validation import DictDeps, signed_by
 from validation.sys import sys_validate
 from zomes.valueflows.agreement_hook import (
@@ -296,6 +299,9 @@ def test_a_peers_proposal_of_an_unknown_type_or_malformed_agreement_is_declined(
     garbage = Propose(b"s" * 16, AGREEMENT_TYPE, {"clauses": [1, 2]}, party, 10, 20, None, ())
     assert "malformed" in (proposal_problem(hook, garbage, MILL.agent_id, BAKERY.agent_id, 11)
                            or "")
+    new = Propose(b"s" * 16, AGREEMENT_TYPE, content.to_content(), party, 10, 20, "x", ())
+    assert "nothing for the counterparty to create" in (
+        proposal_problem(hook, new, MILL.agent_id, BAKERY.agent_id, 11) or "")
     # the bakery cannot propose the mill's clauses first: it is not their provider
     assert "first clause's provider" in (
         proposal_problem(hook, good, BAKERY.agent_id, MILL.agent_id, 11) or "")
@@ -313,3 +319,24 @@ def test_clause_text_as_the_cli_reads_it() -> None:
                 "300 kg of X of Y by 2027-03-01", "action"):
         with pytest.raises(LocalError):
             parse_clause(bad, "--give")
+
+
+_CLAUSE_KEYS = ("action", "provider", "receiver", "resourceQuantity", "due", "satisfies",
+                "clauses", "hasUnit", "hasNumericalValue")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(_CLAUSE_KEYS) | st.text(max_size=6), dag_values,
+                       max_size=4))
+def test_a_peers_proposed_agreement_never_raises_as_it_arrives(content: dict[str, Any]) -> None:
+    """A proposal's entry is a peer's map: read as an agreement it gives parties or None,
+    and the arrival check gives a reason or None, never an exception."""
+    hook = AgreementHook(None, None)  # type: ignore[arg-type]
+    for value in (content, {"clauses": [content]}, {"clauses": [content, content]}):
+        parties = hook.parties(value)
+        assert parties is None or len(parties) == 2
+        msg = Propose(b"s" * 16, AGREEMENT_TYPE, value, Party(MILL.agent_id, Cid.of(b"p"), 4, 10),
+                      10, 20, None, ())
+        problem = proposal_problem(hook, msg, MILL.agent_id, BAKERY.agent_id, 11)
+        assert problem is None or isinstance(problem, str)
+        assert signed_agreement({"session": value, "entry": value, "approvals": []}) is None
