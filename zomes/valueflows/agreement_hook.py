@@ -11,12 +11,11 @@ The initiator's clauses (--give) come first: the first clause's provider is the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from node.core.cid import Cid
-from node.core.errors import CoreError, LocalError
+from node.core.errors import LocalError
 from node.core.identity import AgentId
 from node.core.outcome import Invalid, MissingDependency, Outcome
 from node.core.records import Record
@@ -29,11 +28,10 @@ from zomes.valueflows.agreements import (
     clause_address,
     signed_agreement,
 )
+from zomes.valueflows.countersign import own_records
 from zomes.valueflows.entries import Agreement, Commitment
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.units import UnitError, parse_quantity
-
-MAX_CONTEXT_RECORDS: Final = 16
 
 
 class ClauseRequest(BaseModel):
@@ -145,20 +143,9 @@ class AgreementHook:
     def context_records(self, content: Mapping[str, Any]) -> list[Record]:
         """The records of ours the clauses name (specifications, intents they satisfy),
         for the other party to check the agreement without asking the network."""
-        named: list[str] = []
-        for clause in content.get("clauses") or ():
-            if isinstance(clause, dict):
-                named += [v for k in ("resourceConformsTo", "satisfies")
-                          if isinstance(v := clause.get(k), str)]
-        found: list[Record] = []
-        for text in dict.fromkeys(named):
-            try:
-                record = self.own.get_record(Cid.parse(text))
-            except CoreError:
-                continue
-            if record is not None:
-                found.append(record)
-        return found[:MAX_CONTEXT_RECORDS]
+        clauses = [c for c in content.get("clauses") or () if isinstance(c, dict)]
+        return own_records(self.own, [c.get(k) for c in clauses
+                                      for k in ("resourceConformsTo", "satisfies")])
 
     def precheck(self, content: Mapping[str, Any], me: AgentId, other: AgentId,
                  staged: Sequence[Record], *, placeholder: bool) -> str | None:
