@@ -110,7 +110,8 @@ def test_a_declined_or_refused_agreement_writes_nothing(coops):
     # refused before anything is proposed: a clause of nothing, an unknown unit, one-way
     for clauses, rule in (
         (["--give", "0 kg by 2027-04-01", "--get", "1 EUR by 2027-04-01"], "check_clause_flow"),
-        (["--give", "1 parsec by 2027-04-01", "--get", "1 EUR by 2027-04-01"], "--give clause 1"),
+        (["--give", "1 parsec by 2027-04-01", "--get", "1 EUR by 2027-04-01"],
+         "clause 1 of what you give"),
     ):
         done = cli(homes["mill"], "agree", "--with", ids["bakery"], *clauses, check=False)
         assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1, done.stderr

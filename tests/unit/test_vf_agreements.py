@@ -273,7 +273,7 @@ def test_the_draft_puts_the_initiators_clauses_first_and_keeps_the_rules() -> No
     assert hook.parties({"clauses": "no"}) is None
     with pytest.raises(LocalError, match="reciprocal"):
         draft_agreement(_request(get=()), me, other, 5)
-    with pytest.raises(LocalError, match="--give clause 1"):
+    with pytest.raises(LocalError, match="clause 1 of what you give"):
         draft_agreement(_request(give=(ClauseRequest(quantity="3 parsecs", due_us=DUE),)),
                         me, other, 5)
     with pytest.raises(LocalError, match="not a ValueFlows action"):

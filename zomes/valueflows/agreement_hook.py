@@ -94,10 +94,12 @@ def draft_agreement(req: AgreementRequest, me: str, other: str, now_us: int) -> 
     """The agreement `req` describes: its --give clauses (from `me`) first, then its --get
     clauses (from `other`)."""
     if not req.give or not req.get:
-        raise LocalError("an agreement is reciprocal: give at least one --give and one --get")
-    clauses = [build_clause(c, me, other, f"--give clause {i}")
+        raise LocalError("an agreement is reciprocal: at least one clause you give and one "
+                         "you get")
+    clauses = [build_clause(c, me, other, f"clause {i} of what you give")
                for i, c in enumerate(req.give, 1)]
-    clauses += [build_clause(c, other, me, f"--get clause {i}") for i, c in enumerate(req.get, 1)]
+    clauses += [build_clause(c, other, me, f"clause {i} of what you get")
+                for i, c in enumerate(req.get, 1)]
     try:
         return Agreement(name=req.name, created=now_us, clauses=tuple(clauses), note=req.note)
     except ValidationError as e:
