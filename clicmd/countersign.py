@@ -22,8 +22,11 @@ def record_countersigned(a: argparse.Namespace) -> None:
         "conforms_to": a.conforms_to, "quantity": a.quantity, "effort": a.effort,
         "input_of": a.input_of, "output_of": a.output_of, "at_us": parse_time(a.at),
         "location": a.location, "to_location": a.to_location, "state": a.state, "note": a.note,
-        "corrects": a.corrects,
+        "corrects": a.corrects, "fulfills": a.fulfills, "satisfies": a.satisfies,
+        "settles": a.settles, "realization_of": a.realization_of,
     }
+    if a.classified_as:
+        event["classified_as"] = a.classified_as
     session = countersign(event, a.to, a.wait)
     if session["state"] != "committed":
         raise LocalError(f"session {session['id'][:12]} {session['state']}: "

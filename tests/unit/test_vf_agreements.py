@@ -3,7 +3,8 @@ agreement rule broken once (through the valueflows zome's `validate`, as an auth
 it); an agreement missing an approval or naming a third agent is refused.
 
 Rules: check_agreement_countersigned, check_agreement_clauses, check_agreement_parties,
-check_agreement_reciprocal, check_clause_flow, check_clause_satisfies."""
+check_agreement_reciprocal, check_clause_flow; a clause satisfying an intent keeps the
+commitments' check_satisfaction."""
 
 from __future__ import annotations
 
@@ -39,12 +40,13 @@ from zomes.valueflows.agreements import (
     AGREEMENT_TYPE,
     RULES,
     agreement_at,
-    check_flow_matches,
     clause_address,
     find_clause,
     signed_agreement,
 )
-from zomes.valueflows.entries import Agreement, Commitment, EconomicEvent, Intent
+from zomes.valueflows.commitments import check_event_plans, resolve_commitment
+from zomes.valueflows.entries import Agreement, Commitment, EconomicEvent
+from zomes.valueflows.units import Measure
 from zomes.valueflows.zome import INTEGRITY, validate
 
 FLOUR = str(Cid.of(b"flour spec"))
@@ -225,7 +227,7 @@ def _intent(author: MemoryAgent, **fields: Any) -> tuple[str, list[Record]]:
     return str(author.records[-1].address), author.records
 
 
-def test_check_clause_satisfies() -> None:
+def test_a_clause_satisfying_an_intent_keeps_check_satisfaction() -> None:
     requester = _agent(BAKERY)
     request, held = _intent(requester)
     assert _signed([_clause(MILL, BAKERY, satisfies=request), _pay()], extra=held) == VALID
@@ -233,25 +235,14 @@ def test_check_clause_satisfies() -> None:
         _signed([_clause(MILL, BAKERY, satisfies=request), _pay()])
     note = requester.records[2]  # the agent entry: not an intent
     outcome = _signed([_clause(MILL, BAKERY, satisfies=str(note.address)), _pay()], extra=held)
-    assert _rule(outcome) == "check_clause_satisfies"
-    for fields, why in (({"action": "use"}, "action"),
+    assert _rule(outcome) == "check_satisfaction" and "no intent" in outcome.reason
+    for fields, why in (({"action": "use"}, "cannot meet a planned use"),
                         ({"resourceConformsTo": str(Cid.of(b"bran"))}, "specification"),
                         ({"resourceQuantity": {"hasNumericalValue": "5", "hasUnit": "litre"}},
                          "dimension")):
         other, more = _intent(_agent(BAKERY), **fields)
         outcome = _signed([_clause(MILL, BAKERY, satisfies=other), _pay()], extra=more)
-        assert _rule(outcome) == "check_clause_satisfies" and why in outcome.reason, outcome
-
-
-def test_check_flow_matches_serves_events_too() -> None:
-    intent = Intent(action="transfer", resource_conforms_to=FLOUR)
-    event = EconomicEvent(action="transfer", provider=str(MILL.agent_id),
-                          receiver=str(BAKERY.agent_id), resource_conforms_to=FLOUR,
-                          resource_quantity={"hasNumericalValue": "3", "hasUnit": "gram"})
-    assert check_flow_matches(event, intent) is None
-    classified = Intent(action="transfer", resource_classified_as=("feed",))
-    assert check_flow_matches(event, classified) is None  # names no specification
-    assert "action" in (check_flow_matches(event, Intent(action="consume")) or "")
+        assert _rule(outcome) == "check_satisfaction" and why in outcome.reason, outcome
 
 
 # -- drafting and proposing ----------------------------------------------------------------
@@ -340,3 +331,29 @@ def test_a_peers_proposed_agreement_never_raises_as_it_arrives(content: dict[str
         problem = proposal_problem(hook, msg, MILL.agent_id, BAKERY.agent_id, 11)
         assert problem is None or isinstance(problem, str)
         assert signed_agreement({"session": value, "entry": value, "approvals": []}) is None
+
+
+def test_an_event_fulfils_a_clause_named_with_its_agreement() -> None:
+    """commitments.py's resolver finds a clause in the agreement the event realizes, and
+    the fulfilment rules apply to it as to any commitment."""
+    mill, bakery = _agent(MILL), _agent(BAKERY)
+    entry = mill.countersign_with([bakery], AGREEMENT_TYPE,
+                                  {"clauses": [_clause(MILL, BAKERY), _pay()]})
+    deps = Deps(mill.records)
+    flour = Agreement.from_content(Envelope.from_value(entry.value).inner).clauses[0]
+    clause, agreement = str(clause_address(flour)), str(entry.address)
+    assert resolve_commitment(deps, clause, agreement) == flour
+
+    def delivery(action: str = "transfer") -> EconomicEvent:
+        return EconomicEvent(action=action, provider=str(MILL.agent_id),
+                             receiver=str(BAKERY.agent_id), resource_conforms_to=FLOUR,
+                             resource_quantity=Measure.of("100", "kilogram"),
+                             fulfills=clause, realization_of=agreement)
+
+    assert check_event_plans(delivery(), str(BAKERY.agent_id), deps) == VALID
+    assert _rule(check_event_plans(delivery("transferCustody"), str(MILL.agent_id), deps)) \
+        == "check_fulfilment"
+    assert _rule(check_event_plans(delivery(), str(STRANGER.agent_id), deps)) \
+        == "check_fulfilment_party"
+    with pytest.raises(MissingDependency):  # the agreement not held yet
+        resolve_commitment(Deps(), clause, agreement)

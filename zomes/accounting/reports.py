@@ -229,7 +229,7 @@ def raw_inputs(ds: Dataset) -> Inputs:
         spec = resource.conforms_to if resource is not None else event.resource_conforms_to
         key = (spec, quantity.has_unit)
         if key not in per_unit:
-            per_unit[key] = _raw_vector(quantity.has_unit, declared.get(spec or ""), ds, spec)
+            per_unit[key] = raw_vector(quantity.has_unit, declared.get(spec or ""), ds, spec)
         amount = Fraction(quantity.value)
         vector = {k: v * amount for k, v in per_unit[key].items()}
         if vector:
@@ -237,7 +237,7 @@ def raw_inputs(ds: Dataset) -> Inputs:
     return found
 
 
-def _raw_vector(unit: str, declared: Any, ds: Dataset, spec: str | None) -> Vector:
+def raw_vector(unit: str, declared: Any, ds: Dataset, spec: str | None) -> Vector:
     """The footprint of one `unit` of a raw input: declared, else its own mass or energy."""
     if declared is not None and dimension(unit) == dimension(declared.per):
         vector: Vector = declared.per_unit(unit)

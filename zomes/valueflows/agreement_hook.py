@@ -28,6 +28,7 @@ from zomes.valueflows.agreements import (
     clause_address,
     signed_agreement,
 )
+from zomes.valueflows.commitments import check_intent_met
 from zomes.valueflows.countersign import own_records
 from zomes.valueflows.entries import Agreement, Commitment
 from zomes.valueflows.messages import describe_error
@@ -156,7 +157,9 @@ class AgreementHook:
         agreement = Agreement.from_content(content)
         deps = self.ledger.deps(list(staged))
         try:
-            outcome: Outcome = check_agreement(agreement, (str(me), str(other)), deps)
+            outcome: Outcome = check_agreement(
+                agreement, (str(me), str(other)), lambda clause: check_intent_met(
+                    clause, deps, clause.resource_conforms_to, agreement.created or 0))
         except MissingDependency as e:
             if placeholder:
                 return None

@@ -7,14 +7,16 @@ countersigned event). Its clauses are inline; a clause's address is the address 
 Commitment content would have as a `valueflows.Commitment` entry (`clause_address`), so
 anyone computes it from the agreement alone. An event fulfilling a clause names the
 agreement (`realizationOf`) and the clause (`fulfills`): a validator fetches the agreement
-(`agreement_at`) and finds the clause in it (`find_clause`).
+(`agreement_at`) and finds the clause in it (`find_clause`): commitments.py's resolver.
+A clause that satisfies an intent is checked as any commitment's satisfaction is
+(commitments.py's `check_satisfaction`, `check_satisfaction_open`), by zome.py.
 """
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+from collections.abc import Callable
+from typing import Final
 
-from node.core.actions import Create
 from node.core.cid import Cid
 from node.core.countersign import Envelope, approval_message
 from node.core.errors import CoreError
@@ -22,12 +24,10 @@ from node.core.outcome import VALID, Invalid, Outcome
 from node.core.records import Entry
 from zomes.api import Deps
 from zomes.valueflows.actions import ACTIONS
-from zomes.valueflows.entries import Agreement, Commitment, Intent
-from zomes.valueflows.units import Measure, compatible
+from zomes.valueflows.entries import Agreement, Commitment
 
 COUNTERSIGNED_AGREEMENT: Final = "CountersignedAgreement"
 AGREEMENT_TYPE: Final = "valueflows." + COUNTERSIGNED_AGREEMENT
-INTENT_TYPE: Final = "valueflows.Intent"
 MAX_CLAUSES: Final = 32
 """Clauses one agreement holds at most: every validator checks each (and fetches the
 intents they satisfy)."""
@@ -37,24 +37,7 @@ RULES: Final = (
     "check_agreement_parties",  # clauses are between the two signers, never to oneself
     "check_agreement_reciprocal",  # at least one clause each way
     "check_clause_flow",  # a quantity of the action's kind, > 0, and a due time
-    "check_clause_satisfies",  # a satisfied intent exists and matches the clause
 )
-
-
-class Flow(Protocol):
-    """What a clause and an event both say of a flow (Commitment, EconomicEvent)."""
-
-    @property
-    def action(self) -> str: ...
-
-    @property
-    def resource_conforms_to(self) -> str | None: ...
-
-    @property
-    def resource_quantity(self) -> Measure | None: ...
-
-    @property
-    def effort_quantity(self) -> Measure | None: ...
 
 
 def clause_address(clause: Commitment) -> Cid:
@@ -104,26 +87,6 @@ def agreement_at(deps: Deps, address: str) -> Agreement | None:
         return None
     found = signed_agreement(deps.must_get_entry(cid).value)
     return None if found is None else found[0]
-
-
-def check_flow_matches(flow: Flow, target: Commitment | Intent) -> str | None:
-    """Why `flow` (a clause, or an event) cannot satisfy or fulfil `target`: another action,
-    another resource specification (where the target names one), or a quantity in a unit
-    of another dimension; None when it can."""
-    if flow.action != target.action:
-        return f"its action {flow.action} is not the {target.action} it answers"
-    spec = target.resource_conforms_to
-    if spec is not None and flow.resource_conforms_to != spec:
-        return f"it is not of the specification {spec} it answers"
-    pairs = [(flow.resource_quantity, target.resource_quantity),
-             (flow.effort_quantity, target.effort_quantity)]
-    if isinstance(target, Intent):
-        pairs.append((flow.resource_quantity, target.available_quantity))
-    for mine, theirs in pairs:
-        if mine is not None and theirs is not None \
-                and not compatible(mine.has_unit, theirs.has_unit):
-            return f"its unit {mine.has_unit} is not of the dimension of {theirs.has_unit}"
-    return None
 
 
 def check_agreement_clauses(agreement: Agreement) -> Outcome:
@@ -180,25 +143,11 @@ def check_clause_flow(clause: Commitment) -> Outcome:
     return VALID
 
 
-def check_clause_satisfies(clause: Commitment, deps: Deps) -> Outcome:
-    """A clause that satisfies an intent names an intent (Unresolved until it is held)
-    with the same action, a compatible specification and a unit of the same dimension."""
-    if clause.satisfies is None:
-        return VALID
-    record = deps.must_get_record(Cid.parse(clause.satisfies))
-    action = record.action
-    if not isinstance(action, Create) or action.entry_type != INTENT_TYPE or record.entry is None:
-        return Invalid("check_clause_satisfies", f"{clause.satisfies} is not an intent")
-    problem = check_flow_matches(clause, Intent.from_content(record.entry.value))
-    if problem:
-        return Invalid("check_clause_satisfies", f"the clause cannot satisfy the intent: {problem}")
-    return VALID
-
-
 def check_agreement(agreement: Agreement, signers: tuple[str, ...] | None,
-                    deps: Deps) -> Outcome:
+                    satisfaction: Callable[[Commitment], Invalid | None]) -> Outcome:
     """Every agreement rule, in order (`signers`: the parties of the countersigned entry
-    holding it; None for an agreement written by one agent alone)."""
+    holding it; None for an agreement written by one agent alone); then, for each clause
+    that satisfies an intent, `satisfaction` (the commitments' check_intent_met)."""
     if signers is None:
         if agreement.clauses:
             return Invalid("check_agreement_countersigned",
@@ -212,7 +161,7 @@ def check_agreement(agreement: Agreement, signers: tuple[str, ...] | None,
         if isinstance(outcome, Invalid):
             return outcome
     for clause in agreement.clauses:
-        outcome = check_clause_satisfies(clause, deps)
-        if isinstance(outcome, Invalid):
-            return outcome
+        refused = None if clause.satisfies is None else satisfaction(clause)
+        if refused is not None:
+            return refused
     return VALID

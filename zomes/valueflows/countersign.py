@@ -27,7 +27,8 @@ from zomes.valueflows.entries import EconomicEvent, EconomicResource
 from zomes.valueflows.zome import COUNTERSIGNED_TYPE, judge_event, parse
 
 TO_RESOURCE: Final = "toResourceInventoriedAs"
-_NAMED: Final = ("resourceInventoriedAs", TO_RESOURCE, "resourceConformsTo", "inputOf", "outputOf")
+_NAMED: Final = ("resourceInventoriedAs", TO_RESOURCE, "resourceConformsTo", "inputOf", "outputOf",
+                  "fulfills", "satisfies", "settles")
 MAX_CONTEXT_RECORDS: Final = 16
 TO_RESOURCE_FIELD: Final = Field("to_resource", "to_resource")
 

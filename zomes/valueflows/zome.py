@@ -23,10 +23,20 @@ from node.core.records import Entry, Record
 from zomes.api import Deps, IntegrityZome, Memo, MemoSlot, Zome, fold_chain
 from zomes.valueflows import resources
 from zomes.valueflows.agreements import COUNTERSIGNED_AGREEMENT, check_agreement, signers_of
+from zomes.valueflows.commitments import LINK_TYPES as PLAN_LINK_TYPES
+from zomes.valueflows.commitments import (
+    check_claim,
+    check_commitment,
+    check_event_plans,
+    check_intent_met,
+    check_link,
+)
 from zomes.valueflows.entries import (
     ENTRY_TYPES,
     RECIPE_TYPES,
     Agreement,
+    Claim,
+    Commitment,
     EconomicEvent,
     EconomicResource,
     Intent,
@@ -38,6 +48,7 @@ from zomes.valueflows.entries import (
 )
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.proposals import PROPOSAL_LINK, check_planning, check_proposal_link
+from zomes.valueflows.recipe_links import RECIPE_LINK, check_recipe_link
 from zomes.valueflows.recipe_rules import validate_recipe
 from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
 from zomes.valueflows.rules import check_event
@@ -50,8 +61,10 @@ PREFIX: Final = NAME + "."
 # authorities, who hold that chain (others check the entry's shape only; a cheat is
 # warranted by the former and then blocked by everyone).
 CHAIN_CHECKED: Final = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
-# Entry types that may be updated (by their author), e.g. a process being finished.
-UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent"})
+# Entry types that may be updated (by their author), e.g. a process being finished, an intent
+# when its proposal is withdrawn (offers.withdraw).
+UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent",
+                              "Intent"})
 # An EconomicEvent signed by its provider and receiver and written on both chains
 # (node.core.countersign): the envelope holds the event, the session and both signatures.
 COUNTERSIGNED_EVENT: Final = "CountersignedEvent"
@@ -398,6 +411,10 @@ def validate(op: Op, deps: Deps) -> Outcome:
     action = op.action
     if isinstance(action, CreateLink) and action.link_type == PROPOSAL_LINK:
         return check_proposal_link(action, deps)
+    if isinstance(action, CreateLink) and action.link_type in PLAN_LINK_TYPES:
+        return check_link(action, deps)
+    if isinstance(action, CreateLink) and action.link_type == RECIPE_LINK:
+        return check_recipe_link(action, deps)
     if not isinstance(action, Create | Update):
         return VALID  # other links and deletes carry no accounting meaning here
     if op.entry is None:
@@ -414,7 +431,12 @@ def validate(op: Op, deps: Deps) -> Outcome:
     if isinstance(entry, Intent | Proposal):
         return check_planning(entry, str(action.author), deps)
     if isinstance(entry, Agreement):
-        return check_agreement(entry, signers_of(envelope), deps)
+        return check_agreement(entry, signers_of(envelope), lambda clause: check_intent_met(
+            clause, deps, clause.resource_conforms_to, action.timestamp))
+    if isinstance(entry, Commitment):
+        return check_commitment(entry, str(action.author), action.timestamp, deps)
+    if isinstance(entry, Claim):
+        return check_claim(entry, str(action.author), deps)
     if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
         return VALID
     # StoreRecord and agent-activity ops of one action get the same verdict: judge once.
@@ -435,6 +457,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
             after = None  # check_balance applies it again and says why
         verdict = judge_event(entry, author, view, deps, cosigners, after, action.timestamp,
                               action.prev_action)
+        if isinstance(verdict, Valid):
+            verdict = check_event_plans(entry, author, deps)
         if not isinstance(verdict, Unresolved):
             memo.remember(_VERDICTS, key, verdict)
         if isinstance(verdict, Valid):
@@ -484,6 +508,8 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.recipe_rules",
         "zomes.valueflows.proposals",
         "zomes.valueflows.agreements",
+        "zomes.valueflows.commitments",
+        "zomes.valueflows.recipe_links",
     ),
 )
 
