@@ -2,8 +2,8 @@
 real libp2p on 127.0.0.1, driven from the command line: the mill proposes flour for the
 bakery's money (one clause satisfying the bakery's request), the bakery sees the clauses
 in `pending` and accepts, and both list the same agreement with the same clause addresses,
-which a third member's node holds and validated; a decline, and an agreement the rules
-refuse, write nothing."""
+which a third member's node holds and validated; a delivery fulfilling a clause shows in
+both parties' commitments; a decline, and an agreement the rules refuse, write nothing."""
 
 from __future__ import annotations
 
@@ -89,6 +89,23 @@ def test_an_agreement_accepted_is_the_same_on_both_chains(coops):
     assert give["satisfies"] == request and get["provider"] == ids["bakery"]
     assert get["quantity"]["hasUnit"] == "euro" and get["due"] > give["due"]
     assert give["address"] in text(homes["mill"], "agreements")
+    # the mill delivers 100 kg, a countersigned transfer fulfilling its clause: both
+    # parties' commitments show it, 200 kg remaining
+    flour_stock = cli(homes["mill"], "record", "raise", "--resource", "new:flour",
+                      "--conforms-to", flour, "--quantity", "1000 kg")["created_resources"]
+    delivery = cli_background(homes["mill"], "record", "transfer", "--resource",
+                              flour_stock["flour"], "--quantity", "100 kg", "--to",
+                              ids["bakery"], "--fulfills", give["address"],
+                              "--realization-of", address, "--wait", "30")
+    cli(homes["bakery"], "accept", pending_on(homes["bakery"])["id"])
+    out, err = delivery.communicate(timeout=60)
+    assert delivery.returncode == 0, err
+    for name in ("mill", "bakery"):
+        rows = {r["address"]: r for r in cli(homes[name], "commitments")}
+        assert set(rows) == {give["address"], get["address"]}
+        assert rows[give["address"]]["fulfilled"]["hasNumericalValue"] == "100"
+        assert rows[give["address"]]["remaining"]["hasNumericalValue"] == "200"
+        assert rows[get["address"]]["fulfilled"]["hasNumericalValue"] == "0"
     for name in ("mill", "bakery"):
         cli(homes[name], "sync", "--timeout", "60")
     got = cli(homes["shop"], "get", address)  # a third member fetches the agreement

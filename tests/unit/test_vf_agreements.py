@@ -46,6 +46,7 @@ from zomes.valueflows.agreements import (
 )
 from zomes.valueflows.commitments import check_event_plans, resolve_commitment
 from zomes.valueflows.entries import Agreement, Commitment, EconomicEvent
+from zomes.valueflows.obligations import list_obligations
 from zomes.valueflows.units import Measure
 from zomes.valueflows.zome import INTEGRITY, validate
 
@@ -357,3 +358,18 @@ def test_an_event_fulfils_a_clause_named_with_its_agreement() -> None:
         == "check_fulfilment_party"
     with pytest.raises(MissingDependency):  # the agreement not held yet
         resolve_commitment(Deps(), clause, agreement)
+
+
+def test_both_parties_list_the_clauses_among_their_commitments() -> None:
+    mill, bakery = _agent(MILL), _agent(BAKERY)
+    entry = mill.countersign_with([bakery], AGREEMENT_TYPE,
+                                  {"clauses": [_clause(MILL, BAKERY), _pay()]})
+    clauses = Agreement.from_content(Envelope.from_value(entry.value).inner).clauses
+    for agent in (mill, bakery):
+        rows = list_obligations(str(agent.agent_id), agent.records, DUE + 1, None, None)
+        assert sorted(r["address"] for r in rows) == sorted(str(clause_address(c))
+                                                            for c in clauses)
+        flour = next(r for r in rows if r["spec"] == FLOUR)
+        assert flour["committed"] == {"hasNumericalValue": "300", "hasUnit": "kilogram"}
+        assert flour["remaining"] == flour["committed"] and flour["overdue"]
+    assert list_obligations(str(STRANGER.agent_id), mill.records, 0, None, None) == []
