@@ -1,6 +1,7 @@
 """The Clients' part in the planning commons, as bases of node/client.py's two Clients:
 plans from recipes (another member's too), the recipes on the network, what a cooperative
-holds or will produce with no planned use (for matching), other agents' chains.
+holds or will produce with no planned use (for matching), other agents' chains, the
+agreements on this chain and proposing one (through the running node).
 `HomeCommons` works on the home (what needs the network says no node runs); `NodeCommons`
 asks the running node for what the network holds (recipe_commons.py reads it).
 """
@@ -95,6 +96,16 @@ class HomeCommons:
             me, records = str(led.agent.agent_id), list(led.agent.store.records())
             return surplus_rows(me, records, led.inventory())
 
+    def agree(self, agreement: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
+        raise self._no_node()
+
+    def agreements(self) -> list[dict[str, Any]]:
+        """The countersigned agreements on this home's chain, with their clauses."""
+        from zomes.valueflows.agreement_hook import list_agreements
+
+        with self._agent() as agent:
+            return list_agreements(agent.store.records())
+
 
 class NodeCommons(HomeCommons):
     """SocketClient's planning commons: what the network holds, through the running node."""
@@ -147,3 +158,9 @@ class NodeCommons(HomeCommons):
         data = Dataset()
         data.add_records(self._chain_records(agents))
         return data
+
+    def agree(self, agreement: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
+        """Propose a countersigned agreement to `to`: the session as proposed."""
+        session: dict[str, Any] = self._call("cs_agree", agreement=agreement, to=to,
+                                             wait_s=wait_s)
+        return session

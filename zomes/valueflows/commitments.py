@@ -21,6 +21,8 @@ from node.core.errors import CoreError
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome
 from node.core.records import Record
 from zomes.api import Deps
+from zomes.valueflows.agreements import agreement_at
+from zomes.valueflows.agreements import find_clause as clause_in
 from zomes.valueflows.entries import (
     Claim,
     Commitment,
@@ -48,16 +50,14 @@ RULES: Final = (
 )
 
 # -- the agreement clause lookup ------------------------------------------------------
-# LEAD: wire agree's `find_clause(deps, agreement, clause) -> Commitment | None` here at
-# merge (a clause is a commitment held inline in a countersigned Agreement, named by the
-# entry address of its content; an event fulfilling it names the agreement in
-# `realization_of`). Until then a clause is not found and the address is read as a
-# standalone Commitment record.
 
 
 def find_clause(deps: Deps, agreement: str, clause: str) -> Commitment | None:
-    """The commitment `clause` of the countersigned agreement `agreement` (None: none)."""
-    return None
+    """The commitment `clause` of the countersigned agreement `agreement` (None: none):
+    a clause is held inline in the agreement (zomes/valueflows/agreements.py), named by the
+    entry address of its content; MissingDependency while the agreement is not held."""
+    found = agreement_at(deps, agreement)
+    return None if found is None else clause_in(found, clause)
 
 
 def party_base(agent: str) -> Cid:

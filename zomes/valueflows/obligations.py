@@ -23,6 +23,7 @@ from node.core.records import Record
 from node.core.refusals import NoNode, UnknownAction
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
+from zomes.valueflows.agreements import AGREEMENT_TYPE, clause_address, signed_agreement
 from zomes.valueflows.commitments import (
     CLAIM_TYPE,
     COMMITMENT_TYPE,
@@ -130,9 +131,16 @@ def own_items(me: str, records: Iterable[Record]) -> tuple[list[_Item], list[tup
 
 def clause_items(me: str, records: Iterable[Record]) -> list[_Item]:
     """The clauses of the countersigned agreements on `me`'s chain it is a party to, each
-    named by the entry address of its commitment (what an event's `fulfills` names).
-    LEAD: wire agree's reading of an agreement's clauses here at merge; none until then."""
-    return []
+    named by the entry address of its commitment (what an event's `fulfills` names)."""
+    items: list[_Item] = []
+    for record in records:
+        if getattr(record.action, "entry_type", None) != AGREEMENT_TYPE or record.entry is None:
+            continue
+        found = signed_agreement(record.entry.value)
+        for clause in found[0].clauses if found is not None else ():
+            if me in (clause.provider, clause.receiver):
+                items.append(_Item("commitment", str(clause_address(clause)), me, clause, {}))
+    return items
 
 
 def _pages(links_page: LinksPage, base: str, link_type: str) -> list[tuple[str, str]]:

@@ -15,23 +15,26 @@ from typing import Any, Final
 
 from node.core.actions import ActionBase, Create, CreateLink, Update
 from node.core.cid import Cid
-from node.core.countersign import Envelope
+from node.core.countersign import Envelope, is_countersigned
 from node.core.errors import CoreError, RemoteError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved, Valid
 from node.core.records import Entry, Record
 from zomes.api import Deps, IntegrityZome, Memo, MemoSlot, Zome, fold_chain
 from zomes.valueflows import resources
+from zomes.valueflows.agreements import COUNTERSIGNED_AGREEMENT, check_agreement, signers_of
 from zomes.valueflows.commitments import LINK_TYPES as PLAN_LINK_TYPES
 from zomes.valueflows.commitments import (
     check_claim,
     check_commitment,
     check_event_plans,
+    check_intent_met,
     check_link,
 )
 from zomes.valueflows.entries import (
     ENTRY_TYPES,
     RECIPE_TYPES,
+    Agreement,
     Claim,
     Commitment,
     EconomicEvent,
@@ -66,6 +69,9 @@ UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecif
 # (node.core.countersign): the envelope holds the event, the session and both signatures.
 COUNTERSIGNED_EVENT: Final = "CountersignedEvent"
 COUNTERSIGNED_TYPE: Final = PREFIX + COUNTERSIGNED_EVENT
+# The inner entry of each countersigned entry type (an Agreement's clauses: agreements.py).
+_SIGNED_INNER: Final[dict[str, type[VfEntry]]] = {
+    COUNTERSIGNED_EVENT: EconomicEvent, COUNTERSIGNED_AGREEMENT: Agreement}
 # What app validation counts as malformed data (validation.app) rather than a bug.
 _MALFORMED: Final = (ValueError, TypeError, KeyError, RemoteError)
 
@@ -88,16 +94,17 @@ def parse(entry_type_name: str, content: Any) -> VfEntry:
 
 
 def parse_signed(entry_type_name: str, content: Any) -> tuple[VfEntry, Envelope | None]:
-    """The typed entry and, for a countersigned event, its envelope."""
+    """The typed entry and, for a countersigned entry (event, agreement), its envelope."""
     local = entry_type_name.removeprefix(PREFIX)
-    if local == COUNTERSIGNED_EVENT and entry_type_name.startswith(PREFIX):
+    inner = _SIGNED_INNER.get(local)
+    if inner is not None and entry_type_name.startswith(PREFIX):
         try:
             envelope = Envelope.from_value(content)
         except CoreError as e:
             raise ValueError(str(e)) from None
         if not isinstance(envelope.inner, dict):
-            raise ValueError("a countersigned event's entry must be a map")
-        return EconomicEvent.from_content(envelope.inner), envelope
+            raise ValueError("a countersigned entry's inner entry must be a map")
+        return inner.from_content(envelope.inner), envelope
     return _parse_plain(entry_type_name, local, content), None
 
 
@@ -128,8 +135,8 @@ def _parse_plain(entry_type_name: str, local: str, content: Any) -> VfEntry:
 
 def thing_address(action: ActionBase, address: Cid) -> str:
     """A thing is named by the action that first created it; updates keep the name.
-    A countersigned event is named by its entry: the same on every party's chain."""
-    if getattr(action, "entry_type", None) == COUNTERSIGNED_TYPE:
+    A countersigned entry is named by its entry: the same on every party's chain."""
+    if is_countersigned(getattr(action, "entry_type", None)):
         return str(action.entry_address)
     return str(action.original_action if isinstance(action, Update) else address)
 
@@ -423,6 +430,9 @@ def validate(op: Op, deps: Deps) -> Outcome:
         return validate_recipe(entry, op, deps, lambda record: read_record(deps, record))
     if isinstance(entry, Intent | Proposal):
         return check_planning(entry, str(action.author), deps)
+    if isinstance(entry, Agreement):
+        return check_agreement(entry, signers_of(envelope), lambda clause: check_intent_met(
+            clause, deps, clause.resource_conforms_to, action.timestamp))
     if isinstance(entry, Commitment):
         return check_commitment(entry, str(action.author), action.timestamp, deps)
     if isinstance(entry, Claim):
@@ -483,6 +493,7 @@ INTEGRITY = IntegrityZome(
     entry_types={
         **{name: cls.from_content for name, cls in ENTRY_TYPES.items()},
         COUNTERSIGNED_EVENT: lambda content: parse(COUNTERSIGNED_TYPE, content),
+        COUNTERSIGNED_AGREEMENT: lambda content: parse(PREFIX + COUNTERSIGNED_AGREEMENT, content),
     },
     validate=validate,
     modules=(
@@ -496,6 +507,7 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.rule_context",
         "zomes.valueflows.recipe_rules",
         "zomes.valueflows.proposals",
+        "zomes.valueflows.agreements",
         "zomes.valueflows.commitments",
         "zomes.valueflows.recipe_links",
     ),
