@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from node.core.actions import ActionBase, Create, CreateLink, Update
+from node.core.actions import Create, CreateLink, Update
 from node.core.cid import Cid
-from node.core.countersign import Envelope, is_countersigned
 from node.core.errors import CoreError, RemoteError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved, Valid
-from node.core.records import Entry, Record
+from node.core.records import Record
 from zomes.api import Deps, IntegrityZome, Memo, MemoSlot, Zome, fold_chain
 from zomes.valueflows import resources
 from zomes.valueflows.agreements import COUNTERSIGNED_AGREEMENT, check_agreement, signers_of
@@ -47,15 +46,21 @@ from zomes.valueflows.entries import (
     VfEntry,
 )
 from zomes.valueflows.messages import describe_error
+from zomes.valueflows.parsing import COUNTERSIGNED_EVENT as COUNTERSIGNED_EVENT
+from zomes.valueflows.parsing import COUNTERSIGNED_TYPE as COUNTERSIGNED_TYPE
+from zomes.valueflows.parsing import NAME as NAME
+from zomes.valueflows.parsing import PREFIX as PREFIX
+from zomes.valueflows.parsing import VERSION as VERSION
+from zomes.valueflows.parsing import entry_type as entry_type
+from zomes.valueflows.parsing import parse as parse
+from zomes.valueflows.parsing import parse_entry as parse_entry
+from zomes.valueflows.parsing import parse_signed as parse_signed
+from zomes.valueflows.parsing import thing_address as thing_address
 from zomes.valueflows.proposals import PROPOSAL_LINK, check_planning, check_proposal_link
 from zomes.valueflows.recipe_links import RECIPE_LINK, check_recipe_link
 from zomes.valueflows.recipe_rules import validate_recipe
 from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
 from zomes.valueflows.rules import check_event
-
-NAME: Final = "valueflows"
-VERSION: Final = "1"
-PREFIX: Final = NAME + "."
 
 # Ops whose authorities judge an event against the author's chain: the agent-activity
 # authorities, who hold that chain (others check the entry's shape only; a cheat is
@@ -65,80 +70,13 @@ CHAIN_CHECKED: Final = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 # when its proposal is withdrawn (offers.withdraw).
 UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent",
                               "Intent"})
-# An EconomicEvent signed by its provider and receiver and written on both chains
-# (node.core.countersign): the envelope holds the event, the session and both signatures.
-COUNTERSIGNED_EVENT: Final = "CountersignedEvent"
-COUNTERSIGNED_TYPE: Final = PREFIX + COUNTERSIGNED_EVENT
-# The inner entry of each countersigned entry type (an Agreement's clauses: agreements.py).
-_SIGNED_INNER: Final[dict[str, type[VfEntry]]] = {
-    COUNTERSIGNED_EVENT: EconomicEvent, COUNTERSIGNED_AGREEMENT: Agreement}
 # What app validation counts as malformed data (validation.app) rather than a bug.
 _MALFORMED: Final = (ValueError, TypeError, KeyError, RemoteError)
 
 # The zome's memos (deps.memo), its own: parsed entries by (type, bytes); the verdict on
 # an event's action; an author's compact view up to an action (see `seed_view`).
-_ENTRIES: MemoSlot[tuple[str, bytes], tuple[VfEntry, Envelope | None]] = MemoSlot(
-    "valueflows entries")
 _VERDICTS: MemoSlot[Cid, Outcome] = MemoSlot("valueflows verdicts")
 _VIEWS: MemoSlot[Cid, ChainView] = MemoSlot("valueflows views")
-
-
-def entry_type(cls: type[VfEntry]) -> str:
-    return PREFIX + cls.__name__
-
-
-def parse(entry_type_name: str, content: Any) -> VfEntry:
-    """The typed entry; ValueError (pydantic's ValidationError is one) if malformed.
-    A countersigned event parses to its inner EconomicEvent."""
-    return parse_signed(entry_type_name, content)[0]
-
-
-def parse_signed(entry_type_name: str, content: Any) -> tuple[VfEntry, Envelope | None]:
-    """The typed entry and, for a countersigned entry (event, agreement), its envelope."""
-    local = entry_type_name.removeprefix(PREFIX)
-    inner = _SIGNED_INNER.get(local)
-    if inner is not None and entry_type_name.startswith(PREFIX):
-        try:
-            envelope = Envelope.from_value(content)
-        except CoreError as e:
-            raise ValueError(str(e)) from None
-        if not isinstance(envelope.inner, dict):
-            raise ValueError("a countersigned entry's inner entry must be a map")
-        return inner.from_content(envelope.inner), envelope
-    return _parse_plain(entry_type_name, local, content), None
-
-
-def parse_entry(
-    memo: Memo, entry_type_name: str, entry: Entry
-) -> tuple[VfEntry, Envelope | None]:
-    """parse_signed of an entry's value, memoized in `memo` by type and bytes: the
-    StoreRecord, StoreEntry and agent-activity ops of an action carry the same entry,
-    and folding the chain reads it once more. Keyed by the bytes themselves, not by an
-    address, so the memo holds whatever the bytes say; entries are frozen models, safe
-    to share. A malformed entry is not memoized (its ValueError is raised each time)."""
-    key = (entry_type_name, entry.data)
-    parsed = memo.recall(_ENTRIES, key)
-    if parsed is None:
-        parsed = parse_signed(entry_type_name, entry.value)
-        memo.remember(_ENTRIES, key, parsed)
-    return parsed
-
-
-def _parse_plain(entry_type_name: str, local: str, content: Any) -> VfEntry:
-    cls = ENTRY_TYPES.get(local)
-    if cls is None or not entry_type_name.startswith(PREFIX):
-        raise ValueError(f"unknown entry type {entry_type_name}")
-    if not isinstance(content, dict):
-        raise ValueError(f"a {local} entry must be a map")
-    return cls.from_content(content)
-
-
-def thing_address(action: ActionBase, address: Cid) -> str:
-    """A thing is named by the action that first created it; updates keep the name.
-    A countersigned entry is named by its entry: the same on every party's chain."""
-    if is_countersigned(getattr(action, "entry_type", None)):
-        return str(action.entry_address)
-    return str(action.original_action if isinstance(action, Update) else address)
 
 
 RECENT: Final = 64
@@ -498,6 +436,7 @@ INTEGRITY = IntegrityZome(
     validate=validate,
     modules=(
         "zomes.valueflows.zome",
+        "zomes.valueflows.parsing",
         "zomes.valueflows.messages",
         "zomes.valueflows.actions",
         "zomes.valueflows.entries",
