@@ -127,7 +127,7 @@ class Countersigner:
         self.apps = {hook.entry_type: hook for hook in apps}  # the first: transfers
         self.activity = activity
         self.written = written  # after a write: publish its ops
-        self.auto_accept_from = set(auto_accept_from)
+        self.auto_accept_from, self.auto_type = set(auto_accept_from), apps[0].entry_type
         self._resolve_at: dict[bytes, int] = {}
         self.grace_us = RESOLVE_GRACE_US
         self._awaiting: set[bytes] = set()
@@ -279,7 +279,8 @@ class Countersigner:
                           detail=detail, now_us=now)
         log.info("session %s proposed by %s", msg.id.hex(), peer,
                  extra=log_event("countersign_proposed", session=msg.id.hex(), initiator=peer))
-        if peer in self.auto_accept_from and self._nursery is not None:
+        if (peer in self.auto_accept_from and self._nursery is not None
+                and msg.entry_type == self.auto_type):
             self._nursery.start_soon(self._auto_accept, msg.id)
         return Ack("pending")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 import pytest
+import trio
 
 from node.api import open_ledger
 from node.core.encoding import decode, encode
@@ -89,3 +90,20 @@ async def test_unknown_entry_types_and_third_agents_are_refused(tmp_path):
         assert shop.countersigner.sessions.get(row.id).state == "declined"
         await wait_for(lambda: mill.countersigner.sessions.get(row.id).state == "declined")
         assert written(homes[0]) == written(homes[2]) == []
+
+
+async def test_auto_accept_covers_transfers_never_agreements(tmp_path):
+    """A node that accepts the mill's deliveries on its own still leaves an agreement of
+    the mill's (binding commitments) for a person to accept."""
+    async with AsyncExitStack() as stack:
+        def auto(i, nodes):
+            return ([str(nodes[0].me)] if i == 1 else ())
+        homes, (mill, bakery) = await network(stack, tmp_path, ["mill", "bakery"], auto=auto)
+        assert mill.me in bakery.countersigner.auto_accept_from
+        row = await mill.countersigner.start(agreement(bakery.me, wait_s=30.0))
+        await wait_for(lambda: bakery.countersigner.sessions.get(row.id) is not None)
+        await trio.sleep(1.0)  # time enough for an auto-accept to sign, were there one
+        assert bakery.countersigner.sessions.get(row.id).state == "pending"
+        assert written(homes[1]) == []
+        done = await bakery.countersigner.accept(row.id)
+        assert done.state == "committed" and len(written(homes[1])) == 1
