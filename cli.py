@@ -47,6 +47,8 @@ import clicmd.entries  # noqa: E402, F401
 import clicmd.plans  # noqa: E402, F401
 import clicmd.running  # noqa: E402, F401
 import clicmd.planning  # noqa: E402, F401
+import clicmd.commitments  # noqa: E402, F401
+import clicmd.agreements  # noqa: E402, F401
 # isort: on
 from clicmd.common import _COMMANDS, OPTS, clean, forget_client  # noqa: E402
 from node.core.errors import CoreError, Field, NotFound  # noqa: E402

@@ -227,6 +227,7 @@ def main() -> None:
             coledger(bakery, "equation", "create", str(equation))
             coledger(bakery, "report", "contributions", "--output", bread, "--income", "1000 EUR",
                      "--equation", "bread 2026")
+            plan_together(root, farm, mill, bakery, ids, wheat_spec)
         finally:
             for proc in nodes:
                 proc.send_signal(signal.SIGTERM)
@@ -235,6 +236,65 @@ def main() -> None:
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def plan_together(root: Path, farm: Path, mill: Path, bakery: Path, ids: dict[Path, str],
+                  wheat_spec: str) -> None:
+    """Next season, arranged before it happens: offers and needs, a match, an agreement
+    signed by both, a plan from a shared recipe and its status."""
+    print("\n== Next season: the farm offers wheat, and its bran as a byproduct; "
+          "the bakery asks for bran")
+    bran_spec = value(farm, "spec", "create", "wheat bran", "--unit", "kg",
+                      "--classified-as", "byproduct")
+    coledger(farm, "offer", "--spec", wheat_spec, "--quantity", "2000 kg", "--for", "600 EUR")
+    coledger(farm, "offer", "--spec", bran_spec, "--quantity", "100 kg", "--for", "20 EUR",
+             "--class", "byproduct", "--class", "feed")
+    coledger(bakery, "request", "--spec", bran_spec, "--quantity", "40 kg",
+             "--until", "2027-06-30")
+    coledger(bakery, "offers")
+    print("\n== What the bakery's request could be answered by, best first")
+    coledger(bakery, "match")
+
+    print("\n== The mill and the bakery agree: 300 kg flour by 1 March for 450 EUR; "
+          "signed by both, on both chains")
+    flour_spec = value(mill, "spec", "create", "flour", "--unit", "kg")
+    agreeing = in_background(mill, "agree", "--with", ids[bakery], "--name", "flour 2027",
+                             "--give", f"300 kg of {flour_spec} by 2027-03-01",
+                             "--get", "450 EUR by 2027-03-15", "--wait", "60")
+    session = session_waiting(bakery)
+    coledger(bakery, "accept", session)
+    finished(agreeing)
+    [agreement] = json.loads(coledger(bakery, "--json", "agreements", show=False, echo=False))
+    flour_clause = next(c["address"] for c in agreement["clauses"]
+                        if c["resource_conforms_to"] == flour_spec)
+
+    print("\n== The bakery shares its bread recipe and plans 400 loaves from it")
+    bread_spec = value(bakery, "spec", "create", "bread", "--unit", "one")
+    recipe_file = root / "bread.recipe.json"
+    recipe_file.write_text(json.dumps({
+        "name": "country bread", "primaryOutput": bread_spec,
+        "processes": [{"name": "baking", "hasDuration": "6 hour",
+                       "inputs": [{"action": "consume", "resourceConformsTo": flour_spec,
+                                   "resourceQuantity": "250 kg"},
+                                  {"action": "work", "effortQuantity": "12 hour"}],
+                       "outputs": [{"action": "produce", "resourceConformsTo": bread_spec,
+                                    "resourceQuantity": "400 one"}]}]}))
+    recipe = value(bakery, "recipe", "create", str(recipe_file))
+    plan = coledger(bakery, "plan", "from-recipe", recipe, "--quantity", "400 one",
+                    "--due", "2027-03-10").split()[1]
+    coledger(bakery, "plan", "status", plan)
+
+    print("\n== The mill delivers a first 100 kg, fulfilling its clause; "
+          "both see what remains")
+    milling = value(mill, "process", "create", "milling 2027")
+    flour = created(mill, "record", "produce", "--resource", "new:flour 2027",
+                    "--conforms-to", flour_spec, "--quantity", "100 kg", "--output-of", milling)
+    coledger(mill, "record", "transfer", "--resource", flour, "--quantity", "100 kg",
+             "--to", ids[bakery], "--to-resource", "new:flour for bread",
+             "--fulfills", flour_clause, "--realization-of", agreement["address"],
+             "--wait", "60")
+    coledger(bakery, "commitments")
+    coledger(mill, "commitments")
 
 
 if __name__ == "__main__":

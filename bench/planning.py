@@ -48,7 +48,7 @@ from node.runtime.node import Node  # noqa: E402
 from node.store.dht import FINAL_STATES  # noqa: E402
 from node.testing import SIM_PASSPHRASE, simulated_network  # noqa: E402
 from node.vf_ledger import Ledger  # noqa: E402
-from zomes.valueflows.matching import candidates, find, held_rows  # noqa: E402
+from zomes.valueflows.matching import candidates, find  # noqa: E402
 from zomes.valueflows.offers import (  # noqa: E402
     ProposalRequest,
     Published,
@@ -218,11 +218,11 @@ def fetch_many(door: SocketClient) -> Callable[[Sequence[str]], list[dict[str, A
 
 
 def match(door: SocketClient, batched: bool) -> list[dict[str, Any]]:
-    """What `coledger match` does through the door (clicmd/planning.py cmd_match)."""
+    """What `coledger match` does through the door (clicmd/planning.py cmd_match, without
+    --footprints)."""
     door.status()
     dataset, me = door.gather(1, network=False)
-    classes = {address: r.classified_as for address, r in dataset.resources.items()}
-    held = held_rows(me, door.inventory(), classes)
+    held = door.surplus()
     offers, requests = candidates(me, *reads(door), held, workers=READERS,
                                   fetch_many=fetch_many(door) if batched else None)
     return [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]

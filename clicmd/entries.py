@@ -32,7 +32,14 @@ def cmd_import(a: argparse.Namespace) -> None:
     """Record a document's events on this chain, signed by you, checked by the rules.
 
     All or nothing: one refused event and nothing is written. Resources and processes the
-    events name are copied from the document onto this chain (new addresses)."""
+    events name are copied from the document onto this chain (new addresses). So are its
+    plans, intents, proposals, commitments, claims and recipes, with their references
+    rewritten and their links (open proposals and recipes listed again, commitments and
+    claims linked for the other party): recipes and plans anyone may copy, an intent,
+    commitment or claim only one of its parties (map the document's agent with `--agent
+    OLD=me`). What is already here (the same address, or the same content: the document
+    imported before) is not written again. Countersigned agreements are left out: only
+    their parties' signatures make one."""
     from decimal import Decimal
 
     try:
@@ -42,10 +49,15 @@ def cmd_import(a: argparse.Namespace) -> None:
     except ValueError as e:
         raise LocalError(f"{a.file} is not JSON: {e}") from None
     result = client().import_vf_jsonld(document, _agent_map(a.agent))
-    made = result["created"]
+    made, planned = result["created"], result["planning"]
     emit(result, f"imported {result['imported']} events ({result['skipped']} already here); "
                  f"copied {made['resources']} resources, {made['processes']} processes, "
-                 f"{made['specs']} specifications")
+                 f"{made['specs']} specifications; "
+                 f"{sum(planned['created'].values())} planning and recipe records "
+                 f"({planned['already_here']} already here)" + (
+                     f"; left out {planned['countersigned_left_out']} countersigned agreements"
+                     " and clauses (only their parties sign them)"
+                     if planned["countersigned_left_out"] else ""))
 
 
 @command("equation create", arg("file", help="the equation as JSON (name, buckets); - for stdin"))

@@ -153,20 +153,30 @@ def cmd_requests(a: argparse.Namespace) -> None:
     _list(a, "request")
 
 
-@command("match")
+@command("match", arg("--footprints", action="store_true",
+                      help="read the chains of the offerers whose footprint this home does not "
+                           "hold, for the footprint per unit they declared (at most 16; slower)"))
 def cmd_match(a: argparse.Namespace) -> None:
     """Offers elsewhere for this cooperative's requests; requests elsewhere for its offers
-    and its byproducts and waste on hand; best first (needs `coledger run`)."""
-    from zomes.valueflows.matching import candidates, find, held_rows
+    and for what it holds or will produce with no planned use (byproducts and waste on
+    hand, outputs of its processes nothing of its own uses); best first (needs `coledger
+    run`)."""
+    from zomes.valueflows.matching import candidates, find, footprint_authors
 
     door = client()
     door.status()  # (no node: the one-line error before reading the home)
     dataset, me = door.gather(1, network=False)
-    classes = {address: r.classified_as for address, r in dataset.resources.items()}
-    held = held_rows(me, door.inventory(), classes)
+    held = door.surplus()
     offers, requests = candidates(me, *_reads(door), held, workers=READERS,
                                   fetch_many=door.get_many)
-    rows = [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
+    footprints: dict[str, Any] = dict(dataset.spec_footprints())
+    found = find(me, offers, requests, held, footprints)
+    authors = footprint_authors(me, found, footprints) if a.footprints else []
+    if authors:  # the footprints the offerers declared, where this home holds none
+        for spec, declared in door.chains(authors).spec_footprints().items():
+            footprints.setdefault(spec, declared)
+        found = find(me, offers, requests, held, footprints)
+    rows = [m.to_json() for m in found]
     emit(rows, _match_table(rows))
 
 
@@ -180,7 +190,10 @@ def _match_table(rows: list[dict[str, Any]]) -> str:
         if r["footprint_per_unit"]:
             why += "; footprint per unit: " + ", ".join(
                 f"{k} {v}" for k, v in r["footprint_per_unit"].items())
-        offer = ("held " if r["held"] else "") + _short(r["offer"])
+        offer = ("held " if r["held"] else "planned " if r["planned"] else "") + _short(
+            r["offer"])
+        if r["surplus"]:
+            why = f"{r['surplus']}; {why}"
         lines.append(f"{r['score']:>5} {_short(r['request']):<20} {offer:<20} "
                      f"{r['offered'] or '':<18} {r['requested'] or '':<18} "
                      f"{_short(r['offered_by']):<20} {why}")

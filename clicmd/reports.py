@@ -192,24 +192,38 @@ def cmd_report_footprint(a: argparse.Namespace) -> None:
 @command("export", arg("--format", dest="fmt", required=True,
                        choices=("vf-jsonld", "pact", "epcis", "csv"),
                        help="ValueFlows JSON-LD, a PACT v3 product footprint, GS1 EPCIS 2.0, CSV"),
-         arg("--output", type=Path, metavar="FILE", help="write to FILE instead of printing"),
+         arg("--output", type=Path, metavar="FILE",
+             help="write to FILE instead of printing (csv: a folder, for a file per kind)"),
          arg("--network", action="store_true",
              help="every gathered chain's events, not only this agent's"),
          arg("--resource", help="the product a PACT footprint is of (address)"),
          MAX_AGENTS_ARG)
 def cmd_export(a: argparse.Namespace) -> None:
-    """This agent's events (or, with --network, everyone's gathered) in the ecosystem's formats."""
+    """This agent's events (or, with --network, everyone's gathered) in the ecosystem's formats.
+
+    With its planning and recipe records: vf-jsonld writes them as VF 1.0 nodes beside the
+    events; csv to an existing folder (`--output DIR`) writes events.csv and a file per
+    kind (plans, intents, proposals, agreements, commitments, claims, recipes,
+    recipe_processes, recipe_exchanges, recipe_flows .csv: their columns are in the CLI
+    reference, docs/cli.md, "CSV files")."""
     from node.core.clock import now_us
     from zomes.accounting import reports
 
     ds, me = gathered(a.max_agents, network=a.network or a.fmt == "pact")
     document = accounting(lambda: reports.export(
         ds, a.fmt, me=me, now_us=now_us(), everyone=a.network, resource=a.resource))
+    files = reports.csv_files(ds, me=me, everyone=a.network) if a.fmt == "csv" else {}
     if a.output is None:
         if OPTS.json and a.fmt == "csv":  # the other formats are JSON documents already
-            emit({"format": "csv", "csv": document})
+            emit({"format": "csv", "csv": document, "files": files})
         else:
             sys.stdout.write(document)
+        return
+    if files and a.output.is_dir():
+        for name, text in files.items():
+            write(a.output / name, text)
+        emit({"format": "csv", "folder": str(a.output), "files": sorted(files)},
+             f"{', '.join(sorted(files))} written to {a.output}")
         return
     write(a.output, document)
     count = len(ds.ordered_events(None if a.network else me))

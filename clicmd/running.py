@@ -26,7 +26,8 @@ from clicmd.common import (
          arg("--gossip-interval", type=interval, default=2.0,
              help="seconds between gossip rounds [2]"),
          arg("--auto-accept-from", action="append", default=[], metavar="AGENT",
-             help="accept countersigning proposals from this agent without asking (repeatable)"),
+             help="accept this agent's countersigned transfers without asking (an "
+                  "agreement is always left for `coledger accept`; repeatable)"),
          arg("--log-level", choices=("debug", "info", "warning", "error"), default="info",
              help="the least level of the log lines on stderr [info]"),
          arg("--log-format", choices=("text", "json"), default="text",

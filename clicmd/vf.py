@@ -29,17 +29,22 @@ def cmd_actions(a: argparse.Namespace) -> None:
          arg("--allow-negative", action="store_true",
              help="resources of this kind may go below zero"),
          arg("--process", action="store_true", help="create a process specification instead"),
+         arg("--classified-as", action="append", default=[], metavar="LABEL",
+             help="what resources of this kind are (resourceClassifiedAs): byproduct, waste, "
+                  "organic...; repeatable"),
          arg("--note", help="a note"))
 def cmd_spec_create(a: argparse.Namespace) -> None:
     """Create a resource specification (or, with --process, a process specification)."""
-    if a.process and (a.unit or a.allow_negative):
-        raise LocalError("a process specification takes no --unit or --allow-negative")
+    if a.process and (a.unit or a.allow_negative or a.classified_as):
+        raise LocalError(
+            "a process specification takes no --unit, --allow-negative or --classified-as")
     if not a.process and a.unit is None:
         raise LocalError("a resource specification needs --unit")
     if a.process:
         address = client().create_process_spec(a.name, a.note)
     else:
-        address = client().create_spec(a.name, a.unit, a.allow_negative, a.note)
+        address = client().create_spec(a.name, a.unit, a.allow_negative, a.note,
+                                       a.classified_as)
     kind = "ProcessSpecification" if a.process else "ResourceSpecification"
     emit({"address": address, "name": a.name, "kind": kind}, address)
 
@@ -77,6 +82,16 @@ def cmd_process_finish(a: argparse.Namespace) -> None:
          arg("--state", help="the resource's state after the event (e.g. pass, fail)"),
          arg("--note", help="a note"),
          arg("--corrects", help="the event this one corrects (with negative quantities)"),
+         arg("--fulfills", metavar="COMMITMENT", help="the commitment this event fulfils "
+             "(`coledger commitments` lists them)"),
+         arg("--satisfies", metavar="INTENT", help="the intent (an offer's or a request's) "
+             "this event satisfies"),
+         arg("--settles", metavar="CLAIM", help="the claim this event settles"),
+         arg("--realization-of", metavar="AGREEMENT",
+             help="the agreement this event realizes [found for a clause you hold]"),
+         arg("--classified-as", action="append", default=[], metavar="LABEL",
+             help="what the resource is (resourceClassifiedAs: byproduct, waste, organic...); "
+                  "a new:NAME resource is created so; repeatable"),
          arg("--to", metavar="AGENT", help="the receiving agent: a countersigned event, signed by "
              "both of you and written on both chains (needs the running node)"),
          arg("--wait", type=seconds, default=60.0, metavar="SECONDS",
@@ -94,6 +109,9 @@ def cmd_record(a: argparse.Namespace) -> None:
         quantity=a.quantity, effort=a.effort, provider=a.provider, receiver=a.receiver,
         input_of=a.input_of, output_of=a.output_of, at_us=parse_time(a.at), location=a.location,
         to_location=a.to_location, state=a.state, note=a.note, corrects=a.corrects,
+        fulfills=a.fulfills, satisfies=a.satisfies, settles=a.settles,
+        realization_of=a.realization_of,
+        classified_as=tuple(a.classified_as),
     )
     done = client().record(req, detail=OPTS.json)
     if not OPTS.json:

@@ -16,10 +16,12 @@ def cmd_inventory(a: argparse.Namespace) -> None:
     lines = [f"{'resource':<24} {'accounting':>14} {'onhand':>14}  {'unit':<11} address"]
     for r in rows:
         acc, onh = r["accountingQuantity"], r["onhandQuantity"]
+        classes = r.get("classifiedAs") or []
         lines.append(
             f"{clean(r['name'] or '?')[:24]:<24} {acc['hasNumericalValue']:>14}"
             f" {onh['hasNumericalValue']:>14}"
             f"  {acc['hasUnit']:<11} {r['address']}"
+            + (f"  [{clean(', '.join(classes))}]" if classes else "")
         )
     emit(rows, "\n".join(lines) if rows else "(no resources)")
 

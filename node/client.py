@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from node.client_commons import HomeCommons, NodeCommons
 from node.core.errors import CoreError, LocalError, NotFound
 from node.core.refusals import NoNode, NoPeerKnown
 from node.runtime.socket_client import MAX_GET_MANY
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from node.vf_ledger import Ledger
     from zomes.accounting.dataset import Dataset
     from zomes.valueflows.coordinator import EventRequest
+    from zomes.valueflows.entries import EconomicEvent, Intent
+    from zomes.valueflows.obligations import ClaimRequest
     from zomes.valueflows.offers import ProposalRequest
 
 
@@ -52,7 +55,7 @@ class Found:
         self.data = data
 
 
-class LocalClient:
+class LocalClient(HomeCommons):
     """The operations on the home alone: its chain, its ledger, its DHT store."""
 
     def __init__(self, home: Path, passphrase: PassphraseSource, warnings: list[str]) -> None:
@@ -111,9 +114,11 @@ class LocalClient:
             "resources": states,
         }
 
-    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None) -> str:
+    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None,
+                    classified_as: Sequence[str] = ()) -> str:
+        """A resource specification; `classified_as`: what its resources are (byproduct...)."""
         with self._ledger() as led:
-            return str(led.create_spec(name, unit, allow_negative, note))
+            return str(led.create_spec(name, unit, allow_negative, note, tuple(classified_as)))
 
     def create_process_spec(self, name: str, note: str | None) -> str:
         with self._ledger() as led:
@@ -179,35 +184,22 @@ class LocalClient:
             made: dict[str, Any] = led.commit(lambda s, v: create_recipe(s, document))
         return made
 
-    def plan_from_recipe(self, recipe: str, quantity: str, due_us: int, *,
-                         name: str | None = None, buy: Sequence[str] = ()) -> dict[str, Any]:
-        """Write a plan to make `quantity` of a recipe's output by `due_us`, from the recipes
-        and footprints this home holds (its chain and the chains its DHT store holds)."""
-        from zomes.accounting.dataset import Dataset
-        from zomes.accounting.footprint import vector_json
-        from zomes.valueflows.planning import RecipeBook
-        from zomes.valueflows.recipes import commit_plan, recipe_entries
-
-        with self._ledger() as led:
-            records = self._held_records(led.agent)
-            data = Dataset()
-            data.add_records(records)
-            book = RecipeBook.of(recipe_entries(records))
-            me = str(led.agent.agent_id)
-            draft, made = led.commit(lambda s, v: commit_plan(
-                s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
-        made["footprint"] = vector_json(draft.footprint)
-        return made
-
-    def recipes(self) -> list[dict[str, Any]]:
-        """The recipes this home holds (its chain's and those of the chains it holds)."""
-        from zomes.valueflows.planning import RecipeBook
-        from zomes.valueflows.recipes import list_recipes, recipe_entries
+    def plan_status(self, plan: str, now_us: int, period: str = "year") -> dict[str, Any]:
+        """A plan this home holds against what was recorded as of `now_us`, and its
+        footprint against the budgets that apply (zomes/accounting/plan_report.py)."""
+        from zomes.accounting.plan_report import plan_status_of
 
         with self._agent() as agent:
             records = self._held_records(agent)
-        authors = {str(r.address): str(r.action.author) for r in records}
-        return list_recipes(RecipeBook.of(recipe_entries(records)), authors)
+        return plan_status_of(records, plan, now_us, period, self.fulfilling)
+
+    def fulfilling(self, held: Sequence[tuple[str, EconomicEvent]],
+                   flows: Sequence[str]) -> dict[str, list[tuple[str, EconomicEvent]]]:
+        """The (address, event) fulfilling or satisfying each of `flows` (commitments,
+        intents) among the events `held` here. (A node's client may add the network's.)"""
+        from zomes.valueflows.plan_status import fulfilments
+
+        return fulfilments(held, flows)
 
     @staticmethod
     def _held_records(agent: Agent) -> list[Record]:
@@ -227,9 +219,9 @@ class LocalClient:
 
         with self._ledger() as led:
             author, now = str(led.agent.agent_id), led.agent.clock()
-            old = [] if replaces is None else self._open_links(led, replaces)
+            old, intents = ([], []) if replaces is None else self._withdrawal(led, replaces)
             done, gone = led.commit(lambda s, v: (
-                publish(s, author, request, now), withdraw(s, old)))
+                publish(s, author, request, now), withdraw(s, old, intents)))
         out = {"proposal": str(done.proposal), "purpose": request.purpose,
                "intents": [str(i) for i in done.intents],
                "reciprocal": [str(i) for i in done.reciprocal],
@@ -243,27 +235,51 @@ class LocalClient:
         from zomes.valueflows.offers import withdraw
 
         with self._ledger() as led:
-            links = self._open_links(led, proposal)
-            deleted = led.commit(lambda s, v: withdraw(s, links))
+            links, intents = self._withdrawal(led, proposal)
+            deleted = led.commit(lambda s, v: withdraw(s, links, intents))
         return {"proposal": proposal, "withdrawn": True,
                 "deleted_links": [str(d) for d in deleted]}
 
     @staticmethod
-    def _open_links(led: Ledger, proposal: str) -> list[tuple[Cid, Cid]]:
-        """(link, base) of this agent's open links to `proposal`; LocalError if none."""
+    def _withdrawal(led: Ledger, proposal: str) -> tuple[list[tuple[Cid, Cid]],
+                                                         list[tuple[Cid, Cid, Intent]]]:
+        """(link, base) of this agent's open links to `proposal` (LocalError if none), and
+        its intents not yet finished: what withdrawing it deletes and finishes."""
         from node.core.cid import Cid
-        from zomes.valueflows.offers import open_links
+        from zomes.valueflows.offers import open_intents, open_links
 
         try:
             target = Cid.parse(proposal)
         except CoreError:
             raise LocalError(f"{proposal!r} is not an address (bafy...)") from None
-        links = open_links(led.agent.store.records(), target)
+        records = list(led.agent.store.records())
+        links = open_links(records, target)
         if not links:
             raise LocalError(f"{proposal} is no open proposal of this agent")
-        return links
+        return links, open_intents(records, target)
+
+    def claim(self, request: ClaimRequest) -> dict[str, Any]:
+        """Record a claim of this agent (its receiver) triggered by an event."""
+        from zomes.valueflows.obligations import create_claim
+
+        with self._ledger() as led:
+            me, now = str(led.agent.agent_id), led.agent.clock()
+            address = led.commit(lambda s, v: create_claim(s, me, request, now))
+        return {"address": str(address), "receiver": me, "provider": request.provider}
 
     # -- reading ---------------------------------------------------------------------
+
+    def commitments(self, everything: bool = False) -> list[dict[str, Any]]:
+        """The commitments and claims this agent is a party to, with what the events that
+        fulfil or settle them add up to: its own chain's, and with a node those linked
+        to it and from them (the bases' authorities asked)."""
+        from zomes.valueflows.obligations import list_through
+
+        with self._agent() as agent:
+            me, now = str(agent.agent_id), agent.clock()
+            records = list(agent.store.records())
+        return list_through(me, records, now, self.links, lambda a: self.get(a).view,
+                            everything)
 
     def get(self, address: str) -> Found:
         """A record (by action address) or an entry (by entry address) the home holds."""
@@ -357,7 +373,7 @@ class LocalClient:
                                    quiet=quiet)
 
 
-class SocketClient(LocalClient):
+class SocketClient(LocalClient, NodeCommons):
     """The home's running node asked over its socket for what needs the network."""
 
     def _call(self, method: str, timeout: float = 60.0, **params: Any) -> Any:

@@ -12,23 +12,31 @@ refer to is resolved in this order:
   a copy of the file's.
 
 Copies get new addresses, and the events are rewritten to name them. An event already on
-this chain (same address) is skipped, so importing one's own export again adds nothing.
+this chain (same address) is skipped, so importing one's own export again adds nothing; a
+specification or a plan's process with the very content of one already here is not copied
+again.
+The document's plans, intents, proposals, commitments, claims and recipes are copied too
+(node/imports_planning.py), and the events' fulfills/satisfies/settles name the copies.
 Agents are kept as the file names them unless mapped (`--agent OLD=NEW`, NEW may be `me`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from node.core.actions import Create
 from node.core.cid import Cid
 from node.core.errors import LocalError
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Unresolved
 from node.core.scratch import Scratch
+from node.imports_planning import PlanningImport
 from node.runtime.ledger import Ledger, RuleBroken
 from zomes.accounting.jsonld import MalformedDocument, node_id
 from zomes.accounting.jsonld_import import read_vf_graph
+from zomes.valueflows.coordinator import link_flows
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process, ResourceSpecification
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.zome import ChainView, entry_type
@@ -53,6 +61,15 @@ class _Import:
         self.imported = 0
         self.scratch: Scratch | None = None
         self.label = "the import"
+        self.me = str(ledger.agent.agent_id)
+        self.own: set[str] = set()  # the addresses of what this chain created
+        self.pool: dict[tuple[str, str], list[str]] = {}  # (type, content) -> those records
+        for record in ledger.agent.store.records():
+            if isinstance(record.action, Create) and record.entry is not None:
+                self.own.add(str(record.address))
+                key = (record.action.entry_type, _canonical(record.entry.value))
+                self.pool.setdefault(key, []).append(str(record.address))
+        self.planning = PlanningImport(self, graph["planning"], graph["withdrawn"])
 
     def held(self, address: str) -> bool:
         try:
@@ -60,12 +77,28 @@ class _Import:
         except Exception:
             return False
 
+    def on_chain(self, address: str) -> bool:
+        return address in self.own
+
+    def reuse(self, type_name: str, content: dict[str, Any]) -> str | None:
+        """A record this chain had before the import with this very content (each found
+        once): what a second import of the same document would copy again."""
+        found = self.pool.get((type_name, _canonical(content)))
+        return found.pop(0) if found else None
+
     def _create(self, address: str, cls: type[Any], content: dict[str, Any], kind: str) -> str:
         assert self.scratch is not None
         try:
             entry = cls.from_content(content)
         except ValueError as e:
             raise LocalError(f"{self.label}: {node_id(address)}: {describe_error(e)}") from None
+        # knowledge and a plan's processes are found again; resources and other processes
+        # (what happened, to things) are copied each time, as they always were
+        if kind == "specs" or (kind == "processes" and "plannedWithin" in content):
+            found = self.reuse(entry_type(cls), entry.to_content())
+            if found is not None:
+                self.copies[address] = found
+                return found
         new = self.scratch.create(entry_type(cls), entry.to_content())
         self.labels[new] = f"{self.label}: the copy of {node_id(address)}"
         self.copies[address] = str(new)
@@ -108,9 +141,14 @@ class _Import:
         if address in self.graph["processes"]:
             content = dict(self.graph["processes"][address])
             content["inScopeOf"] = [self.agent(a) for a in content.get("inScopeOf", [])]
+            if "plannedWithin" in content:
+                content["plannedWithin"] = self.planning.record("Plan", content["plannedWithin"])
+            if "basedOn" in content:
+                content["basedOn"] = self.planning.record("ProcessSpecification",
+                                                          content["basedOn"])
             finished = content.pop("finished", False)
             new = self._create(address, Process, content, "processes")
-            if finished:  # finished after its events are in
+            if finished and new not in self.own:  # finished after its events are in
                 assert self.scratch is not None
                 entry = self.scratch.records[-1].entry
                 assert entry is not None
@@ -125,6 +163,10 @@ class _Import:
 
     def build(self, scratch: Scratch) -> None:
         self.scratch = scratch
+        self.planning.before_events()
+        for address, process in self.graph["processes"].items():
+            if "plannedWithin" in process:  # a plan's processes, events or not
+                self.process(address)
         for n, (address, content) in enumerate(self.graph["events"], 1):
             self.label = f"event {n} ({node_id(address)})" if address else f"event {n}"
             if address is not None and address in self.view.events:
@@ -143,16 +185,20 @@ class _Import:
                 event["resourceConformsTo"] = self.spec(event["resourceConformsTo"])
             if "corrects" in event:
                 event["corrects"] = self.events.get(event["corrects"], event["corrects"])
+            self.planning.rewrite_event(event)
             try:
                 parsed = EconomicEvent.from_content(event)
             except ValueError as e:
                 raise LocalError(f"{self.label}: {describe_error(e)}") from None
             new = scratch.create(entry_type(EconomicEvent), parsed.to_content())
             self.labels[new] = self.label
+            for link in link_flows(scratch, parsed, new):  # from what it fulfils, satisfies...
+                self.labels[link] = f"{self.label}: its link from what it meets"
             self.imported += 1
             if address is not None:
                 self.events[address] = str(new)
         self.label = "the import"
+        self.planning.after_events()
         for original, entry_address, content in self.finish:
             update = scratch.update(original, entry_address, entry_type(Process),
                                     Process.from_content(content).to_content())
@@ -189,4 +235,9 @@ def import_vf_jsonld(ledger: Ledger, document: Any, agents: Mapping[str, str]) -
         "skipped": job.skipped,
         "created": job.counts,
         "events": job.events,
+        "planning": job.planning.summary(graph["countersigned"]),
     }
+
+
+def _canonical(content: Any) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)

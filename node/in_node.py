@@ -22,6 +22,8 @@ from node.core.links import MAX_LINKS
 from node.runtime.node import Node
 from node.runtime.rpc import STRICT, validated
 from node.runtime.socket_client import MAX_GET_MANY
+from zomes.valueflows.agreement_hook import AgreementRequest
+from zomes.valueflows.agreements import AGREEMENT_TYPE
 from zomes.valueflows.chain_views import chain_view_of
 from zomes.valueflows.coordinator import EventRequest, inventory
 from zomes.valueflows.network_trace import network_flows
@@ -105,6 +107,15 @@ class InNodeClient:
             TransferRequest(EventRequest(**fields), to, wait_s))
         return session_json(row)
 
+    async def cs_agree(self, agreement: dict[str, Any], to: str,
+                       wait_s: float) -> dict[str, object]:
+        """Propose a countersigned agreement (an AgreementRequest's JSON) to `to`."""
+        from node.runtime.countersign import TransferRequest, session_json
+
+        row = await self.node.countersigner.start(TransferRequest(
+            AgreementRequest.of(agreement), to, wait_s, AGREEMENT_TYPE))
+        return session_json(row)
+
     async def cs_session(self, id: str) -> dict[str, object]:  # noqa: A002 - the JSON name
         from node.runtime.countersign import session_json
 
@@ -148,8 +159,9 @@ class InNodeClient:
         return await self.node.own_chain.recover(force)
 
 
-METHODS = ("status", "peers", "get", "get_many", "activity", "sync", "inventory", "flows", "chains",
-           "cs_start", "cs_session", "cs_list", "cs_accept", "cs_decline", "recover", "links")
+METHODS = ("status", "peers", "get", "get_many", "activity", "sync", "inventory", "flows",
+           "chains", "cs_start", "cs_agree", "cs_session", "cs_list", "cs_accept", "cs_decline",
+           "recover", "links")
 
 
 def rpc_methods(node: Node) -> dict[str, Callable[..., Awaitable[object]]]:

@@ -31,8 +31,9 @@ class Ledger(runtime.Ledger):
     def record(self, req: EventRequest) -> Recorded:
         return vf.record(self, req)
 
-    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None) -> Cid:
-        return vf.create_spec(self, name, unit, allow_negative, note)
+    def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None,
+                    classified_as: tuple[str, ...] = ()) -> Cid:
+        return vf.create_spec(self, name, unit, allow_negative, note, classified_as)
 
     def create_process_spec(self, name: str, note: str | None) -> Cid:
         return vf.create_process_spec(self, name, note)

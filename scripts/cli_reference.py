@@ -43,7 +43,25 @@ def reference() -> str:
         lines = [f"- `{', '.join(flags)}`: {kw.get('help', '')}" for flags, kw in args]
         if lines:
             out.append("\n".join(lines) + "\n")
+        if path == "export":
+            out.append(csv_files())
     return "\n".join(out)
+
+
+def csv_files() -> str:
+    """The export's CSV files beside events.csv and their columns (from the table)."""
+    from zomes.accounting.exports import PLANNING_CSV, planning_columns
+
+    lines = ["### CSV files\n",
+             "`export --format csv --output DIR` writes `events.csv` (the columns printed\n"
+             "without --output) and one file per kind of planning and recipe record:\n"
+             "`address`, `author`, then the record's VF properties (quantities as\n"
+             "`.hasNumericalValue` and `.hasUnit`, times ISO 8601 UTC, lists joined by `|`,\n"
+             "booleans `true`/`false`); `proposals.csv` ends with `withdrawn` (its listing\n"
+             "links deleted).\n"]
+    lines += [f"- `{name}`: `{','.join(planning_columns(cls))}`"
+              for name, cls in PLANNING_CSV.items()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

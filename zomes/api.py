@@ -237,7 +237,11 @@ class CountersignHook(Protocol):
     what is proposed, who the parties are, and whether its rules would take it."""
 
     entry_type: str
-    """The envelope entry type written on both chains."""
+    """The envelope entry type written on both chains (the runtime picks the hook by it)."""
+    noun: str
+    """What the entry is called in messages: "event", "agreement"."""
+    initiator_is: str
+    """Who of `parties` proposes, to whom, in words ("provider, to its receiver")."""
     new_field: str
     """The one field the counterparty fills in when the proposal names a `to_new`."""
 
@@ -271,8 +275,9 @@ class OwnRecords(Protocol):
     def get_record(self, address: Cid) -> Record | None: ...
 
 
-CountersignHooks = Callable[[AppLedger, OwnRecords], CountersignHook]
-"""How an app's hook is made for one agent's ledger and chain."""
+CountersignHooks = Callable[[AppLedger, OwnRecords], Sequence[CountersignHook]]
+"""How an app's hooks (one per countersigned entry type, the first the default) are made
+for one agent's ledger and chain."""
 
 
 def split_entry_type(qualified: str) -> tuple[str, str]:

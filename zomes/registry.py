@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zomes.api import CountersignHooks, ViewHook, Zome
+from zomes.api import AppLedger, CountersignHook, CountersignHooks, OwnRecords, ViewHook, Zome
 
 if TYPE_CHECKING:
     from zomes.valueflows.zome import ChainView
@@ -19,10 +19,15 @@ def installed_zomes() -> tuple[Zome, ...]:
 
 
 def countersign_hooks() -> CountersignHooks:
-    """The app's side of countersigned sessions: ValueFlows transfers."""
+    """The app's side of countersigned sessions: ValueFlows transfers (the default) and
+    agreements."""
+    from zomes.valueflows.agreement_hook import AgreementHook
     from zomes.valueflows.countersign import TransferHook
 
-    return TransferHook
+    def hooks(ledger: AppLedger, own: OwnRecords) -> tuple[CountersignHook, ...]:
+        return TransferHook(ledger, own), AgreementHook(ledger, own)
+
+    return hooks
 
 
 def app_view() -> ViewHook[ChainView]:

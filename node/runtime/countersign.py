@@ -1,6 +1,7 @@
 """Countersigning sessions on a running node: one entry, signed by two agents, written on
 both chains or on neither. Generic: what the entry is comes from the app's hook
-(`CountersignHook` in zomes/api.py); the states and their moves are the table of
+(a `CountersignHook` of zomes/api.py for each entry type the app countersigns, chosen
+by the session's entry type); the states and their moves are the table of
 node/core/session_states.py; the node hands in only the narrow collaborators below.
 
 The initiator (the provider) is the one place where the outcome is decided, in one
@@ -82,6 +83,8 @@ from node.runtime.countersign_api import (
     TransferRequest,
     checked_records,
     failpoint,
+    hook_for,
+    proposal_problem,
 )
 from node.runtime.countersign_resolve import Abandon, read_activity
 from node.runtime.countersign_status import RESOLVE_GRACE_US, session_json, waiting_for
@@ -110,7 +113,8 @@ class Countersigner:
 
     def __init__(
         self, key: AgentKey, clock: Clock, *, requests: Requests, member: MemberCheck,
-        ledger: SessionLedger, chain: OwnChain, sessions: SessionStore, app: CountersignHook,
+        ledger: SessionLedger, chain: OwnChain, sessions: SessionStore,
+        apps: Sequence[CountersignHook],
         activity: ActivityReader, written: Callable[[], object],
         auto_accept_from: Sequence[AgentId] = (),
     ) -> None:
@@ -120,10 +124,10 @@ class Countersigner:
         self.ledger = ledger
         self.chain = chain
         self.sessions = sessions
-        self.app = app
+        self.apps = {hook.entry_type: hook for hook in apps}  # the first: transfers
         self.activity = activity
         self.written = written  # after a write: publish its ops
-        self.auto_accept_from = set(auto_accept_from)
+        self.auto_accept_from, self.auto_type = set(auto_accept_from), apps[0].entry_type
         self._resolve_at: dict[bytes, int] = {}
         self.grace_us = RESOLVE_GRACE_US
         self._awaiting: set[bytes] = set()
@@ -139,14 +143,15 @@ class Countersigner:
 
     async def start(self, req: TransferRequest) -> SessionRow:
         """Propose a session to `req.to`; returns once it is proposed (or refused)."""
-        me, app = self.me, self.app
+        me = self.me
+        app = self.app(req.entry_type or next(iter(self.apps)))
         try:
             other = AgentId.parse(req.to)
         except CoreError:
             raise NotAnAgentId(TO, f" {req.to!r} is not an agent id (12D3KooW...)") from None
         if other == me:
             raise SelfCountersign(
-                TO, " names this agent: a countersigned event needs another agent")
+                TO, " names this agent: a countersigned entry needs another agent")
         if not 1 <= req.wait_s <= MAX_WINDOW_US / 1e6:
             raise OutOfRange(Field("wait_s", "the wait"), " must be between 1 and 3600 seconds")
         draft = app.draft(req.event, me, other, self.clock())
@@ -160,7 +165,7 @@ class Countersigner:
         # the receiving resource is the counterparty's: checked when its records come back
         problem = app.precheck(draft.content, me, other, draft.records, placeholder=True)
         if problem:
-            raise LocalError(f"the event would be rejected: {problem}")
+            raise LocalError(f"the {app.noun} would be rejected: {problem}")
         detail = SessionDetail(app.entry_type, draft.content, start, end, draft.to_new,
                                party=party)
         self._opened()
@@ -187,11 +192,12 @@ class Countersigner:
         if row.state != SessionState.PROPOSED:
             return Decision("abandoned", reason=row.reason or row.state.value)
         failpoint("initiator-before-commit")
+        entry_type = row.detail.entry_type
         try:
             envelope, party, staged = self._seal_as_initiator(row, msg)
             entry = envelope.entry()
             self.ledger.commit(
-                lambda s, v: s.countersigned(self.app.entry_type, entry, party),
+                lambda s, v: s.countersigned(entry_type, entry, party),
                 session=SessionCommit(row.id, str(entry.address), before_us=row.detail.end_us),
                 staged=staged)
         except (LocalError, CoreError, ValueError) as e:
@@ -206,7 +212,8 @@ class Countersigner:
     def _seal_as_initiator(
         self, row: SessionRow, msg: Accept
     ) -> tuple[Envelope, Party, list[Record]]:
-        detail, field = row.detail, self.app.new_field
+        detail = row.detail
+        field = self.app(detail.entry_type).new_field
         draft, final = detail.event, dict(msg.event)
         if detail.to_new is not None:
             if not isinstance(final.get(field), str) or field in draft:
@@ -222,7 +229,7 @@ class Countersigner:
         if msg.party.agent != row.peer:
             raise SessionRefused("the counterparty's position names another agent")
         session = Session(row.id, detail.start_us, detail.end_us, (mine, msg.party))
-        message = approval_message(self.app.entry_type, session, final)
+        message = approval_message(detail.entry_type, session, final)
         try:
             row.peer.verify(message, msg.approval)
         except CoreError:
@@ -261,23 +268,8 @@ class Countersigner:
 
     def _on_propose(self, peer: AgentId, msg: Propose) -> Ack:
         now = self.clock()
-        parties = self.app.parties(msg.event)
-        if parties is None:
-            return Ack("declined", "the proposed event is malformed")
-        problem = None
-        if msg.entry_type != self.app.entry_type:
-            problem = f"entry type {msg.entry_type!r} cannot be countersigned here"
-        elif msg.party.agent != peer or parties != (str(peer), str(self.me)):
-            problem = "the proposal must come from the event's provider, to its receiver"
-        elif (
-            not msg.start_us <= msg.party.timestamp <= msg.end_us
-            or msg.end_us - msg.start_us > MAX_WINDOW_US
-        ):
-            problem = "the session window is malformed"
-        elif msg.end_us <= now:
-            problem = "the session has already expired"
-        elif self.sessions.get(msg.id) is not None:
-            problem = "a session with this id exists"
+        problem = proposal_problem(self.apps.get(msg.entry_type), msg, peer, self.me, now) \
+            or ("a session with this id exists" if self.sessions.get(msg.id) else None)
         if problem:
             return Ack("declined", problem)
         detail = SessionDetail(msg.entry_type, msg.event, msg.start_us, msg.end_us, msg.to_new,
@@ -287,7 +279,8 @@ class Countersigner:
                           detail=detail, now_us=now)
         log.info("session %s proposed by %s", msg.id.hex(), peer,
                  extra=log_event("countersign_proposed", session=msg.id.hex(), initiator=peer))
-        if peer in self.auto_accept_from and self._nursery is not None:
+        if (peer in self.auto_accept_from and self._nursery is not None
+                and msg.entry_type == self.auto_type):
             self._nursery.start_soon(self._auto_accept, msg.id)
         return Ack("pending")
 
@@ -308,12 +301,14 @@ class Countersigner:
                                "the session expired before it was accepted")
         detail = row.detail
         staged = checked_records(detail.records)
-        final = self.app.complete(detail.event, detail.to_new, staged)
-        own = self.app.context_records(final)
-        problem = self.app.precheck(final, self.me, row.peer, staged, placeholder=False)
+        app = self.app(detail.entry_type)
+        final = app.complete(detail.event, detail.to_new, staged)
+        own = app.context_records(final)
+        problem = app.precheck(final, self.me, row.peer, staged, placeholder=False)
         if problem:
-            await self.decline(sid, f"the event would be rejected on this side: {problem}")
-            raise LocalError(f"declined: the event would be rejected on this side: {problem}")
+            why = f"the {app.noun} would be rejected on this side: {problem}"
+            await self.decline(sid, why)
+            raise LocalError(f"declined: {why}")
         head = self.chain.head()
         assert head is not None
         now = self.clock()
@@ -323,7 +318,7 @@ class Countersigner:
                                "the session expired while it was being accepted")
         assert detail.initiator is not None  # kept from the proposal
         session = Session(sid, detail.start_us, detail.end_us, (detail.initiator, party))
-        approval = approve(self.key, self.app.entry_type, session, final)
+        approval = approve(self.key, detail.entry_type, session, final)
         signed = replace(detail, final=final, party=party, approval=approval)
         row = self.sessions.move(sid, SessionEvent.SIGN, now_us=now, detail=signed,
                                  expect_head=head.address.to_bytes())
@@ -347,7 +342,8 @@ class Countersigner:
                                decision.reason or "abandoned by the initiator")
         if decision.state == "open" or decision.approval is None:
             return row
-        detail, entry_type = row.detail, self.app.entry_type
+        detail = row.detail
+        entry_type = detail.entry_type
         initiator, party = detail.initiator, detail.party
         assert initiator is not None and party is not None and detail.final is not None
         assert detail.approval is not None  # a signed session keeps what it signed
@@ -413,7 +409,7 @@ class Countersigner:
         initiator = row.detail.initiator
         assert initiator is not None
         records = await self.activity(initiator.agent)
-        verdict = read_activity(row.id, self.app.entry_type, initiator, records,
+        verdict = read_activity(row.id, row.detail.entry_type, initiator, records,
                                 now_us=self.clock(), end_us=row.detail.end_us,
                                 grace_us=self.grace_us)
         if isinstance(verdict, Decision):
@@ -445,6 +441,10 @@ class Countersigner:
         if row.state not in OPEN_STATES:
             return row
         return self.sessions.move(sid, event, now_us=self.clock(), reason=reason)
+
+    def app(self, entry_type: str) -> CountersignHook:
+        """The app's hook for sessions of `entry_type` (LocalError if it has none)."""
+        return hook_for(self.apps, entry_type)
 
     def _mine(self, sid: bytes, role: Role | None = None) -> SessionRow:
         row = self.sessions.get(sid)

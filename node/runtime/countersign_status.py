@@ -22,6 +22,7 @@ def session_json(row: SessionRow, at_us: int | None = None,
     what an open one waits for (`waiting_for`)."""
     detail = row.detail
     out = row.to_json()
+    out["entry_type"] = detail.entry_type
     out["event_draft"] = detail.final or detail.event
     out["to_new"] = detail.to_new
     out["open"] = row.state in OPEN_STATES

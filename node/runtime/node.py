@@ -144,7 +144,7 @@ class Node:
         transport.set_trust(lambda peer: peer in self.members)
         self.countersigner = Countersigner(
             key, clock, requests=transport, member=membership.check_member, ledger=self.ledger,
-            chain=store, sessions=store.sessions, app=countersign_hooks()(self.ledger, store),
+            chain=store, sessions=store.sessions, apps=countersign_hooks()(self.ledger, store),
             activity=self.agent_activity, written=self.enqueue_new_records,
             auto_accept_from=tuple(auto_accept_from))
         transport.set_handler("countersign", self.countersigner.on_request)

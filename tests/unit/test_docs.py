@@ -6,7 +6,10 @@ from node.core.chain import PAIR_RULES, RECORD_RULES
 from validation.app import APP_RULES
 from validation.sys import SYS_RULES
 from zomes.accounting.zome import RULES as ACCOUNTING_RULES
+from zomes.valueflows.agreements import RULES as AGREEMENT_RULES
+from zomes.valueflows.commitments import RULES as COMMITMENT_RULES
 from zomes.valueflows.proposals import RULES as PROPOSAL_RULES
+from zomes.valueflows.recipe_links import RULES as RECIPE_LINK_RULES
 from zomes.valueflows.recipe_rules import RECIPE_RULES
 from zomes.valueflows.rules import RULES
 
@@ -18,6 +21,9 @@ def test_every_rule_is_documented():
              "check_membrane_proof", "check_entry_shape", "check_update_allowed"]
     names += list(APP_RULES)
     names += list(PROPOSAL_RULES)
+    names += list(AGREEMENT_RULES)
+    names += list(COMMITMENT_RULES)
+    names += list(RECIPE_LINK_RULES)
     missing = [n for n in names if f"`{n}`" not in DOC]
     assert not missing, f"docs/validation-rules.md lacks {missing}"
 

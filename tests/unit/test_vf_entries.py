@@ -70,6 +70,8 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
         return st.lists(strategy_for(get_args(hint)[0]), max_size=3).map(tuple)
     if origin is Annotated:
         raise AssertionError(f"no strategy for {hint}: add its alias to ALIASES")
+    if isinstance(hint, type) and issubclass(hint, VfEntry):  # an entry inline (a clause)
+        return entries_of(hint)
     raise AssertionError(f"no strategy for {hint}")
 
 

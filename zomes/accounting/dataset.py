@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from node.core.actions import CreateLink, DeleteLink
 from node.core.chain import AGENT_ENTRY_TYPE
 from node.core.collector import gc_paused
 from node.core.records import Record
@@ -20,17 +21,29 @@ from zomes.accounting.entries import Allocation, Budget, SpecFootprint, ValueEqu
 from zomes.accounting.zome import PREFIX as ACCOUNTING_PREFIX
 from zomes.accounting.zome import parse as parse_accounting
 from zomes.valueflows.entries import (
+    RECIPE_TYPES,
     Agent,
+    Agreement,
+    Claim,
+    Commitment,
     EconomicEvent,
     EconomicResource,
+    Intent,
+    Plan,
     Process,
     ProcessSpecification,
+    Proposal,
     ResourceSpecification,
+    VfEntry,
 )
+from zomes.valueflows.proposals import PROPOSAL_LINK
 from zomes.valueflows.trace import FlowIndex
 from zomes.valueflows.zome import COUNTERSIGNED_TYPE, thing_address
 from zomes.valueflows.zome import PREFIX as VF_PREFIX
 from zomes.valueflows.zome import parse as parse_vf
+
+PLANNING_TYPES = (Plan, Intent, Commitment, Agreement, Proposal, Claim, *RECIPE_TYPES)
+"""The planning and recipe entries a Dataset keeps in `planning` (exports carry them)."""
 
 
 def event_time(event: EconomicEvent) -> int:
@@ -58,6 +71,9 @@ class Dataset:
     _versions: dict[str, int] = field(default_factory=dict)  # thing -> timestamp of its entry
     _seen: set[bytes] = field(default_factory=set)
     cosigned: set[str] = field(default_factory=set)
+    planning: dict[str, VfEntry] = field(default_factory=dict)  # PLANNING_TYPES' entries
+    _listings: dict[str, str] = field(default_factory=dict)  # proposal link -> its proposal
+    _unlisted: set[str] = field(default_factory=set)  # proposal links deleted
     _ordered: list[tuple[str, EconomicEvent]] | None = None
     _index: FlowIndex | None = None
 
@@ -82,6 +98,10 @@ class Dataset:
         action = record.action
         author = str(action.author)
         self.chains.add(author)
+        if isinstance(action, CreateLink) and action.link_type == PROPOSAL_LINK:
+            self._listings[str(record.address)] = str(action.target)
+        elif isinstance(action, DeleteLink):
+            self._unlisted.add(str(action.link_add))
         name = getattr(action, "entry_type", None)
         if name is None or record.entry is None:
             return
@@ -119,6 +139,8 @@ class Dataset:
             ProcessSpecification: self.process_specs, ValueEquation: self.equations,
             SpecFootprint: self.footprints, Allocation: self.allocations, Budget: self.budgets,
         }  # fmt: skip
+        if isinstance(entry, PLANNING_TYPES):
+            return self.planning
         return targets.get(type(entry))
 
     # -- reading -------------------------------------------------------------------
@@ -139,6 +161,10 @@ class Dataset:
             return list(self._ordered)
         return [(a, e) for a, e in self._ordered if self.authors[a] == author
                 or (a in self.cosigned and author in (e.provider, e.receiver))]
+
+    def listed_proposals(self) -> set[str]:
+        """The proposals with a listing link not deleted (open offers and requests)."""
+        return {p for link, p in self._listings.items() if link not in self._unlisted}
 
     def flow_index(self) -> FlowIndex:
         """The flow graph of every event (built once; read-only)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from zomes.accounting.common import AccountingError
 from zomes.accounting.formatting import iso_time
 from zomes.valueflows.entries import (
@@ -21,6 +23,7 @@ from zomes.valueflows.entries import (
     EconomicResource,
     Process,
     ResourceSpecification,
+    VfEntry,
 )
 from zomes.valueflows.units import (
     OM2,
@@ -87,6 +90,24 @@ class MalformedDocument(AccountingError):
     """A JSON-LD document that cannot be imported as ValueFlows events."""
 
 
+def validated(cls: type[VfEntry], content: Mapping[str, Any], where: str,
+              whole: str) -> dict[str, Any]:
+    """`content` as the entry type checks it; else MalformedDocument naming `where` (the
+    node) and the field at fault (`whole` when the fault is no one field's)."""
+    try:
+        return dict(cls.from_content(content).to_content())
+    except ValidationError as error:
+        first = error.errors()[0]
+        at = ".".join(str(part) for part in first["loc"]) or whole
+        raise MalformedDocument(f"{where}: {at}: {first['msg']}") from None
+
+
+def dereferenced(values: list[Any], by_id: Mapping[str, Any]) -> list[Any]:
+    """Values that are references to nodes (a flattened document's measures and places)
+    replaced by those nodes."""
+    return [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+
+
 def node_id(address: str) -> str:
     return COLEDGER + address
 
@@ -99,7 +120,8 @@ def _unit(unit: str) -> str:
     return f"om2:{unit}"
 
 
-def _measure(content: Mapping[str, str]) -> dict[str, Any]:
+def measure_node(content: Mapping[str, str]) -> dict[str, Any]:
+    """A measure's content as a vf:Measure node (its unit an OM2 IRI)."""
     return {
         "type": "vf:Measure",
         "hasNumericalValue": content["hasNumericalValue"],
@@ -107,7 +129,8 @@ def _measure(content: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _place(label: str) -> dict[str, Any]:
+def place_node(label: str) -> dict[str, Any]:
+    """A location label as a vf:SpatialThing node named by it."""
     return {"type": "vf:SpatialThing", "name": label}
 
 
@@ -122,17 +145,18 @@ def _event_node(address: str, event: EconomicEvent) -> dict[str, Any]:
         elif key in REFERENCES:
             node[key] = node_id(value)
         elif key in MEASURES:
-            node[key] = _measure(value)
+            node[key] = measure_node(value)
         elif key in TIMES:
             node[key] = iso_time(value)
         elif key in LOCATIONS:
-            node[key] = _place(value)
+            node[key] = place_node(value)
         else:  # resourceClassifiedAs, state, image, note
             node[key] = value
     return node
 
 
-def _process_node(address: str, process: Process) -> dict[str, Any]:
+def process_node(address: str, process: Process) -> dict[str, Any]:
+    """A process as a vf:Process node."""
     node: dict[str, Any] = {"id": node_id(address), "type": "vf:Process", "name": process.name}
     if process.based_on:
         node["basedOn"] = node_id(process.based_on)
@@ -165,7 +189,7 @@ def _resource_node(address: str, resource: EconomicResource) -> dict[str, Any]:
     if resource.tracking_identifier:
         node["trackingIdentifier"] = resource.tracking_identifier
     if resource.current_location:
-        node["currentLocation"] = _place(resource.current_location)
+        node["currentLocation"] = place_node(resource.current_location)
     if resource.classified_as:
         node["classifiedAs"] = list(resource.classified_as)
     for key in ("image", "note"):
@@ -174,7 +198,8 @@ def _resource_node(address: str, resource: EconomicResource) -> dict[str, Any]:
     return node
 
 
-def _spec_node(address: str, spec: ResourceSpecification) -> dict[str, Any]:
+def spec_node(address: str, spec: ResourceSpecification) -> dict[str, Any]:
+    """A resource specification as a vf:ResourceSpecification node."""
     node: dict[str, Any] = {
         "id": node_id(address),
         "type": "vf:ResourceSpecification",
@@ -196,14 +221,15 @@ def _spec_node(address: str, spec: ResourceSpecification) -> dict[str, Any]:
     return node
 
 
-def _agent_node(agent_id: str, agent: Agent) -> dict[str, Any]:
+def agent_node(agent_id: str, agent: Agent) -> dict[str, Any]:
+    """An agent as a node of its VF class (vf:Organization, vf:Person...)."""
     node: dict[str, Any] = {
         "id": agent_iri(agent_id),
         "type": f"vf:{agent.agent_type}",
         "name": agent.name,
     }
     if agent.primary_location:
-        node["primaryLocation"] = _place(agent.primary_location)
+        node["primaryLocation"] = place_node(agent.primary_location)
     if agent.classified_as:
         node["classifiedAs"] = list(agent.classified_as)
     for key in ("image", "note"):
@@ -222,9 +248,9 @@ def to_vf_jsonld(
     """A VF 1.0 JSON-LD document: agents, specifications, resources, processes, then the
     events in the order given; each group but the events sorted by id."""
     graph: list[dict[str, Any]] = []
-    graph += [_agent_node(a, agents[a]) for a in sorted(agents)]
-    graph += [_spec_node(a, specs[a]) for a in sorted(specs)]
+    graph += [agent_node(a, agents[a]) for a in sorted(agents)]
+    graph += [spec_node(a, specs[a]) for a in sorted(specs)]
     graph += [_resource_node(a, resources[a]) for a in sorted(resources)]
-    graph += [_process_node(a, processes[a]) for a in sorted(processes)]
+    graph += [process_node(a, processes[a]) for a in sorted(processes)]
     graph += [_event_node(address, event) for address, event in events]
     return {"@context": CONTEXT, "@graph": graph}

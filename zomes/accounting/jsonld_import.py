@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final, get_args
 
-from pydantic import ValidationError
-
 from zomes.accounting.common import AccountingError
 from zomes.accounting.formatting import parse_iso_time
 from zomes.accounting.jsonld import (
@@ -30,7 +28,10 @@ from zomes.accounting.jsonld import (
     TIMES,
     VF,
     MalformedDocument,
+    dereferenced,
+    validated,
 )
+from zomes.accounting.jsonld_planning import read_planning
 from zomes.valueflows.actions import ActionName
 from zomes.valueflows.entries import (
     EconomicEvent,
@@ -173,18 +174,23 @@ def _nodes(expanded: Any) -> list[dict[str, Any]]:
 def from_vf_jsonld(document: Any) -> list[dict[str, Any]]:
     """The contents of the vf:EconomicEvent nodes of a VF JSON-LD document, in document
     order, each validated as an EconomicEvent; raises MalformedDocument (one line)."""
-    if not isinstance(document, dict | list):
-        raise MalformedDocument("a JSON-LD document is an object or an array")
-    expanded = _expand(document, _Context(), None)
-    nodes = _nodes(expanded)
-    by_id = {node["@id"]: node for node in nodes if "@id" in node and len(node) > 1}
-    contents = []
-    for node in nodes:
-        if VF + "EconomicEvent" in node.get("@type", []):
-            contents.append(_event_content(node, by_id))
+    contents = _events(*_expanded_nodes(document))
     if not contents:
         raise MalformedDocument("the document has no vf:EconomicEvent")
     return contents
+
+
+def _expanded_nodes(document: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The document's node objects, expanded, and those with properties by @id."""
+    if not isinstance(document, dict | list):
+        raise MalformedDocument("a JSON-LD document is an object or an array")
+    nodes = _nodes(_expand(document, _Context(), None))
+    return nodes, {node["@id"]: node for node in nodes if "@id" in node and len(node) > 1}
+
+
+def _events(nodes: list[dict[str, Any]], by_id: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [_event_content(node, by_id) for node in nodes
+            if VF + "EconomicEvent" in node.get("@type", [])]
 
 
 _VF_KEYS: Final = {
@@ -205,17 +211,12 @@ def _event_content(node: dict[str, Any], by_id: Mapping[str, Any]) -> dict[str, 
         if field is None:
             raise MalformedDocument(f"event {name}: property {key} is not supported")
         if field in MEASURES or field in LOCATIONS:  # flattened documents refer to nodes
-            values = [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+            values = dereferenced(values, by_id)
         try:
             content[field] = _field(field, values)
         except (AccountingError, UnitError) as error:
             raise MalformedDocument(f"event {name}: {field}: {error}") from None
-    try:
-        return EconomicEvent.from_content(content).to_content()
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "event"
-        raise MalformedDocument(f"event {name}: {where}: {first['msg']}") from None
+    return validated(EconomicEvent, content, f"event {name}", "event")
 
 
 def _single(values: list[Any]) -> Any:
@@ -365,26 +366,25 @@ def _thing_content(vf_class: str, node: dict[str, Any], by_id: Mapping[str, Any]
             raise MalformedDocument(f"{vf_class} {name}: property {key} is not supported")
         field, kind = fields[key]
         if kind == "place":
-            values = [by_id.get(str(v.get("@id")), v) if isinstance(v, dict) else v for v in values]
+            values = dereferenced(values, by_id)
         try:
             content[field] = _thing_value(kind, values)
         except (AccountingError, UnitError) as error:
             raise MalformedDocument(f"{vf_class} {name}: {field}: {error}") from None
-    try:
-        return dict(_THING_CLASSES[vf_class].from_content(content).to_content())
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or vf_class
-        raise MalformedDocument(f"{vf_class} {name}: {where}: {first['msg']}") from None
+    return validated(_THING_CLASSES[vf_class], content, f"{vf_class} {name}", vf_class)
 
 
 def read_vf_graph(document: Any) -> dict[str, Any]:
     """Everything `coledger import` needs from a VF JSON-LD document: the events in document
-    order as (address or None, content), and the resources, processes and resource
-    specifications by address (contents, validated); raises MalformedDocument."""
-    events = from_vf_jsonld(document)
-    nodes = _nodes(_expand(document, _Context(), None))
-    by_id = {node["@id"]: node for node in nodes if "@id" in node and len(node) > 1}
+    order as (address or None, content), the resources, processes and resource
+    specifications by address, the planning and recipe records by class and address
+    (contents, validated) and the withdrawn proposals; raises MalformedDocument."""
+    nodes, by_id = _expanded_nodes(document)
+    events = _events(nodes, by_id)
+    planning = read_planning(nodes, by_id, _address_of, _planning_value)
+    if not events and not any(planning.records.values()) and not planning.countersigned:
+        raise MalformedDocument(
+            "the document has no vf:EconomicEvent and no planning or recipe record")
     event_ids: list[str | None] = []
     things: dict[str, dict[str, Any]] = {name: {} for name in _THING_FIELDS}
     for node in nodes:
@@ -401,4 +401,33 @@ def read_vf_graph(document: Any) -> dict[str, Any]:
         "resources": things["EconomicResource"],
         "processes": things["Process"],
         "specs": things["ResourceSpecification"],
+        "planning": planning.records,
+        "withdrawn": planning.withdrawn,
+        "countersigned": planning.countersigned,
     }
+
+
+def _planning_value(kind: str, values: list[Any]) -> Any:
+    """One property of a planning or recipe record (kinds as jsonld_planning names them)."""
+    if kind.startswith("refs:"):
+        return [_address_of(_iri(v)) for v in values]
+    if kind.startswith("ref:"):
+        return _address_of(_iri(_single(values)))
+    if kind == "purpose":
+        purpose = _iri(_single(values)).removeprefix(VF)
+        if purpose not in ("offer", "request"):
+            raise MalformedDocument(
+                f"a proposal's purpose is vf:offer or vf:request, not {purpose}")
+        return purpose
+    if kind in ("action", "measure", "place"):
+        return _field({"action": "action", "measure": "resourceQuantity",
+                       "place": "atLocation"}[kind], values)
+    if kind in ("agent", "agents"):
+        agents = _thing_value("agents", values)
+        return agents if kind == "agents" else _single(agents)
+    if kind == "bool":
+        value = _literal(_single(values))
+        if not isinstance(value, bool):
+            raise MalformedDocument(f"expected true or false, found {value!r}")
+        return value
+    return _thing_value(kind, values)  # literal, labels, time

@@ -30,11 +30,13 @@ from zomes.accounting.contributions import distribute
 from zomes.accounting.dataset import Dataset, event_time
 from zomes.accounting.entries import KIND_UNITS, Budget, ValueEquation, Vector
 from zomes.accounting.epcis import to_epcis
-from zomes.accounting.exports import dumps_json, to_csv
+from zomes.accounting.exports import PLANNING_CSV, dumps_json, to_csv, to_planning_csv
 from zomes.accounting.flows import FlowMatrix, flows
 from zomes.accounting.footprint import FootprintReport, footprint, perma_circularity
 from zomes.accounting.formatting import iso_time, shown, text
 from zomes.accounting.jsonld import agent_iri, node_id, to_vf_jsonld
+from zomes.accounting.jsonld_planning import chosen as chosen_planning
+from zomes.accounting.jsonld_planning import with_planning
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact
 from zomes.accounting.sankey import sankey_html, sankey_svg
 from zomes.valueflows.entries import EconomicEvent
@@ -229,7 +231,7 @@ def raw_inputs(ds: Dataset) -> Inputs:
         spec = resource.conforms_to if resource is not None else event.resource_conforms_to
         key = (spec, quantity.has_unit)
         if key not in per_unit:
-            per_unit[key] = _raw_vector(quantity.has_unit, declared.get(spec or ""), ds, spec)
+            per_unit[key] = raw_vector(quantity.has_unit, declared.get(spec or ""), ds, spec)
         amount = Fraction(quantity.value)
         vector = {k: v * amount for k, v in per_unit[key].items()}
         if vector:
@@ -237,7 +239,7 @@ def raw_inputs(ds: Dataset) -> Inputs:
     return found
 
 
-def _raw_vector(unit: str, declared: Any, ds: Dataset, spec: str | None) -> Vector:
+def raw_vector(unit: str, declared: Any, ds: Dataset, spec: str | None) -> Vector:
     """The footprint of one `unit` of a raw input: declared, else its own mass or energy."""
     if declared is not None and dimension(unit) == dimension(declared.per):
         vector: Vector = declared.per_unit(unit)
@@ -454,7 +456,20 @@ def export(
                        created_us=now_us)
         return dumps_json(doc) + "\n"
     doc = to_vf_jsonld(events, refs["processes"], refs["resources"], refs["specs"], refs["agents"])
+    doc = with_planning(doc, ds, me=me, everyone=everyone)
     return dumps_json(doc) + "\n"
+
+
+def csv_files(ds: Dataset, *, me: str, everyone: bool = False) -> dict[str, str]:
+    """The CSV export as files: events.csv, then one per kind of planning and recipe record
+    (PLANNING_CSV), of this agent's records (or every gathered one)."""
+    picked = chosen_planning(ds, me=me, everyone=everyone)
+    files = {"events.csv": to_csv(ds.ordered_events(None if everyone else me),
+                                  authors=ds.authors)}
+    for name, cls in PLANNING_CSV.items():
+        files[name] = to_planning_csv(cls, picked.records, authors=ds.authors,
+                                      withdrawn=picked.withdrawn)
+    return files
 
 
 def pact_document(ds: Dataset, resource: str, *, me: str, now_us: int) -> dict[str, Any]:

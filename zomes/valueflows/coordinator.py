@@ -7,7 +7,7 @@ opens the home, runs these, validates the result and flushes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from node.core.refusals import (
 )
 from node.core.scratch import Scratch
 from zomes.valueflows.actions import is_action
+from zomes.valueflows.commitments import FLOW_LINKS
 from zomes.valueflows.entries import (
     EconomicEvent,
     EconomicResource,
@@ -31,6 +32,7 @@ from zomes.valueflows.entries import (
 )
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.units import Measure, UnitError, canonical_unit, parse_quantity
+from zomes.valueflows.zome import NAME as ZOME_NAME
 from zomes.valueflows.zome import ChainView, entry_type
 
 if TYPE_CHECKING:  # (the trace is imported by what traces: a write needs none)
@@ -59,6 +61,11 @@ class EventRequest:
     state: str | None = None
     note: str | None = None
     corrects: str | None = None
+    fulfills: str | None = None  # a commitment (an agreement's clause: with realization_of)
+    satisfies: str | None = None  # an intent
+    settles: str | None = None  # a claim
+    realization_of: str | None = None  # an agreement (found for a clause we hold if not given)
+    classified_as: tuple[str, ...] = ()  # the resource's (resourceClassifiedAs): byproduct...
 
 
 @dataclass(frozen=True)
@@ -89,9 +96,10 @@ def field_measure(text: str | None, field: str) -> Measure | None:
 
 def _new_resource(
     scratch: Scratch, view: ChainView, name: str, quantity: Measure | None, spec: str | None,
-    location: str | None,
+    location: str | None, classes: tuple[str, ...] = (),
 ) -> Cid:
-    """An EconomicResource entry for `new:NAME`; its unit is the spec's default or the event's."""
+    """An EconomicResource entry for `new:NAME`, classified as `classes`; its unit is the
+    spec's default or the event's."""
     unit = None
     if spec is not None and spec in view.resource_specs:
         unit = view.resource_specs[spec].default_unit_of_resource
@@ -103,8 +111,8 @@ def _new_resource(
                           Field("conforms_to", "conforms_to"), " a spec")
     try:
         resource = EconomicResource(
-            name=name, unit_of_resource=unit, conforms_to=spec, current_location=location
-        )
+            name=name, unit_of_resource=unit, conforms_to=spec, current_location=location,
+            classified_as=classes)
     except ValueError as e:
         raise LocalError(f"bad resource: {describe_error(e)}") from None
     return scratch.create(entry_type(EconomicResource), resource.to_content())
@@ -130,12 +138,34 @@ def record_event(
 
     def new_resource(option: str, name: str, quantity: Measure | None, spec: str | None,
                      location: str | None) -> str:
-        address = _new_resource(scratch, view, name, quantity, spec, location)
+        address = _new_resource(scratch, view, name, quantity, spec, location,
+                                tuple(dict.fromkeys(req.classified_as)))
         created[name] = address
         return str(address)
 
     event = build_event(view, author, req, now_us, new_resource)
-    return Recorded(scratch.create(entry_type(EconomicEvent), event.to_content()), created)
+    address = scratch.create(entry_type(EconomicEvent), event.to_content())
+    link_flows(scratch, event, address)
+    return Recorded(address, created)
+
+
+def link_flows(scratch: Scratch, event: EconomicEvent, address: Cid) -> list[Cid]:
+    """Link the event at `address` from the commitment, intent and claim it fulfils,
+    satisfies and settles (commitments.FLOW_LINKS): what either party asks to see it."""
+    links = []
+    for link_type, name in FLOW_LINKS.items():
+        base = getattr(event, name)
+        if base is not None:
+            links.append(scratch.create_link(Cid.parse(base), address, ZOME_NAME, link_type))
+    return links
+
+
+def clause_agreement(view: ChainView, commitment: str) -> str | None:
+    """The agreement of ours that holds `commitment` as a clause, if any: an event
+    fulfilling a clause names it in realization_of.
+    LEAD: wire agree's lookup of the author's agreements (their clauses' entry addresses)
+    here at merge; until then no commitment is a clause."""
+    return None
 
 
 NewResource = Callable[[str, str, "Measure | None", "str | None", "str | None"], "str | None"]
@@ -152,6 +182,10 @@ def build_event(
     quantity = field_measure(req.quantity, "quantity")
     effort = field_measure(req.effort, "effort")
     spec = field_address(req.conforms_to, "conforms_to")
+    fulfills = field_address(req.fulfills, "fulfills")
+    realization = field_address(req.realization_of, "realization_of")
+    if fulfills is not None and realization is None:
+        realization = clause_agreement(view, fulfills)
     resolved: dict[str, str | None] = {}
     for option, text, location in (
         ("resource", req.resource, req.location),
@@ -173,6 +207,7 @@ def build_event(
             resource_inventoried_as=resolved["resource"],
             to_resource_inventoried_as=resolved["to-resource"],
             resource_conforms_to=spec if resolved["resource"] is None else None,
+            resource_classified_as=tuple(dict.fromkeys(req.classified_as)),
             resource_quantity=quantity,
             effort_quantity=effort,
             input_of=field_address(req.input_of, "input_of"),
@@ -183,18 +218,25 @@ def build_event(
             state=req.state,
             note=req.note,
             corrects=field_address(req.corrects, "corrects"),
+            fulfills=fulfills,
+            satisfies=field_address(req.satisfies, "satisfies"),
+            settles=field_address(req.settles, "settles"),
+            realization_of=realization,
         )
     except ValueError as e:
         raise LocalError(f"bad event: {describe_error(e)}") from None
 
 
 def create_spec(
-    scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None
+    scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None,
+    classified_as: tuple[str, ...] = (),
 ) -> Cid:
+    """A ResourceSpecification; `classified_as`: what its resources are (byproduct...)."""
     try:
         spec = ResourceSpecification(
             name=name,
             default_unit_of_resource=canonical_unit(unit),
+            resource_classified_as=tuple(dict.fromkeys(classified_as)),
             allow_negative=allow_negative,
             note=note,
         )
@@ -239,15 +281,34 @@ def finish_process(
 
 
 def inventory(view: ChainView) -> list[dict[str, Any]]:
-    """Every resource with both quantities, its unit and what the events say of it."""
+    """Every resource with both quantities, its unit and what the events say of it, and
+    its classifications (its own, those events gave it, its specification's)."""
+    labelled: dict[str, list[str]] = {}
+    for event in view.events.values():
+        for named in (event.resource_inventoried_as, event.to_resource_inventoried_as):
+            if named is not None and event.resource_classified_as:
+                labelled.setdefault(named, []).extend(event.resource_classified_as)
     rows = []
     for address, state in view.states.items():
         resource = view.resources.get(address)
         row = state.to_content()
         row["name"] = resource.name if resource else None
+        row["classifiedAs"] = resource_classes(view, address, labelled.get(address, ()))
         rows.append(row)
     rows.sort(key=lambda r: (r["name"] or "", r["address"]))
     return rows
+
+
+def resource_classes(view: ChainView, address: str, given: Iterable[str] = ()) -> list[str]:
+    """A resource's classifications: its entry's, then those `given` by the events naming
+    it (their resourceClassifiedAs), then its specification's (when the view holds that
+    specification), each once."""
+    resource = view.resources.get(address)
+    if resource is None:
+        return []
+    spec = view.resource_specs.get(resource.conforms_to or "")
+    kinds = spec.resource_classified_as if spec is not None else ()
+    return list(dict.fromkeys((*resource.classified_as, *given, *kinds)))
 
 
 def merged_view(views: list[ChainView]) -> ChainView:

@@ -9,7 +9,7 @@ the network's rules (`judge_event`) about our side before anything is signed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from typing import Any, Final
@@ -27,7 +27,8 @@ from zomes.valueflows.entries import EconomicEvent, EconomicResource
 from zomes.valueflows.zome import COUNTERSIGNED_TYPE, judge_event, parse
 
 TO_RESOURCE: Final = "toResourceInventoriedAs"
-_NAMED: Final = ("resourceInventoriedAs", TO_RESOURCE, "resourceConformsTo", "inputOf", "outputOf")
+_NAMED: Final = ("resourceInventoriedAs", TO_RESOURCE, "resourceConformsTo", "inputOf", "outputOf",
+                  "fulfills", "satisfies", "settles")
 MAX_CONTEXT_RECORDS: Final = 16
 TO_RESOURCE_FIELD: Final = Field("to_resource", "to_resource")
 
@@ -36,6 +37,8 @@ class TransferHook:
     """Countersigned ValueFlows events of one agent: its ledger and its own records."""
 
     entry_type: str = COUNTERSIGNED_TYPE
+    noun: str = "event"
+    initiator_is: str = "provider, to its receiver"
     new_field: str = TO_RESOURCE
 
     def __init__(self, ledger: AppLedger, own: OwnRecords) -> None:
@@ -110,7 +113,6 @@ class TransferHook:
         """The records of ours the event names (resources and their specifications,
         processes), for the other party to check the event without asking the network."""
         wanted = [content.get(k) for k in _NAMED]
-        found: list[Record] = []
         view = self.ledger.view()
         for text in wanted:
             if (
@@ -119,14 +121,7 @@ class TransferHook:
                 and view.resources[text].conforms_to
             ):
                 wanted.append(view.resources[text].conforms_to)
-        for text in dict.fromkeys(w for w in wanted if isinstance(w, str)):
-            try:
-                record = self.own.get_record(Cid.parse(text))
-            except CoreError:
-                continue
-            if record is not None:
-                found.append(record)
-        return found[:MAX_CONTEXT_RECORDS]
+        return own_records(self.own, wanted)
 
     def precheck(self, content: Mapping[str, Any], me: AgentId, other: AgentId,
                  staged: Sequence[Record], *, placeholder: bool) -> str | None:
@@ -147,6 +142,20 @@ class TransferHook:
             missing = ", ".join(str(m) for m in outcome.missing[:3])
             return "it names records not held here: " + missing
         return None
+
+
+def own_records(own: OwnRecords, addresses: Iterable[object]) -> list[Record]:
+    """The records of ours at `addresses` (text; others skipped), each once, at most
+    MAX_CONTEXT_RECORDS: what a proposal sends along for the other party to check it."""
+    found: list[Record] = []
+    for text in dict.fromkeys(a for a in addresses if isinstance(a, str)):
+        try:
+            record = own.get_record(Cid.parse(text))
+        except CoreError:
+            continue
+        if record is not None:
+            found.append(record)
+    return found[:MAX_CONTEXT_RECORDS]
 
 
 def _quantity_unit(content: Mapping[str, Any]) -> str | None:

@@ -298,9 +298,12 @@ class Commitment(PlannedFlow):
 
 
 class Agreement(VfEntry):
-    """What agents agreed; its commitments are clauses, its events realize it."""
+    """What agents agreed; its commitments are clauses, its events realize it. A
+    countersigned agreement holds its clauses inline (`clauses`: each a Commitment's full
+    content, addressed as that Commitment entry would be: zomes/valueflows/agreements.py)."""
 
     name: Name | None = None
+    clauses: tuple[Commitment, ...] = ()
     created: Timestamp | None = None
     bundled_in: Address | None = None
     note: Text | None = None

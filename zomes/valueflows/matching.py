@@ -67,7 +67,8 @@ class Match:
             "score": self.score,
             "request": self.request["proposal"], "requested_by": self.request["author"],
             "offer": self.offer["proposal"], "offered_by": self.offer["author"],
-            "held": bool(self.offer.get("held")),
+            "held": bool(self.offer.get("held")), "planned": bool(self.offer.get("planned")),
+            "surplus": self.offer.get("surplus"),
             "spec": self.offer["spec"], "request_spec": self.request["spec"],
             "offered": _amount(self.offer), "requested": _amount(self.request),
             "location": self.offer["location"],
@@ -195,28 +196,36 @@ SURPLUS: Final = ("byproduct", "waste")
 """Classifications of a held resource that has no planned use: offered to matching."""
 
 
+def held_row(me: str, resource: Mapping[str, Any], labels: Iterable[str]
+             ) -> dict[str, Any] | None:
+    """One resource of `me`'s inventory as an offer row (its address in place of a
+    proposal's, `held` true), classified `labels`; None when nothing is on hand."""
+    try:
+        measure = Measure.model_validate(resource.get("onhandQuantity") or {})
+    except ValueError:
+        return None
+    if measure.value <= 0:
+        return None
+    return {
+        "proposal": str(resource["address"]), "purpose": "offer", "author": me,
+        "held": True, "name": resource.get("name"), "spec": resource.get("conformsTo"),
+        "quantity": str(measure), "available": str(measure), "minimum": None,
+        "unit_based": False, "classes": sorted(set(labels)),
+        "location": resource.get("currentLocation"), "has_beginning": None,
+        "has_end": None}
+
+
 def held_rows(me: str, inventory: Iterable[Mapping[str, Any]],
               classes: Mapping[str, Iterable[str]]) -> list[dict[str, Any]]:
     """`me`'s resources on hand classified byproduct or waste (`classes`: a resource's
-    address -> its classifications), as offer rows (their address in place of a
-    proposal's, `held` true) that matching pairs with the network's requests."""
+    address -> its classifications), as offer rows (`held_row`) that matching pairs with
+    the network's requests."""
     rows = []
     for resource in inventory:
-        labels = sorted(set(classes.get(str(resource.get("address")), ())))
-        onhand = resource.get("onhandQuantity") or {}
-        try:
-            measure = Measure.model_validate(onhand)
-        except ValueError:
-            continue
-        if not set(labels) & set(SURPLUS) or measure.value <= 0:
-            continue
-        rows.append({
-            "proposal": str(resource["address"]), "purpose": "offer", "author": me,
-            "held": True, "name": resource.get("name"), "spec": resource.get("conformsTo"),
-            "quantity": str(measure), "available": str(measure), "minimum": None,
-            "unit_based": False, "classes": labels,
-            "location": resource.get("currentLocation"), "has_beginning": None,
-            "has_end": None})
+        labels = set(classes.get(str(resource.get("address")), ()))
+        row = held_row(me, resource, labels) if labels & set(SURPLUS) else None
+        if row is not None:
+            rows.append(row)
     return rows
 
 
@@ -229,6 +238,21 @@ def find(me: str, offers: Iterable[Row], requests: Iterable[Row], held: Iterable
     return [*rank([r for r in asked if r["author"] == me],
                   [o for o in offered if o["author"] != me], footprints),
             *rank([r for r in asked if r["author"] != me], mine, footprints)]
+
+
+MAX_FOOTPRINT_CHAINS: Final = 16
+"""Chains match reads at most for the footprints of the offers it found."""
+
+
+def footprint_authors(me: str, matches: Iterable[Match],
+                      footprints: Mapping[str, PerUnit]) -> list[str]:
+    """The others whose offers matched with a specification of no footprint known here:
+    whose chains to read for one (a specification's footprint is declared on its author's
+    chain, most often the offerer's), best match first, at most MAX_FOOTPRINT_CHAINS."""
+    authors = [m.offer["author"] for m in matches
+               if m.offer.get("spec") and m.offer["spec"] not in footprints
+               and m.offer["author"] != me]
+    return list(dict.fromkeys(authors))[:MAX_FOOTPRINT_CHAINS]
 
 
 def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row] = (),

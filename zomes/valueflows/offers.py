@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
-from node.core.actions import CreateLink, DeleteLink
+from node.core.actions import CreateLink, DeleteLink, Update
 from node.core.cid import Cid
 from node.core.errors import CoreError, Field, LocalError
 from node.core.records import Record
@@ -126,9 +126,39 @@ def publish(scratch: Scratch, author: str, req: ProposalRequest, now_us: int) ->
     return Published(address, (primary,), back, links)
 
 
-def withdraw(scratch: Scratch, links: Iterable[tuple[Cid, Cid]]) -> tuple[Cid, ...]:
-    """Delete a proposal's links, given as (link, base): it leaves every listing."""
+def withdraw(scratch: Scratch, links: Iterable[tuple[Cid, Cid]],
+             intents: Iterable[tuple[Cid, Cid, Intent]] = ()) -> tuple[Cid, ...]:
+    """Delete a proposal's links, given as (link, base): it leaves every listing; and
+    update each of its `intents` (action, entry address, intent: see open_intents)
+    finished, so that peers refuse a satisfaction dated after (check_satisfaction_open)."""
+    for action, entry, intent in intents:
+        scratch.update(action, entry, INTENT_TYPE,
+                       intent.model_copy(update={"finished": True}).to_content())
     return tuple(scratch.delete_link(link, base) for link, base in links)
+
+
+def open_intents(records: Iterable[Record], proposal: Cid) -> list[tuple[Cid, Cid, Intent]]:
+    """(action, entry address, intent) of the intents `proposal` publishes (primary and
+    reciprocal) that `records` (its author's chain) created and have not finished."""
+    by_address = {r.address: r for r in records}
+    record = by_address.get(proposal)
+    if record is None or record.entry is None:
+        return []
+    try:
+        published = Proposal.from_content(record.entry.value)
+    except ValueError:
+        return []
+    finished = {r.action.original_action for r in by_address.values()
+                if isinstance(r.action, Update) and r.action.entry_type == INTENT_TYPE}
+    found = []
+    for text in (*published.publishes, *published.reciprocal):
+        intent_record = by_address.get(Cid.parse(text))
+        if (intent_record is None or intent_record.entry is None
+                or intent_record.address in finished):
+            continue
+        found.append((intent_record.address, intent_record.entry.address,
+                      Intent.from_content(intent_record.entry.value)))
+    return found
 
 
 def open_links(records: Iterable[Record], proposal: Cid) -> list[tuple[Cid, Cid]]:

@@ -385,21 +385,30 @@ def _flow(
                             amount, unit, rounded, entry)
 
 
+def declared_footprint(spec: str | None, amount: Fraction, unit: str,
+                       footprints: Mapping[str, PerUnit]) -> Vector | None:
+    """`amount` `unit` of `spec` × its declared footprint per unit (None: none declared, or
+    declared per a unit of another dimension)."""
+    declared = footprints.get(spec) if spec is not None else None
+    if declared is None or not unit:
+        return None
+    try:
+        per_unit = declared.per_unit(unit)
+    except ValueError:
+        return None
+    return {key: value * amount for key, value in per_unit.items()}
+
+
 def _add_footprint(
     into: Vector, missing: set[str], draft: PlannedFlowDraft, flow: RecipeFlow,
     footprints: Mapping[str, PerUnit],
 ) -> None:
     """Add a raw consumed input's footprint: its amount × its specification's per unit."""
     spec = flow.resource_conforms_to
-    declared = footprints.get(spec) if spec is not None else None
-    if spec is None or declared is None or not draft.unit:
+    found = declared_footprint(spec, draft.amount, draft.unit, footprints)
+    if found is None:
         if spec is not None:
             missing.add(spec)
         return
-    try:
-        per_unit = declared.per_unit(draft.unit)
-    except ValueError:
-        missing.add(spec)
-        return
-    for key, amount in per_unit.items():
-        into[key] = into.get(key, Fraction(0)) + amount * draft.amount
+    for key, amount in found.items():
+        into[key] = into.get(key, Fraction(0)) + amount

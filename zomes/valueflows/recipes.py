@@ -12,7 +12,8 @@ A recipe document (`coledger recipe create FILE`):
      "exchanges": [{"name": "buy flour", "clauses": [FLOW...], "reciprocal": [FLOW...]}]}
 
 Quantities are text ("50 kg") or VF measures; the other keys are VF's. Everything goes
-in one commit: the processes, their flows, the exchanges, then the Recipe.
+in one commit: the processes, their flows, the exchanges, then the Recipe and its links
+from the bases it is listed under on the network (recipe_links.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from zomes.valueflows.entries import (
     VfEntry,
 )
 from zomes.valueflows.messages import describe_error
+from zomes.valueflows.offers import ZOME
 from zomes.valueflows.planning import (
     PerUnit,
     PlanDraft,
@@ -42,6 +44,7 @@ from zomes.valueflows.planning import (
     measure_of,
     plan_from_recipe,
 )
+from zomes.valueflows.recipe_links import RECIPE_LINK, recipe_bases
 from zomes.valueflows.units import Measure, UnitError, decimal_string, parse_quantity
 from zomes.valueflows.zome import PREFIX, entry_type, parse
 
@@ -112,8 +115,12 @@ def create_recipe(scratch: Scratch, document: Any) -> dict[str, Any]:
                         str(scratch.create(entry_type(RecipeFlow), flow.to_content())))
     head = {k: v for k, v in document.items() if k not in ("processes", "exchanges")}
     recipe = _build(Recipe, dict(head, recipeIncludes=written["processes"]), "the recipe")
+    assert isinstance(recipe, Recipe)
     made = scratch.create(entry_type(Recipe), recipe.to_content())
-    return {"address": str(made), "name": document.get("name"), **written}
+    # listed on the network (recipe_links.py): a shared design any member can plan from
+    links = [str(scratch.create_link(base, made, ZOME, RECIPE_LINK))
+             for base in recipe_bases(recipe)]
+    return {"address": str(made), "name": document.get("name"), **written, "links": links}
 
 
 def recipe_entries(records: Iterable[Record]) -> dict[str, VfEntry]:

@@ -13,18 +13,29 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from node.core.actions import ActionBase, Create, CreateLink, Update
+from node.core.actions import Create, CreateLink, Update
 from node.core.cid import Cid
-from node.core.countersign import Envelope
 from node.core.errors import CoreError, RemoteError
 from node.core.ops import Op, OpType
 from node.core.outcome import VALID, Invalid, MissingDependency, Outcome, Unresolved, Valid
-from node.core.records import Entry, Record
+from node.core.records import Record
 from zomes.api import Deps, IntegrityZome, Memo, MemoSlot, Zome, fold_chain
 from zomes.valueflows import resources
+from zomes.valueflows.agreements import COUNTERSIGNED_AGREEMENT, check_agreement, signers_of
+from zomes.valueflows.commitments import LINK_TYPES as PLAN_LINK_TYPES
+from zomes.valueflows.commitments import (
+    check_claim,
+    check_commitment,
+    check_event_plans,
+    check_intent_met,
+    check_link,
+)
 from zomes.valueflows.entries import (
     ENTRY_TYPES,
     RECIPE_TYPES,
+    Agreement,
+    Claim,
+    Commitment,
     EconomicEvent,
     EconomicResource,
     Intent,
@@ -35,91 +46,37 @@ from zomes.valueflows.entries import (
     VfEntry,
 )
 from zomes.valueflows.messages import describe_error
+from zomes.valueflows.parsing import COUNTERSIGNED_EVENT as COUNTERSIGNED_EVENT
+from zomes.valueflows.parsing import COUNTERSIGNED_TYPE as COUNTERSIGNED_TYPE
+from zomes.valueflows.parsing import NAME as NAME
+from zomes.valueflows.parsing import PREFIX as PREFIX
+from zomes.valueflows.parsing import VERSION as VERSION
+from zomes.valueflows.parsing import entry_type as entry_type
+from zomes.valueflows.parsing import parse as parse
+from zomes.valueflows.parsing import parse_entry as parse_entry
+from zomes.valueflows.parsing import parse_signed as parse_signed
+from zomes.valueflows.parsing import thing_address as thing_address
 from zomes.valueflows.proposals import PROPOSAL_LINK, check_planning, check_proposal_link
+from zomes.valueflows.recipe_links import RECIPE_LINK, check_recipe_link
 from zomes.valueflows.recipe_rules import validate_recipe
 from zomes.valueflows.rule_context import Missing, Pair, RuleContext, pair_of
 from zomes.valueflows.rules import check_event
-
-NAME: Final = "valueflows"
-VERSION: Final = "1"
-PREFIX: Final = NAME + "."
 
 # Ops whose authorities judge an event against the author's chain: the agent-activity
 # authorities, who hold that chain (others check the entry's shape only; a cheat is
 # warranted by the former and then blocked by everyone).
 CHAIN_CHECKED: Final = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
-# Entry types that may be updated (by their author), e.g. a process being finished.
-UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent"})
-# An EconomicEvent signed by its provider and receiver and written on both chains
-# (node.core.countersign): the envelope holds the event, the session and both signatures.
-COUNTERSIGNED_EVENT: Final = "CountersignedEvent"
-COUNTERSIGNED_TYPE: Final = PREFIX + COUNTERSIGNED_EVENT
+# Entry types that may be updated (by their author), e.g. a process being finished, an intent
+# when its proposal is withdrawn (offers.withdraw).
+UPDATABLE: Final = frozenset({"Process", "ResourceSpecification", "ProcessSpecification", "Agent",
+                              "Intent"})
 # What app validation counts as malformed data (validation.app) rather than a bug.
 _MALFORMED: Final = (ValueError, TypeError, KeyError, RemoteError)
 
 # The zome's memos (deps.memo), its own: parsed entries by (type, bytes); the verdict on
 # an event's action; an author's compact view up to an action (see `seed_view`).
-_ENTRIES: MemoSlot[tuple[str, bytes], tuple[VfEntry, Envelope | None]] = MemoSlot(
-    "valueflows entries")
 _VERDICTS: MemoSlot[Cid, Outcome] = MemoSlot("valueflows verdicts")
 _VIEWS: MemoSlot[Cid, ChainView] = MemoSlot("valueflows views")
-
-
-def entry_type(cls: type[VfEntry]) -> str:
-    return PREFIX + cls.__name__
-
-
-def parse(entry_type_name: str, content: Any) -> VfEntry:
-    """The typed entry; ValueError (pydantic's ValidationError is one) if malformed.
-    A countersigned event parses to its inner EconomicEvent."""
-    return parse_signed(entry_type_name, content)[0]
-
-
-def parse_signed(entry_type_name: str, content: Any) -> tuple[VfEntry, Envelope | None]:
-    """The typed entry and, for a countersigned event, its envelope."""
-    local = entry_type_name.removeprefix(PREFIX)
-    if local == COUNTERSIGNED_EVENT and entry_type_name.startswith(PREFIX):
-        try:
-            envelope = Envelope.from_value(content)
-        except CoreError as e:
-            raise ValueError(str(e)) from None
-        if not isinstance(envelope.inner, dict):
-            raise ValueError("a countersigned event's entry must be a map")
-        return EconomicEvent.from_content(envelope.inner), envelope
-    return _parse_plain(entry_type_name, local, content), None
-
-
-def parse_entry(
-    memo: Memo, entry_type_name: str, entry: Entry
-) -> tuple[VfEntry, Envelope | None]:
-    """parse_signed of an entry's value, memoized in `memo` by type and bytes: the
-    StoreRecord, StoreEntry and agent-activity ops of an action carry the same entry,
-    and folding the chain reads it once more. Keyed by the bytes themselves, not by an
-    address, so the memo holds whatever the bytes say; entries are frozen models, safe
-    to share. A malformed entry is not memoized (its ValueError is raised each time)."""
-    key = (entry_type_name, entry.data)
-    parsed = memo.recall(_ENTRIES, key)
-    if parsed is None:
-        parsed = parse_signed(entry_type_name, entry.value)
-        memo.remember(_ENTRIES, key, parsed)
-    return parsed
-
-
-def _parse_plain(entry_type_name: str, local: str, content: Any) -> VfEntry:
-    cls = ENTRY_TYPES.get(local)
-    if cls is None or not entry_type_name.startswith(PREFIX):
-        raise ValueError(f"unknown entry type {entry_type_name}")
-    if not isinstance(content, dict):
-        raise ValueError(f"a {local} entry must be a map")
-    return cls.from_content(content)
-
-
-def thing_address(action: ActionBase, address: Cid) -> str:
-    """A thing is named by the action that first created it; updates keep the name.
-    A countersigned event is named by its entry: the same on every party's chain."""
-    if getattr(action, "entry_type", None) == COUNTERSIGNED_TYPE:
-        return str(action.entry_address)
-    return str(action.original_action if isinstance(action, Update) else address)
 
 
 RECENT: Final = 64
@@ -392,6 +349,10 @@ def validate(op: Op, deps: Deps) -> Outcome:
     action = op.action
     if isinstance(action, CreateLink) and action.link_type == PROPOSAL_LINK:
         return check_proposal_link(action, deps)
+    if isinstance(action, CreateLink) and action.link_type in PLAN_LINK_TYPES:
+        return check_link(action, deps)
+    if isinstance(action, CreateLink) and action.link_type == RECIPE_LINK:
+        return check_recipe_link(action, deps)
     if not isinstance(action, Create | Update):
         return VALID  # other links and deletes carry no accounting meaning here
     if op.entry is None:
@@ -407,6 +368,13 @@ def validate(op: Op, deps: Deps) -> Outcome:
         return validate_recipe(entry, op, deps, lambda record: read_record(deps, record))
     if isinstance(entry, Intent | Proposal):
         return check_planning(entry, str(action.author), deps)
+    if isinstance(entry, Agreement):
+        return check_agreement(entry, signers_of(envelope), lambda clause: check_intent_met(
+            clause, deps, clause.resource_conforms_to, action.timestamp))
+    if isinstance(entry, Commitment):
+        return check_commitment(entry, str(action.author), action.timestamp, deps)
+    if isinstance(entry, Claim):
+        return check_claim(entry, str(action.author), deps)
     if not isinstance(entry, EconomicEvent) or op.type not in CHAIN_CHECKED:
         return VALID
     # StoreRecord and agent-activity ops of one action get the same verdict: judge once.
@@ -427,6 +395,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
             after = None  # check_balance applies it again and says why
         verdict = judge_event(entry, author, view, deps, cosigners, after, action.timestamp,
                               action.prev_action)
+        if isinstance(verdict, Valid):
+            verdict = check_event_plans(entry, author, deps)
         if not isinstance(verdict, Unresolved):
             memo.remember(_VERDICTS, key, verdict)
         if isinstance(verdict, Valid):
@@ -461,10 +431,12 @@ INTEGRITY = IntegrityZome(
     entry_types={
         **{name: cls.from_content for name, cls in ENTRY_TYPES.items()},
         COUNTERSIGNED_EVENT: lambda content: parse(COUNTERSIGNED_TYPE, content),
+        COUNTERSIGNED_AGREEMENT: lambda content: parse(PREFIX + COUNTERSIGNED_AGREEMENT, content),
     },
     validate=validate,
     modules=(
         "zomes.valueflows.zome",
+        "zomes.valueflows.parsing",
         "zomes.valueflows.messages",
         "zomes.valueflows.actions",
         "zomes.valueflows.entries",
@@ -474,6 +446,9 @@ INTEGRITY = IntegrityZome(
         "zomes.valueflows.rule_context",
         "zomes.valueflows.recipe_rules",
         "zomes.valueflows.proposals",
+        "zomes.valueflows.agreements",
+        "zomes.valueflows.commitments",
+        "zomes.valueflows.recipe_links",
     ),
 )
 

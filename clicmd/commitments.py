@@ -1,0 +1,65 @@
+"""Commitments and claims: `claim` records a flow this cooperative can expect in return
+for an event, `commitments` lists every commitment and claim it is a party to with what
+has been fulfilled or settled (zomes/valueflows/obligations.py; with a running node also
+what the other party recorded, asked of the network through links)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from clicmd.common import arg, client, command, emit, iso_time
+from clicmd.reports import date_us
+
+
+@command("claim", arg("--triggered-by", required=True, metavar="EVENT",
+                      help="the event of yours that gives rise to the claim (address)"),
+         arg("--from", dest="provider", required=True, metavar="AGENT",
+             help="the agent who owes the flow (the claim's provider)"),
+         arg("--quantity", required=True, help='how much is expected, e.g. "450 EUR"'),
+         arg("--spec", help="the resource specification expected (address)"),
+         arg("--action", default="transfer", help="the expected flow's action [transfer]"),
+         arg("--due", help="when it is due (ISO date or time, UTC by default)"),
+         arg("--note", help="a note"))
+def cmd_claim(a: argparse.Namespace) -> None:
+    """Record a claim: a flow you (its receiver) can expect from AGENT for an event.
+    An event settles it with `coledger record ... --settles CLAIM`."""
+    from zomes.valueflows.obligations import ClaimRequest
+
+    req = ClaimRequest(triggered_by=a.triggered_by, provider=a.provider, quantity=a.quantity,
+                       spec=a.spec, action=a.action, due_us=date_us(a.due, "--due"),
+                       note=a.note)
+    made = client().claim(req)
+    emit(made, made["address"])
+
+
+@command("commitments", arg("--all", dest="everything", action="store_true",
+                            help="also those fulfilled, settled or finished"))
+def cmd_commitments(a: argparse.Namespace) -> None:
+    """The commitments and claims you are a party to: committed, fulfilled and remaining
+    quantity, due date, overdue (open ones; --all: every one). With `coledger run`, also
+    those the other party wrote and the events it recorded."""
+    rows = client().commitments(everything=a.everything)
+    emit(rows, _table(rows))
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    from zomes.valueflows.obligations import quantity_text
+
+    if not rows:
+        return "no open commitments or claims"
+    lines = [f"{'kind':<10} {'address':<20} {'action':<10} {'committed':<16} {'fulfilled':<16} "
+             f"{'remaining':<16} {'due':<20} {'':<7} with"]
+    for r in rows:
+        due = iso_time(r["due"]) if r["due"] is not None else ""
+        flag = "OVERDUE" if r["overdue"] else ("open" if r["open"] else "done")
+        lines.append(
+            f"{r['kind']:<10} {_short(r['address']):<20} {r['action']:<10} "
+            f"{quantity_text(r['committed']):<16} {quantity_text(r['fulfilled']):<16} "
+            f"{quantity_text(r['remaining']):<16} {due:<20} {flag:<7} "
+            f"{_short(r['provider'] or '')} -> {_short(r['receiver'] or '')}")
+    return "\n".join(lines)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 18 else text[:8] + "…" + text[-8:]
