@@ -45,7 +45,7 @@ from node.core.cid import Cid  # noqa: E402
 from node.core.scratch import Scratch  # noqa: E402
 from node.runtime.conductor import open_node  # noqa: E402
 from node.runtime.node import Node  # noqa: E402
-from node.store.dht import FINAL_STATES  # noqa: E402
+from node.store.dht import FINAL_STATES, INTEGRATED  # noqa: E402
 from node.testing import SIM_PASSPHRASE, simulated_network  # noqa: E402
 from node.vf_ledger import Ledger  # noqa: E402
 from zomes.valueflows.matching import candidates, find  # noqa: E402
@@ -145,7 +145,8 @@ async def _nodes(homes: list[Path], first: bool, total: int, remote_of: list[str
                 pipe.send([a for a in remote_of
                            if nodes[0].me not in nodes[0].authorities(Cid.parse(a).to_bytes())])
             else:
-                pipe.send(sum(n.queue.pending() + undecided(n) for n in nodes))
+                pipe.send((sum(n.queue.pending() + undecided(n) for n in nodes),
+                           sum(n.dht.counts()[INTEGRATED] for n in nodes)))
         nursery.cancel_scope.cancel()
 
 
@@ -166,17 +167,22 @@ def busy(pipes: list[Connection], seconds: float) -> float:
     return (cpu() - before) / seconds
 
 
-def settled(pipes: list[Connection]) -> float:
-    """Until every worker's nodes have their records confirmed by their authorities and
-    hold no undecided op, twice in a row a second apart: the seconds taken."""
+def settled(pipes: list[Connection], quiet: int = 10) -> float:
+    """Until every worker's nodes have their records confirmed by their authorities, hold
+    no undecided op, and integrate no new one (hand-off and gossip move ops to the
+    authorities the grown network names) for `quiet` checks a second apart: the seconds
+    taken."""
     t0 = time.perf_counter()
-    calm = 0
-    while calm < 2:
+    calm, last = 0, -1
+    while calm < quiet:
         if time.perf_counter() - t0 > 1800:
             raise TimeoutError("the network did not settle in 30 minutes")
         for pipe in pipes:
             pipe.send("check")
-        calm = calm + 1 if sum(pipe.recv() for pipe in pipes) == 0 else 0
+        answers = [pipe.recv() for pipe in pipes]
+        waiting, held = sum(a[0] for a in answers), sum(a[1] for a in answers)
+        calm = calm + 1 if waiting == 0 and held == last else 0
+        last = held
         time.sleep(1.0)
     return time.perf_counter() - t0
 
