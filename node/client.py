@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from node.client_commons import HomeCommons, NodeCommons
 from node.core.errors import CoreError, LocalError, NotFound
 from node.core.refusals import NoNode, NoPeerKnown
-from node.runtime.socket_client import MAX_GET_MANY
 from node.store.home import Agent, PassphraseSource
 
 if TYPE_CHECKING:
@@ -301,14 +300,6 @@ class LocalClient(HomeCommons):
         return Found({"entry_address": str(found.address), "entry": jsonable(found.value)},
                      found.data)
 
-    def get_many(self, addresses: Sequence[str]) -> list[dict[str, Any] | None]:
-        """The view of each address the home holds (None where it holds nothing), the
-        home opened once: a listing's records in one read."""
-        if len(addresses) > MAX_GET_MANY:
-            raise LocalError(f"at most {MAX_GET_MANY} addresses at once")
-        with self._agent() as ag:
-            return [_view(ag, address) for address in addresses]
-
     def inventory(self, agent: str | None = None) -> list[dict[str, Any]]:
         """Resources with their accounting and onhand quantities (another `agent`'s needs
         the node)."""
@@ -334,6 +325,9 @@ class LocalClient(HomeCommons):
         return NoNode("no node is running for this home")
 
     def status(self) -> dict[str, Any]:
+        raise self._no_node()
+
+    def get_many(self, addresses: Sequence[str]) -> list[dict[str, Any] | None]:
         raise self._no_node()
 
     def peers(self) -> list[dict[str, Any]]:
@@ -389,15 +383,7 @@ class SocketClient(LocalClient, NodeCommons):
             return Found(self._call("get", address=e.address), None)
 
     def get_many(self, addresses: Sequence[str]) -> list[dict[str, Any] | None]:
-        """From the home, else from the network in one request for the rest (the node
-        reads those at once)."""
-        views = super().get_many(addresses)
-        missing = sorted({a for a, v in zip(addresses, views, strict=True) if v is None})
-        if missing:
-            found = dict(zip(missing, self._call("get_many", addresses=missing), strict=True))
-            views = [found.get(a) if v is None else v
-                     for a, v in zip(addresses, views, strict=True)]
-        return views
+        return cast(list[dict[str, Any] | None], self._call("get_many", addresses=[*addresses]))
 
     def inventory(self, agent: str | None = None) -> list[dict[str, Any]]:
         if agent is None:
@@ -512,22 +498,3 @@ def _recover_in_session(home: Path, passphrase: PassphraseSource, force: bool,
     if isinstance(result, CoreError):
         raise result
     return result
-
-
-def _view(agent: Agent, address: str) -> dict[str, Any] | None:
-    """What LocalClient.get shows of `address` in `agent`'s stores (None: not stored)."""
-    from node.core.cid import Cid
-    from node.core.jsonview import jsonable, record_json
-    from node.core.records import Record
-
-    try:
-        cid = Cid.parse(address)
-    except CoreError:
-        raise LocalError(f"{address!r} is not an address (bafy...)") from None
-    try:
-        found = agent.get(cid)
-    except NotFound:
-        return None
-    if isinstance(found, Record):
-        return record_json(found)
-    return {"entry_address": str(found.address), "entry": jsonable(found.value)}
