@@ -91,7 +91,7 @@ def _last(agent: MemoryAgent) -> Record:
 
 
 def test_the_rules_are_listed_once() -> None:
-    assert len(set(RULES)) == len(RULES) == 9
+    assert len(set(RULES)) == len(RULES) == 10
 
 
 # -- commitments and fulfilment ----------------------------------------------------------
@@ -195,8 +195,29 @@ def test_check_satisfaction_open_a_withdrawn_offers_intent_is_not_satisfied_afte
     finished = update.action.timestamp
     late = _event(farm, bran, at_us=finished + 1, satisfies=str(update.address))
     assert _rule(_judge(late, farm)) == "check_satisfaction_open"
-    early = _event(farm, bran, at_us=finished - 1, satisfies=str(update.address))
-    assert _judge(early, farm) == VALID
+    # recorded after the withdrawal on the chain: refused whatever version it names and
+    # whenever it says it happened (the chain, which every validator reads alike, decides)
+    for named in (str(update.address), str(offered.intents[0])):
+        backdated = _event(farm, bran, at_us=finished - 1, satisfies=named)
+        assert _rule(_judge(backdated, farm)) == "check_satisfaction_open"
+
+
+def test_check_satisfaction_open_an_event_before_the_withdrawal_stays_valid() -> None:
+    farm = _agent(1)
+    bran = _spec(farm)
+    offered = _offer(farm, bran)
+    before = _event(farm, bran, satisfies=str(offered.intents[0]))
+    farm.commit(lambda s: withdraw(s, open_links(farm.records, offered.proposal),
+                                   open_intents(farm.records, offered.proposal)))
+    assert _judge(before, farm) == VALID  # judged on its chain up to itself
+
+
+def test_check_satisfaction_party_only_the_intents_author_satisfies_it() -> None:
+    farm, mill = _agent(1), _agent(2)
+    bran = _spec(farm)
+    offered = _offer(farm, bran)
+    theirs = _event(mill, bran, satisfies=str(offered.intents[0]))
+    assert _rule(_judge(theirs, farm, mill)) == "check_satisfaction_party"
 
 
 # -- claims and settlement ------------------------------------------------------------------

@@ -45,7 +45,8 @@ PARTY_LINK: Final = "party"
 """The link type from `party_base(agent)` to a commitment or claim `agent` is a party to."""
 RULES: Final = (
     "check_commitment_party", "check_fulfilment", "check_fulfilment_party",
-    "check_satisfaction", "check_satisfaction_open", "check_settlement", "check_claim",
+    "check_satisfaction", "check_satisfaction_party", "check_satisfaction_open",
+    "check_settlement", "check_claim",
     "check_flow_link", "check_party_link",
 )
 
@@ -247,8 +248,11 @@ def check_settlement(event: EconomicEvent, author: str, claim: Claim | None,
     return _fits(event, claim, spec)
 
 
-def check_event_plans(event: EconomicEvent, author: str, deps: Deps) -> Outcome:
-    """The rules of what an event fulfils, satisfies and settles."""
+def check_event_plans(event: EconomicEvent, author: str, deps: Deps,
+                      cosigners: frozenset[str] = frozenset(), prev: Cid | None = None,
+                      ) -> Outcome:
+    """The rules of what an event fulfils, satisfies and settles, judged on `author`'s
+    chain (the event's action after `prev`; `cosigners`: a countersigned event's)."""
     if event.fulfills is None and event.satisfies is None and event.settles is None:
         return VALID
     spec = _spec_of(event, deps)
@@ -265,11 +269,56 @@ def check_event_plans(event: EconomicEvent, author: str, deps: Deps) -> Outcome:
         found = check_intent_met(event, deps, spec, event_time(event))
         if found is not None:
             return found
+        intent_author = _author_of(deps, event.satisfies)
+        reason = check_satisfaction_party(author, cosigners, intent_author)
+        if reason is not None:
+            return Invalid("check_satisfaction_party", reason)
+        if intent_author == author and withdrawn_on_chain(deps, event.satisfies, prev):
+            return Invalid("check_satisfaction_open",
+                           "the intent was withdrawn (finished) on its author's chain before this")
     if event.settles is not None:
         reason = check_settlement(event, author, resolve_claim(deps, event.settles), spec)
         if reason is not None:
             return Invalid("check_settlement", reason)
     return VALID
+
+
+def check_satisfaction_party(author: str, cosigners: frozenset[str],
+                             intent_author: str | None) -> str | None:
+    """Only the intent's author satisfies it, by an event it authored or countersigned: so
+    the intent's state (withdrawn or not) is read from the chain the event is on."""
+    if intent_author is not None and intent_author != author and intent_author not in cosigners:
+        return ("an event satisfies only an intent of its author's or of a party who "
+                "countersigned it")
+    return None
+
+
+def _author_of(deps: Deps, address: str) -> str | None:
+    record = _record(deps, address)
+    return None if record is None else str(record.action.author)
+
+
+def withdrawn_on_chain(deps: Deps, intent: str, prev: Cid | None) -> bool:
+    """Whether the intent's author finished it (a withdrawn proposal's: the latest Update
+    of the intent says finished) on its chain from `prev` down to where the intent was
+    written: read from the chain an event of the author's is checked on, every validator
+    reads the same, whatever it has seen of the network."""
+    record = _record(deps, intent)
+    if record is None:
+        return False
+    action = record.action
+    original = action.original_action if isinstance(action, Update) else record.address
+    floor, address = action.seq, prev
+    while address is not None:
+        step = deps.must_get_record(address)
+        found = step.action
+        if (isinstance(found, Update) and found.original_action == original
+                and found.entry_type == INTENT_TYPE and step.entry is not None):
+            return Intent.from_content(step.entry.value).finished
+        if found.seq <= floor:
+            return False
+        address = found.prev_action
+    return False
 
 
 def check_intent_met(flow: EconomicEvent | Commitment, deps: Deps, spec: str | None,

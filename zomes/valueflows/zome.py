@@ -396,7 +396,8 @@ def validate(op: Op, deps: Deps) -> Outcome:
         verdict = judge_event(entry, author, view, deps, cosigners, after, action.timestamp,
                               action.prev_action)
         if isinstance(verdict, Valid):
-            verdict = check_event_plans(entry, author, deps)
+            verdict = check_event_plans(entry, author, deps, cosigners,
+                                        action.prev_action)
         if not isinstance(verdict, Unresolved):
             memo.remember(_VERDICTS, key, verdict)
         if isinstance(verdict, Valid):
