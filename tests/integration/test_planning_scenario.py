@@ -4,7 +4,12 @@ cooperative, each its own `coledger run` process on 127.0.0.1, one network.
 The farm offers wheat and, separately, bran classified byproduct (and feed); the
 livestock cooperative requests feed; `match` at the livestock cooperative finds the
 farm's bran, not its wheat; the bakery publishes its bread recipe and plans 400 loaves
-from it. The rules of proposals and recipes broken once each, nothing written.
+from it; the farm and the mill agree on wheat (due already: it will be late), the mill and
+the bakery on flour, each agreement countersigned by both; the farm delivers part of its
+wheat and the mill its flour (events fulfilling their clauses), the bakery bakes part of the
+plan; `commitments` shows both parties the same, the farm's clause overdue, and `plan
+status` the plan against what was recorded, late where the due date passed. Every rule of
+planning broken once, nothing written.
 
 Each step is a module fixture (what it made, for the steps after it) with its test:
 a step to add (an agreement, deliveries, a plan's status) takes the fixtures it builds
@@ -13,6 +18,7 @@ on. Waits on the network are bounded polls with generous deadlines (a busy machi
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +26,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.processes import PASS, NodeProcess, cli, cooperatives, wait_until
+from tests.integration.processes import (
+    PASS,
+    NodeProcess,
+    cli,
+    cli_background,
+    cooperatives,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 NAMES = ["farm", "mill", "bakery", "livestock"]
@@ -57,7 +70,9 @@ class Valley:
 @pytest.fixture(scope="module")
 def valley(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Valley]:
     root: Path = tmp_path_factory.mktemp("planning")
-    homes, ids, nodes = cooperatives(root, NAMES)
+    # deliveries are accepted without asking (an agreement never is: a person accepts it)
+    homes, ids, nodes = cooperatives(root, NAMES, auto_accept={"mill": ["farm"],
+                                                               "bakery": ["mill"]})
     try:
         wait_until(lambda: all(n.status()["peers"] == len(NAMES) - 1 for n in nodes.values()),
                    timeout=DEADLINE, what="a full mesh")
@@ -237,3 +252,211 @@ def test_a_broken_proposal_rule_is_refused_and_nothing_written(offers: Valley) -
                             Cid.parse(m["bran_offer"]), "valueflows", PROPOSAL_LINK)
     assert v.length("farm") == before
     assert _listed(v, "farm", "offers", "--class", "waste") == []
+
+
+# -- step 4: agreements, countersigned by both -------------------------------------------------
+
+def _finished(proc: subprocess.Popen[str]) -> Any:
+    out, err = proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 0, err
+    return json.loads(out)
+
+
+def _agree(v: Valley, proposer: str, other: str, *clauses: str) -> dict[str, Any]:
+    """`proposer` proposes an agreement to `other`, who finds it pending and accepts it;
+    the agreement as both list it."""
+    proc = cli_background(v.homes[proposer], "agree", "--with", v.ids[other], *clauses,
+                          "--wait", "120")
+    found: list[dict[str, Any]] = []
+    wait_until(lambda: found.extend(s for s in v(other, "pending") if s["state"] == "pending")
+               or bool(found), timeout=DEADLINE, what=f"{proposer}'s agreement at {other}")
+    assert found[0]["entry_type"] == "valueflows.CountersignedAgreement"
+    accepted = v(other, "accept", found[0]["id"])
+    address = _finished(proc)["event"]
+    assert accepted["state"] == "committed" and accepted["event"] == address
+    [theirs] = [a for a in v(other, "agreements") if a["address"] == address]
+    [ours] = [a for a in v(proposer, "agreements") if a["address"] == address]
+    assert theirs == ours
+    return ours
+
+
+@pytest.fixture(scope="module")
+def agreed(planned: Valley) -> Valley:
+    v, m = planned, planned.made
+    m["wheat_deal"] = _agree(v, "farm", "mill",
+                             "--give", f"300 kg of {m['wheat_spec']} by 2026-12-01",
+                             "--get", "60 EUR by 2027-01-31")
+    m["flour_deal"] = _agree(v, "mill", "bakery",
+                             "--give", f"200 kg of {m['flour_spec']} by 2027-02-25",
+                             "--get", "300 EUR by 2027-03-15")
+    return v
+
+
+def _clause(deal: dict[str, Any], provider: str) -> dict[str, Any]:
+    [clause] = [c for c in deal["clauses"] if c["provider"] == provider]
+    return clause
+
+
+def test_the_mill_and_the_bakery_agree_on_flour_signed_by_both(agreed: Valley) -> None:
+    v, m = agreed, agreed.made
+    deal = m["flour_deal"]
+    assert set(deal["parties"]) == {v.ids["mill"], v.ids["bakery"]}
+    flour, pay = _clause(deal, v.ids["mill"]), _clause(deal, v.ids["bakery"])
+    assert (flour["receiver"], flour["resource_conforms_to"], flour["quantity"]) == (
+        v.ids["bakery"], m["flour_spec"], {"hasNumericalValue": "200", "hasUnit": "kilogram"})
+    assert (pay["receiver"], pay["quantity"]["hasUnit"]) == (v.ids["mill"], "euro")
+    # a member who is no party fetches the agreement from the network, signed by both
+    v.sync("bakery")
+    wait_until(lambda: v("livestock", "get", deal["address"])["entry_address"]
+               == deal["address"], timeout=DEADLINE, what="the agreement at the livestock's")
+
+
+# -- step 5: deliveries fulfil the clauses, the bakery bakes part of its plan ------------------
+
+def _plan_flow(m: dict[str, Any], kind: str, action: str, spec: str | None) -> str:
+    [flow] = [f["address"] for f in m["bread_plan"]["flows"]
+              if (f["kind"], f["action"], f["resourceConformsTo"]) == (kind, action, spec)]
+    return flow
+
+
+@pytest.fixture(scope="module")
+def delivered(agreed: Valley) -> Valley:
+    v, m = agreed, agreed.made
+    wheat_deal, flour_deal = m["wheat_deal"], m["flour_deal"]
+    wheat = v("farm", "record", "raise", "--resource", "new:wheat 2026", "--conforms-to",
+              m["wheat_spec"], "--quantity", "500 kg")["created_resources"]["wheat 2026"]
+    v("farm", "record", "transfer", "--resource", wheat, "--quantity", "200 kg",
+      "--to", v.ids["mill"], "--to-resource", "new:wheat from the farm",
+      "--fulfills", _clause(wheat_deal, v.ids["farm"])["address"],
+      "--realization-of", wheat_deal["address"], "--wait", "120")
+    flour = v("mill", "record", "raise", "--resource", "new:flour", "--conforms-to",
+              m["flour_spec"], "--quantity", "500 kg")["created_resources"]["flour"]
+    v("mill", "record", "transfer", "--resource", flour, "--quantity", "200 kg",
+      "--to", v.ids["bakery"], "--to-resource", "new:flour for bread",
+      "--fulfills", _clause(flour_deal, v.ids["mill"])["address"],
+      "--realization-of", flour_deal["address"], "--wait", "120")
+    [stock] = [r["address"] for r in v("bakery", "inventory") if r["name"] == "flour for bread"]
+    baking = m["bread_plan"]["processes"][0]["address"]
+    v("bakery", "record", "consume", "--resource", stock, "--quantity", "150 kg",
+      "--input-of", baking, "--satisfies", _plan_flow(m, "intent", "consume", m["flour_spec"]))
+    v("bakery", "record", "produce", "--resource", "new:bread", "--conforms-to",
+      m["bread_spec"], "--quantity", "100 one", "--output-of", baking,
+      "--fulfills", _plan_flow(m, "commitment", "produce", m["bread_spec"]))
+    for name in ("farm", "mill", "bakery"):
+        v.sync(name)
+    return v
+
+
+def _commitments(v: Valley, name: str) -> dict[str, dict[str, Any]]:
+    return {r["address"]: r for r in v(name, "commitments", "--all")}
+
+
+def test_both_parties_see_each_clause_fulfilled_and_the_farms_overdue(delivered: Valley) -> None:
+    v, m = delivered, delivered.made
+    wheat = _clause(m["wheat_deal"], v.ids["farm"])["address"]
+    flour = _clause(m["flour_deal"], v.ids["mill"])["address"]
+    for name in ("farm", "mill"):
+        row = _commitments(v, name)[wheat]
+        assert (row["fulfilled"], row["remaining"], row["overdue"]) == (
+            {"hasNumericalValue": "200", "hasUnit": "kilogram"},
+            {"hasNumericalValue": "100", "hasUnit": "kilogram"}, True), name
+    for name in ("mill", "bakery"):
+        row = _commitments(v, name)[flour]
+        assert (row["remaining"]["hasNumericalValue"], row["open"], row["overdue"]) == (
+            "0", False, False), name
+    # open ones only: the farm's late wheat is there, the delivered flour is not
+    mills = {r["address"] for r in v("mill", "commitments")}
+    assert wheat in mills and flour not in mills
+
+
+def test_plan_status_shows_planned_against_actual_and_what_is_late(delivered: Valley) -> None:
+    v, m = delivered, delivered.made
+    plan = m["bread_plan"]["address"]
+
+    def states(report: dict[str, Any]) -> dict[tuple[str, str, str | None], tuple[str, str]]:
+        return {(f["kind"], f["action"], f["resourceConformsTo"]):
+                (f["done"]["hasNumericalValue"], f["state"]) for f in report["flows"]}
+
+    now = v("bakery", "plan", "status", plan)
+    assert states(now) == {
+        ("intent", "consume", m["flour_spec"]): ("150", "partly"),
+        ("intent", "consume", m["water_spec"]): ("0", "pending"),
+        ("intent", "work", None): ("0", "pending"),
+        ("commitment", "produce", m["bread_spec"]): ("100", "partly")}
+    # the day after it was due: the bread commitment is late, what nothing met is missing
+    after = v("bakery", "plan", "status", plan, "--at", "2027-03-02")
+    assert states(after) == {
+        ("intent", "consume", m["flour_spec"]): ("150", "late"),
+        ("intent", "consume", m["water_spec"]): ("0", "missing"),
+        ("intent", "work", None): ("0", "missing"),
+        ("commitment", "produce", m["bread_spec"]): ("100", "late")}
+
+
+# -- step 6: every rule of commitments broken once through the command line --------------------
+
+def test_fulfilment_satisfaction_and_claim_rules_refused_and_nothing_written(
+        delivered: Valley) -> None:
+    v, m = delivered, delivered.made
+    mixing = v("livestock", "process", "create", "mixing feed")["address"]
+    lengths = {name: v.length(name) for name in NAMES}
+    flour = _clause(m["flour_deal"], v.ids["mill"])["address"]
+    [stock] = [r["address"] for r in v("bakery", "inventory") if r["name"] == "flour for bread"]
+    [bread] = [r["address"] for r in v("bakery", "inventory") if r["name"] == "bread"]
+    baking = m["bread_plan"]["processes"][0]["address"]
+    flour_intent = _plan_flow(m, "intent", "consume", m["flour_spec"])
+    # a consume cannot fulfil a transfer clause
+    assert "check_fulfilment" in v.fails(
+        "bakery", "record", "consume", "--resource", stock, "--quantity", "1 kg",
+        "--input-of", baking, "--fulfills", flour,
+        "--realization-of", m["flour_deal"]["address"])
+    # a member who is no party to the bakery's plan cannot fulfil its commitment (once it
+    # holds the commitment, fetched from the network: until then it cannot be checked)
+    loaves = _plan_flow(m, "commitment", "produce", m["bread_spec"])
+    v("livestock", "get", loaves)
+    refusals: list[str] = []
+
+    def refused_by_the_rule() -> bool:
+        refusals.append(v.fails(
+            "livestock", "record", "produce", "--resource", "new:loaves", "--conforms-to",
+            m["bread_spec"], "--quantity", "1 one", "--output-of", mixing, "--fulfills", loaves))
+        return "check_fulfilment_party" in refusals[-1]
+
+    wait_until(refused_by_the_rule, timeout=DEADLINE, what="the commitment checked there")
+    assert all("cannot be checked yet" in r for r in refusals[:-1]), refusals
+    # loaves do not satisfy an intent for flour (another specification and dimension)
+    assert "check_satisfaction" in v.fails(
+        "bakery", "record", "consume", "--resource", bread, "--quantity", "1 one",
+        "--input-of", baking, "--satisfies", flour_intent)
+    # a claim on an event its author was no party to
+    wheat_delivery = _commitments(v, "mill")[_clause(m["wheat_deal"], v.ids["farm"])["address"]]
+    assert "check_claim" in v.fails(
+        "livestock", "claim", "--triggered-by", wheat_delivery["events"][0],
+        "--from", v.ids["farm"], "--quantity", "5 EUR")
+    # settling what is no claim
+    assert "check_settlement" in v.fails(
+        "bakery", "record", "consume", "--resource", stock, "--quantity", "1 kg",
+        "--input-of", baking, "--settles", flour_intent)
+    # an agreement must bind both: a one-way promise is refused before it is proposed
+    assert "an agreement is reciprocal" in v.fails(
+        "mill", "agree", "--with", v.ids["bakery"], "--give",
+        f"10 kg of {m['flour_spec']} by 2027-03-01", "--wait", "5")
+    # and another: an agreement with oneself is none
+    assert "needs another agent" in v.fails(
+        "mill", "agree", "--with", v.ids["mill"], "--give",
+        f"10 kg of {m['flour_spec']} by 2027-03-01", "--get", "1 EUR by 2027-03-01")
+    assert {name: v.length(name) for name in NAMES} == lengths
+
+
+def test_a_withdrawn_offer_is_no_longer_satisfied(delivered: Valley) -> None:
+    """The livestock cooperative's request withdrawn: its intent is finished, and an
+    event of the livestock's dated after cannot satisfy it."""
+    v, m = delivered, delivered.made
+    request = v("livestock", "request", "--spec", m["feed_spec"], "--quantity", "5 kg",
+                "--action", "raise")
+    [intent] = request["intents"]
+    v("livestock", "request", "--withdraw", request["proposal"])
+    before = v.length("livestock")
+    assert "check_satisfaction_open" in v.fails(
+        "livestock", "record", "raise", "--resource", "new:more feed", "--conforms-to",
+        m["feed_spec"], "--quantity", "5 kg", "--satisfies", intent)
+    assert v.length("livestock") == before
