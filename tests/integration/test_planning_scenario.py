@@ -71,7 +71,7 @@ class Valley:
 def valley(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Valley]:
     root: Path = tmp_path_factory.mktemp("planning")
     # deliveries are accepted without asking (an agreement never is: a person accepts it)
-    homes, ids, nodes = cooperatives(root, NAMES, auto_accept={"mill": ["farm"],
+    homes, ids, nodes = cooperatives(root, NAMES, auto_accept={"mill": ["farm", "bakery"],
                                                                "bakery": ["mill"]})
     try:
         wait_until(lambda: all(n.status()["peers"] == len(NAMES) - 1 for n in nodes.values()),
@@ -460,3 +460,35 @@ def test_a_withdrawn_offer_is_no_longer_satisfied(delivered: Valley) -> None:
         "livestock", "record", "raise", "--resource", "new:more feed", "--conforms-to",
         m["feed_spec"], "--quantity", "5 kg", "--satisfies", intent)
     assert v.length("livestock") == before
+
+
+# -- step 7: a claim for the flour delivered, settled in part by the bakery -------------------
+
+@pytest.fixture(scope="module")
+def claimed(delivered: Valley) -> Valley:
+    v, m = delivered, delivered.made
+    flour = _clause(m["flour_deal"], v.ids["mill"])["address"]
+    [delivery] = _commitments(v, "mill")[flour]["events"]
+    m["claim"] = v("mill", "claim", "--triggered-by", delivery, "--from", v.ids["bakery"],
+                   "--quantity", "300 EUR", "--due", "2027-03-15")["address"]
+    v.sync("mill")
+    cash = v("bakery", "record", "raise", "--resource", "new:till", "--quantity",
+             "1000 EUR")["created_resources"]["till"]
+    # the bakery pays part: a transfer the mill accepts on its own, settling the claim
+    m["payment"] = v("bakery", "record", "transfer", "--resource", cash, "--quantity",
+                     "100 EUR", "--to", v.ids["mill"], "--to-resource", "new:takings",
+                     "--settles", m["claim"], "--wait", "120")
+    return v
+
+
+def test_the_claim_and_its_settlement_show_to_both_parties(claimed: Valley) -> None:
+    v, m = claimed, claimed.made
+    for name in ("mill", "bakery"):
+        rows = _commitments(v, name)
+        assert m["claim"] in rows, name
+        row = rows[m["claim"]]
+        assert (row["kind"], row["provider"], row["receiver"]) == (
+            "claim", v.ids["bakery"], v.ids["mill"]), name
+        assert (row["fulfilled"], row["remaining"]) == (
+            {"hasNumericalValue": "100", "hasUnit": "euro"},
+            {"hasNumericalValue": "200", "hasUnit": "euro"}), name
