@@ -72,7 +72,8 @@ def valley(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Valley]:
     root: Path = tmp_path_factory.mktemp("planning")
     # deliveries are accepted without asking (an agreement never is: a person accepts it)
     homes, ids, nodes = cooperatives(root, NAMES, auto_accept={"mill": ["farm", "bakery"],
-                                                               "bakery": ["mill"]})
+                                                               "bakery": ["mill"],
+                                                               "livestock": ["farm"]})
     try:
         wait_until(lambda: all(n.status()["peers"] == len(NAMES) - 1 for n in nodes.values()),
                    timeout=DEADLINE, what="a full mesh")
@@ -92,9 +93,10 @@ def offers(valley: Valley) -> Valley:
     m["feed_spec"] = v("livestock", "spec", "create", "feed", "--unit", "kg")["address"]
     m["wheat_offer"] = v("farm", "offer", "--spec", m["wheat_spec"], "--quantity", "5 t",
                          "--for", "250 EUR", "--location", "Farm lane 1")["proposal"]
-    m["bran_offer"] = v("farm", "offer", "--spec", m["bran_spec"], "--quantity", "800 kg",
-                        "--minimum", "100 kg", "--class", "byproduct", "--class", "feed",
-                        "--for", "20 EUR", "--location", "Farm lane 1")["proposal"]
+    bran = v("farm", "offer", "--spec", m["bran_spec"], "--quantity", "800 kg",
+             "--minimum", "100 kg", "--class", "byproduct", "--class", "feed",
+             "--for", "20 EUR", "--location", "Farm lane 1")
+    m["bran_offer"], m["bran_intent"] = bran["proposal"], bran["intents"][0]
     m["feed_request"] = v("livestock", "request", "--spec", m["feed_spec"], "--quantity",
                           "300 kg", "--class", "feed", "--until", "2030-01-01")["proposal"]
     v.sync("farm")
@@ -492,3 +494,18 @@ def test_the_claim_and_its_settlement_show_to_both_parties(claimed: Valley) -> N
         assert (row["fulfilled"], row["remaining"]) == (
             {"hasNumericalValue": "100", "hasUnit": "euro"},
             {"hasNumericalValue": "200", "hasUnit": "euro"}), name
+
+
+# -- step 8: the bran goes to the livestock cooperative, satisfying the farm's offer ----------
+
+def test_the_farms_bran_delivered_satisfies_its_offer(matched: Valley) -> None:
+    v, m = matched, matched.made
+    bran = v("farm", "record", "raise", "--resource", "new:bran", "--conforms-to",
+             m["bran_spec"], "--quantity", "800 kg", "--classified-as", "byproduct")
+    delivered = v("farm", "record", "transfer", "--resource",
+                  bran["created_resources"]["bran"], "--quantity", "300 kg",
+                  "--to", v.ids["livestock"], "--to-resource", "new:bran for feed",
+                  "--satisfies", m["bran_intent"], "--wait", "120")
+    assert delivered["state"] == "committed"
+    [feed] = [r for r in v("livestock", "inventory") if r["name"] == "bran for feed"]
+    assert feed["onhandQuantity"] == {"hasNumericalValue": "300", "hasUnit": "kilogram"}
