@@ -33,6 +33,7 @@ from zomes.valueflows.offers import (
     first_reads,
     later_reads,
     listing_base,
+    own_listed,
     proposal_rows,
     take_links,
 )
@@ -64,12 +65,14 @@ class InNodeClient:
         return record_json(record)
 
     async def get_many(self, addresses: list[str]) -> list[dict[str, Any] | None]:
-        """Each address's record (None where neither here nor its authorities have one),
-        read at once (GET_MANY_READERS at a time; each read bounded as `get`'s)."""
+        """Each address's record (None where neither here nor its authorities have one):
+        those held here read first, the others at once (GET_MANY_READERS at a time; each
+        read bounded as `get`'s)."""
         if len(addresses) > MAX_GET_MANY:
             raise LocalError(f"at most {MAX_GET_MANY} addresses at once")
         cids = [Cid.parse(a) for a in addresses]
-        found: list[dict[str, Any] | None] = [None] * len(cids)
+        held = [self.node.cascade.local_record(cid) for cid in cids]  # (no task for these)
+        found = [None if r is None else record_json(r) for r in held]
         readers = trio.CapacityLimiter(GET_MANY_READERS)
 
         async def one(i: int, cid: Cid) -> None:
@@ -79,7 +82,8 @@ class InNodeClient:
 
         async with trio.open_nursery() as nursery:
             for i, cid in enumerate(cids):
-                nursery.start_soon(one, i, cid)
+                if held[i] is None:
+                    nursery.start_soon(one, i, cid)
         return found
 
     async def proposals(self, purpose: str, spec: str | None = None, label: str | None = None,
@@ -88,7 +92,8 @@ class InNodeClient:
         """The network's open proposals listed under one base, as offers.list_proposals
         answers them, read here: its links, then the proposals with the intents their
         tags name in one batch (then any intent a tag did not name), no socket round trip
-        between them. Bounded: MAX_PAGES pages, LISTING_TIMEOUT in all."""
+        between them; this node's own listings (`author` itself) from its own chain.
+        Bounded: MAX_PAGES pages, LISTING_TIMEOUT in all."""
         try:
             base = listing_base(purpose, spec, label)
         except ValueError as e:
@@ -102,9 +107,12 @@ class InNodeClient:
                 chunk = wanted[start:start + MAX_GET_MANY]
                 got.update(zip(chunk, await self.get_many(chunk), strict=True))
 
+        mine = author == str(self.node.me)
+        if mine:  # (its own chain holds every link it made and deleted: no one to ask)
+            listed = own_listed(self.node.cascade.chain.records(), base)
         with trio.move_on_after(LISTING_TIMEOUT) as scope:
             after: Cid | None = None
-            for _ in range(MAX_PAGES):
+            for _ in range(0 if mine else MAX_PAGES):
                 page = await self.node.get_links(base, PROPOSAL_LINK, after=after)
                 take_links({"links": [link.to_json() for link in page.links]}, author, listed)
                 if (after := page.next) is None:

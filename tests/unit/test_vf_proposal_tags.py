@@ -124,3 +124,18 @@ def test_a_listing_reads_the_proposals_and_their_intents_in_one_batch() -> None:
     batches.clear()
     assert list_proposals("offer", SPEC, None, lying, one, fetch_many=many) == alone
     assert len(batches) == 2  # (what the tags did not name: read in a second batch)
+
+
+def test_own_listed_answers_the_open_links_of_ones_own_chain_under_a_base() -> None:
+    from zomes.valueflows.offers import open_links, own_listed, withdraw
+
+    farm = _agent(1)
+    kept, gone = _published(farm), _published(farm)
+    farm.commit(lambda s: withdraw(s, open_links(farm.records, gone.proposal)))
+    base = proposal_base("offer", "spec", SPEC)
+    listed = own_listed(farm.records, base)
+    assert list(listed) == [str(kept.proposal)]
+    author, tag = listed[str(kept.proposal)]
+    assert author == str(farm.agent_id)
+    assert tag_intents(bytes.fromhex(tag)) == (kept.intents, kept.reciprocal)
+    assert own_listed(farm.records, proposal_base("request", "spec", SPEC)) == {}

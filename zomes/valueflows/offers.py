@@ -213,6 +213,23 @@ def take_links(page: dict[str, Any], author: str | None, listed: Listed) -> None
             listed.setdefault(str(link["target"]), (str(link["author"]), str(link.get("tag", ""))))
 
 
+def own_listed(records: Iterable[Record], base: Cid) -> Listed:
+    """The proposals `records` (an agent's own chain, in order) list under `base` and have
+    not unlisted (their `proposal` links not deleted), as a listing's targets."""
+    links: dict[Cid, CreateLink] = {}
+    for record in records:
+        action = record.action
+        if (isinstance(action, CreateLink) and action.base == base
+                and action.link_type == PROPOSAL_LINK):
+            links[record.address] = action
+        elif isinstance(action, DeleteLink):
+            links.pop(action.link_add, None)
+    listed: Listed = {}  # (in link address order, as the network's listing answers)
+    for _, action in sorted(links.items(), key=lambda item: item[0].to_bytes()):
+        listed.setdefault(str(action.target), (str(action.author), action.tag.hex()))
+    return listed
+
+
 def list_proposals(purpose: str, spec: str | None, label: str | None,
                    links_page: LinksPage, fetch: Fetch,
                    location: str | None = None, at_us: int | None = None,
