@@ -9,9 +9,10 @@ the command line reads:
 (a) listing the offers of one specification (`coledger offers --spec S`), a different
     specification each time;
 (b) `coledger match` for the cooperative with its 50 requests;
-each with its records read in batches (Client.get_many, as the command line reads them)
-and, alternately, one by one (as before get_many); and in the same run the baseline: a
-`get` of one record the cooperative's node does not hold, a different one each time.
+each read as the command line reads it (a listing in one request: Client.proposals, the
+node reads its links, proposals and intents) and, alternately, one by one through the
+socket (as before get_many); and in the same run the baseline: a `get` of one record the
+cooperative's node does not hold, a different one each time.
 Targets: (a) under 5x a get, (b) under 2 s. Last line: JSON. Smaller runs: --listings 10
 --matches 3 --specs 60 --proposals 600.
 """
@@ -25,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -194,7 +195,7 @@ def timed(work: Callable[[], Any], rounds: list[float]) -> Any:
     return out
 
 
-CALLS: dict[str, list[float]] = {"links": [], "get": [], "get_many": []}
+CALLS: dict[str, list[float]] = {"links": [], "get": [], "get_many": [], "proposals": []}
 
 
 def reads(door: SocketClient) -> tuple[Callable[[str, str | None], dict[str, Any]],
@@ -213,14 +214,16 @@ def reads(door: SocketClient) -> tuple[Callable[[str, str | None], dict[str, Any
     return links_page, fetch
 
 
-def fetch_many(door: SocketClient) -> Callable[[Sequence[str]], list[dict[str, Any] | None]]:
-    """The batched read the CLI's listings and match make (Client.get_many), timed."""
-    def many(addresses: Sequence[str]) -> list[dict[str, Any] | None]:
-        views: list[dict[str, Any] | None] = timed(partial(door.get_many, addresses),
-                                                   CALLS["get_many"])
-        return views
+def listing(door: SocketClient) -> Callable[[str, str | None, str | None, str | None],
+                                           list[dict[str, Any]]]:
+    """A whole listing in one request, as the CLI's `offers` and `match` read it, timed."""
+    def one(purpose: str, spec: str | None, label: str | None,
+            author: str | None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = timed(partial(door.proposals, purpose, spec, label,
+                                                   author=author), CALLS["proposals"])
+        return rows
 
-    return many
+    return one
 
 
 def match(door: SocketClient, batched: bool) -> list[dict[str, Any]]:
@@ -230,7 +233,7 @@ def match(door: SocketClient, batched: bool) -> list[dict[str, Any]]:
     dataset, me = door.gather(1, network=False)
     held = door.surplus()
     offers, requests = candidates(me, *reads(door), held, workers=READERS,
-                                  fetch_many=fetch_many(door) if batched else None)
+                                  listing=listing(door) if batched else None)
     return [m.to_json() for m in find(me, offers, requests, held, dataset.spec_footprints())]
 
 
@@ -279,8 +282,8 @@ def bench(root: Path, listings: int, matches: int, specs_wanted: int,
 def measure(door: SocketClient, specs: list[str], remote: list[str], listings: int,
             matches: int) -> dict[str, Any]:
     """The gets (the baseline), the listings and the matches through `door`: each
-    listing and match with its records read in batches (Client.get_many) as the command
-    line reads them, and as often one by one (as before get_many), alternately."""
+    listing and match read as the command line reads them (a listing in one request),
+    and as often one by one (as before get_many), alternately."""
     gets: list[float] = []
     for address in remote[:listings]:
         timed(partial(door.get, address), gets)
@@ -290,9 +293,9 @@ def measure(door: SocketClient, specs: list[str], remote: list[str], listings: i
     for i in range(2 * listings):
         spec = specs[(i * step + 1) % len(specs)]  # (mostly not one the cooperative asks for)
         batched = i % 2 == 0
-        sizes.append(len(timed(partial(
-            list_proposals, "offer", spec, None, *reads(door),
-            fetch_many=fetch_many(door) if batched else None), lists[batched])))
+        read = (partial(listing(door), "offer", spec, None, None) if batched else partial(
+            list_proposals, "offer", spec, None, *reads(door)))
+        sizes.append(len(timed(read, lists[batched])))
     runs: dict[bool, list[float]] = {True: [], False: []}
     found = 0
     for i in range(2 * matches):
@@ -300,7 +303,8 @@ def measure(door: SocketClient, specs: list[str], remote: list[str], listings: i
         for made in CALLS.values():
             made.clear()
         found = len(timed(partial(match, door, batched), runs[batched]))
-        print(f"  match ({'batched' if batched else 'one by one'}) {runs[batched][-1]:.2f} s: "
+        how = "one request a listing" if batched else "one by one"
+        print(f"  match ({how}) {runs[batched][-1]:.2f} s: "
               + ", ".join(f"{k} {len(v)} calls {sum(v):.2f} s" for k, v in CALLS.items()),
               file=sys.stderr)
     get_p50 = statistics.median(gets)
@@ -333,7 +337,7 @@ def main() -> None:
           f"specifications: written in {f['written_s']} s, published and settled in "
           f"{f['settled_s']} s")
     print(f"get of one record (baseline): p50 {f['get_p50_ms']} ms, p95 {f['get_p95_ms']} ms")
-    for tag, how in (("", "records in batches"), ("_one_by_one", "records one by one")):
+    for tag, how in (("", "one request a listing"), ("_one_by_one", "records one by one")):
         print(f"offers of one specification ({f['listing_rows']} rows, {how}): p50 "
               f"{f[f'listing{tag}_p50_ms']} ms, p95 {f[f'listing{tag}_p95_ms']} ms = "
               f"{f[f'listing{tag}_over_get']}x a get (target < 5x)")

@@ -14,7 +14,7 @@ from node.core.errors import LocalError
 
 if TYPE_CHECKING:
     from node.api import Client
-    from zomes.valueflows.offers import Fetch, LinksPage
+    from zomes.valueflows.offers import Fetch, LinksPage, Lister
 
 _PUBLISH_ARGS = (
     arg("--spec", help="the resource specification (address)"),
@@ -99,13 +99,9 @@ _LIST_ARGS = (
 
 
 def _list(a: argparse.Namespace, purpose: str) -> None:
-    from zomes.valueflows.offers import list_proposals
-
-    door = client()
-    links_page, fetch = _reads(door)
-    rows = list_proposals(purpose, a.spec, a.label, links_page, fetch,
-                          location=a.location, at_us=parse_time(a.at),
-                          fetch_many=door.get_many)
+    door = client()  # (the node reads the listing whole: one request)
+    rows = door.proposals(purpose, a.spec, a.label, location=a.location,
+                          at_us=parse_time(a.at))
     emit(rows, _table(rows, purpose))
 
 
@@ -119,6 +115,12 @@ def _reads(door: Client) -> tuple[LinksPage, Fetch]:
         return door.get(address).view
 
     return links_page, fetch
+
+
+def _lister(door: Client) -> Lister:
+    """Each listing `match` reads, read whole by the node (Client.proposals)."""
+    return lambda purpose, spec, label, author: door.proposals(purpose, spec, label,
+                                                               author=author)
 
 
 def _table(rows: list[dict[str, Any]], purpose: str) -> str:
@@ -168,7 +170,7 @@ def cmd_match(a: argparse.Namespace) -> None:
     dataset, me = door.gather(1, network=False)
     held = door.surplus()
     offers, requests = candidates(me, *_reads(door), held, workers=READERS,
-                                  fetch_many=door.get_many)
+                                  listing=_lister(door))
     footprints: dict[str, Any] = dict(dataset.spec_footprints())
     found = find(me, offers, requests, held, footprints)
     authors = footprint_authors(me, found, footprints) if a.footprints else []

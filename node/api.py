@@ -236,6 +236,9 @@ class Client(Protocol):
     def links(self, base: str, link_type: str | None = None, tag_prefix: str = "",
               include_deleted: bool = False, after: str | None = None,
               limit: int = 1000) -> dict[str, Any]: ...
+    def proposals(self, purpose: str, spec: str | None = None, label: str | None = None,
+                  location: str | None = None, at_us: int | None = None,
+                  author: str | None = None) -> list[dict[str, Any]]: ...
 
 
 def open_client(home: Path, passphrase: PassphraseSource, *,

@@ -99,6 +99,13 @@ class HomeCommons:
     def agree(self, agreement: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         raise self._no_node()
 
+    def proposals(self, purpose: str, spec: str | None = None, label: str | None = None,
+                  location: str | None = None, at_us: int | None = None,
+                  author: str | None = None) -> list[dict[str, Any]]:
+        """The network's open proposals of `purpose` under the base of `spec` or `label`,
+        filtered (offers.list_proposals): the running node reads them (needs the node)."""
+        raise self._no_node()
+
     def agreements(self) -> list[dict[str, Any]]:
         """The countersigned agreements on this home's chain, with their clauses."""
         from zomes.valueflows.agreement_hook import list_agreements
@@ -158,6 +165,15 @@ class NodeCommons(HomeCommons):
         data = Dataset()
         data.add_records(self._chain_records(agents))
         return data
+
+    def proposals(self, purpose: str, spec: str | None = None, label: str | None = None,
+                  location: str | None = None, at_us: int | None = None,
+                  author: str | None = None) -> list[dict[str, Any]]:
+        """One socket request: the node reads the links, records and intents itself."""
+        rows: list[dict[str, Any]] = self._call(
+            "proposals", purpose=purpose, spec=spec, label=label, location=location,
+            at_us=at_us, author=author)
+        return rows
 
     def agree(self, agreement: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
         """Propose a countersigned agreement to `to`: the session as proposed."""

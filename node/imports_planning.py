@@ -29,7 +29,7 @@ from zomes.valueflows.commitments import PARTY_LINK, party_base
 from zomes.valueflows.entries import Claim, Commitment, Intent, Proposal, Recipe, VfEntry
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.offers import ZOME
-from zomes.valueflows.proposals import PROPOSAL_LINK, proposal_bases
+from zomes.valueflows.proposals import PROPOSAL_LINK, proposal_bases, proposal_tag
 from zomes.valueflows.recipe_links import RECIPE_LINK, recipe_bases
 
 PARTY_BOUND = frozenset({"Intent", "Commitment", "Claim"})
@@ -164,8 +164,10 @@ class PlanningImport:
         self.contents[str(new)] = here
         self.host.labels[new] = label
         self.created[name] += 1
-        for base, link_type in self._bases(address, entry):
-            link = scratch.create_link(base, new, ZOME, link_type)
+        bases = self._bases(address, entry)
+        tag = proposal_tag(entry) if bases and isinstance(entry, Proposal) else b""
+        for base, link_type in bases:
+            link = scratch.create_link(base, new, ZOME, link_type, tag)
             self.host.labels[link] = f"the link to {label}"
         return str(new)
 

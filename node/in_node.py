@@ -27,9 +27,21 @@ from zomes.valueflows.agreements import AGREEMENT_TYPE
 from zomes.valueflows.chain_views import chain_view_of
 from zomes.valueflows.coordinator import EventRequest, inventory
 from zomes.valueflows.network_trace import network_flows
+from zomes.valueflows.offers import (
+    MAX_PAGES,
+    Listed,
+    first_reads,
+    later_reads,
+    listing_base,
+    own_listed,
+    proposal_rows,
+    take_links,
+)
+from zomes.valueflows.proposals import PROPOSAL_LINK
 
 OPEN_SESSIONS = frozenset({"pending", "signed", "proposed"})
 GET_MANY_READERS = 16  # records `get_many` reads from the network at once, at most
+LISTING_TIMEOUT = 50.0  # seconds a `proposals` listing may take (the socket waits 60)
 
 
 class InNodeClient:
@@ -53,12 +65,14 @@ class InNodeClient:
         return record_json(record)
 
     async def get_many(self, addresses: list[str]) -> list[dict[str, Any] | None]:
-        """Each address's record (None where neither here nor its authorities have one),
-        read at once (GET_MANY_READERS at a time; each read bounded as `get`'s)."""
+        """Each address's record (None where neither here nor its authorities have one):
+        those held here read first, the others at once (GET_MANY_READERS at a time; each
+        read bounded as `get`'s)."""
         if len(addresses) > MAX_GET_MANY:
             raise LocalError(f"at most {MAX_GET_MANY} addresses at once")
         cids = [Cid.parse(a) for a in addresses]
-        found: list[dict[str, Any] | None] = [None] * len(cids)
+        held = [self.node.cascade.local_record(cid) for cid in cids]  # (no task for these)
+        found = [None if r is None else record_json(r) for r in held]
         readers = trio.CapacityLimiter(GET_MANY_READERS)
 
         async def one(i: int, cid: Cid) -> None:
@@ -68,8 +82,46 @@ class InNodeClient:
 
         async with trio.open_nursery() as nursery:
             for i, cid in enumerate(cids):
-                nursery.start_soon(one, i, cid)
+                if held[i] is None:
+                    nursery.start_soon(one, i, cid)
         return found
+
+    async def proposals(self, purpose: str, spec: str | None = None, label: str | None = None,
+                        location: str | None = None, at_us: int | None = None,
+                        author: str | None = None) -> list[dict[str, Any]]:
+        """The network's open proposals listed under one base, as offers.list_proposals
+        answers them, read here: its links, then the proposals with the intents their
+        tags name in one batch (then any intent a tag did not name), no socket round trip
+        between them; this node's own listings (`author` itself) from its own chain.
+        Bounded: MAX_PAGES pages, LISTING_TIMEOUT in all."""
+        try:
+            base = listing_base(purpose, spec, label)
+        except ValueError as e:
+            raise LocalError(str(e)) from None
+        listed: Listed = {}
+        got: dict[str, dict[str, Any] | None] = {}
+
+        async def read(addresses: list[str]) -> None:
+            wanted = [a for a in dict.fromkeys(addresses) if a not in got]
+            for start in range(0, len(wanted), MAX_GET_MANY):
+                chunk = wanted[start:start + MAX_GET_MANY]
+                got.update(zip(chunk, await self.get_many(chunk), strict=True))
+
+        mine = author == str(self.node.me)
+        if mine:  # (its own chain holds every link it made and deleted: no one to ask)
+            listed = own_listed(self.node.cascade.chain.records(), base)
+        with trio.move_on_after(LISTING_TIMEOUT) as scope:
+            after: Cid | None = None
+            for _ in range(0 if mine else MAX_PAGES):
+                page = await self.node.get_links(base, PROPOSAL_LINK, after=after)
+                take_links({"links": [link.to_json() for link in page.links]}, author, listed)
+                if (after := page.next) is None:
+                    break
+            await read(first_reads(listed))
+            await read(later_reads(listed, got))
+        if scope.cancelled_caught:
+            raise LocalError(f"the listing took over {LISTING_TIMEOUT:.0f} s")
+        return proposal_rows(purpose, label, listed, lambda a: got.get(a), location, at_us)
 
     async def activity(self, agent: str) -> list[dict[str, Any]]:
         records = await self.node.agent_activity(AgentId.parse(agent))
@@ -161,7 +213,7 @@ class InNodeClient:
 
 METHODS = ("status", "peers", "get", "get_many", "activity", "sync", "inventory", "flows",
            "chains", "cs_start", "cs_agree", "cs_session", "cs_list", "cs_accept", "cs_decline",
-           "recover", "links")
+           "recover", "links", "proposals")
 
 
 def rpc_methods(node: Node) -> dict[str, Callable[..., Awaitable[object]]]:

@@ -17,7 +17,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, Protocol
 
-from zomes.valueflows.offers import Fetch, FetchMany, LinksPage, in_threads, list_proposals
+from zomes.valueflows.offers import (
+    Fetch,
+    FetchMany,
+    LinksPage,
+    Lister,
+    in_threads,
+    list_proposals,
+)
 from zomes.valueflows.units import Measure, UnitError, compatible, convert, parse_quantity
 
 SAME_SPEC: Final = 3
@@ -257,17 +264,26 @@ def footprint_authors(me: str, matches: Iterable[Match],
 
 def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row] = (),
                workers: int = 1, fetch_many: FetchMany | None = None,
+               listing: Lister | None = None,
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(offers, requests) `find` needs for `me`, read through a Client's two callables:
     its own open proposals (from the listings of all, only its links' targets fetched),
     then the others' under each specification and classification its requests, offers and
     `held` surplus name (each base asked once, each record fetched once). `workers` > 1:
     that many listings read at once (offers.in_threads); `fetch_many`: each listing's
-    records read in batches (offers.prefetched)."""
+    records read in batches (offers.prefetched); `listing`: each listing read whole by it
+    instead (Client.proposals: one request to the node each)."""
     once = _Once(fetch, fetch_many)
     many = None if fetch_many is None else once.many
-    mine = {p: list_proposals(p, None, None, links_page, once, author=me, fetch_many=many)
-            for p in ("offer", "request")}
+
+    def read(purpose: str, spec: str | None, label: str | None,
+             author: str | None = None) -> list[dict[str, Any]]:
+        if listing is not None:
+            return listing(purpose, spec, label, author)
+        return list_proposals(purpose, spec, label, links_page, once, author=author,
+                              fetch_many=many)
+
+    mine = {p: read(p, None, None, me) for p in ("offer", "request")}
     wanted: dict[str, list[Row]] = {"offer": [*mine["request"]],
                                     "request": [*mine["offer"], *held]}
     asks = [(purpose, spec, label) for purpose, rows in wanted.items()
@@ -276,10 +292,7 @@ def candidates(me: str, links_page: LinksPage, fetch: Fetch, held: Iterable[Row]
                 | {(None, label) for r in rows for label in r.get("classes") or ()},
                 key=lambda b: (b[0] or "", b[1] or ""))]
 
-    def listing(ask: tuple[str, str | None, str | None]) -> list[dict[str, Any]]:
-        return list_proposals(*ask, links_page, once, fetch_many=many)
-
-    listed = in_threads(listing, asks, workers)  # (in order: the same rows, any timing)
+    listed = in_threads(lambda ask: read(*ask), asks, workers)  # (in order, any timing)
     found: dict[str, dict[str, dict[str, Any]]] = {"offer": {}, "request": {}}
     for (purpose, _, _), rows in zip(asks, listed, strict=True):
         for row in rows:

@@ -31,6 +31,8 @@ from zomes.valueflows.proposals import (
     PROPOSAL_TYPE,
     proposal_base,
     proposal_bases,
+    proposal_tag,
+    tag_intents,
 )
 from zomes.valueflows.units import Measure
 
@@ -121,7 +123,8 @@ def publish(scratch: Scratch, author: str, req: ProposalRequest, now_us: int) ->
     listed = Proposal.from_content({**proposal.to_content(), "publishes": [str(primary)],
                                     "reciprocal": [str(b) for b in back]})
     address = scratch.create(PROPOSAL_TYPE, listed.to_content())
-    links = tuple(scratch.create_link(base, address, ZOME, PROPOSAL_LINK)
+    tag = proposal_tag(listed)
+    links = tuple(scratch.create_link(base, address, ZOME, PROPOSAL_LINK, tag)
                   for base in proposal_bases(req.purpose, [intent]))
     return Published(address, (primary,), back, links)
 
@@ -183,6 +186,9 @@ Fetch = Callable[[str], dict[str, Any] | None]
 """an address -> its record as the front door's `get` shows it, or None."""
 FetchMany = Callable[[Sequence[str]], list[dict[str, Any] | None]]
 """addresses -> their records as Client.get_many shows them (None where none)."""
+Lister = Callable[[str, str | None, str | None, str | None], list[dict[str, Any]]]
+"""(purpose, spec, label, author) -> the rows of that listing, as Client.proposals
+answers them (the node reads it all in one request)."""
 
 
 def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
@@ -195,6 +201,35 @@ def listing_base(purpose: str, spec: str | None, label: str | None) -> Cid:
     return proposal_base(purpose, "all")
 
 
+Listed = dict[str, tuple[str, str]]
+"""A listing's targets: each proposal's address to (its link's author, the tag in hex)."""
+
+
+def take_links(page: dict[str, Any], author: str | None, listed: Listed) -> None:
+    """Add a page's links (as the front door shows them) to `listed`: only those `author`
+    listed, if given; the first link to a target kept."""
+    for link in page.get("links", []):
+        if author is None or str(link["author"]) == author:
+            listed.setdefault(str(link["target"]), (str(link["author"]), str(link.get("tag", ""))))
+
+
+def own_listed(records: Iterable[Record], base: Cid) -> Listed:
+    """The proposals `records` (an agent's own chain, in order) list under `base` and have
+    not unlisted (their `proposal` links not deleted), as a listing's targets."""
+    links: dict[Cid, CreateLink] = {}
+    for record in records:
+        action = record.action
+        if (isinstance(action, CreateLink) and action.base == base
+                and action.link_type == PROPOSAL_LINK):
+            links[record.address] = action
+        elif isinstance(action, DeleteLink):
+            links.pop(action.link_add, None)
+    listed: Listed = {}  # (in link address order, as the network's listing answers)
+    for _, action in sorted(links.items(), key=lambda item: item[0].to_bytes()):
+        listed.setdefault(str(action.target), (str(action.author), action.tag.hex()))
+    return listed
+
+
 def list_proposals(purpose: str, spec: str | None, label: str | None,
                    links_page: LinksPage, fetch: Fetch,
                    location: str | None = None, at_us: int | None = None,
@@ -204,22 +239,28 @@ def list_proposals(purpose: str, spec: str | None, label: str | None,
     the specification's, then filtered by the label), each as a row; `location` keeps
     those whose location contains it (case-insensitively), `at_us` those open then,
     `author` those its links say this agent listed (the others are not fetched).
-    With `fetch_many`, the records are read in two batches (prefetched), not one by one."""
+    With `fetch_many`, the records are read in batches (prefetched), not one by one."""
     base = str(listing_base(purpose, spec, label))
-    targets: dict[str, str] = {}
+    listed: Listed = {}
     after: str | None = None
     for _ in range(MAX_PAGES):
         page = links_page(base, after)
-        for link in page.get("links", []):
-            if author is None or str(link["author"]) == author:
-                targets.setdefault(str(link["target"]), str(link["author"]))
+        take_links(page, author, listed)
         after = page.get("next")
         if after is None:
             break
     if fetch_many is not None:
-        fetch = prefetched(list(targets), fetch, fetch_many)
+        fetch = prefetched(listed, fetch, fetch_many)
+    return proposal_rows(purpose, label, listed, fetch, location, at_us)
+
+
+def proposal_rows(purpose: str, label: str | None, listed: Listed, fetch: Fetch,
+                  location: str | None = None, at_us: int | None = None,
+                  ) -> list[dict[str, Any]]:
+    """The rows of the `listed` proposals (read through `fetch`) that are of `purpose`,
+    well formed and kept by the filters (list_proposals)."""
     rows = []
-    for target, author in targets.items():
+    for target, (author, _) in listed.items():
         row = _row(target, author, fetch)
         if row is None or row["purpose"] != purpose:
             continue
@@ -233,9 +274,22 @@ def list_proposals(purpose: str, spec: str | None, label: str | None,
     return rows
 
 
-def prefetched(targets: Sequence[str], fetch: Fetch, fetch_many: FetchMany) -> Fetch:
-    """`fetch` answering from two batched reads (GET_BATCH addresses a call): the
-    proposals at `targets`, then the intents they name; anything else one by one."""
+def first_reads(listed: Listed) -> list[str]:
+    """What a listing reads in its first batch: the proposals, and the intents their
+    links' tags name (proposals.proposal_tag; a malformed tag names none)."""
+    return [*listed, *(a for _, tag in listed.values() for a in _hinted(tag))]
+
+
+def later_reads(listed: Listed, got: dict[str, dict[str, Any] | None]) -> list[str]:
+    """What a listing reads after its first batch (`got`): the intents the proposals
+    name that it has not read (none when every tag named them)."""
+    return [a for t in listed for a in _named_intents(got.get(t)) if a not in got]
+
+
+def prefetched(listed: Listed, fetch: Fetch, fetch_many: FetchMany) -> Fetch:
+    """`fetch` answering from batched reads (GET_BATCH addresses a call): the proposals
+    `listed` and the intents their tags name, then any other intent they name; anything
+    else one by one."""
     got: dict[str, dict[str, Any] | None] = {}
 
     def read(addresses: Iterable[str]) -> None:
@@ -244,13 +298,22 @@ def prefetched(targets: Sequence[str], fetch: Fetch, fetch_many: FetchMany) -> F
             chunk = wanted[start:start + GET_BATCH]
             got.update(zip(chunk, fetch_many(chunk), strict=True))
 
-    read(targets)
-    read(a for t in targets for a in _named_intents(got.get(t)))
+    read(first_reads(listed))
+    read(later_reads(listed, got))
 
     def answer(address: str) -> dict[str, Any] | None:
         return got[address] if address in got else fetch(address)
 
     return answer
+
+
+def _hinted(tag_hex: str) -> list[str]:
+    """The intent addresses a proposal link's tag (hex) names; none if it is malformed."""
+    try:
+        primary, back = tag_intents(bytes.fromhex(tag_hex))
+    except (ValueError, CoreError):
+        return []
+    return [str(c) for c in (*primary, *back)]
 
 
 def _named_intents(view: dict[str, Any] | None) -> list[str]:

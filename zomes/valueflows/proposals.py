@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from node.core.actions import Create, CreateLink
+from node.core.actions import MAX_TAG_LEN, Create, CreateLink
 from node.core.cid import Cid
+from node.core.errors import CoreError, DecodeError
 from node.core.outcome import VALID, Invalid, Outcome
 from zomes.api import Deps
 from zomes.valueflows.entries import Intent, Proposal
@@ -28,7 +29,10 @@ PROPOSAL_TYPE: Final = "valueflows.Proposal"
 MAX_INTENTS: Final = 64
 """Intents (primary and reciprocal) one proposal publishes at most: validators and
 listings fetch each of them."""
-RULES: Final = ("check_intent_party", "check_proposal_intents", "check_proposal_link")
+RULES: Final = ("check_intent_party", "check_proposal_intents", "check_proposal_link",
+                 "check_proposal_tag")
+CID_LEN: Final = len(Cid.of(b"").to_bytes())
+"""Bytes of one address (fixed: CIDv1 dag-cbor blake2b-256)."""
 
 
 def proposal_base(purpose: str, kind: str, value: str = "") -> Cid:
@@ -58,6 +62,28 @@ def proposal_bases(purpose: str, intents: Iterable[Intent]) -> list[Cid]:
         bases.extend(proposal_base(purpose, "class", label)
                      for label in intent.resource_classified_as)
     return list(dict.fromkeys(bases))
+
+
+def proposal_tag(proposal: Proposal) -> bytes:
+    """The tag of a proposal's links: the addresses of the intents it publishes, so a
+    listing fetches a proposal and its intents in one batch. One byte (how many are
+    primary), then each address's bytes (primary, then reciprocal); empty when they would
+    not fit in MAX_TAG_LEN. AddressError (a CoreError) on an address that is none."""
+    named = [Cid.parse(a).to_bytes() for a in (*proposal.publishes, *proposal.reciprocal)]
+    if len(proposal.publishes) > 255 or 1 + len(named) * CID_LEN > MAX_TAG_LEN:
+        return b""
+    return bytes([len(proposal.publishes)]) + b"".join(named)
+
+
+def tag_intents(tag: bytes) -> tuple[tuple[Cid, ...], tuple[Cid, ...]]:
+    """(primary, reciprocal) intent addresses a proposal link's tag names (see
+    proposal_tag); both empty for an empty tag. DecodeError on anything malformed."""
+    if not tag:
+        return (), ()
+    if (len(tag) - 1) % CID_LEN or tag[0] > (len(tag) - 1) // CID_LEN:
+        raise DecodeError("a proposal link's tag is not its intents' addresses")
+    cids = tuple(Cid(tag[i:i + CID_LEN]) for i in range(1, len(tag), CID_LEN))
+    return cids[:tag[0]], cids[tag[0]:]
 
 
 def check_intent_party(intent: Intent, author: str) -> Outcome:
@@ -122,6 +148,13 @@ def check_proposal_link(link: CreateLink, deps: Deps) -> Outcome:
         return Invalid("check_proposal_link",
                        "a proposal is listed only under its purpose, specifications and "
                        "classifications")
+    try:
+        tag = proposal_tag(proposal)
+    except CoreError:
+        return Invalid("check_proposal_link", "the proposal names an intent by no address")
+    if link.tag != tag:
+        return Invalid("check_proposal_tag",
+                       "a proposal link's tag names exactly the intents the proposal publishes")
     return VALID
 
 
