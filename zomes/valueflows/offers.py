@@ -342,8 +342,10 @@ def _open_at(row: dict[str, Any], at_us: int) -> bool:
     return (begins is None or begins <= at_us) and (ends is None or at_us < ends)
 
 
-def _entry(fetch: Fetch, address: str, entry_type: str, author: str) -> dict[str, Any] | None:
-    """The entry of the record at `address` if it is a Create of `entry_type` by `author`."""
+def fetched_entry(fetch: Fetch, address: str, entry_type: str,
+                  author: str | None) -> dict[str, Any] | None:
+    """The entry of the record at `address` if it is a Create of `entry_type` (by `author`,
+    if given); None if it is none or cannot be read."""
     try:
         found = fetch(address)
     except CoreError:
@@ -352,7 +354,8 @@ def _entry(fetch: Fetch, address: str, entry_type: str, author: str) -> dict[str
         return None
     action, entry = found.get("action"), found.get("entry")
     if (not isinstance(action, dict) or action.get("entry_type") != entry_type
-            or action.get("author") != author or not isinstance(entry, dict)):
+            or (author is not None and action.get("author") != author)
+            or not isinstance(entry, dict)):
         return None
     return entry
 
@@ -360,7 +363,7 @@ def _entry(fetch: Fetch, address: str, entry_type: str, author: str) -> dict[str
 def _row(target: str, author: str, fetch: Fetch) -> dict[str, Any] | None:
     """One proposal and its intents as a listing shows them (None if any is malformed)."""
     try:
-        content = _entry(fetch, target, PROPOSAL_TYPE, author)
+        content = fetched_entry(fetch, target, PROPOSAL_TYPE, author)
         if content is None:
             return None
         proposal = Proposal.from_content(content)
@@ -368,7 +371,7 @@ def _row(target: str, author: str, fetch: Fetch) -> dict[str, Any] | None:
             return None
         intents = []
         for address in (*proposal.publishes, *proposal.reciprocal):
-            found = _entry(fetch, address, INTENT_TYPE, author)
+            found = fetched_entry(fetch, address, INTENT_TYPE, author)
             if found is None:
                 return None
             intents.append(Intent.from_content(found))

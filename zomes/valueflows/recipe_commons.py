@@ -16,7 +16,7 @@ from typing import Any, Final
 from node.core.errors import CoreError
 from node.core.records import Record
 from zomes.valueflows.entries import Recipe, VfEntry
-from zomes.valueflows.offers import MAX_PAGES, Fetch, LinksPage
+from zomes.valueflows.offers import MAX_PAGES, Fetch, LinksPage, fetched_entry
 from zomes.valueflows.planning import RecipeBook
 from zomes.valueflows.recipe_links import RECIPE_TYPE, recipe_base
 from zomes.valueflows.recipe_rules import DEMANDING
@@ -51,19 +51,9 @@ def _targets(base: str, links_page: LinksPage) -> dict[str, str]:
 
 def _recipe(fetch: Fetch, address: str, author: str | None = None) -> Recipe | None:
     """The Recipe at `address` (by `author`, if given), or None."""
+    entry = fetched_entry(fetch, address, RECIPE_TYPE, author)
     try:
-        found = fetch(address)
-    except CoreError:
-        return None
-    if not isinstance(found, dict):
-        return None
-    action, entry = found.get("action"), found.get("entry")
-    if (not isinstance(action, dict) or action.get("entry_type") != RECIPE_TYPE
-            or (author is not None and action.get("author") != author)
-            or not isinstance(entry, dict)):
-        return None
-    try:
-        return Recipe.from_content(entry)
+        return None if entry is None else Recipe.from_content(entry)
     except ValueError:
         return None
 
