@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clicmd.common import arg, client, command, emit, iso_time
+from clicmd.common import aligned, arg, client, command, emit, iso_time, short
 from clicmd.reports import date_us
 
 
@@ -48,18 +48,12 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
     if not rows:
         return "no open commitments or claims"
-    lines = [f"{'kind':<10} {'address':<20} {'action':<10} {'committed':<16} {'fulfilled':<16} "
-             f"{'remaining':<16} {'due':<20} {'':<7} with"]
+    table = [("kind", "address", "action", "committed", "fulfilled", "remaining", "due", "",
+              "with")]
     for r in rows:
-        due = iso_time(r["due"]) if r["due"] is not None else ""
         flag = "OVERDUE" if r["overdue"] else ("open" if r["open"] else "done")
-        lines.append(
-            f"{r['kind']:<10} {_short(r['address']):<20} {r['action']:<10} "
-            f"{quantity_text(r['committed']):<16} {quantity_text(r['fulfilled']):<16} "
-            f"{quantity_text(r['remaining']):<16} {due:<20} {flag:<7} "
-            f"{_short(r['provider'] or '')} -> {_short(r['receiver'] or '')}")
-    return "\n".join(lines)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 18 else text[:8] + "…" + text[-8:]
+        table.append((r["kind"], short(r["address"]), r["action"],
+                      quantity_text(r["committed"]), quantity_text(r["fulfilled"]),
+                      quantity_text(r["remaining"]), iso_time(r["due"]) or "", flag,
+                      f"{short(r['provider'])} -> {short(r['receiver'])}"))
+    return "\n".join(aligned(table))

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,6 +174,19 @@ def listen_addr(text: str) -> str:
 def peer_addr(text: str) -> str:
     """An argparse type: a member's multiaddr ending in /p2p/<agent id>."""
     return _multiaddr(text, peer=True)
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows (the first a header) as columns padded to their widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
+def short(text: str | None) -> str:
+    """A long address or agent id cut to its two ends, for a table."""
+    text = text or ""
+    return text if len(text) <= 18 else text[:8] + "…" + text[-8:]
 
 
 def emit(data: Any, text: str | None = None) -> None:

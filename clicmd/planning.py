@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from clicmd.common import arg, client, command, emit, iso_time, parse_time
+from clicmd.common import aligned, arg, client, command, emit, iso_time, parse_time, short
 from node.core.errors import LocalError
 
 if TYPE_CHECKING:
@@ -126,21 +126,14 @@ def _lister(door: Client) -> Lister:
 def _table(rows: list[dict[str, Any]], purpose: str) -> str:
     if not rows:
         return f"no open {purpose}s"
-    lines = [f"{'proposal':<20} {'spec':<20} {'quantity':<18} {'for':<14} {'classes':<18} "
-             f"{'location':<14} {'until':<20} author"]
+    table = [("proposal", "spec", "quantity", "for", "classes", "location", "until", "author")]
     for r in rows:
-        quantity = r["available"] or r["quantity"] or ""
-        if r["unit_based"]:
-            quantity = f"{r['quantity']} each"
-        lines.append(
-            f"{_short(r['proposal']):<20} {_short(r['spec'] or ''):<20} {quantity:<18} "
-            f"{r['for'] or '':<14} {','.join(r['classes']):<18} {r['location'] or '':<14} "
-            f"{iso_time(r['has_end']) or '':<20} {_short(r['author'])}")
-    return "\n".join(lines)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 18 else text[:8] + "…" + text[-8:]
+        quantity = f"{r['quantity']} each" if r["unit_based"] else (
+            r["available"] or r["quantity"] or "")
+        table.append((short(r["proposal"]), short(r["spec"]), quantity, r["for"] or "",
+                      ",".join(r["classes"]), r["location"] or "",
+                      iso_time(r["has_end"]) or "", short(r["author"])))
+    return "\n".join(aligned(table))
 
 
 @command("offers", *_LIST_ARGS)
@@ -185,18 +178,16 @@ def cmd_match(a: argparse.Namespace) -> None:
 def _match_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no matches"
-    lines = [f"{'score':>5} {'request':<20} {'offer':<20} {'offered':<18} {'requested':<18} "
-             f"{'from':<20} why"]
+    table = [("score", "request", "offer", "offered", "requested", "from", "why")]
     for r in rows:
         why = "; ".join(f["why"] for f in r["fits"].values())
         if r["footprint_per_unit"]:
             why += "; footprint per unit: " + ", ".join(
                 f"{k} {v}" for k, v in r["footprint_per_unit"].items())
-        offer = ("held " if r["held"] else "planned " if r["planned"] else "") + _short(
-            r["offer"])
         if r["surplus"]:
             why = f"{r['surplus']}; {why}"
-        lines.append(f"{r['score']:>5} {_short(r['request']):<20} {offer:<20} "
-                     f"{r['offered'] or '':<18} {r['requested'] or '':<18} "
-                     f"{_short(r['offered_by']):<20} {why}")
-    return "\n".join(lines)
+        offer = ("held " if r["held"] else "planned " if r["planned"] else "") + short(
+            r["offer"])
+        table.append((str(r["score"]).rjust(5), short(r["request"]), offer,
+                      r["offered"] or "", r["requested"] or "", short(r["offered_by"]), why))
+    return "\n".join(aligned(table))

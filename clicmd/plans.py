@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clicmd.common import arg, clean, client, command, emit, iso_time
+from clicmd.common import aligned, arg, clean, client, command, emit, iso_time
 from clicmd.reports import date_us
 from node.core.errors import LocalError
 
@@ -128,13 +128,13 @@ def status_text(report: dict[str, Any]) -> str:
               clean(f["resourceName"] or f["resourceConformsTo"] or "-"),
               _quantity(f["planned"]), _quantity(f["done"]), _quantity(f["remaining"]),
               (f["due"] or "-")[:16], f["state"]) for f in report["flows"]]
-    lines += _aligned(rows)
+    lines += aligned(rows)
     rows = [("process", "planned begin", "planned end", "actual begin", "actual end",
              "events", "state")]
     rows += [(clean(p["name"]), *((t or "-")[:16] for t in (
         p["plannedBeginning"], p["plannedEnd"], p["actualBeginning"], p["actualEnd"])),
         str(p["events"]), p["state"]) for p in report["processes"]]
-    lines += ["", *_aligned(rows)]
+    lines += ["", *aligned(rows)]
     fp = report["footprint"]
     keys = sorted(set(fp["expected"]) | set(fp["recorded"]))
     if keys:
@@ -142,7 +142,7 @@ def status_text(report: dict[str, Any]) -> str:
         rows += [(k, *(fp[s][k]["hasNumericalValue"] if k in fp[s] else "0"
                        for s in ("expected", "recorded")),
                   (fp["expected"].get(k) or fp["recorded"][k])["hasUnit"]) for k in keys]
-        lines += ["", *_aligned(rows)]
+        lines += ["", *aligned(rows)]
     names = {f["resourceConformsTo"]: f["resourceName"] for f in report["flows"]}
     for what, specs in (("expected", fp["noFootprint"]), ("recorded", fp["missing"])):
         if specs:
@@ -164,10 +164,3 @@ def status_text(report: dict[str, Any]) -> str:
         if circ["flaggedByPlan"] else "the plan adds no " + circ["period"]
         + " with throughput growth above 1 %"))
     return "\n".join(lines)
-
-
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
-    """Rows as columns padded to their widest cell."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows]
