@@ -1,7 +1,8 @@
 """The cascade: reads that look locally first, then ask the authorities (Holochain's
 cascade). A record by address, an agent's activity (its chain, verified), the links
-from a base (every authority's answer merged, each link checked), and the dependencies
-waiting ops miss; and the "get" and "links" handlers that answer other nodes' reads.
+from a base (a quorum of its authorities' answers merged, each link checked), and the
+dependencies waiting ops miss; and the "get" and "links" handlers that answer other
+nodes' reads.
 
 Queue: the DHT store's `op_waits` (ops Unresolved on missing addresses) and its undecided
 warrants' warrantees, fetched by `resolve_missing`, once a second per author at most.
@@ -30,6 +31,12 @@ from node.store.sqlite import Store
 log = logging.getLogger("coledger.node")
 
 GET_TIMEOUT = 8.0
+# A read of links stops at READ_QUORUM answers from the base's authorities (our own store
+# is one when we are one of them), asking one more each HEDGE seconds or failure until it
+# has them: a link that reached one authority alone may be missed until gossip brings it
+# to the others (`every=True` asks them all and merges every answer).
+READ_QUORUM = 2
+HEDGE = 0.25
 _CHAIN_OPS = frozenset({OpType.REGISTER_AGENT_ACTIVITY})
 
 
@@ -162,13 +169,13 @@ class Cascade:
 
     async def get_links(self, base: Cid, link_type: str | None = None, tag_prefix: bytes = b"",
                         *, include_deleted: bool = False, after: Cid | None = None,
-                        limit: int = MAX_LINKS) -> LinkPage:
+                        limit: int = MAX_LINKS, every: bool = False) -> LinkPage:
         """The links from `base` (of `link_type`, any if None; tag starting with
         `tag_prefix`), in address order after `after`, at most `limit`: the union of what
-        the base's authorities and our own store hold, each link checked (its CreateLink
-        signed by its author and naming `base`: a forged one is dropped), minus the links
-        a checked delete removed (unless `include_deleted`). One request per authority, all
-        at once (a silent one costs GET_TIMEOUT once, not once per authority before it)."""
+        our own store and READ_QUORUM of the base's authorities hold (every authority if
+        `every`), each link checked (its CreateLink signed by its author and naming `base`:
+        a forged one is dropped), minus the links a checked delete removed (unless
+        `include_deleted`)."""
         limit = max(1, min(limit, MAX_LINKS))
         found: dict[Cid, Link] = {}
         cutoff: bytes | None = None  # an answer with more: nothing is known past its end
@@ -188,19 +195,11 @@ class Cascade:
                                    after=after, limit=limit)
         take(local, len(local) >= limit)
         request = link_wire.LinksRequest(base, link_type, tag_prefix, True, after, limit)
-        peers = [p for p in self.authorities(base.to_bytes()) if p != self.me]
-        answers: list[link_wire.LinksResponse | None] = [None] * len(peers)
-
-        async def ask(i: int, peer: AgentId) -> None:
-            answers[i] = await self._ask_links(peer, request)
-
-        async with trio.open_nursery() as nursery:  # (each ask bounded by GET_TIMEOUT)
-            for i, peer in enumerate(peers):
-                nursery.start_soon(ask, i, peer)
+        authorities = self.authorities(base.to_bytes())
+        peers = [p for p in authorities if p != self.me]
+        needed = len(peers) if every else READ_QUORUM - (self.me in authorities)
         verified: dict[link_wire.RawLink, Link | None] = {}  # (the same bytes: checked once)
-        for peer, answer in zip(peers, answers, strict=True):
-            if answer is None:
-                continue
+        for peer, answer in await self._links_answers(peers, request, needed):
             for raw in answer.links:
                 if raw not in verified:
                     verified[raw] = raw.checked(base)
@@ -218,6 +217,41 @@ class Cascade:
         return LinkPage(tuple(x for x in page if x.author not in blocked
                               and (include_deleted or not x.deleted)),
                         page[-1].address if more and page else None)
+
+    async def _links_answers(self, peers: list[AgentId], request: link_wire.LinksRequest,
+                             needed: int) -> list[tuple[AgentId, link_wire.LinksResponse]]:
+        """The first `needed` answers of `peers` (nearest first) to `request`: `needed`
+        asked at once, one more on each failure and each HEDGE seconds without enough
+        answers (a slow or silent authority costs HEDGE, not GET_TIMEOUT); the rest
+        cancelled once there are enough. Fewer when the peers run out."""
+        answers: list[tuple[AgentId, link_wire.LinksResponse]] = []
+        if needed <= 0 or not peers:
+            return answers
+        waiting = iter(peers)
+
+        async with trio.open_nursery() as nursery:
+            def ask_next() -> bool:
+                peer = next(waiting, None)
+                if peer is not None:
+                    nursery.start_soon(ask, peer)
+                return peer is not None
+
+            async def ask(peer: AgentId) -> None:
+                answer = await self._ask_links(peer, request)
+                if answer is None:
+                    ask_next()
+                    return
+                answers.append((peer, answer))
+                if len(answers) >= needed:
+                    nursery.cancel_scope.cancel()
+
+            for _ in range(needed):
+                ask_next()
+            while True:  # (each ask bounded by GET_TIMEOUT)
+                await trio.sleep(HEDGE)
+                if not ask_next():
+                    break
+        return answers
 
     async def _ask_links(self, peer: AgentId,
                          request: link_wire.LinksRequest) -> link_wire.LinksResponse | None:

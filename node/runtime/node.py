@@ -190,10 +190,10 @@ class Node:
 
     async def get_links(self, base: Cid, link_type: str | None = None, tag_prefix: bytes = b"",
                         *, include_deleted: bool = False, after: Cid | None = None,
-                        limit: int = MAX_LINKS) -> LinkPage:
+                        limit: int = MAX_LINKS, every: bool = False) -> LinkPage:
         return await self.cascade.get_links(base, link_type, tag_prefix,
                                             include_deleted=include_deleted, after=after,
-                                            limit=limit)
+                                            limit=limit, every=every)
 
     def activity_held(self, author: AgentId, since: int = 0) -> list[Record]:
         return self.cascade.activity_held(author, since)

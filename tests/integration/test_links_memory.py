@@ -8,6 +8,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 import pytest
+import trio
 
 from dht import link_wire
 from dht.memory import MemoryNetwork
@@ -20,6 +21,7 @@ from node.core.links import Link
 from node.core.ops import OpType, produce_ops
 from node.core.records import SignedAction
 from node.core.scratch import Scratch
+from node.runtime import cascade
 from node.runtime.conductor import open_node
 from node.runtime.hello import Hello
 from node.runtime.ledger import RuleBroken
@@ -181,9 +183,29 @@ async def test_the_front_door_lists_links_through_the_running_node(tmp_path):
             await trio.to_thread.run_sync(lambda: client.links(str(BYPRODUCT), tag_prefix="zz"))
 
 
+async def _lone_links(farm, lone, homes, count: int) -> list[Cid]:  # type: ignore[no-untyped-def]
+    """`count` links of the farm from BYPRODUCT that reach `lone` alone (as if the
+    publish reached one authority only): their addresses."""
+    with open_ledger(homes[0], passphrase) as led:
+        key, head = led.agent.key(), led.agent.head()
+    scratch = Scratch(head, key, lambda: farm.clock())
+    for i in range(count):
+        scratch.create_link(BYPRODUCT, Cid.of(b"lone %d" % i), "valueflows", "offer")
+    held = len(lone.dht.get_links(BYPRODUCT))
+    lone.take_ops(op for r in scratch.records for op in produce_ops(r)
+                  if op.type is OpType.REGISTER_ADD_LINK)
+    await wait_for(lambda: len(lone.dht.get_links(BYPRODUCT)) == held + count,
+                   what="lone links")
+    return [r.address for r in scratch.records]
+
+
+def _in_order(addresses) -> list[Cid]:  # type: ignore[no-untyped-def]
+    return sorted(addresses, key=lambda c: c.to_bytes())
+
+
 async def test_pages_merge_authorities_that_hold_different_links(tmp_path):
-    """One authority holds links the others lack (they reached it alone): paging through
-    the union at 7 a page gives every link once, in address order."""
+    """One authority holds links the others lack (they reached it alone): a read of every
+    authority, paging at 7 a page, gives every link once, in address order."""
     async with AsyncExitStack() as stack:
         homes, nodes = await four_nodes(stack, tmp_path)
         farm = nodes[0]
@@ -191,34 +213,83 @@ async def test_pages_merge_authorities_that_hold_different_links(tmp_path):
             shared = led.commit(lambda s, _v: [
                 s.create_link(BYPRODUCT, Cid.of(b"%d" % i), "valueflows", "offer")
                 for i in range(12)])
-            key, head = led.agent.key(), led.agent.head()
         await _published(farm)
         authorities = farm.authorities(BYPRODUCT.to_bytes())
         outsider = next(n for n in nodes if n.me not in authorities)
-        lone = next(n for n in nodes if n.me in authorities)
         # every authority holds the same 12: a full page says there may be more
         first = await outsider.get_links(BYPRODUCT, limit=6)
         assert len(first.links) == 6 and first.next == first.links[-1].address
         second = await outsider.get_links(BYPRODUCT, limit=6, after=first.next)
-        assert sorted([x.address for x in first.links + second.links],
-                      key=lambda c: c.to_bytes()) == sorted(shared, key=lambda c: c.to_bytes())
-        scratch = Scratch(head, key, lambda: farm.clock())
-        for i in range(9):
-            scratch.create_link(BYPRODUCT, Cid.of(b"lone %d" % i), "valueflows", "offer")
-        lone.take_ops(op for r in scratch.records for op in produce_ops(r)
-                      if op.type is OpType.REGISTER_ADD_LINK)
-        await wait_for(lambda: len(lone.dht.get_links(BYPRODUCT)) == 21, what="lone links")
+        assert _in_order(x.address for x in first.links + second.links) == _in_order(shared)
+        # the lone one is the farthest authority: a quorum read would not ask it
+        lone = next(n for n in nodes if n.me == authorities[-1])
+        alone = await _lone_links(farm, lone, homes, 9)
         seen, after, pages = [], None, 0
         while True:
-            page = await outsider.get_links(BYPRODUCT, after=after, limit=7)
+            page = await outsider.get_links(BYPRODUCT, after=after, limit=7, every=True)
             pages += 1
             seen += [x.address for x in page.links]
             if page.next is None:
                 break
             after = page.next
-        expected = sorted([*shared, *(r.address for r in scratch.records)],
-                          key=lambda c: c.to_bytes())
-        assert seen == expected and pages >= 3
+        assert seen == _in_order([*shared, *alone]) and pages >= 3
+
+
+async def test_a_quorum_read_misses_a_lone_authority_until_gossip_brings_its_links(tmp_path):
+    """A read asks READ_QUORUM authorities, nearest first: links that reached only the
+    farthest are missing from it (not from a read of every authority) until the
+    authorities' gossip has spread them."""
+    async with AsyncExitStack() as stack:
+        homes, nodes = await four_nodes(stack, tmp_path)
+        farm = nodes[0]
+        with open_ledger(homes[0], passphrase) as led:
+            shared = led.create_link(BYPRODUCT, BRAN, "valueflows", "offer")
+        await _published(farm)
+        authorities = farm.authorities(BYPRODUCT.to_bytes())
+        assert len(authorities) == 3 > cascade.READ_QUORUM
+        outsider = next(n for n in nodes if n.me not in authorities)
+        lone = next(n for n in nodes if n.me == authorities[-1])
+        near = [n for n in nodes if n.me in authorities[:-1]]
+        for node in near:  # no gossip for now: the links stay with `lone`
+            node.transport.set_handler("gossip", _silent)
+        lone.transport.set_handler("gossip", _silent)
+        alone = await _lone_links(farm, lone, homes, 3)
+        quorum = await outsider.get_links(BYPRODUCT)
+        assert [x.address for x in quorum.links] == [shared]
+        every = await outsider.get_links(BYPRODUCT, every=True)
+        assert [x.address for x in every.links] == _in_order([shared, *alone])
+        for node in [*near, lone]:
+            node.transport.set_handler("gossip", node.gossip.on_gossip)
+        await wait_for(lambda: all(len(n.dht.get_links(BYPRODUCT)) == 4 for n in near),
+                       timeout=40, what="gossip")
+        quorum = await outsider.get_links(BYPRODUCT)
+        assert [x.address for x in quorum.links] == _in_order([shared, *alone])
+
+
+async def _silent(peer: AgentId, data: bytes) -> bytes:
+    await trio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
+async def test_a_silent_authority_costs_a_hedge_not_a_timeout(tmp_path):
+    """The nearest authority never answers: the read asks the next one after HEDGE
+    seconds and returns its links long before the silent one's request times out."""
+    async with AsyncExitStack() as stack:
+        homes, nodes = await four_nodes(stack, tmp_path)
+        farm = nodes[0]
+        with open_ledger(homes[0], passphrase) as led:
+            link = led.create_link(BYPRODUCT, BRAN, "valueflows", "offer")
+        await _published(farm)
+        authorities = farm.authorities(BYPRODUCT.to_bytes())
+        outsider = next(n for n in nodes if n.me not in authorities)
+        for node in nodes:
+            if node.me in authorities[:cascade.READ_QUORUM - 1]:
+                node.transport.set_handler("links", _silent)
+        started = trio.current_time()
+        with trio.fail_after(cascade.GET_TIMEOUT / 2):
+            page = await outsider.get_links(BYPRODUCT)
+        assert [x.address for x in page.links] == [link]
+        assert trio.current_time() - started >= cascade.HEDGE
 
 
 async def test_an_answer_keeps_to_its_byte_budget_and_leaves_out_blocked_authors(
