@@ -306,6 +306,9 @@ _THING_FIELDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         VF + "currentLocation": ("currentLocation", "place"),
         VF + "classifiedAs": ("classifiedAs", "labels"), VF + "image": ("image", "literal"),
         VF + "note": ("note", "literal"),
+        # what the events leave the resource with (the export writes it; the events say it)
+        **{VF + name: ("", "derived")
+           for name in ("accountingQuantity", "onhandQuantity", "primaryAccountable")},
     },
     "Process": {
         VF + "name": ("name", "literal"), VF + "basedOn": ("basedOn", "ref"),
@@ -365,6 +368,8 @@ def _thing_content(vf_class: str, node: dict[str, Any], by_id: Mapping[str, Any]
         if key not in fields:
             raise MalformedDocument(f"{vf_class} {name}: property {key} is not supported")
         field, kind = fields[key]
+        if kind == "derived":
+            continue
         if kind == "place":
             values = dereferenced(values, by_id)
         try:
