@@ -15,17 +15,20 @@ import pytest
 import rdflib
 from rdflib.namespace import RDF, RDFS
 
-from zomes.accounting.jsonld import CONTEXT, EXTENSIONS, VF, to_vf_jsonld, unit_definition
-from zomes.accounting.testing import Chain
-from zomes.valueflows.units import (
-    COLEDGER_NS,
-    OM2,
+from zomes.accounting.jsonld import (
+    CONTEXT,
+    EXTENSIONS,
     OM_NAMES,
     OWN_UNITS,
-    UNITS,
-    canonical_unit,
+    VF,
+    to_vf_jsonld,
+    unit_definition,
     unit_iri,
+    unit_of_iri,
 )
+from zomes.accounting.jsonld_import import read_vf_graph
+from zomes.accounting.testing import Chain
+from zomes.valueflows.units import OM2, UNITS
 
 OM_RDF = Path(__file__).resolve().parents[1] / "data" / "om-2.0.rdf.gz"
 OM = rdflib.Namespace(OM2)
@@ -91,21 +94,21 @@ def test_every_unit_is_written_as_an_om_unit_or_one_of_coledgers_own(om: rdflib.
     for unit in UNITS:
         iri = rdflib.URIRef(unit_iri(unit))
         if unit in OWN_UNITS:
-            assert str(iri) == COLEDGER_NS + unit
+            assert str(iri) == EXTENSIONS + unit
             assert (iri, None, None) not in om
             continue
         types = set(om.objects(iri, RDF.type))
         assert types & classes, f"{unit} is written as {iri}, not an OM 2.0 unit"
-        assert canonical_unit(str(iri)) == unit  # read back as written
-        assert canonical_unit(iri.replace(OM2, "om2:")) == unit
+        assert unit_of_iri(str(iri)) == unit  # read back as written
+        assert unit_of_iri(iri.replace(OM2, "om2:")) == unit
 
 
 def test_the_units_known_wrong_before_are_oms_own_names() -> None:
     assert unit_iri("minute") == OM2 + "minute-Time"
     assert unit_iri("second") == OM2 + "second-Time"
     assert unit_iri("kilogramCO2e") == OM2 + "kilogramOfCarbonDioxideEquivalent"
-    assert unit_iri("tonneKilometre") == COLEDGER_NS + "tonneKilometre"
-    assert canonical_unit("om2:minute") == "minute"  # what older exports wrote still reads
+    assert unit_iri("tonneKilometre") == EXTENSIONS + "tonneKilometre"
+    assert unit_of_iri("om2:minute") == "minute"  # what older exports wrote still reads
 
 
 def test_oms_definitions_give_the_units_table_factors(om: rdflib.Graph) -> None:
@@ -161,7 +164,12 @@ def test_an_export_in_every_unit_names_only_om_units_or_units_it_defines(
                for o in graph.objects(None, rdflib.URIRef(VF + p))}
     written |= set(graph.objects(None, rdflib.URIRef(EXTENSIONS + "unitOfResource")))
     units = {u for u in written if isinstance(u, rdflib.URIRef)}
-    assert {canonical_unit(str(u)) for u in units} == set(UNITS)
+    assert {unit_of_iri(str(u)) for u in units} == set(UNITS)
     for unit in units:
         known = set(om.objects(unit, RDF.type)) | set(graph.objects(unit, RDF.type))
         assert known & classes, f"{unit} is neither an OM 2.0 unit nor defined in the export"
+    # and the importer reads every unit back as it was
+    read = read_vf_graph(json.loads(json.dumps(document)))
+    assert [content for _, content in read["events"]] == [
+        event.to_content() for _, event in chain.events]
+    assert read["resources"] == {a: r.to_content() for a, r in chain.resources.items()}

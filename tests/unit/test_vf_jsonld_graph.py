@@ -22,7 +22,7 @@ from zomes.accounting.jsonld_import import read_vf_graph
 from zomes.accounting.reports import export
 from zomes.accounting.testing import START, Chain, bread_chain
 from zomes.valueflows.entries import Intent, SpatialThing
-from zomes.valueflows.units import COLEDGER_NS, OM2, Measure
+from zomes.valueflows.units import OM2, Measure
 
 TTL = Path(__file__).resolve().parents[2] / "zomes" / "valueflows" / "valueflows-1.0.ttl"
 GEO = rdflib.Namespace("http://www.w3.org/2003/01/geo/wgs84_pos#")
@@ -164,9 +164,11 @@ def test_planning_records_use_the_same_places_and_units() -> None:
     assert graph.value(intent, rdflib.URIRef(EXTENSIONS + "atLocation")) == rdflib.URIRef(
         place_iri("Mill yard"))
     assert len(set(graph.subjects(V.name, rdflib.Literal("Mill yard")))) == 1  # one place
-    tkm = rdflib.URIRef(COLEDGER_NS + "tonneKilometre")
+    tkm = rdflib.URIRef(EXTENSIONS + "tonneKilometre")
     assert _measure(graph, intent, "resourceQuantity") == (Decimal(120), str(tkm))
     om = rdflib.Namespace(OM2)
     assert graph.value(tkm, RDF.type) == om.UnitMultiplication  # defined where it is used
     assert graph.value(tkm, om.hasTerm1) == om.tonne
     assert graph.value(tkm, om.hasTerm2) == om.kilometre
+    [(_, request)] = read_vf_graph(exported(False))["planning"]["Intent"].items()
+    assert request["resourceQuantity"] == {"hasNumericalValue": "120", "hasUnit": "tonneKilometre"}

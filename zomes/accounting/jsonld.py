@@ -32,13 +32,13 @@ from zomes.valueflows.entries import (
     VfEntry,
 )
 from zomes.valueflows.resources import ResourceError, ResourceState, apply_in_place
-from zomes.valueflows.units import COLEDGER_NS, OM2, OWN_UNITS, UnitError, unit_iri
+from zomes.valueflows.units import OM2, UNITS, UnitError, canonical_unit
 
 VF: Final = "https://w3id.org/valueflows/ont/vf#"
 COLEDGER: Final = "urn:coledger:"
 AGENT_PREFIX: Final = "urn:coledger:agent:"
 XSD: Final = "http://www.w3.org/2001/XMLSchema#"
-EXTENSIONS: Final = COLEDGER_NS
+EXTENSIONS: Final = "https://coledger.org/ns#"
 RDFS: Final = "http://www.w3.org/2000/01/rdf-schema#"
 PLACE_PREFIX: Final = "urn:coledger:place:"
 UNIT_KEYS: Final = ("hasUnit", "unitOfResource", "unitOfEffort", "defaultUnitOfResource",
@@ -100,6 +100,48 @@ CONTEXT: Final[dict[str, Any]] = {
     "type": "@type",
     **_TERMS,
 }
+
+
+# Units. The canonical unit ids (units.py, kept in entries) are mostly OM 2.0 names, not
+# all; a unit is written as its OM 2.0 unit, named as OM names it (OM_NAMES, checked against
+# OM's own RDF by tests/unit/test_om_units.py), or where OM has none as coledger's own
+# (OWN_UNITS: an OM unit multiplication of two OM units, defined in each export using it).
+OWN_UNITS: Final[dict[str, tuple[str, str, str, str]]] = {
+    # id: (term 1, term 2 as canonical ids, symbol, label)
+    "tonneKilometre": ("tonne", "kilometre", "t km", "tonne kilometre"),
+}
+OM_NAMES: Final[dict[str, str]] = {
+    **{unit: unit for unit in UNITS if unit not in OWN_UNITS},
+    "second": "second-Time", "minute": "minute-Time",  # (OM's minute-Angle is another)
+    "gramCO2e": "gramOfCarbonDioxideEquivalent",
+    "kilogramCO2e": "kilogramOfCarbonDioxideEquivalent",
+    "tonneCO2e": "tonneOfCarbonDioxideEquivalent",
+}  # fmt: skip
+_BY_OM_NAME: Final = {name: unit for unit, name in OM_NAMES.items()}
+
+
+def unit_iri(unit: str) -> str:
+    """The IRI a canonical unit id is written as: its OM 2.0 unit, or coledger's own
+    (OWN_UNITS) where OM has none. `unit_of_iri` reads it back."""
+    if unit in OWN_UNITS:
+        return EXTENSIONS + unit
+    try:
+        return OM2 + OM_NAMES[unit]
+    except KeyError:
+        raise UnitError(f"unknown unit {unit!r}; known units: {', '.join(UNITS)}") from None
+
+
+def unit_of_iri(iri: str) -> str:
+    """The canonical unit id of a unit IRI as `unit_iri` writes it (full or `om2:` /
+    `coledger:` compact), or of anything `canonical_unit` reads (what older exports wrote,
+    om2:minute for om2:minute-Time; names; symbols); else UnitError."""
+    for prefix in (OM2, "om2:"):
+        if iri.startswith(prefix) and iri.removeprefix(prefix) in _BY_OM_NAME:
+            return _BY_OM_NAME[iri.removeprefix(prefix)]
+    for prefix in (EXTENSIONS, "coledger:"):
+        if iri.startswith(prefix) and iri.removeprefix(prefix) in OWN_UNITS:
+            return iri.removeprefix(prefix)
+    return canonical_unit(iri)
 
 
 class MalformedDocument(AccountingError):

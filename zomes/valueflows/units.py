@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     import pint
 
 OM2: Final = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
-COLEDGER_NS: Final = "https://coledger.org/ns#"
-"""coledger's own terms (JSON-LD `coledger:`), units OM 2.0 has no name for among them."""
 MAX_DIGITS: Final = 40  # bound on the length of a numerical value, sign and point excluded
 
 
@@ -68,23 +66,6 @@ UNITS: Final[dict[str, Unit]] = {
     "euro":           Unit("currency EUR", D(1), "euro"),
 }  # fmt: skip
 
-# Units OM 2.0 has no term for: coledger's own (COLEDGER_NS), each an OM unit multiplication
-# of two OM units (om:hasTerm1 × om:hasTerm2), defined in every export that uses it.
-OWN_UNITS: Final[dict[str, tuple[str, str, str, str]]] = {
-    # id: (term 1, term 2, symbol, label), the terms canonical ids
-    "tonneKilometre": ("tonne", "kilometre", "t km", "tonne kilometre"),
-}
-
-# The OM 2.0 name of each unit (checked against OM's own RDF by tests/unit/test_om_units.py):
-# the canonical ids above are mostly OM names, not all (OM says minute-Time, minute-Angle).
-OM_NAMES: Final[dict[str, str]] = {
-    **{unit: unit for unit in UNITS if unit not in OWN_UNITS},
-    "second": "second-Time", "minute": "minute-Time",
-    "gramCO2e": "gramOfCarbonDioxideEquivalent",
-    "kilogramCO2e": "kilogramOfCarbonDioxideEquivalent",
-    "tonneCO2e": "tonneOfCarbonDioxideEquivalent",
-}  # fmt: skip
-
 # Labels matched exactly (symbols: "mJ" is not "MJ").
 _SYMBOLS: Final[dict[str, str]] = {
     "each": "one", "unit": "one", "units": "one", "pcs": "one", "piece": "one",
@@ -110,10 +91,8 @@ _NAMES: Final[dict[str, str]] = {
 }  # fmt: skip
 
 _BY_NAME: Final[dict[str, str]] = {
-    name.casefold(): unit
-    for name, unit in {**{u: u for u in UNITS}, **_NAMES,
-                       **{om: unit for unit, om in OM_NAMES.items()}}.items()
-}  # fmt: skip
+    name.casefold(): unit for name, unit in {**{u: u for u in UNITS}, **_NAMES}.items()
+}
 # Canonical decimal text: "0", or an optional "-", digits without leading zeros, and an
 # optional fraction without trailing zeros. (No look-ahead: pydantic's Rust regex lacks it.)
 DECIMAL_PATTERN: Final = r"^(0|-?[1-9][0-9]*(\.[0-9]*[1-9])?|-?0\.[0-9]*[1-9])$"
@@ -124,26 +103,12 @@ _QUANTITY = re.compile(
 
 
 def canonical_unit(label: str) -> str:
-    """The canonical unit id for a unit id, an OM 2.0 IRI or `om2:` name (OM's own, as
-    `unit_iri` writes, or the canonical id), coledger's own unit IRI, a name or a symbol."""
-    bare = label.strip()
-    for prefix in ("om2:", OM2, "coledger:", COLEDGER_NS):
-        bare = bare.removeprefix(prefix)
+    """The canonical OM2 unit id for a unit id, `om2:` name, OM2 IRI, name or symbol."""
+    bare = label.strip().removeprefix("om2:").removeprefix(OM2)
     unit = _SYMBOLS.get(bare) or _BY_NAME.get(bare.casefold())
     if unit is None:
         raise UnitError(f"unknown unit {label!r}; known units: {', '.join(UNITS)}")
     return unit
-
-
-def unit_iri(unit: str) -> str:
-    """The IRI a canonical unit id is written as: its OM 2.0 unit, or coledger's own
-    (OWN_UNITS) where OM has none; `canonical_unit` reads either back."""
-    if unit in OWN_UNITS:
-        return COLEDGER_NS + unit
-    try:
-        return OM2 + OM_NAMES[unit]
-    except KeyError:
-        raise UnitError(f"unknown unit {unit!r}; known units: {', '.join(UNITS)}") from None
 
 
 def to_decimal(value: Decimal | int | str) -> Decimal:
