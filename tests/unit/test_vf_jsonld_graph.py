@@ -172,3 +172,13 @@ def test_planning_records_use_the_same_places_and_units() -> None:
     assert graph.value(tkm, om.hasTerm2) == om.kilometre
     [(_, request)] = read_vf_graph(exported(False))["planning"]["Intent"].items()
     assert request["resourceQuantity"] == {"hasNumericalValue": "120", "hasUnit": "tonneKilometre"}
+
+
+def test_the_docs_name_every_term_of_coledgers_own_an_export_writes() -> None:
+    docs = (TTL.parents[2] / "docs" / "formats.md").read_text()
+    section = docs.split("## ValueFlows JSON-LD: export")[1].split("\n## ")[0]
+    graph = under_pyld(exported(True))
+    own = {str(term) for triple in graph for term in triple if str(term).startswith(EXTENSIONS)}
+    assert {EXTENSIONS + "atLocation", EXTENSIONS + "tonneKilometre"} <= own
+    for term in own:
+        assert "coledger:" + term.removeprefix(EXTENSIONS) in section, f"{term} is not documented"
