@@ -2,7 +2,7 @@
 agents (the import is jsonld_import.py).
 
 Nodes are named `urn:coledger:<address>`, agents `urn:coledger:agent:<agent id>`. Every
-property is the VF 1.0 one (vf:), units are OM 2.0 units (om2:, `units.unit_iri`), except
+property is the VF 1.0 one (vf:), units are OM 2.0 units (om2:, `unit_iri`), except
 for what VF 1.0 or OM has no term for, which is kept under `coledger:` so that nothing is
 lost: an event's atLocation (VF 1.0 only has toLocation), a resource's unitOfResource, a
 specification's allowNegative, and units OM lacks (each defined in the export as an OM unit
