@@ -58,6 +58,22 @@ def cmd_process_create(a: argparse.Namespace) -> None:
     emit({"address": address, "name": a.name}, address)
 
 
+@command("place create", arg("name", help="the place's name: the --location label it gives "
+                                          "coordinates to in exports, e.g. 'Mill yard'"),
+         arg("--lat", help="latitude, decimal degrees (WGS84)"),
+         arg("--long", help="longitude, decimal degrees (WGS84)"),
+         arg("--alt", help="altitude, metres"),
+         arg("--address", help="a postal address (mappableAddress)"),
+         arg("--note", help="a note"))
+def cmd_place_create(a: argparse.Namespace) -> None:
+    """Describe a place: events, resources and intents whose location is this name are
+    exported with its coordinates and address (VF JSON-LD)."""
+    place = {"name": a.name, "lat": a.lat, "long": a.long, "alt": a.alt,
+             "mappableAddress": a.address, "note": a.note}
+    address = client().create_place(place)
+    emit({"address": address, "name": a.name}, address)
+
+
 @command("process finish", arg("process", help="the process's address"))
 def cmd_process_finish(a: argparse.Namespace) -> None:
     """Mark a process finished: no more events may name it."""

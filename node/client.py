@@ -127,6 +127,11 @@ class LocalClient(HomeCommons):
         with self._ledger() as led:
             return str(led.create_process(name, based_on, note))
 
+    def create_place(self, place: dict[str, Any]) -> str:
+        """A place (SpatialThing content: name, mappableAddress, lat, long, alt, note)."""
+        with self._ledger() as led:
+            return str(led.create_place(place))
+
     def finish_process(self, process: str) -> str:
         with self._ledger() as led:
             return str(led.finish_process(process))

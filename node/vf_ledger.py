@@ -38,6 +38,9 @@ class Ledger(runtime.Ledger):
     def create_process_spec(self, name: str, note: str | None) -> Cid:
         return vf.create_process_spec(self, name, note)
 
+    def create_place(self, place: dict[str, Any]) -> Cid:
+        return vf.create_place(self, place)
+
     def create_process(self, name: str, based_on: str | None, note: str | None) -> Cid:
         return vf.create_process(self, name, based_on, note)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from pyld import jsonld as pyld  # type: ignore[import-untyped]
+from rdflib.compare import isomorphic
 
 from tests.integration.processes import cli, cooperatives, wait_until
 
@@ -166,6 +168,13 @@ def test_the_exports_validate(valley):
     graph = rdflib.Graph().parse(document, format="json-ld")
     vf_event = rdflib.URIRef("https://w3id.org/valueflows/ont/vf#EconomicEvent")
     assert len(set(graph.subjects(rdflib.RDF.type, vf_event))) >= 14
+    # pyld expands the network's export and the mill's own to the graphs rdflib reads
+    mine = bakery.parent / "mill.jsonld"
+    cli(homes["mill"], "export", "--format", "vf-jsonld", "--output", str(mine))
+    for path in (document, mine):
+        nquads = pyld.to_rdf(json.loads(path.read_text()), {"format": "application/n-quads"})
+        by_pyld = rdflib.Graph().parse(data=nquads, format="nt")
+        assert isomorphic(by_pyld, rdflib.Graph().parse(path, format="json-ld")), path.name
     epcis_file = bakery.parent / "valley.epcis.json"
     cli(bakery, "export", "--format", "epcis", "--network", "--output", str(epcis_file))
     kinds = [e["type"] for e in json.loads(epcis_file.read_text())["epcisBody"]["eventList"]]

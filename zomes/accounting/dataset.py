@@ -34,6 +34,7 @@ from zomes.valueflows.entries import (
     ProcessSpecification,
     Proposal,
     ResourceSpecification,
+    SpatialThing,
     VfEntry,
 )
 from zomes.valueflows.proposals import PROPOSAL_LINK
@@ -72,6 +73,7 @@ class Dataset:
     _seen: set[bytes] = field(default_factory=set)
     cosigned: set[str] = field(default_factory=set)
     planning: dict[str, VfEntry] = field(default_factory=dict)  # PLANNING_TYPES' entries
+    places: dict[str, SpatialThing] = field(default_factory=dict)  # where exports find places
     _listings: dict[str, str] = field(default_factory=dict)  # proposal link -> its proposal
     _unlisted: set[str] = field(default_factory=set)  # proposal links deleted
     _ordered: list[tuple[str, EconomicEvent]] | None = None
@@ -137,6 +139,7 @@ class Dataset:
             EconomicEvent: self.events, EconomicResource: self.resources,
             Process: self.processes, ResourceSpecification: self.specs,
             ProcessSpecification: self.process_specs, ValueEquation: self.equations,
+            SpatialThing: self.places,
             SpecFootprint: self.footprints, Allocation: self.allocations, Budget: self.budgets,
         }  # fmt: skip
         if isinstance(entry, PLANNING_TYPES):

@@ -2,16 +2,21 @@
 agents (the import is jsonld_import.py).
 
 Nodes are named `urn:coledger:<address>`, agents `urn:coledger:agent:<agent id>`. Every
-property is the VF 1.0 one (vf:), units are OM2 IRIs (om2:), except for what VF 1.0 has no
-term for, which is kept under `coledger:` so that nothing is lost: an event's atLocation
-(VF 1.0 only has toLocation), a resource's unitOfResource, a specification's allowNegative.
-Locations are vf:SpatialThing nodes named by their label.
+property is the VF 1.0 one (vf:), units are OM 2.0 units (om2:, `unit_iri`), except
+for what VF 1.0 or OM has no term for, which is kept under `coledger:` so that nothing is
+lost: an event's atLocation (VF 1.0 only has toLocation), a resource's unitOfResource, a
+specification's allowNegative, and units OM lacks (each defined in the export as an OM unit
+multiplication: `unit_definition`). Resources carry their quantities and accountable agent
+as the events leave them (`resource_states`). Locations are places (vf:SpatialThing, a
+geo:SpatialThing) named by their label, with the coordinates a SpatialThing entry of that
+name gives (`completed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -23,17 +28,22 @@ from zomes.valueflows.entries import (
     EconomicResource,
     Process,
     ResourceSpecification,
+    SpatialThing,
     VfEntry,
 )
-from zomes.valueflows.units import (
-    OM2,
-)
+from zomes.valueflows.resources import ResourceError, ResourceState, apply_in_place
+from zomes.valueflows.units import OM2, UNITS, UnitError, canonical_unit
 
 VF: Final = "https://w3id.org/valueflows/ont/vf#"
 COLEDGER: Final = "urn:coledger:"
 AGENT_PREFIX: Final = "urn:coledger:agent:"
 XSD: Final = "http://www.w3.org/2001/XMLSchema#"
 EXTENSIONS: Final = "https://coledger.org/ns#"
+RDFS: Final = "http://www.w3.org/2000/01/rdf-schema#"
+PLACE_PREFIX: Final = "urn:coledger:place:"
+UNIT_KEYS: Final = ("hasUnit", "unitOfResource", "unitOfEffort", "defaultUnitOfResource",
+                    "defaultUnitOfEffort")
+COORDINATES: Final = ("lat", "long", "alt")
 
 # Event properties by kind of value (VF names; atLocation is the one extension).
 REFERENCES: Final = (
@@ -74,16 +84,64 @@ _TERMS: Final[dict[str, Any]] = {
     "mediumOfExchange": {"@id": "vf:mediumOfExchange", "@type": "xsd:boolean"},
     "unitOfResource": {"@id": "coledger:unitOfResource", "@type": "@id"},
     "allowNegative": {"@id": "coledger:allowNegative", "@type": "xsd:boolean"},
+    "accountingQuantity": "vf:accountingQuantity",
+    "onhandQuantity": "vf:onhandQuantity",
+    "primaryAccountable": {"@id": "vf:primaryAccountable", "@type": "@id"},
+    **{name: {"@id": f"vf:{name}", "@type": "xsd:decimal"} for name in COORDINATES},
+    "mappableAddress": "vf:mappableAddress",
 }
 CONTEXT: Final[dict[str, Any]] = {
     "vf": VF,
     "om2": OM2,
     "xsd": XSD,
     "coledger": EXTENSIONS,
+    "rdfs": RDFS,
     "id": "@id",
     "type": "@type",
     **_TERMS,
 }
+
+
+# Units. The canonical unit ids (units.py, kept in entries) are mostly OM 2.0 names, not
+# all; a unit is written as its OM 2.0 unit, named as OM names it (OM_NAMES, checked against
+# OM's own RDF by tests/unit/test_om_units.py), or where OM has none as coledger's own
+# (OWN_UNITS: an OM unit multiplication of two OM units, defined in each export using it).
+OWN_UNITS: Final[dict[str, tuple[str, str, str, str]]] = {
+    # id: (term 1, term 2 as canonical ids, symbol, label)
+    "tonneKilometre": ("tonne", "kilometre", "t km", "tonne kilometre"),
+}
+OM_NAMES: Final[dict[str, str]] = {
+    **{unit: unit for unit in UNITS if unit not in OWN_UNITS},
+    "second": "second-Time", "minute": "minute-Time",  # (OM's minute-Angle is another)
+    "gramCO2e": "gramOfCarbonDioxideEquivalent",
+    "kilogramCO2e": "kilogramOfCarbonDioxideEquivalent",
+    "tonneCO2e": "tonneOfCarbonDioxideEquivalent",
+}  # fmt: skip
+_BY_OM_NAME: Final = {name: unit for unit, name in OM_NAMES.items()}
+
+
+def unit_iri(unit: str) -> str:
+    """The IRI a canonical unit id is written as: its OM 2.0 unit, or coledger's own
+    (OWN_UNITS) where OM has none. `unit_of_iri` reads it back."""
+    if unit in OWN_UNITS:
+        return EXTENSIONS + unit
+    try:
+        return OM2 + OM_NAMES[unit]
+    except KeyError:
+        raise UnitError(f"unknown unit {unit!r}; known units: {', '.join(UNITS)}") from None
+
+
+def unit_of_iri(iri: str) -> str:
+    """The canonical unit id of a unit IRI as `unit_iri` writes it (full or `om2:` /
+    `coledger:` compact), or of anything `canonical_unit` reads (what older exports wrote,
+    om2:minute for om2:minute-Time; names; symbols); else UnitError."""
+    for prefix in (OM2, "om2:"):
+        if iri.startswith(prefix) and iri.removeprefix(prefix) in _BY_OM_NAME:
+            return _BY_OM_NAME[iri.removeprefix(prefix)]
+    for prefix in (EXTENSIONS, "coledger:"):
+        if iri.startswith(prefix) and iri.removeprefix(prefix) in OWN_UNITS:
+            return iri.removeprefix(prefix)
+    return canonical_unit(iri)
 
 
 class MalformedDocument(AccountingError):
@@ -117,7 +175,19 @@ def agent_iri(agent: str) -> str:
 
 
 def _unit(unit: str) -> str:
-    return f"om2:{unit}"
+    """A canonical unit id as the compact IRI of its OM 2.0 unit (or coledger's own)."""
+    return unit_iri(unit).replace(OM2, "om2:").replace(EXTENSIONS, "coledger:")
+
+
+def unit_definition(unit: str) -> dict[str, Any]:
+    """One of coledger's own units (OWN_UNITS: OM 2.0 has no term for it) as an OM unit
+    multiplication of two OM units, so that a reader of OM knows what it is."""
+    term1, term2, symbol, label = OWN_UNITS[unit]
+    return {
+        "id": _unit(unit), "type": "om2:UnitMultiplication", "rdfs:label": label,
+        "om2:symbol": symbol, "om2:hasTerm1": {"id": _unit(term1)},
+        "om2:hasTerm2": {"id": _unit(term2)},
+    }  # fmt: skip
 
 
 def measure_node(content: Mapping[str, str]) -> dict[str, Any]:
@@ -129,9 +199,16 @@ def measure_node(content: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def place_iri(label: str) -> str:
+    """A place's IRI: its label (the same label is the same place), percent-encoded."""
+    return PLACE_PREFIX + quote(label, safe="")
+
+
 def place_node(label: str) -> dict[str, Any]:
-    """A location label as a vf:SpatialThing node named by it."""
-    return {"type": "vf:SpatialThing", "name": label}
+    """A location label as a place named by it: a vf:SpatialThing (which the VF ontology
+    makes a geo:SpatialThing; other types are refused by the exports' tests); `completed`
+    adds what a SpatialThing entry of that name says of it."""
+    return {"id": place_iri(label), "type": "vf:SpatialThing", "name": label}
 
 
 def _event_node(address: str, event: EconomicEvent) -> dict[str, Any]:
@@ -175,7 +252,8 @@ def process_node(address: str, process: Process) -> dict[str, Any]:
     return node
 
 
-def _resource_node(address: str, resource: EconomicResource) -> dict[str, Any]:
+def _resource_node(address: str, resource: EconomicResource,
+                   state: ResourceState | None) -> dict[str, Any]:
     node: dict[str, Any] = {
         "id": node_id(address),
         "type": "vf:EconomicResource",
@@ -188,8 +266,14 @@ def _resource_node(address: str, resource: EconomicResource) -> dict[str, Any]:
         node["conformsTo"] = node_id(resource.conforms_to)
     if resource.tracking_identifier:
         node["trackingIdentifier"] = resource.tracking_identifier
-    if resource.current_location:
-        node["currentLocation"] = place_node(resource.current_location)
+    if state is not None:
+        node["accountingQuantity"] = measure_node(state.accounting_quantity.to_content())
+        node["onhandQuantity"] = measure_node(state.onhand_quantity.to_content())
+        if state.primary_accountable:
+            node["primaryAccountable"] = agent_iri(state.primary_accountable)
+    location = state.current_location if state is not None else resource.current_location
+    if location:
+        node["currentLocation"] = place_node(location)
     if resource.classified_as:
         node["classifiedAs"] = list(resource.classified_as)
     for key in ("image", "note"):
@@ -238,19 +322,76 @@ def agent_node(agent_id: str, agent: Agent) -> dict[str, Any]:
     return node
 
 
+def resource_states(
+    events: Iterable[tuple[str, EconomicEvent]], resources: Mapping[str, EconomicResource],
+    processes: Mapping[str, Process],
+) -> dict[str, ResourceState]:
+    """The resources as the events (in order) leave them; an event that cannot apply (a
+    partial set of chains) is passed over, leaving its resources as they were."""
+    states: dict[str, ResourceState] = {}
+    for address, event in events:
+        touched = {r: states.get(r) for r in (event.resource_inventoried_as,
+                                              event.to_resource_inventoried_as) if r}
+        try:
+            apply_in_place(states, address, event, resources, processes)
+        except (ResourceError, UnitError):
+            for resource, before in touched.items():
+                if before is None:
+                    states.pop(resource, None)
+                else:
+                    states[resource] = before
+    return states
+
+
+def places_by_name(places: Iterable[SpatialThing]) -> dict[str, SpatialThing]:
+    """SpatialThing entries by name (the last given of a name wins)."""
+    return {place.name: place for place in places if place.name}
+
+
+def completed(graph: list[Any], places: Mapping[str, SpatialThing]) -> list[Any]:
+    """`graph` with the coordinates and address of each place a SpatialThing entry of its
+    name gives, and the definition of each of coledger's own units it uses."""
+    own = {_unit(unit): unit for unit in OWN_UNITS}
+    used: set[str] = set()
+    stack: list[Any] = list(graph)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack += item
+        elif isinstance(item, dict):
+            stack += item.values()
+            used |= {str(item[k]) for k in UNIT_KEYS if str(item.get(k)) in own}
+            place = places.get(str(item.get("name"))) if item.get(
+                "type") == "vf:SpatialThing" else None
+            if place is not None:
+                item |= {k: v for k, v in place.to_content().items()
+                         if k in (*COORDINATES, "mappableAddress")}
+    present = {node.get("id") for node in graph if isinstance(node, dict)}
+    return graph + [unit_definition(own[iri]) for iri in sorted(used - present)]
+
+
 def to_vf_jsonld(
     events: Iterable[tuple[str, EconomicEvent]],
     processes: Mapping[str, Process],
     resources: Mapping[str, EconomicResource],
     specs: Mapping[str, ResourceSpecification],
     agents: Mapping[str, Agent],
+    *,
+    states: Mapping[str, ResourceState] | None = None,
+    places: Mapping[str, SpatialThing] | None = None,
 ) -> dict[str, Any]:
-    """A VF 1.0 JSON-LD document: agents, specifications, resources, processes, then the
-    events in the order given; each group but the events sorted by id."""
+    """A VF 1.0 JSON-LD document: agents, specifications, resources (with `states`: their
+    quantities and accountable agent; the given events' `resource_states` by default),
+    processes, then the events in the order given; each group but the events sorted by id;
+    then the definitions of the own units it uses. `places` are SpatialThing entries by
+    name (`places_by_name`)."""
+    events = list(events)
+    if states is None:
+        states = resource_states(events, resources, processes)
     graph: list[dict[str, Any]] = []
     graph += [agent_node(a, agents[a]) for a in sorted(agents)]
     graph += [spec_node(a, specs[a]) for a in sorted(specs)]
-    graph += [_resource_node(a, resources[a]) for a in sorted(resources)]
+    graph += [_resource_node(a, resources[a], states.get(a)) for a in sorted(resources)]
     graph += [process_node(a, processes[a]) for a in sorted(processes)]
     graph += [_event_node(address, event) for address, event in events]
-    return {"@context": CONTEXT, "@graph": graph}
+    return {"@context": CONTEXT, "@graph": completed(graph, places or {})}

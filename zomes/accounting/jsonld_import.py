@@ -29,6 +29,7 @@ from zomes.accounting.jsonld import (
     VF,
     MalformedDocument,
     dereferenced,
+    unit_of_iri,
     validated,
 )
 from zomes.accounting.jsonld_planning import read_planning
@@ -42,7 +43,6 @@ from zomes.valueflows.entries import (
 from zomes.valueflows.units import (
     UnitError,
     bounded,
-    canonical_unit,
     decimal_string,
     to_decimal,
 )
@@ -282,7 +282,7 @@ def _measure_content(value: Any) -> dict[str, str]:
         raise MalformedDocument(f"hasNumericalValue must be a decimal string, not {number!r}")
     return {
         "hasNumericalValue": decimal_string(bounded(to_decimal(number))),
-        "hasUnit": canonical_unit(unit),
+        "hasUnit": unit_of_iri(unit),
     }
 
 
@@ -306,6 +306,9 @@ _THING_FIELDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         VF + "currentLocation": ("currentLocation", "place"),
         VF + "classifiedAs": ("classifiedAs", "labels"), VF + "image": ("image", "literal"),
         VF + "note": ("note", "literal"),
+        # what the events leave the resource with (the export writes it; the events say it)
+        **{VF + name: ("", "derived")
+           for name in ("accountingQuantity", "onhandQuantity", "primaryAccountable")},
     },
     "Process": {
         VF + "name": ("name", "literal"), VF + "basedOn": ("basedOn", "ref"),
@@ -345,7 +348,7 @@ def _thing_value(kind: str, values: list[Any]) -> Any:
         return [_field("provider", [v]) for v in values]
     value = _single(values)
     if kind == "unit":
-        return canonical_unit(_iri(value))
+        return unit_of_iri(_iri(value))
     if kind == "ref":
         return _address_of(_iri(value))
     if kind == "time":
@@ -365,6 +368,8 @@ def _thing_content(vf_class: str, node: dict[str, Any], by_id: Mapping[str, Any]
         if key not in fields:
             raise MalformedDocument(f"{vf_class} {name}: property {key} is not supported")
         field, kind = fields[key]
+        if kind == "derived":
+            continue
         if kind == "place":
             values = dereferenced(values, by_id)
         try:

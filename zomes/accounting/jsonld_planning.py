@@ -28,11 +28,14 @@ from zomes.accounting.jsonld import (
     MalformedDocument,
     agent_iri,
     agent_node,
+    completed,
     dereferenced,
     measure_node,
     node_id,
     place_node,
+    places_by_name,
     process_node,
+    resource_states,
     spec_node,
     validated,
 )
@@ -48,8 +51,10 @@ from zomes.valueflows.entries import (
     RecipeExchange,
     RecipeFlow,
     RecipeProcess,
+    SpatialThing,
     VfEntry,
 )
+from zomes.valueflows.resources import ResourceState
 from zomes.valueflows.units import UnitError
 
 # The classes, in the order an importer writes them (what a record names comes first).
@@ -275,6 +280,18 @@ def _snake(camel: str) -> str:
 # -- exporting a dataset's ----------------------------------------------------------------
 
 
+def dataset_places(ds: Dataset) -> dict[str, SpatialThing]:
+    """The dataset's SpatialThing entries by name (of one name, the latest created)."""
+    return places_by_name(ds.places[a] for a in sorted(ds.places,
+                                                        key=lambda a: (ds.created_at[a], a)))
+
+
+def dataset_states(ds: Dataset) -> dict[str, ResourceState]:
+    """Every resource as all the dataset's events leave it (not one agent's events only:
+    a transfer's receiver goes on changing the resource it received)."""
+    return resource_states(ds.ordered_events(), ds.resources, ds.processes)
+
+
 def _mine(ds: Dataset, address: str, entry: VfEntry, me: str) -> bool:
     """Authored by `me`, or countersigned by both parties, `me` one of them (an
     agreement's parties are those of its inline clauses)."""
@@ -347,4 +364,4 @@ def with_planning(doc: dict[str, Any], ds: Dataset, *, me: str, everyone: bool) 
               if a in ds.processes and node_id(a) not in present]
     records |= {a: ds.process_specs[a] for a in process_specs if a in ds.process_specs}
     graph += planning_nodes(records, picked.withdrawn, picked.countersigned)
-    return {"@context": PLANNING_CONTEXT, "@graph": graph}
+    return {"@context": PLANNING_CONTEXT, "@graph": completed(graph, dataset_places(ds))}

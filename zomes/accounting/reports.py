@@ -36,7 +36,7 @@ from zomes.accounting.footprint import FootprintReport, footprint, perma_circula
 from zomes.accounting.formatting import iso_time, shown, text
 from zomes.accounting.jsonld import agent_iri, node_id, to_vf_jsonld
 from zomes.accounting.jsonld_planning import chosen as chosen_planning
-from zomes.accounting.jsonld_planning import with_planning
+from zomes.accounting.jsonld_planning import dataset_places, dataset_states, with_planning
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact
 from zomes.accounting.sankey import sankey_html, sankey_svg
 from zomes.valueflows.entries import EconomicEvent
@@ -455,7 +455,8 @@ def export(
         doc = to_epcis(events, processes=refs["processes"], resources=refs["resources"],
                        created_us=now_us)
         return dumps_json(doc) + "\n"
-    doc = to_vf_jsonld(events, refs["processes"], refs["resources"], refs["specs"], refs["agents"])
+    doc = to_vf_jsonld(events, refs["processes"], refs["resources"], refs["specs"], refs["agents"],
+                       states=dataset_states(ds), places=dataset_places(ds))
     doc = with_planning(doc, ds, me=me, everyone=everyone)
     return dumps_json(doc) + "\n"
 

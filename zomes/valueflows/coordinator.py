@@ -29,6 +29,7 @@ from zomes.valueflows.entries import (
     Process,
     ProcessSpecification,
     ResourceSpecification,
+    SpatialThing,
 )
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.units import Measure, UnitError, canonical_unit, parse_quantity
@@ -251,6 +252,16 @@ def create_process_spec(scratch: Scratch, name: str, note: str | None) -> Cid:
     except ValueError as e:
         raise LocalError(f"bad process specification: {describe_error(e)}") from None
     return scratch.create(entry_type(ProcessSpecification), spec.to_content())
+
+
+def create_place(scratch: Scratch, place: dict[str, Any]) -> Cid:
+    """A place (SpatialThing: name, mappableAddress, lat, long, alt, note), which exports
+    give the locations of that name (coordinates as decimal strings, WGS84)."""
+    try:
+        entry = SpatialThing.from_content({k: v for k, v in place.items() if v is not None})
+    except ValueError as e:
+        raise LocalError(f"bad place: {describe_error(e)}") from None
+    return scratch.create(entry_type(SpatialThing), entry.to_content())
 
 
 def create_process(

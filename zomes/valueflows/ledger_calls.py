@@ -59,6 +59,10 @@ def create_process_spec(ledger: Ledger, name: str, note: str | None) -> Cid:
     return ledger.commit(lambda s, v: coordinator.create_process_spec(s, name, note))
 
 
+def create_place(ledger: Ledger, place: dict[str, Any]) -> Cid:
+    return ledger.commit(lambda s, v: coordinator.create_place(s, place))
+
+
 def create_process(ledger: Ledger, name: str, based_on: str | None, note: str | None) -> Cid:
     now = ledger.agent.clock()
     return ledger.commit(lambda s, v: coordinator.create_process(s, name, based_on, note, now))
