@@ -8,6 +8,7 @@ are `Measure`s. `to_content()` gives the JSON/CBOR-safe form that is signed and 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     Strict,
     StrictBool,
     StringConstraints,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -34,6 +36,13 @@ def _known_unit(unit: str) -> str:
     return unit
 
 
+def _positive_mass(measure: Measure) -> Measure:
+    if UNITS[measure.has_unit].dimension != "mass" or Decimal(measure.has_numerical_value) <= 0:
+        raise ValueError(f"a mass above zero (kg, g, t...), not {measure.has_numerical_value} "
+                         f"{measure.has_unit}")
+    return measure
+
+
 Address = Annotated[str, StringConstraints(strict=True, pattern=ADDRESS_PATTERN)]
 AgentId = Annotated[str, StringConstraints(strict=True, pattern=AGENT_PATTERN)]
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
@@ -42,6 +51,7 @@ Label = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=5
 DecimalText = Annotated[str, StringConstraints(strict=True, pattern=DECIMAL_PATTERN)]
 UnitId = Annotated[str, Strict(), AfterValidator(_known_unit)]
 Timestamp = Annotated[int, Strict(), Field(ge=0)]  # microseconds since the epoch
+Mass = Annotated[Measure, AfterValidator(_positive_mass)]
 
 
 class VfEntry(BaseModel):
@@ -71,7 +81,8 @@ class VfEntry(BaseModel):
 
 class ResourceSpecification(VfEntry):
     """A kind of resource. `allowNegative` (a coledger extension) lets its resources go below
-    zero, as mutual-credit accounts do."""
+    zero, as mutual-credit accounts do; `massPerUnit` (one too) is the mass of one
+    `defaultUnitOfResource` of it, e.g. of a loaf counted in pieces (PACT declares it)."""
 
     name: Name
     default_unit_of_resource: UnitId | None = None
@@ -82,6 +93,13 @@ class ResourceSpecification(VfEntry):
     image: Text | None = None
     note: Text | None = None
     allow_negative: StrictBool = False
+    mass_per_unit: Mass | None = None
+
+    @model_validator(mode="after")
+    def _mass_of_a_unit(self) -> Self:
+        if self.mass_per_unit is not None and self.default_unit_of_resource is None:
+            raise ValueError("massPerUnit is the mass of one defaultUnitOfResource: give that")
+        return self
 
 
 class ProcessSpecification(VfEntry):
