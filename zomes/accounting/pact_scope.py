@@ -125,7 +125,7 @@ def scope_of(ds: Dataset, resource: str, report: FootprintReport) -> PactScope:
     chosen = {id(d): a for a, d in ds.footprints.items()}
     sources = []
     for spec_address, declared in sorted(ds.spec_footprints().items()):
-        if any(p.spec == spec_address for p in report.parts):
+        if any(p.spec == spec_address and p.footprint.get("emissions") for p in report.parts):
             address = chosen[id(declared)]
             who = ds.authors.get(address, "")
             name = ds.specs[spec_address].name if spec_address in ds.specs else spec_address
