@@ -204,8 +204,8 @@ def _mass(
         return Decimal(0)  # energy, transport, hours: mass not relevant, PACT says 0
     if mass_per_unit is None:
         raise AccountingError(
-            f"PACT declares {product} per {declared} and needs the mass of one "
-            f"(productMassPerDeclaredUnit): declare the mass per unit of its resource "
+            f"PACT declares {product} per {declared} and needs the mass of one {declared} "
+            f"(productMassPerDeclaredUnit): declare it as the mass per unit of its resource "
             f"specification"
         )
     return shown(mass_per_unit * amount_in_unit)
