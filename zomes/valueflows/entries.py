@@ -19,7 +19,6 @@ from pydantic import (
     Strict,
     StrictBool,
     StringConstraints,
-    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -93,13 +92,7 @@ class ResourceSpecification(VfEntry):
     image: Text | None = None
     note: Text | None = None
     allow_negative: StrictBool = False
-    mass_per_unit: Mass | None = None
-
-    @model_validator(mode="after")
-    def _mass_of_a_unit(self) -> Self:
-        if self.mass_per_unit is not None and self.default_unit_of_resource is None:
-            raise ValueError("massPerUnit is the mass of one defaultUnitOfResource: give that")
-        return self
+    mass_per_unit: Mass | None = None  # (meaningless without defaultUnitOfResource)
 
 
 class ProcessSpecification(VfEntry):
