@@ -133,7 +133,13 @@ def test_a_piece_of_no_declared_mass_is_refused_in_one_line() -> None:
     with pytest.raises(AccountingError, match="needs the mass of one") as error:
         pact(story(mass=None), address("bread"))
     assert "piece" in str(error.value) and "\n" not in str(error.value)
-    assert "the mass per unit of its resource specification" in str(error.value)
+    assert "the mass per unit of its resource specification (sourdough loaf)" in str(error.value)
+    no_spec = story(mass=None)
+    no_spec.resources[address("bread")] = no_spec.resources[address("bread")].model_copy(
+        update={"conforms_to": None}
+    )
+    with pytest.raises(AccountingError, match="conforms to no resource specification"):
+        pact(no_spec, address("bread"))
 
 
 def test_a_specification_mass_is_a_mass_of_a_unit() -> None:

@@ -124,9 +124,7 @@ def to_pact(
     if product_mass_per_declared_unit is not None:
         mass = product_mass_per_declared_unit
     else:
-        mass = _mass(
-            declared, declared_unit_amount, amount_in_unit, scope.mass_per_unit, product.name
-        )
+        mass = _mass(declared, declared_unit_amount, amount_in_unit, scope, product.name)
     classifications = list(product.classifications)
     if product.cpc is not None:
         classifications.append(CPC_URN + product.cpc)
@@ -194,7 +192,7 @@ def _mass(
     declared: str,
     amount: Decimal,
     amount_in_unit: Fraction,
-    mass_per_unit: Fraction | None,
+    scope: PactScope,
     product: str,
 ) -> Decimal:
     """productMassPerDeclaredUnit: the declared amount's mass in kg (Methodology table 4)."""
@@ -202,13 +200,17 @@ def _mass(
         return amount
     if declared not in MASS_REQUIRED:
         return Decimal(0)  # energy, transport, hours: mass not relevant, PACT says 0
-    if mass_per_unit is None:
+    if scope.mass_per_unit is None:
+        fix = (
+            f"declare it as the mass per unit of its resource specification ({scope.spec_name})"
+            if scope.spec_name is not None
+            else "it conforms to no resource specification to declare it"
+        )
         raise AccountingError(
             f"PACT declares {product} per {declared} and needs the mass of one {declared} "
-            f"(productMassPerDeclaredUnit): declare it as the mass per unit of its resource "
-            f"specification"
+            f"(productMassPerDeclaredUnit): {fix}"
         )
-    return shown(mass_per_unit * amount_in_unit)
+    return shown(scope.mass_per_unit * amount_in_unit)
 
 
 def _named(address: str | None, names: Mapping[str, str]) -> str:

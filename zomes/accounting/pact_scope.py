@@ -91,11 +91,13 @@ def common_geography(labels: Iterable[str | None]) -> Geography | None:
 @dataclass(frozen=True, slots=True)
 class PactScope:
     """What the records say beyond the report: the product's mass per unit of its resource
-    (kg), its geography, where and when each event of the report's parts happened, the
-    declared footprints used (as PACT EmissionFactorSources: name, version) and the names
-    of the processes and specifications (addresses otherwise)."""
+    (kg) and its resource specification's name, its geography, where and when each event
+    of the report's parts happened, the declared footprints used (as PACT
+    EmissionFactorSources: name, version) and the names of the processes and
+    specifications (addresses otherwise)."""
 
     mass_per_unit: Fraction | None = None
+    spec_name: str | None = None
     geography: Geography | None = None
     event_places: Mapping[str, str | None] = field(default_factory=dict)
     event_times: Mapping[str, int] = field(default_factory=dict)
@@ -122,11 +124,9 @@ def scope_of(ds: Dataset, resource: str, report: FootprintReport) -> PactScope:
             kilograms = from_base(to_base(spec.mass_per_unit), "kilogram")
             mass = kilograms * from_base(to_base(Measure.of(1, entry.unit_of_resource)), per)
     parts = [p.event for p in report.parts if p.event in ds.events]
-    chosen = {id(d): a for a, d in ds.footprints.items()}
     sources = []
-    for spec_address, declared in sorted(ds.spec_footprints().items()):
+    for spec_address, address in sorted(ds.spec_footprint_addresses().items()):
         if any(p.spec == spec_address and p.footprint.get("emissions") for p in report.parts):
-            address = chosen[id(declared)]
             who = ds.authors.get(address, "")
             name = ds.specs[spec_address].name if spec_address in ds.specs else spec_address
             sources.append(
@@ -138,6 +138,7 @@ def scope_of(ds: Dataset, resource: str, report: FootprintReport) -> PactScope:
     names = {a: p.name for a, p in ds.processes.items()} | {a: s.name for a, s in ds.specs.items()}
     return PactScope(
         mass_per_unit=mass,
+        spec_name=spec.name if spec is not None else None,
         geography=common_geography(places),
         event_places={e: ds.events[e].at_location for e in parts if e is not None},
         event_times={e: event_time(ds.events[e]) for e in parts if e is not None},
