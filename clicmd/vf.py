@@ -32,19 +32,22 @@ def cmd_actions(a: argparse.Namespace) -> None:
          arg("--classified-as", action="append", default=[], metavar="LABEL",
              help="what resources of this kind are (resourceClassifiedAs): byproduct, waste, "
                   "organic...; repeatable"),
+         arg("--mass", metavar="QUANTITY",
+             help="the mass of one --unit of it, e.g. '0.5 kg' for a loaf counted in pieces "
+                  "(a PACT footprint per piece or litre declares it)"),
          arg("--note", help="a note"))
 def cmd_spec_create(a: argparse.Namespace) -> None:
     """Create a resource specification (or, with --process, a process specification)."""
-    if a.process and (a.unit or a.allow_negative or a.classified_as):
-        raise LocalError(
-            "a process specification takes no --unit, --allow-negative or --classified-as")
+    if a.process and (a.unit or a.allow_negative or a.classified_as or a.mass):
+        raise LocalError("a process specification takes no --unit, --allow-negative, "
+                         "--classified-as or --mass")
     if not a.process and a.unit is None:
         raise LocalError("a resource specification needs --unit")
     if a.process:
         address = client().create_process_spec(a.name, a.note)
     else:
         address = client().create_spec(a.name, a.unit, a.allow_negative, a.note,
-                                       a.classified_as)
+                                       a.classified_as, a.mass)
     kind = "ProcessSpecification" if a.process else "ResourceSpecification"
     emit({"address": address, "name": a.name, "kind": kind}, address)
 

@@ -114,10 +114,12 @@ class LocalClient(HomeCommons):
         }
 
     def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None,
-                    classified_as: Sequence[str] = ()) -> str:
-        """A resource specification; `classified_as`: what its resources are (byproduct...)."""
+                    classified_as: Sequence[str] = (), mass: str | None = None) -> str:
+        """A resource specification; `classified_as`: what its resources are (byproduct...);
+        `mass`: the mass of one `unit` of it."""
         with self._ledger() as led:
-            return str(led.create_spec(name, unit, allow_negative, note, tuple(classified_as)))
+            return str(led.create_spec(name, unit, allow_negative, note, tuple(classified_as),
+                                       mass))
 
     def create_process_spec(self, name: str, note: str | None) -> str:
         with self._ledger() as led:

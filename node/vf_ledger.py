@@ -32,8 +32,8 @@ class Ledger(runtime.Ledger):
         return vf.record(self, req)
 
     def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None,
-                    classified_as: tuple[str, ...] = ()) -> Cid:
-        return vf.create_spec(self, name, unit, allow_negative, note, classified_as)
+                    classified_as: tuple[str, ...] = (), mass: str | None = None) -> Cid:
+        return vf.create_spec(self, name, unit, allow_negative, note, classified_as, mass)
 
     def create_process_spec(self, name: str, note: str | None) -> Cid:
         return vf.create_process_spec(self, name, note)

@@ -87,8 +87,12 @@ def produce_bread(homes: dict[str, Path], ids: dict[str, str]) -> dict[str, str]
     cli(bakery, "record", "consume", "--resource", own_resource(bakery, "flour"),
         "--quantity", "250 kg", "--input-of", baking)
     cli(bakery, "record", "work", "--effort", "7 h", "--input-of", baking)
+    # loaves counted in pieces: PACT declares bread per piece, with a piece's mass
+    x["bread_spec"] = cli(bakery, "spec", "create", "bread", "--unit", "one",
+                          "--mass", "0.6 kg")["address"]
     x["bread"] = made(cli(bakery, "record", "produce", "--resource", "new:bread",
-                          "--quantity", "400 one", "--output-of", baking), "bread")
+                          "--conforms-to", x["bread_spec"], "--quantity", "400 one",
+                          "--output-of", baking), "bread")
     return x
 
 
@@ -188,3 +192,6 @@ def test_the_exports_validate(valley):
     pact_file = bakery.parent / "bread.pact.json"
     cli(bakery, "export", "--format", "pact", "--resource", x["bread"], "--output", str(pact_file))
     validate_pact(json.loads(pact_file.read_text()))
+    pcf = json.loads(pact_file.read_text())["pcf"]
+    assert pcf["declaredUnitOfMeasurement"] == "piece"
+    assert pcf["productMassPerDeclaredUnit"] == "0.6"

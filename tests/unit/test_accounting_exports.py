@@ -1,5 +1,5 @@
 """Exports: VF JSON-LD (checked against the VF 1.0 ontology with rdflib, and round-tripped),
-PACT 3.0 (validated by its JSON schema), EPCIS 2.0 and CSV."""
+PACT 3.0.3 (validated by its JSON schema), EPCIS 2.0 and CSV."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ COMPANY = PactCompany(name="Bakery Coop", ids=("urn:pact:coledger.example:compan
 def test_pact_product_footprint_is_valid_and_per_declared_unit() -> None:
     document = to_pact(bread_report(), product=PRODUCT, company=COMPANY, created_us=START)
     validate_pact(document)
-    assert document["specVersion"] == "3.0.0" and document["status"] == "Active"
+    assert document["specVersion"] == "3.0.3" and document["status"] == "Active"
     assert document["created"] == "2024-06-01T00:00:00Z"
     assert document["productClassifications"] == ["urn:pact:productclassification:un-cpc:23410"]
     pcf = document["pcf"]

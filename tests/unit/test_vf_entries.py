@@ -51,6 +51,10 @@ ALIASES: dict[Any, st.SearchStrategy[Any]] = {
     entries.Timestamp: st.integers(min_value=0, max_value=2**62),
     StrictBool: st.booleans(),
     Measure: measures,
+    entries.Mass: st.builds(
+        Measure.of, st.decimals(min_value=Decimal("0.001"), max_value=1000, places=3),
+        st.sampled_from(sorted(u for u in UNITS if UNITS[u].dimension == "mass")),
+    ),
 }
 
 

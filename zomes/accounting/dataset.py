@@ -180,6 +180,10 @@ class Dataset:
     def spec_footprints(self) -> dict[str, SpecFootprint]:
         """One footprint per specification: the latest its author declared, else the latest
         anyone declared."""
+        return {spec: self.footprints[at] for spec, at in self.spec_footprint_addresses().items()}
+
+    def spec_footprint_addresses(self) -> dict[str, str]:
+        """The address of each specification's chosen footprint (see spec_footprints)."""
         chosen: dict[str, tuple[bool, int, str]] = {}
         for address, declared in self.footprints.items():
             spec = declared.specification
@@ -187,7 +191,7 @@ class Dataset:
                     address)  # fmt: skip
             if spec not in chosen or rank > chosen[spec]:
                 chosen[spec] = rank
-        return {spec: self.footprints[rank[2]] for spec, rank in chosen.items()}
+        return {spec: rank[2] for spec, rank in chosen.items()}
 
     def process_allocations(self) -> dict[str, Allocation]:
         """The latest allocation of each process (only its author may declare one)."""

@@ -1,19 +1,27 @@
-"""A footprint report as a PACT 3.0 ProductFootprint (WBCSD PACT Technical Specifications).
+"""A footprint report as a PACT 3.0.3 ProductFootprint (WBCSD PACT Technical Specifications).
 
 The document is checked against the ProductFootprint JSON schema transcribed from the PACT
-3.0 OpenAPI file (schemas/pact-3.0.0-product-footprint.schema.json) before it is returned.
+3.0.3 OpenAPI file (schemas/pact-3.0.3-product-footprint.schema.json, its `x-rule`
+annotations kept) before it is returned, and follows the rules the schema cannot check:
+the mass of the declared unit (a piece's, a litre's: from the resource specification's
+mass per unit, else refused; 0 for energy, transport and hours), `primaryDataShare`, the data
+quality indicators and the geography (pact_scope.py), `ccsTechnologicalCO2CaptureIncluded`
+false with no CCS or CCU property (coledger records no carbon capture), no packaging
+emissions, and the secondary emission factors named (each declared footprint used).
 What coledger knows is the emissions of the resource per unit (kgCO2e), all taken as fossil:
-pcfExcludingBiogenicUptake = pcfIncludingBiogenicUptake = fossilGhgEmissions; biogenic
-uptake is left out (blank means unknown in PACT). PACT 3.0 dropped `version` (every change
-is a new id) and replaced productCategoryCpc with productClassifications URNs: a CPC code is
-given as `urn:pact:productclassification:un-cpc:<code>`. The id is a UUID derived from the
-resource, the time and the declared unit, so the same report always gets the same id.
+pcfExcludingBiogenicUptake = pcfIncludingBiogenicUptake = fossilGhgEmissions; the biogenic
+and land properties are left out (blank means unknown in PACT). PACT 3.0 dropped `version`
+(every change is a new id) and replaced productCategoryCpc with productClassifications URNs:
+a CPC code is given as `urn:pact:productclassification:un-cpc:<code>`. The id is a UUID
+derived from the resource, the time and the declared unit, so the same report always gets
+the same id.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -23,11 +31,12 @@ from typing import Any, Final
 
 from zomes.accounting.common import AccountingError
 from zomes.accounting.footprint import FootprintReport
-from zomes.accounting.formatting import iso_time, text
+from zomes.accounting.formatting import iso_time, shown, text
+from zomes.accounting.pact_scope import Geography, PactScope, data_quality, primary_data_share
 from zomes.valueflows.units import UNITS
 
-SPEC_VERSION: Final = "3.0.0"
-SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "pact-3.0.0-product-footprint.schema.json"
+SPEC_VERSION: Final = "3.0.3"
+SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "pact-3.0.3-product-footprint.schema.json"
 CPC_URN: Final = "urn:pact:productclassification:un-cpc:"
 ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:coledger:pact")
 
@@ -43,6 +52,8 @@ DECLARED_UNITS: Final[dict[str, str]] = {
     "piece": "one",
     "hour": "hour",
 }
+# Declared units whose mass PACT requires (Methodology table 4); the others declare 0.
+MASS_REQUIRED: Final = frozenset({"piece", "liter", "cubic meter", "square meter"})
 _BY_DIMENSION: Final[dict[str, str]] = {
     "mass": "kilogram", "volume": "liter", "energy": "megajoule", "mass × length": "ton kilometer",
     "area": "square meter", "dimensionless": "piece", "time": "hour",
@@ -64,6 +75,9 @@ class PactProduct:
 class PactCompany:
     name: str
     ids: tuple[str, ...]
+
+
+NO_SCOPE: Final = PactScope()  # (a report alone: no mass, geography or places known)
 
 
 def declared_unit_for(unit: str) -> str:
@@ -91,13 +105,14 @@ def to_pact(
     ipcc_characterization_factors: tuple[str, ...] = ("AR6",),
     cross_sectoral_standards: tuple[str, ...] = ("GHGP-Product", "PACT-3.0"),
     geography_country: str | None = None,
-    packaging_emissions_included: bool = False,
     comment: str | None = None,
     status: str = "Active",
+    scope: PactScope = NO_SCOPE,
 ) -> dict[str, Any]:
     """A validated PACT ProductFootprint for the resource of `report`, per
     `declared_unit_amount` of its declared unit. The reference period defaults to the span
-    of the events the report rolled up."""
+    of the events the report rolled up. Refused (AccountingError, one line) when the
+    declared unit needs a mass nobody declared."""
     declared = declared_unit_for(report.unit)
     amount_in_unit = _in_resource_unit(declared_unit_amount, declared, report.unit)
     emissions = report.per_unit.get("emissions", Fraction(0)) * amount_in_unit
@@ -106,10 +121,10 @@ def to_pact(
     period = reference_period or report.period
     if period is None:
         raise AccountingError("no event times to take a reference period from: give one")
-    if product_mass_per_declared_unit is None:
-        mass = declared_unit_amount if declared == "kilogram" else Decimal(0)
-    else:
+    if product_mass_per_declared_unit is not None:
         mass = product_mass_per_declared_unit
+    else:
+        mass = _mass(declared, declared_unit_amount, amount_in_unit, scope, product.name)
     classifications = list(product.classifications)
     if product.cpc is not None:
         classifications.append(CPC_URN + product.cpc)
@@ -134,7 +149,8 @@ def to_pact(
             "pcfIncludingBiogenicUptake": text(emissions),
             "fossilGhgEmissions": text(emissions),
             "fossilCarbonContent": text(fossil_carbon_content),
-            "packagingEmissionsIncluded": packaging_emissions_included,
+            "packagingEmissionsIncluded": False,  # (so no packagingGhgEmissions)
+            "ccsTechnologicalCO2CaptureIncluded": False,  # (so no CCS property)
             "ipccCharacterizationFactors": list(ipcc_characterization_factors),
             "crossSectoralStandards": list(cross_sectoral_standards),
             "exemptedEmissionsPercent": text(exempted_emissions_percent),
@@ -142,16 +158,92 @@ def to_pact(
                 "Process footprints allocated to outputs by mass, or by declared fractions "
                 "where the process has an Allocation"
             ),
+            "boundaryProcessesDescription": boundary_description(report, scope.names),
+            "primaryDataShare": text(primary_data_share(report)),
         },
     }
+    pcf = document["pcf"]
     if classifications:
         document["productClassifications"] = classifications
+    geography = scope.geography
     if geography_country is not None:
-        document["pcf"]["geographyCountry"] = geography_country
-    if comment is not None:
-        document["comment"] = comment
+        geography = Geography("geographyCountry", geography_country)
+    if geography is not None:
+        pcf[geography.field] = geography.value
+    dqi = data_quality(
+        report,
+        product=geography,
+        event_places=scope.event_places,
+        event_times=scope.event_times,
+        period=period,
+    )
+    if dqi is not None:
+        pcf["dqi"] = dqi
+    if scope.factor_sources:
+        pcf["secondaryEmissionFactorSources"] = [
+            {"name": name, "version": version} for name, version in scope.factor_sources
+        ]
+    document["comment"] = comment if comment is not None else _comment(report, scope.names)
     validate_pact(document)
     return document
+
+
+def _mass(
+    declared: str,
+    amount: Decimal,
+    amount_in_unit: Fraction,
+    scope: PactScope,
+    product: str,
+) -> Decimal:
+    """productMassPerDeclaredUnit: the declared amount's mass in kg (Methodology table 4)."""
+    if declared == "kilogram":
+        return amount
+    if declared not in MASS_REQUIRED:
+        return Decimal(0)  # energy, transport, hours: mass not relevant, PACT says 0
+    if scope.mass_per_unit is None:
+        fix = (
+            f"declare it as the mass per unit of its resource specification ({scope.spec_name})"
+            if scope.spec_name is not None
+            else "it conforms to no resource specification to declare it"
+        )
+        raise AccountingError(
+            f"PACT declares {product} per {declared} and needs the mass of one {declared} "
+            f"(productMassPerDeclaredUnit): {fix}"
+        )
+    return shown(scope.mass_per_unit * amount_in_unit)
+
+
+def _named(address: str | None, names: Mapping[str, str]) -> str:
+    return names.get(address or "", address or "?")
+
+
+def boundary_description(report: FootprintReport, names: Mapping[str, str]) -> str:
+    """The processes the footprint holds and the inputs each consumed, cradle to gate."""
+    inputs: dict[str, set[str]] = {}
+    for part in report.parts:
+        if part.source == "input":
+            inputs.setdefault(_named(part.process, names), set()).add(_named(part.spec, names))
+    if not inputs:
+        return "No process recorded: the resource's declared footprint per unit"
+    steps = "; ".join(
+        f"{process}: {', '.join(sorted(specs))}" for process, specs in sorted(inputs.items())
+    )
+    return f"Cradle to gate, the recorded processes and the inputs they consumed: {steps}"
+
+
+def _comment(report: FootprintReport, names: Mapping[str, str]) -> str:
+    """How the numbers were made, and what they leave out."""
+    said = (
+        "Computed by coledger from the ValueFlows events the supply chain's cooperatives "
+        "recorded: consumed inputs times their specifications' declared footprints, rolled "
+        "up through each process. All emissions are taken as fossil; biogenic emissions "
+        "and removals, land use change and biogenic CO2 uptake were not assessed (left "
+        "blank); packaging is not included; no carbon capture is recorded."
+    )
+    if report.missing:
+        missing = ", ".join(sorted(_named(m, names) for m in report.missing))
+        said += f" Inputs with no declared footprint, counted as none: {missing}."
+    return said
 
 
 def _in_resource_unit(amount: Decimal, declared: str, unit: str) -> Fraction:
@@ -161,7 +253,7 @@ def _in_resource_unit(amount: Decimal, declared: str, unit: str) -> Fraction:
 
 @cache
 def pact_schema() -> dict[str, Any]:
-    """The PACT 3.0 ProductFootprint JSON schema shipped with this zome."""
+    """The PACT 3.0.3 ProductFootprint JSON schema shipped with this zome."""
     schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return schema
 

@@ -38,6 +38,7 @@ from zomes.accounting.jsonld import agent_iri, node_id, to_vf_jsonld
 from zomes.accounting.jsonld_planning import chosen as chosen_planning
 from zomes.accounting.jsonld_planning import dataset_places, dataset_states, with_planning
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact
+from zomes.accounting.pact_scope import scope_of
 from zomes.accounting.sankey import sankey_html, sankey_svg
 from zomes.valueflows.entries import EconomicEvent
 from zomes.valueflows.trace import NotInIndex
@@ -481,4 +482,5 @@ def pact_document(ds: Dataset, resource: str, *, me: str, now_us: int) -> dict[s
     description = entry.note or (spec.name if spec is not None else entry.name)
     product = PactProduct(name=entry.name, description=description, ids=(node_id(resource),))
     company = PactCompany(name=ds.names.get(holder) or holder, ids=(agent_iri(holder),))
-    return to_pact(report, product=product, company=company, created_us=now_us)
+    scope = scope_of(ds, resource, report)
+    return to_pact(report, product=product, company=company, created_us=now_us, scope=scope)

@@ -230,9 +230,11 @@ def build_event(
 
 def create_spec(
     scratch: Scratch, name: str, unit: str, allow_negative: bool, note: str | None,
-    classified_as: tuple[str, ...] = (),
+    classified_as: tuple[str, ...] = (), mass: str | None = None,
 ) -> Cid:
-    """A ResourceSpecification; `classified_as`: what its resources are (byproduct...)."""
+    """A ResourceSpecification; `classified_as`: what its resources are (byproduct...);
+    `mass`: the mass of one `unit` of it ("0.5 kg" a loaf counted in pieces)."""
+    mass_per_unit = field_measure(mass, "mass")
     try:
         spec = ResourceSpecification(
             name=name,
@@ -240,6 +242,7 @@ def create_spec(
             resource_classified_as=tuple(dict.fromkeys(classified_as)),
             allow_negative=allow_negative,
             note=note,
+            mass_per_unit=mass_per_unit,
         )
     except ValueError as e:
         raise LocalError(f"bad resource specification: {describe_error(e)}") from None

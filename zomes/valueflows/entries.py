@@ -8,6 +8,7 @@ are `Measure`s. `to_content()` gives the JSON/CBOR-safe form that is signed and 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
@@ -34,6 +35,13 @@ def _known_unit(unit: str) -> str:
     return unit
 
 
+def _positive_mass(measure: Measure) -> Measure:
+    if UNITS[measure.has_unit].dimension != "mass" or Decimal(measure.has_numerical_value) <= 0:
+        raise ValueError(f"a mass above zero (kg, g, t...), not {measure.has_numerical_value} "
+                         f"{measure.has_unit}")
+    return measure
+
+
 Address = Annotated[str, StringConstraints(strict=True, pattern=ADDRESS_PATTERN)]
 AgentId = Annotated[str, StringConstraints(strict=True, pattern=AGENT_PATTERN)]
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
@@ -42,6 +50,7 @@ Label = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=5
 DecimalText = Annotated[str, StringConstraints(strict=True, pattern=DECIMAL_PATTERN)]
 UnitId = Annotated[str, Strict(), AfterValidator(_known_unit)]
 Timestamp = Annotated[int, Strict(), Field(ge=0)]  # microseconds since the epoch
+Mass = Annotated[Measure, AfterValidator(_positive_mass)]
 
 
 class VfEntry(BaseModel):
@@ -71,7 +80,8 @@ class VfEntry(BaseModel):
 
 class ResourceSpecification(VfEntry):
     """A kind of resource. `allowNegative` (a coledger extension) lets its resources go below
-    zero, as mutual-credit accounts do."""
+    zero, as mutual-credit accounts do; `massPerUnit` (one too) is the mass of one
+    `defaultUnitOfResource` of it, e.g. of a loaf counted in pieces (PACT declares it)."""
 
     name: Name
     default_unit_of_resource: UnitId | None = None
@@ -82,6 +92,7 @@ class ResourceSpecification(VfEntry):
     image: Text | None = None
     note: Text | None = None
     allow_negative: StrictBool = False
+    mass_per_unit: Mass | None = None  # (meaningless without defaultUnitOfResource)
 
 
 class ProcessSpecification(VfEntry):

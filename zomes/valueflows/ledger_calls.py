@@ -50,9 +50,10 @@ def record(ledger: Ledger, req: coordinator.EventRequest) -> coordinator.Recorde
 
 
 def create_spec(ledger: Ledger, name: str, unit: str, allow_negative: bool,
-                note: str | None, classified_as: tuple[str, ...] = ()) -> Cid:
+                note: str | None, classified_as: tuple[str, ...] = (),
+                mass: str | None = None) -> Cid:
     return ledger.commit(lambda s, v: coordinator.create_spec(
-        s, name, unit, allow_negative, note, classified_as))
+        s, name, unit, allow_negative, note, classified_as, mass))
 
 
 def create_process_spec(ledger: Ledger, name: str, note: str | None) -> Cid:
