@@ -184,7 +184,9 @@ def test_epcis_transformations_and_transactions() -> None:
     milling = next(
         e for e in events if e.get("transformationID") == f"urn:coledger:{chain.at('milling')}"
     )
-    wheat, power = (f"urn:coledger:{chain.at(n)}" for n in ("mill wheat", "mill electricity"))
+    # the mill's wheat is the farm's lot (it came by the transfer): one class with a lot
+    wheat = f"urn:coledger:{chain.spec_at('wheat')}:lot:{chain.at('farm wheat')}"
+    power = f"urn:coledger:{chain.spec_at('electricity')}:lot:{chain.at('mill electricity')}"
     assert milling["inputQuantityList"] == [
         {"epcClass": wheat, "quantity": Decimal(1000), "uom": "KGM"},
         {"epcClass": power, "quantity": Decimal(40), "uom": "KWH"},
