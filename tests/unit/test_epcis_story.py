@@ -244,3 +244,15 @@ def test_documents_pass_the_epcis_schema_and_broken_ones_do_not() -> None:
     broken["epcisBody"]["eventList"][0]["eventTime"] = "yesterday"
     with pytest.raises(AccountingError, match="eventTime"):
         validate_epcis(broken)
+
+
+def test_a_correction_changes_the_corrected_event_and_is_none_itself() -> None:
+    chain = story()
+    chain.event("fewer wheat", "produce", "farm", resource_quantity=(-100, "kg"),
+                resource_inventoried_as="farm wheat", output_of="farming", corrects="produce wheat")
+    chain.event("no diesel", "raise", "farm", resource_quantity=(-100, "l"),
+                resource_inventoried_as="farm diesel", corrects="raise diesel")
+    events = export(chain, "farm")["epcisBody"]["eventList"]
+    farming = next(e for e in events if e["type"] == "TransformationEvent")
+    assert farming["outputQuantityList"][0]["quantity"] == Decimal(900)
+    assert [e["type"] for e in events] == ["TransformationEvent", "TransactionEvent"]

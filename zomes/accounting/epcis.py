@@ -32,7 +32,7 @@ from zomes.accounting.events import event_time
 from zomes.accounting.formatting import iso_time
 from zomes.accounting.jsonld import agent_iri, node_id
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
-from zomes.valueflows.units import UNITS
+from zomes.valueflows.units import UNITS, Measure
 
 EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 CBV: Final = "https://ref.gs1.org/cbv/"
@@ -215,6 +215,29 @@ def _process_of(event: EconomicEvent) -> str | None:
     return event.output_of if event.action in OUTPUTS else None
 
 
+def _corrected(pairs: list[tuple[str, EconomicEvent]]) -> list[tuple[str, EconomicEvent]]:
+    """The events with their corrections applied: EPCIS says what happened, so a corrected
+    event carries what is left of its quantity (none at all: no event) and a correction
+    (negative quantities in the corrected event's unit) is no event of its own."""
+    taken: dict[str, Decimal] = {}
+    for _, event in pairs:
+        if event.corrects is not None and event.resource_quantity is not None:
+            taken[event.corrects] = taken.get(event.corrects, Decimal(0)) + (
+                event.resource_quantity.value)
+    kept: list[tuple[str, EconomicEvent]] = []
+    for address, event in pairs:
+        quantity = event.resource_quantity
+        if event.corrects is not None or quantity is None or address not in taken:
+            if event.corrects is None:
+                kept.append((address, event))
+            continue
+        left = quantity.value + taken[address]
+        if left > 0:
+            update = {"resource_quantity": Measure.of(left, quantity.has_unit)}
+            kept.append((address, event.model_copy(update=update)))
+    return kept
+
+
 def to_epcis(
     events: Iterable[tuple[str, EconomicEvent]],
     *,
@@ -227,7 +250,7 @@ def to_epcis(
     """An EPCISDocument of the events (see the module), in time order, checked against the
     EPCIS 2.0 JSON schema. `history` (every event held here, the events by default) tells
     which resources are one lot."""
-    pairs = list(events)
+    pairs = _corrected(list(events))
     writer = _Writer(Lots(pairs if history is None else history, resources), time_zone_offset)
     body: list[tuple[int, int, dict[str, Any]]] = []  # (time, order, EPCIS event)
     by_process: dict[str, list[tuple[str, EconomicEvent]]] = {}
