@@ -16,6 +16,7 @@ import rdflib
 from rdflib.namespace import OWL, RDF
 
 from zomes.accounting.common import AccountingError
+from zomes.accounting.epcis_identity import validate_epcis
 from zomes.accounting.exports import (
     CSV_COLUMNS,
     MalformedDocument,
@@ -178,6 +179,7 @@ def test_epcis_transformations_and_transactions() -> None:
         chain.events, processes=chain.processes, resources=chain.resources, created_us=START
     )
     assert document["type"] == "EPCISDocument" and document["schemaVersion"] == "2.0"
+    validate_epcis(document)  # GS1's EPCIS 2.0 JSON schema
     events = document["epcisBody"]["eventList"]
     kinds = [e["type"] for e in events]
     assert kinds.count("TransformationEvent") == 3 and kinds.count("TransactionEvent") == 2

@@ -102,10 +102,12 @@ def export(chain: Chain, coop: str) -> dict[str, Any]:
     events = [(a, e) for a, e in chain.events if me in (e.provider, e.receiver)]
     named = {r for _, e in events for r in (e.resource_inventoried_as,
                                             e.to_resource_inventoried_as)}
-    return to_epcis(events, processes={p: v for p, v in chain.processes.items()
-                                       if any(p in (e.input_of, e.output_of) for _, e in events)},
-                    resources={r: v for r, v in chain.resources.items() if r in named},
-                    created_us=START)
+    processes = {p: v for p, v in chain.processes.items()
+                 if any(p in (e.input_of, e.output_of) for _, e in events)}
+    document = to_epcis(events, processes=processes, created_us=START,
+                        resources={r: v for r, v in chain.resources.items() if r in named})
+    validate_epcis(json.loads(dumps_json(document), parse_float=Decimal))
+    return document
 
 
 def lot_class(chain: Chain, spec: str, lot: str) -> str:
