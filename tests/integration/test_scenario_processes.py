@@ -195,3 +195,25 @@ def test_the_exports_validate(valley):
     pcf = json.loads(pact_file.read_text())["pcf"]
     assert pcf["declaredUnitOfMeasurement"] == "piece"
     assert pcf["productMassPerDeclaredUnit"] == "0.6"
+
+
+def test_bread_is_traced_to_the_wheat_from_three_epcis_documents(valley):
+    """Each cooperative exports its own EPCIS document; read alone, the three give the same
+    lots and processes as `coledger trace` over the chains."""
+    from tests.epcis_tracer import epcis_trace, vf_lots
+    from zomes.accounting.epcis_identity import validate_epcis
+
+    homes, ids, x = valley
+    documents = []
+    for name in ("farm", "mill", "bakery"):
+        path = homes[name].parent / f"{name}.epcis.json"
+        cli(homes[name], "export", "--format", "epcis", "--output", str(path))
+        documents.append(json.loads(path.read_text(), parse_float=Decimal))
+        validate_epcis(documents[-1])
+    bread = next(q["epcClass"] for d in documents for e in d["epcisBody"]["eventList"]
+                 for q in e.get("outputQuantityList", []) if q["epcClass"].endswith(x["bread"]))
+    classes, transformations = epcis_trace(documents, bread)
+    lots, processes = vf_lots(cli(homes["bakery"], "trace", x["bread"]))
+    assert x["wheat"] in lots and len(lots) == 5  # bread, flour, wheat, power, diesel
+    assert {c.rsplit("lot:", 1)[1] for c in classes} == lots
+    assert transformations == {f"urn:coledger:{p}" for p in processes}

@@ -16,6 +16,7 @@ import rdflib
 from rdflib.namespace import OWL, RDF
 
 from zomes.accounting.common import AccountingError
+from zomes.accounting.epcis_identity import validate_epcis
 from zomes.accounting.exports import (
     CSV_COLUMNS,
     MalformedDocument,
@@ -178,13 +179,16 @@ def test_epcis_transformations_and_transactions() -> None:
         chain.events, processes=chain.processes, resources=chain.resources, created_us=START
     )
     assert document["type"] == "EPCISDocument" and document["schemaVersion"] == "2.0"
+    validate_epcis(document)  # GS1's EPCIS 2.0 JSON schema
     events = document["epcisBody"]["eventList"]
     kinds = [e["type"] for e in events]
     assert kinds.count("TransformationEvent") == 3 and kinds.count("TransactionEvent") == 2
     milling = next(
         e for e in events if e.get("transformationID") == f"urn:coledger:{chain.at('milling')}"
     )
-    wheat, power = (f"urn:coledger:{chain.at(n)}" for n in ("mill wheat", "mill electricity"))
+    # the mill's wheat is the farm's lot (it came by the transfer): one class with a lot
+    wheat = f"urn:coledger:{chain.spec_at('wheat')}:lot:{chain.at('farm wheat')}"
+    power = f"urn:coledger:{chain.spec_at('electricity')}:lot:{chain.at('mill electricity')}"
     assert milling["inputQuantityList"] == [
         {"epcClass": wheat, "quantity": Decimal(1000), "uom": "KGM"},
         {"epcClass": power, "quantity": Decimal(40), "uom": "KWH"},

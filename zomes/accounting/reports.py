@@ -453,8 +453,9 @@ def export(
         return to_csv(events, authors=ds.authors)
     refs = _referenced(ds, events)
     if fmt == "epcis":
-        doc = to_epcis(events, processes=refs["processes"], resources=refs["resources"],
-                       created_us=now_us)
+        # lots are told from every chain held here: a received resource is the sender's lot
+        doc = to_epcis(events, processes=refs["processes"], resources=ds.resources,
+                       created_us=now_us, history=events if everyone else ds.ordered_events(None))
         return dumps_json(doc) + "\n"
     doc = to_vf_jsonld(events, refs["processes"], refs["resources"], refs["specs"], refs["agents"],
                        states=dataset_states(ds), places=dataset_places(ds))
