@@ -16,8 +16,9 @@ from node.core.cid import Cid
 from tests.epcis_tracer import epcis_trace, vf_lots
 from zomes.accounting.common import AccountingError
 from zomes.accounting.epcis import to_epcis
-from zomes.accounting.epcis_identity import Lots, place_iri, validate_epcis
+from zomes.accounting.epcis_identity import Lots, validate_epcis
 from zomes.accounting.formatting import dumps_json
+from zomes.accounting.jsonld import place_iri
 from zomes.accounting.testing import START, Chain, agent_id
 
 CBV = "https://ref.gs1.org/cbv/"

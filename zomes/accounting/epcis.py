@@ -27,10 +27,10 @@ from decimal import Decimal
 from typing import Any, Final
 
 from zomes.accounting.common import AccountingError
-from zomes.accounting.epcis_identity import Lots, place, place_iri
+from zomes.accounting.epcis_identity import Lots, place
 from zomes.accounting.events import event_time
 from zomes.accounting.formatting import iso_time
-from zomes.accounting.jsonld import agent_iri, node_id
+from zomes.accounting.jsonld import agent_iri, node_id, place_iri
 from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
 from zomes.valueflows.units import UNITS, Measure
 

@@ -14,28 +14,20 @@ any other label `urn:coledger:place:` and the label percent-encoded.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
 
-from node.core.cid import Cid
-from node.core.errors import CoreError
 from zomes.accounting.common import AccountingError
-from zomes.accounting.jsonld import node_id
+from zomes.accounting.jsonld import URI, node_id, place_iri
 from zomes.valueflows.actions import ACTIONS
 from zomes.valueflows.entries import EconomicEvent, EconomicResource
 
 SCHEMA_PATH: Final = Path(__file__).with_name("schemas") / "epcis-2.0-json-schema.json"
-PLACE_PREFIX: Final = "urn:coledger:place:"
 # actions whose goods arrive in toResourceInventoriedAs as they were: the same lot
 CARRIERS: Final = frozenset({"transfer", "transferAllRights", "transferCustody", "move"})
-IRI_SCHEMES: Final = frozenset({"urn", "https", "http", "geo", "tag"})
-# RFC 3986: a scheme, a colon, and no whitespace or characters a URI never holds
-_URI: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*$")
 
 
 class Lots:
@@ -87,17 +79,6 @@ class Lots:
         return node_id(f"{spec}:lot:{lot}") if spec is not None else node_id(f"lot:{lot}")
 
 
-def place_iri(label: str) -> str:
-    """A location label as an EPCIS location identifier (see the module docstring)."""
-    with_scheme = _URI.match(label) is not None and label.split(":", 1)[0].lower() in IRI_SCHEMES
-    if with_scheme:
-        return label
-    try:
-        return node_id(str(Cid.parse(label)))
-    except CoreError:
-        return PLACE_PREFIX + quote(label, safe="")
-
-
 def place(label: str | None) -> dict[str, str] | None:
     """A readPoint / bizLocation object for `label`."""
     return None if label is None else {"id": place_iri(label)}
@@ -111,7 +92,7 @@ def epcis_schema() -> dict[str, Any]:
 
 
 def _is_uri(value: object) -> bool:
-    return not isinstance(value, str) or _URI.match(value) is not None
+    return not isinstance(value, str) or URI.match(value) is not None
 
 
 def _is_date_time(value: object) -> bool:

@@ -14,12 +14,15 @@ name gives (`completed`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from node.core.cid import Cid
+from node.core.errors import CoreError
 from zomes.accounting.common import AccountingError
 from zomes.accounting.formatting import iso_time
 from zomes.valueflows.entries import (
@@ -41,6 +44,9 @@ XSD: Final = "http://www.w3.org/2001/XMLSchema#"
 EXTENSIONS: Final = "https://coledger.org/ns#"
 RDFS: Final = "http://www.w3.org/2000/01/rdf-schema#"
 PLACE_PREFIX: Final = "urn:coledger:place:"
+IRI_SCHEMES: Final = frozenset({"urn", "https", "http", "geo", "tag"})  # a label kept as is
+# RFC 3986: a scheme, a colon, and no whitespace or characters a URI never holds
+URI: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*$")
 UNIT_KEYS: Final = ("hasUnit", "unitOfResource", "unitOfEffort", "defaultUnitOfResource",
                     "defaultUnitOfEffort")
 COORDINATES: Final = ("lat", "long", "alt")
@@ -200,8 +206,16 @@ def measure_node(content: Mapping[str, str]) -> dict[str, Any]:
 
 
 def place_iri(label: str) -> str:
-    """A place's IRI: its label (the same label is the same place), percent-encoded."""
-    return PLACE_PREFIX + quote(label, safe="")
+    """A place's IRI, the same in every export (VF JSON-LD, EPCIS readPoint/bizLocation):
+    a label that is an IRI (urn, https, http, geo, tag) as it is; a coledger address (a
+    SpatialThing entry) as its urn; any other label (the same label is the same place)
+    percent-encoded after `urn:coledger:place:`."""
+    if URI.match(label) is not None and label.split(":", 1)[0].lower() in IRI_SCHEMES:
+        return label
+    try:
+        return node_id(str(Cid.parse(label)))
+    except CoreError:
+        return PLACE_PREFIX + quote(label, safe="")
 
 
 def place_node(label: str) -> dict[str, Any]:
