@@ -24,6 +24,7 @@ from zomes.valueflows.entries import (
     Process,
     ResourceSpecification,
     VfEntry,
+    is_member,
 )
 from zomes.valueflows.units import (
     OM2,
@@ -34,6 +35,8 @@ COLEDGER: Final = "urn:coledger:"
 AGENT_PREFIX: Final = "urn:coledger:agent:"
 XSD: Final = "http://www.w3.org/2001/XMLSchema#"
 EXTENSIONS: Final = "https://coledger.org/ns#"
+SAME_AS: Final = "http://www.w3.org/2002/07/owl#sameAs"
+"""The foreign IRI a record was imported with (jsonld_identities.py, jsonld_import.py)."""
 
 # Event properties by kind of value (VF names; atLocation is the one extension).
 REFERENCES: Final = (
@@ -113,7 +116,9 @@ def node_id(address: str) -> str:
 
 
 def agent_iri(agent: str) -> str:
-    return AGENT_PREFIX + agent
+    """A member as urn:coledger:agent:<agent id>; an external agent (an event's party named
+    by its Agent entry's address) as that entry, urn:coledger:<address>."""
+    return AGENT_PREFIX + agent if is_member(agent) else node_id(agent)
 
 
 def _unit(unit: str) -> str:
