@@ -433,6 +433,12 @@ def import_vf_jsonld(ledger: Ledger, document: Any, agents: Mapping[str, str],
         raise LocalError(f"not a ValueFlows document coledger can import: {e}") from None
     if ledger.agent.head() is None:
         raise LocalError("this agent has not joined a network: create or join one first")
+    if as_iri is not None and graph["events"] and not any(
+            as_iri in (e.get("provider"), e.get("receiver")) for _, e in graph["events"]):
+        named = sorted({e[k] for _, e in graph["events"] for k in ("provider", "receiver")
+                        if isinstance(e.get(k), str)})
+        raise LocalError(f"--as {as_iri}: no event of the document names this agent; it "
+                         f"names {', '.join(named[:4])}" + (" ..." if len(named) > 4 else ""))
     job = _Import(ledger, graph, agents, as_iri)
     ledger.agent.commit(job.build, job.check)
     return {

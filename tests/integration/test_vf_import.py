@@ -274,6 +274,14 @@ def test_an_event_of_others_is_left_out_with_as_and_refused_without(
     assert result["left_out"] == 1 and result["imported"] == 5
 
 
+def test_as_must_name_an_agent_of_the_document(home: CliHome) -> None:
+    before = home.length()
+    err = home.fails("import", "--format", "vf-jsonld", str(CORPUS / "trade.jsonld"),
+                     "--as", "https://nobody.example/")
+    assert "--as https://nobody.example/: no event of the document names this agent" in err
+    assert "https://mill.example/coop" in err and home.length() == before
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (lambda d: d.update({"@context": "https://w3id.org/valueflows/ont/vf.jsonld"}),
      "remote @context https://w3id.org/valueflows/ont/vf.jsonld is not fetched"),

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import rdflib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zomes.accounting.common import AccountingError
 from zomes.accounting.jsonld import VF, MalformedDocument
@@ -108,3 +110,25 @@ def test_another_systems_planning_records_are_counted_not_refused() -> None:
     graph = read_vf_graph(doc)
     assert graph["unread"][VF + "Commitment"] == 1
     assert all(not records for records in graph["planning"].values())
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.sampled_from(["@id", "@type", "@vocab", "@graph", "@context", "@value", "@list",
+                       "vf:action", "provider", VF + "EconomicEvent", "_:b0", "urn:x"]),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.sampled_from(["@id", "@type", "@context", "@graph", "@vocab", "@value",
+                                       "action", "provider", "resourceQuantity", "hasUnit",
+                                       "vf", "hasNumericalValue", "x"]), inner, max_size=5),
+    max_leaves=20)
+
+
+@given(JSON)
+@settings(max_examples=300, deadline=None)
+def test_reading_any_json_raises_only_malformed_document(document: Any) -> None:
+    """A document is a user's file, not trusted: whatever it holds, reading it returns or
+    raises MalformedDocument (one line), never pyld's or Python's own errors."""
+    try:
+        read_vf_graph(document)
+    except MalformedDocument as error:
+        assert "\n" not in str(error)

@@ -115,7 +115,7 @@ def expand(document: Any) -> tuple[list[Any], Callable[[str], str]]:
             ) from None
         code = getattr(error, "code", None) or type(error).__name__
         raise MalformedDocument(f"not valid JSON-LD: {code}") from None
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+    except Exception as error:  # pyld's own, on input it did not foresee: never ours to raise
         raise MalformedDocument(f"not valid JSON-LD: {type(error).__name__}") from None
     return (_normal(expanded) if isinstance(expanded, list) else []), iri_of
 

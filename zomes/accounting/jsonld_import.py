@@ -149,6 +149,8 @@ def read_vf_graph(document: Any, *, strict: bool = False) -> dict[str, Any]:
     events: list[tuple[str | None, dict[str, Any]]] = []
     implied: dict[int, dict[str, str]] = {}  # id(event node) -> inputOf/outputOf by nesting
     for node in nodes:
+        if _kind_of(node) != "Process":
+            continue
         for key, field in NESTED_FLOWS.items():
             for child in node.get(key, []):
                 if isinstance(child, dict):
