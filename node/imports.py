@@ -34,7 +34,7 @@ from typing import Any
 
 from node.core.actions import Create
 from node.core.cid import Cid
-from node.core.errors import LocalError
+from node.core.errors import Field, LocalError, Phrased
 from node.core.ops import Op, OpType
 from node.core.outcome import Invalid, Unresolved
 from node.core.scratch import Scratch
@@ -64,6 +64,10 @@ _KINDS: dict[str, type[VfEntry]] = {
     "resources": EconomicResource, "processes": Process, "specs": ResourceSpecification,
     "agents": Agent,
 }  # fmt: skip
+
+
+class NotInTheDocument(Phrased):
+    """The IRI given as this cooperative's is no party to any event of the document."""
 
 
 def _iri(value: str) -> str:
@@ -437,8 +441,10 @@ def import_vf_jsonld(ledger: Ledger, document: Any, agents: Mapping[str, str],
             as_iri in (e.get("provider"), e.get("receiver")) for _, e in graph["events"]):
         named = sorted({e[k] for _, e in graph["events"] for k in ("provider", "receiver")
                         if isinstance(e.get(k), str)})
-        raise LocalError(f"--as {as_iri}: no event of the document names this agent; it "
-                         f"names {', '.join(named[:4])}" + (" ..." if len(named) > 4 else ""))
+        raise NotInTheDocument(
+            Field("as", "this cooperative's IRI"), f" {as_iri}: no event of the document "
+            f"names this agent; it names {', '.join(named[:4])}" + (
+                " ..." if len(named) > 4 else ""))
     job = _Import(ledger, graph, agents, as_iri)
     ledger.agent.commit(job.build, job.check)
     return {
