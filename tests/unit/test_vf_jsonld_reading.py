@@ -132,3 +132,16 @@ def test_reading_any_json_raises_only_malformed_document(document: Any) -> None:
         read_vf_graph(document)
     except MalformedDocument as error:
         assert "\n" not in str(error)
+
+
+def test_language_tagged_notes_and_lists_read_as_their_values() -> None:
+    doc = corpus("trade")
+    pay = next(n for n in doc["@graph"] if n["@id"] == "mill:event/pay-farm")
+    pay["note"] = {"@value": "Weizen, Rechnung 4", "@language": "de"}
+    spec = next(n for n in doc["@graph"] if n["@id"] == "mill:spec/flour")
+    spec["vf:resourceClassifiedAs"] = {"@list": ["type 550", "organic"]}
+    graph = read_vf_graph(doc)
+    assert dict(graph["events"])["https://mill.example/event/pay-farm"]["note"] == (
+        "Weizen, Rechnung 4")
+    assert graph["specs"]["https://mill.example/spec/flour"]["resourceClassifiedAs"] == [
+        "type 550", "organic"]

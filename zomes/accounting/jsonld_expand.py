@@ -154,6 +154,8 @@ def _normal(value: Any) -> Any:
     for key, item in value.items():
         if key == "@value":
             out[key] = item
+        elif key.startswith("@") and key not in ("@type", "@id"):
+            out[key] = _normal(item)  # @graph, @list, @set, @language, @index...
         elif key == "@type":
             out[key] = [vf_iri(t) for t in item] if isinstance(item, list) else vf_iri(item)
         elif key == "@id":

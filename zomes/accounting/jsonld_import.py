@@ -276,6 +276,9 @@ def _literal(value: Any) -> Any:
 def read_value(kind: str, values: list[Any]) -> Any:
     """One property's values as content (references as IRIs); MalformedDocument or
     AccountingError/UnitError when they are not of that kind."""
+    values = [v for value in values for v in (
+        value["@list"] if isinstance(value, dict) and isinstance(value.get("@list"), list)
+        else [value])]  # an ordered list (@list) is its items
     if kind == "labels":
         return [str(v["@id"]) if isinstance(v, dict) and "@id" in v else str(_literal(v))
                 for v in values]
