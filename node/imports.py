@@ -52,6 +52,7 @@ from zomes.valueflows.entries import (
     Process,
     ResourceSpecification,
     VfEntry,
+    is_member,
 )
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.zome import ChainView, entry_type
@@ -252,7 +253,10 @@ class _Import:
                 return address
             raise self._missing("the process", iri)
         content.setdefault("name", _tail(iri))
-        content["inScopeOf"] = [self.agent(a) for a in content.get("inScopeOf", [])]
+        scope = [self.agent(a) for a in content.get("inScopeOf", [])]
+        content["inScopeOf"] = [a for a in scope if is_member(a)]  # a member's scope only
+        if len(content["inScopeOf"]) < len(scope):
+            self._unread("inScopeOf")  # an external agent: not recorded
         for key, name in (("plannedWithin", "Plan"), ("basedOn", "ProcessSpecification")):
             address = self._address(key, content.pop(key, None))
             if address is not None:
@@ -294,9 +298,13 @@ class _Import:
             return None
         address = address_in(iri)
         if address is None:
-            unread = self.graph["unread"]
-            unread[VF + field] = unread.get(VF + field, 0) + 1
+            self._unread(field)
         return address
+
+    def _unread(self, field: str) -> None:
+        """Count a VF property left out as one the document holds and coledger does not."""
+        unread = self.graph["unread"]
+        unread[VF + field] = unread.get(VF + field, 0) + 1
 
     def _mine(self, event: Mapping[str, Any]) -> bool:
         """Whether this agent is a party to the event (after the agents' mapping)."""
