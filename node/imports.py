@@ -13,8 +13,9 @@ reads both); what the events refer to is resolved by IRI:
 - specifications: this chain's or one held here (shared knowledge is not duplicated), one
   imported before, else a copy;
 - agents: `--as IRI` and `--agent OLD=me` name this agent; `urn:coledger:agent:<id>` is a
-  member, kept (or mapped with `--agent`); any other IRI is an external agent: an Agent
-  entry of this chain with that `sameAs` (made once), which events name by its address.
+  member if this home knows it (itself, the progenitor, an author it holds) or `--agent`
+  maps it; any other agent is an external agent: an Agent entry of this chain with that
+  `sameAs` (made once), which events name by its address.
 
 Events are recorded in dependency order (zomes/accounting/jsonld_order.py); a resource
 the document gives only with its quantities, that no event of it creates, is opened with a
@@ -115,6 +116,10 @@ class _Import:
                 if isinstance(value, dict) and isinstance(value.get("sameAs"), str):
                     self.same_as[(record.action.entry_type, value["sameAs"])] = str(
                         record.address)
+        # the members this home knows: itself, the progenitor, the authors it holds; any
+        # other urn:coledger:agent:<id> (another network's) is an external agent here
+        self.members = {self.me, ledger.dna.progenitor,
+                        *(str(a) for a in ledger.dht.activity_authors())}
         self.units = self._units_named()
         self.planning = PlanningImport(self, graph["planning"], graph["withdrawn"])
 
@@ -276,8 +281,8 @@ class _Import:
             return self.agents.get(value, value)
         if value == self.as_iri or value in self.agents:
             return self.agents.get(value, self.me)
-        if value.startswith(AGENT_PREFIX):
-            member = value.removeprefix(AGENT_PREFIX)
+        member = value.removeprefix(AGENT_PREFIX)
+        if value.startswith(AGENT_PREFIX) and (member in self.agents or member in self.members):
             return self.agents.get(member, member)
         address = address_in(value)
         if address is not None and address in self.view.agent_entries:

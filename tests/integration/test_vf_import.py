@@ -251,16 +251,26 @@ def test_a_network_export_imported_as_one_member_gives_that_members_graph(
                       identified(own, {}))
 
 
-def test_an_agent_named_by_coledgers_agent_iri_stays_a_member(
+def test_an_agent_of_another_network_is_external_unless_mapped(
         home: CliHome, tmp_path: Path) -> None:
-    """urn:coledger:agent:<id> is a member (kept as the agent id), never an external agent."""
-    doc = load("vocab")
-    member = "12D3KooW" + "B" * 44
-    doc["@graph"][0]["hasInput"][1]["provider"] = f"urn:coledger:agent:{member}"
-    result = imported(home, write(tmp_path / "m.jsonld", doc), WHO["vocab"])
-    assert result["external_agents"] == 0
-    assert ("work", "6", "hour", None) in events(home)
-    assert member[:12] in home.text("report", "flows")
+    """urn:coledger:agent:<id> is a member when this home knows it (itself, the progenitor,
+    an author it holds) or `--agent ID=ID` says so; else another network's agent, external
+    here: the sale to it needs no countersigning."""
+    doc = load("trade")
+    other = "12D3KooW" + "B" * 44
+    text = json.dumps(doc).replace('"farm:coop"', f'"urn:coledger:agent:{other}"')
+    path = write(tmp_path / "other.jsonld", json.loads(text))
+    result = imported(home, path, WHO["trade"])
+    assert result["external_agents"] == 1
+    assert ("transfer", "300", "euro", f"urn:coledger:agent:{other}") in events(home)
+    assert "Valley Farm (external)" in home.text("report", "flows")
+    fresh = CliHome(tmp_path / "mapped", home.capsys)
+    fresh("init", "--name", "Mill")
+    fresh("network", "create", "mapped", "--out", str(tmp_path / "mapped.network.json"))
+    err = fresh.fails("import", "--format", "vf-jsonld", path, "--as", WHO["trade"],
+                      "--agent", f"{other}={other}")
+    # a member: its side of the purchase is its own to sign (countersigned), not the mill's
+    assert "rejected by check_author_is_provider" in err
 
 
 def test_an_event_of_others_is_left_out_with_as_and_refused_without(
