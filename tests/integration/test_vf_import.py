@@ -336,3 +336,38 @@ def test_foreign_identities_survive_a_coledger_export_and_import(
     renames = {f"urn:coledger:agent:{two}": f"urn:coledger:agent:{one}"}
     assert isomorphic(identified(again, renames), identified(first, {}))
     assert inventory(second) == INVENTORY["manufacturing"]
+
+
+def test_a_network_document_with_transfers_imports_as_one_member(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The farm -> mill -> bakery story as a network export (zomes/accounting/testing.py),
+    imported as the mill of a new network: its events are recorded, the farm and the
+    bakery it traded with (countersigned there) and its worker are external agents here,
+    and its export is the mill's part of the network's graph."""
+    from zomes.accounting.jsonld import to_vf_jsonld
+    from zomes.accounting.testing import agent_id, bread_chain
+
+    monkeypatch.setenv("COLEDGER_PASSPHRASE", PASS)
+    chain = bread_chain()
+    network = to_vf_jsonld(chain.events, chain.processes, chain.resources, chain.specs,
+                           chain.agents)
+    mill = new_home(tmp_path, capsys, "mill")
+    mill_iri = f"urn:coledger:agent:{agent_id('mill')}"
+    result = imported(mill, write(tmp_path / "network.jsonld", network), mill_iri)
+    assert result["imported"] == 8 and result["left_out"] == 11
+    assert result["external_agents"] == 3  # the farm, the bakery, Ben
+    assert inventory(mill)["flour"] == "0" and inventory(mill)["bran"] == "200"
+    mine = [(a, e) for a, e in chain.events if agent_id("mill") in (e.provider, e.receiver)]
+    named = {p for _, e in mine for p in (e.provider, e.receiver)}
+    resources = {r: chain.resources[r] for _, e in mine
+                 for r in (e.resource_inventoried_as, e.to_resource_inventoried_as) if r}
+    specs = {s: chain.specs[s] for s in {r.conforms_to for r in resources.values()}
+             | {e.resource_conforms_to for _, e in mine} if s in chain.specs}
+    processes = {p: chain.processes[p] for _, e in mine for p in (e.input_of, e.output_of)
+                 if p in chain.processes}
+    part = to_vf_jsonld(mine, processes, resources, specs,
+                        {a: chain.agents[a] for a in named})
+    again = mill.text("export", "--format", "vf-jsonld")
+    renames = {f"urn:coledger:agent:{mill.agent_id}": mill_iri}  # type: ignore[attr-defined]
+    assert isomorphic(identified(again, renames), identified(json.dumps(part), {}))
