@@ -7,7 +7,8 @@ reads both); what the events refer to is resolved by IRI:
 
 - resources: this chain's own (`urn:coledger:<address>`), else one imported before (its
   `sameAs` is the IRI, or the node's own sameAs), else a copy of the file's node (or, for
-  an IRI the file gives no node for, a record named after it), `sameAs` the IRI;
+  an IRI the file gives no node for, a record named after it), `sameAs` the IRI (another
+  home's `urn:coledger:` one too: its export imported twice adds nothing);
 - processes: the same, or one held here (another agent's process, as `record --input-of`
   may name);
 - specifications: this chain's or one held here (shared knowledge is not duplicated), one
@@ -172,19 +173,17 @@ class _Import:
     def _known(self, kind: str, iri: str) -> tuple[str | None, dict[str, Any] | None]:
         """The record here the IRI stands for (copied before, or imported before: by
         sameAs), else None and the file's content for it (None: the file has none), with
-        `sameAs` the foreign IRI (coledger's own `urn:coledger:` IRIs are not kept: another
-        home's records are copied, as they always were)."""
+        `sameAs` the IRI it is known by (its node's own sameAs, else its IRI: another
+        home's `urn:coledger:` one too, which exports leave out)."""
         if iri in self.copies:
             return self.copies[iri], None
         content = self.graph[kind].get(iri)
-        identity = (content or {}).get("sameAs") or (iri if address_in(iri) is None else None)
-        found = self.same_as.get((entry_type(_KINDS[kind]), identity or ""))
+        identity = (content or {}).get("sameAs") or iri
+        found = self.same_as.get((entry_type(_KINDS[kind]), identity))
         if found is not None:
             self.copies[iri] = found
             return found, None
-        if content is None or identity is None:  # coledger's own records: copied as they are
-            return None, None if content is None else dict(content)
-        return None, {**content, "sameAs": identity}
+        return None, None if content is None else {**content, "sameAs": identity}
 
     def _missing(self, what: str, iri: str) -> LocalError:
         return LocalError(

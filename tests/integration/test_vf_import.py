@@ -225,6 +225,9 @@ def test_an_agents_export_round_trips_to_the_same_graph(
     again = other.text("export", "--format", "vf-jsonld")
     renames = {f"urn:coledger:agent:{me}": farm_iri}
     assert isomorphic(identified(again, renames), identified(first, {}))
+    length = other.length()
+    second = imported(other, str(tmp_path / "farm.jsonld"), farm_iri)
+    assert second["imported"] == 0 and other.length() == length  # twice adds nothing
     # and once more: the second home's export into a third keeps the first identities
     third = new_home(tmp_path, capsys, "farm3", "Farm")
     me3 = third.agent_id  # type: ignore[attr-defined]
