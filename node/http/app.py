@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from node.http.access import COOKIE, SECURITY_HEADERS, Access, Sessions, same
 from node.http.door import Door, Refused
@@ -88,14 +88,19 @@ def make_app(door: Door, token: str, *, origin: str | Collection[str] | None,
         """The place of the dashboard until its pages are given."""
         return templates.TemplateResponse(request, "home.html", {})
 
+    async def status(request: Request) -> Response:
+        """The running node's status, as `coledger status --json` gives it."""
+        return JSONResponse(await door.call("status"))
+
     routes: list[BaseRoute] = [
+        Route("/api/status", status, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     if graphql is not None:
-        routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+        routes.append(Route("/graphql", AsgiApp(graphql), methods=["GET", "POST"]))
     routes.extend(pages if pages is not None else [Route("/", home, methods=["GET"])])
     app = Starlette(
         routes=routes,
@@ -105,6 +110,17 @@ def make_app(door: Door, token: str, *, origin: str | Collection[str] | None,
     app.state.door = door
     app.state.templates = templates
     return app
+
+
+class AsgiApp:
+    """`app` as a Route serves it: whole, even a plain function (which Route would call
+    with a Request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 async def refused_answer(request: Request, error: Exception) -> Response:
