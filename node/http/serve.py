@@ -51,8 +51,7 @@ def bind_http(host: str, port: int) -> socket.socket:
         sock.close()
         if e.errno == errno.EADDRINUSE:
             raise HttpAddressInUse(
-                f"HTTP address in use: {where} (is another node running? "
-                "give --http HOST:PORT or --no-http)") from None
+                f"HTTP address in use: {where} (is another node running?)") from None
         raise LocalError(f"cannot serve HTTP on {where}: {e.strerror or e}") from None
     return sock
 

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from node.core.errors import LocalError
+from node.core.refusals import NoKey
 
 TOKEN_FILE = "http-token"
 
@@ -29,7 +30,7 @@ def http_token(home: Path, *, rotate: bool = False) -> str:
         if text:
             return text
     if not Path(home).is_dir():
-        raise LocalError(f"{home} is not a home: run `coledger init` first")
+        raise NoKey(f"no agent key at {home}")
     token = secrets.token_urlsafe(32)
     fresh = path.with_name(f".{TOKEN_FILE}.{secrets.token_hex(4)}")
     try:  # written aside with mode 0600 from the start, then put in place at once

@@ -111,6 +111,5 @@ def test_an_http_port_in_use_is_one_line(tmp_path: Path) -> None:
         )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.strip() == (f"coledger: error: HTTP address in use: 127.0.0.1:{port} "
-                                   "(is another node running? give --http HOST:PORT or "
-                                   "--no-http)")
+                                   "(is another node running?)")
     assert not (home / "node.sock").exists()
