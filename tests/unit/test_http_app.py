@@ -151,6 +151,18 @@ def test_a_cookie_post_that_names_no_origin_is_refused() -> None:
     http, fake, csrf = logged_in()
     done = http.post("/record", data={"what": "bread", "csrf_token": csrf})
     assert done.status_code == 403 and fake.recorded == []
+    login = http.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    assert login.status_code == 403 and "set-cookie" not in login.headers
+
+
+def test_a_page_form_gets_the_sessions_csrf_token_and_a_bearer_call_none() -> None:
+    http, _, csrf = logged_in()
+    assert len(csrf) >= 43
+    assert f'value="{csrf}"' in http.get("/", headers={"Accept": "text/html"}).text
+    other, _, other_csrf = logged_in()
+    assert other_csrf != csrf  # one per session
+    fresh, _ = client()
+    assert "csrf_token" not in fresh.get("/", headers=BEARER).text
 
 
 def test_logout_ends_the_session() -> None:
