@@ -21,11 +21,10 @@ from node.core.cid import Cid
 from node.core.errors import CoreError, HeadMoved
 from node.core.records import Entry, Record, SignedAction
 from node.core.refusals import ChainBehind
-from node.store import sessions
+from node.store import schema, sessions
 from node.store.db import Db, StoreError, mapped, open_db, open_readonly
+from node.store.schema import SCHEMA_VERSION
 from node.store.sessions import SessionCommit
-
-SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -317,10 +316,16 @@ def _record(action: bytes, signature: bytes, entry: bytes | None) -> Record:
 @contextmanager
 def open_store(path: Path, *, create: bool = False) -> Iterator[Store]:
     """Open (or with `create`, create) a home's database; closed on exit. A database or
-    home that cannot be written is opened read-only: reads work, writes raise ReadOnlyHome."""
+    home that cannot be written is opened read-only: reads work, writes raise ReadOnlyHome.
+    An older database is migrated first (node/store/schema.py), a newer one refused."""
     db = open_db(path, create=create)
     try:
-        if not db.readonly:
+        if db.readonly:
+            schema.check_readable(db)
+        else:
+            fresh = schema.is_fresh(db)
+            if not fresh:
+                schema.migrate(db)
             with mapped(f"opening {db.path}"):
                 db.executescript(_SCHEMA)
                 db.executescript(sessions.SCHEMA)
@@ -328,6 +333,8 @@ def open_store(path: Path, *, create: bool = False) -> Iterator[Store]:
                     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION).encode(),),
                 )
+            if fresh:
+                schema.stamp_fresh(db)
     except BaseException:
         db.close()
         raise
