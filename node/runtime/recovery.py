@@ -148,7 +148,7 @@ class OwnChain:
             await self.recover()
         except CoreError as e:
             log.warning("the restored chain could not take back its records from the"
-                        " network (%s): writes stay refused; see `coledger chain recover`", e)
+                        " network (%s): writes stay refused until a recovery succeeds", e)
             return
         self.unchecked = False
     async def check_on_start(self) -> None:
