@@ -201,6 +201,12 @@ class OwnChain:
         local = list(store.records())
         plan = plan_recovery(me, local, [*network, *held])
         if not self.answered and not plan.append:
+            if force and self.unchecked and self.mark is None:  # (a member alone: no one
+                clear_unchecked(store)                          # to compare with)
+                self.unchecked = False
+                log.warning("restored chain accepted as it is (forced): no member answered")
+                return {"restored": 0, "dropped": 0, "set_aside": 0,
+                        "head_seq": plan.head_seq, "accepted_unchecked": True}
             raise NoPeerAnswered("no peer answered with this chain: nothing restored"
                                  " (is the network reachable? give a member's address with"
                                  " ", Field("bootstrap", "bootstrap"), ")")
