@@ -274,11 +274,11 @@ def restore_backup(source: Path, home: Path, passphrase: PassphraseSource) -> di
         f = open(source, "rb")  # noqa: SIM115 (closed below)
     except OSError as e:
         raise LocalError(f"cannot read {source}: {e.strerror or e}") from None
-    home.parent.mkdir(parents=True, exist_ok=True)
     staging = home.with_name(f".{home.name}.restoring-{os.getpid()}")
     try:
         with f:
             header = read_header(f, source)
+            home.parent.mkdir(parents=True, exist_ok=True)
             staging.mkdir(mode=0o700)
             key_path = staging / KEY_FILE
             _write_new(key_path, [header.key_file])

@@ -52,6 +52,7 @@ def test_a_backup_restores_into_an_empty_home_that_waits_for_the_network(
     assert made["head_seq"] == 5 and set(made["files"]) >= {"coledger.db", "network.json",
                                                            "agent.key"}
     specs(home, capsys, 2, start=3)  # (after the backup: not in it)
+    (tmp_path / "again").mkdir()  # (an empty directory will do)
     restored = CliHome(tmp_path / "again", capsys)
     done = restored("restore", str(backup))
     assert done["head_seq"] == 5 and done["agent_id"] == made["agent_id"]
@@ -82,6 +83,7 @@ def test_a_damaged_cut_or_foreign_backup_is_refused(home: Path, tmp_path: Path, 
     manifest_end = stream + 4 + struct.unpack(">I", good[stream:stream + 4])[0]
     cases["cut at a frame"] = good[:manifest_end]  # (the files and the final frame gone)
     cases["not one"] = b"SQLite format 3\x00" + good[16:]
+    cases["header"] = good.replace(b'"format":1', b'"format":"one"', 1)
     other, _ = fast_home(tmp_path, "other")  # another agent's key, the same passphrase
     header_end = good.index(b"\n", len(MAGIC)) + 1
     header = json.loads(good[len(MAGIC):header_end])
@@ -92,6 +94,8 @@ def test_a_damaged_cut_or_foreign_backup_is_refused(home: Path, tmp_path: Path, 
                 "cut": "is damaged or cut short: nothing was restored",
                 "cut at a frame": "is damaged or cut short: nothing was restored",
                 "not one": "is not a coledger backup",
+                "header": "is a backup of format one; this coledger reads format 1: upgrade"
+                          " coledger",
                 "foreign key": "does not open with the key it carries (it was not written"
                                " with this agent's key, or it is damaged): nothing was restored"}
     for name, data in cases.items():
