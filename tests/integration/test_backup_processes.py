@@ -11,14 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.integration.processes import NodeProcess, cli, cooperatives, wait_until
+from tests.integration.test_rollback_processes import record
 
 pytestmark = pytest.mark.slow
 NAMES = ["farm", "mill", "bakery"]
-
-
-def record(home: Path, name: str) -> str:
-    return cli(home, "record", "raise", "--resource", f"new:{name}",
-               "--quantity", "1 kg")["address"]
 
 
 def length(home: Path) -> int:
