@@ -148,13 +148,28 @@ def _push(out: IO[bytes], state: Any, message: bytes, aad: bytes | None = None,
 
 
 def _private_dir(home: Path) -> Path:
-    """A fresh directory only we may read, in the home (same disk, already private)."""
+    """A fresh directory only we may read, in the home (same disk, already private); the
+    snapshots a killed backup left behind are removed first."""
+    for old in home.glob(".backup-*-*"):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
     path = home / f".backup-{os.getpid()}-{time.monotonic_ns()}"
     try:
         path.mkdir(mode=0o700)
     except OSError as e:
         raise LocalError(f"cannot write a snapshot in {home}: {e.strerror or e}") from None
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (another user's process: alive)
+        return True
+    return True
 
 
 @contextmanager

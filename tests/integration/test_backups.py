@@ -43,8 +43,12 @@ def specs(home: Path, capsys, count: int, start: int = 0) -> None:
 def test_a_backup_restores_into_an_empty_home_that_waits_for_the_network(
         home: Path, tmp_path: Path, capsys) -> None:
     specs(home, capsys, 3)
+    stale = home / ".backup-4194999-1"  # (left by a backup killed mid-way: no such pid)
+    stale.mkdir()
+    (stale / "coledger.db").write_bytes(b"an old snapshot")
     coledger = CliHome(home, capsys)
     made = coledger("backup", str(tmp_path / "coop.backup"))
+    assert not stale.exists()
     backup = tmp_path / "coop.backup"
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert backup.read_bytes().startswith(MAGIC)
