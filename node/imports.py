@@ -20,7 +20,8 @@ reads both); what the events refer to is resolved by IRI:
 
 Events are recorded in dependency order (zomes/accounting/jsonld_order.py); a resource
 the document gives only with its quantities, that no event of it creates, is opened with a
-`raise` of what it held before them (its opening balance). An event already here (same
+`raise` of what it held before them (its opening balance; never for a coledger record,
+whose stated quantities are what its events left). An event already here (same
 address, or the same content once its references are resolved: the document imported
 before) is skipped, so importing a document twice adds nothing. With `--as`, an event
 this agent is no party to is left out (reported): only a party records an event.
@@ -397,13 +398,14 @@ class _Import:
 
     def _open_balances(self, scratch: Scratch, events: list[Any]) -> None:
         """A `raise` of what each resource given only with its quantities held before the
-        document's events (jsonld_order.opening_balance), unless it is here already or
-        another agent is accountable for it."""
+        document's events (jsonld_order.opening_balance), unless it is here already,
+        another agent is accountable for it, or it is a coledger record (named
+        `urn:coledger:<address>`): a coledger export states what its events left (a
+        coledger resource starts empty), so its quantities are never an opening balance and
+        its events are judged by the chain's own rules (check_balance)."""
         for iri, stated in self.graph["quantities"].items():
             self.label = f"the opening balance of {iri}"
-            address = address_in(iri)
-            if (address is not None and address in self.view.resources) or self._known(
-                    "resources", iri)[0] is not None:
+            if address_in(iri) is not None or self._known("resources", iri)[0] is not None:
                 continue
             owner = self.graph["resources"][iri].get("primaryAccountable")
             if owner is not None and self._party(owner) != self.me:
