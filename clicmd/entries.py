@@ -86,6 +86,9 @@ def import_summary(result: dict[str, Any]) -> str:
                      f"(resource {opened['resource']})")
     if result.get("left_out"):
         lines.append(f"left out {result['left_out']} events this cooperative is no party to")
+    for record in planned.get("not_authored", []):
+        lines.append(f"not imported: {record['class']} {clean(record['iri'])}: "
+                     f"{record['reason']}")
     unread = result.get("unread") or {}
     if unread:
         lines.append("not recorded (no coledger field): " + ", ".join(

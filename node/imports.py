@@ -267,8 +267,8 @@ class _Import:
             self._unread("inScopeOf")  # an external agent: not recorded
         for key, name in (("plannedWithin", "Plan"), ("basedOn", "ProcessSpecification")):
             address = self._address(key, content.pop(key, None))
-            if address is not None:
-                content[key] = self.planning.record(name, address)
+            if address is not None and (here := self.planning.record(name, address)):
+                content[key] = here
         finished = content.pop("finished", False)
         new = self._create(iri, Process, content, "processes")
         if finished and new not in self.own:  # finished after its events are in
@@ -299,11 +299,10 @@ class _Import:
         return self._create(value, Agent, content, "agents")
 
     def _address(self, field: str, iri: str | None) -> str | None:
-        """The address of a planning record named by coledger's IRI; another system's
-        (a commitment, a plan, a process specification coledger cannot copy) is left out
-        and counted as unread."""
-        if iri is None:
-            return None
+        """The address of a planning record named by coledger's IRI, the IRI of another
+        system's record the document holds; any other IRI is left out (counted unread)."""
+        if iri is None or self.planning.holds(iri):
+            return iri
         address = address_in(iri)
         if address is None:
             self._unread(field)
@@ -316,7 +315,10 @@ class _Import:
 
     def _mine(self, event: Mapping[str, Any]) -> bool:
         """Whether this agent is a party to the event (after the agents' mapping)."""
-        return self.me in (self._party(event.get("provider")), self._party(event.get("receiver")))
+        return self.is_me(event.get("provider")) or self.is_me(event.get("receiver"))
+
+    def is_me(self, value: Any) -> bool:
+        return self._party(value) == self.me
 
     def _party(self, value: Any) -> str | None:
         if not isinstance(value, str):

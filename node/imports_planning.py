@@ -13,6 +13,12 @@ again. A countersigned agreement and its clauses are left out (reported): only i
 parties' two signatures make one. A copy gets the links such a record has (an open
 proposal's and a recipe's listings, a commitment's or claim's party links); a withdrawn
 proposal is not listed.
+
+Another system's records (named by their own IRIs: jsonld_foreign.py) are copied by the
+same rules, each with `sameAs` its IRI (a second import finds it by that), a party of an
+intent or commitment possibly an external agent (the other party: an Agent entry); one this
+agent may not author (another member's commitment, an intent of someone else) is left out
+and reported, not fatal, as is what names only such records (a proposal of others' intents).
 """
 
 from __future__ import annotations
@@ -26,7 +32,15 @@ from node.core.scratch import Scratch
 from zomes.accounting.jsonld import node_id
 from zomes.accounting.jsonld_planning import CLASSES, PROPERTIES
 from zomes.valueflows.commitments import PARTY_LINK, party_base
-from zomes.valueflows.entries import Claim, Commitment, Intent, Proposal, Recipe, VfEntry
+from zomes.valueflows.entries import (
+    Claim,
+    Commitment,
+    Intent,
+    Proposal,
+    Recipe,
+    VfEntry,
+    is_member,
+)
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.offers import ZOME
 from zomes.valueflows.proposals import PROPOSAL_LINK, proposal_bases, proposal_tag
@@ -54,8 +68,10 @@ class Host(Protocol):
     scratch: Scratch | None
     labels: dict[Cid, str]
     events: dict[str, str]
+    same_as: dict[tuple[str, str], str]  # (entry type, sameAs) -> this chain's record
 
     def agent(self, agent: str) -> str: ...
+    def is_me(self, agent: str) -> bool: ...
     def spec(self, address: str) -> str: ...
     def process(self, address: str) -> str: ...
     def resource(self, address: str) -> str: ...
@@ -69,11 +85,16 @@ class PlanningImport:
     def __init__(self, host: Host, planning: Mapping[str, Mapping[str, dict[str, Any]]],
                  withdrawn: set[str]) -> None:
         self.host, self.planning, self.withdrawn = host, planning, withdrawn
-        self.done: dict[str, str] = {}  # address in the file -> address here
+        self.done: dict[str, str | None] = {}  # address (IRI) in the file -> address here
         self.busy: set[str] = set()
         self.created = {name: 0 for name in CLASSES}
         self.already = 0  # records found on this chain (by address or content)
         self.contents: dict[str, dict[str, Any]] = {}  # address here -> its content
+        self.not_authored: list[dict[str, str]] = []  # another system's, left out
+
+    def holds(self, iri: str) -> bool:
+        """Whether the document holds another system's planning record of this IRI."""
+        return ":" in iri and any(iri in records for records in self.planning.values())
 
     def before_events(self) -> None:
         """Every record but the claims (which name their triggering events)."""
@@ -87,15 +108,21 @@ class PlanningImport:
             self.record("Claim", address)
 
     def rewrite_event(self, event: dict[str, Any]) -> None:
-        """An event's references to planning records, to their copies."""
+        """An event's references to planning records, to their copies (a record left out:
+        the reference too)."""
         for key, name in EVENT_REFERENCES.items():
             if key in event:
-                event[key] = self.record(name, event[key])
+                found = self.record(name, event.pop(key))
+                if found is not None:
+                    event[key] = found
 
-    def record(self, name: str, address: str) -> str:
-        """The address here of the file's record `address` (a `name`), copied if need be."""
+    def record(self, name: str, address: str) -> str | None:
+        """The address here of the file's record `address` (a `name`), copied if need be;
+        None for another system's record this agent may not author (reported)."""
         if address in self.done:
             return self.done[address]
+        if ":" in address and address in self.planning.get(name, {}):
+            return self._foreign(name, address)
         content = self.planning.get(name, {}).get(address)
         if content is None or self.host.on_chain(address):
             if content is not None:
@@ -115,14 +142,58 @@ class PlanningImport:
         self.done[address] = new
         return new
 
+    def _foreign(self, name: str, iri: str) -> str | None:
+        """Another system's record: the one imported before (by its sameAs), else a copy
+        if this agent may author it, else None (reported in `not_authored`)."""
+        content = self.planning[name][iri]
+        type_name = f"valueflows.{name}"
+        found = self.host.same_as.get((type_name, content["sameAs"]))
+        if found is not None:
+            self.already += 1
+            self.done[iri] = found
+            return found
+        if name in PARTY_BOUND and not any(
+                isinstance(content.get(k), str) and self.host.is_me(content[k])
+                for k in ("provider", "receiver")):
+            return self._left_out(name, iri, "this cooperative is neither its provider nor "
+                                  "its receiver: only a party may author it")
+        if iri in self.busy:
+            raise LocalError(f"{name} {iri} refers to itself")
+        self.busy.add(iri)
+        outer, self.host.label = self.host.label, f"{name} {iri}"
+        try:
+            rewritten = self._rewritten(content)
+            if name == "Proposal" and content.get("publishes") and not rewritten.get(
+                    "publishes"):
+                return self._left_out(name, iri, "it publishes no intent this cooperative "
+                                      "may author")
+            new: str | None = self._copy(name, iri, rewritten)
+        finally:
+            self.host.label = outer
+            self.busy.discard(iri)
+        self.done[iri] = new
+        return new
+
+    def _left_out(self, name: str, iri: str, reason: str) -> None:
+        self.not_authored.append({"class": name, "iri": iri, "reason": reason})
+        self.done[iri] = None
+        return None
+
     def _rewritten(self, content: Mapping[str, Any]) -> dict[str, Any]:
+        """References to records here (one to a record left out is dropped)."""
         out: dict[str, Any] = {}
         for key, value in content.items():
             kind = PROPERTIES[key][1]
-            many = kind.startswith("refs:")
-            values = list(value) if many or kind == "agents" else [value]
-            mapped = [self._reference(kind.partition(":")[2], kind, v) for v in values]
-            out[key] = mapped if many or kind == "agents" else mapped[0]
+            many = kind.startswith("refs:") or kind == "agents"
+            values = list(value) if many else [value]
+            mapped = [m for v in values
+                      if (m := self._reference(kind.partition(":")[2], kind, v)) is not None]
+            if key == "proposedTo":  # members only (an external agent is no one to ask)
+                mapped = [m for m in mapped if is_member(m)]
+            if many:
+                out[key] = mapped
+            elif mapped:
+                out[key] = mapped[0]
         return out
 
     def _reference(self, target: str, kind: str, value: Any) -> Any:
@@ -184,7 +255,7 @@ class PlanningImport:
         if isinstance(entry, Commitment | Claim):
             parties = dict.fromkeys((entry.provider, entry.receiver))
             return [(party_base(p), PARTY_LINK) for p in parties
-                    if p is not None and p != self.host.me]
+                    if p is not None and p != self.host.me and is_member(p)]
         return []
 
     def _content_here(self, address: str) -> dict[str, Any]:
@@ -198,4 +269,5 @@ class PlanningImport:
         """What was copied; what was here already; the countersigned agreements and
         clauses left out (only their parties' two signatures make them)."""
         return {"created": {k: v for k, v in self.created.items() if v},
-                "already_here": self.already, "countersigned_left_out": len(countersigned)}
+                "already_here": self.already, "countersigned_left_out": len(countersigned),
+                "not_authored": self.not_authored}

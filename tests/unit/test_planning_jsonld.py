@@ -48,7 +48,8 @@ from zomes.valueflows.units import Measure
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = ROOT / "zomes" / "valueflows" / "valueflows-1.0.ttl"
-DOCUMENTED_EXTENSIONS = {EXTENSIONS + name for name in ("atLocation", "withdrawn", "countersigned")}
+DOCUMENTED_EXTENSIONS = {EXTENSIONS + name for name in ("atLocation", "withdrawn", "countersigned")
+                         } | {"http://www.w3.org/2002/07/owl#sameAs"}  # (an imported record's)
 ME = "12D3KooW" + "A" * 44
 YOU = "12D3KooW" + "B" * 44
 T = 1_800_000_000_000_000
@@ -64,7 +65,8 @@ KG = Measure.of(100, "kilogram")
 def records() -> dict[str, VfEntry]:
     """One record of every class, every field of each set once."""
     return {
-        addr(0): ProcessSpecification(name="milling", image="m.png", note="stone mill"),
+        addr(0): ProcessSpecification(name="milling", image="m.png", note="stone mill",
+                                      same_as="https://mill.example/pspec/milling"),
         addr(1): RecipeProcess(name="milling", has_duration=Measure.of(2, "hour"),
                                process_conforms_to=addr(0), process_classified_as=("mill",),
                                image="r.png", note="n"),
@@ -169,7 +171,7 @@ def test_the_events_terms_keep_their_meaning_in_the_planning_context() -> None:
         term = PLANNING_CONTEXT[key]
         compact = term if isinstance(term, str) else term["@id"]
         prefix, _, suffix = compact.partition(":")
-        assert {"vf": VF, "coledger": EXTENSIONS}[prefix] + suffix == iri, key
+        assert {"vf": VF, "coledger": EXTENSIONS, "owl": str(OWL)}[prefix] + suffix == iri, key
 
 
 def by_class(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -31,6 +31,7 @@ from zomes.accounting.jsonld import (
     validated,
 )
 from zomes.accounting.jsonld_expand import expand, node_objects, vf_iri
+from zomes.accounting.jsonld_foreign import NAMING, read_foreign_planning
 from zomes.accounting.jsonld_planning import CLASSES, COUNTERSIGNED, PROPERTIES, WITHDRAWN
 from zomes.accounting.jsonld_planning import read_planning as _read_planning
 from zomes.valueflows.actions import ActionName
@@ -139,7 +140,8 @@ def read_vf_graph(document: Any, *, strict: bool = False) -> dict[str, Any]:
     `specs`, `agents` {IRI: content}; `quantities` {resource IRI: its stated quantity};
     `places` {location label: SpatialThing content} for the places it gives more than a
     name (coordinates, address);
-    the planning and recipe records (validated; coledger IRIs only) with the withdrawn
+    the planning and recipe records (coledger's own validated, by address; another
+    system's by IRI, references as IRIs: jsonld_foreign.py) with the withdrawn
     proposals and the countersigned agreements left out; `unread` {property IRI: count}.
     `strict`: a property coledger does not read is an error. Raises MalformedDocument."""
     expanded, iri_of = expand(document)
@@ -175,8 +177,12 @@ def read_vf_graph(document: Any, *, strict: bool = False) -> dict[str, Any]:
             events.append((iri if isinstance(iri, str) else None, content))
         elif isinstance(iri, str):
             found[kind][iri] = content
-    planning = _read_planning(_planning_nodes(nodes, by_id, unread), by_id, _address_of,
-                              _planning_value)
+    foreign: list[dict[str, Any]] = []
+    planning = _read_planning(_planning_nodes(nodes, by_id, unread, foreign), by_id,
+                              _address_of, _planning_value)
+    for name, records in read_foreign_planning(foreign, by_id, _iri, _planning_value,
+                                               unread.add).items():
+        planning.records[name] |= records
     if not events and not any(planning.records.values()) and not planning.countersigned:
         raise MalformedDocument(
             "the document has no vf:EconomicEvent and no planning or recipe record")
@@ -202,7 +208,7 @@ def read_vf_graph(document: Any, *, strict: bool = False) -> dict[str, Any]:
 _AS_IRIS: Final = frozenset(
     key for fields in KINDS.values() for key, (_, kind) in fields.items()
     if kind in ("agent", "agents", "resource", "process", "spec", "ref", "event", "unit")
-) | {VF + "hasUnit"}
+) | {VF + "hasUnit"} | NAMING
 """Properties whose plain-string values are IRIs (where the context does not say so)."""
 
 
@@ -433,10 +439,10 @@ _PLANNING_IRIS: Final = frozenset({iri for iri, _ in PROPERTIES.values()}
 
 
 def _planning_nodes(nodes: list[dict[str, Any]], by_id: Mapping[str, Any],
-                    unread: Unread) -> list[dict[str, Any]]:
+                    unread: Unread, foreign: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """coledger's planning and recipe nodes, each once, without the properties no planning
-    record has (counted in `unread`, as are other systems' records, by class); a property
-    of another class is refused by read_planning."""
+    record has (counted in `unread`); a property of another class is refused by
+    read_planning. Other systems' records (their own IRIs) go to `foreign`, whole."""
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for node in nodes:
@@ -446,10 +452,10 @@ def _planning_nodes(nodes: list[dict[str, Any]], by_id: Mapping[str, Any],
         if not kinds or not isinstance(iri, str) or iri in seen:
             continue
         seen.add(iri)
-        if address_in(iri) is None:  # another system's: coledger copies only its own
-            unread.add(kinds[0])
-            continue
         full = by_id.get(iri, node)
+        if address_in(iri) is None:  # another system's (jsonld_foreign.py)
+            foreign.append(full)
+            continue
         kept = {}
         for key, value in full.items():
             if key.startswith("@") or key in _PLANNING_IRIS:
@@ -465,10 +471,14 @@ def _planning_value(kind: str, values: list[Any]) -> Any:
     coledger's own IRIs, read as addresses and agent ids."""
     if kind.startswith("refs:"):
         return [_address_of(_iri(v)) for v in values]
+    if kind == "iri":
+        return _iri(_single(values))
     if kind.startswith("ref:"):
         return _address_of(_iri(_single(values)))
     if kind == "purpose":
-        purpose = _iri(_single(values)).removeprefix(VF)
+        value = _single(values)  # an IRI, or a bare name (a context without @type: @id)
+        purpose = (_literal(value) if isinstance(value, dict) and "@value" in value
+                   and ":" not in str(value["@value"]) else _iri(value).removeprefix(VF))
         if purpose not in ("offer", "request"):
             raise MalformedDocument(
                 f"a proposal's purpose is vf:offer or vf:request, not {purpose}")

@@ -24,6 +24,7 @@ from zomes.accounting.formatting import iso_time
 from zomes.accounting.jsonld import (
     CONTEXT,
     EXTENSIONS,
+    SAME_AS,
     VF,
     MalformedDocument,
     agent_iri,
@@ -107,7 +108,9 @@ PROPERTIES: Final[dict[str, tuple[str, str]]] = {
     "recipeOutputOf": (VF + "recipeOutputOf", "ref:RecipeProcess"),
     "recipeClauseOf": (VF + "recipeClauseOf", "ref:RecipeExchange"),
     "recipeReciprocalClauseOf": (VF + "recipeReciprocalClauseOf", "ref:RecipeExchange"),
+    "sameAs": (SAME_AS, "iri"),  # the IRI another system named an imported record by
 }  # fmt: skip
+OWL: Final = SAME_AS.removesuffix("sameAs")
 WITHDRAWN: Final = EXTENSIONS + "withdrawn"
 """A proposal whose listing links its author deleted (a coledger extension)."""
 PURPOSES: Final = ("offer", "request")
@@ -121,8 +124,8 @@ address its content would have as a Commitment entry (`inline_clauses`)."""
 
 
 def _term(iri: str, kind: str) -> Any:
-    compact = iri.replace(VF, "vf:").replace(EXTENSIONS, "coledger:")
-    if kind.startswith(("ref", "agent", "action", "purpose")):
+    compact = iri.replace(VF, "vf:").replace(EXTENSIONS, "coledger:").replace(OWL, "owl:")
+    if kind.startswith(("ref", "agent", "action", "purpose", "iri")):
         term: dict[str, Any] = {"@id": compact, "@type": "@id"}
     elif kind == "time":
         term = {"@id": compact, "@type": "xsd:dateTimeStamp"}
@@ -136,6 +139,7 @@ def _term(iri: str, kind: str) -> Any:
 
 
 PLANNING_CONTEXT: Final[dict[str, Any]] = {
+    "owl": OWL,
     **{key: _term(iri, kind) for key, (iri, kind) in PROPERTIES.items()},
     "withdrawn": {"@id": "coledger:withdrawn", "@type": "xsd:boolean"},
     "countersigned": {"@id": "coledger:countersigned", "@type": "xsd:boolean"},

@@ -108,6 +108,7 @@ class ProcessSpecification(VfEntry):
     name: Name
     image: Text | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 # Knowledge layer: recipes (VF 1.0 has no RecipeResource: ResourceSpecification is one)
@@ -120,6 +121,7 @@ class Recipe(VfEntry):
     primary_output: Address | None = None
     recipe_includes: tuple[Address, ...] = ()
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class RecipeProcess(VfEntry):
@@ -131,6 +133,7 @@ class RecipeProcess(VfEntry):
     process_classified_as: tuple[Label, ...] = ()
     image: Text | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class RecipeExchange(VfEntry):
@@ -138,6 +141,7 @@ class RecipeExchange(VfEntry):
 
     name: Name | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class RecipeFlow(VfEntry):
@@ -156,6 +160,7 @@ class RecipeFlow(VfEntry):
     stage: Address | None = None
     state: Label | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 RECIPE_TYPES: Final = (Recipe, RecipeProcess, RecipeExchange, RecipeFlow)
@@ -263,6 +268,7 @@ class Plan(VfEntry):
     due: Timestamp | None = None
     created: Timestamp | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class PlannedFlow(VfEntry):
@@ -270,8 +276,8 @@ class PlannedFlow(VfEntry):
     the resource and the quantities (the fields each declares after these keep their order)."""
 
     action: ActionName
-    provider: AgentId | None = None
-    receiver: AgentId | None = None
+    provider: Party | None = None  # the author, or a member or an external agent (Agent)
+    receiver: Party | None = None
     resource_inventoried_as: Address | None = None
     resource_conforms_to: Address | None = None
     resource_classified_as: tuple[Label, ...] = ()
@@ -297,6 +303,7 @@ class Intent(PlannedFlow):
     planned_within: Address | None = None
     image: Text | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class Commitment(PlannedFlow):
@@ -319,6 +326,7 @@ class Commitment(PlannedFlow):
     independent_demand_of: Address | None = None
     planned_within: Address | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class Agreement(VfEntry):
@@ -331,6 +339,7 @@ class Agreement(VfEntry):
     created: Timestamp | None = None
     bundled_in: Address | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class Proposal(VfEntry):
@@ -348,6 +357,7 @@ class Proposal(VfEntry):
     created: Timestamp | None = None
     listed_in: Address | None = None
     note: Text | None = None
+    same_as: Iri | None = None  # the IRI another system names it by (imported)
 
 
 class Claim(VfEntry):
