@@ -267,7 +267,10 @@ class PlanningImport:
 
     def summary(self, countersigned: set[str]) -> dict[str, Any]:
         """What was copied; what was here already; the countersigned agreements and
-        clauses left out (only their parties' two signatures make them)."""
+        clauses left out (only their parties' two signatures make them); another system's
+        records left out (`not_authored`) and the others' records here (`records`, by IRI)."""
         return {"created": {k: v for k, v in self.created.items() if v},
                 "already_here": self.already, "countersigned_left_out": len(countersigned),
-                "not_authored": self.not_authored}
+                "not_authored": self.not_authored,
+                "records": {iri: here for iri, here in self.done.items()
+                            if ":" in iri and here is not None}}
