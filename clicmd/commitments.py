@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clicmd.common import aligned, arg, client, command, emit, iso_time, short
+from clicmd.common import aligned, arg, clean, client, command, emit, iso_time, short
 from clicmd.reports import date_us
 
 
@@ -43,6 +43,14 @@ def cmd_commitments(a: argparse.Namespace) -> None:
     emit(rows, _table(rows))
 
 
+def _party(row: dict[str, Any], key: str) -> str:
+    """A party as the table names it: an external agent as `NAME (external)`."""
+    party = row[key]
+    if row.get("external") and party is not None and not party.startswith("12D3KooW"):
+        return clean(row["externalName"])
+    return short(party)
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     from zomes.valueflows.obligations import quantity_text
 
@@ -55,5 +63,5 @@ def _table(rows: list[dict[str, Any]]) -> str:
         table.append((r["kind"], short(r["address"]), r["action"],
                       quantity_text(r["committed"]), quantity_text(r["fulfilled"]),
                       quantity_text(r["remaining"]), iso_time(r["due"]) or "", flag,
-                      f"{short(r['provider'])} -> {short(r['receiver'])}"))
+                      f"{_party(r, 'provider')} -> {_party(r, 'receiver')}"))
     return "\n".join(aligned(table))

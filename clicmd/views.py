@@ -33,6 +33,8 @@ def _flow_text(nodes: list[dict[str, Any]]) -> str:
         qty = n.get("quantity") or n.get("effort")
         if qty:
             label += f" {qty['hasNumericalValue']} {qty['hasUnit']}"
+        if n.get("externalName"):  # (never a member: it signed nothing)
+            label += f" with {clean(n['externalName'])}"
         lines.append(f"{'  ' * n['distance']}{n['kind']:<16} {label:<30} {n['address']}")
     return "\n".join(lines)
 

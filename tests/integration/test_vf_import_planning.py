@@ -136,3 +136,46 @@ def test_a_commitment_from_an_external_party_imports(home: CliHome, tmp_path: Pa
     assert ("Commitment", "https://mill.example/commitment/wheat") not in {
         (r["class"], r["iri"]) for r in result["planning"]["not_authored"]}
     assert ("transfer", "1000", "0", False, True) in commitments(home)
+
+
+MILL = "Mill cooperative (external)"
+
+
+def test_an_external_agent_shows_as_external_everywhere(home: CliHome, tmp_path: Path) -> None:
+    """The mill (an external agent: the provider of the transfer and of the commitment it
+    fulfils) is `NAME (external)` in every listing naming it, `external: true` in --json
+    rows, its own IRI in EPCIS, never a member's IRI nor a countersigner."""
+    result = imported(home, str(DOC), ME)
+    event = result["events"][B + "event/flour-in"]
+    # commitments
+    assert f"{MILL} -> " in home.text("commitments")
+    (row,) = [r for r in home("commitments") if r["action"] == "transfer"]
+    assert row["external"] is True and row["externalName"] == MILL
+    assert all("external" not in r for r in home("commitments") if r["action"] != "transfer")
+    # trace and track
+    (resource,) = [r["address"] for r in home("inventory")]
+    assert f"transfer 30 kilogram with {MILL}" in home.text("trace", resource)
+    assert f"with {MILL}" in home.text("track", event)
+    (node,) = [n for n in home("trace", resource) if n["kind"] == "EconomicEvent"]
+    assert node["external"] is True and node["externalName"] == MILL
+    # report flows
+    assert MILL in home.text("report", "flows")
+    flows = home("report", "flows")
+    assert [r.get("external") for r in flows["rows"]] == [True]
+    assert MILL in flows["agents"].values()
+    # exports: CSV names it, EPCIS by its own IRI, VF JSON-LD as an agent with its sameAs
+    csv_out, epcis_out, vf_out = (tmp_path / n for n in ("e.csv", "e.json", "e.jsonld"))
+    home("export", "--format", "csv", "--out", str(csv_out))
+    lines = csv_out.read_text().splitlines()
+    assert lines[0].endswith(",external") and lines[1].endswith("," + MILL)
+    home("export", "--format", "epcis", "--out", str(epcis_out))
+    (doc,) = [e for e in json.loads(epcis_out.read_text())["epcisBody"]["eventList"]
+              if e.get("sourceList")]
+    assert {s["source"] for s in doc["sourceList"]} == {"https://mill.example/coop"}
+    home("export", "--format", "vf-jsonld", "--out", str(vf_out))
+    graph = json.loads(vf_out.read_text())["@graph"]
+    (mill,) = [n for n in graph if n.get("name") == "Mill cooperative"]
+    assert mill["sameAs"] == "https://mill.example/coop"
+    assert not mill["id"].startswith("urn:coledger:agent:")  # no member's IRI
+    # never a signer: no countersigned agreement lists it
+    assert home.text("agreements").strip() == "(no agreements)"

@@ -97,8 +97,12 @@ def _times(moment: int, offset: str) -> dict[str, str]:
 class _Writer:
     """The EPCIS events of one document: lots to name goods, a time zone offset."""
 
-    def __init__(self, lots: Lots, offset: str) -> None:
-        self.lots, self.offset = lots, offset
+    def __init__(self, lots: Lots, offset: str, parties: Mapping[str, str]) -> None:
+        self.lots, self.offset, self.parties = lots, offset, parties
+
+    def party(self, agent: str) -> str:
+        """A source or destination: a member's agent IRI, an external agent's own IRI."""
+        return self.parties.get(agent) or agent_iri(agent)
         self.containers: dict[str, str] = {}  # resource -> the container combined into
 
     def quantity(self, address: str, event: EconomicEvent) -> dict[str, Any]:
@@ -139,10 +143,10 @@ class _Writer:
         out |= {
             "bizTransactionList": [transaction],
             "quantityList": [self.quantity(address, event)],
-            "sourceList": [{"type": CBV + f"SDT-{party}", "source": agent_iri(event.provider)}
+            "sourceList": [{"type": CBV + f"SDT-{party}", "source": self.party(event.provider)}
                            for party in parties],
             "destinationList": [
-                {"type": CBV + f"SDT-{party}", "destination": agent_iri(event.receiver)}
+                {"type": CBV + f"SDT-{party}", "destination": self.party(event.receiver)}
                 for party in parties
             ],
         }
@@ -246,13 +250,16 @@ def to_epcis(
     created_us: int,
     time_zone_offset: str = "+00:00",
     history: Iterable[tuple[str, EconomicEvent]] | None = None,
+    parties: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An EPCISDocument of the events (see the module), in time order. `history` (every
     event held here, the events by default) tells which resources are one lot. The tests
     check documents against the EPCIS 2.0 JSON schema (`validate_epcis`); an export does
-    not, as the schema takes about a millisecond an event (a minute for a large network)."""
+    not, as the schema takes about a millisecond an event (a minute for a large network).
+    `parties`: the IRI an external agent is named by (its sameAs), by its address."""
     pairs = _corrected(list(events))
-    writer = _Writer(Lots(pairs if history is None else history, resources), time_zone_offset)
+    writer = _Writer(Lots(pairs if history is None else history, resources), time_zone_offset,
+                     parties or {})
     body: list[tuple[int, int, dict[str, Any]]] = []  # (time, order, EPCIS event)
     by_process: dict[str, list[tuple[str, EconomicEvent]]] = {}
     for address, event in pairs:

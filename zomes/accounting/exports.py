@@ -15,7 +15,7 @@ from zomes.accounting.jsonld import MalformedDocument, to_vf_jsonld
 from zomes.accounting.jsonld_import import from_vf_jsonld
 from zomes.accounting.jsonld_planning import CLASSES, INLINE_CLAUSES, PROPERTIES
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact, validate_pact
-from zomes.valueflows.entries import EconomicEvent, Proposal, VfEntry
+from zomes.valueflows.entries import EconomicEvent, Proposal, VfEntry, external_party
 
 __all__ = [
     "CSV_COLUMNS",
@@ -41,18 +41,21 @@ CSV_COLUMNS: Final = (
     "effortQuantity.hasNumericalValue", "effortQuantity.hasUnit", "inputOf", "outputOf",
     "hasBeginning", "hasEnd", "hasPointInTime", "atLocation", "toLocation", "stage", "state",
     "corrects", "realizationOf", "reciprocalRealizationOf", "fulfills", "satisfies", "settles",
-    "image", "note",
+    "image", "note", "external",
 )  # fmt: skip
+"""`external`: the event's external party, as `NAME (external)` (no member: never signed)."""
 TIME_COLUMNS: Final = frozenset({"hasBeginning", "hasEnd", "hasPointInTime"})
 
 
 def to_csv(
-    events: Iterable[tuple[str, EconomicEvent]], *, authors: Mapping[str, str] | None = None
+    events: Iterable[tuple[str, EconomicEvent]], *, authors: Mapping[str, str] | None = None,
+    externals: Mapping[str, str] | None = None,
 ) -> str:
     """One row per event, in the order given, with VF column names (quantities split into
     value and unit, times in ISO 8601 UTC, classifications joined by "|"); RFC 4180 quoting
-    and CRLF line ends, as the csv module writes them."""
-    authors = authors or {}
+    and CRLF line ends, as the csv module writes them. `externals`: the external agents'
+    names (Dataset.external_name's), by address."""
+    authors, externals = authors or {}, externals or {}
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
@@ -68,6 +71,9 @@ def to_csv(
                 row[key] = "|".join(value)
             else:
                 row[key] = str(value)
+        party = external_party(event)
+        if party is not None:
+            row["external"] = externals.get(party, party + " (external)")
         writer.writerow(row)
     return out.getvalue()
 

@@ -84,6 +84,9 @@ def flow_json(matrix: FlowMatrix, ds: Dataset) -> dict[str, Any]:
     out["agents"] = {agent: ds.names.get(agent) or ds.external_name(agent)
                      for agent in matrix.agents}
     out["specs"] = {r.spec: ds.specs[r.spec].name for r in matrix.rows if r.spec in ds.specs}
+    for row in out["rows"]:  # an external agent's flows say so (it never signs)
+        if any(ds.external_name(row[key]) for key in ("provider", "receiver")):
+            row["external"] = True
     return out
 
 
@@ -452,12 +455,15 @@ def export(
         raise FieldNotForThis(RESOURCE, " is for ", Field("fmt", "format"), " pact")
     events = ds.ordered_events(None if everyone else me)
     if fmt == "csv":
-        return to_csv(events, authors=ds.authors)
+        return to_csv(events, authors=ds.authors, externals={
+            a: ds.name_of(a) for a in ds.external_agents()})
     refs = _referenced(ds, events)
     if fmt == "epcis":
         # lots are told from every chain held here: a received resource is the sender's lot
         doc = to_epcis(events, processes=refs["processes"], resources=ds.resources,
-                       created_us=now_us, history=events if everyone else ds.ordered_events(None))
+                       created_us=now_us, history=events if everyone else ds.ordered_events(None),
+                       parties={a: e.same_as for a, e in ds.external_agents().items()
+                                if e.same_as})
         return dumps_json(doc) + "\n"
     doc = to_vf_jsonld(events, refs["processes"], refs["resources"], refs["specs"], refs["agents"],
                        states=dataset_states(ds), places=dataset_places(ds))

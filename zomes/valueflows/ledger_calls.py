@@ -16,6 +16,7 @@ from node.core.errors import LocalError
 from node.core.identity import AgentId
 from zomes.api import AppLedger, OwnRecords
 from zomes.valueflows import coordinator
+from zomes.valueflows.externals import MARK
 from zomes.valueflows.zome import ChainView
 
 if TYPE_CHECKING:  # (imported by `flows`: a write needs no trace)
@@ -98,7 +99,8 @@ def flows(ledger: Ledger, address: str, backwards: bool) -> list[dict[str, Any]]
 
 
 def describe_node(node: FlowNode, view: ChainView) -> dict[str, Any]:
-    """A flow node with what a person needs to read it: names, actions, quantities."""
+    """A flow node with what a person needs to read it: names, actions, quantities; an
+    event's external party (`external`, `externalName`: externals.py)."""
     out: dict[str, Any] = {"kind": node.kind, "address": node.address, "distance": node.distance}
     if node.kind == "EconomicEvent":
         event = view.events.get(node.address)
@@ -110,6 +112,11 @@ def describe_node(node: FlowNode, view: ChainView) -> dict[str, Any]:
                 out["effort"] = event.effort_quantity.to_content()
             out["provider"] = event.provider
             out["receiver"] = event.receiver
+            for party in (event.provider, event.receiver):  # an external agent says so
+                agent = view.agent_entries.get(party)
+                if agent is not None and agent.same_as is not None:
+                    out["external"] = True
+                    out["externalName"] = agent.name + MARK
     elif node.kind == "Process":
         process = view.processes.get(node.address)
         if process is not None:

@@ -33,6 +33,7 @@ from zomes.valueflows.commitments import (
 )
 from zomes.valueflows.coordinator import field_address, field_measure
 from zomes.valueflows.entries import Claim, Commitment, EconomicEvent
+from zomes.valueflows.externals import external_names, marked
 from zomes.valueflows.messages import describe_error
 from zomes.valueflows.units import Measure, UnitError, convert, decimal_string
 from zomes.valueflows.zome import NAME, parse, thing_address
@@ -275,7 +276,8 @@ def list_obligations(me: str, records: Iterable[Record], now_us: int,
     if links_page is not None and fetch is not None:
         for item in items:
             _linked_events(item, links_page, fetch)
-    rows = [row(i, now_us) for i in items]
+    names = external_names(records)
+    rows = [marked(row(i, now_us), names) for i in items]
     rows.sort(key=lambda r: (r["due"] is None, r["due"] or 0, r["address"]))
     return [r for r in rows if everything or r["open"]]
 
