@@ -155,8 +155,9 @@ class PlanningImport:
         if name in PARTY_BOUND and not any(
                 isinstance(content.get(k), str) and self.host.is_me(content[k])
                 for k in ("provider", "receiver")):
-            return self._left_out(name, iri, "this cooperative is neither its provider nor "
-                                  "its receiver: only a party may author it")
+            self._left_out(name, iri, "this cooperative is neither its provider nor its "
+                           "receiver: only a party may author it")
+            return None
         if iri in self.busy:
             raise LocalError(f"{name} {iri} refers to itself")
         self.busy.add(iri)
@@ -165,8 +166,9 @@ class PlanningImport:
             rewritten = self._rewritten(content)
             if name == "Proposal" and content.get("publishes") and not rewritten.get(
                     "publishes"):
-                return self._left_out(name, iri, "it publishes no intent this cooperative "
-                                      "may author")
+                self._left_out(name, iri, "it publishes no intent this cooperative may "
+                               "author")
+                return None
             new: str | None = self._copy(name, iri, rewritten)
         finally:
             self.host.label = outer
@@ -177,7 +179,6 @@ class PlanningImport:
     def _left_out(self, name: str, iri: str, reason: str) -> None:
         self.not_authored.append({"class": name, "iri": iri, "reason": reason})
         self.done[iri] = None
-        return None
 
     def _rewritten(self, content: Mapping[str, Any]) -> dict[str, Any]:
         """References to records here (one to a record left out is dropped)."""

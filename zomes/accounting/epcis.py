@@ -99,11 +99,11 @@ class _Writer:
 
     def __init__(self, lots: Lots, offset: str, parties: Mapping[str, str]) -> None:
         self.lots, self.offset, self.parties = lots, offset, parties
+        self.containers: dict[str, str] = {}  # resource -> the container combined into
 
     def party(self, agent: str) -> str:
         """A source or destination: a member's agent IRI, an external agent's own IRI."""
         return self.parties.get(agent) or agent_iri(agent)
-        self.containers: dict[str, str] = {}  # resource -> the container combined into
 
     def quantity(self, address: str, event: EconomicEvent) -> dict[str, Any]:
         quantity = event.resource_quantity
