@@ -138,7 +138,7 @@ def cmd_report_contributions(a: argparse.Namespace) -> None:
         report["distribution"] = _distribute(report, a.pay_from, a.wait)
         text += "\n\n" + "\n".join(
             f"paid {d['share']} {report['currency']} to {d['agent']}: "
-            + (d["event"] if d.get("event") else f"not paid ({d['error']})")
+            + (d["event"] if d.get("event") else f"not paid ({d.get('error') or d['skipped']})")
             for d in report["distribution"])
     emit(report, text)
     if any(d.get("error") for d in report.get("distribution", [])):
@@ -147,11 +147,16 @@ def cmd_report_contributions(a: argparse.Namespace) -> None:
 
 def _distribute(report: dict[str, Any], money: str, wait: float) -> list[dict[str, Any]]:
     """One countersigned transfer per other contributor with a share above zero, in turn
-    (a chain holds one session at a time); a refusal is reported, the rest go on."""
+    (a chain holds one session at a time); a refusal is reported, the rest go on; an
+    external agent's share is skipped (reported: it never countersigns)."""
     me = client().status()["agent_id"]
     done = []
     for share in report["agents"]:
         if share["agent"] == me or Decimal(share["share"]) <= 0:
+            continue
+        if share.get("external"):  # it signs nothing: no countersigned transfer to it
+            done.append({"agent": share["agent"], "share": share["share"], "skipped":
+                         f"{share['name']}: pay it outside coledger, then record the transfer"})
             continue
         event = {"action": "transfer", "resource": money,
                  "quantity": f"{share['share']} {report['currency']}",

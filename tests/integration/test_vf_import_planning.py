@@ -179,3 +179,20 @@ def test_an_external_agent_shows_as_external_everywhere(home: CliHome, tmp_path:
     assert not mill["id"].startswith("urn:coledger:agent:")  # no member's IRI
     # never a signer: no countersigned agreement lists it
     assert home.text("agreements").strip() == "(no agreements)"
+
+
+def test_an_external_worker_shares_as_external(home: CliHome, tmp_path: Path) -> None:
+    """manufacturing.jsonld's external worker (alice) gets its share of the desk's income
+    named `NAME (external)`, `external: true` in --json: it is paid outside coledger."""
+    imported(home, str(DOC.parent / "manufacturing.jsonld"), "https://manufacturing.example/")
+    (desks,) = [r["address"] for r in home("inventory") if r["name"] == "Lean desks"]
+    equation = {"name": "labour", "buckets": [
+        {"name": "labour", "percentage": 100, "rules": [
+            {"action": "work", "rate": "20", "per": "h"}]}]}
+    home("equation", "create", write(tmp_path / "eq.json", equation))
+    args = ("report", "contributions", "--output", desks, "--income", "100 EUR",
+            "--equation", "labour")
+    report = home(*args)
+    (share,) = [s for s in report["agents"] if s.get("external")]
+    assert share["name"].endswith(" (external)") and share["share"] == "100.00"
+    assert share["name"] in home.text(*args)

@@ -175,7 +175,9 @@ def contribution_report(ds: Dataset, *, output: str, income: str, equation: str)
     out["equation"] = {"address": address, "name": value_equation.name}
     out["outputName"] = ds.resources[output].name
     for share in out["agents"]:
-        share["name"] = ds.names.get(share["agent"])
+        share["name"] = ds.names.get(share["agent"]) or ds.external_name(share["agent"])
+        if ds.external_name(share["agent"]):  # no member: paid outside coledger
+            share["external"] = True
     return out
 
 
