@@ -103,13 +103,19 @@ def test_an_opening_balance_is_what_was_held_before_the_documents_events() -> No
         opening_balance(plywood, {"hasNumericalValue": "-5", "hasUnit": "one"}, events)
 
 
-def test_another_systems_planning_records_are_counted_not_refused() -> None:
+def test_another_systems_planning_records_are_read_by_their_iris() -> None:
+    """(Counted unread, not refused, before they imported: now read, references and
+    identity as IRIs, what no coledger record has counted unread.)"""
     doc = corpus("vocab")
-    doc["@graph"].append({"@id": "b:commitment/1", "@type": "Commitment", "action": "produce"})
+    doc["@graph"].append({"@id": "b:commitment/1", "@type": "Commitment", "action": "produce",
+                          "b:shift": "early"})
     doc["@graph"][0]["hasOutput"]["fulfills"] = "b:commitment/1"
     graph = read_vf_graph(doc)
-    assert graph["unread"][VF + "Commitment"] == 1
-    assert all(not records for records in graph["planning"].values())
+    iri = "https://bakery.example/commitment/1"
+    assert graph["planning"]["Commitment"] == {iri: {"action": "produce", "sameAs": iri}}
+    assert VF + "Commitment" not in graph["unread"]
+    assert graph["unread"]["https://bakery.example/shift"] == 1  # no Commitment field
+    assert any(e.get("fulfills") == iri for _, e in graph["events"])
 
 
 JSON = st.recursive(
