@@ -95,14 +95,33 @@ def cmd_get(a: argparse.Namespace) -> None:
     if found.data is None:  # from the network: its JSON view only
         if a.fmt == "cbor":
             raise LocalError("--format cbor needs the record stored locally")
-        emit(found.view, _render_record(found.view))
+        emit(found.view, _render_record(found.view) + ("" if OPTS.json else _externals(found.view)))
         return
     if a.fmt == "cbor":
         sys.stdout.buffer.write(found.data)
         sys.stdout.buffer.flush()
         return
     OPTS.json = OPTS.json or a.fmt == "json"
-    emit(found.view, _render_record(found.view))
+    emit(found.view, _render_record(found.view) + ("" if OPTS.json else _externals(found.view)))
+
+
+def _externals(view: dict[str, Any]) -> str:
+    """Lines naming an event's or a commitment's external party (an Agent entry with
+    sameAs, named by its address): `NAME (external)`, which never signs."""
+    entry = view.get("entry")
+    lines = []
+    for key in ("provider", "receiver"):
+        party = entry.get(key) if isinstance(entry, dict) else None
+        if not isinstance(party, str) or not party.startswith("bafy"):
+            continue
+        try:
+            agent = client().get(party).view.get("entry")
+        except LocalError:
+            continue
+        if isinstance(agent, dict) and agent.get("sameAs") and agent.get("name"):
+            lines.append(f"{key} {party}: {clean(agent['name'])} (external), "
+                         f"{clean(agent['sameAs'])}: no member of the network, it never signs")
+    return "".join("\n" + line for line in lines)
 
 
 TIME_FIELDS: Final = frozenset({"timestamp", "hasPointInTime", "hasBeginning", "hasEnd",

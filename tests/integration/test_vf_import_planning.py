@@ -156,6 +156,7 @@ def test_an_external_agent_shows_as_external_everywhere(home: CliHome, tmp_path:
     (resource,) = [r["address"] for r in home("inventory")]
     assert f"transfer 30 kilogram with {MILL}" in home.text("trace", resource)
     assert f"with {MILL}" in home.text("track", event)
+    assert f": {MILL}, https://mill.example/coop: no member" in home.text("get", event)
     (node,) = [n for n in home("trace", resource) if n["kind"] == "EconomicEvent"]
     assert node["external"] is True and node["externalName"] == MILL
     # report flows
