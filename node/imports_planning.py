@@ -164,6 +164,11 @@ class PlanningImport:
         outer, self.host.label = self.host.label, f"{name} {iri}"
         try:
             rewritten = self._rewritten(content)
+            if name == "Claim" and not all(
+                    is_member(rewritten.get(k, "")) for k in ("provider", "receiver")):
+                self._left_out(name, iri, "a claim is between members: its other party is "
+                               "an external agent")
+                return None
             if name == "Proposal" and content.get("publishes") and not rewritten.get(
                     "publishes"):
                 self._left_out(name, iri, "it publishes no intent this cooperative may "

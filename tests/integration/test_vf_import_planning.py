@@ -197,3 +197,17 @@ def test_an_external_worker_shares_as_external(home: CliHome, tmp_path: Path) ->
     (share,) = [s for s in report["agents"] if s.get("external")]
     assert share["name"].endswith(" (external)") and share["share"] == "100.00"
     assert share["name"] in home.text(*args)
+
+
+def test_a_claim_on_an_external_agent_is_reported(home: CliHome, tmp_path: Path) -> None:
+    """A claim is between members: one on the mill (external) is left out, reported."""
+    document = load()
+    document["@graph"].append({
+        "@id": "bakery:claim/flour", "@type": "Claim", "action": "transfer",
+        "provider": "mill:coop", "receiver": "bakery:coop",
+        "triggeredBy": "bakery:event/flour-in", "resourceConformsTo": "bakery:spec/flour",
+        "resourceQuantity": {"hasUnit": "om2:kilogram", "hasNumericalValue": "20"}})
+    result = imported(home, write(tmp_path / "d.jsonld", document), ME)
+    assert ("Claim", B + "claim/flour") in {
+        (r["class"], r["iri"]) for r in result["planning"]["not_authored"]}
+    assert result["imported"] == 1
