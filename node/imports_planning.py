@@ -204,8 +204,8 @@ class PlanningImport:
 
     def _reference(self, target: str, kind: str, value: Any) -> Any:
         host = self.host
-        if kind in ("agent", "agents"):
-            return host.agent(value)
+        if kind in ("agent", "agents"):  # (an external agent's address: by its node's IRI)
+            return host.agent(node_id(value) if value.startswith("b") else value)
         if target == "event":
             return host.events.get(value, value)
         resolve = {"spec": host.spec, "process": host.process, "resource": host.resource}

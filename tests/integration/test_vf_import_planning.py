@@ -211,3 +211,21 @@ def test_a_claim_on_an_external_agent_is_reported(home: CliHome, tmp_path: Path)
     assert ("Claim", B + "claim/flour") in {
         (r["class"], r["iri"]) for r in result["planning"]["not_authored"]}
     assert result["imported"] == 1
+
+
+def test_the_export_of_imported_planning_imports_elsewhere(
+        home: CliHome, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The bakery's export (its commitment with the mill, an external agent named by the
+    bakery's Agent entry) imports into another home: the mill external there too, made
+    once, the commitments the same; a second import adds nothing."""
+    imported(home, str(DOC), ME)
+    out = tmp_path / "bakery.jsonld"
+    home("export", "--format", "vf-jsonld", "--out", str(out))
+    other = new_home(tmp_path, capsys, "other")
+    bakery = str(home.agent_id)
+    first = other("import", "--format", "vf-jsonld", str(out), "--agent", f"{bakery}=me")
+    assert first["external_agents"] == 1
+    assert commitments(other) == commitments(home)
+    assert f"{MILL} -> " in other.text("commitments")
+    again = other("import", "--format", "vf-jsonld", str(out), "--agent", f"{bakery}=me")
+    assert again["planning"]["created"] == {} and again["external_agents"] == 0

@@ -485,6 +485,7 @@ def _planning_value(kind: str, values: list[Any]) -> Any:
         return purpose
     if kind == "agents":
         return [_member(_iri(v)) for v in values]
-    if kind == "agent":
-        return _member(_iri(_single(values)))
+    if kind == "agent":  # a member, or an external agent (its Agent entry's address)
+        iri = _iri(_single(values))
+        return address_in(iri) or _member(iri)
     return read_value(kind, values)  # action, measure, place, bool, literal, labels, time
