@@ -340,6 +340,9 @@ class LocalClient(HomeCommons):
     def peers(self) -> list[dict[str, Any]]:
         raise self._no_node()
 
+    def connect(self, address: str) -> dict[str, Any]:
+        raise self._no_node()
+
     def sync(self) -> dict[str, Any]:
         raise self._no_node()
 
@@ -418,6 +421,10 @@ class SocketClient(LocalClient, NodeCommons):
     def peers(self) -> list[dict[str, Any]]:
         peers: list[dict[str, Any]] = self._call("peers")
         return peers
+
+    def connect(self, address: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("connect", address=address)
+        return result
 
     def sync(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("sync")
