@@ -255,9 +255,10 @@ def build_parser(only: str | None = None) -> Parser:
 @command("completion", arg("shell", choices=("bash", "zsh", "fish"),
                            help="the shell to complete coledger's commands in"))
 def cmd_completion(a: argparse.Namespace) -> None:
-    """Print a shell completion script for coledger's commands and options (see
-    docs/operations.md: e.g. `coledger completion bash > ~/.local/share/bash-completion/
-    completions/coledger`)."""
+    """Print the shell completion script of coledger's commands and options.
+
+    e.g. `coledger completion bash > ~/.local/share/bash-completion/completions/coledger`
+    (docs/operations.md, "Shell completion", for zsh and fish)."""
     import shtab
 
     parser = build_parser()

@@ -1,5 +1,6 @@
 """Commands on the home's config file: config show (the effective settings and where each
-came from), peers add (a member's address kept in the bootstrap list)."""
+came from), peers add (a member's address kept in the bootstrap list). The settings are
+imported by the commands that read them: every other command pays nothing for them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import argparse
 import json
 
 from clicmd.common import OPTS, aligned, arg, client, command, emit, peer_addr
-from clicmd.settings import effective, home_source, load_config
 from node.core.errors import NotFound
 from node.core.refusals import NoNode
-from node.store.config_file import config_path, set_config_value
 
 
 @command("config show")
@@ -18,6 +17,9 @@ def cmd_config_show(a: argparse.Namespace) -> None:
     """The effective settings of `coledger run` and friends, and where each came from:
     a flag, the environment, the home's config.toml or the default. A bad config.toml is
     one line naming the key, and exit 1."""
+    from clicmd.settings import effective, home_source
+    from node.store.config_file import config_path
+
     values = effective(OPTS.home)
     path = config_path(OPTS.home)
     data = {"home": {"value": str(OPTS.home), "source": home_source(a.home)},
@@ -45,6 +47,9 @@ def _shown(value: object) -> str:
 def cmd_peers_add(a: argparse.Namespace) -> None:
     """Keep a member's address in config.toml's bootstrap list (once), and connect to it
     now when the node runs."""
+    from clicmd.settings import load_config
+    from node.store.config_file import config_path, set_config_value
+
     path = config_path(OPTS.home)
     if not OPTS.home.is_dir():
         raise NotFound(f"no home at {OPTS.home}: run `coledger init` first")
