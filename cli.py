@@ -134,7 +134,8 @@ def _hints() -> tuple[tuple[type[CoreError], str], ...]:
     return (
         (r.NoNode, ": start one with `coledger run`"),
         (r.NodeSilent, "; is `coledger run` still running?"),
-        (r.NoPeerKnown, ": start `coledger run`, or give a member's address with --bootstrap"),
+        (r.NoPeerKnown, ": start `coledger run`, or give a member's address with --bootstrap"
+                        " (or keep it with `coledger peers add`)"),
         (r.NotJoined, ": run `coledger network create` or `coledger join`"),
         (r.NetworkFileMissing, ": put it back with `coledger network file --restore"
                                " NAME.network.json` (the file a member shares; it is checked"

@@ -1,7 +1,7 @@
 """config.toml with real `coledger run` processes: the listen port a first run gets is kept
 for the next; `peers add` connects the running node and keeps the address for the next
 start; `network file` shares the running members' addresses, and a new member joins
-through that file alone."""
+through that file alone; `chain recover` with no node joins through the config's list."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import NodeProcess, cli, wait_until
+from tests.integration.network_harness import backup, restore
+from tests.integration.processes import NodeProcess, cli, cooperatives, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -82,4 +83,29 @@ def test_peers_add_and_the_network_file_bring_members_together(tmp_path: Path) -
         wait_until(lambda: bakery.status()["peers"] >= 1, what="the bakery joined the farm")
     finally:
         for node in nodes:
+            node.stop()
+
+
+def test_chain_recover_with_no_node_joins_through_the_config_s_bootstrap(
+        tmp_path: Path) -> None:
+    homes, _, nodes = cooperatives(tmp_path, ["farm", "mill"])
+    mill = homes["mill"]
+    try:
+        wait_until(lambda: nodes["mill"].status()["peers"] == 1, what="the mill with the farm")
+        record = ("record", "raise", "--resource", "new:sack", "--quantity", "1 kg")
+        cli(mill, *record)
+        backup(mill, tmp_path / "mill.db")
+        cli(mill, *record)
+        cli(mill, *record)
+        full = cli(mill, "chain", "show", "--limit", "1")[-1]["action"]["seq"]
+        cli(mill, "sync", "--timeout", "60")
+        nodes["mill"].stop()
+        restore(mill, tmp_path / "mill.db")
+        short = cli(mill, "chain", "show", "--limit", "1")[-1]["action"]["seq"]
+        assert short < full
+        cli(mill, "peers", "add", nodes["farm"].address)  # no node: config.toml alone
+        restored = cli(mill, "chain", "recover", "--timeout", "30")  # no --bootstrap
+        assert restored["restored"] == full - short and restored["head_seq"] == full
+    finally:
+        for node in nodes.values():
             node.stop()
