@@ -1,4 +1,5 @@
-"""The running node: run (in the foreground), and what it reports: status, peers, sync."""
+"""The running node: run (in the foreground, serving HTTP too), and what it reports:
+status, peers, sync; the HTTP token."""
 
 from __future__ import annotations
 
@@ -19,6 +20,18 @@ from clicmd.common import (
 )
 
 
+def http_addr(text: str) -> str:
+    """An argparse type: HOST:PORT to serve HTTP on (checked; the text kept, as config.toml's
+    `http` is: node.http.serve.parse_http_addr splits it when the node starts)."""
+    from node.http.serve import parse_http_addr
+
+    try:
+        parse_http_addr(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 @command("run", arg("--listen", type=listen_addr, metavar="MULTIADDR",
                     help="where to listen [/ip4/0.0.0.0/tcp/0]"),
          arg("--bootstrap", type=peer_addr, action="append", metavar="MULTIADDR",
@@ -31,9 +44,14 @@ from clicmd.common import (
          arg("--log-level", choices=("debug", "info", "warning", "error"),
              help="the least level of the log lines on stderr [info]"),
          arg("--log-format", choices=("text", "json"),
-             help="text, or json: one object a line (time, level, event, fields) [text]"))
+             help="text, or json: one object a line (time, level, event, fields) [text]"),
+         arg("--http", type=http_addr, metavar="HOST:PORT",
+             help="serve the GraphQL API and the dashboard here (port 0: any free one) "
+                  "[127.0.0.1:8420]"),
+         arg("--no-http", action="store_true", help="serve no HTTP"))
 def cmd_run(a: argparse.Namespace) -> None:
-    """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs.
+    """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs. It also
+    serves HTTP (the API and the pages, behind `coledger http-token`) unless --no-http.
 
     Each flag overrides its key in the home's config.toml (see `coledger config show`);
     a first run on the default port 0 keeps the port it got there, for the next runs."""
@@ -48,26 +66,59 @@ def cmd_run(a: argparse.Namespace) -> None:
     s = run_settings(a)
     configure_logs("debug" if OPTS.debug else s["log_level"].value, s["log_format"].value)
     log = logging.getLogger("coledger.run")
+    sock = None
+    if not a.no_http:
+        from node.http.serve import bind_http, parse_http_addr
+
+        # before the node: a port in use stops it
+        sock = bind_http(*parse_http_addr(s["http"].value))
+    secret: list[str] = []
+
+    def asked_once() -> str:  # (the HTTP door opens the home again: ask only once)
+        if not secret:
+            secret.append(passphrase())
+        return secret[0]
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with open_node(OPTS.home, passphrase, listen=s["listen"].value,
+            async with open_node(OPTS.home, asked_once, listen=s["listen"].value,
                                  bootstrap=s["bootstrap"].value,
                                  gossip_interval=s["gossip_interval"].value,
-                                 auto_accept_from=s["auto_accept_from"].value) as node:
+                                 auto_accept_from=s["auto_accept_from"].value) as node, \
+                    trio.open_nursery() as services:
+                stopping = trio.Event()
+                url = None
+                if sock is not None:
+                    from node.http.serve import serve_http
+
+                    url = await services.start(serve_http, OPTS.home, asked_once, sock,
+                                               stopping.wait)
                 addrs = node.transport.listen_addrs()
                 keep_listen_port(OPTS.home, s["listen"], addrs, log)
                 emit({"agent_id": str(node.me), "listen": addrs,
-                      "network_id": str(node.network_id)},
+                      "network_id": str(node.network_id), "http": url},
                      "\n".join(addrs))
                 sys.stdout.flush()
                 log.info("node started: agent %s listening on %s", node.me, " ".join(addrs),
                          extra=log_event("node_started", agent=node.me, listen=" ".join(addrs)))
                 async for _ in signals:
                     break
+                stopping.set()
         log.info("node stopped", extra=log_event("node_stopped"))
 
     trio.run(main)
+
+
+@command("http-token", arg("--rotate", action="store_true",
+                           help="make a new token (a running node keeps the old one until it "
+                                "is restarted)"))
+def cmd_http_token(a: argparse.Namespace) -> None:
+    """The token of this home's HTTP API and pages (kept in the home, mode 0600; made on
+    first use): send it as `Authorization: Bearer TOKEN`, or paste it at /login."""
+    from node.http.token import http_token, token_path
+
+    token = http_token(OPTS.home, rotate=a.rotate)
+    emit({"token": token, "file": str(token_path(OPTS.home))}, token)
 
 
 @command("status")

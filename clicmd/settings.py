@@ -154,7 +154,8 @@ SETTINGS: Final = (
             "run: the least level of the log lines"),
     Setting("log_format", _one_of("text", "json"), "text", "--log-format",
             "run: text, or json lines"),
-    Setting("http", check_http, DEFAULT_HTTP, None, "run: the HTTP API's address"),
+    Setting("http", check_http, DEFAULT_HTTP, "--http",
+            "run: the HTTP API's and dashboard's address (--no-http: none)"),
     Setting("redundancy", check_redundancy, DEFAULT_REDUNDANCY, None,
             "network create: the redundancy property (--property redundancy=N wins)"),
 )
@@ -218,7 +219,7 @@ def run_settings(a: argparse.Namespace) -> dict[str, Value]:
     """`coledger run`'s settings: its flags (None when not given) over the config file."""
     flags = {"listen": a.listen, "bootstrap": a.bootstrap, "gossip_interval": a.gossip_interval,
              "auto_accept_from": a.auto_accept_from, "log_level": a.log_level,
-             "log_format": a.log_format}
+             "log_format": a.log_format, "http": a.http}
     return effective(OPTS.home, flags)
 
 

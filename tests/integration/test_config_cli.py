@@ -105,3 +105,24 @@ def test_network_create_takes_the_config_s_redundancy_unless_a_property_gives_it
           str(tmp_path / "hill.json"))
     dna = json.loads((tmp_path / "hill.json").read_text())["dna"]
     assert dna["properties"]["redundancy"] == "7"
+
+
+def test_run_serves_http_where_the_config_says(home: CliHome, tmp_path: Path) -> None:
+    """A taken port in config.toml's `http` stops `run` before its node starts, naming it."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.integration.processes import ROOT, env
+
+    home("network", "create", "valley", "--out", str(tmp_path / "valley.json"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        (home.home / "config.toml").write_text(f'http = "127.0.0.1:{port}"\n')
+        run = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--home", str(home.home),
+                              "run", "--listen", "/ip4/127.0.0.1/tcp/0"],
+                             capture_output=True, text=True, env=env(), timeout=60)
+    assert run.returncode == 1 and run.stdout == ""
+    assert f"HTTP address in use: 127.0.0.1:{port}" in run.stderr

@@ -94,7 +94,7 @@ def test_every_default_passes_its_own_check() -> None:
 
 def _run_args(**given: object) -> argparse.Namespace:
     flags = dict.fromkeys(("listen", "bootstrap", "gossip_interval", "auto_accept_from",
-                           "log_level", "log_format"))
+                           "log_level", "log_format", "http"))
     return argparse.Namespace(**{**flags, **given})
 
 
