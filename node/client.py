@@ -291,6 +291,20 @@ class LocalClient(HomeCommons):
         with open_chain(self.home, self._warned_once) as store:
             return events_page(store, where, after, limit)
 
+    def things(self, kind: str) -> list[dict[str, Any]]:
+        """This chain's specifications, processes, intents, proposals, plans... of one kind
+        (node/events.py THING_KINDS), each as its latest version, oldest first."""
+        from node.events import open_chain, things
+
+        with open_chain(self.home, self._warned_once) as store:
+            return things(store, kind)
+
+    def whoami(self) -> dict[str, Any]:
+        """This home's agent: its id and name."""
+        from node.events import whoami
+
+        return whoami(self.home)
+
     def _warned_once(self, warning: str) -> None:
         if warning not in self.warnings:
             self.warnings.append(warning)

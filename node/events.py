@@ -119,3 +119,42 @@ def event_row(record: Record) -> dict[str, Any]:
             "seq": action.seq, "timestamp": action.timestamp,
             "countersigned": name.endswith("CountersignedEvent"),
             **_event(record).to_content()}
+
+
+THING_KINDS: Final = frozenset({
+    "ResourceSpecification", "ProcessSpecification", "Process", "EconomicResource", "Agent",
+    "SpatialThing", "Intent", "Commitment", "Proposal", "Plan", "Agreement", "Claim", "Recipe",
+})
+"""The ValueFlows entry types `things` lists."""
+
+
+def things(store: Store, kind: str) -> list[dict[str, Any]]:
+    """This chain's entries of the ValueFlows type `kind` (THING_KINDS), oldest first, each
+    as its latest version: {"address": its name (the action that created it), "record":
+    the latest action's address, "timestamp": when that was written, **its content}. Read by
+    the chain's entry-type index, not by folding the chain."""
+    from zomes.valueflows.parsing import thing_address
+
+    if kind not in THING_KINDS:
+        raise LocalError(f"{kind!r} is not a kind of thing listed here")
+    found: dict[str, dict[str, Any]] = {}
+    name = f"valueflows.{kind}"
+    for record in store.records(entry_type_prefix=name):
+        if getattr(record.action, "entry_type", None) != name or record.entry is None:
+            continue
+        try:
+            content = record.entry.value
+        except CoreError:
+            continue
+        if isinstance(content, dict):
+            address = thing_address(record.action, record.address)
+            found.pop(address, None)  # (an update moves it to its latest place)
+            found[address] = {"address": address, "record": str(record.address),
+                              "timestamp": record.action.timestamp, **content}
+    return list(found.values())
+
+
+def whoami(home: Path) -> dict[str, Any]:
+    """This home's agent: {"id", "name"} (its key file's public part: no passphrase)."""
+    info = read_key_info(HomePaths(Path(home)).key)
+    return {"id": str(info.agent_id), "name": info.name}
