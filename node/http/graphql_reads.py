@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from ariadne import InterfaceType, ObjectType, QueryType, UnionType
 
-from node.http.graphql import (
+from node.http.graphql_common import (
     MAX_PAGE,
     connection,
     context_of,

@@ -11,7 +11,7 @@ from typing import Any
 from ariadne import MutationType
 from graphql import GraphQLError
 
-from node.http.graphql import context_of
+from node.http.graphql_common import context_of
 from node.http.graphql_reads import event, resource, thing
 
 MUTATION = MutationType()
