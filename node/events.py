@@ -14,7 +14,14 @@ from typing import Any, Final
 from node.core.encoding import decode
 from node.core.errors import CoreError, LocalError
 from node.core.records import Record
-from node.store.event_index import BATCH, EventFilter, EventIndex, Indexed, Unindexed
+from node.store.event_index import (
+    BATCH,
+    EventFilter,
+    EventIndex,
+    Indexed,
+    Unindexed,
+    typed_records,
+)
 from node.store.home import HomePaths, check_home
 from node.store.integrity import head_problem
 from node.store.keyfile import read_key_info
@@ -129,8 +136,8 @@ THING_KINDS: Final = frozenset({
 
 
 def things(store: Store, kind: str) -> list[dict[str, Any]]:
-    """This chain's entries of the ValueFlows type `kind` (THING_KINDS), oldest first, each
-    as its latest version: {"address": its name (the action that created it), "record":
+    """This chain's entries of the ValueFlows type `kind` (THING_KINDS), in the order they
+    were made, each as its latest version: {"address": its name (the action that created it), "record":
     the latest action's address, "timestamp": when that was written, **its content}. Read by
     the chain's entry-type index, not by folding the chain."""
     from zomes.valueflows.parsing import thing_address
@@ -139,8 +146,8 @@ def things(store: Store, kind: str) -> list[dict[str, Any]]:
         raise LocalError(f"{kind!r} is not a kind of thing listed here")
     found: dict[str, dict[str, Any]] = {}
     name = f"valueflows.{kind}"
-    for record in store.records(entry_type_prefix=name):
-        if getattr(record.action, "entry_type", None) != name or record.entry is None:
+    for record in typed_records(store, name):
+        if record.entry is None:
             continue
         try:
             content = record.entry.value
@@ -148,7 +155,6 @@ def things(store: Store, kind: str) -> list[dict[str, Any]]:
             continue
         if isinstance(content, dict):
             address = thing_address(record.action, record.address)
-            found.pop(address, None)  # (an update moves it to its latest place)
             found[address] = {"address": address, "record": str(record.address),
                               "timestamp": record.action.timestamp, **content}
     return list(found.values())

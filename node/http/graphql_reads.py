@@ -93,6 +93,8 @@ def agent(info: Any, id_: Any) -> dict[str, Any] | None:
     me = context_of(info).call("whoami")
     if id_ == me["id"]:
         return {"id": id_, "name": me["name"]}
+    if not id_.startswith("bafy") and ":" not in id_:  # a member: no Agent entry names it
+        return {"id": id_, "name": None}
     for row in context_of(info).call("things", "Agent"):
         if row["address"] == id_ or row.get("sameAs") == id_:
             return {**row, "id": id_}

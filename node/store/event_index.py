@@ -191,3 +191,15 @@ class EventIndex:
                     out.append(record)
         return out
 
+
+
+def typed_records(store: Store, entry_type: str) -> list[Record]:
+    """Our records whose entry is of `entry_type`, in chain order: a seek in the chain's
+    entry-type index (Store.records' prefix range sorts by seq: a scan of the chain)."""
+    with mapped("reading records"):
+        rows = store.db.execute(
+            "SELECT c.seq, c.address, c.action, c.signature, e.entry FROM chain c"
+            " INDEXED BY chain_by_entry_type"
+            " LEFT JOIN entries e ON e.address = c.entry_address WHERE c.entry_type = ?"
+            " ORDER BY c.seq", (entry_type,)).fetchall()
+    return [r for r in (store._checked(*row) for row in rows) if r is not None]  # noqa: SLF001

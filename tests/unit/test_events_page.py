@@ -180,3 +180,18 @@ def test_a_page_of_a_chain_of_100000_events_is_a_seek(tmp_path: Path) -> None:
         assert {e["action"] for e in page["events"]} == {"consume"}
         assert 25 < len(page["events"]) < 30 if after == "60" else len(page["events"]) == 50
     assert sorted(times)[2] < 0.1, times  # a fold of the chain takes seconds
+
+
+def test_things_are_this_chains_entries_of_a_kind_latest_versions_first_made_first(
+        tmp_path: Path) -> None:
+    client, names = farm(tmp_path)
+    assert [s["name"] for s in client.things("ResourceSpecification")] == ["flour"]
+    client.finish_process(names["mill"])
+    processes = client.things("Process")
+    assert [(p["address"], p["name"]) for p in processes] == [(names["mill"], "mill"),
+                                                               (names["bake"], "bake")]
+    assert processes[0]["finished"] is True and processes[0]["record"] != names["mill"]
+    assert client.things("Plan") == []
+    assert client.whoami() == {"id": names["me"], "name": "farm"}
+    with pytest.raises(LocalError, match="not a kind of thing"):
+        client.things("chain")
