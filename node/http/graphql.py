@@ -14,15 +14,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import trio
 from ariadne import ScalarType, format_error, graphql_sync, make_executable_schema
-from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    validate,
+)
 from graphql.error import GraphQLSyntaxError
+from graphql.utilities.type_info import TypeInfo
+from graphql.validation.rules import ASTValidationRule
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -104,6 +114,37 @@ def make_schema() -> GraphQLSchema:
                                   MUTATION)
 
 
+class Documents:
+    """Queries parsed and validated once (a client asks the same few again and again): the
+    parser and validator ariadne is given, a bounded memo (cleared when full)."""
+
+    LIMIT: Final = 256
+
+    def __init__(self) -> None:
+        self.parsed: dict[str, DocumentNode] = {}
+        self.checked: dict[int, list[GraphQLError]] = {}
+
+    def parse(self, context: Any, data: dict[str, Any]) -> DocumentNode:
+        query = data["query"]
+        found = self.parsed.get(query)
+        if found is None:
+            found = parse(query)  # (a syntax error: ariadne answers it)
+            if len(self.parsed) >= self.LIMIT:
+                self.parsed.clear()
+                self.checked.clear()
+            self.parsed[query] = found
+        return found
+
+    def validate(self, schema: GraphQLSchema, document_ast: DocumentNode,
+                 rules: Collection[type[ASTValidationRule]] | None = None,
+                 max_errors: int | None = None,
+                 type_info: TypeInfo | None = None) -> list[GraphQLError]:
+        key = id(document_ast)  # (each held by `parsed` while it is here: its id is its own)
+        if key not in self.checked:
+            self.checked[key] = validate(schema, document_ast, rules, max_errors, type_info)
+        return self.checked[key]
+
+
 class GraphQLApp:
     """POST (or GET with `query`) a GraphQL request; GET alone: the schema's text. A
     mutation only by POST (a GET carries no CSRF token)."""
@@ -113,6 +154,7 @@ class GraphQLApp:
         self.schema = make_schema()
         self.sdl = SCHEMA_FILE.read_text()
         self.limiter = trio.CapacityLimiter(limit)
+        self.documents = Documents()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -141,7 +183,8 @@ class GraphQLApp:
             return bad_request("a mutation is sent by POST")
         run: Callable[[], tuple[bool, dict[str, Any]]] = lambda: graphql_sync(  # noqa: E731
             self.schema, data, context_value=Context(self.door), debug=False,
-            error_formatter=error_json, introspection=True, logger=quiet)
+            error_formatter=error_json, introspection=True, logger=quiet,
+            query_parser=self.documents.parse, query_validator=self.documents.validate)
         ok, result = await trio.to_thread.run_sync(run, limiter=self.limiter)
         return JSONResponse(result, status_code=200 if ok else 400)
 
