@@ -137,9 +137,9 @@ THING_KINDS: Final = frozenset({
 
 def things(store: Store, kind: str) -> list[dict[str, Any]]:
     """This chain's entries of the ValueFlows type `kind` (THING_KINDS), in the order they
-    were made, each as its latest version: {"address": its name (the action that created it), "record":
-    the latest action's address, "timestamp": when that was written, **its content}. Read by
-    the chain's entry-type index, not by folding the chain."""
+    were made, each as its latest version: {"address": its name (the action that created
+    it), "record": the latest action's address, "timestamp": when that was written, **its
+    content}. Read by the chain's entry-type index, not by folding the chain."""
     from zomes.valueflows.parsing import thing_address
 
     if kind not in THING_KINDS:
