@@ -172,9 +172,11 @@ class GraphQLApp:
                 except ValueError:
                     return bad_request("variables is not JSON")
         else:
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                return bad_request(f"a request is at most {MAX_BODY} bytes")
+            body = b""
+            async for chunk in request.stream():  # (read no further than the limit)
+                body += chunk
+                if len(body) > MAX_BODY:
+                    return bad_request(f"a request is at most {MAX_BODY} bytes")
             try:
                 data = json.loads(body)
             except ValueError:

@@ -195,3 +195,23 @@ def test_things_are_this_chains_entries_of_a_kind_latest_versions_first_made_fir
     assert client.whoami() == {"id": names["me"], "name": "farm"}
     with pytest.raises(LocalError, match="not a kind of thing"):
         client.things("chain")
+
+
+def test_a_read_only_home_pages_its_events_from_a_temporary_index(built) -> None:  # type: ignore[no-untyped-def]
+    from node.events import events_page
+    from node.store.db import open_readonly
+    from node.store.event_index import EventFilter
+    from node.store.home import HomePaths
+    from node.store.sqlite import Store
+
+    client, names = built
+    store = Store(open_readonly(HomePaths(client.home).db))
+    try:
+        assert store.readonly
+        page = events_page(store, EventFilter(resource=names["other"]), None, 30)
+        tables = {r[0] for r in store.db.execute(
+            "SELECT name FROM temp.sqlite_master WHERE type = 'table'")}
+    finally:
+        store.close()
+    assert "event_index" in tables
+    assert page == client.events(resource=names["other"], limit=30)

@@ -273,6 +273,8 @@ def test_the_schema_is_served_and_a_mutation_needs_post_and_the_token(api: TestC
     assert ask(api, "{ processes { edges { node { id } } } }")["processes"]["edges"] == []
     bare = TestClient(api.app, base_url=ORIGIN, backend="trio")
     assert bare.post("/graphql", json={"query": "{ myAgent { id } }"}).status_code == 401
+    huge = api.post("/graphql", content=b"{" + b" " * (1 << 21) + b"}")
+    assert huge.status_code == 400 and "at most" in huge.json()["errors"][0]["message"]
     for _ in range(2):  # (the second time from the memo of parsed, validated queries)
         assert refused(api, "{ nonsense }")["message"].startswith("Cannot query field")
         assert refused(api, "{ broken")["message"].startswith("Syntax Error")
