@@ -278,3 +278,31 @@ def test_the_schema_is_served_and_a_mutation_needs_post_and_the_token(api: TestC
     for _ in range(2):  # (the second time from the memo of parsed, validated queries)
         assert refused(api, "{ nonsense }")["message"].startswith("Cannot query field")
         assert refused(api, "{ broken")["message"].startswith("Syntax Error")
+
+
+def test_an_offer_published_by_mutation_is_listed_with_its_intents(api: TestClient) -> None:
+    ids = bakery(api)
+    made = ask(api, """mutation($i: IntentCreateParams!, $r: IntentCreateParams,
+                       $p: ProposalCreateParams) {
+      createOffer(intent: $i, reciprocal: $r, proposal: $p) { proposal { id purpose } } }""",
+               i={"resourceConformsTo": ids["spec"], "resourceClassifiedAs": ["byproduct"],
+                  "resourceQuantity": {"hasNumericalValue": "8", "hasUnit": "kg"}},
+               r={"resourceConformsTo": ids["spec"],
+                  "resourceQuantity": {"hasNumericalValue": "2", "hasUnit": "kg"}},
+               p={"name": "flour for bread", "unitBased": True})
+    proposal = made["createOffer"]["proposal"]
+    assert proposal["purpose"] == "offer"
+    listed = ask(api, """{ offers { edges { node { id name unitBased
+        publishes { action { id } resourceConformsTo { name }
+                    resourceQuantity { hasNumericalValue hasUnit { id } } }
+        reciprocal { resourceQuantity { hasNumericalValue } } } } }
+      requests { edges { cursor } } intents { edges { node { id } } } }""")
+    [offer] = [e["node"] for e in listed["offers"]["edges"]]
+    assert offer["id"] == proposal["id"] and offer["name"] == "flour for bread"
+    assert offer["unitBased"] is True
+    assert offer["publishes"] == [{"action": {"id": "transfer"},
+                                   "resourceConformsTo": {"name": "flour"},
+                                   "resourceQuantity": {"hasNumericalValue": "8",
+                                                        "hasUnit": {"id": "kilogram"}}}]
+    assert offer["reciprocal"] == [{"resourceQuantity": {"hasNumericalValue": "2"}}]
+    assert listed["requests"]["edges"] == [] and len(listed["intents"]["edges"]) == 2
