@@ -134,7 +134,7 @@ async def record(request: Request) -> Response:
     values = {k: v for k, v in form.items() if k != "csrf_token"}
     try:
         done = await door_of(request).call(
-            "record", EventRequest(action=action, **event_fields(action, form)))
+            "record", EventRequest(action=action, **event_fields(action, form)), detail=True)
     except Refused as error:
         return await _record_page(request, action, values, error)
     created = done.get("created_resources") or {}
