@@ -277,6 +277,24 @@ class LocalClient(HomeCommons):
 
     # -- reading ---------------------------------------------------------------------
 
+    def events(self, *, action: str | None = None, resource: str | None = None,
+               process: str | None = None, since_us: int | None = None,
+               until_us: int | None = None, after: str | None = None,
+               limit: int = 50) -> dict[str, Any]:
+        """A page of this chain's economic events, newest first (node/events.py): filtered
+        by action, resource (either side), process (either side) and time; `after`, the
+        "next" cursor of the page before. The node's socket is not needed (its own chain)."""
+        from node.events import events_page, open_chain
+        from node.store.event_index import EventFilter
+
+        where = EventFilter(action, resource, process, since_us, until_us)
+        with open_chain(self.home, self._warned_once) as store:
+            return events_page(store, where, after, limit)
+
+    def _warned_once(self, warning: str) -> None:
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
     def commitments(self, everything: bool = False) -> list[dict[str, Any]]:
         """The commitments and claims this agent is a party to, with what the events that
         fulfil or settle them add up to: its own chain's, and with a node those linked
