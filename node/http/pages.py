@@ -5,7 +5,6 @@ page reads through the front door (`request.app.state.door`), one worker thread 
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 from markupsafe import Markup
@@ -42,11 +41,6 @@ async def inventory(request: Request) -> Response:
     return render(request, "inventory.html", rows=rows, quantity=quantity)
 
 
-def events_of(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The events of a walk (Client.flows) next to its start: those one step away."""
-    return [n for n in nodes if n.get("kind") == "EconomicEvent" and n.get("distance") == 1]
-
-
 async def resource(request: Request) -> Response:
     """A resource: its quantities, the events that changed it, its trace and track as SVG."""
     address = request.path_params["address"]
@@ -55,18 +49,15 @@ async def resource(request: Request) -> Response:
     def read(c: Any) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]], Any]:
         found = c.get(address)
         held = [r for r in c.inventory() if r.get("address") == address]
-        events = None
-        if hasattr(c, "events"):
-            events = c.events(resource=address, limit=PAGE)["events"]
-        return found, c.flows(address, True), c.flows(address, False), (held, events)
+        page = c.events(resource=address, limit=PAGE)
+        return found, c.flows(address, True), c.flows(address, False), (held, page)
 
-    found, trace, track, (held, events) = await door.run(read)
-    if events is None:
-        events = events_of(trace) + events_of(track)
+    found, trace, track, (held, page) = await door.run(read)
     entry = found.view.get("entry") if isinstance(found.view, dict) else None
     name = (held[0].get("name") if held else None) or (entry or {}).get("name") or address
     return render(request, "resource.html", address=address, name=name,
-                  row=held[0] if held else None, entry=entry or {}, events=events,
+                  row=held[0] if held else None, entry=entry or {}, events=page["events"],
+                  more=page.get("next"),
                   trace=Markup(flows_svg(trace, backwards=True)),  # noqa: S704 (escaped)
                   track=Markup(flows_svg(track, backwards=False)),  # noqa: S704 (escaped)
                   steps=(len(trace), len(track)), cut=MAX_NODES, quantity=quantity, when=when)
@@ -89,8 +80,7 @@ async def events(request: Request) -> Response:
     page = await door_of(request).call("events", **filters, after=after, limit=PAGE)
     shown = {k: q.get(k, "") for k in ("action", "resource", "process", "from", "to")}
     return render(request, "events.html", rows=page["events"], next=page.get("next"),
-                  shown=shown, actions=sorted(ACTIONS), quantity=quantity, when=when,
-                  pages=math.ceil(len(page["events"]) / PAGE))
+                  shown=shown, actions=sorted(ACTIONS), quantity=quantity, when=when)
 
 
 def routes(door: Door | object) -> list[BaseRoute]:
