@@ -32,6 +32,11 @@ bench: install
 bench-planning: install
 	$(PY) bench/planning.py
 
+# Issue 15's HTTP reads (bench/http.py: GraphQL beside the front door, 100,000 events).
+.PHONY: bench-http
+bench-http: install
+	$(PY) bench/http.py
+
 # Issue 12's before/after figures: the four benches run alternately here and in BEFORE,
 # a worktree of BEFORE_COMMIT (the code before the change) with its own .venv, made if
 # missing (`git worktree remove --force $(BEFORE)` after).

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -46,12 +47,13 @@ import clicmd.reports  # noqa: E402, F401
 import clicmd.entries  # noqa: E402, F401
 import clicmd.plans  # noqa: E402, F401
 import clicmd.running  # noqa: E402, F401
+import clicmd.config  # noqa: E402, F401
 import clicmd.planning  # noqa: E402, F401
 import clicmd.commitments  # noqa: E402, F401
 import clicmd.agreements  # noqa: E402, F401
 import clicmd.backups  # noqa: E402, F401
 # isort: on
-from clicmd.common import _COMMANDS, OPTS, clean, forget_client  # noqa: E402
+from clicmd.common import _COMMANDS, OPTS, arg, clean, command, forget_client  # noqa: E402
 from node.core.errors import CoreError, Field, NotFound  # noqa: E402
 
 __all__ = ["ERROR_KINDS", "_COMMANDS", "build_parser", "main"]
@@ -133,7 +135,8 @@ def _hints() -> tuple[tuple[type[CoreError], str], ...]:
     return (
         (r.NoNode, ": start one with `coledger run`"),
         (r.NodeSilent, "; is `coledger run` still running?"),
-        (r.NoPeerKnown, ": start `coledger run`, or give a member's address with --bootstrap"),
+        (r.NoPeerKnown, ": start `coledger run`, or give a member's address with --bootstrap"
+                        " (or keep it with `coledger peers add`)"),
         (r.NotJoined, ": run `coledger network create` or `coledger join`"),
         (r.NetworkFileMissing, ": put it back with `coledger network file --restore"
                                " NAME.network.json` (the file a member shares; it is checked"
@@ -218,21 +221,33 @@ def build_parser(only: str | None = None) -> Parser:
               "report": "flow, contributive and thermodynamic accounting",
               "equation": "value equations: how income is shared by contribution",
               "footprint": "footprints declared on specifications; allocations to outputs",
-              "budget": "allocations per period (e.g. a carbon budget)"}
+              "budget": "allocations per period (e.g. a carbon budget)",
+              "config": "the home's config file, config.toml"}
+    # a command that is also a group (`peers`, `peers add`): its words alone run it
+    grouping = {path.rsplit(" ", 1)[0] for path, _, _ in _COMMANDS if " " in path}
+    both = {path: (fn, args) for path, fn, args in _COMMANDS if path in grouping}
     for path, fn, args in _COMMANDS:
         *parents, name = path.split()
         if only is not None and (parents or [name])[0] != only:
             continue
         prefix = ""
-        for part in parents:
+        for part in [*parents, name] if path in both else parents:
             key = f"{prefix} {part}".strip()
             if key not in subparsers:
-                group = subparsers[prefix].add_parser(part, help=groups.get(part),
-                                                      description=groups.get(part),
-                                                      parents=after)
+                own = both.get(key)
+                doc = (own[0].__doc__ or "").strip() if own else groups.get(part)
+                group = subparsers[prefix].add_parser(
+                    part, help=doc.splitlines()[0] if doc else None, description=doc,
+                    parents=after)
+                for flags, kw in own[1] if own else ():
+                    group.add_argument(*flags, **kw)
+                if own:
+                    group.set_defaults(handler=own[0])
                 subparsers[key] = group.add_subparsers(dest=f"{key}_command", metavar="COMMAND",
-                                                       required=True, parser_class=Parser)
+                                                       required=not own, parser_class=Parser)
             prefix = key
+        if path in both:
+            continue
         doc = (fn.__doc__ or "").strip()
         sub = subparsers[prefix].add_parser(name, help=doc.splitlines()[0] if doc else None,
                                             description=doc, parents=after)
@@ -240,6 +255,42 @@ def build_parser(only: str | None = None) -> Parser:
             sub.add_argument(*flags, **kw)
         sub.set_defaults(handler=fn)
     return parser
+
+
+@command("completion", arg("shell", choices=("bash", "zsh", "fish"),
+                           help="the shell to complete coledger's commands in"))
+def cmd_completion(a: argparse.Namespace) -> None:
+    """Print the shell completion script of coledger's commands and options.
+
+    e.g. `coledger completion bash > ~/.local/share/bash-completion/completions/coledger`
+    (docs/operations.md, "Shell completion", for zsh and fish)."""
+    import shtab
+
+    parser = build_parser()
+    for sub in _parsers(parser):
+        _for_completion(sub, shtab.DIRECTORY, shtab.FILE)
+    print(shtab.complete(parser, shell=a.shell), end="")
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """`parser` and every parser of its commands and groups, depth first."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def _for_completion(parser: argparse.ArgumentParser, directory: Any, file: Any) -> None:
+    """What shtab needs to hear of one parser: a text for a group without a description
+    (its zsh and fish scripts want one) and which options take a directory or a file."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and parser.description is None:
+            parser.description = ", ".join(action.choices)
+        elif action.dest == "home":
+            action.complete = directory  # type: ignore[attr-defined]  # shtab's attribute
+        elif action.type is Path:
+            action.complete = file  # type: ignore[attr-defined]
 
 
 def _asked(words: list[str]) -> str | None:

@@ -80,7 +80,10 @@ def cmd_chain_verify(a: argparse.Namespace) -> None:
 def cmd_chain_recover(a: argparse.Namespace) -> None:
     """Fetch this chain's records back from the network (after a rollback: a restored
     backup, a damaged disk) and append the missing ones; print what was restored."""
-    result = client().recover(a.force, a.bootstrap, a.timeout, quiet=not OPTS.debug)
+    from clicmd.settings import load_config
+
+    bootstrap = a.bootstrap or load_config(OPTS.home).get("bootstrap", [])  # config.toml's
+    result = client().recover(a.force, bootstrap, a.timeout, quiet=not OPTS.debug)
     dropped = f", dropped {result['dropped']} of this chain's" if result.get("dropped") else ""
     emit(result, f"restored {result['restored']} records from the network{dropped};"
                  f" head seq {result['head_seq']}")

@@ -20,50 +20,58 @@ from clicmd.common import (
 )
 
 
-def http_addr(text: str) -> tuple[str, int]:
-    """An argparse type: HOST:PORT to serve HTTP on, as (host, port)."""
+def http_addr(text: str) -> str:
+    """An argparse type: HOST:PORT to serve HTTP on (checked; the text kept, as config.toml's
+    `http` is: node.http.serve.parse_http_addr splits it when the node starts)."""
     from node.http.serve import parse_http_addr
 
     try:
-        return parse_http_addr(text)
+        parse_http_addr(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
-@command("run", arg("--listen", type=listen_addr, default="/ip4/0.0.0.0/tcp/0", metavar="MULTIADDR",
+@command("run", arg("--listen", type=listen_addr, metavar="MULTIADDR",
                     help="where to listen [/ip4/0.0.0.0/tcp/0]"),
-         arg("--bootstrap", type=peer_addr, action="append", default=[], metavar="MULTIADDR",
+         arg("--bootstrap", type=peer_addr, action="append", metavar="MULTIADDR",
              help="a member's address to join through (repeatable; the network file's are added)"),
-         arg("--gossip-interval", type=interval, default=2.0,
+         arg("--gossip-interval", type=interval,
              help="seconds between gossip rounds [2]"),
-         arg("--auto-accept-from", action="append", default=[], metavar="AGENT",
+         arg("--auto-accept-from", action="append", metavar="AGENT",
              help="accept this agent's countersigned transfers without asking (an "
                   "agreement is always left for `coledger accept`; repeatable)"),
-         arg("--log-level", choices=("debug", "info", "warning", "error"), default="info",
+         arg("--log-level", choices=("debug", "info", "warning", "error"),
              help="the least level of the log lines on stderr [info]"),
-         arg("--log-format", choices=("text", "json"), default="text",
+         arg("--log-format", choices=("text", "json"),
              help="text, or json: one object a line (time, level, event, fields) [text]"),
-         arg("--http", type=http_addr, default="127.0.0.1:8420", metavar="HOST:PORT",
+         arg("--http", type=http_addr, metavar="HOST:PORT",
              help="serve the GraphQL API and the dashboard here (port 0: any free one) "
                   "[127.0.0.1:8420]"),
          arg("--no-http", action="store_true", help="serve no HTTP"))
 def cmd_run(a: argparse.Namespace) -> None:
     """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs. It also
-    serves HTTP (the API and the pages, behind `coledger http-token`) unless --no-http."""
+    serves HTTP (the API and the pages, behind `coledger http-token`) unless --no-http.
+
+    Each flag overrides its key in the home's config.toml (see `coledger config show`);
+    a first run on the default port 0 keeps the port it got there, for the next runs."""
     import logging
     import signal
 
     import trio
 
+    from clicmd.settings import keep_listen_port, run_settings
     from node.api import configure_logs, log_event, open_node
 
-    configure_logs("debug" if OPTS.debug else a.log_level, a.log_format)
+    s = run_settings(a)
+    configure_logs("debug" if OPTS.debug else s["log_level"].value, s["log_format"].value)
     log = logging.getLogger("coledger.run")
     sock = None
     if not a.no_http:
-        from node.http.serve import bind_http
+        from node.http.serve import bind_http, parse_http_addr
 
-        sock = bind_http(*a.http)  # before the node: a port in use stops it
+        # before the node: a port in use stops it
+        sock = bind_http(*parse_http_addr(s["http"].value))
     secret: list[str] = []
 
     def asked_once() -> str:  # (the HTTP door opens the home again: ask only once)
@@ -73,9 +81,10 @@ def cmd_run(a: argparse.Namespace) -> None:
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with open_node(OPTS.home, asked_once, listen=a.listen, bootstrap=a.bootstrap,
-                                 gossip_interval=a.gossip_interval,
-                                 auto_accept_from=a.auto_accept_from) as node, \
+            async with open_node(OPTS.home, asked_once, listen=s["listen"].value,
+                                 bootstrap=s["bootstrap"].value,
+                                 gossip_interval=s["gossip_interval"].value,
+                                 auto_accept_from=s["auto_accept_from"].value) as node, \
                     trio.open_nursery() as services:
                 stopping = trio.Event()
                 url = None
@@ -85,6 +94,7 @@ def cmd_run(a: argparse.Namespace) -> None:
                     url = await services.start(serve_http, OPTS.home, asked_once, sock,
                                                stopping.wait)
                 addrs = node.transport.listen_addrs()
+                keep_listen_port(OPTS.home, s["listen"], addrs, log)
                 emit({"agent_id": str(node.me), "listen": addrs,
                       "network_id": str(node.network_id), "http": url},
                      "\n".join(addrs))

@@ -277,6 +277,38 @@ class LocalClient(HomeCommons):
 
     # -- reading ---------------------------------------------------------------------
 
+    def events(self, *, action: str | None = None, resource: str | None = None,
+               process: str | None = None, since_us: int | None = None,
+               until_us: int | None = None, after: str | None = None,
+               limit: int = 50) -> dict[str, Any]:
+        """A page of this chain's economic events, newest first (node/events.py): filtered
+        by action, resource (either side), process (either side) and time; `after`, the
+        "next" cursor of the page before. The node's socket is not needed (its own chain)."""
+        from node.events import events_page, open_chain
+        from node.store.event_index import EventFilter
+
+        where = EventFilter(action, resource, process, since_us, until_us)
+        with open_chain(self.home, self._warned_once) as store:
+            return events_page(store, where, after, limit)
+
+    def things(self, kind: str) -> list[dict[str, Any]]:
+        """This chain's specifications, processes, intents, proposals, plans... of one kind
+        (node/events.py THING_KINDS), each as its latest version, oldest first."""
+        from node.events import open_chain, things
+
+        with open_chain(self.home, self._warned_once) as store:
+            return things(store, kind)
+
+    def whoami(self) -> dict[str, Any]:
+        """This home's agent: its id and name."""
+        from node.events import whoami
+
+        return whoami(self.home)
+
+    def _warned_once(self, warning: str) -> None:
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
     def commitments(self, everything: bool = False) -> list[dict[str, Any]]:
         """The commitments and claims this agent is a party to, with what the events that
         fulfil or settle them add up to: its own chain's, and with a node those linked
@@ -340,6 +372,9 @@ class LocalClient(HomeCommons):
         raise self._no_node()
 
     def peers(self) -> list[dict[str, Any]]:
+        raise self._no_node()
+
+    def connect(self, address: str) -> dict[str, Any]:
         raise self._no_node()
 
     def sync(self) -> dict[str, Any]:
@@ -420,6 +455,10 @@ class SocketClient(LocalClient, NodeCommons):
     def peers(self) -> list[dict[str, Any]]:
         peers: list[dict[str, Any]] = self._call("peers")
         return peers
+
+    def connect(self, address: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("connect", address=address)
+        return result
 
     def sync(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("sync")

@@ -58,6 +58,12 @@ class InNodeClient:
         return [{"agent_id": str(p), "addresses": list(node.addresses.get(p, ()))}
                 for p in node.peers() if p != node.me]
 
+    async def connect(self, address: str) -> dict[str, object]:
+        """Dial a member's `address` now and greet it: its agent id, or None when it could
+        not be reached or is no member (the node's log says why)."""
+        peer = await self.node.connect(address)
+        return {"agent_id": None if peer is None else str(peer)}
+
     async def get(self, address: str) -> dict[str, Any]:
         record = await self.node.get(Cid.parse(address))
         if record is None:
@@ -213,7 +219,7 @@ class InNodeClient:
 
 METHODS = ("status", "peers", "get", "get_many", "activity", "sync", "inventory", "flows",
            "chains", "cs_start", "cs_agree", "cs_session", "cs_list", "cs_accept", "cs_decline",
-           "recover", "links", "proposals")
+           "recover", "links", "proposals", "connect")
 
 
 def rpc_methods(node: Node) -> dict[str, Callable[..., Awaitable[object]]]:

@@ -147,3 +147,22 @@ def simulated_network(root, n: int, redundancy: int = 5):  # type: ignore[no-unt
         with open_agent(home, lambda: SIM_PASSPHRASE) as agent:
             join(agent, network_file, token_of(proof))
     return homes, keys, dna
+
+
+def append_events(home, key: AgentKey, contents: Iterator[dict[str, Any]],  # type: ignore[no-untyped-def]
+                  passphrase: Callable[[], str] = lambda: SIM_PASSPHRASE) -> int:
+    """Sign EconomicEvents (each the content of one) onto the home's chain, one flush, not
+    validated: a long chain in seconds, for tests and benchmarks of reading it. How many."""
+    from node.store.home import open_agent
+    from zomes.valueflows.entries import EconomicEvent
+    from zomes.valueflows.zome import entry_type
+
+    name = entry_type(EconomicEvent)
+    with open_agent(home, passphrase) as agent:
+        head = agent.store.head()
+        assert head is not None, "genesis first"
+        scratch = Scratch(head, key, step_clock(head.timestamp + 1, 1))
+        for content in contents:
+            scratch.create(name, content)
+        agent.store.flush(head, scratch.records)
+    return len(scratch.records)

@@ -81,7 +81,7 @@ def plug_ins(door: object) -> tuple[object | None, object | None]:
     if importlib.util.find_spec("node.http.graphql") is not None:
         import node.http.graphql as module  # type: ignore[import-not-found,unused-ignore]
 
-        graphql = module.asgi(door)
+        graphql = module.asgi(door)  # type: ignore[arg-type,unused-ignore]
     if importlib.util.find_spec("node.http.pages") is not None:
         import node.http.pages as module2  # type: ignore[import-not-found,unused-ignore]
 

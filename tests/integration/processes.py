@@ -41,12 +41,12 @@ class NodeProcess:
 
     def __init__(self, home: Path, bootstrap: Sequence[str] = (), gossip: float = 0.5,
                  extra: Sequence[str] = (), environment: dict[str, str] | None = None,
-                 listen: str = "/ip4/127.0.0.1/tcp/0", netns: str | None = None,
+                 listen: str | None = "/ip4/127.0.0.1/tcp/0", netns: str | None = None,
                  http: str | None = None) -> None:
         self.home = home
         inside = ["ip", "netns", "exec", netns] if netns else []  # (tests/integration/netns.py)
         args = [*inside, sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json",
-                "run", "--listen", listen, "--gossip-interval", str(gossip)]
+                "run", *(["--listen", listen] if listen else []), "--gossip-interval", str(gossip)]
         for b in bootstrap:
             args += ["--bootstrap", b]
         args += ["--no-http"] if http is None else ["--http", http]

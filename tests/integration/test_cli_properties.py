@@ -34,10 +34,12 @@ SKIPPED_FLAGS = {("init", "--force")}  # would replace the prepared agent
 
 def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[
         tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    """(command words, its parser) for every command the parser knows."""
+    """(command words, its parser) for every command the parser knows (a group that is a
+    command too, `peers` of `peers add`, is one)."""
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
+    if not subs or parser.get_default("handler") is not None:
         yield path, parser
+    if not subs:
         return
     for name, sub in subs[0].choices.items():
         yield from leaf_commands(sub, (*path, name))
@@ -142,6 +144,8 @@ def command_lines(draw: st.DrawFn, home: dict[str, Any]) -> list[str]:
     for action in parser._actions:
         flags = action.option_strings
         if COMMON & set(flags) or (*path, *flags[:1]) in SKIPPED_FLAGS:
+            continue
+        if isinstance(action, argparse._SubParsersAction):  # its commands are walked alone
             continue
         if not flags:  # a positional: mostly given
             if draw(st.integers(0, 9)) > 0:
