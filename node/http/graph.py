@@ -81,7 +81,8 @@ def flows_svg(nodes: list[dict[str, Any]], *, backwards: bool) -> str:
                   if kind == "EconomicEvent" else KIND_COLOURS.get(kind, "#555"))
         first, second = _label(node)
         address = str(node.get("address", ""))
-        box = (f'<g class={quoteattr("step " + first)}><title>{escape(kind)} {escape(address)}</title>'
+        box = (f'<g class={quoteattr("step " + first)}>'
+               f'<title>{escape(kind)} {escape(address)}</title>'
                f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="5" fill="#fff" '
                f'stroke={quoteattr(colour)} stroke-width="2"/>'
                f'<text x="{x + 8}" y="{y + 16}" fill={quoteattr(colour)}>{escape(first)}</text>'
