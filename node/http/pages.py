@@ -32,7 +32,8 @@ async def overview(request: Request) -> Response:
     ops = status.get("ops") or {}
     return render(request, "overview.html", status=status, peers=peers, error=error,
                   stats=sorted(stats.items()), ops=sorted(ops.items()) if isinstance(ops, dict)
-                  else [], waiting=status.get("publish_pending"))
+                  else [], waiting=status.get("publish_pending"),
+                  last_sync=when(status["last_sync_us"]) if status.get("last_sync_us") else None)
 
 
 async def inventory(request: Request) -> Response:

@@ -44,6 +44,7 @@ class GossipStats(Protocol):
     """The counters gossip adds to (node.runtime.node.NodeStats)."""
 
     gossip_rounds: int
+    last_sync_us: int
     fetched_by_gossip: int
     pushed_by_gossip: int
 
@@ -91,6 +92,7 @@ class Gossip:
         )
         response = wire.decode_message(wire.GossipResponse, data)
         self.stats.gossip_rounds += 1
+        self.stats.last_sync_us = self.clock()
         if not response.differing:
             return 0
         mine = addresses(response.differing)

@@ -56,6 +56,7 @@ class NodeStats:
     published_ops: int = 0
     receipts: int = 0
     gossip_rounds: int = 0
+    last_sync_us: int = 0  # when a gossip round with a peer last completed (0: never)
     fetched_by_gossip: int = 0
     pushed_by_gossip: int = 0
     warrants_sent: int = 0
@@ -221,8 +222,10 @@ class Node:
             "ops": self.dht.counts(),
             "publish_pending": self.queue.pending(),
             "behind": self.own_chain.status(),
+            "last_sync_us": self.stats.last_sync_us or None,
             "stats": {
                 k: (len(v) if isinstance(v, set) else v) for k, v in vars(self.stats).items()
+                if k != "last_sync_us"
             },
         }
 

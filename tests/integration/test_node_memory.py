@@ -89,6 +89,10 @@ async def test_gossip_brings_a_late_node_up_to_date(tmp_path, autojump_clock):
         await wait_for(lambda: c.dht.counts()[INTEGRATED] >= target, timeout=30)
         assert a.queue.pending() == 0 and a.stats.published_ops == published  # no republish
         assert sum(n.stats.fetched_by_gossip + n.stats.pushed_by_gossip for n in (a, b, c)) > 0
+        # the status says when each last synced (a gossip round it started completed)
+        await wait_for(lambda: c.status()["last_sync_us"] is not None, timeout=30)
+        assert 0 < c.status()["last_sync_us"] <= c.clock()
+        assert "last_sync_us" not in c.status()["stats"]  # (a time, not a counter)
 
 
 async def test_a_non_member_is_refused(tmp_path):
