@@ -13,10 +13,10 @@ from clicmd.common import (
     emit,
     interval,
     listen_addr,
-    passphrase,
     peer_addr,
     seconds,
 )
+from clicmd.unlock import PASSPHRASE_ARGS, run_passphrase
 
 
 @command("run", arg("--listen", type=listen_addr, default="/ip4/0.0.0.0/tcp/0", metavar="MULTIADDR",
@@ -31,22 +31,27 @@ from clicmd.common import (
          arg("--log-level", choices=("debug", "info", "warning", "error"), default="info",
              help="the least level of the log lines on stderr [info]"),
          arg("--log-format", choices=("text", "json"), default="text",
-             help="text, or json: one object a line (time, level, event, fields) [text]"))
+             help="text, or json: one object a line (time, level, event, fields) [text]"),
+         *PASSPHRASE_ARGS)
 def cmd_run(a: argparse.Namespace) -> None:
-    """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs."""
+    """Run this agent's node in the foreground until Ctrl-C or SIGTERM; print its
+    multiaddrs. The passphrase is asked once, here: while the node runs, commands that
+    write go through it. Under systemd it says when it is ready (sd_notify)."""
     import logging
     import signal
 
     import trio
 
     from node.api import configure_logs, log_event, open_node
+    from node.service import sd_notify
 
     configure_logs("debug" if OPTS.debug else a.log_level, a.log_format)
     log = logging.getLogger("coledger.run")
+    unlock = run_passphrase(a)
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with open_node(OPTS.home, passphrase, listen=a.listen, bootstrap=a.bootstrap,
+            async with open_node(OPTS.home, unlock, listen=a.listen, bootstrap=a.bootstrap,
                                  gossip_interval=a.gossip_interval,
                                  auto_accept_from=a.auto_accept_from) as node:
                 addrs = node.transport.listen_addrs()
@@ -56,7 +61,9 @@ def cmd_run(a: argparse.Namespace) -> None:
                 sys.stdout.flush()
                 log.info("node started: agent %s listening on %s", node.me, " ".join(addrs),
                          extra=log_event("node_started", agent=node.me, listen=" ".join(addrs)))
+                sd_notify("READY=1")
                 async for _ in signals:
+                    sd_notify("STOPPING=1")
                     break
         log.info("node stopped", extra=log_event("node_stopped"))
 

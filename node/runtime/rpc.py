@@ -1,4 +1,5 @@
-"""The local RPC endpoint of a running node: a Unix socket in the home, mode 0600.
+"""The local RPC endpoint of a running node: a Unix socket in the home, mode 0600 (checked:
+it writes on the agent's chain with the node's unlocked key, so it is its user's alone).
 
 One JSON request per connection: {"method": ..., "params": {...}} -> {"result": ...}
 or {"error": "one line"}. Every request is checked before it runs: a JSON object, a
@@ -49,6 +50,7 @@ async def serve_rpc(  # type: ignore[no-untyped-def]  # (trio.TaskStatus: not ex
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
+    _check_private(path)
     sock.listen(16)
     listener = trio.SocketListener(sock)
     methods = {name: _checked(name, fn) for name, fn in operations.items()}
@@ -62,6 +64,16 @@ async def serve_rpc(  # type: ignore[no-untyped-def]  # (trio.TaskStatus: not ex
         path.unlink(missing_ok=True)
         with trio.CancelScope(shield=True):
             await listener.aclose()
+
+
+def _check_private(path: Path) -> None:
+    """Refuse to serve a socket others could connect to: it writes on this agent's chain
+    with the key the node unlocked, so only its owner may (mode 0600, this process's)."""
+    st = os.stat(path)
+    if st.st_mode & 0o077 or st.st_uid != os.getuid():
+        path.unlink(missing_ok=True)
+        raise LocalError(f"{path} is not private to this user (mode {st.st_mode & 0o777:o}): "
+                         "the node does not serve it")
 
 
 class BadRequest(LocalError):
@@ -87,8 +99,11 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> N
             reply = json.dumps({"result": result})
         except Phrased as e:  # by type and parts: the client phrases its fields its own way
             reply = json.dumps({"error": str(e), "type": type(e).__name__, "parts": e.parts})
-        except (CoreError, KeyError, ValueError, TypeError) as e:
-            reply = json.dumps({"error": str(e).splitlines()[0] if str(e) else type(e).__name__})
+        except CoreError as e:  # with its type: the client raises the same (socket_client)
+            reply = json.dumps({"error": _line(e), "type": type(e).__name__,
+                                "module": type(e).__module__})
+        except (KeyError, ValueError, TypeError) as e:
+            reply = json.dumps({"error": _line(e)})
         except trio.TooSlowError:
             reply = json.dumps({"error": "the request timed out"})
         except Exception as e:  # a bug must not end the node: this request fails, logged
@@ -96,6 +111,11 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> N
             reply = json.dumps({"error": f"internal error: {type(e).__name__}: {e}"[:300]})
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await stream.send_all(reply.encode() + b"\n")
+
+
+def _line(error: Exception) -> str:
+    """The error's first line (its type's name if it has no message)."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _request(data: bytes, methods: dict[str, Method]) -> tuple[Method, dict[str, Any]]:
