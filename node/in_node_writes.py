@@ -18,10 +18,10 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 from pydantic import BaseModel, create_model
 
 from node.client import LocalClient
-from node.core.errors import LocalError
+from node.core.errors import CoreError, LocalError, Phrased
 from node.runtime.node import Node
 from node.runtime.reports import unpack
-from node.runtime.rpc import STRICT, validated
+from node.runtime.rpc import STRICT, Relayed, validated
 from node.store.home import Agent
 from node.vf_ledger import Ledger
 from zomes.valueflows.coordinator import EventRequest
@@ -65,53 +65,61 @@ class InNodeWrites:
         self.node = node
         self.writer = NodeWriter(node)
 
-    def _published(self, result: R) -> R:
-        """`result`, once what the write added is queued for publishing."""
+    def _published(self, write: Callable[[], R]) -> R:
+        """What `write` returns, once what it added is queued for publishing; its error
+        relayed of its type (a rule's RuleBroken stays one for the caller)."""
+        try:
+            result = write()
+        except Phrased:
+            raise  # (the socket relays it by type and parts)
+        except CoreError as e:
+            raise Relayed(e) from None
         self.node.enqueue_new_records()
         return result
 
     async def record(self, event: dict[str, Any], detail: bool) -> dict[str, Any]:
-        return self._published(self.writer.record(request_of(EventRequest, event), detail=detail))
+        return self._published(
+            lambda: self.writer.record(request_of(EventRequest, event), detail=detail))
 
     async def create_spec(self, name: str, unit: str, allow_negative: bool, note: str | None,
                           classified_as: list[str], mass: str | None) -> str:
-        return self._published(self.writer.create_spec(name, unit, allow_negative, note,
-                                                       classified_as, mass))
+        return self._published(lambda: self.writer.create_spec(
+            name, unit, allow_negative, note, classified_as, mass))
 
     async def create_process_spec(self, name: str, note: str | None) -> str:
-        return self._published(self.writer.create_process_spec(name, note))
+        return self._published(lambda: self.writer.create_process_spec(name, note))
 
     async def create_process(self, name: str, based_on: str | None, note: str | None) -> str:
-        return self._published(self.writer.create_process(name, based_on, note))
+        return self._published(lambda: self.writer.create_process(name, based_on, note))
 
     async def create_place(self, place: dict[str, Any]) -> str:
-        return self._published(self.writer.create_place(place))
+        return self._published(lambda: self.writer.create_place(place))
 
     async def finish_process(self, process: str) -> str:
-        return self._published(self.writer.finish_process(process))
+        return self._published(lambda: self.writer.finish_process(process))
 
     async def create_equation(self, document: Any) -> dict[str, Any]:
-        return self._published(self.writer.create_equation(document))
+        return self._published(lambda: self.writer.create_equation(document))
 
     async def declare_footprint(self, spec: str, per: str, factors: list[str],
                                 note: str | None) -> str:
-        return self._published(self.writer.declare_footprint(spec, per, factors, note))
+        return self._published(lambda: self.writer.declare_footprint(spec, per, factors, note))
 
     async def allocate_footprint(self, process: str, shares: list[str],
                                  note: str | None) -> str:
-        return self._published(self.writer.allocate_footprint(process, shares, note))
+        return self._published(lambda: self.writer.allocate_footprint(process, shares, note))
 
     async def set_budget(self, kind: str, allocated: str, start_us: int, end_us: int,
                          material: str | None, holder: str, name: str | None) -> dict[str, Any]:
-        return self._published(self.writer.set_budget(
+        return self._published(lambda: self.writer.set_budget(
             kind=kind, allocated=allocated, start_us=start_us, end_us=end_us,
             material=material, holder=holder, name=name))
 
     async def import_vf_jsonld(self, document: Any, agents: dict[str, str]) -> dict[str, Any]:
-        return self._published(self.writer.import_vf_jsonld(document, agents))
+        return self._published(lambda: self.writer.import_vf_jsonld(document, agents))
 
     async def create_recipe(self, document: Any) -> dict[str, Any]:
-        return self._published(self.writer.create_recipe(document))
+        return self._published(lambda: self.writer.create_recipe(document))
 
     async def plan_from_recipe(self, recipe: str, quantity: str, due_us: int, name: str | None,
                                buy: list[str], fetched: list[list[str | None]]) -> dict[str, Any]:
@@ -122,17 +130,18 @@ class InNodeWrites:
         except (ValueError, TypeError):
             raise LocalError("bad request: a fetched record is not [action, signature, "
                              "entry] in base64") from None
-        return self._published(self.writer._plan(recipe, quantity, due_us, name, buy, records))
+        return self._published(
+            lambda: self.writer._plan(recipe, quantity, due_us, name, buy, records))
 
     async def propose(self, request: dict[str, Any], replaces: str | None) -> dict[str, Any]:
-        return self._published(self.writer.propose(request_of(ProposalRequest, request),
-                                                   replaces))
+        return self._published(
+            lambda: self.writer.propose(request_of(ProposalRequest, request), replaces))
 
     async def withdraw_proposal(self, proposal: str) -> dict[str, Any]:
-        return self._published(self.writer.withdraw_proposal(proposal))
+        return self._published(lambda: self.writer.withdraw_proposal(proposal))
 
     async def claim(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._published(self.writer.claim(request_of(ClaimRequest, request)))
+        return self._published(lambda: self.writer.claim(request_of(ClaimRequest, request)))
 
 
 WRITES = ("record", "create_spec", "create_process_spec", "create_process", "create_place",

@@ -76,6 +76,15 @@ def _check_private(path: Path) -> None:
                          "the node does not serve it")
 
 
+class Relayed(LocalError):
+    """An operation's error handed to its caller as raised: its type's name and module go
+    with its message, and the client raises one of that type (node.runtime.socket_client)."""
+
+    def __init__(self, error: CoreError) -> None:
+        super().__init__(_line(error))
+        self.kind, self.module = type(error).__name__, type(error).__module__
+
+
 class BadRequest(LocalError):
     """A request to the node's socket that is not one it serves (the client's mistake)."""
 
@@ -99,10 +108,9 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> N
             reply = json.dumps({"result": result})
         except Phrased as e:  # by type and parts: the client phrases its fields its own way
             reply = json.dumps({"error": str(e), "type": type(e).__name__, "parts": e.parts})
-        except CoreError as e:  # with its type: the client raises the same (socket_client)
-            reply = json.dumps({"error": _line(e), "type": type(e).__name__,
-                                "module": type(e).__module__})
-        except (KeyError, ValueError, TypeError) as e:
+        except Relayed as e:  # with its type: the client raises the same (socket_client)
+            reply = json.dumps({"error": str(e), "type": e.kind, "module": e.module})
+        except (CoreError, KeyError, ValueError, TypeError) as e:
             reply = json.dumps({"error": _line(e)})
         except trio.TooSlowError:
             reply = json.dumps({"error": "the request timed out"})
