@@ -1,7 +1,8 @@
 """The local RPC endpoint of a running node: a Unix socket in the home, mode 0600 (checked:
 it writes on the agent's chain with the node's unlocked key, so it is its user's alone).
 
-One JSON request per connection: {"method": ..., "params": {...}} -> {"result": ...}
+One JSON request per connection, a line of at most MAX_REQUEST bytes:
+{"method": ..., "params": {...}} -> {"result": ...}
 or {"error": "one line"}. Every request is checked before it runs: a JSON object, a
 known method, params an object of exactly that method's parameters, each of its type
 (a model per method, built from the method's signature); anything else is an error
@@ -30,7 +31,9 @@ from node.runtime.socket_client import socket_path
 
 log = logging.getLogger("coledger.rpc")
 
-MAX_REQUEST = 1024 * 1024
+MAX_REQUEST = 16 * 1024 * 1024
+"""Bytes a request line may hold: writes come through the socket (a document to import,
+the chains a plan from another's recipe needs), an entry up to 4 MiB among them."""
 
 
 Operation = Callable[..., Awaitable[object]]
@@ -96,13 +99,13 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> N
     async with stream:
         try:
             with trio.fail_after(10):
-                data = b""
+                data = bytearray()  # (appended in place: a long request costs no copies)
                 while not data.endswith(b"\n") and len(data) <= MAX_REQUEST:
                     chunk = await stream.receive_some(65536)
                     if not chunk:
                         break
                     data += chunk
-            method, params = _request(data, methods)
+            method, params = _request(bytes(data), methods)
             with trio.fail_after(120):
                 result = await method(params)
             reply = json.dumps({"result": result})
