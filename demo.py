@@ -56,7 +56,7 @@ def created(home: Path, *args: str) -> str:
 
 def start_node(home: Path, bootstrap: str | None, *extra: str) -> tuple[subprocess.Popen[str], str]:
     args = [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json", "run",
-            "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip-interval", "1", *extra]
+            "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip-interval", "1", "--no-http", *extra]
     if bootstrap:
         args += ["--bootstrap", bootstrap]
     print(f"\n[{home.name}]$ coledger run --listen /ip4/127.0.0.1/tcp/0"

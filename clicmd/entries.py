@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from clicmd.common import arg, clean, client, command, emit
 from clicmd.reports import MAX_AGENTS_ARG, date_us, gathered
@@ -27,7 +28,10 @@ def _agent_map(pairs: list[str]) -> dict[str, str]:
          arg("--format", dest="fmt", required=True, choices=("vf-jsonld",),
              help="the document's format (ValueFlows JSON-LD)"),
          arg("--agent", action="append", default=[], metavar="OLD=NEW",
-             help="record OLD's part in the events as NEW's (`me`: this agent); repeatable"))
+             help="record OLD's part in the events as NEW's (`me`: this agent); repeatable"),
+         arg("--as", dest="as_iri", metavar="IRI",
+             help="the IRI by which the document names this cooperative: its events are "
+                  "recorded, others' left out; other agents not of the network are external"))
 def cmd_import(a: argparse.Namespace) -> None:
     """Record a document's events on this chain, signed by you, checked by the rules.
 
@@ -39,7 +43,15 @@ def cmd_import(a: argparse.Namespace) -> None:
     commitment or claim only one of its parties (map the document's agent with `--agent
     OLD=me`). What is already here (the same address, or the same content: the document
     imported before) is not written again. Countersigned agreements are left out: only
-    their parties' signatures make one."""
+    their parties' signatures make one.
+
+    Documents of other VF systems import too (docs/formats.md): records named by their own
+    IRIs keep them (sameAs), so a second import adds nothing; `--as IRI` says which agent
+    of the document is this cooperative (its events are recorded, others' left out), and
+    any other agent not of the network becomes an external agent (the other party of
+    events you record alone, never countersigned); a resource given with its quantities is
+    opened with a `raise` of what it held before the document's events; terms coledger
+    does not record are listed, not refused."""
     from decimal import Decimal
 
     try:
@@ -48,16 +60,37 @@ def cmd_import(a: argparse.Namespace) -> None:
         raise LocalError(f"cannot read {a.file}: {e.strerror or e}") from None
     except ValueError as e:
         raise LocalError(f"{a.file} is not JSON: {e}") from None
-    result = client().import_vf_jsonld(document, _agent_map(a.agent))
+    result = client().import_vf_jsonld(document, _agent_map(a.agent), a.as_iri)
+    emit(result, import_summary(result))
+
+
+def import_summary(result: dict[str, Any]) -> str:
+    """What an import did, in lines: counts, opening balances, external agents, the
+    properties the document holds that coledger does not record."""
     made, planned = result["created"], result["planning"]
-    emit(result, f"imported {result['imported']} events ({result['skipped']} already here); "
-                 f"copied {made['resources']} resources, {made['processes']} processes, "
-                 f"{made['specs']} specifications; "
-                 f"{sum(planned['created'].values())} planning and recipe records "
-                 f"({planned['already_here']} already here)" + (
-                     f"; left out {planned['countersigned_left_out']} countersigned agreements"
-                     " and clauses (only their parties sign them)"
-                     if planned["countersigned_left_out"] else ""))
+    lines = [f"imported {result['imported']} events ({result['skipped']} already here); "
+             f"copied {made['resources']} resources, {made['processes']} processes, "
+             f"{made['specs']} specifications; "
+             f"{sum(planned['created'].values())} planning and recipe records "
+             f"({planned['already_here']} already here)" + (
+                 f"; left out {planned['countersigned_left_out']} countersigned agreements"
+                 " and clauses (only their parties sign them)"
+                 if planned["countersigned_left_out"] else "")]
+    if result.get("external_agents"):
+        lines.append(f"external agents: {result['external_agents']} (not members: the other "
+                     "party of events only you record)")
+    for opened in result.get("opened", []):
+        quantity = opened["quantity"]
+        lines.append(f"opening balance: raise {quantity['hasNumericalValue']} "
+                     f"{quantity['hasUnit']} of {clean(opened['iri'])} "
+                     f"(resource {opened['resource']})")
+    if result.get("left_out"):
+        lines.append(f"left out {result['left_out']} events this cooperative is no party to")
+    unread = result.get("unread") or {}
+    if unread:
+        lines.append("not recorded (no coledger field): " + ", ".join(
+            f"{clean(iri)} ({n})" for iri, n in sorted(unread.items())))
+    return "\n".join(lines)
 
 
 @command("equation create", arg("file", help="the equation as JSON (name, buckets); - for stdin"))

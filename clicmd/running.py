@@ -1,4 +1,5 @@
-"""The running node: run (in the foreground), and what it reports: status, peers, sync."""
+"""The running node: run (in the foreground, serving HTTP too), and what it reports:
+status, peers, sync; the HTTP token."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ from clicmd.common import (
 from clicmd.unlock import PASSPHRASE_ARGS, run_passphrase
 
 
+def http_addr(text: str) -> tuple[str, int]:
+    """An argparse type: HOST:PORT to serve HTTP on, as (host, port)."""
+    from node.http.serve import parse_http_addr
+
+    try:
+        return parse_http_addr(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 @command("run", arg("--listen", type=listen_addr, default="/ip4/0.0.0.0/tcp/0", metavar="MULTIADDR",
                     help="where to listen [/ip4/0.0.0.0/tcp/0]"),
          arg("--bootstrap", type=peer_addr, action="append", default=[], metavar="MULTIADDR",
@@ -32,11 +43,16 @@ from clicmd.unlock import PASSPHRASE_ARGS, run_passphrase
              help="the least level of the log lines on stderr [info]"),
          arg("--log-format", choices=("text", "json"), default="text",
              help="text, or json: one object a line (time, level, event, fields) [text]"),
+         arg("--http", type=http_addr, default="127.0.0.1:8420", metavar="HOST:PORT",
+             help="serve the GraphQL API and the dashboard here (port 0: any free one) "
+                  "[127.0.0.1:8420]"),
+         arg("--no-http", action="store_true", help="serve no HTTP"),
          *PASSPHRASE_ARGS)
 def cmd_run(a: argparse.Namespace) -> None:
     """Run this agent's node in the foreground until Ctrl-C or SIGTERM; print its
-    multiaddrs. The passphrase is asked once, here: while the node runs, commands that
-    write go through it. Under systemd it says when it is ready (sd_notify)."""
+    multiaddrs. It also serves HTTP (the API and the pages, behind `coledger http-token`)
+    unless --no-http. The passphrase is asked once, here: while the node runs, commands
+    that write go through it. Under systemd it says when it is ready (sd_notify)."""
     import logging
     import signal
 
@@ -47,16 +63,35 @@ def cmd_run(a: argparse.Namespace) -> None:
 
     configure_logs("debug" if OPTS.debug else a.log_level, a.log_format)
     log = logging.getLogger("coledger.run")
-    unlock = run_passphrase(a)
+    given = run_passphrase(a)  # (a descriptor or a file is read now, once)
+    sock = None
+    if not a.no_http:
+        from node.http.serve import bind_http
+
+        sock = bind_http(*a.http)  # before the node: a port in use stops it
+    secret: list[str] = []
+
+    def asked_once() -> str:  # (the HTTP door opens the home again: ask only once)
+        if not secret:
+            secret.append(given())
+        return secret[0]
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with open_node(OPTS.home, unlock, listen=a.listen, bootstrap=a.bootstrap,
+            async with open_node(OPTS.home, asked_once, listen=a.listen, bootstrap=a.bootstrap,
                                  gossip_interval=a.gossip_interval,
-                                 auto_accept_from=a.auto_accept_from) as node:
+                                 auto_accept_from=a.auto_accept_from) as node, \
+                    trio.open_nursery() as services:
+                stopping = trio.Event()
+                url = None
+                if sock is not None:
+                    from node.http.serve import serve_http
+
+                    url = await services.start(serve_http, OPTS.home, asked_once, sock,
+                                               stopping.wait)
                 addrs = node.transport.listen_addrs()
                 emit({"agent_id": str(node.me), "listen": addrs,
-                      "network_id": str(node.network_id)},
+                      "network_id": str(node.network_id), "http": url},
                      "\n".join(addrs))
                 sys.stdout.flush()
                 log.info("node started: agent %s listening on %s", node.me, " ".join(addrs),
@@ -65,9 +100,22 @@ def cmd_run(a: argparse.Namespace) -> None:
                 async for _ in signals:
                     sd_notify("STOPPING=1")
                     break
+                stopping.set()
         log.info("node stopped", extra=log_event("node_stopped"))
 
     trio.run(main)
+
+
+@command("http-token", arg("--rotate", action="store_true",
+                           help="make a new token (a running node keeps the old one until it "
+                                "is restarted)"))
+def cmd_http_token(a: argparse.Namespace) -> None:
+    """The token of this home's HTTP API and pages (kept in the home, mode 0600; made on
+    first use): send it as `Authorization: Bearer TOKEN`, or paste it at /login."""
+    from node.http.token import http_token, token_path
+
+    token = http_token(OPTS.home, rotate=a.rotate)
+    emit({"token": token, "file": str(token_path(OPTS.home))}, token)
 
 
 @command("status")

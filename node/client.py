@@ -173,15 +173,17 @@ class LocalClient(HomeCommons):
                 material=material, agent=agent, name=name))
         return {"address": str(address), "kind": kind, "agent": agent}
 
-    def import_vf_jsonld(self, document: Any, agents: Mapping[str, str]) -> dict[str, Any]:
+    def import_vf_jsonld(self, document: Any, agents: Mapping[str, str],
+                         as_iri: str | None = None) -> dict[str, Any]:
         """Record a ValueFlows JSON-LD document's events, all or nothing; `agents` maps an
-        agent of the document to one of ours ("me": this agent)."""
+        agent of the document to one of ours ("me": this agent); `as_iri` is this agent's
+        IRI in the document."""
         from node.imports import import_vf_jsonld
 
         with self._ledger() as led:
             me = str(led.agent.agent_id)
             mapping = {old: me if new == "me" else new for old, new in agents.items()}
-            return import_vf_jsonld(led, document, mapping)
+            return import_vf_jsonld(led, document, mapping, as_iri)
 
     def create_recipe(self, document: Any) -> dict[str, Any]:
         """Publish a recipe (its processes, flows and exchanges) from its JSON form."""

@@ -73,9 +73,10 @@ class NodeWrites:
             material=material, holder=holder, name=name)
         return made
 
-    def import_vf_jsonld(self, document: Any, agents: Mapping[str, str]) -> dict[str, Any]:
+    def import_vf_jsonld(self, document: Any, agents: Mapping[str, str],
+                         as_iri: str | None = None) -> dict[str, Any]:
         done: dict[str, Any] = self._write("import_vf_jsonld", document=document,
-                                           agents=dict(agents))
+                                           agents=dict(agents), as_iri=as_iri)
         return done
 
     def create_recipe(self, document: Any) -> dict[str, Any]:

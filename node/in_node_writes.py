@@ -115,8 +115,9 @@ class InNodeWrites:
             kind=kind, allocated=allocated, start_us=start_us, end_us=end_us,
             material=material, holder=holder, name=name))
 
-    async def import_vf_jsonld(self, document: Any, agents: dict[str, str]) -> dict[str, Any]:
-        return self._published(lambda: self.writer.import_vf_jsonld(document, agents))
+    async def import_vf_jsonld(self, document: Any, agents: dict[str, str],
+                               as_iri: str | None) -> dict[str, Any]:
+        return self._published(lambda: self.writer.import_vf_jsonld(document, agents, as_iri))
 
     async def create_recipe(self, document: Any) -> dict[str, Any]:
         return self._published(lambda: self.writer.create_recipe(document))

@@ -198,7 +198,9 @@ class Cascade:
         authorities = self.authorities(base.to_bytes())
         peers = [p for p in authorities if p != self.me]
         needed = len(peers) if every else READ_QUORUM - (self.me in authorities)
-        verified: dict[link_wire.RawLink, Link | None] = {}  # (the same bytes: checked once)
+        # the same bytes are checked once, and not at all when our store holds them (it
+        # holds only links it validated)
+        verified: dict[link_wire.RawLink, Link | None] = {link_wire.RawLink.of(x): x for x in local}
         for peer, answer in await self._links_answers(peers, request, needed):
             for raw in answer.links:
                 if raw not in verified:

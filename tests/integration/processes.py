@@ -36,17 +36,20 @@ def cli(home: Path, *args: str, check: bool = True, timeout: float = 120) -> Any
 
 
 class NodeProcess:
-    """A `coledger run` child process; `address` is its first listen multiaddr."""
+    """A `coledger run` child process; `address` is its first listen multiaddr; `http`, the
+    URL it serves HTTP on (None: `--no-http`, the default, so that nodes share no port)."""
 
     def __init__(self, home: Path, bootstrap: Sequence[str] = (), gossip: float = 0.5,
                  extra: Sequence[str] = (), environment: dict[str, str] | None = None,
-                 listen: str = "/ip4/127.0.0.1/tcp/0", netns: str | None = None) -> None:
+                 listen: str = "/ip4/127.0.0.1/tcp/0", netns: str | None = None,
+                 http: str | None = None) -> None:
         self.home = home
         inside = ["ip", "netns", "exec", netns] if netns else []  # (tests/integration/netns.py)
         args = [*inside, sys.executable, str(ROOT / "cli.py"), "--home", str(home), "--json",
                 "run", "--listen", listen, "--gossip-interval", str(gossip)]
         for b in bootstrap:
             args += ["--bootstrap", b]
+        args += ["--no-http"] if http is None else ["--http", http]
         args += list(extra)
         self.log = open(home.parent / f"{home.name}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -73,6 +76,7 @@ class NodeProcess:
         self.info = info
         self.address = info["listen"][0]
         self.agent_id = info["agent_id"]
+        self.http: str | None = info.get("http")
 
     def status(self) -> Any:
         return cli(self.home, "status")

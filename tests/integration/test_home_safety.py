@@ -290,7 +290,8 @@ def test_a_second_node_on_the_same_home_is_refused_naming_the_first(member):
     first = NodeProcess(member)
     try:
         started = time.monotonic()
-        second = run(member, "run", "--listen", "/ip4/127.0.0.1/tcp/0", timeout=60)
+        second = run(member, "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-http",
+                     timeout=60)
         err = error_line(second)
         assert "already running" in err and f"pid {first.proc.pid}" in err, err
         assert time.monotonic() - started < 60

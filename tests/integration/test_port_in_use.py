@@ -33,7 +33,7 @@ def test_a_second_node_on_a_taken_port_refuses(tmp_path: Path) -> None:
         assert first.address.startswith(listen + "/p2p/")
         second = subprocess.run(
             [sys.executable, str(ROOT / "cli.py"), "--home", str(homes[1]), "run",
-             "--listen", listen],
+             "--listen", listen, "--no-http"],
             capture_output=True, text=True, env=env(), timeout=30,
         )
         assert second.returncode == 1, second.stdout + second.stderr

@@ -1,7 +1,8 @@
 """The dependency direction of DESIGN.md, checked on the source (AST), not by convention.
 
 1 node.core  2 validation, zomes.api, dht pure parts  3 zomes.<app>
-4 node.store, dht backends  5 node.runtime  6 node.api (and node/*.py)  7 cli.py, clicmd
+4 node.store, dht backends  5 node.runtime  6 node.api (and node/*.py)
+7 cli.py, clicmd, node.http (the front ends: through the front door only)
 Pure layers (1-3) import no trio, sqlite3 or libp2p; only dht backends import libp2p;
 only node.store imports sqlite3.
 """
@@ -31,7 +32,8 @@ def layer(module: str) -> int:
         return 4
     if module.startswith("node.runtime"):
         return 5
-    if module == "cli" or module.split(".")[0] == "clicmd":
+    if module == "cli" or module.split(".")[0] == "clicmd" or module == "node.http" \
+            or module.startswith("node.http."):
         return 7
     return 6  # node.api, node.membership, node.testing ...
 
@@ -81,14 +83,15 @@ def test_imports_point_down_the_layers(name, path):
 
 
 def cli_modules() -> list[tuple[str, Path]]:
-    """The command line's modules: cli.py and every module of clicmd/."""
+    """The front ends' modules: cli.py, every module of clicmd/ and of node/http/."""
     return [(n, p) for n, p in modules() if layer(n) == 7]
 
 
 def test_the_cli_imports_nothing_from_the_runtime():
-    """The CLI goes through the front door (node.api): no import of node.runtime, in a
-    function or not, however spelt (`from node import runtime`, `from node.runtime...`)."""
-    assert {n for n, _ in cli_modules()} >= {"cli", "clicmd.common", "clicmd.chain"}
+    """The CLI and the HTTP layer go through the front door (node.api): no import of
+    node.runtime, in a function or not, however spelt (`from node import runtime`...)."""
+    assert {n for n, _ in cli_modules()} >= {"cli", "clicmd.common", "clicmd.chain",
+                                               "node.http.door", "node.http.app"}
     for name, path in cli_modules():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):

@@ -21,12 +21,13 @@ from zomes.accounting.jsonld import (
     OM_NAMES,
     OWN_UNITS,
     VF,
+    node_id,
     to_vf_jsonld,
     unit_definition,
     unit_iri,
     unit_of_iri,
 )
-from zomes.accounting.jsonld_import import read_vf_graph
+from zomes.accounting.jsonld_import import from_vf_jsonld, read_vf_graph
 from zomes.accounting.testing import Chain
 from zomes.valueflows.units import OM2, UNITS
 
@@ -169,7 +170,8 @@ def test_an_export_in_every_unit_names_only_om_units_or_units_it_defines(
         known = set(om.objects(unit, RDF.type)) | set(graph.objects(unit, RDF.type))
         assert known & classes, f"{unit} is neither an OM 2.0 unit nor defined in the export"
     # and the importer reads every unit back as it was
-    read = read_vf_graph(json.loads(json.dumps(document)))
-    assert [content for _, content in read["events"]] == [
-        event.to_content() for _, event in chain.events]
-    assert read["resources"] == {a: r.to_content() for a, r in chain.resources.items()}
+    copy = json.loads(json.dumps(document))
+    assert from_vf_jsonld(copy) == [event.to_content() for _, event in chain.events]
+    read = read_vf_graph(copy)["resources"]
+    assert {a: read[node_id(a)]["unitOfResource"] for a in chain.resources} == {
+        a: r.unit_of_resource for a, r in chain.resources.items()}

@@ -43,6 +43,9 @@ measures = st.builds(Measure.of, numbers, st.sampled_from(sorted(UNITS)))
 ALIASES: dict[Any, st.SearchStrategy[Any]] = {
     entries.Address: addresses,
     entries.AgentId: agents,
+    entries.Party: st.one_of(agents, addresses),
+    entries.Iri: st.sampled_from(["https://farm.example/lot/7", "urn:coledger:bafyx",
+                                  "http://www.wikidata.org/entity/Q15645384"]),
     entries.Name: labels,
     entries.Label: labels,
     entries.Text: st.text(max_size=40),

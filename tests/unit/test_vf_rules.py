@@ -2,7 +2,8 @@
 
 Rules under test (zomes.valueflows.rules.RULES), each broken below:
 dependencies, quantity kind / presence / sign, unit dimension, process link, process open,
-time order, event not in future, transfer parties, author is party, author is provider,
+time order, event not in future, transfer parties, author is party, external party, author is
+provider,
 conforms to, resource exists, pairing, countersigning, correction target, correction amount,
 balance; quantity nonzero.
 """
@@ -272,6 +273,10 @@ BROKEN: dict[str, tuple[EconomicEvent, set[str]]] = {
     "overdraw": (
         event("consume", "100.5 kg", resource_inventoried_as=WHEAT, input_of=MILLING),
         {"check_balance"},
+    ),
+    "an external party that is no Agent entry of the chain": (
+        event("work", "2 hour", input_of=MILLING, provider=address("no such agent")),
+        {"check_external_party"},
     ),
     "give away more than held": (
         event("move", "91 kg", resource_inventoried_as=WHEAT, to_resource_inventoried_as=WHEAT_2),

@@ -74,6 +74,7 @@ class Dataset:
     cosigned: set[str] = field(default_factory=set)
     planning: dict[str, VfEntry] = field(default_factory=dict)  # PLANNING_TYPES' entries
     places: dict[str, SpatialThing] = field(default_factory=dict)  # where exports find places
+    agent_entries: dict[str, Agent] = field(default_factory=dict)  # external agents' among them
     _listings: dict[str, str] = field(default_factory=dict)  # proposal link -> its proposal
     _unlisted: set[str] = field(default_factory=set)  # proposal links deleted
     _ordered: list[tuple[str, EconomicEvent]] | None = None
@@ -140,6 +141,7 @@ class Dataset:
             Process: self.processes, ResourceSpecification: self.specs,
             ProcessSpecification: self.process_specs, ValueEquation: self.equations,
             SpatialThing: self.places,
+            Agent: self.agent_entries,
             SpecFootprint: self.footprints, Allocation: self.allocations, Budget: self.budgets,
         }  # fmt: skip
         if isinstance(entry, PLANNING_TYPES):
@@ -205,12 +207,25 @@ class Dataset:
         return {process: self.allocations[address] for process, address in latest.items()}
 
     def vf_agents(self) -> dict[str, Agent]:
-        """A VF Agent for each agent with a name (as it named itself at genesis)."""
+        """A VF Agent for each member with a name (as it named itself at genesis), and for
+        each external agent (its Agent entry, by address)."""
         return {
-            agent: Agent(name=name, agent_type="Organization")
-            for agent, name in self.names.items()
-            if name.strip()
+            **{agent: Agent(name=name, agent_type="Organization")
+               for agent, name in self.names.items() if name.strip()},
+            **self.external_agents(),
         }
 
+    def external_agents(self) -> dict[str, Agent]:
+        """The external agents (Agent entries with sameAs: no members), by address."""
+        return {a: e for a, e in self.agent_entries.items() if e.same_as is not None}
+
+    def external_name(self, agent: str) -> str | None:
+        """An external agent's name, marked as such (None for anyone else)."""
+        external = self.agent_entries.get(agent)
+        return None if external is None or external.same_as is None else (
+            f"{external.name} (external)")
+
     def name_of(self, agent: str) -> str:
-        return self.names.get(agent) or agent[:12] + "…" + agent[-4:]
+        """An agent's name for people: an external agent's says so (it never signs)."""
+        return (self.external_name(agent) or self.names.get(agent)
+                or agent[:12] + "…" + agent[-4:])

@@ -33,6 +33,7 @@ from zomes.valueflows.entries import (
     ResourceSpecification,
     SpatialThing,
     VfEntry,
+    is_member,
 )
 from zomes.valueflows.resources import ResourceError, ResourceState, apply_in_place
 from zomes.valueflows.units import OM2, UNITS, UnitError, canonical_unit
@@ -50,6 +51,8 @@ URI: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*$")
 UNIT_KEYS: Final = ("hasUnit", "unitOfResource", "unitOfEffort", "defaultUnitOfResource",
                     "defaultUnitOfEffort")
 COORDINATES: Final = ("lat", "long", "alt")
+SAME_AS: Final = "http://www.w3.org/2002/07/owl#sameAs"
+"""The foreign IRI a record was imported with (jsonld_identities.py, jsonld_import.py)."""
 
 # Event properties by kind of value (VF names; atLocation is the one extension).
 REFERENCES: Final = (
@@ -177,7 +180,9 @@ def node_id(address: str) -> str:
 
 
 def agent_iri(agent: str) -> str:
-    return AGENT_PREFIX + agent
+    """A member as urn:coledger:agent:<agent id>; an external agent (an event's party named
+    by its Agent entry's address) as that entry, urn:coledger:<address>."""
+    return AGENT_PREFIX + agent if is_member(agent) else node_id(agent)
 
 
 def _unit(unit: str) -> str:

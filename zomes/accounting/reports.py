@@ -35,6 +35,7 @@ from zomes.accounting.flows import FlowMatrix, flows
 from zomes.accounting.footprint import FootprintReport, footprint, perma_circularity
 from zomes.accounting.formatting import iso_time, shown, text
 from zomes.accounting.jsonld import agent_iri, node_id, to_vf_jsonld
+from zomes.accounting.jsonld_identities import with_identities
 from zomes.accounting.jsonld_planning import chosen as chosen_planning
 from zomes.accounting.jsonld_planning import dataset_places, dataset_states, with_planning
 from zomes.accounting.pact import PactCompany, PactProduct, to_pact
@@ -80,7 +81,8 @@ def flow_report(
 
 def flow_json(matrix: FlowMatrix, ds: Dataset) -> dict[str, Any]:
     out = matrix.to_json()
-    out["agents"] = {agent: ds.names.get(agent) for agent in matrix.agents}
+    out["agents"] = {agent: ds.names.get(agent) or ds.external_name(agent)
+                     for agent in matrix.agents}
     out["specs"] = {r.spec: ds.specs[r.spec].name for r in matrix.rows if r.spec in ds.specs}
     return out
 
@@ -459,7 +461,7 @@ def export(
         return dumps_json(doc) + "\n"
     doc = to_vf_jsonld(events, refs["processes"], refs["resources"], refs["specs"], refs["agents"],
                        states=dataset_states(ds), places=dataset_places(ds))
-    doc = with_planning(doc, ds, me=me, everyone=everyone)
+    doc = with_identities(with_planning(doc, ds, me=me, everyone=everyone), ds)
     return dumps_json(doc) + "\n"
 
 

@@ -27,6 +27,10 @@ from zomes.valueflows.units import DECIMAL_PATTERN, UNITS, Measure
 
 ADDRESS_PATTERN: Final = r"^b[a-z2-7]{9,127}$"
 AGENT_PATTERN: Final = r"^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$"
+PARTY_PATTERN: Final = r"^(12D3KooW[1-9A-HJ-NP-Za-km-z]{44}|b[a-z2-7]{9,127})$"
+"""An event's provider or receiver: a member's agent id, or the address of an Agent entry
+of the author's chain (an external agent: no member of the network)."""
+IRI_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]{1,2000}$"
 
 
 def _known_unit(unit: str) -> str:
@@ -44,6 +48,8 @@ def _positive_mass(measure: Measure) -> Measure:
 
 Address = Annotated[str, StringConstraints(strict=True, pattern=ADDRESS_PATTERN)]
 AgentId = Annotated[str, StringConstraints(strict=True, pattern=AGENT_PATTERN)]
+Party = Annotated[str, StringConstraints(strict=True, pattern=PARTY_PATTERN)]
+Iri = Annotated[str, StringConstraints(strict=True, pattern=IRI_PATTERN)]
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
 Text = Annotated[str, StringConstraints(strict=True, max_length=10_000)]
 Label = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
@@ -93,6 +99,7 @@ class ResourceSpecification(VfEntry):
     note: Text | None = None
     allow_negative: StrictBool = False
     mass_per_unit: Mass | None = None  # (meaningless without defaultUnitOfResource)
+    same_as: Iri | None = None
 
 
 class ProcessSpecification(VfEntry):
@@ -158,7 +165,9 @@ RECIPE_TYPES: Final = (Recipe, RecipeProcess, RecipeExchange, RecipeFlow)
 
 
 class Agent(VfEntry):
-    """A person, organization or ecological agent's profile."""
+    """A person, organization or ecological agent's profile. One with `sameAs` (the IRI
+another system names it by) is an external agent: no member of the network, the other
+party of events its author records alone (events name it by this entry's address)."""
 
     name: Name
     agent_type: Literal["Person", "Organization", "EcologicalAgent"]
@@ -166,6 +175,7 @@ class Agent(VfEntry):
     classified_as: tuple[Label, ...] = ()
     image: Text | None = None
     note: Text | None = None
+    same_as: Iri | None = None
 
 
 class SpatialThing(VfEntry):
@@ -192,15 +202,17 @@ class EconomicResource(VfEntry):
     classified_as: tuple[Label, ...] = ()
     image: Text | None = None
     note: Text | None = None
+    same_as: Iri | None = None
 
 
 class EconomicEvent(VfEntry):
     """An observed economic flow. A `corrects` event has the corrected event's action and
-    negative quantities: it takes back (part of) what the corrected event recorded."""
+    negative quantities: it takes back (part of) what the corrected event recorded. Its
+    provider or receiver may be an external agent (an address: see Agent), never both."""
 
     action: ActionName
-    provider: AgentId
-    receiver: AgentId
+    provider: Party
+    receiver: Party
     resource_inventoried_as: Address | None = None
     to_resource_inventoried_as: Address | None = None
     resource_conforms_to: Address | None = None
@@ -238,6 +250,7 @@ class Process(VfEntry):
     in_scope_of: tuple[AgentId, ...] = ()
     planned_within: Address | None = None
     note: Text | None = None
+    same_as: Iri | None = None
 
 
 # Planning layer
@@ -352,6 +365,21 @@ class Claim(VfEntry):
     created: Timestamp | None = None
     finished: StrictBool = False
     note: Text | None = None
+
+
+def is_member(party: str) -> bool:
+    """Whether an event's provider or receiver is a member's agent id (not an external
+    agent's address)."""
+    return party.startswith("12D3KooW")
+
+
+def external_party(event: EconomicEvent) -> str | None:
+    """The external agent an event names as provider or receiver (its Agent entry's
+    address), if any."""
+    for party in (event.provider, event.receiver):
+        if not is_member(party):
+            return party
+    return None
 
 
 ENTRY_TYPES: Final[dict[str, type[VfEntry]]] = {

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from pydantic.alias_generators import to_camel
 
-from zomes.valueflows.entries import ADDRESS_PATTERN, AGENT_PATTERN
+from zomes.valueflows.entries import ADDRESS_PATTERN, AGENT_PATTERN, IRI_PATTERN, PARTY_PATTERN
 from zomes.valueflows.units import DECIMAL_PATTERN
 
 
@@ -30,6 +30,8 @@ def describe_error(error: Exception) -> str:
 _PATTERNS: Final = {
     ADDRESS_PATTERN: "is not an address (bafy...)",
     AGENT_PATTERN: "is not an agent id (12D3KooW...)",
+    PARTY_PATTERN: "is not an agent id (12D3KooW...) nor an external agent's address (bafy...)",
+    IRI_PATTERN: "is not an absolute IRI (https://..., urn:...)",
     DECIMAL_PATTERN: "is not a decimal number written canonically (e.g. 40 or 2.5)",
 }
 _TYPES: Final = {

@@ -20,7 +20,13 @@ from decimal import Decimal
 from typing import Any, Final
 
 from zomes.valueflows.actions import ACTIONS, ActionEffects
-from zomes.valueflows.entries import EconomicEvent, EconomicResource, Process
+from zomes.valueflows.entries import (
+    EconomicEvent,
+    EconomicResource,
+    Process,
+    external_party,
+    is_member,
+)
 from zomes.valueflows.units import Measure, UnitError, convert, decimal_string
 
 ZERO: Final = Decimal(0)
@@ -122,8 +128,12 @@ def apply_in_place(
 
     `side` is set for a countersigned event folded into one party's chain: only that
     party's resources change there (the provider's source, the receiver's target);
-    the other party's chain folds the other side of the same event.
+    the other party's chain folds the other side of the same event. An event with an
+    external party is folded as the member's side (the external agent's resources are
+    on no chain).
     """
+    if side is None and external_party(event) is not None:
+        side = event.provider if is_member(event.provider) else event.receiver
     effects = ACTIONS[event.action]
     source, target = event.resource_inventoried_as, event.to_resource_inventoried_as
     if event.corrects is None and (

@@ -11,6 +11,7 @@ from typing import Final, NamedTuple
 
 from zomes.valueflows.actions import ACTIONS, NA
 from zomes.valueflows.entries import (
+    Agent,
     EconomicEvent,
     EconomicResource,
     Process,
@@ -58,6 +59,8 @@ class RuleContext:
     # None: derived from `events` (a context built from a list of events)
     pair_index: AbstractSet[Pair] | None = None
     correction_index: Mapping[str, Sequence[EconomicEvent]] | None = None
+    # the Agent entries of the author's chain, by address (external agents: see Agent)
+    agents: Mapping[str, Agent] = field(default_factory=dict)
 
     @classmethod
     def from_chain(

@@ -17,6 +17,8 @@ from zomes.valueflows.actions import ACTIONS, NA
 from zomes.valueflows.entries import (
     EconomicEvent,
     EconomicResource,
+    external_party,
+    is_member,
 )
 from zomes.valueflows.resources import (
     FROM_SIGN,
@@ -53,6 +55,7 @@ RULES: Final[tuple[str, ...]] = (
     "check_event_not_in_future",  # an event's times are not after it was recorded
     "check_transfer_parties",  # a transfer is between two different agents
     "check_author_is_party",  # the author is the provider or the receiver
+    "check_external_party",  # an external party: the author's own record, never countersigned
     "check_author_is_provider",  # only the provider records what decrements a resource
     "check_conforms_to",  # resourceConformsTo agrees with the resource's conformsTo
     "check_resource_exists",  # a resource is created before other events change it
@@ -223,10 +226,31 @@ def check_author_is_party(event: EconomicEvent, author: str, ctx: RuleContext) -
     return None
 
 
+def check_external_party(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
+    """An event whose other party is an external agent (no member: an Agent entry with
+    sameAs on the author's chain, named by its address) is the author's own record: the
+    author is the other party, and no one countersigns it."""
+    external = external_party(event)
+    if external is None:
+        return None
+    if not (is_member(event.provider) or is_member(event.receiver)):
+        return "an event has at most one external party: the other is a member"
+    if ctx.cosigners:
+        return (f"{external} is an external agent: an event with an external party is its "
+                "author's own record, never countersigned")
+    agent = ctx.agents.get(external)
+    if agent is None or agent.same_as is None:
+        return (f"{external} is neither a member's agent id nor an external agent (an Agent "
+                f"entry with sameAs) of {author}'s chain")
+    return None
+
+
 def check_author_is_provider(event: EconomicEvent, author: str, ctx: RuleContext) -> str | None:
     """Only the provider records an event that decrements the provider's resource (or
-    the receiver, when the provider countersigned it)."""
-    if _decrements_source(event) and author != event.provider and not ctx.cosigners:
+    the receiver, when the provider countersigned it or is an external agent, whose
+    resource is not on this chain)."""
+    if (_decrements_source(event) and author != event.provider and not ctx.cosigners
+            and is_member(event.provider)):
         return f"{event.action} decrements the provider's resource: only the provider records it"
     return None
 
@@ -251,8 +275,9 @@ def check_resource_exists(event: EconomicEvent, author: str, ctx: RuleContext) -
     creates = effects.create_resource == "optional" and event.corrects is None
     if resource is None or not changes or creates or resource in ctx.states:
         return None
-    if ctx.cosigners and author != event.provider:
-        return None  # the provider's resource: its own chain's authorities check it
+    if (ctx.cosigners or not is_member(event.provider)) and author != event.provider:
+        return None  # the provider's resource: its own chain's authorities check it (or
+        # an external agent's: not on any chain of the network)
     return (
         f"{event.action} changes resource {resource}, which none of your earlier events "
         "created (record it first with produce or raise)"
@@ -287,6 +312,8 @@ def check_countersigning(event: EconomicEvent, author: str, ctx: RuleContext) ->
                 "two different agents"
             )
         return None
+    if external_party(event) is not None:
+        return None  # check_external_party: the author's own record
     target = event.to_resource_inventoried_as
     other = event.receiver if event.receiver != author else event.provider
     if event.provider != event.receiver and _gives_to_receiver(event):

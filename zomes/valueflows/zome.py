@@ -33,6 +33,7 @@ from zomes.valueflows.commitments import (
 from zomes.valueflows.entries import (
     ENTRY_TYPES,
     RECIPE_TYPES,
+    Agent,
     Agreement,
     Claim,
     Commitment,
@@ -99,6 +100,7 @@ class ChainView:
         self.processes: dict[str, Process] = {}
         self.resource_specs: dict[str, ResourceSpecification] = {}
         self.process_specs: dict[str, ProcessSpecification] = {}
+        self.agent_entries: dict[str, Agent] = {}  # external agents among them (Agent.same_as)
         self.events: dict[str, EconomicEvent] = {}
         self.states: dict[str, resources.ResourceState] = {}
         self.order: list[str] = []  # event addresses in chain order (complete views)
@@ -168,6 +170,8 @@ class ChainView:
             self.resource_specs[address] = entry
         elif isinstance(entry, ProcessSpecification):
             self.process_specs[address] = entry
+        elif isinstance(entry, Agent):
+            self.agent_entries[address] = entry
 
     def context(
         self, extra: dict[str, VfEntry] | None = None, cosigners: frozenset[str] = frozenset(),
@@ -202,6 +206,7 @@ class ChainView:
             recorded_at_us=recorded_at_us,
             pair_index=self.pairs,
             correction_index=self.corrections,
+            agents=self.agent_entries,
         )
 
     def states_after(
