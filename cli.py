@@ -51,6 +51,7 @@ import clicmd.unlock  # noqa: E402, F401  (running imports it first: its flags)
 import clicmd.planning  # noqa: E402, F401
 import clicmd.commitments  # noqa: E402, F401
 import clicmd.agreements  # noqa: E402, F401
+import clicmd.backups  # noqa: E402, F401
 # isort: on
 from clicmd.common import _COMMANDS, OPTS, clean, forget_client  # noqa: E402
 from node.core.errors import CoreError, Field, NotFound  # noqa: E402
@@ -143,6 +144,9 @@ def _hints() -> tuple[tuple[type[CoreError], str], ...]:
         (r.NoKey, ": run `coledger init` first"),
         (r.NoChain, "; an agent that never joined can `init --force`"),
         (r.ChainBehind, ": run `coledger chain recover`"),
+        (r.ChainUnchecked, "; start `coledger run` with members reachable (it compares the"
+                           " chain and takes back what it lacks), or run `coledger chain"
+                           " recover`"),
         (r.WriteRefused, "; run `coledger chain verify` for details"),
         (r.RecoveryLoses, "; run `coledger chain recover --force` to do it"),
         (r.UnknownAction, "; `coledger actions` lists the 19 VF actions"),

@@ -16,11 +16,14 @@ reads both); what the events refer to is resolved by IRI:
 - agents: `--as IRI` and `--agent OLD=me` name this agent; `urn:coledger:agent:<id>` is a
   member if this home knows it (itself, the progenitor, an author it holds) or `--agent`
   maps it; any other agent is an external agent: an Agent entry of this chain with that
-  `sameAs` (made once), which events name by its address.
+  `sameAs` (made once), which events name by its address;
+- places: one the document describes (coordinates, address) and this chain has no
+  SpatialThing entry of that name for gets one, so its exports say the same.
 
 Events are recorded in dependency order (zomes/accounting/jsonld_order.py); a resource
 the document gives only with its quantities, that no event of it creates, is opened with a
-`raise` of what it held before them (its opening balance). An event already here (same
+`raise` of what it held before them (its opening balance; never for a coledger record,
+whose stated quantities are what its events left). An event already here (same
 address, or the same content once its references are resolved: the document imported
 before) is skipped, so importing a document twice adds nothing. With `--as`, an event
 this agent is no party to is left out (reported): only a party records an event.
@@ -53,6 +56,7 @@ from zomes.valueflows.entries import (
     EconomicResource,
     Process,
     ResourceSpecification,
+    SpatialThing,
     VfEntry,
     is_member,
 )
@@ -328,6 +332,7 @@ class _Import:
         for iri, process in self.graph["processes"].items():
             if "plannedWithin" in process:  # a plan's processes, events or not
                 self.process(iri)
+        self._describe_places(scratch)
         events = self.graph["events"]
         self._open_balances(scratch, events)
         for index in dependency_order(events):
@@ -395,15 +400,31 @@ class _Import:
         if key is not None:
             self.events[key] = str(new)
 
+    def _describe_places(self, scratch: Scratch) -> None:
+        """A SpatialThing entry for each place the document describes (coordinates,
+        address) that this chain describes under no entry of that name, so that its
+        exports say the same of it; a place described here keeps its own description."""
+        kind = entry_type(SpatialThing)
+        named = {json.loads(value).get("name") for (t, value) in self.pool if t == kind}
+        for label, content in self.graph["places"].items():
+            self.label = f"the place {label}"
+            if label not in named:
+                try:
+                    entry = SpatialThing.from_content(content).to_content()
+                except ValueError as e:
+                    raise LocalError(f"{self.label}: {describe_error(e)}") from None
+                self.labels[scratch.create(kind, entry)] = self.label
+
     def _open_balances(self, scratch: Scratch, events: list[Any]) -> None:
         """A `raise` of what each resource given only with its quantities held before the
-        document's events (jsonld_order.opening_balance), unless it is here already or
-        another agent is accountable for it."""
+        document's events (jsonld_order.opening_balance), unless it is here already,
+        another agent is accountable for it, or it is a coledger record (named
+        `urn:coledger:<address>`): a coledger export states what its events left (a
+        coledger resource starts empty), so its quantities are never an opening balance and
+        its events are judged by the chain's own rules (check_balance)."""
         for iri, stated in self.graph["quantities"].items():
             self.label = f"the opening balance of {iri}"
-            address = address_in(iri)
-            if (address is not None and address in self.view.resources) or self._known(
-                    "resources", iri)[0] is not None:
+            if address_in(iri) is not None or self._known("resources", iri)[0] is not None:
                 continue
             owner = self.graph["resources"][iri].get("primaryAccountable")
             if owner is not None and self._party(owner) != self.me:

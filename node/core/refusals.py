@@ -104,6 +104,11 @@ class ChainBehind(Phrased):
     """Our chain is behind what the network holds of it: a write would fork it."""
 
 
+class ChainUnchecked(Phrased):
+    """A home restored from a backup whose chain has not yet been compared with the
+    network's: the network may hold later actions of ours, and a write would fork it."""
+
+
 class NoNode(Phrased):
     """An operation that needs the home's running node, and none runs."""
 

@@ -20,7 +20,7 @@ import trio
 
 from dht import wire
 from dht.transport import Transport
-from node.core.errors import Field
+from node.core.errors import CoreError, Field
 from node.core.identity import AgentId
 from node.core.own_chain import Divergence, divergence, plan_recovery
 from node.core.records import Record, SignedAction
@@ -28,9 +28,11 @@ from node.core.refusals import NoPeerAnswered, RecoveryLoses, RecoveryShort
 from node.store.behind import (
     BehindMark,
     addresses_at,
+    clear_unchecked,
     mark_behind,
     read_mark,
     restore_chain,
+    restored_unchecked,
     set_aside,
 )
 from node.store.dht import DhtStore
@@ -75,6 +77,7 @@ class OwnChain:
         self.cascade = cascade
         self.restored = restored  # the chain changed under publishing: it looks afresh
         self.mark: BehindMark | None = read_mark(self.store)
+        self.unchecked = restored_unchecked(self.store)  # (restored, not yet compared)
         self.checked_us = 0
         self.due = True  # (a check is wanted: on start, or on a hint)
         self.answered = 0  # peers that answered the last fetch
@@ -112,6 +115,7 @@ class OwnChain:
     def refresh(self) -> None:
         """Read the mark again (a `chain recover` run by another process clears it)."""
         self.mark = read_mark(self.store)
+        self.unchecked = restored_unchecked(self.store)
 
     async def check(self) -> Divergence | None:
         """Ask our agent-activity authorities for our chain and compare (our own store
@@ -123,8 +127,30 @@ class OwnChain:
         found = self.note((r.signed for r in held), "our own authority store")
         records = await self.fetch(since=since)
         self.due = False
-        return self.note((r.signed for r in records), "our agent-activity authorities") or found
+        found = self.note((r.signed for r in records), "our agent-activity authorities") or found
+        if self.unchecked:
+            await self.settle_restored()
+        return found
 
+    async def settle_restored(self) -> None:
+        """A home restored from a backup, once our authorities answered: take back what
+        the network holds beyond the backup, or find it lacks nothing; then writes may
+        resume. Until then the check is due again at every round."""
+        if not self.answered:
+            self.due = True
+            return
+        if self.mark is None:
+            clear_unchecked(self.store)
+            self.unchecked = False
+            log.info("restored chain compared with the network: nothing missing")
+            return
+        try:
+            await self.recover()
+        except CoreError as e:
+            log.warning("the restored chain could not take back its records from the"
+                        " network (%s): writes stay refused until a recovery succeeds", e)
+            return
+        self.unchecked = False
     async def check_on_start(self) -> None:
         """`check`, for at most START_CHECK_S (if cut short, it is due again)."""
         with trio.move_on_after(START_CHECK_S):
@@ -175,6 +201,12 @@ class OwnChain:
         local = list(store.records())
         plan = plan_recovery(me, local, [*network, *held])
         if not self.answered and not plan.append:
+            if force and self.unchecked and self.mark is None:  # (a member alone: no one
+                clear_unchecked(store)                          # to compare with)
+                self.unchecked = False
+                log.warning("restored chain accepted as it is (forced): no member answered")
+                return {"restored": 0, "dropped": 0, "set_aside": 0,
+                        "head_seq": plan.head_seq, "accepted_unchecked": True}
             raise NoPeerAnswered("no peer answered with this chain: nothing restored"
                                  " (is the network reachable? give a member's address with"
                                  " ", Field("bootstrap", "bootstrap"), ")")

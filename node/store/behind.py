@@ -19,6 +19,7 @@ from node.core.refusals import ChainBehind
 from node.store.db import Db, mapped
 from node.store.sqlite import (
     BEHIND_META,
+    RESTORED_META,
     Store,
     behind_message,
     insert_records,
@@ -64,6 +65,20 @@ def mark_behind(store: Store, mark: BehindMark) -> None:
     store.set_meta(BEHIND_META, json.dumps(asdict(mark)).encode())
 
 
+def restored_unchecked(store: Store) -> bool:
+    """Whether this home was restored from a backup and not yet checked against the
+    network (node/store/backup.py marks it)."""
+    return store.get_meta(RESTORED_META) is not None
+
+
+def clear_unchecked(store: Store) -> None:
+    """The restored chain was compared with the network's and lacks nothing: writes may
+    resume."""
+    store.writable()
+    with store.db.transaction("writing metadata"):
+        store.db.execute("DELETE FROM meta WHERE key = ?", (RESTORED_META,))
+
+
 def set_aside(store: Store) -> frozenset[Cid]:
     raw = store.get_meta(SET_ASIDE_META)
     if raw is None:
@@ -101,7 +116,7 @@ def restore_chain(store: Store, expected_head: ChainHead | None, base_seq: int,
             "SELECT address FROM chain WHERE seq > ?", (base_seq,))]
         db.execute("DELETE FROM chain WHERE seq > ?", (base_seq,))
         insert_records(db, records)
-        db.execute("DELETE FROM meta WHERE key = ?", (BEHIND_META,))
+        db.execute("DELETE FROM meta WHERE key IN (?, ?)", (BEHIND_META, RESTORED_META))
         kept = {str(a) for a in set_aside(store)} | {str(a) for a in aside}
         if kept:
             db.execute(

@@ -28,7 +28,7 @@ from node.core.refusals import NoChain, NodeAlreadyRunning, WriteRefused
 from node.store.integrity import open_check
 from node.store.keyfile import KeyFileInfo, read_key_file, read_key_info
 from node.store.sessions import SessionCommit
-from node.store.sqlite import Store, chain_length, open_store
+from node.store.sqlite import Store, chain_length, open_store, refuse_if_unchecked
 
 if TYPE_CHECKING:  # (commit imports it: a home opened to read writes nothing)
     from node.core.scratch import Scratch
@@ -175,6 +175,7 @@ class Agent:
         refusal = write_refusal(self)
         if refusal is not None:
             raise WriteRefused(refusal)
+        refuse_if_unchecked(self.store.db)  # (before the passphrase is asked for)
         from node.core.scratch import Scratch
 
         key = self.key()

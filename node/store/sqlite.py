@@ -20,12 +20,11 @@ from node.core.chain import ChainHead, StoredRow
 from node.core.cid import Cid
 from node.core.errors import CoreError, HeadMoved
 from node.core.records import Entry, Record, SignedAction
-from node.core.refusals import ChainBehind
-from node.store import sessions
+from node.core.refusals import ChainBehind, ChainUnchecked
+from node.store import schema, sessions
 from node.store.db import Db, StoreError, mapped, open_db, open_readonly
+from node.store.schema import SCHEMA_VERSION
 from node.store.sessions import SessionCommit
-
-SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -66,6 +65,24 @@ BEHIND_META = "chain_behind"
 def behind_message(local_seq: int, network_seq: int) -> str:
     return (f"your chain is behind the network (local head seq {local_seq}, network has seq"
             f" {network_seq})")
+
+
+RESTORED_META = "chain_unchecked"
+"""A meta row: this home was restored from a backup (node/store/backup.py) and has not yet
+compared its chain with the network's (node/runtime/recovery.py clears it)."""
+
+
+def refuse_if_unchecked(db: Db) -> None:
+    """ChainUnchecked if the home was restored and not yet checked against the network."""
+    with mapped("reading metadata"):
+        row = db.execute("SELECT 1 FROM meta WHERE key = ?", (RESTORED_META,)).fetchone()
+        if row is None:
+            return
+        head = db.execute("SELECT MAX(seq) FROM chain").fetchone()[0]
+    raise ChainUnchecked(
+        f"this home was restored from a backup (head seq {-1 if head is None else head}) and"
+        " has not yet compared its chain with the network's, which may hold later actions"
+        " of this agent: nothing was written")
 
 
 def refuse_if_behind(db: Db) -> None:
@@ -248,6 +265,7 @@ class Store:
         now = time.time_ns() // 1000 if now_us is None else now_us
         with db.transaction("writing the chain"):
             refuse_if_behind(db)
+            refuse_if_unchecked(db)
             head = self.head()
             if head != expected_head:
                 raise HeadMoved(
@@ -317,10 +335,16 @@ def _record(action: bytes, signature: bytes, entry: bytes | None) -> Record:
 @contextmanager
 def open_store(path: Path, *, create: bool = False) -> Iterator[Store]:
     """Open (or with `create`, create) a home's database; closed on exit. A database or
-    home that cannot be written is opened read-only: reads work, writes raise ReadOnlyHome."""
+    home that cannot be written is opened read-only: reads work, writes raise ReadOnlyHome.
+    An older database is migrated first (node/store/schema.py), a newer one refused."""
     db = open_db(path, create=create)
     try:
-        if not db.readonly:
+        if db.readonly:
+            schema.check_readable(db)
+        else:
+            fresh = schema.is_fresh(db)
+            if not fresh:
+                schema.migrate(db)
             with mapped(f"opening {db.path}"):
                 db.executescript(_SCHEMA)
                 db.executescript(sessions.SCHEMA)
@@ -328,6 +352,8 @@ def open_store(path: Path, *, create: bool = False) -> Iterator[Store]:
                     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION).encode(),),
                 )
+            if fresh:
+                schema.stamp_fresh(db)
     except BaseException:
         db.close()
         raise

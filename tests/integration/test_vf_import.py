@@ -31,6 +31,8 @@ from rdflib.namespace import OWL
 
 from tests.cli_home import CliHome
 from tests.integration.test_accounting_cli import coops  # noqa: F401  (the farm and the mill)
+from zomes.accounting.jsonld import EXTENSIONS, place_iri
+from zomes.valueflows.units import OM2
 
 PASS = "accounting cli test"
 CORPUS = Path(__file__).parent.parent / "data" / "vf"
@@ -348,7 +350,7 @@ def test_a_network_document_with_transfers_imports_as_one_member(
     imported as the mill of a new network: its events are recorded, the farm and the
     bakery it traded with (countersigned there) and its worker are external agents here,
     and its export is the mill's part of the network's graph."""
-    from zomes.accounting.jsonld import to_vf_jsonld
+    from zomes.accounting.jsonld import resource_states, to_vf_jsonld
     from zomes.accounting.testing import agent_id, bread_chain
 
     monkeypatch.setenv("COLEDGER_PASSPHRASE", PASS)
@@ -369,8 +371,53 @@ def test_a_network_document_with_transfers_imports_as_one_member(
              | {e.resource_conforms_to for _, e in mine} if s in chain.specs}
     processes = {p: chain.processes[p] for _, e in mine for p in (e.input_of, e.output_of)
                  if p in chain.processes}
+    # the mill's resources as the whole network's events leave them (mill wheat received
+    # from the farm and milled: 0 kg); the farm's and the bakery's are on no chain here, so
+    # the mill's export states nothing of them
+    everything = resource_states(chain.events, chain.resources, chain.processes)
+    states = {r: s for r, s in everything.items()
+              if r in resources and s.primary_accountable == agent_id("mill")}
     part = to_vf_jsonld(mine, processes, resources, specs,
-                        {a: chain.agents[a] for a in named})
+                        {a: chain.agents[a] for a in named}, states=states)
     again = mill.text("export", "--format", "vf-jsonld")
     renames = {f"urn:coledger:agent:{mill.agent_id}": mill_iri}  # type: ignore[attr-defined]
     assert isomorphic(identified(again, renames), identified(json.dumps(part), {}))
+
+
+def test_places_and_a_unit_coledger_defines_round_trip(
+        home: CliHome, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A home's export with places made by `coledger place create` (their coordinates and
+    address) and a quantity in tonne-kilometres (a unit OM 2.0 lacks, defined in the
+    export) imports into another home whose export is the same graph."""
+    spec = home("spec", "create", "transport", "--unit", "tkm")
+    assert isinstance(spec, dict)
+    raised = home("record", "raise", "--resource", "new:haulage", "--conforms-to",
+                  spec["address"], "--quantity", "120 tkm", "--location", "Mill yard")
+    assert isinstance(raised, dict)
+    haulage = raised["created_resources"]["haulage"]
+    hauling = home("process", "create", "hauling")
+    assert isinstance(hauling, dict)
+    home("record", "consume", "--resource", haulage, "--quantity", "20 tkm",
+         "--input-of", hauling["address"], "--location", "Farm silo")
+    for name, lat, long, address in (("Mill yard", "47.4", "8.6", "Mühleweg 2, Dorf"),
+                                     ("Farm silo", "47.5", "8.75", "Hof 1, Dorf")):
+        home("place", "create", name, "--lat", lat, "--long", long, "--address", address)
+    first = home.text("export", "--format", "vf-jsonld")
+    graph = rdflib.Graph().parse(data=first, format="json-ld")
+    tkm = rdflib.URIRef(EXTENSIONS + "tonneKilometre")
+    assert (None, rdflib.URIRef(VF + "hasUnit"), tkm) in graph
+    assert (tkm, rdflib.RDF.type, rdflib.URIRef(OM2 + "UnitMultiplication")) in graph
+    yard = rdflib.URIRef(place_iri("Mill yard"))
+    assert str(graph.value(yard, rdflib.URIRef(VF + "lat"))) == "47.4"
+    other = new_home(tmp_path, capsys, "coop2", "Coop")
+    me, was = other.agent_id, home.agent_id  # type: ignore[attr-defined]
+    result = imported(other, write(tmp_path / "places.jsonld", json.loads(first)),
+                      f"urn:coledger:agent:{was}")
+    assert result["imported"] == 2 and not result["opened"] and not result["unread"]
+    assert inventory(other)["haulage"] == "100"
+    again = other.text("export", "--format", "vf-jsonld")
+    renames = {f"urn:coledger:agent:{me}": f"urn:coledger:agent:{was}"}
+    assert isomorphic(identified(again, renames), identified(first, {}))
+    length = other.length()
+    imported(other, str(tmp_path / "places.jsonld"), f"urn:coledger:agent:{was}")
+    assert other.length() == length  # the places too are described once

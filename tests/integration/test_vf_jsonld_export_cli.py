@@ -13,7 +13,7 @@ from pyld import jsonld as pyld  # type: ignore[import-untyped]
 from rdflib.namespace import RDF, XSD
 
 from tests.cli_home import CliHome
-from zomes.accounting.jsonld import AGENT_PREFIX, EXTENSIONS, VF, place_iri
+from zomes.accounting.jsonld import AGENT_PREFIX, EXTENSIONS, VF, node_id, place_iri
 from zomes.accounting.jsonld_import import read_vf_graph
 from zomes.valueflows.units import OM2
 
@@ -73,4 +73,4 @@ def test_places_quantities_and_units_of_a_homes_export(coop: tuple[CliHome, str]
     [effort] = graph.objects(None, V.effortQuantity)
     assert graph.value(effort, V.hasUnit) == OM["minute-Time"]  # not om2:minute (an angle's)
     read = read_vf_graph(document)
-    assert len(read["events"]) == 3 and wheat in read["resources"]
+    assert len(read["events"]) == 3 and node_id(wheat) in read["resources"]

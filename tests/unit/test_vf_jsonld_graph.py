@@ -17,7 +17,7 @@ from rdflib.compare import isomorphic, to_isomorphic
 from rdflib.namespace import RDF, RDFS, XSD
 
 from zomes.accounting.dataset import Dataset
-from zomes.accounting.jsonld import AGENT_PREFIX, EXTENSIONS, VF, place_iri
+from zomes.accounting.jsonld import AGENT_PREFIX, EXTENSIONS, VF, node_id, place_iri
 from zomes.accounting.jsonld_import import read_vf_graph
 from zomes.accounting.reports import export
 from zomes.accounting.testing import START, Chain, bread_chain
@@ -151,10 +151,11 @@ def test_locations_are_places_with_the_coordinates_their_entry_gives() -> None:
     ontology = rdflib.Graph().parse(TTL, format="turtle")
     assert (V.SpatialThing, RDFS.subClassOf, GEO.SpatialThing) in ontology
     assert (V.lat, RDFS.subPropertyOf, GEO.lat) in ontology
-    # the export still imports: events, and resources with their own fields only
-    read = read_vf_graph(json.loads(json.dumps(document)))
-    assert read["resources"][chain.at("farm wheat")]["currentLocation"] == "Farm silo"
-    assert {address for address, _ in read["events"]} == {a for a, _ in chain.events}
+    # the export still imports: events, and resources with their place (by its label)
+    read = read_vf_graph(json.loads(json.dumps(document)))  # records named by their IRIs
+    assert read["resources"][node_id(chain.at("farm wheat"))]["currentLocation"] == "Farm silo"
+    assert {iri for iri, _ in read["events"]} == {node_id(a) for a, _ in chain.events}
+    assert not read["unread"]  # a place node is read, not reported as unknown
 
 
 def test_planning_records_use_the_same_places_and_units() -> None:

@@ -137,6 +137,8 @@ def read_vf_graph(document: Any, *, strict: bool = False) -> dict[str, Any]:
     """Everything `coledger import` needs from a VF JSON-LD document (see the module):
     `events` [(IRI or None, content)] in document order; `resources`, `processes`,
     `specs`, `agents` {IRI: content}; `quantities` {resource IRI: its stated quantity};
+    `places` {location label: SpatialThing content} for the places it gives more than a
+    name (coordinates, address);
     the planning and recipe records (validated; coledger IRIs only) with the withdrawn
     proposals and the countersigned agreements left out; `unread` {property IRI: count}.
     `strict`: a property coledger does not read is an error. Raises MalformedDocument."""
@@ -179,6 +181,8 @@ def read_vf_graph(document: Any, *, strict: bool = False) -> dict[str, Any]:
         raise MalformedDocument(
             "the document has no vf:EconomicEvent and no planning or recipe record")
     resources = found["EconomicResource"]
+    places = {_location(node): node for node in (by_id.get(str(n.get("@id")), n) for n in nodes)
+              if VF + "SpatialThing" in node.get("@type", [])}
     return {
         "events": events,
         "resources": {iri: {k: v for k, v in c.items() if not k.endswith("Quantity")}
@@ -188,6 +192,8 @@ def read_vf_graph(document: Any, *, strict: bool = False) -> dict[str, Any]:
                        if "accountingQuantity" in c or "onhandQuantity" in c},
         "processes": found["Process"], "specs": found["ResourceSpecification"],
         "agents": found["Agent"],
+        "places": {label: _place(label, node) for label, node in places.items()
+                   if any(key in node for key in PLACE_FIELDS)},
         "planning": planning.records, "withdrawn": planning.withdrawn,
         "countersigned": planning.countersigned, "unread": unread.counts,
     }
@@ -338,6 +344,22 @@ def _measure(value: Any) -> dict[str, str]:
         "hasNumericalValue": decimal_string(bounded(to_decimal(number))),
         "hasUnit": unit_of_iri(unit),
     }
+
+
+PLACE_FIELDS: Final = {VF + name: name for name in ("mappableAddress", "lat", "long", "alt",
+                                                    "note")}
+"""What a vf:SpatialThing node may say of a place beyond its name (a SpatialThing entry)."""
+
+
+def _place(label: str, node: Mapping[str, Any]) -> dict[str, str]:
+    """A place node as a SpatialThing entry's content, named by the label events and
+    resources know it by (`_location`)."""
+    where = f"place {node.get('@id', label)}"
+    try:
+        return {"name": label, **{field: str(_literal(_single(node[key])))
+                                  for key, field in PLACE_FIELDS.items() if key in node}}
+    except MalformedDocument as error:
+        raise MalformedDocument(f"{where}: {error}") from None
 
 
 def _location(value: Any) -> str:
