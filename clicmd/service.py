@@ -1,15 +1,19 @@
-"""`coledger service install`: the node as a systemd service (node/service.py writes the
-unit: Type=notify, Restart=on-failure, the passphrase from a systemd credential)."""
+"""`coledger service install`: the node as a systemd service, its unit (Type=notify: the
+node's sd_notify is node/service.py's; Restart=on-failure; the passphrase from a systemd
+credential)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from clicmd.common import OPTS, arg, command, emit
 from node.core.errors import LocalError
+from node.service import CREDENTIAL, START_TIMEOUT_S, STOP_TIMEOUT_S, unit_path
 
 
 @command("service install",
@@ -33,8 +37,6 @@ def cmd_service_install(a: argparse.Namespace) -> None:
     (--system) or login (--user), restarted on failure, stopped cleanly, ready when it
     listens (Type=notify); the passphrase comes from a credential file (see
     docs/operations.md, "Running as a service")."""
-    from node.service import UnitRequest, unit_path, unit_text
-
     home = OPTS.home.expanduser().absolute()
     credential = a.credential or (
         Path("/etc/credstore/coledger.passphrase") if a.system
@@ -88,3 +90,70 @@ def _write(path: Path, text: str) -> None:
     except PermissionError:
         raise LocalError(f"cannot write {path}: permission denied (a --system unit needs "
                          "root; or give --out)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRequest:
+    """What a unit runs: `command` (the coledger executable and its first words), the
+    home, a config file (or None: the home's), the credential file holding the passphrase,
+    and for a system unit the user it runs as."""
+
+    command: tuple[str, ...]
+    home: Path
+    config: Path | None
+    credential: Path
+    system: bool
+    user: str | None = None
+
+
+def unit_text(req: UnitRequest) -> str:
+    """The systemd unit of the node for `req` (Type=notify, restarted on failure)."""
+    words = [*req.command, "--home", str(req.home)]
+    if req.config is not None:
+        words += ["--config", str(req.config)]
+    words += ["run", "--passphrase-file", f"%d/{CREDENTIAL}"]
+    service = [
+        "Type=notify",
+        "NotifyAccess=main",
+        f"ExecStart={_exec_line(words)}",
+        f"LoadCredential={CREDENTIAL}:{_escaped(str(req.credential))}",
+        "Environment=PYTHONUNBUFFERED=1",
+        "Restart=on-failure",
+        "RestartSec=5",
+        f"TimeoutStartSec={START_TIMEOUT_S}",
+        f"TimeoutStopSec={STOP_TIMEOUT_S}",
+        "KillSignal=SIGTERM",
+        "KillMode=mixed",
+    ]
+    if req.system and req.user:
+        service.append(f"User={req.user}")
+    wanted = "multi-user.target" if req.system else "default.target"
+    return "\n".join([
+        "# Written by `coledger service install`: the coledger node of this home.",
+        "[Unit]",
+        f"Description=coledger node ({_escaped(str(req.home))})",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        *service,
+        "",
+        "[Install]",
+        f"WantedBy={wanted}",
+        "",
+    ])
+
+
+
+
+def _escaped(text: str) -> str:
+    """`text` with systemd's specifier character doubled (a literal `%`)."""
+    return text.replace("%", "%%")
+
+
+def _exec_line(words: list[str]) -> str:
+    """ExecStart's command line: each word quoted as a shell would (systemd's own rules
+    agree for these), `%` and `$` doubled (no specifier, no variable) except in the
+    credential's `%d`."""
+    return " ".join(w if w.startswith("%d/") else shlex.quote(_escaped(w).replace("$", "$$"))
+                    for w in words)

@@ -1,5 +1,6 @@
-"""The node as a systemd service: the unit `coledger service install` writes, and sd_notify
-(READY=1 once the node listens and serves its socket, STOPPING=1 when it is told to stop).
+"""The node as a systemd service: sd_notify (READY=1 once the node listens and serves its
+socket, STOPPING=1 when it is told to stop), and where a unit goes and the timeouts it
+gives (the command line writes the unit: clicmd/service.py).
 
 sd_notify is the datagram systemd's documentation describes (sd_notify(3)): one
 `KEY=VALUE` line per state to the socket named by $NOTIFY_SOCKET ("@" for the abstract
@@ -9,9 +10,7 @@ namespace); without $NOTIFY_SOCKET (not under systemd) nothing is sent. Stdlib o
 from __future__ import annotations
 
 import os
-import shlex
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 CREDENTIAL = "passphrase"
@@ -39,58 +38,6 @@ def sd_notify(state: str) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class UnitRequest:
-    """What a unit runs: `command` (the coledger executable and its first words), the
-    home, a config file (or None: the home's), the credential file holding the passphrase,
-    and for a system unit the user it runs as."""
-
-    command: tuple[str, ...]
-    home: Path
-    config: Path | None
-    credential: Path
-    system: bool
-    user: str | None = None
-
-
-def unit_text(req: UnitRequest) -> str:
-    """The systemd unit of the node for `req` (Type=notify, restarted on failure)."""
-    words = [*req.command, "--home", str(req.home)]
-    if req.config is not None:
-        words += ["--config", str(req.config)]
-    words += ["run", "--passphrase-file", f"%d/{CREDENTIAL}"]
-    service = [
-        "Type=notify",
-        "NotifyAccess=main",
-        f"ExecStart={_exec_line(words)}",
-        f"LoadCredential={CREDENTIAL}:{_escaped(str(req.credential))}",
-        "Environment=PYTHONUNBUFFERED=1",
-        "Restart=on-failure",
-        "RestartSec=5",
-        f"TimeoutStartSec={START_TIMEOUT_S}",
-        f"TimeoutStopSec={STOP_TIMEOUT_S}",
-        "KillSignal=SIGTERM",
-        "KillMode=mixed",
-    ]
-    if req.system and req.user:
-        service.append(f"User={req.user}")
-    wanted = "multi-user.target" if req.system else "default.target"
-    return "\n".join([
-        "# Written by `coledger service install`: the coledger node of this home.",
-        "[Unit]",
-        f"Description=coledger node ({_escaped(str(req.home))})",
-        "Wants=network-online.target",
-        "After=network-online.target",
-        "",
-        "[Service]",
-        *service,
-        "",
-        "[Install]",
-        f"WantedBy={wanted}",
-        "",
-    ])
-
-
 def unit_path(system: bool) -> Path:
     """Where a user's (~/.config/systemd/user) or the system's (/etc/systemd/system)
     unit goes."""
@@ -98,16 +45,3 @@ def unit_path(system: bool) -> Path:
         return Path("/etc/systemd/system") / UNIT_NAME
     config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(config) / "systemd" / "user" / UNIT_NAME
-
-
-def _escaped(text: str) -> str:
-    """`text` with systemd's specifier character doubled (a literal `%`)."""
-    return text.replace("%", "%%")
-
-
-def _exec_line(words: list[str]) -> str:
-    """ExecStart's command line: each word quoted as a shell would (systemd's own rules
-    agree for these), `%` and `$` doubled (no specifier, no variable) except in the
-    credential's `%d`."""
-    return " ".join(w if w.startswith("%d/") else shlex.quote(_escaped(w).replace("$", "$$"))
-                    for w in words)

@@ -73,7 +73,7 @@ def test_a_system_unit_runs_as_its_user_at_boot(home: Path) -> None:
 
 
 def test_specifiers_and_variables_in_paths_are_escaped(tmp_path: Path) -> None:
-    from node.service import UnitRequest, unit_text
+    from clicmd.service import UnitRequest, unit_text
 
     odd = tmp_path / "50%$HOME"
     unit = unit_of(unit_text(UnitRequest(("/usr/bin/coledger",), odd, None, odd / "c", False)))
