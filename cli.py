@@ -48,6 +48,8 @@ import clicmd.entries  # noqa: E402, F401
 import clicmd.plans  # noqa: E402, F401
 import clicmd.running  # noqa: E402, F401
 import clicmd.config  # noqa: E402, F401
+import clicmd.service  # noqa: E402, F401
+import clicmd.unlock  # noqa: E402, F401  (running imports it first: its flags)
 import clicmd.planning  # noqa: E402, F401
 import clicmd.commitments  # noqa: E402, F401
 import clicmd.agreements  # noqa: E402, F401

@@ -14,10 +14,10 @@ from clicmd.common import (
     emit,
     interval,
     listen_addr,
-    passphrase,
     peer_addr,
     seconds,
 )
+from clicmd.unlock import PASSPHRASE_ARGS, run_passphrase
 
 
 def http_addr(text: str) -> str:
@@ -48,10 +48,13 @@ def http_addr(text: str) -> str:
          arg("--http", type=http_addr, metavar="HOST:PORT",
              help="serve the GraphQL API and the dashboard here (port 0: any free one) "
                   "[127.0.0.1:8420]"),
-         arg("--no-http", action="store_true", help="serve no HTTP"))
+         arg("--no-http", action="store_true", help="serve no HTTP"),
+         *PASSPHRASE_ARGS)
 def cmd_run(a: argparse.Namespace) -> None:
-    """Run this agent's node in the foreground until Ctrl-C; print its multiaddrs. It also
-    serves HTTP (the API and the pages, behind `coledger http-token`) unless --no-http.
+    """Run this agent's node in the foreground until Ctrl-C or SIGTERM; print its
+    multiaddrs. It also serves HTTP (the API and the pages, behind `coledger http-token`)
+    unless --no-http. The passphrase is asked once, here: while the node runs, commands
+    that write go through it. Under systemd it says when it is ready (sd_notify).
 
     Each flag overrides its key in the home's config.toml (see `coledger config show`);
     a first run on the default port 0 keeps the port it got there, for the next runs."""
@@ -62,10 +65,12 @@ def cmd_run(a: argparse.Namespace) -> None:
 
     from clicmd.settings import keep_listen_port, run_settings
     from node.api import configure_logs, log_event, open_node
+    from node.service import sd_notify
 
     s = run_settings(a)
     configure_logs("debug" if OPTS.debug else s["log_level"].value, s["log_format"].value)
     log = logging.getLogger("coledger.run")
+    given = run_passphrase(a)  # (a descriptor or a file is read now, once)
     sock = None
     if not a.no_http:
         from node.http.serve import bind_http, parse_http_addr
@@ -76,7 +81,7 @@ def cmd_run(a: argparse.Namespace) -> None:
 
     def asked_once() -> str:  # (the HTTP door opens the home again: ask only once)
         if not secret:
-            secret.append(passphrase())
+            secret.append(given())
         return secret[0]
 
     async def main() -> None:
@@ -101,7 +106,9 @@ def cmd_run(a: argparse.Namespace) -> None:
                 sys.stdout.flush()
                 log.info("node started: agent %s listening on %s", node.me, " ".join(addrs),
                          extra=log_event("node_started", agent=node.me, listen=" ".join(addrs)))
+                sd_notify("READY=1")
                 async for _ in signals:
+                    sd_notify("STOPPING=1")
                     break
                 stopping.set()
         log.info("node stopped", extra=log_event("node_stopped"))

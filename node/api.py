@@ -21,11 +21,12 @@ from node.store.home import (
     Agent,
     HomePaths,
     PassphraseSource,
+    check_home,
     default_home,
     gc_paused,
     open_agent,
 )
-from node.store.keyfile import write_key_file
+from node.store.keyfile import rewrap_key_file, write_key_file
 from node.store.sqlite import chain_length, open_store
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Agent",
     "Client",
+    "change_passphrase",
     "HomePaths",
     "HomeTaken",
     "KeyMissing",
@@ -54,6 +56,7 @@ __all__ = [
     "log_event",
     "make_validator",
     "new_dna",
+    "node_running",
     "open_agent",
     "open_client",
     "open_ledger",
@@ -110,6 +113,15 @@ def init_home(home: Path, passphrase: str, name: str | None, *, force: bool = Fa
         DhtStore(store)  # every table exists from the start (a read-only home cannot add them)
     write_key_file(paths.key, key, passphrase, name)
     return key.agent_id
+
+
+def change_passphrase(home: Path, old: str, new: str) -> AgentId:
+    """Encrypt the home's agent key under `new` (WrongPassphrase if `old` is wrong); the
+    key file is replaced atomically. A running node keeps the key it unlocked (the key
+    itself is unchanged): it needs the new passphrase at its next start."""
+    paths = HomePaths(Path(home))
+    check_home(paths)
+    return rewrap_key_file(paths.key, old, new).agent_id
 
 
 def new_dna(
@@ -184,7 +196,7 @@ class Client(Protocol):
 
     warnings: list[str]
 
-    # writing this agent's chain (always on the home: the node publishes what it finds)
+    # writing this agent's chain (by its running node when one runs: no passphrase asked)
     def record(self, event: EventRequest, *, detail: bool = False) -> dict[str, Any]: ...
     def create_spec(self, name: str, unit: str, allow_negative: bool,
                     note: str | None, classified_as: Sequence[str] = (),

@@ -1,8 +1,8 @@
 """The two Clients of the front door (node/api.py chooses one, once): `LocalClient` works on
 the home directly; `SocketClient`, when the home's node runs, asks it over its socket what
 needs the network (status, another agent's inventory, traces across chains, countersigning,
-the chains reports gather) and writes on the home as `LocalClient` does: the node publishes
-what its chain gains within a fraction of a second.
+the chains reports gather) and sends it every write (node/client_writes.py): the node signs
+with the key it unlocked at start, so no passphrase is asked, and publishes at once.
 
 Answers are plain data (JSON-able); errors are CoreError subclasses in words for any
 caller (the CLI adds its own hints: a flag, a command to run).
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from node.client_commons import HomeCommons, NodeCommons
+from node.client_writes import NodeWrites
 from node.core.errors import CoreError, LocalError, NotFound
 from node.core.refusals import NoNode, NoPeerKnown
 from node.store.home import Agent, PassphraseSource
@@ -411,8 +412,9 @@ class LocalClient(HomeCommons):
                                    quiet=quiet)
 
 
-class SocketClient(LocalClient, NodeCommons):
-    """The home's running node asked over its socket for what needs the network."""
+class SocketClient(NodeWrites, LocalClient, NodeCommons):
+    """The home's running node asked over its socket for what needs the network, and
+    for every write (NodeWrites); reads of the home's own data stay on the home."""
 
     def _call(self, method: str, timeout: float = 60.0, **params: Any) -> Any:
         from node.runtime.socket_client import call

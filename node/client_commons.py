@@ -37,23 +37,39 @@ class HomeCommons:
         """Write a plan to make `quantity` of a recipe's output by `due_us`, from the recipes
         and footprints this home holds (its chain and the chains its DHT store holds) and,
         for another member's recipe it does not hold, those its node fetches."""
-        from zomes.accounting.dataset import Dataset
-        from zomes.accounting.footprint import vector_json
-        from zomes.valueflows.planning import RecipeBook
-        from zomes.valueflows.recipes import commit_plan, recipe_entries
+        from zomes.valueflows.recipes import recipe_entries
 
         with self._agent() as agent:
             me, own = str(agent.agent_id), list(agent.store.records())
             records = self._held_records(agent)
-        entries = recipe_entries(records)
+        fetched: list[Record] = []
         if recipe not in recipe_entries(own):  # another's design: what this home holds of
-            entries, fetched = self._network_recipes(  # it may be a part (as an authority)
-                recipe, entries, frozenset(buy), me)
-            records += fetched
+            _, fetched = self._network_recipes(  # it may be a part (as an authority)
+                recipe, recipe_entries(records), frozenset(buy), me)
+        return self._plan(recipe, quantity, due_us, name, buy, fetched, records)
+
+    def _plan(self, recipe: str, quantity: str, due_us: int, name: str | None,
+              buy: Sequence[str], fetched: Sequence[Record],
+              held: list[Record] | None = None) -> dict[str, Any]:
+        """Write the plan from the records this home holds (`held`, else read now) and
+        those `fetched` from the network (their recipes each on its own: a malformed one
+        is left out, as network_book leaves it)."""
+        from zomes.accounting.dataset import Dataset
+        from zomes.accounting.footprint import vector_json
+        from zomes.valueflows.planning import RecipeBook
+        from zomes.valueflows.recipe_commons import _entries as fetched_entries
+        from zomes.valueflows.recipes import commit_plan, recipe_entries
+
+        if held is None:
+            with self._agent() as agent:
+                held = self._held_records(agent)
+        entries = recipe_entries(held)
+        entries.update(fetched_entries(fetched))
         data = Dataset()
-        data.add_records(records)
+        data.add_records([*held, *fetched])
         book = RecipeBook.of(entries)
         with self._ledger() as led:
+            me = str(led.agent.agent_id)
             draft, made = led.commit(lambda s, v: commit_plan(
                 s, book, recipe, quantity, due_us, me, name, buy, data.spec_footprints()))
         made["footprint"] = vector_json(draft.footprint)

@@ -6,21 +6,18 @@ parameters and the JSON they answer are the socket's protocol: keep them as they
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
-from functools import cache
-from typing import Any, get_type_hints
+from typing import Any
 
 import trio
-from pydantic import BaseModel, create_model
 
 from node.core.cid import Cid
 from node.core.errors import LocalError
 from node.core.identity import AgentId
 from node.core.jsonview import record_json
 from node.core.links import MAX_LINKS
+from node.in_node_writes import request_of, write_methods
 from node.runtime.node import Node
-from node.runtime.rpc import STRICT, validated
 from node.runtime.socket_client import MAX_GET_MANY
 from zomes.valueflows.agreement_hook import AgreementRequest
 from zomes.valueflows.agreements import AGREEMENT_TYPE
@@ -160,9 +157,8 @@ class InNodeClient:
     async def cs_start(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, object]:
         from node.runtime.countersign import TransferRequest, session_json
 
-        fields = validated(_event_model(), "cs_start's event", event)
-        row = await self.node.countersigner.start(
-            TransferRequest(EventRequest(**fields), to, wait_s))
+        request = request_of(EventRequest, event, "cs_start's event")
+        row = await self.node.countersigner.start(TransferRequest(request, to, wait_s))
         return session_json(row)
 
     async def cs_agree(self, agreement: dict[str, Any], to: str,
@@ -223,19 +219,9 @@ METHODS = ("status", "peers", "get", "get_many", "activity", "sync", "inventory"
 
 
 def rpc_methods(node: Node) -> dict[str, Callable[..., Awaitable[object]]]:
-    """The socket's method table: each name to its operation on `node`."""
+    """The socket's method table: each name to its operation on `node`, the writes
+    (node/in_node_writes.py) with them."""
     client = InNodeClient(node)
     methods: dict[str, Callable[..., Awaitable[object]]] = {
         name: getattr(client, name) for name in METHODS}
-    return methods
-
-
-@cache
-def _event_model() -> type[BaseModel]:
-    """The fields of an EventRequest, each of its type (cs_start's event)."""
-    hints = get_type_hints(EventRequest)
-    fields: dict[str, Any] = {
-        f: (hints[f], ... if p.default is inspect.Parameter.empty else p.default)
-        for f, p in inspect.signature(EventRequest).parameters.items()
-    }
-    return create_model("event_params", __config__=STRICT, **fields)
+    return {**methods, **write_methods(node)}

@@ -1,6 +1,8 @@
-"""The local RPC endpoint of a running node: a Unix socket in the home, mode 0600.
+"""The local RPC endpoint of a running node: a Unix socket in the home, mode 0600 (checked:
+it writes on the agent's chain with the node's unlocked key, so it is its user's alone).
 
-One JSON request per connection: {"method": ..., "params": {...}} -> {"result": ...}
+One JSON request per connection, a line of at most MAX_REQUEST bytes:
+{"method": ..., "params": {...}} -> {"result": ...}
 or {"error": "one line"}. Every request is checked before it runs: a JSON object, a
 known method, params an object of exactly that method's parameters, each of its type
 (a model per method, built from the method's signature); anything else is an error
@@ -29,7 +31,9 @@ from node.runtime.socket_client import socket_path
 
 log = logging.getLogger("coledger.rpc")
 
-MAX_REQUEST = 1024 * 1024
+MAX_REQUEST = 16 * 1024 * 1024
+"""Bytes a request line may hold: writes come through the socket (a document to import,
+the chains a plan from another's recipe needs), an entry up to 4 MiB among them."""
 
 
 Operation = Callable[..., Awaitable[object]]
@@ -49,6 +53,7 @@ async def serve_rpc(  # type: ignore[no-untyped-def]  # (trio.TaskStatus: not ex
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
+    _check_private(path)
     sock.listen(16)
     listener = trio.SocketListener(sock)
     methods = {name: _checked(name, fn) for name, fn in operations.items()}
@@ -64,6 +69,25 @@ async def serve_rpc(  # type: ignore[no-untyped-def]  # (trio.TaskStatus: not ex
             await listener.aclose()
 
 
+def _check_private(path: Path) -> None:
+    """Refuse to serve a socket others could connect to: it writes on this agent's chain
+    with the key the node unlocked, so only its owner may (mode 0600, this process's)."""
+    st = os.stat(path)
+    if st.st_mode & 0o077 or st.st_uid != os.getuid():
+        path.unlink(missing_ok=True)
+        raise LocalError(f"{path} is not private to this user (mode {st.st_mode & 0o777:o}): "
+                         "the node does not serve it")
+
+
+class Relayed(LocalError):
+    """An operation's error handed to its caller as raised: its type's name and module go
+    with its message, and the client raises one of that type (node.runtime.socket_client)."""
+
+    def __init__(self, error: CoreError) -> None:
+        super().__init__(_line(error))
+        self.kind, self.module = type(error).__name__, type(error).__module__
+
+
 class BadRequest(LocalError):
     """A request to the node's socket that is not one it serves (the client's mistake)."""
 
@@ -75,20 +99,22 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> N
     async with stream:
         try:
             with trio.fail_after(10):
-                data = b""
+                data = bytearray()  # (appended in place: a long request costs no copies)
                 while not data.endswith(b"\n") and len(data) <= MAX_REQUEST:
                     chunk = await stream.receive_some(65536)
                     if not chunk:
                         break
                     data += chunk
-            method, params = _request(data, methods)
+            method, params = _request(bytes(data), methods)
             with trio.fail_after(120):
                 result = await method(params)
             reply = json.dumps({"result": result})
         except Phrased as e:  # by type and parts: the client phrases its fields its own way
             reply = json.dumps({"error": str(e), "type": type(e).__name__, "parts": e.parts})
+        except Relayed as e:  # with its type: the client raises the same (socket_client)
+            reply = json.dumps({"error": str(e), "type": e.kind, "module": e.module})
         except (CoreError, KeyError, ValueError, TypeError) as e:
-            reply = json.dumps({"error": str(e).splitlines()[0] if str(e) else type(e).__name__})
+            reply = json.dumps({"error": _line(e)})
         except trio.TooSlowError:
             reply = json.dumps({"error": "the request timed out"})
         except Exception as e:  # a bug must not end the node: this request fails, logged
@@ -96,6 +122,11 @@ async def _serve_one(stream: trio.SocketStream, methods: dict[str, Method]) -> N
             reply = json.dumps({"error": f"internal error: {type(e).__name__}: {e}"[:300]})
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await stream.send_all(reply.encode() + b"\n")
+
+
+def _line(error: Exception) -> str:
+    """The error's first line (its type's name if it has no message)."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _request(data: bytes, methods: dict[str, Method]) -> tuple[Method, dict[str, Any]]:

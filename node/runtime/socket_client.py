@@ -4,12 +4,13 @@ gather chains through the node."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
 from pathlib import Path
 from typing import Any
 
-from node.core.errors import LocalError, phrased_type
+from node.core.errors import CoreError, LocalError, phrased_type
 from node.core.refusals import NodeSilent, NoNode
 
 SOCKET_NAME = "node.sock"
@@ -52,10 +53,33 @@ def node_running(home: Path) -> bool:
     return socket_path(home).exists()
 
 
-def _error(reply: dict[str, Any]) -> LocalError:
+def _error(reply: dict[str, Any]) -> CoreError:
     """The node's error as raised there: a `Phrased` one by its type and parts (so that
-    each front end phrases its fields its own way), any other as its message."""
-    parts, name = reply.get("parts"), reply.get("type")
+    each front end phrases its fields its own way), another of ours of its type when that
+    type takes its message alone (RuleBroken: a rule said no), any other as its message."""
+    parts, name, module = reply.get("parts"), reply.get("type"), reply.get("module")
     if isinstance(parts, list) and isinstance(name, str):
         return phrased_type(name)(*parts)
-    return LocalError(reply["error"])
+    kind = _error_type(name, module)
+    if kind is None:
+        return LocalError(reply["error"])
+    return kind(reply["error"])
+
+
+OWN_PACKAGES = ("node.", "zomes.", "validation.", "dht.")
+
+
+def _error_type(name: object, module: object) -> type[CoreError] | None:
+    """Our error type `name` of `module` if its constructor takes a message alone, else
+    None (only our own packages' modules are imported, by name)."""
+    if not (isinstance(name, str) and isinstance(module, str)
+            and module.startswith(OWN_PACKAGES)):
+        return None
+    try:
+        kind = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+    if not (isinstance(kind, type) and issubclass(kind, CoreError)):
+        return None
+    plain = all("__init__" not in vars(c) for c in kind.__mro__[:kind.__mro__.index(CoreError)])
+    return kind if plain else None

@@ -163,3 +163,17 @@ def read_key_file(path: Path, passphrase: str) -> AgentKey:
     if str(key.agent_id) != doc.get("agent_id"):
         raise _damaged(path, f"the key is not agent {doc.get('agent_id')}")
     return key
+
+
+def rewrap_key_file(path: Path, old: str, new: str) -> AgentKey:
+    """Encrypt the key at `path` under `new` (WrongPassphrase if `old` is wrong), its name
+    and KDF cost kept; written as `write_key_file` writes, so a crash before the rename
+    leaves the old file whole, readable with `old`."""
+    key = read_key_file(path, old)
+    doc = _load(path)
+    kdf = doc["kdf"]
+    assert isinstance(kdf, dict)  # (read_key_file checked it)
+    name = doc.get("name")
+    write_key_file(path, key, new, name if isinstance(name, str) else None,
+                   opslimit=kdf["opslimit"], memlimit=kdf["memlimit"])
+    return key
