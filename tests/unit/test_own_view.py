@@ -1,6 +1,6 @@
 """Client.inventory and Client.flows read the view kept folded per chain head
-(node/own_view.py): on random chains they give what a fold of the whole chain gives (the
-ledger's, opened afresh), after the chain grew (folded on from the kept head) and after it
+(node/own_view.py, node/runtime/ledger.py kept_view): on random chains they give what a
+fold of the whole chain gives, after the chain grew (folded on from the kept head) and after it
 was replaced below the kept head (as a forced recovery may: folded again); a walk cut at
 `limit` steps is the whole walk's first steps; the node's cross-chain walk over the kept
 index of its own chain is the one it builds from scratch."""
@@ -24,7 +24,9 @@ from node.own_view import derived, forget, own_view
 from node.store.home import open_agent
 from node.testing import SIM_PASSPHRASE, append_events, fast_home
 from node.vf_ledger import open_ledger
-from zomes.valueflows.coordinator import EventRequest
+from zomes.valueflows.chain_views import chain_view_of
+from zomes.valueflows.coordinator import EventRequest, flow_index, inventory
+from zomes.valueflows.ledger_calls import walk
 from zomes.valueflows.network_trace import joined, network_flows
 
 T0 = 1_690_000_000_000_000
@@ -76,15 +78,17 @@ def content(names: dict[str, str], action: str, r: int, p: int, t: int) -> dict[
 
 
 def fold_of_whole_chain(home: Path, ask: list[tuple[str, bool]]) -> tuple[Any, list[Any]]:
-    """The inventory and each asked walk as the ledger gives them: its view folded afresh."""
-    with open_ledger(home, passphrase) as led:
-        walks = []
-        for address, backwards in ask:
-            try:
-                walks.append(led.flows(address, backwards))
-            except LocalError as e:
-                walks.append(str(e))
-        return led.inventory(), walks
+    """The inventory and each asked walk from a view folded from the whole chain here."""
+    with open_agent(home, passphrase) as agent:
+        view = chain_view_of(agent.store.records())
+    index = flow_index(view)
+    walks = []
+    for address, backwards in ask:
+        try:
+            walks.append(walk(view, index, address, backwards))
+        except LocalError as e:
+            walks.append(str(e))
+    return inventory(view), walks
 
 
 def kept(client: LocalClient, ask: list[tuple[str, bool]]) -> tuple[Any, list[Any]]:
@@ -111,6 +115,8 @@ def same_as_whole_fold(home: Path, names: dict[str, str]) -> None:
     ask = asked(home, names)
     fast, whole = kept(client, ask), fold_of_whole_chain(home, ask)
     assert fast == whole
+    with open_ledger(home, passphrase) as led:  # (the ledger's view is the kept one)
+        assert led.inventory() == whole[0]
     for (address, backwards), walk in zip(ask, whole[1], strict=True):
         if isinstance(walk, list):
             for limit in (1, 2, 5):
