@@ -10,7 +10,8 @@ each `--repeat` times after one untimed run, p50 and p95:
 - front door: `Client.events(limit=50)`, the newest page, and a page deep in (after the
   event half-way down the chain);
 - GraphQL: the same two pages as `economicEvents(first: 50, after: ...)` with each event's
-  id, action, time, quantity, unit and provider, POSTed to the app `coledger run` serves
+  id, action, time, quantity, unit and provider, and `economicResources` beside
+  `Client.inventory`, POSTed to the app `coledger run` serves
   (node.http.app.make_app with node.http.graphql, in-process over Starlette's TestClient,
   bearer token and all);
 - the dashboard's pages (node.http.pages) through the whole app: the inventory, a
@@ -59,6 +60,9 @@ QUERY = """query($after: String) { economicEvents(first: 50, after: $after) {
   edges { cursor node { id action { id } hasPointInTime
     resourceQuantity { hasNumericalValue hasUnit { id } } provider { id } } }
   pageInfo { endCursor hasNextPage } } }"""
+RESOURCES = """{ economicResources(first: 50) { edges { node { id name
+  accountingQuantity { hasNumericalValue hasUnit { id } }
+  onhandQuantity { hasNumericalValue hasUnit { id } } } } } }"""
 
 
 def passphrase() -> str:
@@ -106,8 +110,8 @@ def timed(run: Callable[[], Any], repeat: int) -> dict[str, float]:
             "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 2)}
 
 
-def graphql_page(http: TestClient, after: str | None) -> dict[str, Any]:
-    answer = http.post("/graphql", json={"query": QUERY, "variables": {"after": after}})
+def graphql_page(http: TestClient, after: str | None, query: str = QUERY) -> dict[str, Any]:
+    answer = http.post("/graphql", json={"query": query, "variables": {"after": after}})
     body: dict[str, Any] = answer.json()
     if answer.status_code != 200 or "errors" in body:
         raise SystemExit(f"GraphQL failed: {answer.text[:500]}")
@@ -168,14 +172,17 @@ def main() -> None:
             if got != same or len(got) != 50:
                 raise SystemExit("GraphQL and the front door disagree on a page")
             front = {"first": timed(lambda: client.events(limit=50), a.repeat),
-                     "deep": timed(lambda: client.events(limit=50, after=deep), a.repeat)}
+                     "deep": timed(lambda: client.events(limit=50, after=deep), a.repeat),
+                     "resources": timed(client.inventory, a.repeat)}
             graphql = {"first": timed(lambda: graphql_page(http, None), a.repeat),
-                       "deep": timed(lambda: graphql_page(http, deep), a.repeat)}
+                       "deep": timed(lambda: graphql_page(http, deep), a.repeat),
+                       "resources": timed(lambda: graphql_page(http, None, RESOURCES),
+                                          a.repeat)}
             pages = page_timings(client, http, ids, a.repeat)
     overhead = {k: round(graphql[k]["p50_ms"] / front[k]["p50_ms"], 2) for k in front}
     for name, figures in (("front door", front), ("graphql", graphql)):
         for page, f in figures.items():
-            print(f"{name:>10} {page:>5}: p50 {f['p50_ms']:7.2f} ms  p95 {f['p95_ms']:7.2f} ms")
+            print(f"{name:>10} {page:>9}: p50 {f['p50_ms']:7.2f} ms  p95 {f['p95_ms']:7.2f} ms")
     print(f"GraphQL overhead (p50 / front door's p50): {overhead}")
     for page, f in pages["page"].items():
         print(f"page {page:>19}: p50 {f['p50_ms']:7.2f} ms  p95 {f['p95_ms']:7.2f} ms"

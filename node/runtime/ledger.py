@@ -31,9 +31,9 @@ from node.core.scratch import Scratch
 from node.store.deps import StoreDeps
 from node.store.dht import DhtStore
 from node.store.home import Agent, PassphraseSource, open_agent
-from node.store.sqlite import Store
 from node.store.network_file import current_dna
 from node.store.sessions import SessionCommit
+from node.store.sqlite import Store
 from validation.app import seed_membership
 from validation.pipeline import Validator
 from zomes.api import ViewHook

@@ -8,6 +8,7 @@ index of its own chain is the one it builds from scratch."""
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,10 @@ def same_as_whole_fold(home: Path, names: dict[str, str]) -> None:
     assert fast == whole
     with open_ledger(home, passphrase) as led:  # (the ledger's view is the kept one)
         assert led.inventory() == whole[0]
-    for (address, backwards), walk in zip(ask, whole[1], strict=True):
-        if isinstance(walk, list):
+    for (address, backwards), steps in zip(ask, whole[1], strict=True):
+        if isinstance(steps, list):
             for limit in (1, 2, 5):
-                assert client.flows(address, backwards, limit) == walk[:limit]
+                assert client.flows(address, backwards, limit) == steps[:limit]
 
 
 @settings(max_examples=12, deadline=None,
@@ -193,9 +194,9 @@ def test_the_nodes_walk_over_the_kept_index_is_the_one_built_afresh(
         view = own_view(store)
         for address, backwards in asked(home, names)[:8]:
             for limit in (None, 3):
-                fresh = trio.run(lambda: network_flows(  # noqa: B023
-                    NoNetwork(), me, view, address, backwards, limit=limit))
-                fast = trio.run(lambda: network_flows(  # noqa: B023
-                    NoNetwork(), me, view, address, backwards, limit=limit,
-                    own_joined=lambda: derived(store, "joined", lambda v: joined([v]))))
+                ask = partial(network_flows, NoNetwork(), me, view, address, backwards,
+                              limit=limit)
+                fresh = trio.run(ask)
+                fast = trio.run(partial(ask, own_joined=partial(
+                    derived, store, "joined", lambda v: joined([v]))))
                 assert fast == fresh and fresh
