@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from node.core.cid import Cid
@@ -38,7 +39,7 @@ def own_view(store: Store) -> ChainView:
 def derived(store: Store, name: str, compute: Callable[[ChainView], T]) -> T:
     """`compute(view)` of this chain's view at its head, computed once per head (`name`
     tells one derivation from another; what it returns is shared: read it only)."""
-    key = (str(store.path), name)
+    key = (str(Path(store.path).resolve()), name)
     head = store.head()
     with _lock:
         kept = _derived.get(key)

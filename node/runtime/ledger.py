@@ -189,7 +189,7 @@ def kept_view(store: Store, app: ViewHook[T]) -> tuple[ChainHead | None, T]:
     folded. Sound across writers: a head (seq, address) names its whole chain, and when the
     record at the kept seq is no longer the kept one (a recovery replaced the chain) the
     view is folded again from the start. A damaged chain's view is not kept."""
-    key = (str(store.path), type(app).__qualname__, app.prefix)
+    key = (str(Path(store.path).resolve()), type(app).__qualname__, app.prefix)
     head = store.head()
     if head is None:
         return None, app.empty()
