@@ -200,3 +200,34 @@ def test_the_nodes_walk_over_the_kept_index_is_the_one_built_afresh(
                 fast = trio.run(partial(ask, own_joined=partial(
                     derived, store, "joined", lambda v: joined([v]))))
                 assert fast == fresh and fresh
+
+
+def test_the_resource_page_walks_only_the_steps_it_draws(
+        base: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from node.http.app import make_app
+    from node.http.door import Door
+    from node.http.graph import MAX_NODES
+    from node.http.pages import routes
+
+    source, names = base
+    home = tmp_path / "farm"
+    shutil.copytree(source, home)
+    with open_agent(home, passphrase) as agent:
+        key = agent.key()
+    append_events(home, key, (content(names, "consume", 0, 0, 1) for _ in range(MAX_NODES)))
+    client = LocalClient(home, passphrase, [])
+    assert len(client.flows(names["flour"], False)) > MAX_NODES + 1
+    token, origin = "t0ken-" + "x" * 38, "http://127.0.0.1:8420"
+    door = Door(client)
+    app = make_app(door, token, origin=origin, pages=routes(door))
+    http = TestClient(app, base_url=origin, backend="trio")
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/html"}
+    for resource, cut in ((names["flour"], True), (names["bran"], False)):
+        page = http.get(f"/resources/{resource}", headers=headers).text
+        track = page[page.index("<h2>Track"):]
+        said = f"The first {MAX_NODES} steps, and more." in track
+        assert said == cut
+        drawn = len(client.flows(resource, False))
+        assert track.count('<g class="step') == (MAX_NODES if cut else drawn)
