@@ -347,13 +347,21 @@ class LocalClient(HomeCommons):
         the node)."""
         if agent is not None:
             raise NoNode("no node is running for this home")
-        with self._ledger() as led:
-            return led.inventory()
+        from node.events import open_chain
+        from node.own_view import inventory
 
-    def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]:
-        """The ValueFlows trace (backwards) or track (forwards) on this chain."""
-        with self._ledger() as led:
-            return led.flows(address, backwards=backwards)
+        with open_chain(self.home, self._warned_once) as store:
+            return inventory(store)
+
+    def flows(self, address: str, backwards: bool,
+              limit: int | None = None) -> list[dict[str, Any]]:
+        """The ValueFlows trace (backwards) or track (forwards) on this chain, its first
+        `limit` steps (None: all): over the view kept for the chain's head (own_view)."""
+        from node.events import open_chain
+        from node.own_view import flows
+
+        with open_chain(self.home, self._warned_once) as store:
+            return flows(store, address, backwards, limit)
 
     def gather(self, max_agents: int, network: bool = True) -> tuple[Dataset, str]:
         """(dataset, this agent's id) for reports: this chain and those the DHT store holds."""
@@ -437,9 +445,11 @@ class SocketClient(NodeWrites, LocalClient, NodeCommons):
         rows: list[dict[str, Any]] = self._call("inventory", agent=agent)
         return rows
 
-    def flows(self, address: str, backwards: bool) -> list[dict[str, Any]]:
+    def flows(self, address: str, backwards: bool,
+              limit: int | None = None) -> list[dict[str, Any]]:
         """Across chains: the node follows the agents the events name."""
-        nodes: list[dict[str, Any]] = self._call("flows", address=address, backwards=backwards)
+        nodes: list[dict[str, Any]] = self._call("flows", address=address, backwards=backwards,
+                                                 limit=limit)
         return nodes
 
     def gather(self, max_agents: int, network: bool = True) -> tuple[Dataset, str]:

@@ -17,13 +17,14 @@ from node.core.identity import AgentId
 from node.core.jsonview import record_json
 from node.core.links import MAX_LINKS
 from node.in_node_writes import request_of, write_methods
+from node.own_view import derived, own_view
 from node.runtime.node import Node
 from node.runtime.socket_client import MAX_GET_MANY
 from zomes.valueflows.agreement_hook import AgreementRequest
 from zomes.valueflows.agreements import AGREEMENT_TYPE
 from zomes.valueflows.chain_views import chain_view_of
 from zomes.valueflows.coordinator import EventRequest, inventory
-from zomes.valueflows.network_trace import network_flows
+from zomes.valueflows.network_trace import joined, network_flows
 from zomes.valueflows.offers import (
     MAX_PAGES,
     Listed,
@@ -136,9 +137,15 @@ class InNodeClient:
             raise LocalError(f"no chain found for {agent} on the network")
         return inventory(chain_view_of(records))
 
-    async def flows(self, address: str, backwards: bool) -> list[dict[str, object]]:
+    async def flows(self, address: str, backwards: bool,
+                    limit: int | None = None) -> list[dict[str, object]]:
+        """Across chains: its first `limit` steps (None: all). Our chain's view and, when no
+        other chain is reached, the flow index are the ones kept for its head (own_view)."""
         node = self.node
-        return await network_flows(node, node.me, node.ledger.view(), address, backwards)
+        store = node.ledger.agent.store
+        return await network_flows(
+            node, node.me, own_view(store), address, backwards, limit=limit,
+            own_joined=lambda: derived(store, "joined flows", lambda v: joined([v])))
 
     async def sync(self) -> dict[str, object]:
         node = self.node

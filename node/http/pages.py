@@ -51,7 +51,8 @@ async def resource(request: Request) -> Response:
         found = c.get(address)
         held = [r for r in c.inventory() if r.get("address") == address]
         page = c.events(resource=address, limit=PAGE)
-        return found, c.flows(address, True), c.flows(address, False), (held, page)
+        walks = [c.flows(address, way, limit=MAX_NODES + 1) for way in (True, False)]
+        return found, walks[0], walks[1], (held, page)
 
     found, trace, track, (held, page) = await door.run(read)
     entry = found.view.get("entry") if isinstance(found.view, dict) else None

@@ -10,6 +10,7 @@ the records (e.g. zomes/valueflows/ledger_calls.py) and `commit` checks and flus
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from node.core.actions import AgentValidationPkg, CreateLink
+from node.core.chain import ChainHead
 from node.core.cid import Cid
 from node.core.dna import DnaDef
 from node.core.errors import CoreError, HeadMoved, LocalError
@@ -31,6 +33,7 @@ from node.store.dht import DhtStore
 from node.store.home import Agent, PassphraseSource, open_agent
 from node.store.network_file import current_dna
 from node.store.sessions import SessionCommit
+from node.store.sqlite import Store
 from validation.app import seed_membership
 from validation.pipeline import Validator
 from zomes.api import ViewHook
@@ -72,39 +75,15 @@ class Ledger:
     dht: DhtStore
     app: ViewHook[Any] = field(default_factory=app_view)
     """The app's view of the chain, which `commit` hands to what it builds."""
-    _folded: tuple[int, Cid, Any] | None = field(default=None, init=False, repr=False)
     _avp: SignedAction | None = field(default=None, init=False, repr=False)
 
     # -- reading -----------------------------------------------------------------
 
     def view(self) -> Any:
-        """This agent's app data (`app`'s view), folded from its chain: in full once, then
-        only the records written since (a long-running node asks for it at every step).
-        Each call returns a view of its own."""
-        app = self.app
-        head = self.agent.head()
-        folded = self._folded
-        if head is None:
-            return app.empty()
-        if folded is not None and (folded[0], folded[1]) == (head.seq, head.address):
-            return app.copy(folded[2])
-        start, view = 0, app.empty()
-        if folded is not None and folded[0] < head.seq:
-            record = self.agent.store.get_record_at(folded[0])
-            if record is not None and record.address == folded[1]:  # still our chain's prefix
-                start, view = folded[0] + 1, app.copy(folded[2])
-        store = self.agent.store
-        for record in store.records(entry_type_prefix=app.prefix, start=start):
-            try:
-                app.step(view, record)
-            except (CoreError, ValueError, LookupError):
-                if store.damage is None:
-                    raise
-                # A damaged record was left out (Store.records): what names it cannot be
-                # folded either. Reads go on with a warning; writes are refused.
-                store.note_damage(f"seq {record.action.seq} cannot be folded")
-        self._folded = (head.seq, head.address, view)
-        return app.copy(view)
+        """This agent's app data (`app`'s view), folded from its chain: in full once per
+        process, then only the records written since (kept_view: a long-running node asks
+        for it at every step). Each call returns a view of its own."""
+        return self.app.copy(kept_view(self.agent.store, self.app)[1])
 
     def own_avp(self) -> SignedAction | None:
         """Our AgentValidationPkg (seq 1), once read."""
@@ -195,6 +174,59 @@ class Ledger:
         if isinstance(outcome, Unresolved):
             missing = ", ".join(str(m) for m in outcome.missing[:3])
             raise RuleBroken(f"cannot be checked yet: missing {missing} (not held locally)")
+
+
+KEPT = 4
+"""Chains whose views one process keeps folded (a node has one; tests open many)."""
+_kept_lock = threading.Lock()
+_kept: dict[tuple[str, str, str], tuple[int, Cid, Any]] = {}
+
+
+def kept_view(store: Store, app: ViewHook[T]) -> tuple[ChainHead | None, T]:
+    """(`store`'s head, `app`'s view of its chain at that head), kept for the process: the
+    node's ledger, the front door's readers (node/own_view.py) in any thread share it; read
+    it, never change it (a fold extends a copy). Only the records past the kept head are
+    folded. Sound across writers: a head (seq, address) names its whole chain, and when the
+    record at the kept seq is no longer the kept one (a recovery replaced the chain) the
+    view is folded again from the start. A damaged chain's view is not kept."""
+    key = (str(Path(store.path).resolve()), type(app).__qualname__, app.prefix)
+    head = store.head()
+    if head is None:
+        return None, app.empty()
+    with _kept_lock:
+        kept = _kept.get(key)
+    if kept is not None and (kept[0], kept[1]) == (head.seq, head.address):
+        view: T = kept[2]
+        return head, view
+    start, view = 0, app.empty()
+    if kept is not None and kept[0] < head.seq:
+        record = store.get_record_at(kept[0])
+        if record is not None and record.address == kept[1]:  # still our chain's prefix
+            start, view = kept[0] + 1, app.copy(kept[2])
+    for record in store.records(entry_type_prefix=app.prefix, start=start):
+        if record.action.seq > head.seq:  # written meanwhile: the next read folds it
+            break
+        try:
+            app.step(view, record)
+        except (CoreError, ValueError, LookupError):
+            if store.damage is None:
+                raise
+            # A damaged record was left out (Store.records): what names it cannot be
+            # folded either. Reads go on with a warning; writes are refused.
+            store.note_damage(f"seq {record.action.seq} cannot be folded")
+    if store.damage is None:
+        with _kept_lock:
+            _kept.pop(key, None)
+            _kept[key] = (head.seq, head.address, view)
+            while len(_kept) > KEPT:
+                del _kept[next(iter(_kept))]
+    return head, view
+
+
+def forget_kept_views() -> None:
+    """Drop every kept view (tests: to fold from scratch)."""
+    with _kept_lock:
+        _kept.clear()
 
 
 def open_ledger(home: Path, passphrase: PassphraseSource) -> AbstractContextManager[Ledger]:

@@ -20,7 +20,7 @@ from zomes.valueflows.externals import MARK
 from zomes.valueflows.zome import ChainView
 
 if TYPE_CHECKING:  # (imported by `flows`: a write needs no trace)
-    from zomes.valueflows.trace import FlowNode
+    from zomes.valueflows.trace import FlowIndex, FlowNode
 
 
 class Author(Protocol):
@@ -87,12 +87,18 @@ def inventory(ledger: Ledger) -> list[dict[str, Any]]:
 
 def flows(ledger: Ledger, address: str, backwards: bool) -> list[dict[str, Any]]:
     """The VF trace (backwards) or track (forwards) from `address`, as an ordered list."""
+    view: ChainView = ledger.view()
+    return walk(view, coordinator.flow_index(view), address, backwards)
+
+
+def walk(view: ChainView, index: FlowIndex, address: str, backwards: bool,
+         limit: int | None = None) -> list[dict[str, Any]]:
+    """The trace or track from `address` over `index` (`view`'s), its first `limit` steps
+    (None: all), each step described (describe_node)."""
     from zomes.valueflows.trace import NotInIndex
 
-    view: ChainView = ledger.view()
-    index = coordinator.flow_index(view)
     try:
-        nodes = index.trace(address) if backwards else index.track(address)
+        nodes = (index.trace(address, limit) if backwards else index.track(address, limit))
     except NotInIndex:
         raise LocalError(f"{address} is not a resource, event or process known here") from None
     return [describe_node(n, view) for n in nodes]

@@ -7,6 +7,8 @@ Over `zomes.api.Cascade`, which the running node (node/runtime/node.py) satisfie
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from node.core.cid import Cid
 from node.core.errors import CoreError
 from node.core.identity import AgentId
@@ -14,16 +16,28 @@ from zomes.api import Cascade
 from zomes.valueflows.chain_views import chain_view_of
 from zomes.valueflows.coordinator import flow_index, merged_view
 from zomes.valueflows.ledger_calls import describe_node
-from zomes.valueflows.trace import NotInIndex
+from zomes.valueflows.trace import FlowIndex, NotInIndex
 from zomes.valueflows.zome import ChainView
+
+Joined = tuple[ChainView, FlowIndex]
+"""The views walked as one (merged_view) and their flow index."""
+
+
+def joined(views: list[ChainView]) -> Joined:
+    """The views as one and its flow index (what the walk reads)."""
+    view = merged_view(views)
+    return view, flow_index(view)
 
 
 async def network_flows(
     cascade: Cascade, me: AgentId, own: ChainView, address: str, backwards: bool,
-    max_agents: int = 64,
+    max_agents: int = 64, *, limit: int | None = None,
+    own_joined: Callable[[], Joined] | None = None,
 ) -> list[dict[str, object]]:
     """The trace (backwards) or track (forwards) from `address` over our chain (`own`, our
-    view) and the chains of up to `max_agents` agents reached from it."""
+    view) and the chains of up to `max_agents` agents reached from it: its first `limit`
+    steps (None: all). `own_joined`, when given, is `joined([own])` (kept by the caller
+    for our chain's head): what is walked when no other chain is reached."""
     views = {me: own}
     frontier = list(views)
     tried: set[AgentId] = set(views)
@@ -50,10 +64,12 @@ async def network_flows(
             if records:
                 views[other_id] = chain_view_of(records)
                 frontier.append(other_id)
-    view = merged_view(list(views.values()))
-    index = flow_index(view)
+    if own_joined is not None and list(views) == [me]:
+        view, index = own_joined()
+    else:
+        view, index = joined(list(views.values()))
     try:
-        nodes = index.trace(address) if backwards else index.track(address)
+        nodes = index.trace(address, limit) if backwards else index.track(address, limit)
     except NotInIndex:
         raise CoreError(
             f"{address} is not a resource, event or process known here"

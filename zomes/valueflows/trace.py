@@ -155,13 +155,13 @@ class FlowIndex:
         """The elements one flow step forward, earliest first."""
         return [self._addresses[n] for n in self._next[self._id(address)]]
 
-    def trace(self, start: str) -> list[FlowNode]:
-        """Everything `start` came from, walking backwards."""
-        return self._walk(self._id(start), backwards=True)
+    def trace(self, start: str, limit: int | None = None) -> list[FlowNode]:
+        """Everything `start` came from, walking backwards (its first `limit` steps)."""
+        return self._walk(self._id(start), backwards=True, limit=limit)
 
-    def track(self, start: str) -> list[FlowNode]:
-        """Everything that came of `start`, walking forwards."""
-        return self._walk(self._id(start), backwards=False)
+    def track(self, start: str, limit: int | None = None) -> list[FlowNode]:
+        """Everything that came of `start`, walking forwards (its first `limit` steps)."""
+        return self._walk(self._id(start), backwards=False, limit=limit)
 
     def _id(self, address: str) -> int:
         try:
@@ -169,9 +169,12 @@ class FlowIndex:
         except KeyError:
             raise NotInIndex(f"{address} is not a resource, event or process here") from None
 
-    def _walk(self, start: int, backwards: bool) -> list[FlowNode]:
+    def _walk(self, start: int, backwards: bool, limit: int | None = None) -> list[FlowNode]:
         """Depth-first walk from `start`, as the VF pseudocode's recursion but with a stack
-        of sibling iterators; a node's distance is the depth of the stack that reached it."""
+        of sibling iterators; a node's distance is the depth of the stack that reached it.
+        Stopped after `limit` nodes (a prefix of the whole walk: the order is the same)."""
+        if limit is not None and limit < 1:
+            return []
         steps = self._previous if backwards else self._next
         siblings = reversed if backwards else iter  # latest first when tracing
         pairs, held = self._pairs, dict[int, int]()
@@ -183,6 +186,8 @@ class FlowIndex:
         if pair is not None and pair[1] == backwards:
             held[pair[0]] = 1
         stack: list[Iterator[int]] = [siblings(steps[start])]
+        if limit is not None and limit <= 1:
+            stack.clear()
         pair_of, visit, enter, leave = pairs.get, flow.append, stack.append, stack.pop
         with gc_paused():
             while stack:
@@ -202,6 +207,8 @@ class FlowIndex:
                     # tuple.__new__ skips NamedTuple's Python-level __new__: a third faster
                     visit(_new(FlowNode, (KIND_NAMES[kinds[node]], addresses[node], len(stack))))
                     enter(siblings(steps[node]))
+                    if limit is not None and len(flow) >= limit:
+                        stack.clear()
                     break
                 else:
                     leave()
