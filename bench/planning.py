@@ -10,9 +10,11 @@ the command line reads:
     specification each time;
 (b) `coledger match` for the cooperative with its 50 requests;
 each read as the command line reads it (a listing in one request: Client.proposals, the
-node reads its links, proposals and intents) and, alternately, one by one through the
-socket (as before get_many); and in the same run the baseline: a `get` of one record the
-cooperative's node does not hold, a different one each time.
+node reads its links, proposals and intents) and one by one through the socket (as before
+get_many); and in the same run the baseline: a `get` of one record the cooperative's node
+does not hold, a different one each time, each get just before a listing (so the two see
+the machine alike; the one-by-one listings, whose many gets keep the nodes busy for a
+while after, come after them).
 Targets: (a) under 5x a get, (b) under 2 s. Last line: JSON. Smaller runs: --listings 10
 --matches 3 --specs 60 --proposals 600.
 """
@@ -282,20 +284,22 @@ def bench(root: Path, listings: int, matches: int, specs_wanted: int,
 def measure(door: SocketClient, specs: list[str], remote: list[str], listings: int,
             matches: int) -> dict[str, Any]:
     """The gets (the baseline), the listings and the matches through `door`: each
-    listing and match read as the command line reads them (a listing in one request),
-    and as often one by one (as before get_many), alternately."""
+    listing read as the command line reads it (a listing in one request), alternately
+    with a get, so that both see the machine alike; then as often one by one (as before
+    get_many: its many gets leave the nodes busy, so it has a phase of its own); the
+    matches both ways, alternately."""
     gets: list[float] = []
-    for address in remote[:listings]:
-        timed(partial(door.get, address), gets)
     lists: dict[bool, list[float]] = {True: [], False: []}
     sizes = []
     step = max(1, len(specs) // (2 * listings))
-    for i in range(2 * listings):
-        spec = specs[(i * step + 1) % len(specs)]  # (mostly not one the cooperative asks for)
-        batched = i % 2 == 0
-        read = (partial(listing(door), "offer", spec, None, None) if batched else partial(
-            list_proposals, "offer", spec, None, *reads(door)))
-        sizes.append(len(timed(read, lists[batched])))
+    for batched in (True, False):
+        for i in range(listings):
+            spec = specs[(i * step + 1) % len(specs)]  # (mostly not one the cooperative asks for)
+            if batched:
+                timed(partial(door.get, remote[i % len(remote)]), gets)
+            read = (partial(listing(door), "offer", spec, None, None) if batched else partial(
+                list_proposals, "offer", spec, None, *reads(door)))
+            sizes.append(len(timed(read, lists[batched])))
     runs: dict[bool, list[float]] = {True: [], False: []}
     found = 0
     for i in range(2 * matches):
