@@ -43,7 +43,7 @@ from network import quiet_libp2p  # noqa: E402  (bench/network.py)
 from clicmd.planning import READERS  # noqa: E402
 from node.api import open_ledger  # noqa: E402
 from node.api import open_node as open_front_door  # noqa: E402
-from node.client import SocketClient  # noqa: E402
+from node.client_socket import SocketClient  # noqa: E402
 from node.core.cid import Cid  # noqa: E402
 from node.core.scratch import Scratch  # noqa: E402
 from node.runtime.conductor import open_node  # noqa: E402

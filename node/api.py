@@ -268,7 +268,8 @@ def open_client(home: Path, passphrase: PassphraseSource, *,
                 warnings: list[str] | None = None) -> Client:
     """The home's Client: through its node's socket when one runs, else on the home alone
     (the one place that asks). A reader's warnings (a damaged chain) go to `warnings`."""
-    from node.client import LocalClient, SocketClient
+    from node.client import LocalClient
+    from node.client_socket import SocketClient
 
     kind = SocketClient if node_running(home) else LocalClient
     return kind(Path(home), passphrase, [] if warnings is None else warnings)

@@ -1,8 +1,9 @@
 """The two Clients of the front door (node/api.py chooses one, once): `LocalClient` works on
-the home directly; `SocketClient`, when the home's node runs, asks it over its socket what
-needs the network (status, another agent's inventory, traces across chains, countersigning,
-the chains reports gather) and sends it every write (node/client_writes.py): the node signs
-with the key it unlocked at start, so no passphrase is asked, and publishes at once.
+the home directly; `SocketClient` (node/client_socket.py), when the home's node runs, asks
+it over its socket what needs the network (status, another agent's inventory, traces
+across chains, countersigning, the chains reports gather) and sends it every write
+(node/client_writes.py): the node signs with the key it unlocked at start, so no
+passphrase is asked, and publishes at once.
 
 Answers are plain data (JSON-able); errors are CoreError subclasses in words for any
 caller (the CLI adds its own hints: a flag, a command to run).
@@ -13,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from node.client_commons import HomeCommons, NodeCommons
-from node.client_writes import NodeWrites
+from node.client_commons import HomeCommons
 from node.core.errors import CoreError, LocalError, NotFound
 from node.core.refusals import NoNode, NoPeerKnown
 from node.store.home import Agent, PassphraseSource
@@ -416,103 +416,11 @@ class LocalClient(HomeCommons):
         """Fetch this chain's records back from the network in a short session of this
         home's node (through `bootstrap` and the network file's members, waiting up to
         `timeout` for them); `quiet` silences its log lines, which the result repeats."""
-        return _recover_in_session(self.home, self.passphrase, force, bootstrap, timeout,
+        return recover_in_session(self.home, self.passphrase, force, bootstrap, timeout,
                                    quiet=quiet)
 
 
-class SocketClient(NodeWrites, LocalClient, NodeCommons):
-    """The home's running node asked over its socket for what needs the network, and
-    for every write (NodeWrites); reads of the home's own data stay on the home."""
-
-    def _call(self, method: str, timeout: float = 60.0, **params: Any) -> Any:
-        from node.runtime.socket_client import call
-
-        return call(self.home, method, timeout=timeout, **params)
-
-    def get(self, address: str) -> Found:
-        """From the home, else from the network (the view only: no stored bytes)."""
-        try:
-            return super().get(address)
-        except NotStoredHere as e:
-            return Found(self._call("get", address=e.address), None)
-
-    def get_many(self, addresses: Sequence[str]) -> list[dict[str, Any] | None]:
-        return cast(list[dict[str, Any] | None], self._call("get_many", addresses=[*addresses]))
-
-    def inventory(self, agent: str | None = None) -> list[dict[str, Any]]:
-        if agent is None:
-            return super().inventory()
-        rows: list[dict[str, Any]] = self._call("inventory", agent=agent)
-        return rows
-
-    def flows(self, address: str, backwards: bool,
-              limit: int | None = None) -> list[dict[str, Any]]:
-        """Across chains: the node follows the agents the events name."""
-        nodes: list[dict[str, Any]] = self._call("flows", address=address, backwards=backwards,
-                                                 limit=limit)
-        return nodes
-
-    def gather(self, max_agents: int, network: bool = True) -> tuple[Dataset, str]:
-        """Through the node, breadth first from its peers (`network`), else the home's."""
-        from node.gather import gather_from_node
-
-        if not network:
-            return super().gather(max_agents, network)
-        return gather_from_node(self.home, max_agents=max_agents)
-
-    def status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self._call("status")
-        return status
-
-    def peers(self) -> list[dict[str, Any]]:
-        peers: list[dict[str, Any]] = self._call("peers")
-        return peers
-
-    def connect(self, address: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("connect", address=address)
-        return result
-
-    def sync(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("sync")
-        return result
-
-    def links(self, base: str, link_type: str | None = None, tag_prefix: str = "",
-              include_deleted: bool = False, after: str | None = None,
-              limit: int = 1000) -> dict[str, Any]:
-        page: dict[str, Any] = self._call(
-            "links", base=base, link_type=link_type, tag_prefix=tag_prefix,
-            include_deleted=include_deleted, after=after, limit=limit)
-        return page
-
-    def countersign(self, event: dict[str, Any], to: str, wait_s: float) -> dict[str, Any]:
-        """Propose a countersigned event to `to`: the session as proposed."""
-        session: dict[str, Any] = self._call("cs_start", event=event, to=to, wait_s=wait_s)
-        return session
-
-    def session(self, id: str) -> dict[str, Any]:  # noqa: A002
-        session: dict[str, Any] = self._call("cs_session", id=id)
-        return session
-
-    def sessions(self, everything: bool = False) -> list[dict[str, Any]]:
-        sessions: list[dict[str, Any]] = self._call("cs_list", everything=everything)
-        return sessions
-
-    def accept(self, id: str) -> dict[str, Any]:  # noqa: A002
-        session: dict[str, Any] = self._call("cs_accept", id=id)
-        return session
-
-    def decline(self, id: str, reason: str | None = None) -> dict[str, Any]:  # noqa: A002
-        session: dict[str, Any] = self._call("cs_decline", id=id, reason=reason)
-        return session
-
-    def recover(self, force: bool, bootstrap: Sequence[str], timeout: float, *,
-                quiet: bool = True) -> dict[str, Any]:
-        """The running node recovers (it knows its peers; `bootstrap` is not needed)."""
-        result: dict[str, Any] = self._call("recover", timeout + 150, force=force)
-        return result
-
-
-def _recover_in_session(home: Path, passphrase: PassphraseSource, force: bool,
+def recover_in_session(home: Path, passphrase: PassphraseSource, force: bool,
                         bootstrap: Sequence[str], timeout: float, *,
                         quiet: bool) -> dict[str, Any]:
     """`recover` with no node running: this home's node for as long as it takes."""

@@ -163,7 +163,8 @@ async def test_the_front_door_lists_links_through_the_running_node(tmp_path):
     import trio
 
     from node.api import open_node as open_served_node
-    from node.client import LocalClient, NoNode, SocketClient
+    from node.client import LocalClient, NoNode
+    from node.client_socket import SocketClient
 
     homes, _ = make_homes(tmp_path, ["a"])
     with pytest.raises(NoNode):

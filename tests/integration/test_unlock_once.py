@@ -144,7 +144,8 @@ READS_AND_NODE_OPS = {
 
 def test_every_write_of_the_client_goes_through_the_node() -> None:
     from node.api import Client
-    from node.client import LocalClient, SocketClient
+    from node.client import LocalClient
+    from node.client_socket import SocketClient
     from node.client_writes import NodeWrites
     from node.in_node_writes import WRITES, InNodeWrites
 
