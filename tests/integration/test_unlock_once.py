@@ -138,6 +138,7 @@ READS_AND_NODE_OPS = {
     "recipes", "plan_status", "get", "get_many", "inventory", "surplus", "flows", "gather",
     "commitments", "chains", "status", "peers", "sync", "countersign", "agree", "agreements",
     "session", "sessions", "accept", "decline", "recover", "links", "proposals",
+    "events", "things", "whoami", "connect",  # (events keeps its index, not the chain)
 }
 """The Client's methods that write nothing on the home (or that the node does already)."""
 
