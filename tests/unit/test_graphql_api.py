@@ -33,9 +33,7 @@ from node.testing import SIM_PASSPHRASE, append_events, fast_home
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "t0ken-" + "g" * 38
 ORIGIN = "http://127.0.0.1:8420"
-VOCAB = Path("/work/shared/vocab/valueflows-1.0.ttl")
-if not VOCAB.exists():
-    VOCAB = ROOT / "zomes" / "valueflows" / "valueflows-1.0.ttl"
+VOCAB = ROOT / "zomes" / "valueflows" / "valueflows-1.0.ttl"  # (the repository's copy)
 
 # vf-graphql's own names for what ValueFlows' vocabulary has no term for: its structure
 # (connections, responses, inputs, the root types, paging), the fields hREA serves that VF
