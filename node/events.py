@@ -22,10 +22,10 @@ from node.store.event_index import (
     Unindexed,
     typed_records,
 )
-from node.store.home import HomePaths, check_home
+from node.store.home import HomePaths, open_home_store
 from node.store.integrity import head_problem
 from node.store.keyfile import read_key_info
-from node.store.sqlite import Store, open_store
+from node.store.sqlite import Store
 
 MAX_LIMIT: Final = 1000
 """The most events one page holds."""
@@ -36,13 +36,7 @@ def open_chain(home: Path, warn: Callable[[str], None]) -> Iterator[Store]:
     """The home's own chain for reading pages of it: its head checked (a problem passed to
     `warn`), not SQLite's quick_check of the whole file as every open_agent runs (150 ms
     on 100,000 events: more than the page); each record read is checked as it is read."""
-    paths = HomePaths(Path(home))
-    check_home(paths)
-    info = read_key_info(paths.key)
-    with open_store(paths.db) as store:
-        problem = head_problem(store, info.agent_id)
-        if problem is not None:
-            store.note_damage(problem)
+    with open_home_store(home, head_problem) as (_, _, store):
         yield store
         if store.damage is not None:  # (as Agent.warning says it)
             warn(f"this chain is damaged ({store.damage}): what is shown may be incomplete")

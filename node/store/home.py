@@ -226,14 +226,24 @@ def write_refusal(agent: Agent) -> str | None:
 
 
 @contextmanager
-def open_agent(home: Path, passphrase: PassphraseSource) -> Iterator[Agent]:
-    """Open an initialised home, checking its head (node.store.integrity); NotFound if
-    `init` was never run there, LocalError if its key and chain do not belong together."""
+def open_home_store(home: Path, check: Callable[[Store, AgentId], str | None] = open_check,
+                    ) -> Iterator[tuple[HomePaths, KeyFileInfo, Store]]:
+    """An initialised home's paths, key info and store, its chain checked by `check` (a
+    problem noted on the store as damage: reads go on, writes are refused); NotFound if
+    `init` was never run there."""
     paths = HomePaths(Path(home))
     check_home(paths)
     info = read_key_info(paths.key)
     with open_store(paths.db) as store:
-        problem = open_check(store, info.agent_id)
+        problem = check(store, info.agent_id)
         if problem is not None:
             store.note_damage(problem)
+        yield paths, info, store
+
+
+@contextmanager
+def open_agent(home: Path, passphrase: PassphraseSource) -> Iterator[Agent]:
+    """Open an initialised home, checking its head (node.store.integrity); NotFound if
+    `init` was never run there, LocalError if its key and chain do not belong together."""
+    with open_home_store(home) as (paths, info, store):
         yield Agent(paths, store, info, passphrase)
