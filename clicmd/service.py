@@ -79,6 +79,9 @@ def _login() -> str:
 
 def _write(path: Path, text: str) -> None:
     """Write the unit atomically (a temporary file renamed over it)."""
+    if path.name in ("", ".", "..") or path.is_dir():
+        raise LocalError(f"cannot write the unit to {str(path) or repr('')}: give a file, "
+                         "not a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

@@ -145,3 +145,13 @@ def test_the_node_says_ready_then_stops_cleanly_on_sigterm(home: Path, tmp_path:
     assert not (home / "node.sock").exists()
     log = (home.parent / f"{home.name}.log").read_text()
     assert "node stopped" in log and "Traceback" not in log
+
+
+def test_a_unit_is_not_written_over_a_directory(home: Path, tmp_path: Path) -> None:
+    """`--out` naming a directory (or nothing: the property test found '') is one line."""
+    for out in ("", str(tmp_path)):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "cli.py"), "--home", str(home), "service", "install",
+             "--out", out], capture_output=True, text=True, env=env(), timeout=60)
+        assert result.returncode != 0 and "internal error" not in result.stderr
+        assert "not a directory" in result.stderr and len(result.stderr.splitlines()) == 1
